@@ -1,0 +1,121 @@
+//! The one error type of this crate.
+
+use crate::MetricKind;
+
+/// Why a metric could not be registered, or a series could not be reached.
+///
+/// Every variant names the offending metric and value, so the message alone says what to fix.
+/// A refused registration changes nothing: the registry and its scrape stay as they were.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExporterError {
+    /// The metric name does not match `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+    #[error("invalid metric name {name:?}: {reason}")]
+    InvalidMetricName {
+        /// The rejected name.
+        name: String,
+        /// What rule it breaks.
+        reason: &'static str,
+    },
+    /// A label name breaks the Prometheus label rules.
+    #[error("metric {metric:?}: invalid label name {label:?}: {reason}")]
+    InvalidLabelName {
+        /// The metric being created.
+        metric: String,
+        /// The rejected label name.
+        label: String,
+        /// What rule it breaks.
+        reason: &'static str,
+    },
+    /// The same label name appears twice among the constant and variable labels.
+    #[error("metric {metric:?}: label {label:?} is given more than once")]
+    DuplicateLabel {
+        /// The metric being created.
+        metric: String,
+        /// The repeated label name.
+        label: String,
+    },
+    /// The help text is empty.
+    #[error("metric {metric:?}: help text must not be empty")]
+    EmptyHelp {
+        /// The metric being created.
+        metric: String,
+    },
+    /// Histogram buckets are not finite and strictly increasing.
+    #[error("metric {metric:?}: invalid buckets {buckets:?}: {reason}")]
+    InvalidBuckets {
+        /// The metric being created.
+        metric: String,
+        /// The buckets as given.
+        buckets: Vec<f64>,
+        /// What rule they break.
+        reason: &'static str,
+    },
+    /// A metric with the same name and constant labels already exists.
+    #[error("metric {name:?} with constant labels {const_labels:?} is already registered")]
+    AlreadyRegistered {
+        /// The full metric name.
+        name: String,
+        /// Its constant labels, sorted by name.
+        const_labels: Vec<(String, String)>,
+    },
+    /// The family exists with another metric type.
+    #[error("metric {name:?} is already registered as a {existing}, not a {requested}")]
+    KindConflict {
+        /// The full metric name.
+        name: String,
+        /// The type the family has.
+        existing: MetricKind,
+        /// The type asked for.
+        requested: MetricKind,
+    },
+    /// The family exists with another help text.
+    #[error("metric {name:?} is already registered with help {existing:?}, not {requested:?}")]
+    HelpConflict {
+        /// The full metric name.
+        name: String,
+        /// The help the family has.
+        existing: String,
+        /// The help asked for.
+        requested: String,
+    },
+    /// The label names split into constant and variable labels differently from a metric of
+    /// the same family with the same label names, so their series could collide.
+    #[error(
+        "metric {name:?}: labels {labels:?} are already used by this family with constant labels \
+         {existing_const:?}; use the same constant labels or other label names"
+    )]
+    LabelSplitConflict {
+        /// The full metric name.
+        name: String,
+        /// All label names of the new metric, sorted.
+        labels: Vec<String>,
+        /// The constant label names the family already uses for them.
+        existing_const: Vec<String>,
+    },
+    /// A vec was given the wrong number of label values.
+    #[error("metric {metric:?} takes label values for {expected:?}, got {got} value(s)")]
+    LabelValueCount {
+        /// The full metric name.
+        metric: String,
+        /// The variable label names, in declaration order.
+        expected: Vec<String>,
+        /// How many values were given.
+        got: usize,
+    },
+}
+
+impl ExporterError {
+    /// True for errors caused by another metric already in the registry (rather than by a
+    /// malformed argument).
+    #[must_use]
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Self::AlreadyRegistered { .. }
+                | Self::KindConflict { .. }
+                | Self::HelpConflict { .. }
+                | Self::LabelSplitConflict { .. }
+        )
+    }
+}

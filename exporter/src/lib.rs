@@ -1,0 +1,61 @@
+//! Metric storage and Prometheus text rendering for `dynamo-runtime`.
+//!
+//! This crate knows metrics, labels and the text exposition format; it knows nothing of the
+//! runtime's namespaces, components or endpoints, which reach it as ordinary constant labels.
+//!
+//! - [`Registry`] holds metric families and renders them deterministically: families by
+//!   name, series by their label pairs, each series' label text rendered once and cached.
+//! - Handles ([`Counter`], [`IntCounter`], [`Gauge`], [`IntGauge`], [`Histogram`] and their
+//!   [`MetricVec`]s) are cheap `Arc` clones over atomics: no lock and no allocation on update.
+//! - [`RegistryRecorder`] stores the `metrics` crate's macro calls in the same registry.
+//!
+//! ```
+//! use dynamo_exporter::{Opts, Registry};
+//!
+//! let registry = Registry::new();
+//! let latency = registry
+//!     .histogram(&Opts::new("latency_seconds", "Request latency"), Some(&[0.1, 1.0]))
+//!     .unwrap();
+//! latency.observe(0.25);
+//! assert_eq!(
+//!     registry.render(),
+//!     concat!(
+//!         "# HELP latency_seconds Request latency\n",
+//!         "# TYPE latency_seconds histogram\n",
+//!         "latency_seconds_bucket{le=\"0.1\"} 0\n",
+//!         "latency_seconds_bucket{le=\"1\"} 1\n",
+//!         "latency_seconds_bucket{le=\"+Inf\"} 1\n",
+//!         "latency_seconds_sum 0.25\n",
+//!         "latency_seconds_count 1\n",
+//!     )
+//! );
+//! ```
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod counter;
+mod error;
+mod family;
+mod format;
+mod gauge;
+mod handle;
+mod histogram;
+mod kind;
+mod recorder;
+mod registry;
+mod series;
+mod validate;
+mod vec;
+
+pub use counter::{Counter, IntCounter};
+pub use error::ExporterError;
+pub use gauge::{Gauge, IntGauge};
+pub use histogram::{Histogram, DEFAULT_BUCKETS};
+pub use kind::MetricKind;
+pub use recorder::RegistryRecorder;
+pub use registry::{Opts, Registry};
+pub use vec::{CounterVec, GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, MetricVec, NoopChild};
+
+/// The `Content-Type` of the text exposition format this crate renders.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -1,0 +1,137 @@
+//! The Prometheus rules for names, labels, help and buckets, checked before anything is stored.
+
+use crate::{ExporterError, MetricKind};
+
+/// Checks a metric name against `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub(crate) fn metric_name(name: &str) -> Result<(), ExporterError> {
+    let reason = match name.as_bytes().first() {
+        None => Some("it is empty"),
+        Some(b) if b.is_ascii_digit() => Some("it starts with a digit"),
+        _ if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':') => {
+            Some("only ASCII letters, digits, '_' and ':' are allowed")
+        }
+        _ => None,
+    };
+    match reason {
+        Some(reason) => Err(ExporterError::InvalidMetricName { name: name.into(), reason }),
+        None => Ok(()),
+    }
+}
+
+/// Why `label` is not a valid user label name, if it is not.
+pub(crate) fn label_name_problem(label: &str) -> Option<&'static str> {
+    match label.as_bytes().first() {
+        None => Some("it is empty"),
+        Some(b) if b.is_ascii_digit() => Some("it starts with a digit"),
+        _ if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+            Some("only ASCII letters, digits and '_' are allowed")
+        }
+        _ if label.starts_with("__") => Some("names starting with \"__\" are reserved"),
+        _ => None,
+    }
+}
+
+/// Checks every label name, and that none repeats across constant and variable labels.
+pub(crate) fn label_names<'a>(
+    metric: &str,
+    kind: MetricKind,
+    names: impl Iterator<Item = &'a str>,
+) -> Result<(), ExporterError> {
+    let mut seen: Vec<&str> = Vec::new();
+    for label in names {
+        let problem = label_name_problem(label).or_else(|| {
+            (kind == MetricKind::Histogram && label == "le")
+                .then_some("\"le\" is reserved for histogram buckets")
+        });
+        if let Some(reason) = problem {
+            return Err(ExporterError::InvalidLabelName {
+                metric: metric.into(),
+                label: label.into(),
+                reason,
+            });
+        }
+        if seen.contains(&label) {
+            return Err(ExporterError::DuplicateLabel { metric: metric.into(), label: label.into() });
+        }
+        seen.push(label);
+    }
+    Ok(())
+}
+
+/// Checks that the help text is not empty.
+pub(crate) fn help(metric: &str, help: &str) -> Result<(), ExporterError> {
+    if help.is_empty() {
+        return Err(ExporterError::EmptyHelp { metric: metric.into() });
+    }
+    Ok(())
+}
+
+/// Checks bucket bounds and returns them without a trailing `+Inf`.
+pub(crate) fn buckets(metric: &str, given: &[f64]) -> Result<Vec<f64>, ExporterError> {
+    let bounds = match given.split_last() {
+        Some((last, rest)) if *last == f64::INFINITY => rest,
+        _ => given,
+    };
+    let reason = if bounds.iter().any(|b| !b.is_finite()) {
+        Some("bounds must be finite (only a trailing +Inf is allowed)")
+    } else if bounds.windows(2).any(|w| w[0] >= w[1]) {
+        Some("bounds must be strictly increasing")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(ExporterError::InvalidBuckets {
+            metric: metric.into(),
+            buckets: given.to_vec(),
+            reason,
+        }),
+        None => Ok(bounds.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_and_rejects_metric_names() {
+        for ok in ["a", "_a", ":a", "a:b_c9", "dynamo_component_x"] {
+            assert_eq!(metric_name(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "9a", "a-b", "a b", "é"] {
+            assert!(metric_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rejects_histogram_label_named_le() {
+        let err = label_names("h", MetricKind::Histogram, ["le"].into_iter()).unwrap_err();
+        assert_eq!(err.to_string(), "metric \"h\": invalid label name \"le\": \"le\" is reserved for histogram buckets");
+        assert_eq!(label_names("c", MetricKind::Counter, ["le"].into_iter()), Ok(()));
+    }
+
+    #[test]
+    fn rejects_bad_label_names() {
+        for bad in ["", "1a", "a-b", "__x", "a:b"] {
+            assert!(label_name_problem(bad).is_some(), "{bad}");
+        }
+        assert_eq!(label_name_problem("_x"), None);
+    }
+
+    #[test]
+    fn rejects_duplicate_labels() {
+        let err = label_names("m", MetricKind::Gauge, ["a", "b", "a"].into_iter()).unwrap_err();
+        assert_eq!(err, ExporterError::DuplicateLabel { metric: "m".into(), label: "a".into() });
+    }
+
+    #[test]
+    fn drops_trailing_infinity_and_checks_order() {
+        assert_eq!(buckets("h", &[1.0, 2.0, f64::INFINITY]), Ok(vec![1.0, 2.0]));
+        assert_eq!(buckets("h", &[]), Ok(vec![]));
+        assert!(buckets("h", &[2.0, 1.0]).is_err());
+        assert!(buckets("h", &[1.0, 1.0]).is_err());
+        assert!(buckets("h", &[f64::NAN]).is_err());
+        assert!(buckets("h", &[f64::NEG_INFINITY, 1.0]).is_err());
+        assert!(buckets("h", &[1.0, f64::INFINITY, f64::INFINITY]).is_err());
+    }
+}

@@ -1,0 +1,60 @@
+//! The one error type of this crate.
+
+use dynamo_exporter::ExporterError;
+
+/// Why a metric, a hierarchy level or the runtime could not be created.
+///
+/// Messages name the offending value. Nothing is registered when an error is returned, so the
+/// registry and its scrape stay as they were.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetricsError {
+    /// The metric name is empty or only underscores once sanitized.
+    #[error("invalid metric name {name:?}: {reason}")]
+    InvalidMetricName {
+        /// The name as given.
+        name: String,
+        /// What rule it breaks.
+        reason: &'static str,
+    },
+    /// A namespace, component or endpoint name is empty or only underscores once sanitized.
+    #[error("invalid {level} name {name:?}: {reason}")]
+    InvalidHierarchyName {
+        /// `namespace`, `component` or `endpoint`.
+        level: &'static str,
+        /// The name as given.
+        name: String,
+        /// What rule it breaks.
+        reason: &'static str,
+    },
+    /// A user label uses a name the hierarchy reserves.
+    #[error("metric {metric:?}: label {label:?} is reserved for the runtime hierarchy")]
+    ReservedLabel {
+        /// The metric being created.
+        metric: String,
+        /// The reserved label name.
+        label: String,
+    },
+    /// The registry refused the metric: a bad label, help or bucket list, or a conflict.
+    #[error(transparent)]
+    Registry(#[from] ExporterError),
+    /// An environment variable holds a value the runtime cannot use.
+    #[error("{var}={value:?} is invalid: {reason}")]
+    InvalidEnv {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl MetricsError {
+    /// True when the metric conflicts with one already registered (rather than being
+    /// malformed).
+    #[must_use]
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Registry(e) if e.is_conflict())
+    }
+}

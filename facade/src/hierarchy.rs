@@ -1,0 +1,133 @@
+//! The hierarchy below the runtime: namespaces, components and endpoints.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::names::sanitize_hierarchy_name;
+use crate::prometheus_names::labels;
+use crate::runtime::RuntimeInner;
+use crate::scope::{self, Scoped};
+use crate::{Metrics, MetricsError};
+
+/// A place in the hierarchy: the runtime it belongs to and the labels it adds.
+#[derive(Clone)]
+pub(crate) struct Place {
+    pub(crate) runtime: Arc<RuntimeInner>,
+    pub(crate) path: Arc<Path>,
+}
+
+/// The hierarchy labels of a place, in hierarchy order, or why its names are unusable.
+#[derive(Debug, Default)]
+pub(crate) struct Path {
+    pub(crate) labels: Vec<(&'static str, String)>,
+    /// The first level whose name sanitizes to nothing: `(level, name as given)`.
+    pub(crate) invalid: Option<(&'static str, String)>,
+}
+
+impl Path {
+    fn child(&self, level: &'static str, label: &'static str, name: &str) -> Self {
+        let mut labels = self.labels.clone();
+        let mut invalid = self.invalid.clone();
+        match sanitize_hierarchy_name(name) {
+            Some(value) => labels.push((label, value)),
+            None => {
+                invalid.get_or_insert((level, name.into()));
+            }
+        }
+        Self { labels, invalid }
+    }
+
+    /// The labels, or the error of the first invalid level name.
+    pub(crate) fn checked_labels(&self) -> Result<&[(&'static str, String)], MetricsError> {
+        match &self.invalid {
+            None => Ok(&self.labels),
+            Some((level, name)) => Err(MetricsError::InvalidHierarchyName {
+                level,
+                name: name.clone(),
+                reason: "it is empty or only underscores once sanitized",
+            }),
+        }
+    }
+
+    /// True when `self` is this place or below it.
+    pub(crate) fn is_within(&self, place: &Path) -> bool {
+        self.labels.starts_with(&place.labels)
+    }
+}
+
+impl Place {
+    pub(crate) fn child(&self, level: &'static str, label: &'static str, name: &str) -> Self {
+        Self { runtime: Arc::clone(&self.runtime), path: Arc::new(self.path.child(level, label, name)) }
+    }
+}
+
+macro_rules! level {
+    ($(#[$doc:meta])* $name:ident, $level:literal) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        #[must_use]
+        pub struct $name {
+            pub(crate) place: Place,
+        }
+
+        impl $name {
+            /// The metrics of this level: creators, scrape text and callbacks.
+            pub fn metrics(&self) -> Metrics {
+                Metrics::new(self.place.clone())
+            }
+
+            /// Runs `f` in this level's scope: `metrics` macro calls made inside it carry this
+            /// level's hierarchy labels and land in this runtime.
+            pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+                scope::in_scope(&self.place, f)
+            }
+
+            /// Wraps `future` so that every poll runs in this level's scope.
+            pub fn instrument<F: Future>(&self, future: F) -> Scoped<F> {
+                Scoped::new(self.place.clone(), future)
+            }
+
+            /// The hierarchy labels this level adds to its metrics, in hierarchy order.
+            #[must_use]
+            pub fn hierarchy_labels(&self) -> Vec<(&'static str, &str)> {
+                self.place.path.labels.iter().map(|(k, v)| (*k, v.as_str())).collect()
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).field("labels", &self.place.path.labels).finish()
+            }
+        }
+    };
+}
+
+level! {
+    /// A namespace: its metrics carry `dynamo_namespace`.
+    Namespace, "namespace"
+}
+
+level! {
+    /// A component of a namespace: its metrics also carry `dynamo_component`.
+    Component, "component"
+}
+
+level! {
+    /// An endpoint of a component: its metrics also carry `dynamo_endpoint`.
+    Endpoint, "endpoint"
+}
+
+impl Namespace {
+    /// The component `name` of this namespace. Names are sanitized (`test-component` becomes
+    /// `test_component`); a name that sanitizes to nothing makes metric creation fail.
+    pub fn component(&self, name: impl AsRef<str>) -> Component {
+        Component { place: self.place.child("component", labels::COMPONENT, name.as_ref()) }
+    }
+}
+
+impl Component {
+    /// The endpoint `name` of this component.
+    pub fn endpoint(&self, name: impl AsRef<str>) -> Endpoint {
+        Endpoint { place: self.place.child("endpoint", labels::ENDPOINT, name.as_ref()) }
+    }
+}

@@ -1,0 +1,196 @@
+//! `.metrics()`: creating metrics at one hierarchy level, scraping it, and its callbacks.
+
+use std::fmt::Display;
+
+use dynamo_exporter::{
+    Counter, CounterVec, ExporterError, Gauge, GaugeVec, Histogram, HistogramVec, IntCounter,
+    IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
+
+use crate::hierarchy::Place;
+use crate::names::{full_metric_name, is_reserved_label};
+use crate::MetricsError;
+
+/// The metrics of one hierarchy level (runtime, namespace, component or endpoint).
+///
+/// Every metric created here is named `dynamo_component_<name>` and carries the level's
+/// hierarchy labels (`dynamo_namespace`, `dynamo_component`, `dynamo_endpoint`) besides the
+/// constant labels given.
+///
+/// ```
+/// # fn main() -> anyhow::Result<()> {
+/// use dynamo_runtime::DistributedRuntime;
+///
+/// let runtime = DistributedRuntime::builder().global_recorder(false).build()?;
+/// let endpoint = runtime.namespace("ns").component("cache").endpoint("get");
+/// let hits = endpoint.metrics().create_intcounter("hits_total", "Cache hits", &[])?;
+/// hits.inc();
+/// assert_eq!(
+///     endpoint.metrics().prometheus_expfmt()?,
+///     concat!(
+///         "# HELP dynamo_component_hits_total Cache hits\n",
+///         "# TYPE dynamo_component_hits_total counter\n",
+///         "dynamo_component_hits_total{dynamo_component=\"cache\",dynamo_endpoint=\"get\",dynamo_namespace=\"ns\"} 1\n",
+///     )
+/// );
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct Metrics {
+    place: Place,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").field("labels", &self.place.path.labels).finish()
+    }
+}
+
+macro_rules! scalar_creators {
+    ($($(#[$doc:meta])* $fn:ident -> $handle:ty = $reg:ident;)*) => {$(
+        $(#[$doc])*
+        ///
+        /// # Errors
+        ///
+        /// A bad name, help or label, or a conflict with a metric already registered.
+        pub fn $fn(&self, name: &str, help: &str, const_labels: &[(&str, &str)]) -> Result<$handle, MetricsError> {
+            self.create(name, help, const_labels, &[], |registry, opts| registry.$reg(opts))
+        }
+    )*};
+}
+
+macro_rules! vec_creators {
+    ($($(#[$doc:meta])* $fn:ident -> $handle:ty = $reg:ident;)*) => {$(
+        $(#[$doc])*
+        ///
+        /// # Errors
+        ///
+        /// A bad name, help or label, or a conflict with a metric already registered.
+        pub fn $fn(
+            &self,
+            name: &str,
+            help: &str,
+            label_names: &[&str],
+            const_labels: &[(&str, &str)],
+        ) -> Result<$handle, MetricsError> {
+            self.create(name, help, const_labels, label_names, |registry, opts| registry.$reg(opts, label_names))
+        }
+    )*};
+}
+
+impl Metrics {
+    pub(crate) fn new(place: Place) -> Self {
+        Self { place }
+    }
+
+    scalar_creators! {
+        /// Creates an f64 counter.
+        create_counter -> Counter = counter;
+        /// Creates a u64 counter.
+        create_intcounter -> IntCounter = int_counter;
+        /// Creates an f64 gauge.
+        create_gauge -> Gauge = gauge;
+        /// Creates an i64 gauge.
+        create_intgauge -> IntGauge = int_gauge;
+    }
+
+    vec_creators! {
+        /// Creates f64 counters keyed by the values of `label_names`.
+        create_countervec -> CounterVec = counter_vec;
+        /// Creates u64 counters keyed by the values of `label_names`.
+        create_intcountervec -> IntCounterVec = int_counter_vec;
+        /// Creates f64 gauges keyed by the values of `label_names`.
+        create_gaugevec -> GaugeVec = gauge_vec;
+        /// Creates i64 gauges keyed by the values of `label_names`.
+        create_intgaugevec -> IntGaugeVec = int_gauge_vec;
+    }
+
+    /// Creates a histogram; `None` buckets means `0.005 … 10`
+    /// ([`dynamo_exporter::DEFAULT_BUCKETS`]).
+    ///
+    /// # Errors
+    ///
+    /// A bad name, help, label or bucket list, or a conflict with a metric already registered.
+    pub fn create_histogram(
+        &self,
+        name: &str,
+        help: &str,
+        const_labels: &[(&str, &str)],
+        buckets: Option<Vec<f64>>,
+    ) -> Result<Histogram, MetricsError> {
+        self.create(name, help, const_labels, &[], |registry, opts| registry.histogram(opts, buckets.as_deref()))
+    }
+
+    /// Creates histograms keyed by the values of `label_names`.
+    ///
+    /// # Errors
+    ///
+    /// A bad name, help, label or bucket list, or a conflict with a metric already registered.
+    pub fn create_histogramvec(
+        &self,
+        name: &str,
+        help: &str,
+        label_names: &[&str],
+        const_labels: &[(&str, &str)],
+        buckets: Option<Vec<f64>>,
+    ) -> Result<HistogramVec, MetricsError> {
+        self.create(name, help, const_labels, label_names, |registry, opts| {
+            registry.histogram_vec(opts, label_names, buckets.as_deref())
+        })
+    }
+
+    /// The exposition text of this level and everything below it, after running their
+    /// callbacks.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::InvalidHierarchyName`] when a level name sanitizes to nothing.
+    pub fn prometheus_expfmt(&self) -> Result<String, MetricsError> {
+        self.place.path.checked_labels()?;
+        Ok(self.place.runtime.scrape(&self.place.path))
+    }
+
+    /// Runs `callback` before each scrape of this level or a level above it (the
+    /// `/metrics` route scrapes the runtime level). An error is logged and skipped.
+    pub fn register_callback<F, E>(&self, callback: F)
+    where
+        F: Fn() -> Result<(), E> + Send + Sync + 'static,
+        E: Display,
+    {
+        let f = move || callback().map_err(|e| e.to_string());
+        self.place.runtime.callbacks.add_update(self.place.path.clone(), Box::new(f));
+    }
+
+    /// Appends the text `callback` returns to each scrape of this level or a level above it.
+    /// The text must be in the exposition format; an error is logged and skipped.
+    pub fn register_prometheus_expfmt_callback<F, E>(&self, callback: F)
+    where
+        F: Fn() -> Result<String, E> + Send + Sync + 'static,
+        E: Display,
+    {
+        let f = move || callback().map_err(|e| e.to_string());
+        self.place.runtime.callbacks.add_text(self.place.path.clone(), Box::new(f));
+    }
+
+    /// Applies the naming rules, adds the hierarchy labels and registers through `register`.
+    fn create<T>(
+        &self,
+        name: &str,
+        help: &str,
+        const_labels: &[(&str, &str)],
+        variable_labels: &[&str],
+        register: impl FnOnce(&Registry, &Opts<'_>) -> Result<T, ExporterError>,
+    ) -> Result<T, MetricsError> {
+        let hierarchy = self.place.path.checked_labels()?;
+        let full_name = full_metric_name(name)?;
+        let user_labels = const_labels.iter().map(|(k, _)| *k).chain(variable_labels.iter().copied());
+        if let Some(label) = user_labels.into_iter().find(|l| is_reserved_label(l)) {
+            return Err(MetricsError::ReservedLabel { metric: full_name, label: label.into() });
+        }
+        let mut labels: Vec<(&str, &str)> = hierarchy.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        labels.extend_from_slice(const_labels);
+        let opts = Opts::new(&full_name, help).with_const_labels(&labels);
+        Ok(register(&self.place.runtime.registry, &opts)?)
+    }
+}

@@ -1,0 +1,65 @@
+//! The Dynamo runtime's metrics API.
+//!
+//! Metrics are created from a hierarchy, `DistributedRuntime -> namespace -> component ->
+//! endpoint`, with `.metrics()` at every level. Each metric is exported as
+//! `dynamo_component_<name>` and carries the hierarchy labels of the level it was created at
+//! (`dynamo_namespace`, `dynamo_component`, `dynamo_endpoint`).
+//!
+//! ```
+//! # fn main() -> anyhow::Result<()> {
+//! use dynamo_runtime::DistributedRuntime;
+//!
+//! let runtime = DistributedRuntime::new()?;
+//! let endpoint = runtime.namespace("my_namespace").component("my_component").endpoint("my_endpoint");
+//! let by_model = endpoint.metrics().create_countervec(
+//!     "requests_by_model",
+//!     "Requests by model",
+//!     &["model_type", "model_size"],
+//!     &[],
+//! )?;
+//! by_model.with_label_values(&["llama", "7b"]).inc();
+//! assert_eq!(
+//!     endpoint.metrics().prometheus_expfmt()?,
+//!     concat!(
+//!         "# HELP dynamo_component_requests_by_model Requests by model\n",
+//!         "# TYPE dynamo_component_requests_by_model counter\n",
+//!         "dynamo_component_requests_by_model{dynamo_component=\"my_component\",",
+//!         "dynamo_endpoint=\"my_endpoint\",dynamo_namespace=\"my_namespace\",",
+//!         "model_size=\"7b\",model_type=\"llama\"} 1\n",
+//!     )
+//! );
+//! # Ok(()) }
+//! ```
+//!
+//! # The `metrics` macros
+//!
+//! `metrics::counter!`, `gauge!` and `histogram!` land in the same registry under the same
+//! naming rules ([`NamingLayer`]). Inside [`Endpoint::in_scope`] (or a future wrapped by
+//! [`Endpoint::instrument`]) they carry that endpoint's labels and go to its runtime; outside
+//! any scope they go to the oldest runtime still alive, without hierarchy labels. The first
+//! runtime installs the process-wide recorder that does this routing.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod callbacks;
+mod error;
+mod hierarchy;
+mod layer;
+mod level_metrics;
+pub mod names;
+pub mod prometheus_names;
+mod router;
+mod runtime;
+mod scope;
+
+pub use dynamo_exporter::{
+    Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, MetricVec, DEFAULT_BUCKETS,
+};
+pub use error::MetricsError;
+pub use hierarchy::{Component, Endpoint, Namespace};
+pub use layer::{Naming, NamingLayer};
+pub use level_metrics::Metrics;
+pub use runtime::{DistributedRuntime, RuntimeBuilder};
+pub use scope::Scoped;

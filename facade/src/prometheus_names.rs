@@ -1,0 +1,56 @@
+//! Names shared by every Dynamo component: prefixes, hierarchy labels and built-in metrics.
+//!
+//! The same constants exist in Python as `dynamo.prometheus_names`.
+
+/// Prefixes of exported metric names.
+pub mod name_prefix {
+    /// Prefix of every metric created through [`crate::Metrics`]: `dynamo_component_<name>`.
+    pub const COMPONENT: &str = "dynamo_component";
+    /// Prefix of frontend (HTTP service) metrics.
+    pub const FRONTEND: &str = "dynamo_frontend";
+    /// Prefix of KV router metrics.
+    pub const ROUTER: &str = "dynamo_router";
+}
+
+/// Labels the hierarchy adds to every metric created below the runtime level.
+pub mod labels {
+    /// The namespace a metric was created in.
+    pub const NAMESPACE: &str = "dynamo_namespace";
+    /// The component a metric was created in.
+    pub const COMPONENT: &str = "dynamo_component";
+    /// The endpoint a metric was created in.
+    pub const ENDPOINT: &str = "dynamo_endpoint";
+    /// Every label the hierarchy reserves, in hierarchy order.
+    pub const HIERARCHY: [&str; 3] = [NAMESPACE, COMPONENT, ENDPOINT];
+}
+
+/// Metric names of request-handling components (before the `dynamo_component_` prefix).
+pub mod work_handler {
+    /// Requests processed.
+    pub const REQUESTS_TOTAL: &str = "requests_total";
+    /// Bytes received in requests.
+    pub const REQUEST_BYTES_TOTAL: &str = "request_bytes_total";
+    /// Bytes sent in responses.
+    pub const RESPONSE_BYTES_TOTAL: &str = "response_bytes_total";
+    /// Requests being processed now (a gauge).
+    pub const INFLIGHT_REQUESTS: &str = "inflight_requests";
+    /// Time spent processing a request (a histogram).
+    pub const REQUEST_DURATION_SECONDS: &str = "request_duration_seconds";
+    /// Errors while processing requests.
+    pub const ERRORS_TOTAL: &str = "errors_total";
+    /// Label classifying errors.
+    pub const ERROR_TYPE_LABEL: &str = "error_type";
+}
+
+/// Metrics the runtime itself exports at the runtime level.
+pub mod distributed_runtime {
+    /// Seconds since the runtime was created (a gauge, refreshed on each scrape).
+    pub const UPTIME_SECONDS: &str = "uptime_seconds";
+    /// Help of [`UPTIME_SECONDS`].
+    pub const UPTIME_SECONDS_HELP: &str = "Total uptime of the DistributedRuntime in seconds";
+    /// Metric macro calls refused for breaking a naming rule or conflicting with a metric.
+    pub const MACRO_REJECTIONS_TOTAL: &str = "metrics_macro_rejections_total";
+    /// Help of [`MACRO_REJECTIONS_TOTAL`].
+    pub const MACRO_REJECTIONS_TOTAL_HELP: &str =
+        "Metric macro calls refused because they broke a naming rule or conflicted with a registered metric";
+}

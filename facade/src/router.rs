@@ -1,0 +1,74 @@
+//! The process-wide `metrics` recorder, which sends each macro call to the right runtime.
+//!
+//! The `metrics` crate allows one global recorder per process, while a process may hold
+//! several runtimes (tests create many). The first runtime created installs [`Router`]; a
+//! macro call then goes to the runtime of the current scope (set by `in_scope` or
+//! `instrument` on a hierarchy level), and outside any scope to the default runtime: the
+//! oldest runtime still alive.
+
+use std::sync::{Arc, Once, RwLock, Weak};
+
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+
+use crate::runtime::{RuntimeInner, RuntimeRecorder};
+use crate::scope;
+
+static DEFAULT: RwLock<Weak<RuntimeInner>> = RwLock::new(Weak::new());
+static INSTALL: Once = Once::new();
+
+/// Makes `runtime` the default if no default is alive, and installs the router once.
+pub(crate) fn adopt(runtime: &Arc<RuntimeInner>, install: bool) {
+    {
+        let mut default = DEFAULT.write().unwrap_or_else(|e| e.into_inner());
+        if default.strong_count() == 0 {
+            *default = Arc::downgrade(runtime);
+        }
+    }
+    if install {
+        INSTALL.call_once(|| {
+            if let Err(error) = metrics::set_global_recorder(Router) {
+                tracing::info!(%error, "another global metrics recorder is installed; macro calls go to it");
+            }
+        });
+    }
+}
+
+/// Runs `f` on the recorder of the scope's runtime, or of the default runtime.
+fn with_target<R>(f: impl FnOnce(&RuntimeRecorder) -> R) -> Option<R> {
+    scope::with_current(|place| match place {
+        Some(place) => Some(f(&place.runtime.recorder)),
+        None => {
+            let default = DEFAULT.read().unwrap_or_else(|e| e.into_inner()).upgrade();
+            default.map(|runtime| f(&runtime.recorder))
+        }
+    })
+}
+
+/// The global recorder installed by the first runtime.
+struct Router;
+
+impl Recorder for Router {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        with_target(|r| r.describe_counter(key, unit, description));
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        with_target(|r| r.describe_gauge(key, unit, description));
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        with_target(|r| r.describe_histogram(key, unit, description));
+    }
+
+    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
+        with_target(|r| r.register_counter(key, metadata)).unwrap_or_else(Counter::noop)
+    }
+
+    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
+        with_target(|r| r.register_gauge(key, metadata)).unwrap_or_else(Gauge::noop)
+    }
+
+    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
+        with_target(|r| r.register_histogram(key, metadata)).unwrap_or_else(Histogram::noop)
+    }
+}

@@ -1,0 +1,199 @@
+//! The runtime: root of the hierarchy, owner of the registry, the callbacks and the recorder.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dynamo_exporter::{Gauge, Registry, RegistryRecorder};
+use metrics_util::layers::Layer;
+
+use crate::callbacks::Callbacks;
+use crate::hierarchy::{Namespace, Path, Place};
+use crate::names::full_metric_name;
+use crate::prometheus_names::{distributed_runtime, labels};
+use crate::scope::{self, Scoped};
+use crate::{Metrics, MetricsError, Naming, NamingLayer};
+
+/// The recorder each runtime puts macro calls through.
+pub(crate) type RuntimeRecorder = Naming<RegistryRecorder>;
+
+type Clock = Box<dyn Fn() -> Duration + Send + Sync>;
+
+/// The shared state behind a runtime and every handle made from it.
+pub(crate) struct RuntimeInner {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) recorder: RuntimeRecorder,
+    pub(crate) callbacks: Callbacks,
+    callback_timeout: Duration,
+    uptime: Gauge,
+    clock: Clock,
+}
+
+impl RuntimeInner {
+    /// Runs the callbacks at or below `place`, then renders it and appends their text.
+    pub(crate) fn scrape(&self, place: &Path) -> String {
+        let appended = self.callbacks.run(place, self.callback_timeout);
+        if place.labels.is_empty() {
+            self.uptime.set((self.clock)().as_secs_f64());
+        }
+        let required: Vec<(&str, &str)> = place.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut out = String::with_capacity(4096);
+        self.registry.render_into(&required, &mut out);
+        out.push_str(&appended);
+        out
+    }
+}
+
+/// The root of the hierarchy: `runtime.namespace(..).component(..).endpoint(..)`.
+///
+/// Handles are cheap clones; two handles for the same path are the same place.
+///
+/// ```
+/// # fn main() -> anyhow::Result<()> {
+/// use dynamo_runtime::DistributedRuntime;
+///
+/// let runtime = DistributedRuntime::new()?;
+/// let endpoint = runtime.namespace("my_namespace").component("my_component").endpoint("my_endpoint");
+/// let requests = endpoint.metrics().create_counter("requests_total", "Total requests", &[])?;
+/// requests.inc();
+/// assert_eq!(requests.name(), "dynamo_component_requests_total");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct DistributedRuntime {
+    root: Place,
+}
+
+impl std::fmt::Debug for DistributedRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DistributedRuntime").finish_non_exhaustive()
+    }
+}
+
+/// Options for [`DistributedRuntime`]; [`DistributedRuntime::new`] uses the defaults.
+#[must_use]
+pub struct RuntimeBuilder {
+    callback_timeout: Duration,
+    global_recorder: bool,
+    clock: Option<Clock>,
+}
+
+impl std::fmt::Debug for RuntimeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeBuilder")
+            .field("callback_timeout", &self.callback_timeout)
+            .field("global_recorder", &self.global_recorder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        Self { callback_timeout: Duration::from_secs(5), global_recorder: true, clock: None }
+    }
+}
+
+impl RuntimeBuilder {
+    /// How long a scrape waits for its callbacks (default 5 s). A callback still running
+    /// then is left to finish on its own and is not started again until it has.
+    pub fn callback_timeout(self, timeout: Duration) -> Self {
+        Self { callback_timeout: timeout, ..self }
+    }
+
+    /// Whether to install the process-wide `metrics` recorder if none is installed yet
+    /// (default true). Without it, macro calls reach this runtime only through a recorder
+    /// the application installs.
+    pub fn global_recorder(self, install: bool) -> Self {
+        Self { global_recorder: install, ..self }
+    }
+
+    /// Where the uptime gauge reads the time since start (default: a monotonic clock).
+    pub fn uptime_clock(self, clock: impl Fn() -> Duration + Send + Sync + 'static) -> Self {
+        Self { clock: Some(Box::new(clock)), ..self }
+    }
+
+    /// Creates the runtime.
+    ///
+    /// # Errors
+    ///
+    /// None yet; reserved for settings that cannot be applied.
+    pub fn build(self) -> Result<DistributedRuntime, MetricsError> {
+        let registry = Arc::new(Registry::new());
+        let uptime_opts_name = full_metric_name(distributed_runtime::UPTIME_SECONDS)?;
+        let uptime = registry.gauge(&dynamo_exporter::Opts::new(
+            &uptime_opts_name,
+            distributed_runtime::UPTIME_SECONDS_HELP,
+        ))?;
+        let rejections_name = full_metric_name(distributed_runtime::MACRO_REJECTIONS_TOTAL)?;
+        let rejections = registry.int_counter(&dynamo_exporter::Opts::new(
+            &rejections_name,
+            distributed_runtime::MACRO_REJECTIONS_TOTAL_HELP,
+        ))?;
+        let recorder = NamingLayer::new()
+            .with_rejection_counter(rejections.clone())
+            .layer(RegistryRecorder::new(Arc::clone(&registry)).with_rejection_counter(rejections));
+        let clock = self.clock.unwrap_or_else(|| {
+            let start = Instant::now();
+            Box::new(move || start.elapsed())
+        });
+        let inner = Arc::new(RuntimeInner {
+            registry,
+            recorder,
+            callbacks: Callbacks::default(),
+            callback_timeout: self.callback_timeout,
+            uptime,
+            clock,
+        });
+        crate::router::adopt(&inner, self.global_recorder);
+        Ok(DistributedRuntime { root: Place { runtime: inner, path: Arc::new(Path::default()) } })
+    }
+}
+
+impl DistributedRuntime {
+    /// A runtime with the default options. Works with or without a tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// See [`RuntimeBuilder::build`].
+    pub fn new() -> Result<Self, MetricsError> {
+        Self::builder().build()
+    }
+
+    /// Options for a runtime.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// The namespace `name`. Names are sanitized (`my-ns` becomes `my_ns`); a name that
+    /// sanitizes to nothing makes metric creation fail.
+    pub fn namespace(&self, name: impl AsRef<str>) -> Namespace {
+        Namespace { place: self.root.child("namespace", labels::NAMESPACE, name.as_ref()) }
+    }
+
+    /// The runtime-level metrics: no hierarchy labels; its scrape covers every level.
+    pub fn metrics(&self) -> Metrics {
+        Metrics::new(self.root.clone())
+    }
+
+    /// Runs `f` in the runtime's scope: `metrics` macro calls inside it land in this runtime
+    /// without hierarchy labels.
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        scope::in_scope(&self.root, f)
+    }
+
+    /// Wraps `future` so that every poll runs in the runtime's scope.
+    pub fn instrument<F: Future>(&self, future: F) -> Scoped<F> {
+        Scoped::new(self.root.clone(), future)
+    }
+
+    /// The address of the system status server, when it runs.
+    #[must_use]
+    pub fn system_status_server_info(&self) -> Option<SocketAddr> {
+        None
+    }
+
+    /// Stops the system status server, if it runs. Metrics keep working.
+    pub fn shutdown(&self) {}
+}
