@@ -1,13 +1,13 @@
 //! Counters: `Counter` (f64) and `IntCounter` (u64).
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::MetricKind;
 use crate::format::{push_f64, push_u64};
 use crate::handle::handle;
 use crate::histogram::Buckets;
-use crate::series::{push_sample_prefix, Cell};
-use crate::MetricKind;
+use crate::series::{Cell, push_sample_prefix};
 
 /// Adds `v` to an f64 stored as bits.
 pub(crate) fn add_f64(bits: &AtomicU64, v: f64) {
@@ -84,7 +84,11 @@ impl Counter {
         if v >= 0.0 {
             add_f64(&self.0.cell.0, v);
         } else {
-            tracing::warn!(metric = self.name(), value = v, "ignored a negative or NaN counter increment");
+            tracing::warn!(
+                metric = self.name(),
+                value = v,
+                "ignored a negative or NaN counter increment"
+            );
         }
     }
 

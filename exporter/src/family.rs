@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::format::push_help;
-use crate::series::{cmp_series, AnySeries, MetricCore};
+use crate::series::{AnySeries, MetricCore, cmp_series};
 use crate::{ExporterError, MetricKind};
 
 /// Constant labels sorted by name: with the family name, a metric's identity.
@@ -59,7 +59,11 @@ impl Family {
             sorted: Vec::new(),
             pending: Vec::new(),
         };
-        Self { name, kind, state: Mutex::new(state) }
+        Self {
+            name,
+            kind,
+            state: Mutex::new(state),
+        }
     }
 
     /// Registers a metric after checking kind, help, identity and label split; `make` builds
@@ -96,7 +100,10 @@ impl Family {
         if state.metrics.contains_key(&identity) {
             return Err(ExporterError::AlreadyRegistered {
                 name: self.name.to_string(),
-                const_labels: identity.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                const_labels: identity
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
             });
         }
         let mut all: Vec<Box<str>> = core.const_labels.iter().map(|(k, _)| k.clone()).collect();
@@ -122,13 +129,18 @@ impl Family {
         if let Some(series) = &scalar {
             state.pending.push(Arc::clone(series));
         }
-        state.metrics.insert(identity, scalar.clone().map(|s| s.into_any()));
+        state
+            .metrics
+            .insert(identity, scalar.clone().map(|s| s.into_any()));
         Ok(scalar)
     }
 
     /// The scalar series registered with these constant labels, if any; `None` inside means
     /// a vec holds that identity.
-    pub(crate) fn scalar(&self, identity: &[(Box<str>, Box<str>)]) -> Option<Option<Arc<dyn Any + Send + Sync>>> {
+    pub(crate) fn scalar(
+        &self,
+        identity: &[(Box<str>, Box<str>)],
+    ) -> Option<Option<Arc<dyn Any + Send + Sync>>> {
         self.state.lock().metrics.get(identity).cloned()
     }
 

@@ -1,14 +1,14 @@
 //! Gauges: `Gauge` (f64) and `IntGauge` (i64).
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
+use crate::MetricKind;
 use crate::counter::add_f64;
 use crate::format::{push_f64, push_i64};
 use crate::handle::handle;
 use crate::histogram::Buckets;
-use crate::series::{push_sample_prefix, Cell};
-use crate::MetricKind;
+use crate::series::{Cell, push_sample_prefix};
 
 /// The cell of an f64 gauge.
 #[derive(Default)]

@@ -1,16 +1,18 @@
 //! Histograms with fixed buckets chosen per metric when it is created.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::MetricKind;
 use crate::counter::add_f64;
 use crate::format::{f64_text, push_f64, push_u64};
 use crate::handle::handle;
-use crate::series::{push_sample_prefix, Cell};
-use crate::MetricKind;
+use crate::series::{Cell, push_sample_prefix};
 
 /// The buckets used when none are given: `0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10`.
-pub const DEFAULT_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const DEFAULT_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// Upper bounds of a histogram, with their `le` label values rendered once.
 pub(crate) struct Buckets {
@@ -22,8 +24,15 @@ pub(crate) struct Buckets {
 impl Buckets {
     /// `bounds` must already be checked: finite and strictly increasing.
     pub(crate) fn new(bounds: Vec<f64>) -> Self {
-        let le = bounds.iter().map(|b| f64_text(*b).into()).chain(["+Inf".into()]).collect();
-        Self { bounds: bounds.into(), le }
+        let le = bounds
+            .iter()
+            .map(|b| f64_text(*b).into())
+            .chain(["+Inf".into()])
+            .collect();
+        Self {
+            bounds: bounds.into(),
+            le,
+        }
     }
 }
 
@@ -40,7 +49,10 @@ impl HistogramCell {
     #[inline]
     pub(crate) fn observe(&self, v: f64) {
         // The first bucket whose bound is >= v; NaN goes to +Inf.
-        let i = self.buckets.bounds.partition_point(|b| *b < v || v.is_nan());
+        let i = self
+            .buckets
+            .bounds
+            .partition_point(|b| *b < v || v.is_nan());
         self.counts[i].fetch_add(1, Relaxed);
         add_f64(&self.sum, v);
     }
@@ -54,9 +66,15 @@ impl Cell for HistogramCell {
     const KIND: MetricKind = MetricKind::Histogram;
 
     fn new(buckets: Option<&Arc<Buckets>>) -> Self {
-        let buckets = buckets.cloned().unwrap_or_else(|| Arc::new(Buckets::new(Vec::new())));
+        let buckets = buckets
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Buckets::new(Vec::new())));
         let counts = (0..buckets.le.len()).map(|_| AtomicU64::new(0)).collect();
-        Self { buckets, counts, sum: AtomicU64::new(0) }
+        Self {
+            buckets,
+            counts,
+            sum: AtomicU64::new(0),
+        }
     }
 
     fn write(&self, name: &str, labels: &str, out: &mut String) {

@@ -51,11 +51,13 @@ mod vec;
 pub use counter::{Counter, IntCounter};
 pub use error::ExporterError;
 pub use gauge::{Gauge, IntGauge};
-pub use histogram::{Histogram, DEFAULT_BUCKETS};
+pub use histogram::{DEFAULT_BUCKETS, Histogram};
 pub use kind::MetricKind;
 pub use recorder::RegistryRecorder;
 pub use registry::{Opts, Registry};
-pub use vec::{CounterVec, GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, MetricVec, NoopChild};
+pub use vec::{
+    CounterVec, GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, MetricVec, NoopChild,
+};
 
 /// The `Content-Type` of the text exposition format this crate renders.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -1,12 +1,14 @@
 //! A `metrics` recorder that stores macro metrics in a [`Registry`].
 
 use std::any::Any;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 
-use metrics::{CounterFn, GaugeFn, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use metrics::{
+    CounterFn, GaugeFn, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+};
 
-use crate::counter::{add_f64, F64Counter, U64Counter};
+use crate::counter::{F64Counter, U64Counter, add_f64};
 use crate::gauge::{F64Gauge, I64Gauge};
 use crate::histogram::HistogramCell;
 use crate::series::{Cell, Series};
@@ -37,13 +39,19 @@ impl RegistryRecorder {
     /// A recorder over `registry`.
     #[must_use]
     pub fn new(registry: Arc<Registry>) -> Self {
-        Self { registry, rejections: None }
+        Self {
+            registry,
+            rejections: None,
+        }
     }
 
     /// Counts every refused macro call in `counter`.
     #[must_use]
     pub fn with_rejection_counter(self, counter: IntCounter) -> Self {
-        Self { rejections: Some(counter), ..self }
+        Self {
+            rejections: Some(counter),
+            ..self
+        }
     }
 
     /// The registry this recorder stores into.
@@ -83,7 +91,10 @@ impl Recorder for RegistryRecorder {
         let found = self.lookup::<U64Counter>(key).and_then(|any| {
             any.downcast::<Series<U64Counter>>()
                 .map(metrics::Counter::from_arc)
-                .or_else(|any| any.downcast::<Series<F64Counter>>().map(metrics::Counter::from_arc))
+                .or_else(|any| {
+                    any.downcast::<Series<F64Counter>>()
+                        .map(metrics::Counter::from_arc)
+                })
                 .map_err(|_| incompatible(key))
         });
         found.unwrap_or_else(|error| {
@@ -96,7 +107,10 @@ impl Recorder for RegistryRecorder {
         let found = self.lookup::<F64Gauge>(key).and_then(|any| {
             any.downcast::<Series<F64Gauge>>()
                 .map(metrics::Gauge::from_arc)
-                .or_else(|any| any.downcast::<Series<I64Gauge>>().map(metrics::Gauge::from_arc))
+                .or_else(|any| {
+                    any.downcast::<Series<I64Gauge>>()
+                        .map(metrics::Gauge::from_arc)
+                })
                 .map_err(|_| incompatible(key))
         });
         found.unwrap_or_else(|error| {
@@ -119,7 +133,10 @@ impl Recorder for RegistryRecorder {
 }
 
 fn incompatible(key: &Key) -> ExporterError {
-    ExporterError::InvalidMetricName { name: key.name().into(), reason: "registered with an incompatible value type" }
+    ExporterError::InvalidMetricName {
+        name: key.name().into(),
+        reason: "registered with an incompatible value type",
+    }
 }
 
 impl CounterFn for Series<U64Counter> {

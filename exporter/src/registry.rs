@@ -11,8 +11,8 @@ use crate::histogram::{Buckets, DEFAULT_BUCKETS};
 use crate::series::{AnySeries, Cell, MetricCore, Series};
 use crate::vec::{MetricVec, VecChild};
 use crate::{
-    validate, Counter, CounterVec, ExporterError, Gauge, GaugeVec, Histogram, HistogramVec, IntCounter,
-    IntCounterVec, IntGauge, IntGaugeVec, MetricKind,
+    Counter, CounterVec, ExporterError, Gauge, GaugeVec, Histogram, HistogramVec, IntCounter,
+    IntCounterVec, IntGauge, IntGaugeVec, MetricKind, validate,
 };
 
 /// Name, help and constant labels of a metric to register.
@@ -30,12 +30,19 @@ pub struct Opts<'a> {
 impl<'a> Opts<'a> {
     /// Options with no constant labels.
     pub fn new(name: &'a str, help: &'a str) -> Self {
-        Self { name, help, const_labels: &[] }
+        Self {
+            name,
+            help,
+            const_labels: &[],
+        }
     }
 
     /// The same options with these constant labels.
     pub fn with_const_labels(self, const_labels: &'a [(&'a str, &'a str)]) -> Self {
-        Self { const_labels, ..self }
+        Self {
+            const_labels,
+            ..self
+        }
     }
 }
 
@@ -70,7 +77,9 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("families", &self.families.read().len()).finish()
+        f.debug_struct("Registry")
+            .field("families", &self.families.read().len())
+            .finish()
     }
 }
 
@@ -127,7 +136,11 @@ impl Registry {
     /// # Errors
     ///
     /// A bad name, help, label or bucket list, or a conflict with a registered metric.
-    pub fn histogram(&self, opts: &Opts<'_>, buckets: Option<&[f64]>) -> Result<Histogram, ExporterError> {
+    pub fn histogram(
+        &self,
+        opts: &Opts<'_>,
+        buckets: Option<&[f64]>,
+    ) -> Result<Histogram, ExporterError> {
         self.scalar(opts, Some(buckets.unwrap_or(&DEFAULT_BUCKETS)))
     }
 
@@ -142,7 +155,11 @@ impl Registry {
         variable_labels: &[&str],
         buckets: Option<&[f64]>,
     ) -> Result<HistogramVec, ExporterError> {
-        self.vec(opts, variable_labels, Some(buckets.unwrap_or(&DEFAULT_BUCKETS)))
+        self.vec(
+            opts,
+            variable_labels,
+            Some(buckets.unwrap_or(&DEFAULT_BUCKETS)),
+        )
     }
 
     /// The whole exposition text.
@@ -162,8 +179,13 @@ impl Registry {
         }
     }
 
-    fn scalar<M: VecChild>(&self, opts: &Opts<'_>, buckets: Option<&[f64]>) -> Result<M, ExporterError> {
-        let (_, scalar) = self.register::<M::Cell>(opts, Help::Required(opts.help), &[], buckets)?;
+    fn scalar<M: VecChild>(
+        &self,
+        opts: &Opts<'_>,
+        buckets: Option<&[f64]>,
+    ) -> Result<M, ExporterError> {
+        let (_, scalar) =
+            self.register::<M::Cell>(opts, Help::Required(opts.help), &[], buckets)?;
         let series = scalar.expect("a scalar registration makes its series");
         Ok(M::from_series(series))
     }
@@ -194,16 +216,29 @@ impl Registry {
         if let Help::Required(text) = help {
             validate::help(name, text)?;
         }
-        let labels = opts.const_labels.iter().map(|(k, _)| *k).chain(variable_labels.iter().copied());
+        let labels = opts
+            .const_labels
+            .iter()
+            .map(|(k, _)| *k)
+            .chain(variable_labels.iter().copied());
         validate::label_names(name, C::KIND, labels)?;
         let buckets = match buckets {
             Some(given) => Some(Arc::new(Buckets::new(validate::buckets(name, given)?))),
             None => None,
         };
         let family = self.family(name, C::KIND, help);
-        let const_labels = opts.const_labels.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let const_labels = opts
+            .const_labels
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         let variable_names = variable_labels.iter().map(|n| (*n).into()).collect();
-        let core = Arc::new(MetricCore::new(Arc::clone(&family.name), const_labels, variable_names, buckets));
+        let core = Arc::new(MetricCore::new(
+            Arc::clone(&family.name),
+            const_labels,
+            variable_names,
+            buckets,
+        ));
         let mut typed = None;
         family.register(C::KIND, help, &core, || {
             if !variable_labels.is_empty() {
@@ -240,8 +275,10 @@ impl Registry {
         name: &str,
         const_labels: &[(&str, &str)],
     ) -> Result<Arc<dyn Any + Send + Sync>, ExporterError> {
-        let mut identity: Vec<(Box<str>, Box<str>)> =
-            const_labels.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let mut identity: Vec<(Box<str>, Box<str>)> = const_labels
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         identity.sort();
         // Two rounds: a registration racing ours may win between the lookup and the insert.
         for _ in 0..2 {
@@ -259,23 +296,35 @@ impl Registry {
                     Some(None) => {
                         return Err(ExporterError::AlreadyRegistered {
                             name: name.into(),
-                            const_labels: identity.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+                            const_labels: identity
+                                .into_iter()
+                                .map(|(k, v)| (k.into(), v.into()))
+                                .collect(),
                         });
                     }
                     None => {}
                 }
             }
             let buckets = (C::KIND == MetricKind::Histogram).then_some(&DEFAULT_BUCKETS[..]);
-            let opts = Opts { name, help: name, const_labels };
+            let opts = Opts {
+                name,
+                help: name,
+                const_labels,
+            };
             match self.register::<C>(&opts, Help::Placeholder(name), &[], buckets) {
-                Ok((_, series)) => return Ok(series.expect("a scalar registration makes its series")),
+                Ok((_, series)) => {
+                    return Ok(series.expect("a scalar registration makes its series"));
+                }
                 Err(ExporterError::AlreadyRegistered { .. }) => continue,
                 Err(error) => return Err(error),
             }
         }
         Err(ExporterError::AlreadyRegistered {
             name: name.into(),
-            const_labels: identity.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            const_labels: identity
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         })
     }
 

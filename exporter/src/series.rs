@@ -4,9 +4,9 @@ use std::any::Any;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use crate::MetricKind;
 use crate::format::push_label_value;
 use crate::histogram::Buckets;
-use crate::MetricKind;
 
 /// What every series of one metric shares: its name, constant labels and variable label names.
 pub(crate) struct MetricCore {
@@ -58,7 +58,10 @@ impl MetricCore {
     }
 
     /// The `(name, value)` label pairs of a series with these variable values, in name order.
-    fn pairs<'a, V: AsRef<str>>(&'a self, values: &'a [V]) -> impl Iterator<Item = (&'a str, &'a str)> {
+    fn pairs<'a, V: AsRef<str>>(
+        &'a self,
+        values: &'a [V],
+    ) -> impl Iterator<Item = (&'a str, &'a str)> {
         self.order.iter().map(move |slot| match *slot {
             Slot::Const(i) => (&*self.const_labels[i].0, &*self.const_labels[i].1),
             Slot::Var(i) => (&*self.variable_names[i], values[i].as_ref()),
@@ -82,13 +85,18 @@ impl MetricCore {
 
     /// True when every `required` pair is among the constant labels.
     pub(crate) fn has_const_labels(&self, required: &[(&str, &str)]) -> bool {
-        required
-            .iter()
-            .all(|(k, v)| self.const_labels.iter().any(|(ck, cv)| **ck == **k && **cv == **v))
+        required.iter().all(|(k, v)| {
+            self.const_labels
+                .iter()
+                .any(|(ck, cv)| **ck == **k && **cv == **v)
+        })
     }
 
     pub(crate) fn const_label_refs(&self) -> Vec<(&str, &str)> {
-        self.const_labels.iter().map(|(k, v)| (&**k, &**v)).collect()
+        self.const_labels
+            .iter()
+            .map(|(k, v)| (&**k, &**v))
+            .collect()
     }
 
     pub(crate) fn variable_name_refs(&self) -> Vec<&str> {
@@ -118,7 +126,12 @@ impl<C: Cell> Series<C> {
     pub(crate) fn new(core: Arc<MetricCore>, values: Box<[Box<str>]>) -> Self {
         let labels = core.labels_text(&values);
         let cell = C::new(core.buckets.as_ref());
-        Self { core, values, labels, cell }
+        Self {
+            core,
+            values,
+            labels,
+            cell,
+        }
     }
 }
 

@@ -7,13 +7,19 @@ pub(crate) fn metric_name(name: &str) -> Result<(), ExporterError> {
     let reason = match name.as_bytes().first() {
         None => Some("it is empty"),
         Some(b) if b.is_ascii_digit() => Some("it starts with a digit"),
-        _ if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':') => {
+        _ if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':') =>
+        {
             Some("only ASCII letters, digits, '_' and ':' are allowed")
         }
         _ => None,
     };
     match reason {
-        Some(reason) => Err(ExporterError::InvalidMetricName { name: name.into(), reason }),
+        Some(reason) => Err(ExporterError::InvalidMetricName {
+            name: name.into(),
+            reason,
+        }),
         None => Ok(()),
     }
 }
@@ -23,7 +29,10 @@ pub(crate) fn label_name_problem(label: &str) -> Option<&'static str> {
     match label.as_bytes().first() {
         None => Some("it is empty"),
         Some(b) if b.is_ascii_digit() => Some("it starts with a digit"),
-        _ if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+        _ if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
             Some("only ASCII letters, digits and '_' are allowed")
         }
         _ if label.starts_with("__") => Some("names starting with \"__\" are reserved"),
@@ -51,7 +60,10 @@ pub(crate) fn label_names<'a>(
             });
         }
         if seen.contains(&label) {
-            return Err(ExporterError::DuplicateLabel { metric: metric.into(), label: label.into() });
+            return Err(ExporterError::DuplicateLabel {
+                metric: metric.into(),
+                label: label.into(),
+            });
         }
         seen.push(label);
     }
@@ -61,7 +73,9 @@ pub(crate) fn label_names<'a>(
 /// Checks that the help text is not empty.
 pub(crate) fn help(metric: &str, help: &str) -> Result<(), ExporterError> {
     if help.is_empty() {
-        return Err(ExporterError::EmptyHelp { metric: metric.into() });
+        return Err(ExporterError::EmptyHelp {
+            metric: metric.into(),
+        });
     }
     Ok(())
 }
@@ -106,8 +120,14 @@ mod tests {
     #[test]
     fn rejects_histogram_label_named_le() {
         let err = label_names("h", MetricKind::Histogram, ["le"].into_iter()).unwrap_err();
-        assert_eq!(err.to_string(), "metric \"h\": invalid label name \"le\": \"le\" is reserved for histogram buckets");
-        assert_eq!(label_names("c", MetricKind::Counter, ["le"].into_iter()), Ok(()));
+        assert_eq!(
+            err.to_string(),
+            "metric \"h\": invalid label name \"le\": \"le\" is reserved for histogram buckets"
+        );
+        assert_eq!(
+            label_names("c", MetricKind::Counter, ["le"].into_iter()),
+            Ok(())
+        );
     }
 
     #[test]
@@ -121,7 +141,13 @@ mod tests {
     #[test]
     fn rejects_duplicate_labels() {
         let err = label_names("m", MetricKind::Gauge, ["a", "b", "a"].into_iter()).unwrap_err();
-        assert_eq!(err, ExporterError::DuplicateLabel { metric: "m".into(), label: "a".into() });
+        assert_eq!(
+            err,
+            ExporterError::DuplicateLabel {
+                metric: "m".into(),
+                label: "a".into()
+            }
+        );
     }
 
     #[test]

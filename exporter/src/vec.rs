@@ -57,7 +57,9 @@ pub type HistogramVec = MetricVec<Histogram>;
 
 impl<M> Clone for MetricVec<M> {
     fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner) }
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
     }
 }
 
@@ -100,7 +102,9 @@ impl<M: VecChild> MetricVec<M> {
             children: RwLock::new(HashTable::new()),
             hasher: foldhash::fast::RandomState::default(),
         };
-        Self { inner: Arc::new(inner) }
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// The series for these label values (in declaration order), created on first use.
@@ -126,18 +130,31 @@ impl<M: VecChild> MetricVec<M> {
     ///
     /// [`ExporterError::LabelValueCount`] when the number of values differs from the number of
     /// variable labels.
-    pub fn get_metric_with_label_values<V: AsRef<str>>(&self, values: &[V]) -> Result<M, ExporterError> {
+    pub fn get_metric_with_label_values<V: AsRef<str>>(
+        &self,
+        values: &[V],
+    ) -> Result<M, ExporterError> {
         let inner = &*self.inner;
         if values.len() != inner.core.variable_names.len() {
             return Err(ExporterError::LabelValueCount {
                 metric: inner.core.name.to_string(),
-                expected: inner.core.variable_names.iter().map(|n| n.to_string()).collect(),
+                expected: inner
+                    .core
+                    .variable_names
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect(),
                 got: values.len(),
             });
         }
         let hash = self.hash(values);
         let same = |child: &M| {
-            child.series().values().iter().zip(values).all(|(a, b)| **a == *b.as_ref())
+            child
+                .series()
+                .values()
+                .iter()
+                .zip(values)
+                .all(|(a, b)| **a == *b.as_ref())
         };
         if let Some(child) = inner.children.read().find(hash, same) {
             return Ok(child.clone());

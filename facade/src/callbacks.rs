@@ -1,8 +1,8 @@
 //! Callbacks that run before each scrape, each bounded in time and never run twice at once.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
@@ -42,7 +42,11 @@ impl Callbacks {
     }
 
     fn push(&self, path: Arc<Path>, job: Job) {
-        self.entries.write().push(Arc::new(Callback { path, job, running: AtomicBool::new(false) }));
+        self.entries.write().push(Arc::new(Callback {
+            path,
+            job,
+            running: AtomicBool::new(false),
+        }));
     }
 
     /// Runs every callback registered at `place` or below, each once and on its own thread,
@@ -52,8 +56,13 @@ impl Callbacks {
     /// A callback that fails or panics is logged and skipped; one that is still running (from
     /// this call or an earlier one) is not waited for past the deadline, nor started again.
     pub(crate) fn run(&self, place: &Path, timeout: Duration) -> String {
-        let due: Vec<Arc<Callback>> =
-            self.entries.read().iter().filter(|c| c.path.is_within(place)).cloned().collect();
+        let due: Vec<Arc<Callback>> = self
+            .entries
+            .read()
+            .iter()
+            .filter(|c| c.path.is_within(place))
+            .cloned()
+            .collect();
         if due.is_empty() {
             return String::new();
         }
@@ -61,7 +70,10 @@ impl Callbacks {
         let mut waiting = 0;
         for (index, callback) in due.iter().enumerate() {
             if callback.running.swap(true, Ordering::AcqRel) {
-                tracing::warn!(callback = index, "metrics callback still running from an earlier scrape; skipped");
+                tracing::warn!(
+                    callback = index,
+                    "metrics callback still running from an earlier scrape; skipped"
+                );
                 continue;
             }
             let callback_ref = Arc::clone(callback);
@@ -92,7 +104,11 @@ impl Callbacks {
                     texts.extend(text.map(|t| (index, t)));
                 }
                 Err(_) => {
-                    tracing::warn!(pending = waiting, ?timeout, "metrics callbacks did not finish in time; scraping without them");
+                    tracing::warn!(
+                        pending = waiting,
+                        ?timeout,
+                        "metrics callbacks did not finish in time; scraping without them"
+                    );
                     break;
                 }
             }

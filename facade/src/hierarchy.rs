@@ -57,7 +57,10 @@ impl Path {
 
 impl Place {
     pub(crate) fn child(&self, level: &'static str, label: &'static str, name: &str) -> Self {
-        Self { runtime: Arc::clone(&self.runtime), path: Arc::new(self.path.child(level, label, name)) }
+        Self {
+            runtime: Arc::clone(&self.runtime),
+            path: Arc::new(self.path.child(level, label, name)),
+        }
     }
 }
 
@@ -121,13 +124,21 @@ impl Namespace {
     /// The component `name` of this namespace. Names are sanitized (`test-component` becomes
     /// `test_component`); a name that sanitizes to nothing makes metric creation fail.
     pub fn component(&self, name: impl AsRef<str>) -> Component {
-        Component { place: self.place.child("component", labels::COMPONENT, name.as_ref()) }
+        Component {
+            place: self
+                .place
+                .child("component", labels::COMPONENT, name.as_ref()),
+        }
     }
 }
 
 impl Component {
     /// The endpoint `name` of this component.
     pub fn endpoint(&self, name: impl AsRef<str>) -> Endpoint {
-        Endpoint { place: self.place.child("endpoint", labels::ENDPOINT, name.as_ref()) }
+        Endpoint {
+            place: self
+                .place
+                .child("endpoint", labels::ENDPOINT, name.as_ref()),
+        }
     }
 }

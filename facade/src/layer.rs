@@ -1,7 +1,9 @@
 //! The recorder layer that gives `metrics` macro calls Dynamo's names and hierarchy labels.
 
 use dynamo_exporter::IntCounter;
-use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit};
+use metrics::{
+    Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit,
+};
 use metrics_util::layers::Layer;
 
 use crate::names::{full_metric_name, is_reserved_label, sanitize_macro_label};
@@ -43,7 +45,9 @@ impl NamingLayer {
     /// Also counts refused calls in `counter`.
     #[must_use]
     pub fn with_rejection_counter(self, counter: IntCounter) -> Self {
-        Self { rejections: Some(counter) }
+        Self {
+            rejections: Some(counter),
+        }
     }
 }
 
@@ -51,7 +55,10 @@ impl<R> Layer<R> for NamingLayer {
     type Output = Naming<R>;
 
     fn layer(&self, inner: R) -> Naming<R> {
-        Naming { inner, rejections: self.rejections.clone() }
+        Naming {
+            inner,
+            rejections: self.rejections.clone(),
+        }
     }
 }
 
@@ -69,7 +76,11 @@ impl<R> Naming<R> {
     }
 
     fn reject(&self, name: &str, reason: &str) {
-        tracing::warn!(metric = name, reason, "metric macro call refused; it records nothing");
+        tracing::warn!(
+            metric = name,
+            reason,
+            "metric macro call refused; it records nothing"
+        );
         if let Some(counter) = &self.rejections {
             counter.inc();
         }
@@ -90,14 +101,24 @@ impl<R> Naming<R> {
         let name = self.rename(key.name())?;
         let mut labels: Vec<Label> = scope::with_current(|place| {
             place
-                .map(|p| p.path.labels.iter().map(|(k, v)| Label::new(*k, v.clone())).collect())
+                .map(|p| {
+                    p.path
+                        .labels
+                        .iter()
+                        .map(|(k, v)| Label::new(*k, v.clone()))
+                        .collect()
+                })
                 .unwrap_or_default()
         });
         for label in key.labels() {
             let problem = match sanitize_macro_label(label.key()) {
                 None => Some("a label name is empty once sanitized".to_string()),
-                Some(n) if is_reserved_label(&n) => Some(format!("label {n:?} is reserved for the runtime hierarchy")),
-                Some(n) if labels.iter().any(|l| l.key() == n) => Some(format!("label {n:?} is given more than once")),
+                Some(n) if is_reserved_label(&n) => {
+                    Some(format!("label {n:?} is reserved for the runtime hierarchy"))
+                }
+                Some(n) if labels.iter().any(|l| l.key() == n) => {
+                    Some(format!("label {n:?} is given more than once"))
+                }
                 Some(n) => {
                     labels.push(Label::new(n, label.value().to_string()));
                     None
@@ -132,14 +153,19 @@ impl<R: Recorder> Recorder for Naming<R> {
     }
 
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
-        self.transform(key).map_or_else(Counter::noop, |key| self.inner.register_counter(&key, metadata))
+        self.transform(key).map_or_else(Counter::noop, |key| {
+            self.inner.register_counter(&key, metadata)
+        })
     }
 
     fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
-        self.transform(key).map_or_else(Gauge::noop, |key| self.inner.register_gauge(&key, metadata))
+        self.transform(key)
+            .map_or_else(Gauge::noop, |key| self.inner.register_gauge(&key, metadata))
     }
 
     fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
-        self.transform(key).map_or_else(Histogram::noop, |key| self.inner.register_histogram(&key, metadata))
+        self.transform(key).map_or_else(Histogram::noop, |key| {
+            self.inner.register_histogram(&key, metadata)
+        })
     }
 }

@@ -7,9 +7,9 @@ use dynamo_exporter::{
     IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
+use crate::MetricsError;
 use crate::hierarchy::Place;
 use crate::names::{full_metric_name, is_reserved_label};
-use crate::MetricsError;
 
 /// The metrics of one hierarchy level (runtime, namespace, component or endpoint).
 ///
@@ -43,7 +43,9 @@ pub struct Metrics {
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Metrics").field("labels", &self.place.path.labels).finish()
+        f.debug_struct("Metrics")
+            .field("labels", &self.place.path.labels)
+            .finish()
     }
 }
 
@@ -119,7 +121,9 @@ impl Metrics {
         const_labels: &[(&str, &str)],
         buckets: Option<Vec<f64>>,
     ) -> Result<Histogram, MetricsError> {
-        self.create(name, help, const_labels, &[], |registry, opts| registry.histogram(opts, buckets.as_deref()))
+        self.create(name, help, const_labels, &[], |registry, opts| {
+            registry.histogram(opts, buckets.as_deref())
+        })
     }
 
     /// Creates histograms keyed by the values of `label_names`.
@@ -159,7 +163,10 @@ impl Metrics {
         E: Display,
     {
         let f = move || callback().map_err(|e| e.to_string());
-        self.place.runtime.callbacks.add_update(self.place.path.clone(), Box::new(f));
+        self.place
+            .runtime
+            .callbacks
+            .add_update(self.place.path.clone(), Box::new(f));
     }
 
     /// Appends the text `callback` returns to each scrape of this level or a level above it.
@@ -170,7 +177,10 @@ impl Metrics {
         E: Display,
     {
         let f = move || callback().map_err(|e| e.to_string());
-        self.place.runtime.callbacks.add_text(self.place.path.clone(), Box::new(f));
+        self.place
+            .runtime
+            .callbacks
+            .add_text(self.place.path.clone(), Box::new(f));
     }
 
     /// Applies the naming rules, adds the hierarchy labels and registers through `register`.
@@ -184,11 +194,18 @@ impl Metrics {
     ) -> Result<T, MetricsError> {
         let hierarchy = self.place.path.checked_labels()?;
         let full_name = full_metric_name(name)?;
-        let user_labels = const_labels.iter().map(|(k, _)| *k).chain(variable_labels.iter().copied());
+        let user_labels = const_labels
+            .iter()
+            .map(|(k, _)| *k)
+            .chain(variable_labels.iter().copied());
         if let Some(label) = user_labels.into_iter().find(|l| is_reserved_label(l)) {
-            return Err(MetricsError::ReservedLabel { metric: full_name, label: label.into() });
+            return Err(MetricsError::ReservedLabel {
+                metric: full_name,
+                label: label.into(),
+            });
         }
-        let mut labels: Vec<(&str, &str)> = hierarchy.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut labels: Vec<(&str, &str)> =
+            hierarchy.iter().map(|(k, v)| (*k, v.as_str())).collect();
         labels.extend_from_slice(const_labels);
         let opts = Opts::new(&full_name, help).with_const_labels(&labels);
         Ok(register(&self.place.runtime.registry, &opts)?)

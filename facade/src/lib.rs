@@ -54,8 +54,8 @@ mod runtime;
 mod scope;
 
 pub use dynamo_exporter::{
-    Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, MetricVec, DEFAULT_BUCKETS,
+    Counter, CounterVec, DEFAULT_BUCKETS, Gauge, GaugeVec, Histogram, HistogramVec, IntCounter,
+    IntCounterVec, IntGauge, IntGaugeVec, MetricVec,
 };
 pub use error::MetricsError;
 pub use hierarchy::{Component, Endpoint, Namespace};

@@ -1,7 +1,7 @@
 //! Dynamo's naming rules: metric names, hierarchy label values and macro label names.
 
-use crate::prometheus_names::{labels, name_prefix};
 use crate::MetricsError;
+use crate::prometheus_names::{labels, name_prefix};
 
 /// Sanitizes a user metric name: every character outside `[a-zA-Z0-9_:]` becomes `_`, and a
 /// first character that is not a letter or `_` gets `_` before it.
@@ -39,7 +39,11 @@ pub fn sanitize_metric_name(name: &str) -> Result<String, MetricsError> {
 ///
 /// As [`sanitize_metric_name`].
 pub fn full_metric_name(name: &str) -> Result<String, MetricsError> {
-    Ok(format!("{}_{}", name_prefix::COMPONENT, sanitize_metric_name(name)?))
+    Ok(format!(
+        "{}_{}",
+        name_prefix::COMPONENT,
+        sanitize_metric_name(name)?
+    ))
 }
 
 /// Sanitizes a namespace, component or endpoint name into a label value.
@@ -97,7 +101,9 @@ pub fn is_reserved_label(name: &str) -> bool {
 }
 
 fn replace_chars(name: &str, keep: impl Fn(char) -> bool) -> String {
-    name.chars().map(|c| if keep(c) { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| if keep(c) { c } else { '_' })
+        .collect()
 }
 
 fn prepend_unless_letter_or_underscore(s: &mut String) {
@@ -126,14 +132,21 @@ mod tests {
             ("___", None),
         ];
         for (input, expected) in cases {
-            assert_eq!(sanitize_metric_name(input).ok().as_deref(), expected, "sanitizing {input:?}");
+            assert_eq!(
+                sanitize_metric_name(input).ok().as_deref(),
+                expected,
+                "sanitizing {input:?}"
+            );
         }
     }
 
     #[test]
     fn metric_name_error_names_the_value() {
         let err = sanitize_metric_name("--").unwrap_err();
-        assert_eq!(err.to_string(), "invalid metric name \"--\": it is empty or only underscores once sanitized");
+        assert_eq!(
+            err.to_string(),
+            "invalid metric name \"--\": it is empty or only underscores once sanitized"
+        );
     }
 
     #[test]
@@ -154,7 +167,11 @@ mod tests {
             ("--", None),
         ];
         for (input, expected) in cases {
-            assert_eq!(sanitize_hierarchy_name(input).as_deref(), expected, "sanitizing {input:?}");
+            assert_eq!(
+                sanitize_hierarchy_name(input).as_deref(),
+                expected,
+                "sanitizing {input:?}"
+            );
         }
     }
 
@@ -170,7 +187,11 @@ mod tests {
             ("__", None),
         ];
         for (input, expected) in cases {
-            assert_eq!(sanitize_macro_label(input).as_deref(), expected, "sanitizing {input:?}");
+            assert_eq!(
+                sanitize_macro_label(input).as_deref(),
+                expected,
+                "sanitizing {input:?}"
+            );
         }
     }
 

@@ -51,6 +51,5 @@ pub mod distributed_runtime {
     /// Metric macro calls refused for breaking a naming rule or conflicting with a metric.
     pub const MACRO_REJECTIONS_TOTAL: &str = "metrics_macro_rejections_total";
     /// Help of [`MACRO_REJECTIONS_TOTAL`].
-    pub const MACRO_REJECTIONS_TOTAL_HELP: &str =
-        "Metric macro calls refused because they broke a naming rule or conflicted with a registered metric";
+    pub const MACRO_REJECTIONS_TOTAL_HELP: &str = "Metric macro calls refused because they broke a naming rule or conflicted with a registered metric";
 }

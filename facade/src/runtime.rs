@@ -37,7 +37,8 @@ impl RuntimeInner {
         if place.labels.is_empty() {
             self.uptime.set((self.clock)().as_secs_f64());
         }
-        let required: Vec<(&str, &str)> = place.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let required: Vec<(&str, &str)> =
+            place.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut out = String::with_capacity(4096);
         self.registry.render_into(&required, &mut out);
         out.push_str(&appended);
@@ -91,7 +92,11 @@ impl std::fmt::Debug for RuntimeBuilder {
 
 impl Default for RuntimeBuilder {
     fn default() -> Self {
-        Self { callback_timeout: Duration::from_secs(5), global_recorder: true, clock: None }
+        Self {
+            callback_timeout: Duration::from_secs(5),
+            global_recorder: true,
+            clock: None,
+        }
     }
 }
 
@@ -99,19 +104,28 @@ impl RuntimeBuilder {
     /// How long a scrape waits for its callbacks (default 5 s). A callback still running
     /// then is left to finish on its own and is not started again until it has.
     pub fn callback_timeout(self, timeout: Duration) -> Self {
-        Self { callback_timeout: timeout, ..self }
+        Self {
+            callback_timeout: timeout,
+            ..self
+        }
     }
 
     /// Whether to install the process-wide `metrics` recorder if none is installed yet
     /// (default true). Without it, macro calls reach this runtime only through a recorder
     /// the application installs.
     pub fn global_recorder(self, install: bool) -> Self {
-        Self { global_recorder: install, ..self }
+        Self {
+            global_recorder: install,
+            ..self
+        }
     }
 
     /// Where the uptime gauge reads the time since start (default: a monotonic clock).
     pub fn uptime_clock(self, clock: impl Fn() -> Duration + Send + Sync + 'static) -> Self {
-        Self { clock: Some(Box::new(clock)), ..self }
+        Self {
+            clock: Some(Box::new(clock)),
+            ..self
+        }
     }
 
     /// Creates the runtime.
@@ -147,7 +161,12 @@ impl RuntimeBuilder {
             clock,
         });
         crate::router::adopt(&inner, self.global_recorder);
-        Ok(DistributedRuntime { root: Place { runtime: inner, path: Arc::new(Path::default()) } })
+        Ok(DistributedRuntime {
+            root: Place {
+                runtime: inner,
+                path: Arc::new(Path::default()),
+            },
+        })
     }
 }
 
@@ -169,7 +188,11 @@ impl DistributedRuntime {
     /// The namespace `name`. Names are sanitized (`my-ns` becomes `my_ns`); a name that
     /// sanitizes to nothing makes metric creation fail.
     pub fn namespace(&self, name: impl AsRef<str>) -> Namespace {
-        Namespace { place: self.root.child("namespace", labels::NAMESPACE, name.as_ref()) }
+        Namespace {
+            place: self
+                .root
+                .child("namespace", labels::NAMESPACE, name.as_ref()),
+        }
     }
 
     /// The runtime-level metrics: no hierarchy labels; its scrape covers every level.

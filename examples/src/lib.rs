@@ -1,0 +1,1 @@
+//! Example programs of the dynamo-runtime metrics API; see `examples/README.md`.
