@@ -13,16 +13,16 @@ use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, Share
 use crate::runtime::{RuntimeInner, RuntimeRecorder};
 use crate::scope;
 
-static DEFAULT: RwLock<Weak<RuntimeInner>> = RwLock::new(Weak::new());
+/// Every runtime created, oldest first; dead ones are pruned when a runtime is added.
+static RUNTIMES: RwLock<Vec<Weak<RuntimeInner>>> = RwLock::new(Vec::new());
 static INSTALL: Once = Once::new();
 
-/// Makes `runtime` the default if no default is alive, and installs the router once.
+/// Records `runtime` as a candidate default, and installs the router once.
 pub(crate) fn adopt(runtime: &Arc<RuntimeInner>, install: bool) {
     {
-        let mut default = DEFAULT.write().unwrap_or_else(|e| e.into_inner());
-        if default.strong_count() == 0 {
-            *default = Arc::downgrade(runtime);
-        }
+        let mut runtimes = RUNTIMES.write().unwrap_or_else(|e| e.into_inner());
+        runtimes.retain(|r| r.strong_count() > 0);
+        runtimes.push(Arc::downgrade(runtime));
     }
     if install {
         INSTALL.call_once(|| {
@@ -38,7 +38,11 @@ fn with_target<R>(f: impl FnOnce(&RuntimeRecorder) -> R) -> Option<R> {
     scope::with_current(|place| match place {
         Some(place) => Some(f(&place.runtime.recorder)),
         None => {
-            let default = DEFAULT.read().unwrap_or_else(|e| e.into_inner()).upgrade();
+            let default = RUNTIMES
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .find_map(Weak::upgrade);
             default.map(|runtime| f(&runtime.recorder))
         }
     })

@@ -1,0 +1,117 @@
+//! The process-wide recorder: macro calls reach the runtime of their scope, or the default
+//! runtime, on the same text as metrics created through the API.
+//!
+//! This file is its own test binary with a single test, since it installs the global recorder
+//! and relies on which runtime is the oldest alive.
+
+use std::time::Duration;
+
+use dynamo_runtime::DistributedRuntime;
+
+fn runtime() -> DistributedRuntime {
+    DistributedRuntime::builder()
+        .uptime_clock(|| Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn macro_calls_land_in_the_right_runtime() {
+    let first = runtime();
+    let second = runtime();
+    let endpoint = first.namespace("ns").component("comp").endpoint("ep");
+    let api = endpoint
+        .metrics()
+        .create_intcounter("requests_total", "Total requests", &[("source", "api")])
+        .unwrap();
+    api.inc();
+
+    // Scoped calls join the API family, with the endpoint's labels.
+    endpoint.in_scope(|| {
+        metrics::counter!("requests_total", "source" => "macro").increment(2);
+        metrics::gauge!("queue_depth").set(3.0);
+        metrics::histogram!("wait_seconds").record(0.3);
+    });
+    // A scope of the second runtime sends its calls there.
+    second
+        .namespace("other")
+        .in_scope(|| metrics::counter!("jobs_total").increment(5));
+    // Outside any scope, calls go to the oldest runtime alive, at the runtime level.
+    metrics::describe_gauge!("workers", "Workers alive");
+    metrics::gauge!("workers").set(4.0);
+    // A kind conflict is refused, counted and recorded nowhere.
+    endpoint.in_scope(|| metrics::gauge!("requests_total").set(100.0));
+
+    let labels = "dynamo_component=\"comp\",dynamo_endpoint=\"ep\",dynamo_namespace=\"ns\"";
+    let expected = [
+        "# HELP dynamo_component_metrics_macro_rejections_total Metric macro calls refused because they broke a naming rule or conflicted with a registered metric".to_string(),
+        "# TYPE dynamo_component_metrics_macro_rejections_total counter".into(),
+        "dynamo_component_metrics_macro_rejections_total 1".into(),
+        "# HELP dynamo_component_queue_depth dynamo_component_queue_depth".into(),
+        "# TYPE dynamo_component_queue_depth gauge".into(),
+        format!("dynamo_component_queue_depth{{{labels}}} 3"),
+        "# HELP dynamo_component_requests_total Total requests".into(),
+        "# TYPE dynamo_component_requests_total counter".into(),
+        format!("dynamo_component_requests_total{{{labels},source=\"api\"}} 1"),
+        format!("dynamo_component_requests_total{{{labels},source=\"macro\"}} 2"),
+        "# HELP dynamo_component_uptime_seconds Total uptime of the DistributedRuntime in seconds".into(),
+        "# TYPE dynamo_component_uptime_seconds gauge".into(),
+        "dynamo_component_uptime_seconds 2".into(),
+        "# HELP dynamo_component_wait_seconds dynamo_component_wait_seconds".into(),
+        "# TYPE dynamo_component_wait_seconds histogram".into(),
+        format!("dynamo_component_wait_seconds_bucket{{{labels},le=\"0.005\"}} 0"),
+        format!("dynamo_component_wait_seconds_bucket{{{labels},le=\"0.01\"}} 0"),
+        format!("dynamo_component_wait_seconds_bucket{{{labels},le=\"0.025\"}} 0"),
+        format!("dynamo_component_wait_seconds_bucket{{{labels},le=\"0.05\"}} 0"),
+        format!("dynamo_component_wait_seconds_bucket{{{labels},le=\"0.1\"}} 0"),
+        format!("dynamo_component_wait_seconds_bucket{{{labels},le=\"0.25\"}} 0"),
+        format!("dynamo_component_wait_seconds_bucket{{{labels},le=\"0.5\"}} 1"),
+        format!("dynamo_component_wait_seconds_bucket{{{labels},le=\"1\"}} 1"),
+        format!("dynamo_component_wait_seconds_bucket{{{labels},le=\"2.5\"}} 1"),
+        format!("dynamo_component_wait_seconds_bucket{{{labels},le=\"5\"}} 1"),
+        format!("dynamo_component_wait_seconds_bucket{{{labels},le=\"10\"}} 1"),
+        format!("dynamo_component_wait_seconds_bucket{{{labels},le=\"+Inf\"}} 1"),
+        format!("dynamo_component_wait_seconds_sum{{{labels}}} 0.3"),
+        format!("dynamo_component_wait_seconds_count{{{labels}}} 1"),
+        "# HELP dynamo_component_workers Workers alive".into(),
+        "# TYPE dynamo_component_workers gauge".into(),
+        "dynamo_component_workers 4".into(),
+    ]
+    .map(|line| line + "\n")
+    .concat();
+    assert_eq!(first.metrics().prometheus_expfmt().unwrap(), expected);
+
+    assert_eq!(
+        second
+            .namespace("other")
+            .metrics()
+            .prometheus_expfmt()
+            .unwrap(),
+        concat!(
+            "# HELP dynamo_component_jobs_total dynamo_component_jobs_total\n",
+            "# TYPE dynamo_component_jobs_total counter\n",
+            "dynamo_component_jobs_total{dynamo_namespace=\"other\"} 5\n",
+        )
+    );
+
+    // When the default runtime is gone, the next oldest one takes unscoped calls.
+    drop(endpoint);
+    drop(api);
+    drop(first);
+    let third = runtime();
+    metrics::counter!("after_drop_total").increment(1);
+    assert!(
+        second
+            .metrics()
+            .prometheus_expfmt()
+            .unwrap()
+            .contains("\ndynamo_component_after_drop_total 1\n")
+    );
+    assert!(
+        !third
+            .metrics()
+            .prometheus_expfmt()
+            .unwrap()
+            .contains("after_drop_total")
+    );
+}
