@@ -8,6 +8,8 @@
 //! - Handles ([`Counter`], [`IntCounter`], [`Gauge`], [`IntGauge`], [`Histogram`] and their
 //!   [`MetricVec`]s) are cheap `Arc` clones over atomics: no lock and no allocation on update.
 //! - [`RegistryRecorder`] stores the `metrics` crate's macro calls in the same registry.
+//! - [`StatusServer`] serves a scrape hook on `/metrics` (gzip when asked), with readiness
+//!   and liveness routes, from a thread and tokio runtime of its own.
 //!
 //! ```
 //! use dynamo_exporter::{Opts, Registry};
@@ -45,6 +47,7 @@ mod kind;
 mod recorder;
 mod registry;
 mod series;
+mod server;
 mod validate;
 mod vec;
 
@@ -55,6 +58,10 @@ pub use histogram::{DEFAULT_BUCKETS, Histogram};
 pub use kind::MetricKind;
 pub use recorder::RegistryRecorder;
 pub use registry::{Opts, Registry};
+pub use server::{
+    DEFAULT_HEALTH_PATH, DEFAULT_LIVE_PATH, Health, HealthFn, METRICS_PATH, ScrapeFn, StatusServer,
+    StatusServerBuilder, check_route_path,
+};
 pub use vec::{
     CounterVec, GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, MetricVec, NoopChild,
 };
