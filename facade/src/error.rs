@@ -48,6 +48,19 @@ pub enum MetricsError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The system status server could not listen: the port is in use, the host does not
+    /// resolve or is not an address of this machine.
+    #[error("cannot start the system status server on {addr} ({var}={value}): {source}")]
+    ServerStart {
+        /// The variable that sets the port.
+        var: &'static str,
+        /// The port asked for.
+        value: String,
+        /// The address it tried to bind, `host:port`.
+        addr: String,
+        /// Why binding failed.
+        source: std::io::Error,
+    },
 }
 
 impl MetricsError {

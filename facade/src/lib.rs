@@ -38,6 +38,31 @@
 //! [`Endpoint::instrument`]) they carry that endpoint's labels and go to its runtime; outside
 //! any scope they go to the oldest runtime still alive, without hierarchy labels. The first
 //! runtime installs the process-wide recorder that does this routing.
+//!
+//! # The system status server
+//!
+//! When `DYN_SYSTEM_PORT` asks for it, [`DistributedRuntime::new`] starts an HTTP server on a
+//! thread of its own: `/metrics` runs every registered callback and renders the whole
+//! runtime, `/health` reports the readiness the application sets
+//! ([`DistributedRuntime::set_health_status`]) and `/live` answers while the server runs.
+//! [`SystemServerConfig`] lists the variables; [`RuntimeBuilder`] takes the same settings in
+//! code.
+//!
+//! ```
+//! # fn main() -> anyhow::Result<()> {
+//! use dynamo_runtime::{DistributedRuntime, HealthStatus};
+//!
+//! let runtime = DistributedRuntime::builder()
+//!     .system_host("127.0.0.1")
+//!     .system_port(Some(0)) // any free port
+//!     .build()?;
+//! let address = runtime.system_status_server_info().expect("the server runs");
+//! assert_ne!(address.port(), 0);
+//! runtime.set_health_status(HealthStatus::Ready);
+//! runtime.shutdown();
+//! assert_eq!(runtime.system_status_server_info(), None);
+//! # Ok(()) }
+//! ```
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -52,6 +77,7 @@ pub mod prometheus_names;
 mod router;
 mod runtime;
 mod scope;
+mod system_server;
 
 pub use dynamo_exporter::{
     Counter, CounterVec, DEFAULT_BUCKETS, Gauge, GaugeVec, Histogram, HistogramVec, IntCounter,
@@ -63,3 +89,7 @@ pub use layer::{Naming, NamingLayer};
 pub use level_metrics::Metrics;
 pub use runtime::{DistributedRuntime, RuntimeBuilder};
 pub use scope::Scoped;
+pub use system_server::{
+    DEFAULT_HOST, HEALTH_PATH_VAR, HOST_VAR, HealthStatus, LIVE_PATH_VAR, PORT_VAR,
+    STARTING_HEALTH_VAR, SystemServerConfig,
+};

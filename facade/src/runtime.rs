@@ -13,6 +13,7 @@ use crate::hierarchy::{Namespace, Path, Place};
 use crate::names::full_metric_name;
 use crate::prometheus_names::{distributed_runtime, labels};
 use crate::scope::{self, Scoped};
+use crate::system_server::{self, HealthStatus, ServerSettings, SystemState};
 use crate::{Metrics, MetricsError, Naming, NamingLayer};
 
 /// The recorder each runtime puts macro calls through.
@@ -28,6 +29,8 @@ pub(crate) struct RuntimeInner {
     callback_timeout: Duration,
     uptime: Gauge,
     clock: Clock,
+    /// Readiness and the system status server.
+    pub(crate) system: SystemState,
 }
 
 impl RuntimeInner {
@@ -43,6 +46,11 @@ impl RuntimeInner {
         self.registry.render_into(&required, &mut out);
         out.push_str(&appended);
         out
+    }
+
+    /// Time since the runtime started, by its clock.
+    pub(crate) fn uptime(&self) -> Duration {
+        (self.clock)()
     }
 }
 
@@ -79,6 +87,7 @@ pub struct RuntimeBuilder {
     callback_timeout: Duration,
     global_recorder: bool,
     clock: Option<Clock>,
+    server: ServerSettings,
 }
 
 impl std::fmt::Debug for RuntimeBuilder {
@@ -96,6 +105,7 @@ impl Default for RuntimeBuilder {
             callback_timeout: Duration::from_secs(5),
             global_recorder: true,
             clock: None,
+            server: ServerSettings::default(),
         }
     }
 }
@@ -128,12 +138,68 @@ impl RuntimeBuilder {
         }
     }
 
-    /// Creates the runtime.
+    /// Reads the system status server's settings from the `DYN_SYSTEM_*` environment
+    /// variables when the runtime is built (as [`DistributedRuntime::new`] does). Settings
+    /// given with the other `system_*` methods win over the environment.
+    pub fn system_server_from_env(self) -> Self {
+        self.system_server_env(|var| {
+            std::env::var_os(var).map(|value| value.to_string_lossy().into_owned())
+        })
+    }
+
+    /// Reads the system status server's settings through `lookup` (a variable's name to
+    /// its value) instead of the process environment; see [`SystemServerConfig::from_lookup`].
+    ///
+    /// [`SystemServerConfig::from_lookup`]: crate::SystemServerConfig::from_lookup
+    pub fn system_server_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.server.lookup = Some(Box::new(lookup));
+        self
+    }
+
+    /// The port of the system status server: `None` keeps it off (the default), `Some(0)`
+    /// picks a free port ([`DistributedRuntime::system_status_server_info`] tells which).
+    pub fn system_port(mut self, port: Option<u16>) -> Self {
+        self.server.port = Some(port);
+        self
+    }
+
+    /// The host the system status server binds (default `0.0.0.0`).
+    pub fn system_host(mut self, host: impl Into<String>) -> Self {
+        self.server.host = Some(host.into());
+        self
+    }
+
+    /// The path of the readiness route (default `/health`).
+    pub fn health_path(mut self, path: impl Into<String>) -> Self {
+        self.server.health_path = Some(path.into());
+        self
+    }
+
+    /// The path of the liveness route (default `/live`).
+    pub fn live_path(mut self, path: impl Into<String>) -> Self {
+        self.server.live_path = Some(path.into());
+        self
+    }
+
+    /// The readiness reported until [`DistributedRuntime::set_health_status`] changes it
+    /// (default [`HealthStatus::NotReady`]).
+    pub fn starting_health(mut self, status: HealthStatus) -> Self {
+        self.server.starting_health = Some(status);
+        self
+    }
+
+    /// Creates the runtime, and starts the system status server when a port is set.
     ///
     /// # Errors
     ///
-    /// None yet; reserved for settings that cannot be applied.
+    /// [`MetricsError::InvalidEnv`] for a server setting that cannot be used (from the
+    /// environment or given in code), [`MetricsError::ServerStart`] when the server cannot
+    /// listen (a port in use).
     pub fn build(self) -> Result<DistributedRuntime, MetricsError> {
+        let server = self.server.resolve()?;
         let registry = Arc::new(Registry::new());
         let uptime_opts_name = full_metric_name(distributed_runtime::UPTIME_SECONDS)?;
         let uptime = registry.gauge(&dynamo_exporter::Opts::new(
@@ -159,7 +225,9 @@ impl RuntimeBuilder {
             callback_timeout: self.callback_timeout,
             uptime,
             clock,
+            system: SystemState::new(server.starting_health()),
         });
+        system_server::start(&server, &inner)?;
         crate::router::adopt(&inner, self.global_recorder);
         Ok(DistributedRuntime {
             root: Place {
@@ -171,16 +239,18 @@ impl RuntimeBuilder {
 }
 
 impl DistributedRuntime {
-    /// A runtime with the default options. Works with or without a tokio runtime.
+    /// A runtime with the default options, and the system status server when
+    /// `DYN_SYSTEM_PORT` asks for it. Works with or without a tokio runtime.
     ///
     /// # Errors
     ///
-    /// See [`RuntimeBuilder::build`].
+    /// See [`RuntimeBuilder::build`]: an unusable `DYN_SYSTEM_*` value, or a port in use.
     pub fn new() -> Result<Self, MetricsError> {
-        Self::builder().build()
+        Self::builder().system_server_from_env().build()
     }
 
-    /// Options for a runtime.
+    /// Options for a runtime. Unlike [`DistributedRuntime::new`], the builder reads no
+    /// environment unless told to ([`RuntimeBuilder::system_server_from_env`]).
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder::default()
     }
@@ -211,12 +281,26 @@ impl DistributedRuntime {
         Scoped::new(self.root.clone(), future)
     }
 
-    /// The address of the system status server, when it runs.
+    /// The address the system status server is bound to, while it runs.
     #[must_use]
     pub fn system_status_server_info(&self) -> Option<SocketAddr> {
-        None
+        self.root.runtime.system.local_addr()
     }
 
-    /// Stops the system status server, if it runs. Metrics keep working.
-    pub fn shutdown(&self) {}
+    /// Stops the system status server, if it runs: requests in flight finish, then the
+    /// server's thread is joined. Metrics keep working; calling it again does nothing.
+    pub fn shutdown(&self) {
+        self.root.runtime.system.shutdown();
+    }
+
+    /// Sets the readiness the health route reports: 200 `ready` or 503 `notready`.
+    pub fn set_health_status(&self, status: HealthStatus) {
+        self.root.runtime.system.set_health(status);
+    }
+
+    /// The readiness the health route reports.
+    #[must_use]
+    pub fn health_status(&self) -> HealthStatus {
+        self.root.runtime.system.health()
+    }
 }

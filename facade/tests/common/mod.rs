@@ -1,0 +1,354 @@
+//! Helpers of the system status server tests: a small HTTP/1.1 client over `TcpStream`, an
+//! exposition parser, runtimes serving on a free loopback port, and the examples' metrics.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use dynamo_runtime::{DistributedRuntime, Gauge, GaugeVec, IntCounter, IntGauge, RuntimeBuilder};
+
+/// How long a client waits to connect, or for a response.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The uptime every test runtime reports, so outputs are deterministic.
+pub const UPTIME: Duration = Duration::from_millis(1500);
+
+/// A builder for a runtime serving on a free port of 127.0.0.1, with a fixed uptime clock
+/// and no process-wide recorder.
+pub fn builder() -> RuntimeBuilder {
+    DistributedRuntime::builder()
+        .global_recorder(false)
+        .uptime_clock(|| UPTIME)
+        .system_host("127.0.0.1")
+        .system_port(Some(0))
+}
+
+/// Builds the runtime and returns it with the address its server is bound to.
+pub fn serve(builder: RuntimeBuilder) -> (DistributedRuntime, SocketAddr) {
+    let runtime = builder.build().expect("the runtime starts");
+    let addr = runtime
+        .system_status_server_info()
+        .expect("the system status server runs");
+    assert!(addr.ip().is_loopback(), "tests serve on loopback only");
+    assert_ne!(addr.port(), 0, "the bound port is reported");
+    (runtime, addr)
+}
+
+/// One HTTP response.
+#[derive(Debug)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header names (lowercase) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body, de-chunked, not decompressed.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The value of header `name`, if present once or more (the first).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as UTF-8.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("the body is UTF-8")
+    }
+}
+
+/// Sends one request (with `Connection: close`) and reads the whole response.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<HttpResponse> {
+    let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_response(&raw, method == "HEAD")
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// `GET path`, panicking on a transport error.
+pub fn get(addr: SocketAddr, path: &str) -> HttpResponse {
+    request(addr, "GET", path, &[]).unwrap_or_else(|e| panic!("GET {path} on {addr}: {e}"))
+}
+
+/// `GET /metrics` answered 200; returns the text.
+pub fn scrape(addr: SocketAddr) -> String {
+    let response = get(addr, "/metrics");
+    assert_eq!(response.status, 200, "GET /metrics: {}", response.text());
+    response.text()
+}
+
+fn parse_response(raw: &[u8], head_only: bool) -> Result<HttpResponse, String> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no end of headers")?;
+    let head = std::str::from_utf8(&raw[..end]).map_err(|e| e.to_string())?;
+    let rest = &raw[end + 4..];
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().ok_or("no status line")?;
+    let mut parts = status_line.splitn(3, ' ');
+    if parts.next() != Some("HTTP/1.1") {
+        return Err(format!("bad status line {status_line:?}"));
+    }
+    let status = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+    let headers: Vec<(String, String)> = lines
+        .map(|line| {
+            let (name, value) = line.split_once(':').ok_or(format!("bad header {line:?}"))?;
+            Ok((name.trim().to_ascii_lowercase(), value.trim().to_string()))
+        })
+        .collect::<Result<_, String>>()?;
+    let response = HttpResponse {
+        status,
+        headers,
+        body: Vec::new(),
+    };
+    if head_only {
+        if !rest.is_empty() {
+            return Err(format!("a HEAD response with {} body bytes", rest.len()));
+        }
+        return Ok(response);
+    }
+    let body = if response
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        dechunk(rest)?
+    } else if let Some(length) = response.header("content-length") {
+        let length: usize = length.parse().map_err(|_| "bad content-length")?;
+        if rest.len() != length {
+            return Err(format!("content-length {length} but {} bytes", rest.len()));
+        }
+        rest.to_vec()
+    } else {
+        rest.to_vec()
+    };
+    Ok(HttpResponse { body, ..response })
+}
+
+fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("no chunk size")?;
+        let size_text = std::str::from_utf8(&rest[..line_end]).map_err(|e| e.to_string())?;
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Ok(body);
+        }
+        if rest.len() < size + 2 {
+            return Err("truncated chunk".into());
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
+}
+
+/// Decodes a gzip body.
+pub fn gunzip(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut text)
+        .expect("the body is gzip of UTF-8 text");
+    text
+}
+
+/// One sample line of the exposition format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The series name (with `_bucket`, `_sum`, `_count` for histograms).
+    pub name: String,
+    /// Label pairs, in the order written.
+    pub labels: Vec<(String, String)>,
+    /// The value.
+    pub value: f64,
+}
+
+/// Parses the text exposition format strictly: `# HELP`/`# TYPE` lines, sample lines with
+/// escaped label values, no timestamps, a final newline.
+pub fn parse_exposition(text: &str) -> Result<Vec<Sample>, String> {
+    if !text.is_empty() && !text.ends_with('\n') {
+        return Err("the text does not end with a newline".into());
+    }
+    let mut samples = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let fail = |what: &str| format!("line {}: {what}: {line:?}", number + 1);
+        if let Some(comment) = line.strip_prefix("# ") {
+            let mut words = comment.splitn(3, ' ');
+            match (words.next(), words.next(), words.next()) {
+                (Some("HELP"), Some(name), Some(_)) if is_metric_name(name) => {}
+                (Some("TYPE"), Some(name), Some(kind)) if is_metric_name(name) => {
+                    if !["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind) {
+                        return Err(fail("unknown type"));
+                    }
+                }
+                _ => return Err(fail("bad comment")),
+            }
+            continue;
+        }
+        let name_end = line.find(['{', ' ']).ok_or_else(|| fail("no value"))?;
+        let name = &line[..name_end];
+        if !is_metric_name(name) {
+            return Err(fail("bad metric name"));
+        }
+        let mut rest = &line[name_end..];
+        let mut labels = Vec::new();
+        if let Some(inner) = rest.strip_prefix('{') {
+            rest = inner;
+            loop {
+                if let Some(after) = rest.strip_prefix('}') {
+                    rest = after;
+                    break;
+                }
+                let eq = rest.find('=').ok_or_else(|| fail("label without '='"))?;
+                let label = &rest[..eq];
+                if !is_label_name(label) {
+                    return Err(fail("bad label name"));
+                }
+                rest = rest[eq + 1..]
+                    .strip_prefix('"')
+                    .ok_or_else(|| fail("unquoted label value"))?;
+                let mut value = String::new();
+                let mut chars = rest.char_indices();
+                let close = loop {
+                    match chars.next() {
+                        Some((i, '"')) => break i,
+                        Some((_, '\\')) => match chars.next() {
+                            Some((_, '\\')) => value.push('\\'),
+                            Some((_, '"')) => value.push('"'),
+                            Some((_, 'n')) => value.push('\n'),
+                            _ => return Err(fail("bad escape")),
+                        },
+                        Some((_, c)) => value.push(c),
+                        None => return Err(fail("unterminated label value")),
+                    }
+                };
+                labels.push((label.to_string(), value));
+                rest = &rest[close + 1..];
+                if let Some(after) = rest.strip_prefix(',') {
+                    rest = after;
+                } else if !rest.starts_with('}') {
+                    return Err(fail("expected ',' or '}'"));
+                }
+            }
+        }
+        let value_text = rest
+            .strip_prefix(' ')
+            .ok_or_else(|| fail("no space before value"))?;
+        let value = match value_text {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            "NaN" => f64::NAN,
+            other => other.parse().map_err(|_| fail("bad value"))?,
+        };
+        samples.push(Sample {
+            name: name.to_string(),
+            labels,
+            value,
+        });
+    }
+    Ok(samples)
+}
+
+fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The value of the sample `name` whose labels include every pair of `labels`.
+pub fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.iter().any(|(sk, sv)| sk == k && sv == v))
+        })
+        .map(|s| s.value)
+}
+
+/// The metrics of the `server_with_loop` and `server_with_callback` examples.
+pub struct ExampleMetrics {
+    /// `dynamo_component_total_slots`.
+    pub total_slots: IntGauge,
+    /// `dynamo_component_kv_cache_usage_ratio`.
+    pub cache_usage: Gauge,
+    /// `dynamo_component_worker_active_requests{worker_id}`.
+    pub worker_active: GaugeVec,
+    /// `dynamo_component_updates_total{update_method}`.
+    pub updates: IntCounter,
+}
+
+/// Creates the examples' metrics on the `example/worker/generate` endpoint of `runtime`.
+pub fn example_metrics(runtime: &DistributedRuntime, update_method: &str) -> ExampleMetrics {
+    let metrics = runtime
+        .namespace("example")
+        .component("worker")
+        .endpoint("generate")
+        .metrics();
+    ExampleMetrics {
+        total_slots: metrics
+            .create_intgauge("total_slots", "Request slots of the worker pool", &[])
+            .unwrap(),
+        cache_usage: metrics
+            .create_gauge(
+                "kv_cache_usage_ratio",
+                "Fraction of the KV cache in use, from 0 to 1",
+                &[],
+            )
+            .unwrap(),
+        worker_active: metrics
+            .create_gaugevec(
+                "worker_active_requests",
+                "Requests in flight on each worker",
+                &["worker_id"],
+                &[],
+            )
+            .unwrap(),
+        updates: metrics
+            .create_intcounter(
+                "updates_total",
+                "Times the metrics were updated",
+                &[("update_method", update_method)],
+            )
+            .unwrap(),
+    }
+}

@@ -1,0 +1,197 @@
+//! The `DYN_SYSTEM_*` settings, read through an injected lookup, never the process
+//! environment.
+
+mod common;
+
+use std::collections::HashMap;
+
+use dynamo_runtime::{DistributedRuntime, HealthStatus, MetricsError, SystemServerConfig};
+
+fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |var| vars.get(var).cloned()
+}
+
+fn config(vars: &[(&str, &str)]) -> Result<SystemServerConfig, MetricsError> {
+    SystemServerConfig::from_lookup(lookup(vars))
+}
+
+fn port_of(value: &str) -> Result<Option<u16>, MetricsError> {
+    config(&[("DYN_SYSTEM_PORT", value)]).map(|c| c.port())
+}
+
+fn assert_invalid_env(error: MetricsError, var: &str, value: &str) {
+    let message = error.to_string();
+    match error {
+        MetricsError::InvalidEnv {
+            var: v, value: val, ..
+        } => {
+            assert_eq!((v, val.as_str()), (var, value), "{message}");
+            assert!(message.contains(var), "{message}");
+            assert!(message.contains(value), "{message}");
+        }
+        other => panic!("expected InvalidEnv for {var}={value:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn defaults_keep_the_server_off() {
+    let config = config(&[]).unwrap();
+    assert_eq!(config, SystemServerConfig::default());
+    assert_eq!(config.port(), None);
+    assert_eq!(config.host(), "0.0.0.0");
+    assert_eq!(config.health_path(), "/health");
+    assert_eq!(config.live_path(), "/live");
+    assert_eq!(config.starting_health(), HealthStatus::NotReady);
+}
+
+#[test]
+fn port_values() {
+    assert_eq!(port_of("").unwrap(), None);
+    assert_eq!(port_of("  ").unwrap(), None);
+    assert_eq!(port_of("-1").unwrap(), None);
+    assert_eq!(port_of("-5").unwrap(), None);
+    assert_eq!(port_of("0").unwrap(), Some(0));
+    assert_eq!(port_of("8081").unwrap(), Some(8081));
+    assert_eq!(port_of(" 9090 ").unwrap(), Some(9090));
+    assert_eq!(port_of("65535").unwrap(), Some(65535));
+}
+
+#[test]
+fn bad_port_values_name_the_variable_and_value() {
+    for value in ["abc", "70000", "65536", "80a", "1.5", "-", "0x1f90"] {
+        assert_invalid_env(port_of(value).unwrap_err(), "DYN_SYSTEM_PORT", value);
+    }
+}
+
+#[test]
+fn host_paths_and_starting_health() {
+    let config = config(&[
+        ("DYN_SYSTEM_HOST", "127.0.0.1"),
+        ("DYN_SYSTEM_HEALTH_PATH", "/healthz"),
+        ("DYN_SYSTEM_LIVE_PATH", "/livez"),
+        ("DYN_SYSTEM_STARTING_HEALTH_STATUS", "ready"),
+    ])
+    .unwrap();
+    assert_eq!(config.host(), "127.0.0.1");
+    assert_eq!(config.health_path(), "/healthz");
+    assert_eq!(config.live_path(), "/livez");
+    assert_eq!(config.starting_health(), HealthStatus::Ready);
+    let status = |value| {
+        config_status(value)
+            .map(|c| c.starting_health())
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(status("notready"), Ok(HealthStatus::NotReady));
+    assert_eq!(status("READY"), Ok(HealthStatus::Ready));
+    assert_eq!(status(""), Ok(HealthStatus::NotReady));
+}
+
+fn config_status(value: &str) -> Result<SystemServerConfig, MetricsError> {
+    config(&[("DYN_SYSTEM_STARTING_HEALTH_STATUS", value)])
+}
+
+#[test]
+fn bad_paths_and_statuses_are_refused() {
+    let cases = [
+        ("DYN_SYSTEM_HEALTH_PATH", "health"),
+        ("DYN_SYSTEM_HEALTH_PATH", "/metrics"),
+        ("DYN_SYSTEM_HEALTH_PATH", "/a b"),
+        ("DYN_SYSTEM_LIVE_PATH", "/x?y"),
+        ("DYN_SYSTEM_LIVE_PATH", "/health"),
+        ("DYN_SYSTEM_STARTING_HEALTH_STATUS", "healthy"),
+    ];
+    for (var, value) in cases {
+        assert_invalid_env(config(&[(var, value)]).unwrap_err(), var, value);
+    }
+}
+
+#[test]
+fn build_reports_a_bad_port_from_the_environment() {
+    let error = DistributedRuntime::builder()
+        .global_recorder(false)
+        .system_server_env(lookup(&[("DYN_SYSTEM_PORT", "abc")]))
+        .build()
+        .unwrap_err();
+    assert_invalid_env(error, "DYN_SYSTEM_PORT", "abc");
+    let error = DistributedRuntime::builder()
+        .global_recorder(false)
+        .system_server_env(lookup(&[("DYN_SYSTEM_PORT", "70000")]))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "DYN_SYSTEM_PORT=\"70000\" is invalid: expected a port from 0 (any free port) to 65535, \
+         or a negative number to turn the system status server off"
+    );
+}
+
+#[test]
+fn build_starts_the_server_on_a_free_port_for_zero() {
+    let runtime = DistributedRuntime::builder()
+        .global_recorder(false)
+        .system_server_env(lookup(&[
+            ("DYN_SYSTEM_PORT", "0"),
+            ("DYN_SYSTEM_HOST", "127.0.0.1"),
+        ]))
+        .build()
+        .unwrap();
+    let addr = runtime.system_status_server_info().expect("serving");
+    assert_eq!(addr.ip().to_string(), "127.0.0.1");
+    assert_ne!(addr.port(), 0);
+    assert_eq!(common::get(addr, "/live").status, 200);
+}
+
+#[test]
+fn build_leaves_the_server_off_for_negative_empty_or_unset_ports() {
+    for vars in [
+        &[("DYN_SYSTEM_PORT", "-5")][..],
+        &[("DYN_SYSTEM_PORT", "")],
+        &[],
+    ] {
+        let runtime = DistributedRuntime::builder()
+            .global_recorder(false)
+            .system_server_env(lookup(vars))
+            .build()
+            .unwrap();
+        assert_eq!(runtime.system_status_server_info(), None, "{vars:?}");
+    }
+}
+
+#[test]
+fn the_builder_reads_no_environment_unless_asked() {
+    let runtime = DistributedRuntime::builder()
+        .global_recorder(false)
+        .build()
+        .unwrap();
+    assert_eq!(runtime.system_status_server_info(), None);
+}
+
+#[test]
+fn settings_in_code_win_over_the_environment() {
+    let runtime = DistributedRuntime::builder()
+        .global_recorder(false)
+        .system_server_env(lookup(&[
+            ("DYN_SYSTEM_PORT", "-1"),
+            ("DYN_SYSTEM_HEALTH_PATH", "/healthz"),
+        ]))
+        .system_port(Some(0))
+        .system_host("127.0.0.1")
+        .health_path("/ready")
+        .build()
+        .unwrap();
+    let addr = runtime.system_status_server_info().expect("serving");
+    assert_eq!(common::get(addr, "/ready").status, 503);
+    assert_eq!(common::get(addr, "/healthz").status, 404);
+}
+
+#[test]
+fn bad_paths_in_code_are_refused_at_build() {
+    let error = common::builder().health_path("health").build().unwrap_err();
+    assert_invalid_env(error, "DYN_SYSTEM_HEALTH_PATH", "health");
+    let error = common::builder().live_path("/health").build().unwrap_err();
+    assert_invalid_env(error, "DYN_SYSTEM_LIVE_PATH", "/health");
+}
