@@ -1,0 +1,264 @@
+"""Type stubs of the native module behind ``dynamo.runtime`` and ``dynamo.prometheus_metrics``."""
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import final
+
+__all__ = [
+    "Component",
+    "Counter",
+    "CounterVec",
+    "DistributedRuntime",
+    "Endpoint",
+    "Gauge",
+    "GaugeVec",
+    "Histogram",
+    "HistogramVec",
+    "IntCounter",
+    "IntCounterVec",
+    "IntGauge",
+    "IntGaugeVec",
+    "Metrics",
+    "MetricsError",
+    "Namespace",
+]
+
+_ConstLabels = Sequence[tuple[str, str]] | Mapping[str, str]
+"""Constant labels: a list of ``(name, value)`` pairs (or a dict)."""
+
+@final
+class DistributedRuntime:
+    """The root of the hierarchy, configured from the environment (``DYN_SYSTEM_*``)."""
+
+    def __new__(cls) -> DistributedRuntime: ...
+    def namespace(self, name: str) -> Namespace:
+        """The namespace ``name``; two calls with the same name give the same place."""
+    @property
+    def metrics(self) -> Metrics:
+        """The runtime-level metrics: no hierarchy labels; its scrape covers every level."""
+    def system_status_server_info(self) -> tuple[str, int] | None:
+        """``(host, port)`` of the system status server, or ``None`` when it does not run."""
+    def shutdown(self) -> None:
+        """Stops the system status server, if it runs. Metrics keep working."""
+
+@final
+class Namespace:
+    """A namespace: its metrics carry the label ``dynamo_namespace``."""
+
+    def component(self, name: str) -> Component:
+        """The component ``name`` of this namespace."""
+    @property
+    def metrics(self) -> Metrics:
+        """The metrics of this level."""
+
+@final
+class Component:
+    """A component of a namespace: its metrics also carry ``dynamo_component``."""
+
+    def endpoint(self, name: str) -> Endpoint:
+        """The endpoint ``name`` of this component."""
+    @property
+    def metrics(self) -> Metrics:
+        """The metrics of this level."""
+
+@final
+class Endpoint:
+    """An endpoint of a component: its metrics also carry ``dynamo_endpoint``."""
+
+    @property
+    def metrics(self) -> Metrics:
+        """The metrics of this level."""
+
+@final
+class Metrics:
+    """The metrics of one hierarchy level: creators, scrape text and callbacks.
+
+    Each metric is exported as ``dynamo_component_<name>`` with the level's hierarchy labels.
+    Creating one that conflicts with a registered metric raises :class:`MetricsError`; a bad
+    name, label, help text or bucket list raises ``ValueError``.
+    """
+
+    def create_counter(
+        self, name: str, description: str, labels: _ConstLabels | None = None
+    ) -> Counter:
+        """Creates a float counter."""
+    def create_intcounter(
+        self, name: str, description: str, labels: _ConstLabels | None = None
+    ) -> IntCounter:
+        """Creates an integer counter."""
+    def create_gauge(
+        self, name: str, description: str, labels: _ConstLabels | None = None
+    ) -> Gauge:
+        """Creates a float gauge."""
+    def create_intgauge(
+        self, name: str, description: str, labels: _ConstLabels | None = None
+    ) -> IntGauge:
+        """Creates an integer gauge."""
+    def create_histogram(
+        self,
+        name: str,
+        description: str,
+        labels: _ConstLabels | None = None,
+        buckets: Sequence[float] | None = None,
+    ) -> Histogram:
+        """Creates a histogram; ``buckets=None`` means ``0.005 ... 10``."""
+    def create_countervec(
+        self,
+        name: str,
+        description: str,
+        label_names: Sequence[str],
+        const_labels: _ConstLabels | None = None,
+    ) -> CounterVec:
+        """Creates float counters keyed by the values of ``label_names``."""
+    def create_intcountervec(
+        self,
+        name: str,
+        description: str,
+        label_names: Sequence[str],
+        const_labels: _ConstLabels | None = None,
+    ) -> IntCounterVec:
+        """Creates integer counters keyed by the values of ``label_names``."""
+    def create_gaugevec(
+        self,
+        name: str,
+        description: str,
+        label_names: Sequence[str],
+        const_labels: _ConstLabels | None = None,
+    ) -> GaugeVec:
+        """Creates float gauges keyed by the values of ``label_names``."""
+    def create_intgaugevec(
+        self,
+        name: str,
+        description: str,
+        label_names: Sequence[str],
+        const_labels: _ConstLabels | None = None,
+    ) -> IntGaugeVec:
+        """Creates integer gauges keyed by the values of ``label_names``."""
+    def create_histogramvec(
+        self,
+        name: str,
+        description: str,
+        label_names: Sequence[str],
+        const_labels: _ConstLabels | None = None,
+        buckets: Sequence[float] | None = None,
+    ) -> HistogramVec:
+        """Creates histograms keyed by the values of ``label_names``."""
+    def prometheus_expfmt(self) -> str:
+        """The exposition text of this level and every level below it, after their callbacks."""
+    def register_callback(self, callback: Callable[[], object]) -> None:
+        """Runs ``callback()`` before each scrape; an exception is logged and skipped."""
+    def register_prometheus_expfmt_callback(self, callback: Callable[[], str]) -> None:
+        """Appends the text ``callback()`` returns to each scrape."""
+
+class MetricsError(RuntimeError):
+    """A metric conflicts with one already registered."""
+
+class _Metric:
+    def name(self) -> str:
+        """The full exported name, ``dynamo_component_<name>``."""
+    def const_labels(self) -> dict[str, str]:
+        """The constant labels: the hierarchy labels and the ones given at creation."""
+
+@final
+class Counter(_Metric):
+    """A counter of floats that only goes up."""
+
+    def inc(self) -> None: ...
+    def inc_by(self, value: float) -> None:
+        """Adds ``value``; a negative value raises ``OverflowError``."""
+    def get(self) -> float: ...
+
+@final
+class IntCounter(_Metric):
+    """A counter of integers (0 to 2**64 - 1) that only goes up."""
+
+    def inc(self) -> None: ...
+    def inc_by(self, value: int) -> None:
+        """Adds ``value``; a negative or too large value raises ``OverflowError``."""
+    def get(self) -> int: ...
+
+@final
+class Gauge(_Metric):
+    """A float that goes up and down."""
+
+    def set(self, value: float) -> None: ...
+    def get(self) -> float: ...
+    def inc(self) -> None: ...
+    def dec(self) -> None: ...
+    def add(self, value: float) -> None: ...
+    def sub(self, value: float) -> None: ...
+    def inc_by(self, value: float) -> None: ...
+    def dec_by(self, value: float) -> None: ...
+
+@final
+class IntGauge(_Metric):
+    """An integer (-2**63 to 2**63 - 1) that goes up and down."""
+
+    def set(self, value: int) -> None: ...
+    def get(self) -> int: ...
+    def inc(self) -> None: ...
+    def dec(self) -> None: ...
+    def add(self, value: int) -> None: ...
+    def sub(self, value: int) -> None: ...
+
+@final
+class Histogram(_Metric):
+    """Observations counted into buckets fixed at creation."""
+
+    def observe(self, value: float) -> None: ...
+    def get_count(self) -> int: ...
+    def get_sum(self) -> float: ...
+
+class _MetricVec(_Metric):
+    """Vec operations take ``labels``: a dict with exactly the declared label names, each
+    mapped to a ``str``."""
+
+    def variable_labels(self) -> list[str]:
+        """The variable label names, in declaration order."""
+
+@final
+class CounterVec(_MetricVec):
+    """Float counters, one per set of label values."""
+
+    def inc(self, labels: dict[str, str]) -> None: ...
+    def inc_by(self, labels: dict[str, str], value: float) -> None: ...
+    def get(self, labels: dict[str, str]) -> float: ...
+
+@final
+class IntCounterVec(_MetricVec):
+    """Integer counters, one per set of label values."""
+
+    def inc(self, labels: dict[str, str]) -> None: ...
+    def inc_by(self, labels: dict[str, str], value: int) -> None: ...
+    def get(self, labels: dict[str, str]) -> int: ...
+
+@final
+class GaugeVec(_MetricVec):
+    """Float gauges, one per set of label values."""
+
+    def set(self, value: float, labels: dict[str, str]) -> None: ...
+    def get(self, labels: dict[str, str]) -> float: ...
+    def inc(self, labels: dict[str, str]) -> None: ...
+    def dec(self, labels: dict[str, str]) -> None: ...
+    def add(self, labels: dict[str, str], value: float) -> None: ...
+    def sub(self, labels: dict[str, str], value: float) -> None: ...
+    def inc_by(self, labels: dict[str, str], value: float) -> None: ...
+    def dec_by(self, labels: dict[str, str], value: float) -> None: ...
+
+@final
+class IntGaugeVec(_MetricVec):
+    """Integer gauges, one per set of label values."""
+
+    def set(self, value: int, labels: dict[str, str]) -> None: ...
+    def get(self, labels: dict[str, str]) -> int: ...
+    def inc(self, labels: dict[str, str]) -> None: ...
+    def dec(self, labels: dict[str, str]) -> None: ...
+    def add(self, labels: dict[str, str], value: int) -> None: ...
+    def sub(self, labels: dict[str, str], value: int) -> None: ...
+
+@final
+class HistogramVec(_MetricVec):
+    """Histograms, one per set of label values, all with the same buckets."""
+
+    def observe(self, value: float, labels: dict[str, str]) -> None: ...
+    def get_count(self, labels: dict[str, str]) -> int: ...
+    def get_sum(self, labels: dict[str, str]) -> float: ...

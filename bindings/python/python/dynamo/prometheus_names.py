@@ -1,0 +1,67 @@
+"""Names shared by every Dynamo component: prefixes, hierarchy labels and built-in metrics.
+
+The same constants as the Rust module ``dynamo_runtime::prometheus_names``, grouped the same
+way. Metric names here come before the ``dynamo_component_`` prefix that ``create_*`` adds.
+"""
+
+
+class name_prefix:  # noqa: N801 (named like the Rust module)
+    """Prefixes of exported metric names."""
+
+    COMPONENT = "dynamo_component"
+    """Prefix of every metric created through ``metrics.create_*``: ``dynamo_component_<name>``."""
+    FRONTEND = "dynamo_frontend"
+    """Prefix of frontend (HTTP service) metrics."""
+    ROUTER = "dynamo_router"
+    """Prefix of KV router metrics."""
+
+
+class labels:  # noqa: N801
+    """Labels the hierarchy adds to every metric created below the runtime level."""
+
+    NAMESPACE = "dynamo_namespace"
+    """The namespace a metric was created in."""
+    COMPONENT = "dynamo_component"
+    """The component a metric was created in."""
+    ENDPOINT = "dynamo_endpoint"
+    """The endpoint a metric was created in."""
+    HIERARCHY = (NAMESPACE, COMPONENT, ENDPOINT)
+    """Every label the hierarchy reserves, in hierarchy order."""
+
+
+class work_handler:  # noqa: N801
+    """Metric names of request-handling components (before the ``dynamo_component_`` prefix)."""
+
+    REQUESTS_TOTAL = "requests_total"
+    """Requests processed."""
+    REQUEST_BYTES_TOTAL = "request_bytes_total"
+    """Bytes received in requests."""
+    RESPONSE_BYTES_TOTAL = "response_bytes_total"
+    """Bytes sent in responses."""
+    INFLIGHT_REQUESTS = "inflight_requests"
+    """Requests being processed now (a gauge)."""
+    REQUEST_DURATION_SECONDS = "request_duration_seconds"
+    """Time spent processing a request (a histogram)."""
+    ERRORS_TOTAL = "errors_total"
+    """Errors while processing requests."""
+    ERROR_TYPE_LABEL = "error_type"
+    """Label classifying errors."""
+
+
+class distributed_runtime:  # noqa: N801
+    """Metrics the runtime itself exports at the runtime level."""
+
+    UPTIME_SECONDS = "uptime_seconds"
+    """Seconds since the runtime was created (a gauge, refreshed on each scrape)."""
+    UPTIME_SECONDS_HELP = "Total uptime of the DistributedRuntime in seconds"
+    """Help of ``UPTIME_SECONDS``."""
+    MACRO_REJECTIONS_TOTAL = "metrics_macro_rejections_total"
+    """Metric macro calls refused for breaking a naming rule or conflicting with a metric."""
+    MACRO_REJECTIONS_TOTAL_HELP = (
+        "Metric macro calls refused because they broke a naming rule or conflicted with a "
+        "registered metric"
+    )
+    """Help of ``MACRO_REJECTIONS_TOTAL``."""
+
+
+__all__ = ["distributed_runtime", "labels", "name_prefix", "work_handler"]

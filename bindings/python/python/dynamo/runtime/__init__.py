@@ -1,0 +1,13 @@
+"""The runtime hierarchy: ``DistributedRuntime -> namespace -> component -> endpoint``.
+
+Every level has a ``metrics`` property (:class:`Metrics`) with the ``create_*`` methods, the
+level's ``prometheus_expfmt()`` and its pre-scrape callbacks.
+
+``DistributedRuntime()`` reads its settings from the environment: with ``DYN_SYSTEM_PORT`` set
+(``0`` picks a free port) it serves ``/metrics``, ``/health`` and ``/live`` on its own thread
+until ``shutdown()``.
+"""
+
+from dynamo._core import Component, DistributedRuntime, Endpoint, Metrics, Namespace
+
+__all__ = ["Component", "DistributedRuntime", "Endpoint", "Metrics", "Namespace"]

@@ -1,0 +1,49 @@
+//! Python exceptions for the errors of the metrics API.
+//!
+//! Conflicts with a metric already registered raise [`MetricsError`] (a `RuntimeError`); a bad
+//! argument (name, label, help, buckets, environment value) raises `ValueError`; a failure of
+//! the operating system (such as a port already in use) raises `OSError`.
+
+use std::error::Error as _;
+
+use dynamo_runtime::MetricsError as Error;
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::{PyErr, create_exception};
+
+create_exception!(
+    dynamo.prometheus_metrics,
+    MetricsError,
+    PyRuntimeError,
+    "A metric could not be created because it conflicts with one already registered \
+     (same name and constant labels, or the same name with another type or help)."
+);
+
+/// The Python exception for an error of the Rust API.
+pub(crate) fn to_py_err(error: Error) -> PyErr {
+    let message = error.to_string();
+    match error {
+        e if e.is_conflict() => MetricsError::new_err(message),
+        Error::InvalidMetricName { .. }
+        | Error::InvalidHierarchyName { .. }
+        | Error::ReservedLabel { .. }
+        | Error::Registry(_)
+        | Error::InvalidEnv { .. } => PyValueError::new_err(message),
+        other => match os_error(&other) {
+            Some(Some(errno)) => PyOSError::new_err((errno, message)),
+            Some(None) => PyOSError::new_err(message),
+            None => MetricsError::new_err(message),
+        },
+    }
+}
+
+/// The OS error number when `error` was caused by an I/O error (`Some(None)` without one).
+fn os_error(error: &Error) -> Option<Option<i32>> {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return Some(io.raw_os_error());
+        }
+        source = cause.source();
+    }
+    None
+}

@@ -1,0 +1,52 @@
+//! Python bindings of the Dynamo runtime's metrics API, built by maturin as `dynamo._core`.
+//!
+//! The public Python modules (`dynamo.runtime`, `dynamo.prometheus_metrics`) re-export the
+//! classes defined here:
+//!
+//! ```python
+//! from dynamo.runtime import DistributedRuntime
+//!
+//! drt = DistributedRuntime()
+//! endpoint = drt.namespace("ns").component("cache").endpoint("get")
+//! hits = endpoint.metrics.create_intcounter("hits_total", "Cache hits")
+//! hits.inc()
+//! by_model = endpoint.metrics.create_intcountervec("requests_total", "Requests", ["model"])
+//! by_model.inc({"model": "llama"})
+//! print(endpoint.metrics.prometheus_expfmt())
+//! ```
+//!
+//! Every class is frozen and wraps a cheap `Arc` handle of the Rust API, so objects are safe
+//! to share between threads. Calls that may run Python callbacks on other threads
+//! (`prometheus_expfmt()`, `shutdown()`) release the interpreter while they wait.
+
+mod callbacks;
+mod errors;
+mod labels;
+mod metrics;
+mod runtime;
+mod scalars;
+mod vecs;
+
+use pyo3::prelude::*;
+
+/// The native module behind the `dynamo` package.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<runtime::PyDistributedRuntime>()?;
+    m.add_class::<runtime::PyNamespace>()?;
+    m.add_class::<runtime::PyComponent>()?;
+    m.add_class::<runtime::PyEndpoint>()?;
+    m.add_class::<metrics::PyMetrics>()?;
+    m.add_class::<scalars::PyCounter>()?;
+    m.add_class::<scalars::PyIntCounter>()?;
+    m.add_class::<scalars::PyGauge>()?;
+    m.add_class::<scalars::PyIntGauge>()?;
+    m.add_class::<scalars::PyHistogram>()?;
+    m.add_class::<vecs::PyCounterVec>()?;
+    m.add_class::<vecs::PyIntCounterVec>()?;
+    m.add_class::<vecs::PyGaugeVec>()?;
+    m.add_class::<vecs::PyIntGaugeVec>()?;
+    m.add_class::<vecs::PyHistogramVec>()?;
+    m.add("MetricsError", m.py().get_type::<errors::MetricsError>())?;
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! The hierarchy: `DistributedRuntime -> namespace -> component -> endpoint`, each with
+//! `.metrics`.
+
+use dynamo_runtime::{Component, DistributedRuntime, Endpoint, Namespace};
+use pyo3::prelude::*;
+
+use crate::errors::to_py_err;
+use crate::labels::selector;
+use crate::metrics::PyMetrics;
+
+/// The root of the hierarchy, configured from the environment (`DYN_SYSTEM_PORT`,
+/// `DYN_SYSTEM_HOST`, ...). With `DYN_SYSTEM_PORT` set, it serves `/metrics` on its own
+/// thread until `shutdown()`.
+#[pyclass(frozen, module = "dynamo.runtime", name = "DistributedRuntime")]
+pub struct PyDistributedRuntime(DistributedRuntime);
+
+#[pymethods]
+impl PyDistributedRuntime {
+    /// Creates a runtime from the environment.
+    ///
+    /// Raises `ValueError` for an unusable setting such as `DYN_SYSTEM_PORT=abc`.
+    #[new]
+    fn new(py: Python<'_>) -> PyResult<Self> {
+        py.detach(DistributedRuntime::new)
+            .map(Self)
+            .map_err(to_py_err)
+    }
+
+    /// The namespace `name`; two calls with the same name give the same place.
+    fn namespace(&self, name: &str) -> PyNamespace {
+        PyNamespace(self.0.namespace(name))
+    }
+
+    /// The runtime-level metrics: no hierarchy labels; its scrape covers every level.
+    #[getter]
+    fn metrics(&self) -> PyMetrics {
+        PyMetrics(self.0.metrics())
+    }
+
+    /// `(host, port)` of the system status server, or `None` when it does not run.
+    fn system_status_server_info(&self) -> Option<(String, u16)> {
+        self.0
+            .system_status_server_info()
+            .map(|addr| (addr.ip().to_string(), addr.port()))
+    }
+
+    /// Stops the system status server, if it runs. Metrics keep working.
+    fn shutdown(&self, py: Python<'_>) {
+        py.detach(|| self.0.shutdown());
+    }
+
+    fn __repr__(&self) -> String {
+        match self.0.system_status_server_info() {
+            Some(addr) => format!("<DistributedRuntime serving http://{addr}/metrics>"),
+            None => "<DistributedRuntime>".into(),
+        }
+    }
+}
+
+/// Defines a frozen Python class over a hierarchy level, with `.metrics`.
+macro_rules! level_class {
+    ($(#[$doc:meta])* $class:ident($level:ty) as $name:literal { $($methods:tt)* }) => {
+        $(#[$doc])*
+        #[pyclass(frozen, module = "dynamo.runtime", name = $name)]
+        pub struct $class($level);
+
+        #[pymethods]
+        impl $class {
+            $($methods)*
+
+            /// The metrics of this level: creators, scrape text and callbacks.
+            #[getter]
+            fn metrics(&self) -> PyMetrics {
+                PyMetrics(self.0.metrics())
+            }
+
+            fn __repr__(&self) -> String {
+                format!("<{} {}>", $name, selector("", self.0.hierarchy_labels()))
+            }
+        }
+    };
+}
+
+level_class! {
+    /// A namespace: its metrics carry the label `dynamo_namespace`.
+    PyNamespace(Namespace) as "Namespace" {
+        /// The component `name` of this namespace.
+        fn component(&self, name: &str) -> PyComponent {
+            PyComponent(self.0.component(name))
+        }
+    }
+}
+
+level_class! {
+    /// A component of a namespace: its metrics also carry `dynamo_component`.
+    PyComponent(Component) as "Component" {
+        /// The endpoint `name` of this component.
+        fn endpoint(&self, name: &str) -> PyEndpoint {
+            PyEndpoint(self.0.endpoint(name))
+        }
+    }
+}
+
+level_class! {
+    /// An endpoint of a component: its metrics also carry `dynamo_endpoint`.
+    PyEndpoint(Endpoint) as "Endpoint" {}
+}

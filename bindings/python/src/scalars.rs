@@ -1,0 +1,200 @@
+//! Metrics without variable labels: `Counter`, `IntCounter`, `Gauge`, `IntGauge`, `Histogram`.
+//!
+//! Each class wraps a handle of the Rust API (an `Arc` over atomics), so every method is
+//! thread-safe and none takes a lock. Instances come only from the `create_*` methods.
+
+use dynamo_runtime::{Counter, Gauge, Histogram, IntCounter, IntGauge};
+use pyo3::exceptions::{PyOverflowError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::labels::{label_dict, selector};
+
+/// Defines a frozen Python class over a handle, with the introspection every metric has
+/// besides the operations given.
+macro_rules! scalar_class {
+    (
+        $(#[$doc:meta])*
+        $class:ident($handle:ty) as $name:literal { $($methods:tt)* }
+    ) => {
+        $(#[$doc])*
+        #[pyclass(frozen, module = "dynamo.prometheus_metrics", name = $name)]
+        pub struct $class(pub(crate) $handle);
+
+        #[pymethods]
+        impl $class {
+            $($methods)*
+
+            /// The full exported name, `dynamo_component_<name>`.
+            fn name(&self) -> &str {
+                self.0.name()
+            }
+
+            /// The constant labels: the hierarchy labels and the ones given at creation.
+            fn const_labels<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+                label_dict(py, &self.0.const_labels())
+            }
+
+            fn __repr__(&self) -> String {
+                format!("<{} {}>", $name, selector(self.0.name(), self.0.const_labels()))
+            }
+        }
+    };
+}
+
+/// The error for a negative or NaN counter increment.
+#[cold]
+pub(crate) fn bad_counter_increment(name: &str, v: f64) -> PyErr {
+    if v.is_nan() {
+        PyValueError::new_err(format!("counter {name}: cannot increase by NaN"))
+    } else {
+        PyOverflowError::new_err(format!(
+            "counter {name}: cannot increase by a negative amount ({v})"
+        ))
+    }
+}
+
+scalar_class! {
+    /// A counter of floats that only goes up.
+    PyCounter(Counter) as "Counter" {
+        /// Adds one.
+        fn inc(&self) {
+            self.0.inc();
+        }
+
+        /// Adds `value`; a negative value raises `OverflowError`, NaN raises `ValueError`.
+        fn inc_by(&self, value: f64) -> PyResult<()> {
+            if value >= 0.0 {
+                self.0.inc_by(value);
+                Ok(())
+            } else {
+                Err(bad_counter_increment(self.0.name(), value))
+            }
+        }
+
+        /// The current value.
+        fn get(&self) -> f64 {
+            self.0.get()
+        }
+    }
+}
+
+scalar_class! {
+    /// A counter of integers (0 to 2**64 - 1) that only goes up.
+    PyIntCounter(IntCounter) as "IntCounter" {
+        /// Adds one.
+        fn inc(&self) {
+            self.0.inc();
+        }
+
+        /// Adds `value`; a negative or too large value raises `OverflowError`.
+        fn inc_by(&self, value: u64) {
+            self.0.inc_by(value);
+        }
+
+        /// The current value.
+        fn get(&self) -> u64 {
+            self.0.get()
+        }
+    }
+}
+
+scalar_class! {
+    /// A float that goes up and down.
+    PyGauge(Gauge) as "Gauge" {
+        /// Sets the value.
+        fn set(&self, value: f64) {
+            self.0.set(value);
+        }
+
+        /// The current value.
+        fn get(&self) -> f64 {
+            self.0.get()
+        }
+
+        /// Adds one.
+        fn inc(&self) {
+            self.0.inc();
+        }
+
+        /// Subtracts one.
+        fn dec(&self) {
+            self.0.dec();
+        }
+
+        /// Adds `value`.
+        fn add(&self, value: f64) {
+            self.0.add(value);
+        }
+
+        /// Subtracts `value`.
+        fn sub(&self, value: f64) {
+            self.0.sub(value);
+        }
+
+        /// Adds `value` (the same as `add`).
+        fn inc_by(&self, value: f64) {
+            self.0.inc_by(value);
+        }
+
+        /// Subtracts `value` (the same as `sub`).
+        fn dec_by(&self, value: f64) {
+            self.0.dec_by(value);
+        }
+    }
+}
+
+scalar_class! {
+    /// An integer (-2**63 to 2**63 - 1) that goes up and down.
+    PyIntGauge(IntGauge) as "IntGauge" {
+        /// Sets the value; out of range raises `OverflowError`.
+        fn set(&self, value: i64) {
+            self.0.set(value);
+        }
+
+        /// The current value.
+        fn get(&self) -> i64 {
+            self.0.get()
+        }
+
+        /// Adds one.
+        fn inc(&self) {
+            self.0.inc();
+        }
+
+        /// Subtracts one.
+        fn dec(&self) {
+            self.0.dec();
+        }
+
+        /// Adds `value`.
+        fn add(&self, value: i64) {
+            self.0.add(value);
+        }
+
+        /// Subtracts `value`.
+        fn sub(&self, value: i64) {
+            self.0.sub(value);
+        }
+    }
+}
+
+scalar_class! {
+    /// Observations counted into buckets fixed at creation.
+    PyHistogram(Histogram) as "Histogram" {
+        /// Records one observation.
+        fn observe(&self, value: f64) {
+            self.0.observe(value);
+        }
+
+        /// How many observations were recorded.
+        fn get_count(&self) -> u64 {
+            self.0.get_count()
+        }
+
+        /// The sum of all observations.
+        fn get_sum(&self) -> f64 {
+            self.0.get_sum()
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Metrics with variable labels: `CounterVec`, `IntCounterVec`, `GaugeVec`, `IntGaugeVec`,
+//! `HistogramVec`.
+//!
+//! Every operation takes the label values as a dict `{label_name: value}` with exactly the
+//! declared label names. The operations take the labels first (`inc_by(labels, 5)`), except
+//! `set(value, labels)` and `observe(value, labels)`.
+
+use dynamo_runtime::{Counter, Gauge, Histogram, IntCounter, IntGauge, MetricVec};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::labels::{LabelKeys, label_dict, selector};
+use crate::scalars::bad_counter_increment;
+
+/// Defines a frozen Python class over a vec, with the introspection every vec has besides the
+/// operations given. `self.child(labels)` finds the series for a dict of label values.
+macro_rules! vec_class {
+    (
+        $(#[$doc:meta])*
+        $class:ident($child:ty) as $name:literal { $($methods:tt)* }
+    ) => {
+        $(#[$doc])*
+        #[pyclass(frozen, module = "dynamo.prometheus_metrics", name = $name)]
+        pub struct $class {
+            vec: MetricVec<$child>,
+            keys: LabelKeys,
+        }
+
+        impl $class {
+            pub(crate) fn new(py: Python<'_>, vec: MetricVec<$child>) -> Self {
+                Self {
+                    keys: LabelKeys::new(py, &vec),
+                    vec,
+                }
+            }
+
+            /// The series for `labels`, created on first use.
+            #[inline]
+            fn child(&self, labels: &Bound<'_, PyDict>) -> PyResult<$child> {
+                self.keys.child(self.vec.name(), labels, |values| {
+                    self.vec.get_metric_with_label_values(values)
+                })
+            }
+        }
+
+        #[pymethods]
+        impl $class {
+            $($methods)*
+
+            /// The full exported name, `dynamo_component_<name>`.
+            fn name(&self) -> &str {
+                self.vec.name()
+            }
+
+            /// The constant labels: the hierarchy labels and the ones given at creation.
+            fn const_labels<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+                label_dict(py, &self.vec.const_labels())
+            }
+
+            /// The variable label names, in declaration order.
+            fn variable_labels<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+                self.keys.names(py)
+            }
+
+            fn __repr__(&self) -> String {
+                format!(
+                    "<{} {} variable_labels={:?}>",
+                    $name,
+                    selector(self.vec.name(), self.vec.const_labels()),
+                    self.vec.variable_labels()
+                )
+            }
+        }
+    };
+}
+
+vec_class! {
+    /// Float counters, one per set of label values.
+    PyCounterVec(Counter) as "CounterVec" {
+        /// Adds one to the series of `labels`.
+        fn inc(&self, labels: &Bound<'_, PyDict>) -> PyResult<()> {
+            self.child(labels)?.inc();
+            Ok(())
+        }
+
+        /// Adds `value` to the series of `labels`; a negative value raises `OverflowError`.
+        fn inc_by(&self, labels: &Bound<'_, PyDict>, value: f64) -> PyResult<()> {
+            if value >= 0.0 {
+                self.child(labels)?.inc_by(value);
+                Ok(())
+            } else {
+                Err(bad_counter_increment(self.vec.name(), value))
+            }
+        }
+
+        /// The value of the series of `labels`.
+        fn get(&self, labels: &Bound<'_, PyDict>) -> PyResult<f64> {
+            Ok(self.child(labels)?.get())
+        }
+    }
+}
+
+vec_class! {
+    /// Integer counters, one per set of label values.
+    PyIntCounterVec(IntCounter) as "IntCounterVec" {
+        /// Adds one to the series of `labels`.
+        fn inc(&self, labels: &Bound<'_, PyDict>) -> PyResult<()> {
+            self.child(labels)?.inc();
+            Ok(())
+        }
+
+        /// Adds `value` to the series of `labels`; a negative or too large value raises
+        /// `OverflowError`.
+        fn inc_by(&self, labels: &Bound<'_, PyDict>, value: u64) -> PyResult<()> {
+            self.child(labels)?.inc_by(value);
+            Ok(())
+        }
+
+        /// The value of the series of `labels`.
+        fn get(&self, labels: &Bound<'_, PyDict>) -> PyResult<u64> {
+            Ok(self.child(labels)?.get())
+        }
+    }
+}
+
+vec_class! {
+    /// Float gauges, one per set of label values.
+    PyGaugeVec(Gauge) as "GaugeVec" {
+        /// Sets the series of `labels` to `value`.
+        fn set(&self, value: f64, labels: &Bound<'_, PyDict>) -> PyResult<()> {
+            self.child(labels)?.set(value);
+            Ok(())
+        }
+
+        /// The value of the series of `labels`.
+        fn get(&self, labels: &Bound<'_, PyDict>) -> PyResult<f64> {
+            Ok(self.child(labels)?.get())
+        }
+
+        /// Adds one to the series of `labels`.
+        fn inc(&self, labels: &Bound<'_, PyDict>) -> PyResult<()> {
+            self.child(labels)?.inc();
+            Ok(())
+        }
+
+        /// Subtracts one from the series of `labels`.
+        fn dec(&self, labels: &Bound<'_, PyDict>) -> PyResult<()> {
+            self.child(labels)?.dec();
+            Ok(())
+        }
+
+        /// Adds `value` to the series of `labels`.
+        fn add(&self, labels: &Bound<'_, PyDict>, value: f64) -> PyResult<()> {
+            self.child(labels)?.add(value);
+            Ok(())
+        }
+
+        /// Subtracts `value` from the series of `labels`.
+        fn sub(&self, labels: &Bound<'_, PyDict>, value: f64) -> PyResult<()> {
+            self.child(labels)?.sub(value);
+            Ok(())
+        }
+
+        /// Adds `value` to the series of `labels` (the same as `add`).
+        fn inc_by(&self, labels: &Bound<'_, PyDict>, value: f64) -> PyResult<()> {
+            self.child(labels)?.inc_by(value);
+            Ok(())
+        }
+
+        /// Subtracts `value` from the series of `labels` (the same as `sub`).
+        fn dec_by(&self, labels: &Bound<'_, PyDict>, value: f64) -> PyResult<()> {
+            self.child(labels)?.dec_by(value);
+            Ok(())
+        }
+    }
+}
+
+vec_class! {
+    /// Integer gauges, one per set of label values.
+    PyIntGaugeVec(IntGauge) as "IntGaugeVec" {
+        /// Sets the series of `labels` to `value`.
+        fn set(&self, value: i64, labels: &Bound<'_, PyDict>) -> PyResult<()> {
+            self.child(labels)?.set(value);
+            Ok(())
+        }
+
+        /// The value of the series of `labels`.
+        fn get(&self, labels: &Bound<'_, PyDict>) -> PyResult<i64> {
+            Ok(self.child(labels)?.get())
+        }
+
+        /// Adds one to the series of `labels`.
+        fn inc(&self, labels: &Bound<'_, PyDict>) -> PyResult<()> {
+            self.child(labels)?.inc();
+            Ok(())
+        }
+
+        /// Subtracts one from the series of `labels`.
+        fn dec(&self, labels: &Bound<'_, PyDict>) -> PyResult<()> {
+            self.child(labels)?.dec();
+            Ok(())
+        }
+
+        /// Adds `value` to the series of `labels`.
+        fn add(&self, labels: &Bound<'_, PyDict>, value: i64) -> PyResult<()> {
+            self.child(labels)?.add(value);
+            Ok(())
+        }
+
+        /// Subtracts `value` from the series of `labels`.
+        fn sub(&self, labels: &Bound<'_, PyDict>, value: i64) -> PyResult<()> {
+            self.child(labels)?.sub(value);
+            Ok(())
+        }
+    }
+}
+
+vec_class! {
+    /// Histograms, one per set of label values, all with the same buckets.
+    PyHistogramVec(Histogram) as "HistogramVec" {
+        /// Records `value` in the series of `labels`.
+        fn observe(&self, value: f64, labels: &Bound<'_, PyDict>) -> PyResult<()> {
+            self.child(labels)?.observe(value);
+            Ok(())
+        }
+
+        /// How many observations the series of `labels` recorded.
+        fn get_count(&self, labels: &Bound<'_, PyDict>) -> PyResult<u64> {
+            Ok(self.child(labels)?.get_count())
+        }
+
+        /// The sum of the observations of the series of `labels`.
+        fn get_sum(&self, labels: &Bound<'_, PyDict>) -> PyResult<f64> {
+            Ok(self.child(labels)?.get_sum())
+        }
+    }
+}
