@@ -352,3 +352,34 @@ pub fn example_metrics(runtime: &DistributedRuntime, update_method: &str) -> Exa
             .unwrap(),
     }
 }
+
+/// The path of a program of Debian's `prometheus` package (`prometheus`, `promtool`),
+/// failing the test with how to install it when it is missing.
+pub fn prometheus_tool(name: &str) -> std::path::PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join(name))
+        .chain(std::iter::once(std::path::Path::new("/usr/bin").join(name)))
+        .find(|path| path.is_file());
+    on_path.unwrap_or_else(|| {
+        panic!(
+            "`{name}` is not installed: this test needs Debian's `prometheus` package \
+             (apt-get install prometheus), which ships `prometheus` and `promtool`"
+        )
+    })
+}
+
+/// The examples' metrics with fixed values: 64 slots, 25 % of the cache, workers 0, 1 and 2
+/// with 3, 5 and 7 requests, and 4 updates.
+pub fn set_example_values(metrics: &ExampleMetrics) {
+    metrics.total_slots.set(64);
+    metrics.cache_usage.set(0.25);
+    for (worker, active) in [("0", 3.0), ("1", 5.0), ("2", 7.0)] {
+        metrics
+            .worker_active
+            .with_label_values(&[worker])
+            .set(active);
+    }
+    metrics.updates.inc_by(4);
+}
