@@ -1,0 +1,175 @@
+//! The `server_with_loop` and `server_with_callback` examples, run as programs: each prints
+//! its bound address, serves the same metrics (which promtool accepts), and refuses to start
+//! without `DYN_SYSTEM_PORT`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running example, killed and reaped when the test ends.
+struct Example {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `program` on a free loopback port and reads the address it prints.
+fn start(program: &str) -> Example {
+    let mut child = Command::new(program)
+        .env("DYN_SYSTEM_PORT", "0")
+        .env("DYN_SYSTEM_HOST", "127.0.0.1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the example starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(TIMEOUT)
+        .expect("the example prints its address");
+    let addr = line
+        .split_whitespace()
+        .find_map(|word| word.trim_end_matches(':').parse::<SocketAddr>().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    Example { child, addr }
+}
+
+/// `GET path` over a fresh connection: (status line, body).
+fn get(addr: SocketAddr, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_string(), body.to_string())
+}
+
+/// The value of the one line starting with `series`.
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series))
+        .and_then(|rest| rest.trim().parse().ok())
+}
+
+fn promtool_check(text: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (Debian package `prometheus`)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "promtool check metrics:\n{}{}\non:\n{text}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+const LABELS: &str =
+    r#"dynamo_component="worker",dynamo_endpoint="generate",dynamo_namespace="example""#;
+
+fn updates_series(method: &str) -> String {
+    format!(r#"dynamo_component_updates_total{{{LABELS},update_method="{method}"}} "#)
+}
+
+/// Scrapes until the example has updated its metrics once.
+fn first_update(addr: SocketAddr, method: &str) -> String {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (status, body) = get(addr, "/metrics");
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        if value(&body, &updates_series(method)).is_some() {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "no update within {TIMEOUT:?}");
+    }
+}
+
+fn assert_example_metrics(text: &str) {
+    assert_eq!(
+        value(text, &format!("dynamo_component_total_slots{{{LABELS}}} ")),
+        Some(64.0),
+        "{text}"
+    );
+    let ratio = value(
+        text,
+        &format!("dynamo_component_kv_cache_usage_ratio{{{LABELS}}} "),
+    );
+    assert!(ratio.is_some_and(|r| (0.0..=1.0).contains(&r)), "{text}");
+    for worker in 0..3 {
+        let series =
+            format!(r#"dynamo_component_worker_active_requests{{{LABELS},worker_id="{worker}"}} "#);
+        assert!(value(text, &series).is_some(), "no {series} in\n{text}");
+    }
+}
+
+#[test]
+fn server_with_callback_updates_once_per_scrape() {
+    let example = start(env!("CARGO_BIN_EXE_server_with_callback"));
+    let first = first_update(example.addr, "callback");
+    assert_example_metrics(&first);
+    assert_eq!(value(&first, &updates_series("callback")), Some(1.0));
+    let (_, second) = get(example.addr, "/metrics");
+    assert_eq!(value(&second, &updates_series("callback")), Some(2.0));
+    promtool_check(&second);
+    assert_eq!(get(example.addr, "/health").0, "HTTP/1.1 200 OK");
+    assert_eq!(get(example.addr, "/live").0, "HTTP/1.1 200 OK");
+}
+
+#[test]
+fn server_with_loop_serves_the_same_metrics() {
+    let example = start(env!("CARGO_BIN_EXE_server_with_loop"));
+    let text = first_update(example.addr, "loop");
+    assert_example_metrics(&text);
+    promtool_check(&text);
+    assert_eq!(get(example.addr, "/health").0, "HTTP/1.1 200 OK");
+}
+
+#[test]
+fn examples_say_how_to_turn_the_server_on() {
+    for program in [
+        env!("CARGO_BIN_EXE_server_with_loop"),
+        env!("CARGO_BIN_EXE_server_with_callback"),
+    ] {
+        let output = Command::new(program)
+            .env_remove("DYN_SYSTEM_PORT")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("DYN_SYSTEM_PORT"), "{stderr}");
+    }
+}
