@@ -7,6 +7,7 @@ use crate::MetricKind;
 use crate::format::{push_f64, push_u64};
 use crate::handle::handle;
 use crate::histogram::Buckets;
+use crate::labels::LabelText;
 use crate::series::{Cell, push_sample_prefix};
 
 /// Adds `v` to an f64 stored as bits.
@@ -32,7 +33,7 @@ impl Cell for F64Counter {
         Self::default()
     }
 
-    fn write(&self, name: &str, labels: &str, out: &mut String) {
+    fn write(&self, name: &str, labels: LabelText<'_>, out: &mut String) {
         push_sample_prefix(out, name, "", labels);
         push_f64(out, f64::from_bits(self.0.load(Relaxed)));
         out.push('\n');
@@ -50,7 +51,7 @@ impl Cell for U64Counter {
         Self::default()
     }
 
-    fn write(&self, name: &str, labels: &str, out: &mut String) {
+    fn write(&self, name: &str, labels: LabelText<'_>, out: &mut String) {
         push_sample_prefix(out, name, "", labels);
         push_u64(out, self.0.load(Relaxed));
         out.push('\n');

@@ -8,6 +8,7 @@ use crate::counter::add_f64;
 use crate::format::{push_f64, push_i64};
 use crate::handle::handle;
 use crate::histogram::Buckets;
+use crate::labels::LabelText;
 use crate::series::{Cell, push_sample_prefix};
 
 /// The cell of an f64 gauge.
@@ -21,7 +22,7 @@ impl Cell for F64Gauge {
         Self::default()
     }
 
-    fn write(&self, name: &str, labels: &str, out: &mut String) {
+    fn write(&self, name: &str, labels: LabelText<'_>, out: &mut String) {
         push_sample_prefix(out, name, "", labels);
         push_f64(out, f64::from_bits(self.0.load(Relaxed)));
         out.push('\n');
@@ -39,7 +40,7 @@ impl Cell for I64Gauge {
         Self::default()
     }
 
-    fn write(&self, name: &str, labels: &str, out: &mut String) {
+    fn write(&self, name: &str, labels: LabelText<'_>, out: &mut String) {
         push_sample_prefix(out, name, "", labels);
         push_i64(out, self.0.load(Relaxed));
         out.push('\n');

@@ -24,10 +24,7 @@ macro_rules! handle {
             /// A handle registered nowhere: it records, but no scrape shows it.
             pub fn noop() -> Self {
                 let core = crate::series::MetricCore::new("".into(), Vec::new(), Vec::new(), None);
-                Self(std::sync::Arc::new(crate::series::Series::new(
-                    std::sync::Arc::new(core),
-                    Box::new([]),
-                )))
+                Self(std::sync::Arc::new(crate::series::Series::new(std::sync::Arc::new(core), &[] as &[&str], 0)))
             }
         }
 
@@ -49,6 +46,10 @@ macro_rules! handle {
 
             fn series(&self) -> &std::sync::Arc<crate::series::Series<$cell>> {
                 &self.0
+            }
+
+            fn noop_child() -> Self {
+                Self::noop()
             }
         }
     };

@@ -7,6 +7,7 @@ use crate::MetricKind;
 use crate::counter::add_f64;
 use crate::format::{f64_text, push_f64, push_u64};
 use crate::handle::handle;
+use crate::labels::LabelText;
 use crate::series::{Cell, push_sample_prefix};
 
 /// The buckets used when none are given: `0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10`.
@@ -77,14 +78,14 @@ impl Cell for HistogramCell {
         }
     }
 
-    fn write(&self, name: &str, labels: &str, out: &mut String) {
+    fn write(&self, name: &str, labels: LabelText<'_>, out: &mut String) {
         let mut cumulative = 0;
         for (le, count) in self.buckets.le.iter().zip(self.counts.iter()) {
             cumulative += count.load(Relaxed);
             out.push_str(name);
             out.push_str("_bucket{");
             if !labels.is_empty() {
-                out.push_str(labels);
+                labels.push(out);
                 out.push(',');
             }
             out.push_str("le=\"");

@@ -44,6 +44,7 @@ mod gauge;
 mod handle;
 mod histogram;
 mod kind;
+mod labels;
 mod recorder;
 mod registry;
 mod series;
@@ -62,9 +63,7 @@ pub use server::{
     DEFAULT_HEALTH_PATH, DEFAULT_LIVE_PATH, Health, HealthFn, METRICS_PATH, ScrapeFn, StatusServer,
     StatusServerBuilder, check_route_path,
 };
-pub use vec::{
-    CounterVec, GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, MetricVec, NoopChild,
-};
+pub use vec::{CounterVec, GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, MetricVec};
 
 /// The `Content-Type` of the text exposition format this crate renders.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

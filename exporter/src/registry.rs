@@ -244,7 +244,7 @@ impl Registry {
             if !variable_labels.is_empty() {
                 return None;
             }
-            let series = Arc::new(Series::<C>::new(Arc::clone(&core), Box::new([])));
+            let series = Arc::new(Series::<C>::new(Arc::clone(&core), &[] as &[&str], 0));
             typed = Some(Arc::clone(&series));
             Some(series as Arc<dyn AnySeries>)
         })?;

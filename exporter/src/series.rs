@@ -1,29 +1,22 @@
-//! One series: a metric's label values, their rendered text and the atomic cell behind them.
+//! One series: its rendered labels and the atomic cell behind them.
 
 use std::any::Any;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::MetricKind;
-use crate::format::push_label_value;
 use crate::histogram::Buckets;
+use crate::labels::{LabelLayout, LabelText};
 
-/// What every series of one metric shares: its name, constant labels and variable label names.
+/// What every series of one metric shares: its name, labels and buckets.
 pub(crate) struct MetricCore {
     pub(crate) name: Arc<str>,
     /// Sorted by name.
     pub(crate) const_labels: Box<[(Box<str>, Box<str>)]>,
     /// In declaration order.
     pub(crate) variable_names: Box<[Box<str>]>,
-    /// Every label, constant or variable, in name order: the order labels render in.
-    order: Box<[Slot]>,
+    pub(crate) layout: LabelLayout,
     pub(crate) buckets: Option<Arc<Buckets>>,
-}
-
-#[derive(Clone, Copy)]
-enum Slot {
-    Const(usize),
-    Var(usize),
 }
 
 impl MetricCore {
@@ -34,53 +27,14 @@ impl MetricCore {
         buckets: Option<Arc<Buckets>>,
     ) -> Self {
         const_labels.sort();
-        let mut core = Self {
+        let layout = LabelLayout::new(&const_labels, &variable_names);
+        Self {
             name,
             const_labels: const_labels.into(),
             variable_names: variable_names.into(),
-            order: Box::new([]),
+            layout,
             buckets,
-        };
-        let mut order: Vec<Slot> = (0..core.const_labels.len())
-            .map(Slot::Const)
-            .chain((0..core.variable_names.len()).map(Slot::Var))
-            .collect();
-        order.sort_by(|a, b| core.label_name(*a).cmp(core.label_name(*b)));
-        core.order = order.into();
-        core
-    }
-
-    fn label_name(&self, slot: Slot) -> &str {
-        match slot {
-            Slot::Const(i) => &self.const_labels[i].0,
-            Slot::Var(i) => &self.variable_names[i],
         }
-    }
-
-    /// The `(name, value)` label pairs of a series with these variable values, in name order.
-    fn pairs<'a, V: AsRef<str>>(
-        &'a self,
-        values: &'a [V],
-    ) -> impl Iterator<Item = (&'a str, &'a str)> {
-        self.order.iter().map(move |slot| match *slot {
-            Slot::Const(i) => (&*self.const_labels[i].0, &*self.const_labels[i].1),
-            Slot::Var(i) => (&*self.variable_names[i], values[i].as_ref()),
-        })
-    }
-
-    /// Renders `a="x",b="y"` for a series with these variable values.
-    pub(crate) fn labels_text<V: AsRef<str>>(&self, values: &[V]) -> Box<str> {
-        let mut out = String::new();
-        for (i, (name, value)) in self.pairs(values).enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(name);
-            out.push_str("=\"");
-            push_label_value(&mut out, value);
-            out.push('"');
-        }
-        out.into()
     }
 
     /// True when every `required` pair is among the constant labels.
@@ -111,34 +65,41 @@ pub(crate) trait Cell: Send + Sync + Sized + 'static {
     fn new(buckets: Option<&Arc<Buckets>>) -> Self;
 
     /// Appends this series' sample lines.
-    fn write(&self, name: &str, labels: &str, out: &mut String);
+    fn write(&self, name: &str, labels: LabelText<'_>, out: &mut String);
 }
 
-/// A series of one metric: the cell and everything needed to render it without allocating.
+/// A series of one metric: the cell, and its labels rendered once.
 pub(crate) struct Series<C> {
     pub(crate) core: Arc<MetricCore>,
-    values: Box<[Box<str>]>,
-    labels: Box<str>,
+    /// The series' part of the label text (see [`LabelLayout`]).
+    text: Box<str>,
+    /// The hash of the variable label values, for the vec's lookup table.
+    pub(crate) hash: u64,
     pub(crate) cell: C,
 }
 
 impl<C: Cell> Series<C> {
-    pub(crate) fn new(core: Arc<MetricCore>, values: Box<[Box<str>]>) -> Self {
-        let labels = core.labels_text(&values);
+    pub(crate) fn new<V: AsRef<str>>(core: Arc<MetricCore>, values: &[V], hash: u64) -> Self {
+        let text = core.layout.series_text(values);
         let cell = C::new(core.buckets.as_ref());
         Self {
             core,
-            values,
-            labels,
+            text,
+            hash,
             cell,
         }
+    }
+
+    /// True when this series was made from these variable label values.
+    pub(crate) fn has_values<V: AsRef<str>>(&self, values: &[V]) -> bool {
+        self.core.layout.matches(&self.text, values)
     }
 }
 
 /// A series of any type, as a family holds it for rendering.
 pub(crate) trait AnySeries: Send + Sync {
     fn core(&self) -> &MetricCore;
-    fn values(&self) -> &[Box<str>];
+    fn text(&self) -> &str;
     fn write(&self, out: &mut String);
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
@@ -148,12 +109,16 @@ impl<C: Cell> AnySeries for Series<C> {
         &self.core
     }
 
-    fn values(&self) -> &[Box<str>] {
-        &self.values
+    fn text(&self) -> &str {
+        &self.text
     }
 
     fn write(&self, out: &mut String) {
-        self.cell.write(&self.core.name, &self.labels, out);
+        self.cell.write(
+            &self.core.name,
+            self.core.layout.label_text(&self.text),
+            out,
+        );
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
@@ -163,17 +128,22 @@ impl<C: Cell> AnySeries for Series<C> {
 
 /// Orders series by their label pairs, compared as sequences of `(name, value)`.
 pub(crate) fn cmp_series(a: &dyn AnySeries, b: &dyn AnySeries) -> Ordering {
-    a.core().pairs(a.values()).cmp(b.core().pairs(b.values()))
+    LabelLayout::cmp_series(&a.core().layout, a.text(), &b.core().layout, b.text())
 }
 
 /// Appends `name`, then `suffix`, then `{labels}` (or nothing when there are no labels), and
 /// the space before the value.
-pub(crate) fn push_sample_prefix(out: &mut String, name: &str, suffix: &str, labels: &str) {
+pub(crate) fn push_sample_prefix(
+    out: &mut String,
+    name: &str,
+    suffix: &str,
+    labels: LabelText<'_>,
+) {
     out.push_str(name);
     out.push_str(suffix);
     if !labels.is_empty() {
         out.push('{');
-        out.push_str(labels);
+        labels.push(out);
         out.push('}');
     }
     out.push(' ');

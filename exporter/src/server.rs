@@ -8,7 +8,7 @@
 use std::cell::Cell;
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -112,17 +112,6 @@ impl StatusServerBuilder {
         let listener = TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let local_addr = listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .max_blocking_threads(MAX_BLOCKING_THREADS)
-            .thread_name("dynamo-status-scrape")
-            .on_thread_start(|| ON_SERVER_THREAD.with(|on| on.set(true)))
-            .build()?;
-        let listener = {
-            let _context = runtime.enter();
-            tokio::net::TcpListener::from_std(listener)?
-        };
         let app = routes::router(routes::Shared {
             scrape: self.scrape,
             health: self.health,
@@ -130,13 +119,35 @@ impl StatusServerBuilder {
             live_path: self.live_path,
         });
         let (stop, stopped) = watch::channel(false);
+        // The tokio runtime is built, run and dropped on the server thread only: dropping one
+        // on a caller that is itself inside an async context would panic.
+        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("dynamo-status-server".into())
             .spawn(move || {
                 ON_SERVER_THREAD.with(|on| on.set(true));
+                let (runtime, listener) = match server_runtime(listener) {
+                    Ok(ready) => {
+                        let _ = ready_tx.send(Ok(()));
+                        ready
+                    }
+                    Err(error) => {
+                        let _ = ready_tx.send(Err(error));
+                        return;
+                    }
+                };
                 runtime.block_on(serve(listener, app, stopped));
                 runtime.shutdown_timeout(SHUTDOWN_GRACE);
             })?;
+        let started = ready_rx.recv().unwrap_or_else(|_| {
+            Err(io::Error::other(
+                "the status server thread ended before serving",
+            ))
+        });
+        if let Err(error) = started {
+            let _ = thread.join();
+            return Err(error);
+        }
         tracing::info!(address = %local_addr, "system status server listening");
         Ok(StatusServer {
             local_addr,
@@ -144,6 +155,24 @@ impl StatusServerBuilder {
             thread: Some(thread),
         })
     }
+}
+
+/// The server thread's tokio runtime, and the listener registered with it.
+fn server_runtime(
+    listener: TcpListener,
+) -> io::Result<(tokio::runtime::Runtime, tokio::net::TcpListener)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .thread_name("dynamo-status-scrape")
+        .on_thread_start(|| ON_SERVER_THREAD.with(|on| on.set(true)))
+        .build()?;
+    let listener = {
+        let _context = runtime.enter();
+        tokio::net::TcpListener::from_std(listener)?
+    };
+    Ok((runtime, listener))
 }
 
 /// Serves until `stopped` turns true (or its sender goes away), then drains for a while.

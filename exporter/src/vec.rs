@@ -1,26 +1,28 @@
 //! Labelled metrics: one series per set of variable label values.
 
+mod table;
+
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use hashbrown::HashTable;
-use parking_lot::RwLock;
-
 use crate::family::Family;
-use crate::series::{AnySeries, Cell, MetricCore, Series};
+use crate::series::{Cell, MetricCore, Series};
 use crate::{Counter, ExporterError, Gauge, Histogram, IntCounter, IntGauge};
+use table::Table;
 
 /// A handle type that can be a child of a [`MetricVec`].
 pub(crate) trait VecChild: Clone {
     type Cell: Cell;
     fn from_series(series: Arc<Series<Self::Cell>>) -> Self;
     fn series(&self) -> &Arc<Series<Self::Cell>>;
+    fn noop_child() -> Self;
 }
 
 /// A metric with variable labels: each distinct set of label values is its own series.
 ///
-/// Looking up an existing series takes a read lock and allocates nothing; a new series is
-/// created once and kept for the life of the registry.
+/// Looking up an existing series takes no lock, writes no shared memory and allocates
+/// nothing; it hands back a reference to the series' handle (clone it to keep it beyond the
+/// vec's borrow). A new series is created once and kept for the life of the registry.
 ///
 /// ```
 /// # use dynamo_exporter::{Opts, Registry};
@@ -40,8 +42,10 @@ pub struct MetricVec<M> {
 struct VecInner<M> {
     core: Arc<MetricCore>,
     family: Arc<Family>,
-    children: RwLock<HashTable<M>>,
+    children: Table<M>,
     hasher: foldhash::fast::RandomState,
+    /// Handed out when label values are refused.
+    noop: M,
 }
 
 /// A vec of [`Counter`]s.
@@ -99,8 +103,9 @@ impl<M: VecChild> MetricVec<M> {
         let inner = VecInner {
             core,
             family,
-            children: RwLock::new(HashTable::new()),
+            children: Table::new(),
             hasher: foldhash::fast::RandomState::default(),
+            noop: M::noop_child(),
         };
         Self {
             inner: Arc::new(inner),
@@ -111,15 +116,13 @@ impl<M: VecChild> MetricVec<M> {
     ///
     /// A wrong number of values is logged and answered with a no-op handle; use
     /// [`MetricVec::get_metric_with_label_values`] to get the error instead.
-    pub fn with_label_values<V: AsRef<str>>(&self, values: &[V]) -> M
-    where
-        M: NoopChild,
-    {
+    #[inline]
+    pub fn with_label_values<V: AsRef<str>>(&self, values: &[V]) -> &M {
         match self.get_metric_with_label_values(values) {
             Ok(child) => child,
             Err(error) => {
                 tracing::error!(%error, "label values refused; the update goes nowhere");
-                M::noop_child()
+                &self.inner.noop
             }
         }
     }
@@ -130,10 +133,11 @@ impl<M: VecChild> MetricVec<M> {
     ///
     /// [`ExporterError::LabelValueCount`] when the number of values differs from the number of
     /// variable labels.
+    #[inline]
     pub fn get_metric_with_label_values<V: AsRef<str>>(
         &self,
         values: &[V],
-    ) -> Result<M, ExporterError> {
+    ) -> Result<&M, ExporterError> {
         let inner = &*self.inner;
         if values.len() != inner.core.variable_names.len() {
             return Err(ExporterError::LabelValueCount {
@@ -148,27 +152,18 @@ impl<M: VecChild> MetricVec<M> {
             });
         }
         let hash = self.hash(values);
-        let same = |child: &M| {
-            child
-                .series()
-                .values()
-                .iter()
-                .zip(values)
-                .all(|(a, b)| **a == *b.as_ref())
+        let same = |child: &M| child.series().hash == hash && child.series().has_values(values);
+        if let Some(child) = inner.children.find(hash, same) {
+            return Ok(child);
+        }
+        let make = || {
+            let series = Arc::new(Series::new(Arc::clone(&inner.core), values, hash));
+            inner.family.add_series(series.clone());
+            M::from_series(series)
         };
-        if let Some(child) = inner.children.read().find(hash, same) {
-            return Ok(child.clone());
-        }
-        let mut children = inner.children.write();
-        if let Some(child) = children.find(hash, same) {
-            return Ok(child.clone());
-        }
-        let values: Box<[Box<str>]> = values.iter().map(|v| v.as_ref().into()).collect();
-        let series = Arc::new(Series::new(Arc::clone(&inner.core), values));
-        inner.family.add_series(series.clone());
-        let child = M::from_series(series);
-        children.insert_unique(hash, child.clone(), |c| self.hash(c.series().values()));
-        Ok(child)
+        Ok(inner
+            .children
+            .find_or_insert(hash, same, make, |child| child.series().hash))
     }
 
     fn hash<V: AsRef<str>>(&self, values: &[V]) -> u64 {
@@ -179,20 +174,3 @@ impl<M: VecChild> MetricVec<M> {
         hasher.finish()
     }
 }
-
-/// A handle type with a no-op form, returned when label values are refused.
-pub trait NoopChild {
-    /// A handle registered nowhere.
-    fn noop_child() -> Self;
-}
-
-macro_rules! noop_child {
-    ($($t:ty),*) => {$(
-        impl NoopChild for $t {
-            fn noop_child() -> Self {
-                <$t>::noop()
-            }
-        }
-    )*};
-}
-noop_child!(Counter, IntCounter, Gauge, IntGauge, Histogram);

@@ -92,7 +92,7 @@ fn rejects_other_help_in_family() {
 #[test]
 fn rejects_labels_split_differently_within_a_family() {
     let registry = Registry::new();
-    registry
+    let _first = registry
         .int_counter_vec(
             &Opts::new("c", "C").with_const_labels(&[("a", "1")]),
             &["b"],

@@ -1,0 +1,32 @@
+//! The server has a thread and a tokio runtime of its own: it starts, serves and stops the
+//! same from inside an application's async runtime, even while that runtime is blocked.
+
+mod common;
+
+use common::{builder, get, scrape, serve};
+
+#[tokio::test(flavor = "current_thread")]
+async fn serves_while_the_application_runtime_is_blocked() {
+    let (runtime, addr) = serve(builder());
+    let requests = runtime
+        .metrics()
+        .create_intcounter("requests_total", "Requests", &[])
+        .unwrap();
+    requests.inc();
+    // These blocking calls hold the application's only runtime thread; the server still
+    // answers from its own.
+    assert_eq!(get(addr, "/live").status, 200);
+    assert!(scrape(addr).contains("dynamo_component_requests_total 1\n"));
+    runtime.shutdown();
+    assert_eq!(runtime.system_status_server_info(), None);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_start_and_a_drop_inside_an_async_context_do_not_panic() {
+    let (runtime, addr) = serve(builder());
+    let taken = builder().system_port(Some(addr.port())).build();
+    assert!(taken.is_err(), "the port is in use");
+    let answered = tokio::task::spawn_blocking(move || get(addr, "/metrics").status);
+    assert_eq!(answered.await.unwrap(), 200);
+    drop(runtime);
+}
