@@ -41,7 +41,7 @@ fn scrapes_stay_consistent_while_writers_increment() {
 
     let writers: Vec<_> = (0..WRITERS)
         .map(|id| {
-            let child = per_writer.with_label_values(&[&id.to_string()]);
+            let child = per_writer.with_label_values(&[&id.to_string()]).clone();
             let all = all.clone();
             thread::spawn(move || {
                 let deadline = Instant::now() + WRITE_FOR;
