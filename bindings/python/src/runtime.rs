@@ -1,7 +1,8 @@
 //! The hierarchy: `DistributedRuntime -> namespace -> component -> endpoint`, each with
 //! `.metrics`.
 
-use dynamo_runtime::{Component, DistributedRuntime, Endpoint, Namespace};
+use dynamo_runtime::{Component, DistributedRuntime, Endpoint, HealthStatus, Namespace};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::errors::to_py_err;
@@ -9,8 +10,8 @@ use crate::labels::selector;
 use crate::metrics::PyMetrics;
 
 /// The root of the hierarchy, configured from the environment (`DYN_SYSTEM_PORT`,
-/// `DYN_SYSTEM_HOST`, ...). With `DYN_SYSTEM_PORT` set, it serves `/metrics` on its own
-/// thread until `shutdown()`.
+/// `DYN_SYSTEM_HOST`, ...). With `DYN_SYSTEM_PORT` set, it serves `/metrics`, `/health` and
+/// `/live` on its own thread until `shutdown()`.
 #[pyclass(frozen, module = "dynamo.runtime", name = "DistributedRuntime")]
 pub struct PyDistributedRuntime(DistributedRuntime);
 
@@ -47,6 +48,26 @@ impl PyDistributedRuntime {
     /// Stops the system status server, if it runs. Metrics keep working.
     fn shutdown(&self, py: Python<'_>) {
         py.detach(|| self.0.shutdown());
+    }
+
+    /// Sets the readiness `/health` reports: `"ready"` (200) or `"notready"` (503).
+    fn set_health_status(&self, status: &str) -> PyResult<()> {
+        let status = match status {
+            "ready" => HealthStatus::Ready,
+            "notready" => HealthStatus::NotReady,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "health status must be 'ready' or 'notready', not {other:?}"
+                )));
+            }
+        };
+        self.0.set_health_status(status);
+        Ok(())
+    }
+
+    /// The readiness `/health` reports: `"ready"` or `"notready"`.
+    fn health_status(&self) -> &'static str {
+        self.0.health_status().as_str()
     }
 
     fn __repr__(&self) -> String {

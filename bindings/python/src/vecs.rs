@@ -36,7 +36,7 @@ macro_rules! vec_class {
 
             /// The series for `labels`, created on first use.
             #[inline]
-            fn child(&self, labels: &Bound<'_, PyDict>) -> PyResult<$child> {
+            fn child(&self, labels: &Bound<'_, PyDict>) -> PyResult<&$child> {
                 self.keys.child(self.vec.name(), labels, |values| {
                     self.vec.get_metric_with_label_values(values)
                 })

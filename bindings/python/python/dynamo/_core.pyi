@@ -1,7 +1,7 @@
 """Type stubs of the native module behind ``dynamo.runtime`` and ``dynamo.prometheus_metrics``."""
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import final
+from typing import Literal, final
 
 __all__ = [
     "Component",
@@ -39,6 +39,10 @@ class DistributedRuntime:
         """``(host, port)`` of the system status server, or ``None`` when it does not run."""
     def shutdown(self) -> None:
         """Stops the system status server, if it runs. Metrics keep working."""
+    def set_health_status(self, status: Literal["ready", "notready"]) -> None:
+        """Sets the readiness ``/health`` reports: ``"ready"`` (200) or ``"notready"`` (503)."""
+    def health_status(self) -> Literal["ready", "notready"]:
+        """The readiness ``/health`` reports."""
 
 @final
 class Namespace:
