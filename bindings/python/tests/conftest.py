@@ -1,0 +1,87 @@
+"""Fixtures and scrape helpers shared by the test files."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from dynamo.runtime import DistributedRuntime
+
+EP_LABELS = {
+    "dynamo_namespace": "ns",
+    "dynamo_component": "comp",
+    "dynamo_endpoint": "ep",
+}
+"""The hierarchy labels of the ``endpoint`` fixture."""
+
+
+@pytest.fixture
+def drt(monkeypatch):
+    """A runtime without the system status server."""
+    monkeypatch.delenv("DYN_SYSTEM_PORT", raising=False)
+    runtime = DistributedRuntime()
+    yield runtime
+    runtime.shutdown()
+
+
+@pytest.fixture
+def endpoint(drt):
+    return drt.namespace("ns").component("comp").endpoint("ep")
+
+
+def labels(**extra: str) -> dict[str, str]:
+    """The endpoint fixture's hierarchy labels plus ``extra``."""
+    return {**EP_LABELS, **extra}
+
+
+def key(name: str, labels: dict[str, str]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return name, tuple(sorted(labels.items()))
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of an exposition text, parsed by prometheus_client, keyed by
+    ``(sample name, sorted label pairs)``, with ``le`` as ``repr(float(le))``. A sample seen
+    twice fails the test."""
+    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            sample_labels = dict(sample.labels)
+            if "le" in sample_labels:
+                sample_labels["le"] = repr(float(sample_labels["le"]))
+            k = key(sample.name, sample_labels)
+            assert k not in out, f"sample {k} appears twice"
+            out[k] = sample.value
+    return out
+
+
+def families(text: str) -> dict[str, tuple[str, str]]:
+    """``{family name: (type, help)}``; prometheus_client drops a counter's ``_total``."""
+    return {f.name: (f.type, f.documentation) for f in text_string_to_metric_families(text)}
+
+
+def assert_samples(text: str, expected: dict) -> None:
+    """The text's samples are exactly ``expected``, compared one by one."""
+    got = samples(text)
+    missing = {k: v for k, v in expected.items() if k not in got}
+    extra = {k: v for k, v in got.items() if k not in expected}
+    assert not missing and not extra, f"missing {missing}\nunexpected {extra}\nin:\n{text}"
+    for k, want in expected.items():
+        value = got[k]
+        same = (math.isnan(want) and math.isnan(value)) or value == want
+        assert same, f"{k}: expected {want}, got {value}\nin:\n{text}"
+
+
+def histogram_samples(
+    name: str, labels: dict[str, str], buckets: list[float], observations: list[float]
+) -> dict:
+    """The samples a histogram with these buckets shows after these observations."""
+    out = {}
+    for bound in [*buckets, math.inf]:
+        le = repr(float(bound))
+        count = sum(1 for v in observations if v <= bound)
+        out[key(f"{name}_bucket", {**labels, "le": le})] = float(count)
+    out[key(f"{name}_count", labels)] = float(len(observations))
+    out[key(f"{name}_sum", labels)] = float(sum(observations))
+    return out
