@@ -113,31 +113,66 @@ impl LabelKeys {
         if labels.len() != n {
             return Err(self.mismatch(metric, labels));
         }
+        match n {
+            0 => lookup(&[]).map_err(|e| to_py_err(e.into())),
+            1 => self.on_stack::<1, M, E>(metric, labels, lookup),
+            2 => self.on_stack::<2, M, E>(metric, labels, lookup),
+            3 => self.on_stack::<3, M, E>(metric, labels, lookup),
+            4 => self.on_stack::<4, M, E>(metric, labels, lookup),
+            5..=INLINE => self.on_stack::<INLINE, M, E>(metric, labels, lookup),
+            _ => self.on_heap(metric, labels, lookup),
+        }
+    }
+
+    /// [`LabelKeys::child`] for at most `N` labels: the values are held in arrays on the stack,
+    /// of exactly the label count for the common small counts.
+    #[inline(always)]
+    fn on_stack<const N: usize, M, E>(
+        &self,
+        metric: &str,
+        labels: &Bound<'_, PyDict>,
+        lookup: impl FnOnce(&[&str]) -> Result<M, E>,
+    ) -> PyResult<M>
+    where
+        E: Into<MetricsError>,
+    {
         let py = labels.py();
-        if n <= INLINE {
-            let mut held: [Option<Bound<'_, PyAny>>; INLINE] = Default::default();
-            for (slot, key) in held.iter_mut().zip(&self.keys) {
-                *slot = Some(self.value(metric, labels, key)?);
-            }
-            let mut values: [&str; INLINE] = [""; INLINE];
-            for ((value, obj), key) in values.iter_mut().zip(held.iter().flatten()).zip(&self.keys)
-            {
+        let mut held: [Option<Bound<'_, PyAny>>; N] = [const { None }; N];
+        for (slot, key) in held.iter_mut().zip(&self.keys) {
+            *slot = Some(self.value(metric, labels, key)?);
+        }
+        let mut values: [&str; N] = [""; N];
+        for ((value, obj), key) in values.iter_mut().zip(&held).zip(&self.keys) {
+            if let Some(obj) = obj {
                 *value = as_str(obj, key.bind(py))?;
             }
-            lookup(&values[..n]).map_err(|e| to_py_err(e.into()))
-        } else {
-            let held = self
-                .keys
-                .iter()
-                .map(|key| self.value(metric, labels, key))
-                .collect::<PyResult<Vec<_>>>()?;
-            let values = held
-                .iter()
-                .zip(&self.keys)
-                .map(|(obj, key)| as_str(obj, key.bind(py)))
-                .collect::<PyResult<Vec<_>>>()?;
-            lookup(&values).map_err(|e| to_py_err(e.into()))
         }
+        lookup(&values[..self.keys.len()]).map_err(|e| to_py_err(e.into()))
+    }
+
+    /// [`LabelKeys::child`] for more labels than fit on the stack.
+    #[cold]
+    fn on_heap<M, E>(
+        &self,
+        metric: &str,
+        labels: &Bound<'_, PyDict>,
+        lookup: impl FnOnce(&[&str]) -> Result<M, E>,
+    ) -> PyResult<M>
+    where
+        E: Into<MetricsError>,
+    {
+        let py = labels.py();
+        let held = self
+            .keys
+            .iter()
+            .map(|key| self.value(metric, labels, key))
+            .collect::<PyResult<Vec<_>>>()?;
+        let values = held
+            .iter()
+            .zip(&self.keys)
+            .map(|(obj, key)| as_str(obj, key.bind(py)))
+            .collect::<PyResult<Vec<_>>>()?;
+        lookup(&values).map_err(|e| to_py_err(e.into()))
     }
 
     fn value<'py>(
