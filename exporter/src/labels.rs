@@ -12,7 +12,8 @@ use crate::format::push_label_value;
 
 /// One label of a metric, in name order.
 enum Entry {
-    Const { name: Box<str>, value: Box<str> },
+    /// `piece_len` is the length of its rendered `name="value"`.
+    Const { name: Box<str>, value: Box<str>, piece_len: usize },
     Var { name: Box<str>, index: usize },
 }
 
@@ -52,6 +53,17 @@ pub(crate) struct LabelLayout {
     after: Box<str>,
     /// The constant pairs interleave with the variable ones, so each text holds them all.
     consts_in_text: bool,
+    /// How to walk a series' text to check its values: one step per pair in the text.
+    steps: Box<[Step]>,
+}
+
+/// One pair of a series' text, as [`LabelLayout::matches`] walks it.
+#[derive(Clone, Copy)]
+enum Step {
+    /// A constant pair and its comma: skip this many bytes.
+    Skip(usize),
+    /// A variable pair: skip the name, `=` and the opening quote, then compare the value.
+    Value { name_skip: usize, index: usize },
 }
 
 impl LabelLayout {
@@ -62,6 +74,7 @@ impl LabelLayout {
             .map(|(name, value)| Entry::Const {
                 name: name.clone(),
                 value: value.clone(),
+                piece_len: pairs_text(std::iter::once((&**name, &**value))).len(),
             })
             .chain(
                 variable_names
@@ -86,7 +99,17 @@ impl LabelLayout {
             before: "".into(),
             after: "".into(),
             consts_in_text: !contiguous,
+            steps: Box::new([]),
         };
+        layout.steps = layout
+            .entries
+            .iter()
+            .filter(|e| layout.in_text(e))
+            .map(|e| match e {
+                Entry::Const { piece_len, .. } => Step::Skip(piece_len + 1),
+                Entry::Var { name, index } => Step::Value { name_skip: name.len() + 2, index: *index },
+            })
+            .collect();
         if contiguous {
             let split = var_positions
                 .first()
@@ -118,7 +141,7 @@ impl LabelLayout {
                 .iter()
                 .filter(|e| self.in_text(e))
                 .map(|e| match e {
-                    Entry::Const { name, value } => (&**name, &**value),
+                    Entry::Const { name, value, .. } => (&**name, &**value),
                     Entry::Var { name, index } => (&**name, values[*index].as_ref()),
                 }),
         )
@@ -134,11 +157,24 @@ impl LabelLayout {
     }
 
     /// True when `text` was made from these variable values.
+    #[inline]
     pub(crate) fn matches<V: AsRef<str>>(&self, text: &str, values: &[V]) -> bool {
-        self.pairs(text).all(|(entry, value)| match entry {
-            Entry::Var { index, .. } => value.equals(values[*index].as_ref()),
-            Entry::Const { .. } => true,
-        })
+        let text = text.as_bytes();
+        let mut at = 0;
+        for step in &*self.steps {
+            match *step {
+                Step::Skip(len) => at += len,
+                Step::Value { name_skip, index } => {
+                    let start = at + name_skip;
+                    let rest = text.get(start..).unwrap_or_default();
+                    match escaped_len_if_equal(rest, values[index].as_ref()) {
+                        Some(len) => at = start + len + 2,
+                        None => return false,
+                    }
+                }
+            }
+        }
+        true
     }
 
     /// Every label of the series with this text, with its value, in name order.
@@ -178,7 +214,7 @@ impl LabelLayout {
 
 fn const_pair(entry: &Entry) -> Option<(&str, &str)> {
     match entry {
-        Entry::Const { name, value } => Some((name, value)),
+        Entry::Const { name, value, .. } => Some((name, value)),
         Entry::Var { .. } => None,
     }
 }
@@ -211,6 +247,41 @@ fn next_value(text: &str, start: usize, name_len: usize) -> (&str, usize) {
     (value, i + 2)
 }
 
+/// When `text` starts with the escaped form of `raw` followed by its closing quote, the
+/// length of that escaped form.
+#[inline]
+fn escaped_len_if_equal(text: &[u8], raw: &str) -> Option<usize> {
+    let raw = raw.as_bytes();
+    if text.len() <= raw.len() {
+        return None;
+    }
+    for (&r, &t) in raw.iter().zip(text) {
+        if r != t || r == b'\\' {
+            // A byte that must be escaped is stored as two: compare the escaped forms.
+            return if matches!(r, b'\\' | b'"' | b'\n') { escaped_len_if_equal_slow(text, raw) } else { None };
+        }
+    }
+    // No byte needed escaping, so the value is stored as is and the next byte must close it.
+    (text[raw.len()] == b'"').then_some(raw.len())
+}
+
+fn escaped_len_if_equal_slow(text: &[u8], raw: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    for &b in raw {
+        let escaped: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'"' => b"\\\"",
+            b'\n' => b"\\n",
+            _ => std::slice::from_ref(&b),
+        };
+        if text.get(at..at + escaped.len()) != Some(escaped) {
+            return None;
+        }
+        at += escaped.len();
+    }
+    (text.get(at) == Some(&b'"')).then_some(at)
+}
+
 /// A label value as stored: raw, or escaped inside a series' text.
 enum Value<'a> {
     Raw(&'a str),
@@ -232,12 +303,6 @@ impl<'a> Value<'a> {
         }
     }
 
-    fn equals(&self, raw: &str) -> bool {
-        match self {
-            Self::Escaped(s) if !s.contains('\\') => *s == raw,
-            _ => self.bytes().eq(raw.bytes()),
-        }
-    }
 }
 
 /// The bytes of a label value, unescaping `\\`, `\"` and `\n` when it is escaped.
