@@ -1,7 +1,10 @@
 """The hierarchy, `.metrics` on every level, and the runtime's system status server."""
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -228,3 +231,23 @@ def test_a_port_in_use_is_an_os_error(monkeypatch):
         monkeypatch.setenv("DYN_SYSTEM_PORT", str(taken.getsockname()[1]))
         with pytest.raises(OSError, match="DYN_SYSTEM_PORT"):
             DistributedRuntime()
+
+
+def test_a_process_serving_with_callbacks_exits_without_shutdown():
+    script = """
+import urllib.request
+from dynamo.runtime import DistributedRuntime
+
+drt = DistributedRuntime()
+ep = drt.namespace("ns").component("comp").endpoint("ep")
+gauge = ep.metrics.create_intgauge("g", "G")
+ep.metrics.register_callback(lambda: gauge.inc())
+host, port = drt.system_status_server_info()
+urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10).read()
+print(gauge.get())
+"""
+    env = {**os.environ, "DYN_SYSTEM_PORT": "0", "DYN_SYSTEM_HOST": "127.0.0.1"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stdout) == (0, "1\n"), result.stderr
