@@ -13,8 +13,15 @@ use crate::format::push_label_value;
 /// One label of a metric, in name order.
 enum Entry {
     /// `piece_len` is the length of its rendered `name="value"`.
-    Const { name: Box<str>, value: Box<str>, piece_len: usize },
-    Var { name: Box<str>, index: usize },
+    Const {
+        name: Box<str>,
+        value: Box<str>,
+        piece_len: usize,
+    },
+    Var {
+        name: Box<str>,
+        index: usize,
+    },
 }
 
 impl Entry {
@@ -107,7 +114,10 @@ impl LabelLayout {
             .filter(|e| layout.in_text(e))
             .map(|e| match e {
                 Entry::Const { piece_len, .. } => Step::Skip(piece_len + 1),
-                Entry::Var { name, index } => Step::Value { name_skip: name.len() + 2, index: *index },
+                Entry::Var { name, index } => Step::Value {
+                    name_skip: name.len() + 2,
+                    index: *index,
+                },
             })
             .collect();
         if contiguous {
@@ -258,7 +268,11 @@ fn escaped_len_if_equal(text: &[u8], raw: &str) -> Option<usize> {
     for (&r, &t) in raw.iter().zip(text) {
         if r != t || r == b'\\' {
             // A byte that must be escaped is stored as two: compare the escaped forms.
-            return if matches!(r, b'\\' | b'"' | b'\n') { escaped_len_if_equal_slow(text, raw) } else { None };
+            return if matches!(r, b'\\' | b'"' | b'\n') {
+                escaped_len_if_equal_slow(text, raw)
+            } else {
+                None
+            };
         }
     }
     // No byte needed escaping, so the value is stored as is and the next byte must close it.
@@ -302,7 +316,6 @@ impl<'a> Value<'a> {
             },
         }
     }
-
 }
 
 /// The bytes of a label value, unescaping `\\`, `\"` and `\n` when it is escaped.

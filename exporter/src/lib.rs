@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod cache;
 mod counter;
 mod error;
 mod family;
@@ -52,6 +53,7 @@ mod server;
 mod validate;
 mod vec;
 
+pub use cache::HandleCache;
 pub use counter::{Counter, IntCounter};
 pub use error::ExporterError;
 pub use gauge::{Gauge, IntGauge};

@@ -1,6 +1,6 @@
 //! Labelled metrics: one series per set of variable label values.
 
-mod table;
+pub(crate) mod table;
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;

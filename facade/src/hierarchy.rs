@@ -17,7 +17,9 @@ pub(crate) struct Place {
 }
 
 /// The hierarchy labels of a place, in hierarchy order, or why its names are unusable.
-#[derive(Debug, Default)]
+///
+/// A runtime keeps one `Arc<Path>` per distinct path, so its address names the place.
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Path {
     pub(crate) labels: Vec<(&'static str, String)>,
     /// The first level whose name sanitizes to nothing: `(level, name as given)`.
@@ -57,10 +59,16 @@ impl Path {
 
 impl Place {
     pub(crate) fn child(&self, level: &'static str, label: &'static str, name: &str) -> Self {
+        let path = self.runtime.intern(self.path.child(level, label, name));
         Self {
             runtime: Arc::clone(&self.runtime),
-            path: Arc::new(self.path.child(level, label, name)),
+            path,
         }
+    }
+
+    /// A number naming this place among the places of its runtime.
+    pub(crate) fn id(&self) -> usize {
+        Arc::as_ptr(&self.path) as usize
     }
 }
 

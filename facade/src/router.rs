@@ -10,7 +10,7 @@ use std::sync::{Arc, Once, RwLock, Weak};
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 
-use crate::runtime::{RuntimeInner, RuntimeRecorder};
+use crate::runtime::RuntimeInner;
 use crate::scope;
 
 /// Every runtime created, oldest first; dead ones are pruned when a runtime is added.
@@ -33,17 +33,18 @@ pub(crate) fn adopt(runtime: &Arc<RuntimeInner>, install: bool) {
     }
 }
 
-/// Runs `f` on the recorder of the scope's runtime, or of the default runtime.
-fn with_target<R>(f: impl FnOnce(&RuntimeRecorder) -> R) -> Option<R> {
+/// Runs `f` on the runtime of the current scope (with the scope's place id), or on the
+/// default runtime (with its root's id).
+fn with_target<R>(f: impl FnOnce(&RuntimeInner, usize) -> R) -> Option<R> {
     scope::with_current(|place| match place {
-        Some(place) => Some(f(&place.runtime.recorder)),
+        Some(place) => Some(f(&place.runtime, place.id())),
         None => {
             let default = RUNTIMES
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .iter()
                 .find_map(Weak::upgrade);
-            default.map(|runtime| f(&runtime.recorder))
+            default.map(|runtime| f(&runtime, Arc::as_ptr(&runtime.root) as usize))
         }
     })
 }
@@ -53,26 +54,41 @@ struct Router;
 
 impl Recorder for Router {
     fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        with_target(|r| r.describe_counter(key, unit, description));
+        with_target(|r, _| r.recorder.describe_counter(key, unit, description));
     }
 
     fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        with_target(|r| r.describe_gauge(key, unit, description));
+        with_target(|r, _| r.recorder.describe_gauge(key, unit, description));
     }
 
     fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        with_target(|r| r.describe_histogram(key, unit, description));
+        with_target(|r, _| r.recorder.describe_histogram(key, unit, description));
     }
 
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
-        with_target(|r| r.register_counter(key, metadata)).unwrap_or_else(Counter::noop)
+        with_target(|r, place| {
+            r.macro_handles
+                .counters
+                .get_or_insert_with(place, key, || r.recorder.register_counter(key, metadata))
+        })
+        .unwrap_or_else(Counter::noop)
     }
 
     fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
-        with_target(|r| r.register_gauge(key, metadata)).unwrap_or_else(Gauge::noop)
+        with_target(|r, place| {
+            r.macro_handles
+                .gauges
+                .get_or_insert_with(place, key, || r.recorder.register_gauge(key, metadata))
+        })
+        .unwrap_or_else(Gauge::noop)
     }
 
     fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
-        with_target(|r| r.register_histogram(key, metadata)).unwrap_or_else(Histogram::noop)
+        with_target(|r, place| {
+            r.macro_handles
+                .histograms
+                .get_or_insert_with(place, key, || r.recorder.register_histogram(key, metadata))
+        })
+        .unwrap_or_else(Histogram::noop)
     }
 }

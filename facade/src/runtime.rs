@@ -1,12 +1,14 @@
 //! The runtime: root of the hierarchy, owner of the registry, the callbacks and the recorder.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dynamo_exporter::{Gauge, Registry, RegistryRecorder};
+use dynamo_exporter::{Gauge, HandleCache, Registry, RegistryRecorder};
 use metrics_util::layers::Layer;
+use parking_lot::Mutex;
 
 use crate::callbacks::Callbacks;
 use crate::hierarchy::{Namespace, Path, Place};
@@ -31,6 +33,20 @@ pub(crate) struct RuntimeInner {
     clock: Clock,
     /// Readiness and the system status server.
     pub(crate) system: SystemState,
+    /// One `Arc` per distinct path, so that places can be told apart by address.
+    paths: Mutex<HashSet<Arc<Path>>>,
+    pub(crate) root: Arc<Path>,
+    /// Handles given to macro calls, by place and key.
+    pub(crate) macro_handles: MacroHandles,
+}
+
+/// The handles given to `metrics` macro calls, cached by the place they came from and their
+/// key, so a repeated call skips naming and registration.
+#[derive(Default)]
+pub(crate) struct MacroHandles {
+    pub(crate) counters: HandleCache<metrics::Counter>,
+    pub(crate) gauges: HandleCache<metrics::Gauge>,
+    pub(crate) histograms: HandleCache<metrics::Histogram>,
 }
 
 impl RuntimeInner {
@@ -46,6 +62,17 @@ impl RuntimeInner {
         self.registry.render_into(&required, &mut out);
         out.push_str(&appended);
         out
+    }
+
+    /// The runtime's one `Arc` of this path.
+    pub(crate) fn intern(&self, path: Path) -> Arc<Path> {
+        let mut paths = self.paths.lock();
+        if let Some(known) = paths.get(&path) {
+            return Arc::clone(known);
+        }
+        let path = Arc::new(path);
+        paths.insert(Arc::clone(&path));
+        path
     }
 
     /// Time since the runtime started, by its clock.
@@ -226,13 +253,17 @@ impl RuntimeBuilder {
             uptime,
             clock,
             system: SystemState::new(server.starting_health()),
+            paths: Mutex::new(HashSet::new()),
+            root: Arc::new(Path::default()),
+            macro_handles: MacroHandles::default(),
         });
         system_server::start(&server, &inner)?;
         crate::router::adopt(&inner, self.global_recorder);
+        let root = Arc::clone(&inner.root);
         Ok(DistributedRuntime {
             root: Place {
                 runtime: inner,
-                path: Arc::new(Path::default()),
+                path: root,
             },
         })
     }

@@ -94,6 +94,25 @@ fn macro_calls_land_in_the_right_runtime() {
         )
     );
 
+    // One call site in several scopes: each scope gets its own series, every time.
+    for endpoint in ["a", "b", "a"] {
+        let place = second.namespace("loop").component("c").endpoint(endpoint);
+        place.in_scope(|| metrics::counter!("hits_total").increment(1));
+    }
+    assert_eq!(
+        second
+            .namespace("loop")
+            .metrics()
+            .prometheus_expfmt()
+            .unwrap(),
+        concat!(
+            "# HELP dynamo_component_hits_total dynamo_component_hits_total\n",
+            "# TYPE dynamo_component_hits_total counter\n",
+            "dynamo_component_hits_total{dynamo_component=\"c\",dynamo_endpoint=\"a\",dynamo_namespace=\"loop\"} 2\n",
+            "dynamo_component_hits_total{dynamo_component=\"c\",dynamo_endpoint=\"b\",dynamo_namespace=\"loop\"} 1\n",
+        )
+    );
+
     // When the default runtime is gone, the next oldest one takes unscoped calls.
     drop(endpoint);
     drop(api);
