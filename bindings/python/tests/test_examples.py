@@ -65,10 +65,10 @@ class Server:
         with urllib.request.urlopen(self.base + path, timeout=10) as response:
             return response.status, response.read().decode()
 
-    def stop(self):
-        """Ctrl-C, as a user stops it; it shuts the server down and exits 0."""
+    def stop(self, sig=signal.SIGINT):
+        """Ctrl-C by default, as a user stops it; it shuts the server down and exits 0."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(sig)
         try:
             code = self.proc.wait(timeout=30)
         finally:
@@ -151,7 +151,7 @@ def test_server_with_callback(start):
                 == (tick + worker * 3) % 10
             )
     assert server.get("/health")[0] == 200
-    assert server.stop() == 0
+    assert server.stop(signal.SIGTERM) == 0
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
