@@ -1,0 +1,214 @@
+//! The same metrics built with each library, so every benchmark measures like with like.
+//!
+//! Each scrape set-up has `series` series: half integer counters, half f64 gauges, each with
+//! two variable labels and the three hierarchy labels as constant labels.
+
+use dynamo_runtime::{DistributedRuntime, Metrics};
+
+/// The hierarchy labels every library's metrics carry.
+pub const HIERARCHY: [(&str, &str); 3] = [
+    ("dynamo_namespace", "ns"),
+    ("dynamo_component", "comp"),
+    ("dynamo_endpoint", "ep"),
+];
+
+/// The two variable label values of series `i`.
+#[must_use]
+pub fn label_values(i: usize) -> [String; 2] {
+    [format!("model-{}", i / 100), format!("worker-{}", i % 100)]
+}
+
+/// Ten histogram bounds.
+pub const TEN_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 50.0];
+
+/// A runtime for benchmarks (no global recorder) and its benchmark endpoint's metrics.
+pub fn ours_endpoint() -> (DistributedRuntime, Metrics) {
+    let runtime = DistributedRuntime::builder()
+        .global_recorder(false)
+        .build()
+        .expect("runtime");
+    let metrics = runtime
+        .namespace("ns")
+        .component("comp")
+        .endpoint("ep")
+        .metrics();
+    (runtime, metrics)
+}
+
+/// Our runtime with `series` counter and gauge series; render with `prometheus_expfmt`.
+pub fn ours_series(series: usize) -> DistributedRuntime {
+    let (runtime, metrics) = ours_endpoint();
+    let counters = metrics
+        .create_intcountervec("requests_total", "Requests", &["model", "worker"], &[])
+        .unwrap();
+    let gauges = metrics
+        .create_gaugevec("load", "Load", &["model", "worker"], &[])
+        .unwrap();
+    for i in 0..series {
+        let values = label_values(i);
+        if i % 2 == 0 {
+            counters.with_label_values(&values).inc_by(i as u64);
+        } else {
+            gauges.with_label_values(&values).set(i as f64 * 0.5);
+        }
+    }
+    runtime
+}
+
+/// Our runtime with `count` histograms of ten buckets.
+pub fn ours_histograms(count: usize) -> DistributedRuntime {
+    let (runtime, metrics) = ours_endpoint();
+    let histograms = metrics
+        .create_histogramvec(
+            "latency_seconds",
+            "Latency",
+            &["model", "worker"],
+            &[],
+            Some(TEN_BUCKETS.to_vec()),
+        )
+        .unwrap();
+    for i in 0..count {
+        histograms
+            .with_label_values(&label_values(i))
+            .observe(i as f64 * 0.01);
+    }
+    runtime
+}
+
+/// The same with the `prometheus` crate.
+pub mod prometheus_crate {
+    use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+
+    use super::{HIERARCHY, TEN_BUCKETS, label_values};
+
+    fn opts(name: &str, help: &str) -> Opts {
+        let mut opts = Opts::new(name, help);
+        for (k, v) in HIERARCHY {
+            opts = opts.const_label(k, v);
+        }
+        opts
+    }
+
+    /// A registry with `series` counter and gauge series.
+    #[must_use]
+    pub fn series(series: usize) -> Registry {
+        let registry = Registry::new();
+        let counters = IntCounterVec::new(
+            opts("dynamo_component_requests_total", "Requests"),
+            &["model", "worker"],
+        )
+        .unwrap();
+        let gauges =
+            GaugeVec::new(opts("dynamo_component_load", "Load"), &["model", "worker"]).unwrap();
+        registry.register(Box::new(counters.clone())).unwrap();
+        registry.register(Box::new(gauges.clone())).unwrap();
+        for i in 0..series {
+            let values = label_values(i);
+            let values = [values[0].as_str(), values[1].as_str()];
+            if i % 2 == 0 {
+                counters.with_label_values(&values).inc_by(i as u64);
+            } else {
+                gauges.with_label_values(&values).set(i as f64 * 0.5);
+            }
+        }
+        registry
+    }
+
+    /// A registry with `count` histograms of ten buckets.
+    #[must_use]
+    pub fn histograms(count: usize) -> Registry {
+        let registry = Registry::new();
+        let opts = HistogramOpts::from(opts("dynamo_component_latency_seconds", "Latency"))
+            .buckets(TEN_BUCKETS.to_vec());
+        let histograms = HistogramVec::new(opts, &["model", "worker"]).unwrap();
+        registry.register(Box::new(histograms.clone())).unwrap();
+        for i in 0..count {
+            let values = label_values(i);
+            histograms
+                .with_label_values(&[values[0].as_str(), values[1].as_str()])
+                .observe(i as f64 * 0.01);
+        }
+        registry
+    }
+
+    /// The text exposition of `registry`.
+    #[must_use]
+    pub fn render(registry: &Registry) -> String {
+        prometheus::TextEncoder::new()
+            .encode_to_string(&registry.gather())
+            .unwrap()
+    }
+}
+
+/// The same with the `prometheus-client` crate.
+pub mod prometheus_client_crate {
+    use std::borrow::Cow;
+    use std::sync::atomic::AtomicU64;
+
+    use prometheus_client::metrics::counter::Counter;
+    use prometheus_client::metrics::family::Family;
+    use prometheus_client::metrics::gauge::Gauge;
+    use prometheus_client::metrics::histogram::Histogram;
+    use prometheus_client::registry::Registry;
+
+    use super::{HIERARCHY, TEN_BUCKETS, label_values};
+
+    /// The variable labels of a series.
+    pub type Labels = [(&'static str, String); 2];
+
+    fn labels(i: usize) -> Labels {
+        let [model, worker] = label_values(i);
+        [("model", model), ("worker", worker)]
+    }
+
+    fn registry() -> Registry {
+        Registry::with_prefix_and_labels(
+            "dynamo_component",
+            HIERARCHY
+                .into_iter()
+                .map(|(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v))),
+        )
+    }
+
+    /// A registry with `series` counter and gauge series.
+    #[must_use]
+    pub fn series(series: usize) -> Registry {
+        let mut registry = registry();
+        let counters = Family::<Labels, Counter>::default();
+        let gauges = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        registry.register("requests", "Requests", counters.clone());
+        registry.register("load", "Load", gauges.clone());
+        for i in 0..series {
+            if i % 2 == 0 {
+                counters.get_or_create(&labels(i)).inc_by(i as u64);
+            } else {
+                gauges.get_or_create(&labels(i)).set(i as f64 * 0.5);
+            }
+        }
+        registry
+    }
+
+    /// A registry with `count` histograms of ten buckets.
+    #[must_use]
+    pub fn histograms(count: usize) -> Registry {
+        let mut registry = registry();
+        let histograms = Family::<Labels, Histogram>::new_with_constructor(|| {
+            Histogram::new(TEN_BUCKETS)
+        });
+        registry.register("latency_seconds", "Latency", histograms.clone());
+        for i in 0..count {
+            histograms
+                .get_or_create(&labels(i))
+                .observe(i as f64 * 0.01);
+        }
+        registry
+    }
+
+    /// The text exposition of `registry`.
+    #[must_use]
+    pub fn render(registry: &Registry) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, registry).unwrap();
+        out
+    }
+}
