@@ -11,6 +11,7 @@ use crate::labels::LabelText;
 use crate::series::{Cell, push_sample_prefix};
 
 /// Adds `v` to an f64 stored as bits.
+#[inline]
 pub(crate) fn add_f64(bits: &AtomicU64, v: f64) {
     let mut current = bits.load(Relaxed);
     loop {
@@ -22,9 +23,45 @@ pub(crate) fn add_f64(bits: &AtomicU64, v: f64) {
     }
 }
 
-/// The cell of an f64 counter.
+/// Whole increments below this are exact in an f64, and go to the integer part.
+const EXACT_WHOLE: f64 = 9_007_199_254_740_992.0;
+
+/// The cell of an f64 counter: whole increments in an integer (one atomic add, which never
+/// retries under contention) and the rest in an f64.
 #[derive(Default)]
-pub(crate) struct F64Counter(pub(crate) AtomicU64);
+pub(crate) struct F64Counter {
+    whole: AtomicU64,
+    fraction: AtomicU64,
+}
+
+impl F64Counter {
+    #[inline]
+    pub(crate) fn add_whole(&self, v: u64) {
+        self.whole.fetch_add(v, Relaxed);
+    }
+
+    /// Adds `v`, which must not be negative or NaN.
+    #[inline]
+    pub(crate) fn add(&self, v: f64) {
+        if v.fract() == 0.0 && v < EXACT_WHOLE {
+            self.add_whole(v as u64);
+        } else {
+            add_f64(&self.fraction, v);
+        }
+    }
+
+    pub(crate) fn get(&self) -> f64 {
+        self.whole.load(Relaxed) as f64 + f64::from_bits(self.fraction.load(Relaxed))
+    }
+
+    /// Raises the value to `target` if it is below.
+    pub(crate) fn raise_to(&self, target: f64) {
+        let current = self.get();
+        if current < target {
+            self.add(target - current);
+        }
+    }
+}
 
 impl Cell for F64Counter {
     const KIND: MetricKind = MetricKind::Counter;
@@ -35,7 +72,7 @@ impl Cell for F64Counter {
 
     fn write(&self, name: &str, labels: LabelText<'_>, out: &mut String) {
         push_sample_prefix(out, name, "", labels);
-        push_f64(out, f64::from_bits(self.0.load(Relaxed)));
+        push_f64(out, self.get());
         out.push('\n');
     }
 }
@@ -76,14 +113,14 @@ impl Counter {
     /// Adds one.
     #[inline]
     pub fn inc(&self) {
-        self.inc_by(1.0);
+        self.0.cell.add_whole(1);
     }
 
     /// Adds `v`. A negative or NaN `v` would break the counter's promise and is ignored.
     #[inline]
     pub fn inc_by(&self, v: f64) {
         if v >= 0.0 {
-            add_f64(&self.0.cell.0, v);
+            self.0.cell.add(v);
         } else {
             tracing::warn!(
                 metric = self.name(),
@@ -96,7 +133,7 @@ impl Counter {
     /// The current value.
     #[must_use]
     pub fn get(&self) -> f64 {
-        f64::from_bits(self.0.cell.0.load(Relaxed))
+        self.0.cell.get()
     }
 }
 

@@ -151,14 +151,11 @@ impl CounterFn for Series<U64Counter> {
 
 impl CounterFn for Series<F64Counter> {
     fn increment(&self, value: u64) {
-        add_f64(&self.cell.0, value as f64);
+        self.cell.add_whole(value);
     }
 
     fn absolute(&self, value: u64) {
-        let target = value as f64;
-        let _ = self.cell.0.fetch_update(Relaxed, Relaxed, |bits| {
-            (f64::from_bits(bits) < target).then_some(target.to_bits())
-        });
+        self.cell.raise_to(value as f64);
     }
 }
 

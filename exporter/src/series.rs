@@ -91,6 +91,7 @@ impl<C: Cell> Series<C> {
     }
 
     /// True when this series was made from these variable label values.
+    #[inline]
     pub(crate) fn has_values<V: AsRef<str>>(&self, values: &[V]) -> bool {
         self.core.layout.matches(&self.text, values)
     }

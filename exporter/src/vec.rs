@@ -2,7 +2,7 @@
 
 pub(crate) mod table;
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use crate::family::Family;
@@ -166,11 +166,17 @@ impl<M: VecChild> MetricVec<M> {
             .find_or_insert(hash, same, make, |child| child.series().hash))
     }
 
+    /// Hashes the values and their lengths (so `["ab", "c"]` and `["a", "bc"]` differ).
+    #[inline]
     fn hash<V: AsRef<str>>(&self, values: &[V]) -> u64 {
         let mut hasher = self.inner.hasher.build_hasher();
+        let mut lengths = 0u64;
         for value in values {
-            value.as_ref().hash(&mut hasher);
+            let value = value.as_ref();
+            hasher.write(value.as_bytes());
+            lengths = lengths.rotate_left(21) ^ value.len() as u64;
         }
+        hasher.write_u64(lengths);
         hasher.finish()
     }
 }

@@ -293,3 +293,29 @@ fn negative_and_nan_counter_increments_are_ignored() {
     c.inc_by(f64::NAN);
     assert_eq!(c.get(), 2.0);
 }
+
+#[test]
+fn counter_adds_whole_and_fractional_increments() {
+    let registry = Registry::new();
+    let c = registry.counter(&Opts::new("c", "C")).unwrap();
+    c.inc();
+    c.inc_by(0.25);
+    c.inc_by(2.0);
+    c.inc_by(1e300);
+    c.inc_by(0.0);
+    assert_eq!(c.get(), 3.25 + 1e300);
+    let small = registry.counter(&Opts::new("s", "S")).unwrap();
+    small.inc_by(0.1);
+    small.inc();
+    assert_eq!(
+        registry.render(),
+        concat!(
+            "# HELP c C\n",
+            "# TYPE c counter\n",
+            "c 1e300\n",
+            "# HELP s S\n",
+            "# TYPE s counter\n",
+            "s 1.1\n",
+        )
+    );
+}
