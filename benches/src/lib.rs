@@ -192,9 +192,8 @@ pub mod prometheus_client_crate {
     #[must_use]
     pub fn histograms(count: usize) -> Registry {
         let mut registry = registry();
-        let histograms = Family::<Labels, Histogram>::new_with_constructor(|| {
-            Histogram::new(TEN_BUCKETS)
-        });
+        let histograms =
+            Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(TEN_BUCKETS));
         registry.register("latency_seconds", "Latency", histograms.clone());
         for i in 0..count {
             histograms
