@@ -9,6 +9,7 @@
 use std::cmp::Ordering;
 
 use crate::format::push_label_value;
+use crate::vec::bytes_eq;
 
 /// One label of a metric, in name order.
 enum Entry {
@@ -168,9 +169,27 @@ impl LabelLayout {
 
     /// True when `text` was made from these variable values.
     #[inline]
-    pub(crate) fn matches<V: AsRef<str>>(&self, text: &str, values: &[V]) -> bool {
+    pub(crate) fn matches<V: AsRef<str>>(&self, text: &str, values: &[V], plain: bool) -> bool {
         let text = text.as_bytes();
         let mut at = 0;
+        if plain {
+            // No value needs escaping: each must stand in the text as is, then its quote.
+            for step in &*self.steps {
+                match *step {
+                    Step::Skip(len) => at += len,
+                    Step::Value { name_skip, index } => {
+                        let raw = values[index].as_ref().as_bytes();
+                        let start = at + name_skip;
+                        let end = start + raw.len();
+                        if text.get(end) != Some(&b'"') || !bytes_eq(&text[start..end], raw) {
+                            return false;
+                        }
+                        at = end + 2;
+                    }
+                }
+            }
+            return true;
+        }
         for step in &*self.steps {
             match *step {
                 Step::Skip(len) => at += len,
@@ -262,21 +281,12 @@ fn next_value(text: &str, start: usize, name_len: usize) -> (&str, usize) {
 #[inline]
 fn escaped_len_if_equal(text: &[u8], raw: &str) -> Option<usize> {
     let raw = raw.as_bytes();
-    if text.len() <= raw.len() {
-        return None;
+    let len = raw.len();
+    if !raw.iter().any(|&b| matches!(b, b'\\' | b'"' | b'\n')) {
+        let stored = text.get(..len)?;
+        return (text.get(len) == Some(&b'"') && bytes_eq(stored, raw)).then_some(len);
     }
-    for (&r, &t) in raw.iter().zip(text) {
-        if r != t || r == b'\\' {
-            // A byte that must be escaped is stored as two: compare the escaped forms.
-            return if matches!(r, b'\\' | b'"' | b'\n') {
-                escaped_len_if_equal_slow(text, raw)
-            } else {
-                None
-            };
-        }
-    }
-    // No byte needed escaping, so the value is stored as is and the next byte must close it.
-    (text[raw.len()] == b'"').then_some(raw.len())
+    escaped_len_if_equal_slow(text, raw)
 }
 
 fn escaped_len_if_equal_slow(text: &[u8], raw: &[u8]) -> Option<usize> {
@@ -394,8 +404,11 @@ mod tests {
         ) {
             let l = layout(&[("k", "q\"\\\n")], &["m", "a"]);
             let text = l.series_text(&[&a, &b]);
-            prop_assert!(l.matches(&text, &[&a, &b]));
-            prop_assert_eq!(l.matches(&text, &[&c, &d]), a == c && b == d);
+            let plain = |vs: &[&String]| !vs.iter().any(|v| v.bytes().any(|b| matches!(b, b'"' | b'\\' | b'\n')));
+            prop_assert!(l.matches(&text, &[&a, &b], plain(&[&a, &b])));
+            prop_assert!(l.matches(&text, &[&a, &b], false));
+            prop_assert_eq!(l.matches(&text, &[&c, &d], plain(&[&c, &d])), a == c && b == d);
+            prop_assert_eq!(l.matches(&text, &[&c, &d], false), a == c && b == d);
         }
 
         #[test]

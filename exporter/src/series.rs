@@ -90,10 +90,10 @@ impl<C: Cell> Series<C> {
         }
     }
 
-    /// True when this series was made from these variable label values.
+    /// The series' part of the label text.
     #[inline]
-    pub(crate) fn has_values<V: AsRef<str>>(&self, values: &[V]) -> bool {
-        self.core.layout.matches(&self.text, values)
+    pub(crate) fn text(&self) -> &str {
+        &self.text
     }
 }
 

@@ -1,8 +1,11 @@
 //! Labelled metrics: one series per set of variable label values.
 
 pub(crate) mod table;
+mod words;
 
-use std::hash::{BuildHasher, Hasher};
+pub(crate) use words::bytes_eq;
+
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use crate::family::Family;
@@ -43,7 +46,8 @@ struct VecInner<M> {
     core: Arc<MetricCore>,
     family: Arc<Family>,
     children: Table<M>,
-    hasher: foldhash::fast::RandomState,
+    /// Seeds the hash of label values, so hashes differ from process to process.
+    seed: u64,
     /// Handed out when label values are refused.
     noop: M,
 }
@@ -104,7 +108,7 @@ impl<M: VecChild> MetricVec<M> {
             core,
             family,
             children: Table::new(),
-            hasher: foldhash::fast::RandomState::default(),
+            seed: BuildHasher::hash_one(&std::hash::RandomState::new(), 0x5EED_u64),
             noop: M::noop_child(),
         };
         Self {
@@ -151,8 +155,13 @@ impl<M: VecChild> MetricVec<M> {
                 got: values.len(),
             });
         }
-        let hash = self.hash(values);
-        let same = |child: &M| child.series().hash == hash && child.series().has_values(values);
+        let (hash, plain) = words::hash_values(inner.seed, values);
+        // The vec's own layout, not the series', so its loads need not wait for the series'.
+        let layout = &inner.core.layout;
+        let same = |child: &M| {
+            let series = child.series();
+            series.hash == hash && layout.matches(series.text(), values, plain)
+        };
         if let Some(child) = inner.children.find(hash, same) {
             return Ok(child);
         }
@@ -164,19 +173,5 @@ impl<M: VecChild> MetricVec<M> {
         Ok(inner
             .children
             .find_or_insert(hash, same, make, |child| child.series().hash))
-    }
-
-    /// Hashes the values and their lengths (so `["ab", "c"]` and `["a", "bc"]` differ).
-    #[inline]
-    fn hash<V: AsRef<str>>(&self, values: &[V]) -> u64 {
-        let mut hasher = self.inner.hasher.build_hasher();
-        let mut lengths = 0u64;
-        for value in values {
-            let value = value.as_ref();
-            hasher.write(value.as_bytes());
-            lengths = lengths.rotate_left(21) ^ value.len() as u64;
-        }
-        hasher.write_u64(lengths);
-        hasher.finish()
     }
 }

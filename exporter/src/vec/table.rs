@@ -17,7 +17,7 @@ const FIRST_CAPACITY: usize = 8;
 type Slots<T> = Box<[OnceLock<T>]>;
 
 pub(crate) struct Table<T> {
-    levels: Box<[OnceLock<Slots<T>>]>,
+    levels: [OnceLock<Slots<T>>; LEVELS],
     /// The level lookups use; every entry is in it.
     current: AtomicUsize,
     /// Entries in the current level; held while inserting.
@@ -26,7 +26,7 @@ pub(crate) struct Table<T> {
 
 impl<T: Clone> Table<T> {
     pub(crate) fn new() -> Self {
-        let levels: Box<[OnceLock<Slots<T>>]> = (0..LEVELS).map(|_| OnceLock::new()).collect();
+        let levels: [OnceLock<Slots<T>>; LEVELS] = std::array::from_fn(|_| OnceLock::new());
         let _ = levels[0].set(empty_slots(FIRST_CAPACITY));
         Self {
             levels,
