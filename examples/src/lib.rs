@@ -1,1 +1,64 @@
 //! Example programs of the dynamo-runtime metrics API; see `examples/README.md`.
+//!
+//! The two server examples serve the same metrics, created here; they differ only in how the
+//! metrics are kept up to date (a thread of the application, or a callback before each scrape).
+
+use dynamo_runtime::{Gauge, GaugeVec, IntCounter, IntGauge, Metrics, MetricsError};
+
+/// Workers whose in-flight requests the examples report.
+pub const WORKERS: u64 = 3;
+
+/// The metrics of a pool of workers, as both server examples serve them.
+#[derive(Debug, Clone)]
+pub struct WorkerMetrics {
+    total_slots: IntGauge,
+    cache_usage: Gauge,
+    active: GaugeVec,
+    updates: IntCounter,
+}
+
+impl WorkerMetrics {
+    /// Creates the metrics; `update_method` (`loop` or `callback`) becomes a constant label of
+    /// the update counter.
+    ///
+    /// # Errors
+    ///
+    /// When a metric of the same name already exists with another type or help.
+    pub fn create(metrics: &Metrics, update_method: &str) -> Result<Self, MetricsError> {
+        Ok(Self {
+            total_slots: metrics.create_intgauge(
+                "total_slots",
+                "Request slots of the worker pool",
+                &[],
+            )?,
+            cache_usage: metrics.create_gauge(
+                "kv_cache_usage_ratio",
+                "Fraction of the KV cache in use, from 0 to 1",
+                &[],
+            )?,
+            active: metrics.create_gaugevec(
+                "worker_active_requests",
+                "Requests in flight on each worker",
+                &["worker_id"],
+                &[],
+            )?,
+            updates: metrics.create_intcounter(
+                "updates_total",
+                "Times the metrics were updated",
+                &[("update_method", update_method)],
+            )?,
+        })
+    }
+
+    /// Sets every metric to the values of update number `tick` (made-up load that changes).
+    pub fn update(&self, tick: u64) {
+        self.total_slots.set(64);
+        self.cache_usage.set((tick % 100) as f64 / 100.0);
+        for worker in 0..WORKERS {
+            self.active
+                .with_label_values(&[worker.to_string()])
+                .set(((tick + worker * 3) % 10) as f64);
+        }
+        self.updates.inc();
+    }
+}

@@ -1,8 +1,11 @@
 //! The guide's Rust snippets, run as the `guide` example: its scrape holds exactly the expected
 //! series, and promtool parses it.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Command;
+
+use common::promtool_check;
 
 fn guide_output() -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_guide"))
@@ -63,33 +66,6 @@ fn guide_scrape_holds_exactly_the_expected_series() {
     .map(|line| line + "\n")
     .concat();
     assert_eq!(guide_output(), expected);
-}
-
-/// Runs `promtool check metrics` on `text`: `Ok` with the lint findings, or `Err` with the
-/// parse error.
-fn promtool_check(text: &str) -> Result<Vec<String>, String> {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (Debian package `prometheus`)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
-    match output.status.code() {
-        Some(0) => Ok(Vec::new()),
-        // Exit code 3 means the text parsed and only lint findings were printed.
-        Some(3) => Ok(said.lines().map(str::to_string).collect()),
-        _ => Err(said),
-    }
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! its bound address, serves the same metrics (which promtool accepts), and refuses to start
 //! without `DYN_SYSTEM_PORT`.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -72,30 +74,6 @@ fn value(text: &str, series: &str) -> Option<f64> {
         .and_then(|rest| rest.trim().parse().ok())
 }
 
-fn promtool_check(text: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (Debian package `prometheus`)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "promtool check metrics:\n{}{}\non:\n{text}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 const LABELS: &str =
     r#"dynamo_component="worker",dynamo_endpoint="generate",dynamo_namespace="example""#;
 
@@ -142,7 +120,7 @@ fn server_with_callback_updates_once_per_scrape() {
     assert_eq!(value(&first, &updates_series("callback")), Some(1.0));
     let (_, second) = get(example.addr, "/metrics");
     assert_eq!(value(&second, &updates_series("callback")), Some(2.0));
-    promtool_check(&second);
+    assert_eq!(common::promtool_check(&second), Ok(Vec::new()));
     assert_eq!(get(example.addr, "/health").0, "HTTP/1.1 200 OK");
     assert_eq!(get(example.addr, "/live").0, "HTTP/1.1 200 OK");
 }
@@ -152,7 +130,7 @@ fn server_with_loop_serves_the_same_metrics() {
     let example = start(env!("CARGO_BIN_EXE_server_with_loop"));
     let text = first_update(example.addr, "loop");
     assert_example_metrics(&text);
-    promtool_check(&text);
+    assert_eq!(common::promtool_check(&text), Ok(Vec::new()));
     assert_eq!(get(example.addr, "/health").0, "HTTP/1.1 200 OK");
 }
 

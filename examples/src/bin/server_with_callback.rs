@@ -11,9 +11,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use dynamo_metrics_examples::WorkerMetrics;
 use dynamo_runtime::{DistributedRuntime, HealthStatus};
-
-const WORKERS: u64 = 3;
 
 fn main() -> anyhow::Result<()> {
     let runtime = DistributedRuntime::new()?;
@@ -26,36 +25,12 @@ fn main() -> anyhow::Result<()> {
         .component("worker")
         .endpoint("generate")
         .metrics();
-    let total_slots =
-        metrics.create_intgauge("total_slots", "Request slots of the worker pool", &[])?;
-    let cache_usage = metrics.create_gauge(
-        "kv_cache_usage_ratio",
-        "Fraction of the KV cache in use, from 0 to 1",
-        &[],
-    )?;
-    let active = metrics.create_gaugevec(
-        "worker_active_requests",
-        "Requests in flight on each worker",
-        &["worker_id"],
-        &[],
-    )?;
-    let updates = metrics.create_intcounter(
-        "updates_total",
-        "Times the metrics were updated",
-        &[("update_method", "callback")],
-    )?;
+    let workers = WorkerMetrics::create(&metrics, "callback")?;
 
+    // The server calls this just before each scrape of /metrics.
     let ticks = AtomicU64::new(0);
     metrics.register_callback(move || -> anyhow::Result<()> {
-        let tick = ticks.fetch_add(1, Ordering::Relaxed);
-        total_slots.set(64);
-        cache_usage.set((tick % 100) as f64 / 100.0);
-        for worker in 0..WORKERS {
-            active
-                .with_label_values(&[&worker.to_string()])
-                .set(((tick + worker * 3) % 10) as f64);
-        }
-        updates.inc();
+        workers.update(ticks.fetch_add(1, Ordering::Relaxed));
         Ok(())
     });
 

@@ -10,9 +10,8 @@
 use std::thread;
 use std::time::Duration;
 
+use dynamo_metrics_examples::WorkerMetrics;
 use dynamo_runtime::{DistributedRuntime, HealthStatus};
-
-const WORKERS: u64 = 3;
 
 fn main() -> anyhow::Result<()> {
     let runtime = DistributedRuntime::new()?;
@@ -25,36 +24,12 @@ fn main() -> anyhow::Result<()> {
         .component("worker")
         .endpoint("generate")
         .metrics();
-    let total_slots =
-        metrics.create_intgauge("total_slots", "Request slots of the worker pool", &[])?;
-    let cache_usage = metrics.create_gauge(
-        "kv_cache_usage_ratio",
-        "Fraction of the KV cache in use, from 0 to 1",
-        &[],
-    )?;
-    let active = metrics.create_gaugevec(
-        "worker_active_requests",
-        "Requests in flight on each worker",
-        &["worker_id"],
-        &[],
-    )?;
-    let updates = metrics.create_intcounter(
-        "updates_total",
-        "Times the metrics were updated",
-        &[("update_method", "loop")],
-    )?;
+    let workers = WorkerMetrics::create(&metrics, "loop")?;
 
     // The application's own work goes on beside the server, which has its own thread.
     let updater = thread::spawn(move || {
         for tick in 0u64.. {
-            total_slots.set(64);
-            cache_usage.set((tick % 100) as f64 / 100.0);
-            for worker in 0..WORKERS {
-                active
-                    .with_label_values(&[&worker.to_string()])
-                    .set(((tick + worker * 3) % 10) as f64);
-            }
-            updates.inc();
+            workers.update(tick);
             thread::sleep(Duration::from_secs(1));
         }
     });
