@@ -50,6 +50,8 @@ struct VecInner<M> {
     seed: u64,
     /// Handed out when label values are refused.
     noop: M,
+    /// How many variable labels the vec has.
+    variable_count: usize,
 }
 
 /// A vec of [`Counter`]s.
@@ -105,6 +107,7 @@ impl<M> MetricVec<M> {
 impl<M: VecChild> MetricVec<M> {
     pub(crate) fn new(core: Arc<MetricCore>, family: Arc<Family>) -> Self {
         let inner = VecInner {
+            variable_count: core.variable_names.len(),
             core,
             family,
             children: Table::new(),
@@ -122,12 +125,9 @@ impl<M: VecChild> MetricVec<M> {
     /// [`MetricVec::get_metric_with_label_values`] to get the error instead.
     #[inline]
     pub fn with_label_values<V: AsRef<str>>(&self, values: &[V]) -> &M {
-        match self.get_metric_with_label_values(values) {
-            Ok(child) => child,
-            Err(error) => {
-                tracing::error!(%error, "label values refused; the update goes nowhere");
-                &self.inner.noop
-            }
+        match self.find(values) {
+            Some(child) => child,
+            None => self.create_or_noop(values),
         }
     }
 
@@ -142,8 +142,43 @@ impl<M: VecChild> MetricVec<M> {
         &self,
         values: &[V],
     ) -> Result<&M, ExporterError> {
+        match self.find(values) {
+            Some(child) => Ok(child),
+            None => self.create(values),
+        }
+    }
+
+    /// The existing series for these values: no lock, no allocation, no shared write.
+    #[inline]
+    fn find<V: AsRef<str>>(&self, values: &[V]) -> Option<&M> {
         let inner = &*self.inner;
-        if values.len() != inner.core.variable_names.len() {
+        if values.len() != inner.variable_count {
+            return None;
+        }
+        let (hash, plain) = words::hash_values(inner.seed, values);
+        // The vec's own layout, not the series', so its loads need not wait for the series'.
+        let layout = &inner.core.layout;
+        inner.children.find(hash, |child| {
+            let series = child.series();
+            series.hash == hash && layout.matches(series.text(), values, plain)
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn create_or_noop<V: AsRef<str>>(&self, values: &[V]) -> &M {
+        self.create(values).unwrap_or_else(|error| {
+            tracing::error!(%error, "label values refused; the update goes nowhere");
+            &self.inner.noop
+        })
+    }
+
+    /// Creates the series (or finds one created meanwhile), or says why the values are wrong.
+    #[cold]
+    #[inline(never)]
+    fn create<V: AsRef<str>>(&self, values: &[V]) -> Result<&M, ExporterError> {
+        let inner = &*self.inner;
+        if values.len() != inner.variable_count {
             return Err(ExporterError::LabelValueCount {
                 metric: inner.core.name.to_string(),
                 expected: inner
@@ -156,15 +191,11 @@ impl<M: VecChild> MetricVec<M> {
             });
         }
         let (hash, plain) = words::hash_values(inner.seed, values);
-        // The vec's own layout, not the series', so its loads need not wait for the series'.
         let layout = &inner.core.layout;
         let same = |child: &M| {
             let series = child.series();
             series.hash == hash && layout.matches(series.text(), values, plain)
         };
-        if let Some(child) = inner.children.find(hash, same) {
-            return Ok(child);
-        }
         let make = || {
             let series = Arc::new(Series::new(Arc::clone(&inner.core), values, hash));
             inner.family.add_series(series.clone());
