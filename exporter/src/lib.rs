@@ -6,8 +6,10 @@
 //! - [`Registry`] holds metric families and renders them deterministically: families by
 //!   name, series by their label pairs, each series' label text rendered once and cached.
 //! - Handles ([`Counter`], [`IntCounter`], [`Gauge`], [`IntGauge`], [`Histogram`] and their
-//!   [`MetricVec`]s) are cheap `Arc` clones over atomics: no lock and no allocation on update.
-//! - [`RegistryRecorder`] stores the `metrics` crate's macro calls in the same registry.
+//!   [`MetricVec`]s) are cheap `Arc` clones over atomics: no lock and no allocation on update,
+//!   and a vec finds an existing series without a lock either.
+//! - [`RegistryRecorder`] stores the `metrics` crate's macro calls in the same registry, and
+//!   [`HandleCache`] lets a recorder hand repeated macro calls their handle without a lock.
 //! - [`StatusServer`] serves a scrape hook on `/metrics` (gzip when asked), with readiness
 //!   and liveness routes, from a thread and tokio runtime of its own.
 //!
