@@ -54,11 +54,23 @@ impl F64Counter {
         self.whole.load(Relaxed) as f64 + f64::from_bits(self.fraction.load(Relaxed))
     }
 
-    /// Raises the value to `target` if it is below.
+    /// Raises the value to `target` if it is below. Two racing calls cannot both add their
+    /// difference: the fraction is swapped only if nothing changed since it was read.
     pub(crate) fn raise_to(&self, target: f64) {
-        let current = self.get();
-        if current < target {
-            self.add(target - current);
+        loop {
+            let fraction = self.fraction.load(Relaxed);
+            let whole = self.whole.load(Relaxed) as f64;
+            if whole + f64::from_bits(fraction) >= target {
+                return;
+            }
+            let raised = (target - whole).to_bits();
+            if self
+                .fraction
+                .compare_exchange_weak(fraction, raised, Relaxed, Relaxed)
+                .is_ok()
+            {
+                return;
+            }
         }
     }
 }
