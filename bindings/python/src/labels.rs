@@ -113,21 +113,16 @@ impl LabelKeys {
         if labels.len() != n {
             return Err(self.mismatch(metric, labels));
         }
-        match n {
-            0 => lookup(&[]).map_err(|e| to_py_err(e.into())),
-            1 => self.on_stack::<1, M, E>(metric, labels, lookup),
-            2 => self.on_stack::<2, M, E>(metric, labels, lookup),
-            3 => self.on_stack::<3, M, E>(metric, labels, lookup),
-            4 => self.on_stack::<4, M, E>(metric, labels, lookup),
-            5..=INLINE => self.on_stack::<INLINE, M, E>(metric, labels, lookup),
-            _ => self.on_heap(metric, labels, lookup),
+        if n <= INLINE {
+            self.on_stack(metric, labels, lookup)
+        } else {
+            self.on_heap(metric, labels, lookup)
         }
     }
 
-    /// [`LabelKeys::child`] for at most `N` labels: the values are held in arrays on the stack,
-    /// of exactly the label count for the common small counts.
+    /// [`LabelKeys::child`] for at most [`INLINE`] labels: the values are held on the stack.
     #[inline(always)]
-    fn on_stack<const N: usize, M, E>(
+    fn on_stack<M, E>(
         &self,
         metric: &str,
         labels: &Bound<'_, PyDict>,
@@ -137,11 +132,11 @@ impl LabelKeys {
         E: Into<MetricsError>,
     {
         let py = labels.py();
-        let mut held: [Option<Bound<'_, PyAny>>; N] = [const { None }; N];
+        let mut held: [Option<Bound<'_, PyAny>>; INLINE] = [const { None }; INLINE];
         for (slot, key) in held.iter_mut().zip(&self.keys) {
             *slot = Some(self.value(metric, labels, key)?);
         }
-        let mut values: [&str; N] = [""; N];
+        let mut values: [&str; INLINE] = [""; INLINE];
         for ((value, obj), key) in values.iter_mut().zip(&held).zip(&self.keys) {
             if let Some(obj) = obj {
                 *value = as_str(obj, key.bind(py))?;
