@@ -1,14 +1,19 @@
 //! A cache of the handles given to `metrics` macro calls.
 
-use metrics::Key;
+use std::hash::{Hash, Hasher};
 
-use crate::vec::table::Table;
+use metrics::Key;
+use papaya::{Equivalent, HashMap};
+
+/// Entries the cache holds before it starts over, so keys that are never used again (label
+/// values that churn) cannot make it grow without end.
+pub const DEFAULT_CACHE_CAPACITY: usize = 1 << 16;
 
 /// The handles given out for macro calls, by an opaque context number (which recorder or
 /// scope the call came through) and the caller's key.
 ///
-/// A hit takes no lock and writes no shared memory, so a repeated `counter!(..)` costs a key
-/// comparison and a handle clone. Entries are kept for the life of the cache.
+/// A hit takes no lock. An entry that is no longer valid (its series was dropped) is replaced
+/// on its next use; when the cache holds `capacity` entries it is emptied and fills again.
 ///
 /// ```
 /// use dynamo_exporter::HandleCache;
@@ -16,56 +21,146 @@ use crate::vec::table::Table;
 ///
 /// let cache = HandleCache::new();
 /// let key = Key::from_static_name("jobs_total");
-/// let first = cache.get_or_insert_with(1, &key, || 7);
-/// let again = cache.get_or_insert_with(1, &key, || unreachable!());
-/// assert_eq!((first, again), (7, 7));
+/// let first = cache.get_or_insert_with(1, &key, |_| true, || 7);
+/// let again = cache.get_or_insert_with(1, &key, |_| true, || unreachable!());
+/// let stale = cache.get_or_insert_with(1, &key, |h| *h != 7, || 8);
+/// assert_eq!((first, again, stale), (7, 7, 8));
 /// ```
 pub struct HandleCache<H> {
-    table: Table<(usize, Key, H)>,
+    map: HashMap<CacheKey, H>,
+    capacity: usize,
+}
+
+#[derive(PartialEq, Eq)]
+struct CacheKey {
+    context: usize,
+    key: Key,
+}
+
+struct Query<'a> {
+    context: usize,
+    key: &'a Key,
+}
+
+impl Hash for CacheKey {
+    fn hash<S: Hasher>(&self, state: &mut S) {
+        state.write_usize(self.context);
+        state.write_u64(self.key.get_hash());
+    }
+}
+
+impl Hash for Query<'_> {
+    fn hash<S: Hasher>(&self, state: &mut S) {
+        state.write_usize(self.context);
+        state.write_u64(self.key.get_hash());
+    }
+}
+
+impl Equivalent<CacheKey> for Query<'_> {
+    fn equivalent(&self, other: &CacheKey) -> bool {
+        self.context == other.context && *self.key == other.key
+    }
 }
 
 impl<H> std::fmt::Debug for HandleCache<H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HandleCache").finish_non_exhaustive()
+        f.debug_struct("HandleCache")
+            .field("len", &self.map.len())
+            .field("capacity", &self.capacity)
+            .finish()
     }
 }
 
-impl<H: Clone> Default for HandleCache<H> {
+impl<H: Clone + Send + Sync> Default for HandleCache<H> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<H: Clone> HandleCache<H> {
-    /// An empty cache.
+impl<H: Clone + Send + Sync> HandleCache<H> {
+    /// An empty cache of [`DEFAULT_CACHE_CAPACITY`] entries.
     #[must_use]
     pub fn new() -> Self {
+        Self::with_capacity(DEFAULT_CACHE_CAPACITY)
+    }
+
+    /// An empty cache that starts over once it holds `capacity` entries.
+    #[must_use]
+    pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            table: Table::new(),
+            map: HashMap::new(),
+            capacity: capacity.max(1),
         }
     }
 
-    /// The handle cached for `context` and `key`, made by `make` on the first call.
+    /// The handle cached for `context` and `key` while `valid` accepts it, else the one
+    /// `make` gives, cached from now on.
     #[inline]
-    pub fn get_or_insert_with(&self, context: usize, key: &Key, make: impl FnOnce() -> H) -> H {
-        let hash = mix(context, key.get_hash());
-        let same = |(c, k, _): &(usize, Key, H)| *c == context && k == key;
-        if let Some((_, _, handle)) = self.table.find(hash, same) {
-            return handle.clone();
+    pub fn get_or_insert_with(
+        &self,
+        context: usize,
+        key: &Key,
+        valid: impl Fn(&H) -> bool,
+        make: impl FnOnce() -> H,
+    ) -> H {
+        let map = self.map.pin();
+        if let Some(handle) = map.get(&Query { context, key }) {
+            if valid(handle) {
+                return handle.clone();
+            }
         }
-        let (_, _, handle) = self.table.find_or_insert(
-            hash,
-            same,
-            || (context, key.clone(), make()),
-            |(c, k, _)| mix(*c, k.get_hash()),
+        self.insert(context, key, make())
+    }
+
+    #[cold]
+    fn insert(&self, context: usize, key: &Key, handle: H) -> H {
+        let map = self.map.pin();
+        if map.len() >= self.capacity {
+            map.clear();
+        }
+        map.insert(
+            CacheKey {
+                context,
+                key: key.clone(),
+            },
+            handle.clone(),
         );
-        handle.clone()
+        handle
+    }
+
+    /// Entries cached now.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when nothing is cached.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
-fn mix(context: usize, key_hash: u64) -> u64 {
-    key_hash
-        ^ (context as u64)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .rotate_left(29)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_over_at_capacity() {
+        let cache = HandleCache::with_capacity(100);
+        for n in 0..1000u32 {
+            let key = Key::from_parts("k", vec![metrics::Label::new("n", n.to_string())]);
+            assert_eq!(cache.get_or_insert_with(0, &key, |_| true, || n), n);
+        }
+        assert!(cache.len() <= 100, "{} entries", cache.len());
+    }
+
+    #[test]
+    fn contexts_keep_their_own_handles() {
+        let cache = HandleCache::new();
+        let key = Key::from_static_name("k");
+        assert_eq!(cache.get_or_insert_with(1, &key, |_| true, || 1), 1);
+        assert_eq!(cache.get_or_insert_with(2, &key, |_| true, || 2), 2);
+        assert_eq!(cache.get_or_insert_with(1, &key, |_| true, || 3), 1);
+    }
 }

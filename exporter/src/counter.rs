@@ -1,38 +1,44 @@
 //! Counters: `Counter` (f64) and `IntCounter` (u64).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::MetricKind;
-use crate::format::{push_f64, push_u64};
-use crate::handle::handle;
-use crate::histogram::Buckets;
-use crate::labels::LabelText;
-use crate::series::{Cell, push_sample_prefix};
-
-/// Adds `v` to an f64 stored as bits.
-#[inline]
-pub(crate) fn add_f64(bits: &AtomicU64, v: f64) {
-    let mut current = bits.load(Relaxed);
-    loop {
-        let next = (f64::from_bits(current) + v).to_bits();
-        match bits.compare_exchange_weak(current, next, Relaxed, Relaxed) {
-            Ok(_) => return,
-            Err(seen) => current = seen,
-        }
-    }
-}
+use crate::atomics::{add_f64, load_f64};
+use crate::exposition::{Number, Value};
+use crate::metric::handle;
+use crate::pool::{Cell, static_pool};
 
 /// Whole increments below this are exact in an f64, and go to the integer part.
 const EXACT_WHOLE: f64 = 9_007_199_254_740_992.0;
 
 /// The cell of an f64 counter: whole increments in an integer (one atomic add, which never
 /// retries under contention) and the rest in an f64.
-#[derive(Default)]
-pub(crate) struct F64Counter {
+pub struct F64Counter {
     whole: AtomicU64,
     fraction: AtomicU64,
 }
+
+impl Cell for F64Counter {
+    type Config = ();
+
+    fn new(_: &()) -> Self {
+        Self {
+            whole: AtomicU64::new(0),
+            fraction: AtomicU64::new(0),
+        }
+    }
+
+    fn reset(&self) {
+        self.whole.store(0, Relaxed);
+        self.fraction.store(0, Relaxed);
+    }
+
+    fn value<'s>(&self, _: &'s mut Vec<u64>) -> Value<'s> {
+        Value::Counter(Number::Float(self.get()))
+    }
+}
+
+static_pool!(F64Counter, 1 << 16);
 
 impl F64Counter {
     #[inline]
@@ -51,7 +57,7 @@ impl F64Counter {
     }
 
     pub(crate) fn get(&self) -> f64 {
-        self.whole.load(Relaxed) as f64 + f64::from_bits(self.fraction.load(Relaxed))
+        self.whole.load(Relaxed) as f64 + load_f64(&self.fraction)
     }
 
     /// Raises the value to `target` if it is below. Two racing calls cannot both add their
@@ -75,40 +81,46 @@ impl F64Counter {
     }
 }
 
-impl Cell for F64Counter {
-    const KIND: MetricKind = MetricKind::Counter;
+/// The cell of a u64 counter.
+pub struct U64Counter(AtomicU64);
 
-    fn new(_: Option<&Arc<Buckets>>) -> Self {
-        Self::default()
+impl Cell for U64Counter {
+    type Config = ();
+
+    fn new(_: &()) -> Self {
+        Self(AtomicU64::new(0))
     }
 
-    fn write(&self, name: &str, labels: LabelText<'_>, out: &mut String) {
-        push_sample_prefix(out, name, "", labels);
-        push_f64(out, self.get());
-        out.push('\n');
+    fn reset(&self) {
+        self.0.store(0, Relaxed);
+    }
+
+    fn value<'s>(&self, _: &'s mut Vec<u64>) -> Value<'s> {
+        Value::Counter(Number::UInt(self.get()))
     }
 }
 
-/// The cell of a u64 counter.
-#[derive(Default)]
-pub(crate) struct U64Counter(pub(crate) AtomicU64);
+static_pool!(U64Counter, 1 << 16);
 
-impl Cell for U64Counter {
-    const KIND: MetricKind = MetricKind::Counter;
-
-    fn new(_: Option<&Arc<Buckets>>) -> Self {
-        Self::default()
+impl U64Counter {
+    #[inline]
+    pub(crate) fn add(&self, v: u64) {
+        self.0.fetch_add(v, Relaxed);
     }
 
-    fn write(&self, name: &str, labels: LabelText<'_>, out: &mut String) {
-        push_sample_prefix(out, name, "", labels);
-        push_u64(out, self.0.load(Relaxed));
-        out.push('\n');
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+
+    pub(crate) fn raise_to(&self, v: u64) {
+        self.0.fetch_max(v, Relaxed);
     }
 }
 
 handle! {
     /// A counter of f64 values that only goes up.
+    ///
+    /// Handles are small copies of a reference to the series; they cost nothing to clone.
     ///
     /// ```
     /// # use dynamo_exporter::{Opts, Registry};
@@ -118,34 +130,41 @@ handle! {
     /// bytes.inc();
     /// assert_eq!(bytes.get(), 2.5);
     /// ```
-    Counter(F64Counter)
+    Counter(F64Counter), MetricKind::Counter
 }
 
 impl Counter {
     /// Adds one.
     #[inline]
     pub fn inc(&self) {
-        self.0.cell.add_whole(1);
+        if let Some(cell) = self.cell() {
+            cell.add_whole(1);
+        }
     }
 
     /// Adds `v`. A negative or NaN `v` would break the counter's promise and is ignored.
     #[inline]
     pub fn inc_by(&self, v: f64) {
         if v >= 0.0 {
-            self.0.cell.add(v);
+            if let Some(cell) = self.cell() {
+                cell.add(v);
+            }
         } else {
-            tracing::warn!(
-                metric = self.name(),
-                value = v,
-                "ignored a negative or NaN counter increment"
-            );
+            tracing::warn!(metric = %self.name(), value = v, "ignored a negative or NaN counter increment");
         }
     }
 
-    /// The current value.
+    /// The current value; 0 once the series was removed.
     #[must_use]
     pub fn get(&self) -> f64 {
-        self.0.cell.get()
+        self.cell().map_or(0.0, F64Counter::get)
+    }
+
+    /// A handle that records nothing and belongs to no registry.
+    pub fn noop() -> Self {
+        Self {
+            series: F64Counter::pool().noop(),
+        }
     }
 }
 
@@ -160,7 +179,7 @@ handle! {
     /// requests.inc_by(2);
     /// assert_eq!(requests.get(), 3);
     /// ```
-    IntCounter(U64Counter)
+    IntCounter(U64Counter), MetricKind::Counter
 }
 
 impl IntCounter {
@@ -173,12 +192,21 @@ impl IntCounter {
     /// Adds `v` (wrapping past `u64::MAX`).
     #[inline]
     pub fn inc_by(&self, v: u64) {
-        self.0.cell.0.fetch_add(v, Relaxed);
+        if let Some(cell) = self.cell() {
+            cell.add(v);
+        }
     }
 
-    /// The current value.
+    /// The current value; 0 once the series was removed.
     #[must_use]
     pub fn get(&self) -> u64 {
-        self.0.cell.0.load(Relaxed)
+        self.cell().map_or(0, U64Counter::get)
+    }
+
+    /// A handle that records nothing and belongs to no registry.
+    pub fn noop() -> Self {
+        Self {
+            series: U64Counter::pool().noop(),
+        }
     }
 }

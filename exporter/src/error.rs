@@ -93,6 +93,35 @@ pub enum ExporterError {
         /// The constant label names the family already uses for them.
         existing_const: Vec<String>,
     },
+    /// A histogram was given more buckets than it may have.
+    #[error("metric {metric:?}: {count} buckets is more than the {max} a histogram may have")]
+    TooManyBuckets {
+        /// The metric being created.
+        metric: String,
+        /// How many bounds were given.
+        count: usize,
+        /// The most allowed.
+        max: usize,
+    },
+    /// A vec has no series with the given label values.
+    #[error("metric {metric:?} has no series with label values {values:?}")]
+    NoSuchSeries {
+        /// The full metric name.
+        metric: String,
+        /// The values given, in declaration order.
+        values: Vec<String>,
+    },
+    /// The metric to unregister is not in this registry.
+    #[error(
+        "the metric is not registered here (already unregistered, a no-op handle, or another registry's)"
+    )]
+    NotRegistered,
+    /// The process holds as many series of this type as it can.
+    #[error("metric {metric:?}: no room for another series of this type in this process")]
+    PoolFull {
+        /// The full metric name.
+        metric: String,
+    },
     /// A vec was given the wrong number of label values.
     #[error("metric {metric:?} takes label values for {expected:?}, got {got} value(s)")]
     LabelValueCount {

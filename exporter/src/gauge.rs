@@ -1,49 +1,84 @@
 //! Gauges: `Gauge` (f64) and `IntGauge` (i64).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use crate::MetricKind;
-use crate::counter::add_f64;
-use crate::format::{push_f64, push_i64};
-use crate::handle::handle;
-use crate::histogram::Buckets;
-use crate::labels::LabelText;
-use crate::series::{Cell, push_sample_prefix};
+use crate::atomics::{add_f64, load_f64, store_f64};
+use crate::exposition::{Number, Value};
+use crate::metric::handle;
+use crate::pool::{Cell, static_pool};
 
 /// The cell of an f64 gauge.
-#[derive(Default)]
-pub(crate) struct F64Gauge(pub(crate) AtomicU64);
+pub struct F64Gauge(AtomicU64);
 
 impl Cell for F64Gauge {
-    const KIND: MetricKind = MetricKind::Gauge;
+    type Config = ();
 
-    fn new(_: Option<&Arc<Buckets>>) -> Self {
-        Self::default()
+    fn new(_: &()) -> Self {
+        Self(AtomicU64::new(0))
     }
 
-    fn write(&self, name: &str, labels: LabelText<'_>, out: &mut String) {
-        push_sample_prefix(out, name, "", labels);
-        push_f64(out, f64::from_bits(self.0.load(Relaxed)));
-        out.push('\n');
+    fn reset(&self) {
+        self.0.store(0, Relaxed);
+    }
+
+    fn value<'s>(&self, _: &'s mut Vec<u64>) -> Value<'s> {
+        Value::Gauge(Number::Float(self.get()))
+    }
+}
+
+static_pool!(F64Gauge, 1 << 16);
+
+impl F64Gauge {
+    #[inline]
+    pub(crate) fn set(&self, v: f64) {
+        store_f64(&self.0, v);
+    }
+
+    #[inline]
+    pub(crate) fn add(&self, v: f64) {
+        add_f64(&self.0, v);
+    }
+
+    pub(crate) fn get(&self) -> f64 {
+        load_f64(&self.0)
     }
 }
 
 /// The cell of an i64 gauge.
-#[derive(Default)]
-pub(crate) struct I64Gauge(pub(crate) AtomicI64);
+pub struct I64Gauge(AtomicI64);
 
 impl Cell for I64Gauge {
-    const KIND: MetricKind = MetricKind::Gauge;
+    type Config = ();
 
-    fn new(_: Option<&Arc<Buckets>>) -> Self {
-        Self::default()
+    fn new(_: &()) -> Self {
+        Self(AtomicI64::new(0))
     }
 
-    fn write(&self, name: &str, labels: LabelText<'_>, out: &mut String) {
-        push_sample_prefix(out, name, "", labels);
-        push_i64(out, self.0.load(Relaxed));
-        out.push('\n');
+    fn reset(&self) {
+        self.0.store(0, Relaxed);
+    }
+
+    fn value<'s>(&self, _: &'s mut Vec<u64>) -> Value<'s> {
+        Value::Gauge(Number::Int(self.get()))
+    }
+}
+
+static_pool!(I64Gauge, 1 << 16);
+
+impl I64Gauge {
+    #[inline]
+    pub(crate) fn set(&self, v: i64) {
+        self.0.store(v, Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn add(&self, v: i64) {
+        self.0.fetch_add(v, Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> i64 {
+        self.0.load(Relaxed)
     }
 }
 
@@ -59,20 +94,22 @@ handle! {
     /// load.sub(0.5);
     /// assert_eq!(load.get(), 42.5);
     /// ```
-    Gauge(F64Gauge)
+    Gauge(F64Gauge), MetricKind::Gauge
 }
 
 impl Gauge {
     /// Sets the value.
     #[inline]
     pub fn set(&self, v: f64) {
-        self.0.cell.0.store(v.to_bits(), Relaxed);
+        if let Some(cell) = self.cell() {
+            cell.set(v);
+        }
     }
 
-    /// The current value.
+    /// The current value; 0 once the series was removed.
     #[must_use]
     pub fn get(&self) -> f64 {
-        f64::from_bits(self.0.cell.0.load(Relaxed))
+        self.cell().map_or(0.0, F64Gauge::get)
     }
 
     /// Adds one.
@@ -90,7 +127,9 @@ impl Gauge {
     /// Adds `v`.
     #[inline]
     pub fn add(&self, v: f64) {
-        add_f64(&self.0.cell.0, v);
+        if let Some(cell) = self.cell() {
+            cell.add(v);
+        }
     }
 
     /// Subtracts `v`.
@@ -110,6 +149,13 @@ impl Gauge {
     pub fn dec_by(&self, v: f64) {
         self.add(-v);
     }
+
+    /// A handle that records nothing and belongs to no registry.
+    pub fn noop() -> Self {
+        Self {
+            series: F64Gauge::pool().noop(),
+        }
+    }
 }
 
 handle! {
@@ -124,20 +170,22 @@ handle! {
     /// slots.add(3);
     /// assert_eq!(slots.get(), 10);
     /// ```
-    IntGauge(I64Gauge)
+    IntGauge(I64Gauge), MetricKind::Gauge
 }
 
 impl IntGauge {
     /// Sets the value.
     #[inline]
     pub fn set(&self, v: i64) {
-        self.0.cell.0.store(v, Relaxed);
+        if let Some(cell) = self.cell() {
+            cell.set(v);
+        }
     }
 
-    /// The current value.
+    /// The current value; 0 once the series was removed.
     #[must_use]
     pub fn get(&self) -> i64 {
-        self.0.cell.0.load(Relaxed)
+        self.cell().map_or(0, I64Gauge::get)
     }
 
     /// Adds one.
@@ -155,12 +203,21 @@ impl IntGauge {
     /// Adds `v` (wrapping on overflow).
     #[inline]
     pub fn add(&self, v: i64) {
-        self.0.cell.0.fetch_add(v, Relaxed);
+        if let Some(cell) = self.cell() {
+            cell.add(v);
+        }
     }
 
     /// Subtracts `v` (wrapping on overflow).
     #[inline]
     pub fn sub(&self, v: i64) {
-        self.0.cell.0.fetch_sub(v, Relaxed);
+        self.add(v.wrapping_neg());
+    }
+
+    /// A handle that records nothing and belongs to no registry.
+    pub fn noop() -> Self {
+        Self {
+            series: I64Gauge::pool().noop(),
+        }
     }
 }

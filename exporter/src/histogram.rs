@@ -1,49 +1,90 @@
 //! Histograms with fixed buckets chosen per metric when it is created.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use parking_lot::Mutex;
+
 use crate::MetricKind;
-use crate::counter::add_f64;
-use crate::format::{f64_text, push_f64, push_u64};
-use crate::handle::handle;
-use crate::labels::LabelText;
-use crate::series::{Cell, push_sample_prefix};
+use crate::atomics::{add_f64, load_f64};
+use crate::exposition::{HistogramValue, Value};
+use crate::metric::handle;
+use crate::pool::{Cell, Pool};
 
 /// The buckets used when none are given: `0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10`.
 pub const DEFAULT_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// Upper bounds of a histogram, with their `le` label values rendered once.
-pub(crate) struct Buckets {
-    bounds: Box<[f64]>,
-    /// One per bound, then `+Inf`.
-    le: Box<[Box<str>]>,
+/// The most buckets a histogram may have (besides `+Inf`).
+pub const MAX_BUCKETS: usize = 512;
+
+/// Chunks of each bucket layout's pool: room for four million series per layout.
+const LAYOUT_CHUNKS: usize = 1 << 12;
+
+/// The upper bounds of a histogram, without `+Inf`.
+#[derive(Debug, PartialEq)]
+pub struct Buckets {
+    pub(crate) bounds: Box<[f64]>,
 }
 
-impl Buckets {
-    /// `bounds` must already be checked: finite and strictly increasing.
-    pub(crate) fn new(bounds: Vec<f64>) -> Self {
-        let le = bounds
-            .iter()
-            .map(|b| f64_text(*b).into())
-            .chain(["+Inf".into()])
-            .collect();
-        Self {
+/// The pool of each bucket layout, by the bits of its bounds.
+type Pools = HashMap<Box<[u64]>, &'static Pool<HistogramCell>>;
+
+/// One pool per bucket layout, kept for the life of the process (there are as many as
+/// distinct layouts were used).
+static POOLS: LazyLock<Mutex<Pools>> = LazyLock::new(Default::default);
+
+/// The pool of histograms with these bounds (already checked: finite, strictly increasing).
+pub(crate) fn pool(bounds: &[f64]) -> &'static Pool<HistogramCell> {
+    let bits: Box<[u64]> = bounds.iter().map(|b| b.to_bits()).collect();
+    let mut pools = POOLS.lock();
+    pools.entry(bits).or_insert_with(|| {
+        let buckets: &'static Buckets = Box::leak(Box::new(Buckets {
             bounds: bounds.into(),
-            le,
-        }
-    }
+        }));
+        Pool::leak(LAYOUT_CHUNKS, buckets)
+    })
 }
 
 /// The cell of a histogram: one count per bucket (not cumulative) and the sum.
 ///
 /// The total count is the sum of the bucket counts, so `_count` always equals the `+Inf` bucket.
-pub(crate) struct HistogramCell {
-    buckets: Arc<Buckets>,
+pub struct HistogramCell {
+    buckets: &'static Buckets,
     counts: Box<[AtomicU64]>,
     sum: AtomicU64,
+}
+
+impl Cell for HistogramCell {
+    type Config = &'static Buckets;
+
+    fn new(buckets: &&'static Buckets) -> Self {
+        Self {
+            buckets,
+            counts: (0..=buckets.bounds.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            sum: AtomicU64::new(0),
+        }
+    }
+
+    fn reset(&self) {
+        for count in &*self.counts {
+            count.store(0, Relaxed);
+        }
+        self.sum.store(0, Relaxed);
+    }
+
+    fn value<'s>(&self, scratch: &'s mut Vec<u64>) -> Value<'s> {
+        self.cumulative(scratch);
+        Value::Histogram(HistogramValue {
+            bounds: &self.buckets.bounds,
+            cumulative: scratch,
+            sum: self.sum(),
+        })
+    }
 }
 
 impl HistogramCell {
@@ -54,52 +95,32 @@ impl HistogramCell {
             .buckets
             .bounds
             .partition_point(|b| *b < v || v.is_nan());
-        self.counts[i].fetch_add(1, Relaxed);
+        if let Some(count) = self.counts.get(i) {
+            count.fetch_add(1, Relaxed);
+        }
         add_f64(&self.sum, v);
     }
 
-    fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.counts.iter().map(|c| c.load(Relaxed)).sum()
     }
-}
 
-impl Cell for HistogramCell {
-    const KIND: MetricKind = MetricKind::Histogram;
-
-    fn new(buckets: Option<&Arc<Buckets>>) -> Self {
-        let buckets = buckets
-            .cloned()
-            .unwrap_or_else(|| Arc::new(Buckets::new(Vec::new())));
-        let counts = (0..buckets.le.len()).map(|_| AtomicU64::new(0)).collect();
-        Self {
-            buckets,
-            counts,
-            sum: AtomicU64::new(0),
-        }
+    pub(crate) fn sum(&self) -> f64 {
+        load_f64(&self.sum)
     }
 
-    fn write(&self, name: &str, labels: LabelText<'_>, out: &mut String) {
-        let mut cumulative = 0;
-        for (le, count) in self.buckets.le.iter().zip(self.counts.iter()) {
-            cumulative += count.load(Relaxed);
-            out.push_str(name);
-            out.push_str("_bucket{");
-            if !labels.is_empty() {
-                labels.push(out);
-                out.push(',');
-            }
-            out.push_str("le=\"");
-            out.push_str(le);
-            out.push_str("\"} ");
-            push_u64(out, cumulative);
-            out.push('\n');
+    pub(crate) fn bounds(&self) -> &'static [f64] {
+        &self.buckets.bounds
+    }
+
+    /// Writes the cumulative bucket counts (the last is `+Inf`, the total count).
+    pub(crate) fn cumulative(&self, out: &mut Vec<u64>) {
+        out.clear();
+        let mut total = 0;
+        for count in &*self.counts {
+            total += count.load(Relaxed);
+            out.push(total);
         }
-        push_sample_prefix(out, name, "_sum", labels);
-        push_f64(out, f64::from_bits(self.sum.load(Relaxed)));
-        out.push('\n');
-        push_sample_prefix(out, name, "_count", labels);
-        push_u64(out, cumulative);
-        out.push('\n');
     }
 }
 
@@ -116,31 +137,40 @@ handle! {
     /// latency.observe(2.0);
     /// assert_eq!((latency.get_count(), latency.get_sum()), (2, 2.05));
     /// ```
-    Histogram(HistogramCell)
+    Histogram(HistogramCell), MetricKind::Histogram
 }
 
 impl Histogram {
     /// Records one observation.
     #[inline]
     pub fn observe(&self, v: f64) {
-        self.0.cell.observe(v);
+        if let Some(cell) = self.cell() {
+            cell.observe(v);
+        }
     }
 
-    /// How many observations were recorded.
+    /// How many observations were recorded; 0 once the series was removed.
     #[must_use]
     pub fn get_count(&self) -> u64 {
-        self.0.cell.count()
+        self.cell().map_or(0, HistogramCell::count)
     }
 
-    /// The sum of all observations.
+    /// The sum of all observations; 0 once the series was removed.
     #[must_use]
     pub fn get_sum(&self) -> f64 {
-        f64::from_bits(self.0.cell.sum.load(Relaxed))
+        self.cell().map_or(0.0, HistogramCell::sum)
     }
 
     /// The upper bounds of the buckets, without `+Inf`.
     #[must_use]
     pub fn buckets(&self) -> &[f64] {
-        &self.0.cell.buckets.bounds
+        self.series.slot.cell.bounds()
+    }
+
+    /// A handle that records nothing and belongs to no registry.
+    pub fn noop() -> Self {
+        Self {
+            series: pool(&[]).noop(),
+        }
     }
 }

@@ -1,423 +1,267 @@
-//! The label layout of a metric: each series renders its labels once, into one string, and
-//! that string also serves to match label values and to order series.
+//! The labels of series: how a vec lays them out, and the keys that remember a series' label
+//! values and order series.
 //!
-//! Labels render sorted by name. When a metric's variable labels sit next to each other in
-//! that order (the usual case), a series' text holds only its variable pairs, and the
-//! constant pairs before and after them are rendered once for the whole metric. Otherwise the
-//! series' text holds every pair.
+//! A key is a sequence of strings, each written as its length in decimal, `:`, then its
+//! bytes (`5:llama2:7b`). A vec's keys hold its variable values in label-name order; the keys
+//! of a group of scalars hold every label name and value. Comparing two keys as sequences of
+//! strings orders series by their label pairs, as the exposition format asks.
 
 use std::cmp::Ordering;
 
-use crate::format::push_label_value;
-use crate::vec::bytes_eq;
-
-/// One label of a metric, in name order.
-enum Entry {
-    /// `piece_len` is the length of its rendered `name="value"`.
-    Const {
-        name: Box<str>,
-        value: Box<str>,
-        piece_len: usize,
-    },
-    Var {
-        name: Box<str>,
-        index: usize,
-    },
+/// The labels of one metric: constant pairs and variable names, in the orders they are needed.
+#[derive(Debug)]
+pub(crate) struct Layout {
+    /// Constant labels, sorted by name.
+    consts: Box<[(Box<str>, Box<str>)]>,
+    /// Variable label names in declaration order.
+    names: Box<[Box<str>]>,
+    /// Declaration indexes of the variable labels, in name order.
+    by_name: Box<[usize]>,
 }
 
-impl Entry {
-    fn name(&self) -> &str {
-        match self {
-            Self::Const { name, .. } | Self::Var { name, .. } => name,
+impl Layout {
+    /// `consts` in any order; `names` in declaration order.
+    pub(crate) fn new(mut consts: Vec<(Box<str>, Box<str>)>, names: Vec<Box<str>>) -> Self {
+        consts.sort();
+        let mut by_name: Vec<usize> = (0..names.len()).collect();
+        by_name.sort_by(|a, b| names[*a].cmp(&names[*b]));
+        Self {
+            consts: consts.into(),
+            names: names.into(),
+            by_name: by_name.into(),
         }
     }
-}
 
-/// The labels of a series, ready to write: `before` + `text` + `after`.
-#[derive(Clone, Copy)]
-pub(crate) struct LabelText<'a> {
-    pub(crate) before: &'a str,
-    pub(crate) text: &'a str,
-    pub(crate) after: &'a str,
-}
-
-impl LabelText<'_> {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.before.is_empty() && self.text.is_empty() && self.after.is_empty()
+    /// Constant pairs, sorted by name.
+    pub(crate) fn consts(&self) -> &[(Box<str>, Box<str>)] {
+        &self.consts
     }
 
-    pub(crate) fn push(&self, out: &mut String) {
-        out.push_str(self.before);
-        out.push_str(self.text);
-        out.push_str(self.after);
+    /// Variable label names in declaration order.
+    pub(crate) fn names(&self) -> &[Box<str>] {
+        &self.names
     }
-}
 
-/// How the labels of one metric's series are laid out.
-pub(crate) struct LabelLayout {
-    entries: Box<[Entry]>,
-    /// Constant pairs rendered before and after each series' text, with their commas.
-    before: Box<str>,
-    after: Box<str>,
-    /// The constant pairs interleave with the variable ones, so each text holds them all.
-    consts_in_text: bool,
-    /// How to walk a series' text to check its values: one step per pair in the text.
-    steps: Box<[Step]>,
-}
+    /// The key of a series with these values (declaration order).
+    pub(crate) fn key<V: AsRef<str>>(&self, values: &[V]) -> String {
+        let mut key = String::with_capacity(values.iter().map(|v| v.as_ref().len() + 3).sum());
+        for i in &*self.by_name {
+            push_part(&mut key, values[*i].as_ref());
+        }
+        key
+    }
 
-/// One pair of a series' text, as [`LabelLayout::matches`] walks it.
-#[derive(Clone, Copy)]
-enum Step {
-    /// A constant pair and its comma: skip this many bytes.
-    Skip(usize),
-    /// A variable pair: skip the name, `=` and the opening quote, then compare the value.
-    Value { name_skip: usize, index: usize },
-}
+    /// The values a key holds, in declaration order.
+    pub(crate) fn values<'a>(&self, key: &'a str) -> Vec<&'a str> {
+        let mut values = vec![""; self.names.len()];
+        for (i, value) in self.by_name.iter().zip(Parts::new(key)) {
+            values[*i] = value;
+        }
+        values
+    }
 
-impl LabelLayout {
-    /// `const_labels` sorted by name; `variable_names` in declaration order.
-    pub(crate) fn new(const_labels: &[(Box<str>, Box<str>)], variable_names: &[Box<str>]) -> Self {
-        let mut entries: Vec<Entry> = const_labels
-            .iter()
-            .map(|(name, value)| Entry::Const {
-                name: name.clone(),
-                value: value.clone(),
-                piece_len: pairs_text(std::iter::once((&**name, &**value))).len(),
-            })
-            .chain(
-                variable_names
-                    .iter()
-                    .enumerate()
-                    .map(|(index, name)| Entry::Var {
-                        name: name.clone(),
-                        index,
-                    }),
-            )
-            .collect();
-        entries.sort_by(|a, b| a.name().cmp(b.name()));
-        let var_positions: Vec<usize> = entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| matches!(e, Entry::Var { .. }))
-            .map(|(i, _)| i)
-            .collect();
-        let contiguous = var_positions.windows(2).all(|w| w[1] == w[0] + 1);
-        let mut layout = Self {
-            entries: entries.into(),
-            before: "".into(),
-            after: "".into(),
-            consts_in_text: !contiguous,
-            steps: Box::new([]),
+    /// Every label pair of the series with this key, sorted by name.
+    pub(crate) fn pairs<'a>(&'a self, key: &'a str) -> Pairs<'a> {
+        Pairs {
+            consts: &self.consts,
+            names: &self.by_name,
+            all_names: &self.names,
+            values: Parts::new(key),
+        }
+    }
+
+    /// Where the variable labels sit among the constant ones, in name order: `Some(n)` when
+    /// they follow the first `n` constant pairs with no constant pair between them.
+    pub(crate) fn contiguous_at(&self) -> Option<usize> {
+        let (Some(first), Some(last)) = (self.by_name.first(), self.by_name.last()) else {
+            return Some(self.consts.len());
         };
-        layout.steps = layout
-            .entries
-            .iter()
-            .filter(|e| layout.in_text(e))
-            .map(|e| match e {
-                Entry::Const { piece_len, .. } => Step::Skip(piece_len + 1),
-                Entry::Var { name, index } => Step::Value {
-                    name_skip: name.len() + 2,
-                    index: *index,
-                },
-            })
-            .collect();
-        if contiguous {
-            let split = var_positions
-                .first()
-                .copied()
-                .unwrap_or(layout.entries.len());
-            let has_vars = !var_positions.is_empty();
-            let mut before = pairs_text(layout.entries[..split].iter().filter_map(const_pair));
-            let mut after = pairs_text(layout.entries[split..].iter().filter_map(const_pair));
-            if has_vars && !before.is_empty() {
-                before.push(',');
-            }
-            if (has_vars || !before.is_empty()) && !after.is_empty() {
-                after.insert(0, ',');
-            }
-            layout.before = before.into();
-            layout.after = after.into();
-        }
-        layout
+        let (first, last) = (&*self.names[*first], &*self.names[*last]);
+        let before = self.consts.partition_point(|(k, _)| &**k < first);
+        let after = self.consts.partition_point(|(k, _)| &**k < last);
+        (before == after).then_some(before)
     }
 
-    fn in_text(&self, entry: &Entry) -> bool {
-        self.consts_in_text || matches!(entry, Entry::Var { .. })
+    /// The variable label names in name order.
+    pub(crate) fn names_by_name(&self) -> impl Iterator<Item = &str> {
+        self.by_name.iter().map(|i| &*self.names[*i])
     }
 
-    /// The text of a series with these variable values (declaration order).
-    pub(crate) fn series_text<V: AsRef<str>>(&self, values: &[V]) -> Box<str> {
-        pairs_text(
-            self.entries
+    /// True when every `required` pair is among the constant labels.
+    pub(crate) fn has_consts(&self, required: &[(&str, &str)]) -> bool {
+        required.iter().all(|(k, v)| {
+            self.consts
                 .iter()
-                .filter(|e| self.in_text(e))
-                .map(|e| match e {
-                    Entry::Const { name, value, .. } => (&**name, &**value),
-                    Entry::Var { name, index } => (&**name, values[*index].as_ref()),
-                }),
-        )
-        .into()
-    }
-
-    pub(crate) fn label_text<'a>(&'a self, text: &'a str) -> LabelText<'a> {
-        LabelText {
-            before: &self.before,
-            text,
-            after: &self.after,
-        }
-    }
-
-    /// True when `text` was made from these variable values.
-    #[inline]
-    pub(crate) fn matches<V: AsRef<str>>(&self, text: &str, values: &[V], plain: bool) -> bool {
-        let text = text.as_bytes();
-        let mut at = 0;
-        if plain {
-            // No value needs escaping: each must stand in the text as is, then its quote.
-            for step in &*self.steps {
-                match *step {
-                    Step::Skip(len) => at += len,
-                    Step::Value { name_skip, index } => {
-                        let raw = values[index].as_ref().as_bytes();
-                        let start = at + name_skip;
-                        let end = start + raw.len();
-                        if text.get(end) != Some(&b'"') || !bytes_eq(&text[start..end], raw) {
-                            return false;
-                        }
-                        at = end + 2;
-                    }
-                }
-            }
-            return true;
-        }
-        for step in &*self.steps {
-            match *step {
-                Step::Skip(len) => at += len,
-                Step::Value { name_skip, index } => {
-                    let start = at + name_skip;
-                    let rest = text.get(start..).unwrap_or_default();
-                    match escaped_len_if_equal(rest, values[index].as_ref()) {
-                        Some(len) => at = start + len + 2,
-                        None => return false,
-                    }
-                }
-            }
-        }
-        true
-    }
-
-    /// Every label of the series with this text, with its value, in name order.
-    fn pairs<'a>(&'a self, text: &'a str) -> impl Iterator<Item = (&'a Entry, Value<'a>)> {
-        let mut cursor = 0;
-        self.entries.iter().map(move |entry| match entry {
-            Entry::Const { value, .. } if !self.consts_in_text => (entry, Value::Raw(value)),
-            _ => {
-                let (value, next) = next_value(text, cursor, entry.name().len());
-                cursor = next;
-                (entry, Value::Escaped(value))
-            }
+                .any(|(ck, cv)| &**ck == *k && &**cv == *v)
         })
     }
+}
 
-    /// Orders two series (possibly of different metrics) by their label pairs, compared as
-    /// sequences of `(name, value)`.
-    pub(crate) fn cmp_series(a: &Self, a_text: &str, b: &Self, b_text: &str) -> Ordering {
-        let (mut a, mut b) = (a.pairs(a_text), b.pairs(b_text));
-        loop {
-            let ((a_entry, a_value), (b_entry, b_value)) = match (a.next(), b.next()) {
-                (None, None) => return Ordering::Equal,
-                (None, Some(_)) => return Ordering::Less,
-                (Some(_), None) => return Ordering::Greater,
-                (Some(x), Some(y)) => (x, y),
-            };
-            let order = a_entry
-                .name()
-                .cmp(b_entry.name())
-                .then_with(|| a_value.bytes().cmp(b_value.bytes()));
-            if order != Ordering::Equal {
-                return order;
+/// The label pairs of a vec's series, merged in name order.
+pub(crate) struct Pairs<'a> {
+    consts: &'a [(Box<str>, Box<str>)],
+    names: &'a [usize],
+    all_names: &'a [Box<str>],
+    values: Parts<'a>,
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let var = self.names.first().map(|i| &*self.all_names[*i]);
+        match (self.consts.first(), var) {
+            (Some((k, v)), Some(name)) if **k < *name => {
+                self.consts = &self.consts[1..];
+                Some((k, v))
+            }
+            (_, Some(name)) => {
+                self.names = &self.names[1..];
+                Some((name, self.values.next().unwrap_or_default()))
+            }
+            (Some((k, v)), None) => {
+                self.consts = &self.consts[1..];
+                Some((k, v))
+            }
+            (None, None) => None,
+        }
+    }
+}
+
+/// Appends one string to a key.
+pub(crate) fn push_part(key: &mut String, part: &str) {
+    key.push_str(itoa::Buffer::new().format(part.len()));
+    key.push(':');
+    key.push_str(part);
+}
+
+/// The key of a set of label pairs (sorted by name): name and value alternate.
+pub(crate) fn pairs_key<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut key = String::new();
+    for (name, value) in pairs {
+        push_part(&mut key, name);
+        push_part(&mut key, value);
+    }
+    key
+}
+
+/// The label pairs a key of [`pairs_key`] holds.
+pub(crate) fn key_pairs(key: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut parts = Parts::new(key);
+    std::iter::from_fn(move || Some((parts.next()?, parts.next()?)))
+}
+
+/// The strings of a key.
+#[derive(Clone)]
+pub(crate) struct Parts<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Parts<'a> {
+    pub(crate) fn new(key: &'a str) -> Self {
+        Self { rest: key }
+    }
+}
+
+impl<'a> Iterator for Parts<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let colon = self.rest.find(':')?;
+        let len: usize = self.rest[..colon].parse().ok()?;
+        let start = colon + 1;
+        let part = self.rest.get(start..start + len)?;
+        self.rest = &self.rest[start + len..];
+        Some(part)
+    }
+}
+
+/// Orders two keys as sequences of strings.
+pub(crate) fn cmp_keys(a: &str, b: &str) -> Ordering {
+    Parts::new(a).cmp(Parts::new(b))
+}
+
+/// Orders two series by their label pairs, compared as sequences of `(name, value)`.
+pub(crate) fn cmp_pairs<'a, 'b>(
+    mut a: impl Iterator<Item = (&'a str, &'a str)>,
+    mut b: impl Iterator<Item = (&'b str, &'b str)>,
+) -> Ordering {
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some((ak, av)), Some((bk, bv))) => {
+                let order = ak.cmp(bk).then_with(|| av.cmp(bv));
+                if order != Ordering::Equal {
+                    return order;
+                }
             }
         }
-    }
-}
-
-fn const_pair(entry: &Entry) -> Option<(&str, &str)> {
-    match entry {
-        Entry::Const { name, value, .. } => Some((name, value)),
-        Entry::Var { .. } => None,
-    }
-}
-
-/// `a="x",b="y"`, values escaped.
-fn pairs_text<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
-    let mut out = String::new();
-    for (i, (name, value)) in pairs.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(name);
-        out.push_str("=\"");
-        push_label_value(&mut out, value);
-        out.push('"');
-    }
-    out
-}
-
-/// The escaped value of the pair at `start` (whose name is `name_len` bytes), and where the
-/// next pair starts.
-fn next_value(text: &str, start: usize, name_len: usize) -> (&str, usize) {
-    let bytes = text.as_bytes();
-    let from = start + name_len + 2;
-    let mut i = from;
-    while i < bytes.len() && bytes[i] != b'"' {
-        i += if bytes[i] == b'\\' { 2 } else { 1 };
-    }
-    let value = &text[from..i.min(text.len())];
-    (value, i + 2)
-}
-
-/// When `text` starts with the escaped form of `raw` followed by its closing quote, the
-/// length of that escaped form.
-#[inline]
-fn escaped_len_if_equal(text: &[u8], raw: &str) -> Option<usize> {
-    let raw = raw.as_bytes();
-    let len = raw.len();
-    if !raw.iter().any(|&b| matches!(b, b'\\' | b'"' | b'\n')) {
-        let stored = text.get(..len)?;
-        return (text.get(len) == Some(&b'"') && bytes_eq(stored, raw)).then_some(len);
-    }
-    escaped_len_if_equal_slow(text, raw)
-}
-
-fn escaped_len_if_equal_slow(text: &[u8], raw: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    for &b in raw {
-        let escaped: &[u8] = match b {
-            b'\\' => b"\\\\",
-            b'"' => b"\\\"",
-            b'\n' => b"\\n",
-            _ => std::slice::from_ref(&b),
-        };
-        if text.get(at..at + escaped.len()) != Some(escaped) {
-            return None;
-        }
-        at += escaped.len();
-    }
-    (text.get(at) == Some(&b'"')).then_some(at)
-}
-
-/// A label value as stored: raw, or escaped inside a series' text.
-enum Value<'a> {
-    Raw(&'a str),
-    Escaped(&'a str),
-}
-
-impl<'a> Value<'a> {
-    /// The raw bytes of the value.
-    fn bytes(&self) -> Unescape<'a> {
-        match self {
-            Self::Raw(s) => Unescape {
-                bytes: s.as_bytes(),
-                escaped: false,
-            },
-            Self::Escaped(s) => Unescape {
-                bytes: s.as_bytes(),
-                escaped: true,
-            },
-        }
-    }
-}
-
-/// The bytes of a label value, unescaping `\\`, `\"` and `\n` when it is escaped.
-struct Unescape<'a> {
-    bytes: &'a [u8],
-    escaped: bool,
-}
-
-impl Iterator for Unescape<'_> {
-    type Item = u8;
-
-    fn next(&mut self) -> Option<u8> {
-        let (&first, rest) = self.bytes.split_first()?;
-        if self.escaped && first == b'\\' {
-            if let Some((&second, rest)) = rest.split_first() {
-                self.bytes = rest;
-                return Some(if second == b'n' { b'\n' } else { second });
-            }
-        }
-        self.bytes = rest;
-        Some(first)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use proptest::prelude::*;
 
-    fn layout(consts: &[(&str, &str)], vars: &[&str]) -> LabelLayout {
-        let mut consts: Vec<(Box<str>, Box<str>)> = consts
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
-        consts.sort();
-        let vars: Vec<Box<str>> = vars.iter().map(|v| (*v).into()).collect();
-        LabelLayout::new(&consts, &vars)
-    }
+    use super::*;
 
-    fn full(layout: &LabelLayout, values: &[&str]) -> String {
-        let text = layout.series_text(values);
-        let mut out = String::new();
-        layout.label_text(&text).push(&mut out);
-        out
+    fn layout(consts: &[(&str, &str)], names: &[&str]) -> Layout {
+        Layout::new(
+            consts
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            names.iter().map(|n| (*n).into()).collect(),
+        )
     }
 
     #[test]
-    fn renders_constants_around_contiguous_variables() {
-        let l = layout(&[("a", "1"), ("z", "2")], &["m", "k"]);
-        assert!(!l.consts_in_text);
-        assert_eq!(full(&l, &["x", "y"]), "a=\"1\",k=\"y\",m=\"x\",z=\"2\"");
-        assert_eq!(&*l.series_text(&["x", "y"]), "k=\"y\",m=\"x\"");
+    fn keys_hold_values_in_name_order_and_give_them_back() {
+        let l = layout(&[], &["size", "model"]);
+        let key = l.key(&["7b", "llama"]);
+        assert_eq!(key, "5:llama2:7b");
+        assert_eq!(l.values(&key), ["7b", "llama"]);
     }
 
     #[test]
-    fn renders_interleaved_labels_in_the_text() {
-        let l = layout(&[("b", "1")], &["a", "c"]);
-        assert!(l.consts_in_text);
-        assert_eq!(full(&l, &["x", "y"]), "a=\"x\",b=\"1\",c=\"y\"");
+    fn pairs_merge_constants_and_variables_by_name() {
+        let l = layout(&[("z", "2"), ("a", "1")], &["m", "k"]);
+        let key = l.key(&["x", "y"]);
+        let pairs: Vec<_> = l.pairs(&key).collect();
+        assert_eq!(pairs, [("a", "1"), ("k", "y"), ("m", "x"), ("z", "2")]);
+        assert_eq!(l.contiguous_at(), Some(1));
+        let interleaved = layout(&[("b", "1")], &["a", "c"]);
+        assert_eq!(interleaved.contiguous_at(), None);
+        assert_eq!(layout(&[("b", "1")], &[]).contiguous_at(), Some(1));
     }
 
     #[test]
-    fn renders_constant_only_and_empty_layouts() {
-        assert_eq!(
-            full(&layout(&[("a", "1"), ("b", "2")], &[]), &[]),
-            "a=\"1\",b=\"2\""
-        );
-        assert_eq!(full(&layout(&[], &[]), &[]), "");
-        assert_eq!(full(&layout(&[], &["v"]), &[""]), "v=\"\"");
+    fn pairs_keys_round_trip() {
+        let key = pairs_key([("a", "1:2"), ("b", ""), ("c", "ü")]);
+        let pairs: Vec<_> = key_pairs(&key).collect();
+        assert_eq!(pairs, [("a", "1:2"), ("b", ""), ("c", "ü")]);
     }
 
     proptest! {
         #[test]
-        fn text_matches_exactly_its_own_values(
-            a in any::<String>(), b in any::<String>(), c in any::<String>(), d in any::<String>(),
-        ) {
-            let l = layout(&[("k", "q\"\\\n")], &["m", "a"]);
-            let text = l.series_text(&[&a, &b]);
-            let plain = |vs: &[&String]| !vs.iter().any(|v| v.bytes().any(|b| matches!(b, b'"' | b'\\' | b'\n')));
-            prop_assert!(l.matches(&text, &[&a, &b], plain(&[&a, &b])));
-            prop_assert!(l.matches(&text, &[&a, &b], false));
-            prop_assert_eq!(l.matches(&text, &[&c, &d], plain(&[&c, &d])), a == c && b == d);
-            prop_assert_eq!(l.matches(&text, &[&c, &d], false), a == c && b == d);
+        fn keys_order_like_their_values(a in any::<Vec<String>>(), b in any::<Vec<String>>()) {
+            let (mut ka, mut kb) = (String::new(), String::new());
+            a.iter().for_each(|v| push_part(&mut ka, v));
+            b.iter().for_each(|v| push_part(&mut kb, v));
+            prop_assert_eq!(cmp_keys(&ka, &kb), a.cmp(&b));
+            prop_assert_eq!(Parts::new(&ka).collect::<Vec<_>>(), a.iter().map(String::as_str).collect::<Vec<_>>());
         }
 
         #[test]
-        fn orders_like_the_raw_pairs(a in any::<String>(), b in any::<String>(), c in any::<String>(), d in any::<String>()) {
+        fn pairs_order_like_raw_pairs(a in any::<String>(), b in any::<String>(), c in any::<String>(), d in any::<String>()) {
             let l = layout(&[("b", "const")], &["a", "c"]);
-            let (x, y) = (l.series_text(&[&a, &b]), l.series_text(&[&c, &d]));
+            let (x, y) = (l.key(&[&a, &b]), l.key(&[&c, &d]));
             let expected = [("a", a.as_str()), ("b", "const"), ("c", b.as_str())]
                 .cmp(&[("a", c.as_str()), ("b", "const"), ("c", d.as_str())]);
-            prop_assert_eq!(LabelLayout::cmp_series(&l, &x, &l, &y), expected);
+            prop_assert_eq!(cmp_pairs(l.pairs(&x), l.pairs(&y)), expected);
         }
     }
 }

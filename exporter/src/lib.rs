@@ -4,10 +4,14 @@
 //! runtime's namespaces, components or endpoints, which reach it as ordinary constant labels.
 //!
 //! - [`Registry`] holds metric families and renders them deterministically: families by
-//!   name, series by their label pairs, each series' label text rendered once and cached.
-//! - Handles ([`Counter`], [`IntCounter`], [`Gauge`], [`IntGauge`], [`Histogram`] and their
-//!   [`MetricVec`]s) are cheap `Arc` clones over atomics: no lock and no allocation on update,
-//!   and a vec finds an existing series without a lock either.
+//!   name, series by their label pairs. A scrape renders from a snapshot, so creating,
+//!   updating and removing series never wait for it.
+//! - Handles ([`Counter`], [`IntCounter`], [`Gauge`], [`IntGauge`], [`Histogram`]) are small
+//!   copies of a reference to a slot of type-stable storage: an update is one check and one
+//!   atomic operation, with no lock, no allocation and no reference count. A [`MetricVec`]
+//!   finds an existing series without a lock, removes series, and bounds how many it holds.
+//! - [`exposition`] describes what a scrape sees (families, labels, values); its
+//!   [`TextEncoder`] writes the text format.
 //! - [`RegistryRecorder`] stores the `metrics` crate's macro calls in the same registry, and
 //!   [`HandleCache`] lets a recorder hand repeated macro calls their handle without a lock.
 //! - [`StatusServer`] serves a scrape hook on `/metrics` (gzip when asked), with readiness
@@ -38,31 +42,37 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod atomics;
 mod cache;
 mod counter;
 mod error;
+pub mod exposition;
 mod family;
-mod format;
+mod fingerprint;
 mod gauge;
-mod handle;
 mod histogram;
+mod index;
 mod kind;
 mod labels;
+mod members;
+mod metric;
+mod pool;
 mod recorder;
 mod registry;
-mod series;
 mod server;
 mod validate;
 mod vec;
 
-pub use cache::HandleCache;
+pub use cache::{DEFAULT_CACHE_CAPACITY, HandleCache};
 pub use counter::{Counter, IntCounter};
 pub use error::ExporterError;
+pub use exposition::{OVERFLOW_LABEL, TextEncoder};
 pub use gauge::{Gauge, IntGauge};
-pub use histogram::{DEFAULT_BUCKETS, Histogram};
+pub use histogram::{DEFAULT_BUCKETS, Histogram, MAX_BUCKETS};
 pub use kind::MetricKind;
-pub use recorder::RegistryRecorder;
-pub use registry::{Opts, Registry};
+pub use metric::{Metric, Registered};
+pub use recorder::{Probed, RegistryRecorder};
+pub use registry::{Clock, DEFAULT_MAX_SERIES, Opts, Registry};
 pub use server::{
     DEFAULT_HEALTH_PATH, DEFAULT_LIVE_PATH, Health, HealthFn, METRICS_PATH, ScrapeFn, StatusServer,
     StatusServerBuilder, check_route_path,

@@ -1,25 +1,29 @@
 //! A `metrics` recorder that stores macro metrics in a [`Registry`].
 
-use std::any::Any;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use metrics::{
     CounterFn, GaugeFn, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
 };
 
-use crate::counter::{F64Counter, U64Counter, add_f64};
+use crate::counter::{F64Counter, U64Counter};
+use crate::family::AnySlot;
 use crate::gauge::{F64Gauge, I64Gauge};
 use crate::histogram::HistogramCell;
-use crate::series::{Cell, Series};
-use crate::{ExporterError, IntCounter, Registry};
+use crate::pool::{Cell, Pool, SlotRef};
+use crate::registry::default_histogram_pool;
+use crate::{ExporterError, IntCounter, MetricKind, Registry};
 
 /// Stores `counter!`, `gauge!` and `histogram!` metrics in a [`Registry`], beside the metrics
 /// registered directly, under the same rules.
 ///
 /// A key's labels are its constant labels. Macros cannot return errors: a call that breaks a
 /// rule or conflicts with a registered metric of another type is logged with `tracing`,
-/// counted in the rejection counter, and handed a no-op handle.
+/// counted in the rejection counter, and handed a no-op handle. The series one name may have
+/// through macros is bounded like a vec's ([`Registry::set_default_max_series`]); past the
+/// bound, new label sets share one overflow series. Macro series can be dropped once idle
+/// ([`Registry::set_idle_timeout`]).
 ///
 /// ```
 /// # use std::sync::Arc;
@@ -33,6 +37,49 @@ use crate::{ExporterError, IntCounter, Registry};
 pub struct RegistryRecorder {
     registry: Arc<Registry>,
     rejections: Option<IntCounter>,
+}
+
+/// A handle given to a macro call, and whether its series still lives.
+#[derive(Clone)]
+pub struct Probed<H> {
+    /// The handle.
+    pub handle: H,
+    liveness: Liveness,
+}
+
+#[derive(Clone, Copy)]
+enum Liveness {
+    /// A no-op handle: its answer never changes.
+    Always,
+    Series(&'static AtomicU64, u64),
+}
+
+impl<H> Probed<H> {
+    /// False once the series was dropped (idle, or its metric unregistered): ask the recorder
+    /// again for a live one.
+    #[must_use]
+    #[inline]
+    pub fn is_live(&self) -> bool {
+        match self.liveness {
+            Liveness::Always => true,
+            Liveness::Series(word, state) => word.load(Ordering::Relaxed) == state,
+        }
+    }
+
+    /// A handle that never goes stale (a no-op handle for a refused call).
+    pub fn always(handle: H) -> Self {
+        Self {
+            handle,
+            liveness: Liveness::Always,
+        }
+    }
+
+    fn of<C: Cell>(handle: H, slot: &SlotRef<C>) -> Self {
+        Self {
+            handle,
+            liveness: Liveness::Series(slot.slot.state_word(), slot.state),
+        }
+    }
 }
 
 impl RegistryRecorder {
@@ -68,10 +115,75 @@ impl RegistryRecorder {
         }
     }
 
-    fn lookup<C: Cell>(&self, key: &Key) -> Result<Arc<dyn Any + Send + Sync>, ExporterError> {
+    fn lookup<C: Cell>(
+        &self,
+        key: &Key,
+        kind: MetricKind,
+        pool: &'static Pool<C>,
+    ) -> Result<AnySlot, ExporterError>
+    where
+        SlotRef<C>: Into<AnySlot>,
+    {
         let labels: Vec<(&str, &str)> = key.labels().map(|l| (l.key(), l.value())).collect();
-        self.registry.macro_scalar::<C>(key.name(), &labels)
+        self.registry.macro_scalar(key.name(), kind, &labels, pool)
     }
+
+    /// The counter for a `counter!` key, with its liveness.
+    pub fn counter(&self, key: &Key) -> Probed<metrics::Counter> {
+        match self.lookup(key, MetricKind::Counter, U64Counter::pool()) {
+            Ok(AnySlot::U64Counter(s)) => {
+                Probed::of(metrics::Counter::from_arc(Arc::new(MacroSeries(s))), &s)
+            }
+            Ok(AnySlot::F64Counter(s)) => {
+                Probed::of(metrics::Counter::from_arc(Arc::new(MacroSeries(s))), &s)
+            }
+            other => {
+                self.reject(key, &refusal(key, MetricKind::Counter, other));
+                Probed::always(metrics::Counter::noop())
+            }
+        }
+    }
+
+    /// The gauge for a `gauge!` key, with its liveness.
+    pub fn gauge(&self, key: &Key) -> Probed<metrics::Gauge> {
+        match self.lookup(key, MetricKind::Gauge, F64Gauge::pool()) {
+            Ok(AnySlot::F64Gauge(s)) => {
+                Probed::of(metrics::Gauge::from_arc(Arc::new(MacroSeries(s))), &s)
+            }
+            Ok(AnySlot::I64Gauge(s)) => {
+                Probed::of(metrics::Gauge::from_arc(Arc::new(MacroSeries(s))), &s)
+            }
+            other => {
+                self.reject(key, &refusal(key, MetricKind::Gauge, other));
+                Probed::always(metrics::Gauge::noop())
+            }
+        }
+    }
+
+    /// The histogram for a `histogram!` key, with its liveness.
+    pub fn histogram(&self, key: &Key) -> Probed<metrics::Histogram> {
+        match self.lookup(key, MetricKind::Histogram, default_histogram_pool()) {
+            Ok(AnySlot::Histogram(s)) => {
+                Probed::of(metrics::Histogram::from_arc(Arc::new(MacroSeries(s))), &s)
+            }
+            other => {
+                self.reject(key, &refusal(key, MetricKind::Histogram, other));
+                Probed::always(metrics::Histogram::noop())
+            }
+        }
+    }
+}
+
+/// Why a macro call got no series: the registry's error, or (for a series of the right kind
+/// but an unexpected cell, which cannot happen) a kind conflict.
+fn refusal(key: &Key, kind: MetricKind, outcome: Result<AnySlot, ExporterError>) -> ExporterError {
+    outcome
+        .err()
+        .unwrap_or_else(|| ExporterError::KindConflict {
+            name: key.name().into(),
+            existing: kind,
+            requested: kind,
+        })
 }
 
 impl Recorder for RegistryRecorder {
@@ -88,108 +200,101 @@ impl Recorder for RegistryRecorder {
     }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> metrics::Counter {
-        let found = self.lookup::<U64Counter>(key).and_then(|any| {
-            any.downcast::<Series<U64Counter>>()
-                .map(metrics::Counter::from_arc)
-                .or_else(|any| {
-                    any.downcast::<Series<F64Counter>>()
-                        .map(metrics::Counter::from_arc)
-                })
-                .map_err(|_| incompatible(key))
-        });
-        found.unwrap_or_else(|error| {
-            self.reject(key, &error);
-            metrics::Counter::noop()
-        })
+        self.counter(key).handle
     }
 
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> metrics::Gauge {
-        let found = self.lookup::<F64Gauge>(key).and_then(|any| {
-            any.downcast::<Series<F64Gauge>>()
-                .map(metrics::Gauge::from_arc)
-                .or_else(|any| {
-                    any.downcast::<Series<I64Gauge>>()
-                        .map(metrics::Gauge::from_arc)
-                })
-                .map_err(|_| incompatible(key))
-        });
-        found.unwrap_or_else(|error| {
-            self.reject(key, &error);
-            metrics::Gauge::noop()
-        })
+        self.gauge(key).handle
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> metrics::Histogram {
-        let found = self.lookup::<HistogramCell>(key).and_then(|any| {
-            any.downcast::<Series<HistogramCell>>()
-                .map(metrics::Histogram::from_arc)
-                .map_err(|_| incompatible(key))
-        });
-        found.unwrap_or_else(|error| {
-            self.reject(key, &error);
-            metrics::Histogram::noop()
-        })
+        self.histogram(key).handle
     }
 }
 
-fn incompatible(key: &Key) -> ExporterError {
-    ExporterError::InvalidMetricName {
-        name: key.name().into(),
-        reason: "registered with an incompatible value type",
+/// The series behind a macro handle.
+struct MacroSeries<C: 'static>(SlotRef<C>);
+
+impl<C> MacroSeries<C> {
+    #[inline]
+    fn cell(&self) -> Option<&'static C> {
+        self.0.slot.holds(self.0.state).then_some(&self.0.slot.cell)
     }
 }
 
-impl CounterFn for Series<U64Counter> {
+impl CounterFn for MacroSeries<U64Counter> {
     fn increment(&self, value: u64) {
-        self.cell.0.fetch_add(value, Relaxed);
+        if let Some(cell) = self.cell() {
+            cell.add(value);
+        }
     }
 
     fn absolute(&self, value: u64) {
-        self.cell.0.fetch_max(value, Relaxed);
+        if let Some(cell) = self.cell() {
+            cell.raise_to(value);
+        }
     }
 }
 
-impl CounterFn for Series<F64Counter> {
+impl CounterFn for MacroSeries<F64Counter> {
     fn increment(&self, value: u64) {
-        self.cell.add_whole(value);
+        if let Some(cell) = self.cell() {
+            cell.add_whole(value);
+        }
     }
 
     fn absolute(&self, value: u64) {
-        self.cell.raise_to(value as f64);
+        if let Some(cell) = self.cell() {
+            cell.raise_to(value as f64);
+        }
     }
 }
 
-impl GaugeFn for Series<F64Gauge> {
+impl GaugeFn for MacroSeries<F64Gauge> {
     fn increment(&self, value: f64) {
-        add_f64(&self.cell.0, value);
+        if let Some(cell) = self.cell() {
+            cell.add(value);
+        }
     }
 
     fn decrement(&self, value: f64) {
-        add_f64(&self.cell.0, -value);
+        if let Some(cell) = self.cell() {
+            cell.add(-value);
+        }
     }
 
     fn set(&self, value: f64) {
-        self.cell.0.store(value.to_bits(), Relaxed);
+        if let Some(cell) = self.cell() {
+            cell.set(value);
+        }
     }
 }
 
 /// Macro gauges carry f64 values; an integer gauge rounds them.
-impl GaugeFn for Series<I64Gauge> {
+impl GaugeFn for MacroSeries<I64Gauge> {
     fn increment(&self, value: f64) {
-        self.cell.0.fetch_add(value.round() as i64, Relaxed);
+        if let Some(cell) = self.cell() {
+            cell.add(value.round() as i64);
+        }
     }
 
     fn decrement(&self, value: f64) {
-        self.cell.0.fetch_sub(value.round() as i64, Relaxed);
+        if let Some(cell) = self.cell() {
+            cell.add((value.round() as i64).wrapping_neg());
+        }
     }
 
     fn set(&self, value: f64) {
-        self.cell.0.store(value.round() as i64, Relaxed);
+        if let Some(cell) = self.cell() {
+            cell.set(value.round() as i64);
+        }
     }
 }
 
-impl HistogramFn for Series<HistogramCell> {
+impl HistogramFn for MacroSeries<HistogramCell> {
     fn record(&self, value: f64) {
-        self.cell.observe(value);
+        if let Some(cell) = self.cell() {
+            cell.observe(value);
+        }
     }
 }

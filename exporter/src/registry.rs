@@ -1,19 +1,28 @@
-//! The registry: every family by name, registration rules, and rendering of the whole.
+//! The registry: every family by name, registration and removal, and scrapes of the whole.
 
-use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::family::{Family, Help};
-use crate::histogram::{Buckets, DEFAULT_BUCKETS};
-use crate::series::{AnySeries, Cell, MetricCore, Series};
-use crate::vec::{MetricVec, VecChild};
+use crate::counter::{F64Counter, U64Counter};
+use crate::exposition::{Encoder, TextEncoder};
+use crate::family::{AnySlot, Family, Help, Identity, RegisteredAs, Registering, Sweep};
+use crate::gauge::{F64Gauge, I64Gauge};
+use crate::histogram::{self, DEFAULT_BUCKETS, HistogramCell};
+use crate::labels::Layout;
+use crate::metric::{Core, Metric, Registered};
+use crate::pool::{Cell, Pool, SlotRef};
+use crate::vec::MetricVec;
 use crate::{
     Counter, CounterVec, ExporterError, Gauge, GaugeVec, Histogram, HistogramVec, IntCounter,
     IntCounterVec, IntGauge, IntGaugeVec, MetricKind, validate,
 };
+
+/// Series a vec may hold unless told otherwise.
+pub const DEFAULT_MAX_SERIES: usize = 10_000;
 
 /// Name, help and constant labels of a metric to register.
 #[derive(Debug, Clone, Copy)]
@@ -46,11 +55,55 @@ impl<'a> Opts<'a> {
     }
 }
 
+/// Where the registry reads the time, as the time since some fixed start.
+pub type Clock = dyn Fn() -> Duration + Send + Sync;
+
+/// What the registry's vecs and families share.
+pub(crate) struct Shared {
+    default_max_series: AtomicUsize,
+    /// Nanoseconds; 0 when macro series never go idle.
+    idle_timeout: AtomicU64,
+    overflow_counter: OnceLock<IntCounterVec>,
+    clock: OnceLock<Box<Clock>>,
+    start: Instant,
+}
+
+impl Shared {
+    pub(crate) fn default_max_series(&self) -> usize {
+        self.default_max_series.load(Ordering::Relaxed)
+    }
+
+    /// Counts one label set folded into an overflow series.
+    pub(crate) fn count_overflow(&self, metric: &str) {
+        if let Some(counter) = self.overflow_counter.get() {
+            counter.with_label_values(&[metric]).inc();
+        }
+    }
+
+    fn now(&self) -> Duration {
+        match self.clock.get() {
+            Some(clock) => clock(),
+            None => self.start.elapsed(),
+        }
+    }
+
+    fn sweep(&self) -> Sweep {
+        let idle = self.idle_timeout.load(Ordering::Relaxed);
+        Sweep {
+            now: self.now(),
+            idle_timeout: (idle > 0).then(|| Duration::from_nanos(idle)),
+        }
+    }
+}
+
+static NEXT_REGISTRY: AtomicU64 = AtomicU64::new(1);
+
 /// Every metric family, sorted by name, ready to render.
 ///
 /// A metric's identity is its name plus its constant labels: registering the same identity
 /// twice is an error, while the same name with other constant labels joins the family when
 /// the type and help agree. Every check happens at registration, so rendering never fails.
+/// A scrape renders from a snapshot: creating, updating and removing series never wait for it.
 ///
 /// ```
 /// # use dynamo_exporter::{Opts, Registry};
@@ -67,31 +120,59 @@ impl<'a> Opts<'a> {
 ///         "cache_hits_total{tier=\"l1\"} 1\n",
 ///     )
 /// );
+/// registry.unregister(&hits).unwrap();
+/// assert_eq!(registry.render(), "");
 /// ```
-#[derive(Default)]
 pub struct Registry {
+    id: u64,
     families: RwLock<BTreeMap<Arc<str>, Arc<Family>>>,
     /// Descriptions from `describe_*` macros for families not created yet.
     descriptions: Mutex<HashMap<Box<str>, Box<str>>>,
+    shared: Arc<Shared>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self {
+            id: NEXT_REGISTRY.fetch_add(1, Ordering::Relaxed),
+            families: RwLock::default(),
+            descriptions: Mutex::default(),
+            shared: Arc::new(Shared {
+                default_max_series: AtomicUsize::new(DEFAULT_MAX_SERIES),
+                idle_timeout: AtomicU64::new(0),
+                overflow_counter: OnceLock::new(),
+                clock: OnceLock::new(),
+                start: Instant::now(),
+            }),
+        }
+    }
 }
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
             .field("families", &self.families.read().len())
-            .finish()
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        for family in self.families.get_mut().values() {
+            family.end_all();
+        }
     }
 }
 
 macro_rules! creators {
-    ($($(#[$doc:meta])* $scalar:ident -> $handle:ty, $(#[$vdoc:meta])* $vec:ident -> $vhandle:ty;)*) => {$(
+    ($($(#[$doc:meta])* $scalar:ident -> $handle:ty, $(#[$vdoc:meta])* $vec:ident -> $vhandle:ty = $cell:ty;)*) => {$(
         $(#[$doc])*
         ///
         /// # Errors
         ///
         /// A bad name, help or label, or a conflict with a registered metric.
         pub fn $scalar(&self, opts: &Opts<'_>) -> Result<$handle, ExporterError> {
-            self.scalar(opts, None)
+            self.scalar(opts, <$cell>::pool())
         }
 
         $(#[$vdoc])*
@@ -100,7 +181,7 @@ macro_rules! creators {
         ///
         /// A bad name, help or label, or a conflict with a registered metric.
         pub fn $vec(&self, opts: &Opts<'_>, variable_labels: &[&str]) -> Result<$vhandle, ExporterError> {
-            self.vec(opts, variable_labels, None)
+            self.vec(opts, variable_labels, <$cell>::pool())
         }
     )*};
 }
@@ -116,19 +197,19 @@ impl Registry {
         /// Registers an f64 counter.
         counter -> Counter,
         /// Registers a vec of f64 counters.
-        counter_vec -> CounterVec;
+        counter_vec -> CounterVec = F64Counter;
         /// Registers a u64 counter.
         int_counter -> IntCounter,
         /// Registers a vec of u64 counters.
-        int_counter_vec -> IntCounterVec;
+        int_counter_vec -> IntCounterVec = U64Counter;
         /// Registers an f64 gauge.
         gauge -> Gauge,
         /// Registers a vec of f64 gauges.
-        gauge_vec -> GaugeVec;
+        gauge_vec -> GaugeVec = F64Gauge;
         /// Registers an i64 gauge.
         int_gauge -> IntGauge,
         /// Registers a vec of i64 gauges.
-        int_gauge_vec -> IntGaugeVec;
+        int_gauge_vec -> IntGaugeVec = I64Gauge;
     }
 
     /// Registers a histogram; `None` buckets means [`DEFAULT_BUCKETS`].
@@ -141,7 +222,8 @@ impl Registry {
         opts: &Opts<'_>,
         buckets: Option<&[f64]>,
     ) -> Result<Histogram, ExporterError> {
-        self.scalar(opts, Some(buckets.unwrap_or(&DEFAULT_BUCKETS)))
+        let bounds = validate::buckets(opts.name, buckets.unwrap_or(&DEFAULT_BUCKETS))?;
+        self.scalar(opts, histogram::pool(&bounds))
     }
 
     /// Registers a vec of histograms; `None` buckets means [`DEFAULT_BUCKETS`].
@@ -155,11 +237,84 @@ impl Registry {
         variable_labels: &[&str],
         buckets: Option<&[f64]>,
     ) -> Result<HistogramVec, ExporterError> {
-        self.vec(
-            opts,
-            variable_labels,
-            Some(buckets.unwrap_or(&DEFAULT_BUCKETS)),
+        let bounds = validate::buckets(opts.name, buckets.unwrap_or(&DEFAULT_BUCKETS))?;
+        self.vec(opts, variable_labels, histogram::pool(&bounds))
+    }
+
+    /// Takes a metric out: a handle of a metric without variable labels, or a vec. Its series
+    /// leave the scrape, its handles record nothing from then on, and the same name and
+    /// labels can be registered again.
+    ///
+    /// # Errors
+    ///
+    /// [`ExporterError::NotRegistered`] when the metric is not in this registry (already
+    /// unregistered, a no-op handle, or another registry's).
+    pub fn unregister(&self, metric: &dyn Registered) -> Result<(), ExporterError> {
+        let core = Core::find(metric.metric_id())
+            .filter(|c| c.registry == self.id)
+            .ok_or(ExporterError::NotRegistered)?;
+        let identity: Identity = core.layout.consts().to_vec().into();
+        let mut families = self.families.write();
+        let family = families
+            .get(&core.name)
+            .ok_or(ExporterError::NotRegistered)?;
+        match family.unregister(&identity) {
+            None => Err(ExporterError::NotRegistered),
+            Some(empty) => {
+                if empty {
+                    families.remove(&core.name);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The constant labels (sorted by name) of a metric registered here.
+    #[must_use]
+    pub fn registered_labels(&self, metric: &dyn Registered) -> Option<Vec<(String, String)>> {
+        let core = Core::find(metric.metric_id()).filter(|c| c.registry == self.id)?;
+        Some(
+            core.const_label_refs()
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         )
+    }
+
+    /// The name of a metric registered here.
+    #[must_use]
+    pub fn registered_name(&self, metric: &dyn Registered) -> Option<String> {
+        let core = Core::find(metric.metric_id()).filter(|c| c.registry == self.id)?;
+        Some(core.name.to_string())
+    }
+
+    /// How many series a vec created from now on may hold (0: no bound); see
+    /// [`MetricVec::set_max_series`]. Also bounds the series that metric macros create
+    /// under one name. The default is [`DEFAULT_MAX_SERIES`].
+    pub fn set_default_max_series(&self, max: usize) {
+        self.shared.default_max_series.store(max, Ordering::Relaxed);
+    }
+
+    /// Drops series created by metric macros once their value has not changed for
+    /// `timeout`, checked at each scrape; `None` (the default) keeps them.
+    pub fn set_idle_timeout(&self, timeout: Option<Duration>) {
+        let nanos = timeout.map_or(0, |t| {
+            u64::try_from(t.as_nanos()).unwrap_or(u64::MAX).max(1)
+        });
+        self.shared.idle_timeout.store(nanos, Ordering::Relaxed);
+    }
+
+    /// Reads the time from `clock` (for idle series) instead of a monotonic clock. Can be set
+    /// once.
+    pub fn set_clock(&self, clock: Box<Clock>) {
+        let _ = self.shared.clock.set(clock);
+    }
+
+    /// Counts every label set folded into an overflow series in `counter`, by metric name
+    /// (its one variable label). Can be set once.
+    pub fn set_overflow_counter(&self, counter: IntCounterVec) {
+        counter.set_max_series(0);
+        let _ = self.shared.overflow_counter.set(counter);
     }
 
     /// The whole exposition text.
@@ -170,47 +325,92 @@ impl Registry {
         out
     }
 
-    /// Appends the exposition text of the series whose constant labels include every
-    /// `required` pair (all series when it is empty): families by name, series by labels.
+    /// Appends the exposition text of the series whose labels include every `required` pair
+    /// (all series when it is empty): families by name, series by labels.
     pub fn render_into(&self, required: &[(&str, &str)], out: &mut String) {
+        self.encode(required, &mut TextEncoder::new(out));
+    }
+
+    /// Hands every family and series whose labels include every `required` pair to
+    /// `encoder`, families by name and series by labels.
+    pub fn encode(&self, required: &[(&str, &str)], encoder: &mut dyn Encoder) {
         let families: Vec<Arc<Family>> = self.families.read().values().cloned().collect();
+        let sweep = self.shared.sweep();
         for family in families {
-            family.render(required, out);
+            family.encode(required, encoder, &sweep);
         }
     }
 
-    fn scalar<M: VecChild>(
-        &self,
-        opts: &Opts<'_>,
-        buckets: Option<&[f64]>,
-    ) -> Result<M, ExporterError> {
-        let (_, scalar) =
-            self.register::<M::Cell>(opts, Help::Required(opts.help), &[], buckets)?;
-        let series = scalar.expect("a scalar registration makes its series");
-        Ok(M::from_series(series))
+    /// The names of the families registered.
+    #[must_use]
+    pub fn family_names(&self) -> Vec<String> {
+        self.families.read().keys().map(|k| k.to_string()).collect()
     }
 
-    fn vec<M: VecChild>(
+    fn scalar<M: Metric>(
+        &self,
+        opts: &Opts<'_>,
+        pool: &'static Pool<M::Cell>,
+    ) -> Result<M, ExporterError>
+    where
+        SlotRef<M::Cell>: Into<AnySlot>,
+    {
+        let (family, identity, layout) = self.prepare::<M>(opts, Help::Required(opts.help), &[])?;
+        let (id, name) = (self.id, Arc::clone(&family.name));
+        let result = family.register(
+            M::KIND,
+            Help::Required(opts.help),
+            identity,
+            &[],
+            |scope: &mut Registering<'_>| {
+                let core = Core::register(id, name, layout);
+                match pool.alloc(core.id, crate::fingerprint::Fingerprint { lo: 0, hi: 0 }) {
+                    Some(slot) => Ok((M::from_slot(slot), scope.add_scalar(core, slot, pool))),
+                    None => {
+                        core.retire();
+                        Err(ExporterError::PoolFull {
+                            metric: core.name.to_string(),
+                        })
+                    }
+                }
+            },
+        );
+        self.forget_if_empty(&family);
+        result
+    }
+
+    fn vec<M: Metric>(
         &self,
         opts: &Opts<'_>,
         variable_labels: &[&str],
-        buckets: Option<&[f64]>,
+        pool: &'static Pool<M::Cell>,
     ) -> Result<MetricVec<M>, ExporterError> {
-        let ((family, core), _) =
-            self.register::<M::Cell>(opts, Help::Required(opts.help), variable_labels, buckets)?;
-        Ok(MetricVec::new(core, family))
+        let (family, identity, layout) =
+            self.prepare::<M>(opts, Help::Required(opts.help), variable_labels)?;
+        let (id, name, shared) = (self.id, Arc::clone(&family.name), &self.shared);
+        let result = family.register(
+            M::KIND,
+            Help::Required(opts.help),
+            identity,
+            variable_labels,
+            |_: &mut Registering<'_>| {
+                let core = Core::register(id, name, layout);
+                let (vec, source) = MetricVec::new(core, pool, shared);
+                Ok((vec, RegisteredAs::Vec(source)))
+            },
+        );
+        self.forget_if_empty(&family);
+        result
     }
 
-    /// Checks and registers one metric; with no variable labels it is a scalar and its series
-    /// is created and returned.
-    #[allow(clippy::type_complexity)]
-    fn register<C: Cell>(
+    /// Checks everything that does not depend on other metrics, and finds (or creates) the
+    /// family.
+    fn prepare<M: Metric>(
         &self,
         opts: &Opts<'_>,
         help: Help<'_>,
         variable_labels: &[&str],
-        buckets: Option<&[f64]>,
-    ) -> Result<((Arc<Family>, Arc<MetricCore>), Option<Arc<Series<C>>>), ExporterError> {
+    ) -> Result<(Arc<Family>, Identity, Layout), ExporterError> {
         let name = opts.name;
         validate::metric_name(name)?;
         if let Help::Required(text) = help {
@@ -221,34 +421,19 @@ impl Registry {
             .iter()
             .map(|(k, _)| *k)
             .chain(variable_labels.iter().copied());
-        validate::label_names(name, C::KIND, labels)?;
-        let buckets = match buckets {
-            Some(given) => Some(Arc::new(Buckets::new(validate::buckets(name, given)?))),
-            None => None,
-        };
-        let family = self.family(name, C::KIND, help);
-        let const_labels = opts
+        validate::label_names(name, M::KIND, labels)?;
+        let mut consts: Vec<(Box<str>, Box<str>)> = opts
             .const_labels
             .iter()
             .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect();
-        let variable_names = variable_labels.iter().map(|n| (*n).into()).collect();
-        let core = Arc::new(MetricCore::new(
-            Arc::clone(&family.name),
-            const_labels,
-            variable_names,
-            buckets,
-        ));
-        let mut typed = None;
-        family.register(C::KIND, help, &core, || {
-            if !variable_labels.is_empty() {
-                return None;
-            }
-            let series = Arc::new(Series::<C>::new(Arc::clone(&core), &[] as &[&str], 0));
-            typed = Some(Arc::clone(&series));
-            Some(series as Arc<dyn AnySeries>)
-        })?;
-        Ok(((family, core), typed))
+        consts.sort();
+        let identity: Identity = consts.clone().into();
+        let layout = Layout::new(
+            consts,
+            variable_labels.iter().map(|n| (*n).into()).collect(),
+        );
+        Ok((self.family(name, M::KIND, help), identity, layout))
     }
 
     /// The family of this name, created if new.
@@ -268,64 +453,63 @@ impl Registry {
         Arc::clone(family)
     }
 
+    /// Takes an empty family out of the map (a refused first registration leaves one).
+    fn forget_if_empty(&self, family: &Arc<Family>) {
+        if family.is_empty() {
+            let mut families = self.families.write();
+            if family.is_empty()
+                && families
+                    .get(&family.name)
+                    .is_some_and(|f| Arc::ptr_eq(f, family))
+            {
+                families.remove(&family.name);
+            }
+        }
+    }
+
     /// The scalar series with this name and constant labels, registered by a metric macro if
     /// it does not exist yet. Used by [`crate::RegistryRecorder`].
     pub(crate) fn macro_scalar<C: Cell>(
         &self,
         name: &str,
+        kind: MetricKind,
         const_labels: &[(&str, &str)],
-    ) -> Result<Arc<dyn Any + Send + Sync>, ExporterError> {
-        let mut identity: Vec<(Box<str>, Box<str>)> = const_labels
+        pool: &'static Pool<C>,
+    ) -> Result<AnySlot, ExporterError>
+    where
+        SlotRef<C>: Into<AnySlot>,
+    {
+        let opts = Opts {
+            name,
+            help: name,
+            const_labels,
+        };
+        validate::metric_name(name)?;
+        let labels = const_labels.iter().map(|(k, _)| *k);
+        validate::label_names(name, kind, labels)?;
+        let mut consts: Vec<(Box<str>, Box<str>)> = opts
+            .const_labels
             .iter()
             .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect();
-        identity.sort();
-        // Two rounds: a registration racing ours may win between the lookup and the insert.
-        for _ in 0..2 {
-            let existing = self.families.read().get(name).cloned();
-            if let Some(family) = existing {
-                if family.kind != C::KIND {
-                    return Err(ExporterError::KindConflict {
-                        name: name.into(),
-                        existing: family.kind,
-                        requested: C::KIND,
-                    });
-                }
-                match family.scalar(&identity) {
-                    Some(Some(series)) => return Ok(series),
-                    Some(None) => {
-                        return Err(ExporterError::AlreadyRegistered {
-                            name: name.into(),
-                            const_labels: identity
-                                .into_iter()
-                                .map(|(k, v)| (k.into(), v.into()))
-                                .collect(),
-                        });
-                    }
-                    None => {}
+        consts.sort();
+        let identity: Identity = consts.into();
+        let family = self.family(name, kind, Help::Placeholder(name));
+        let (id, family_name) = (self.id, Arc::clone(&family.name));
+        let max = self.shared.default_max_series();
+        let result = family.macro_scalar(kind, identity, max, self.shared.now(), |_, identity| {
+            let layout = Layout::new(identity.to_vec(), Vec::new());
+            let core = Core::register(id, family_name, layout);
+            match pool.alloc(core.id, crate::fingerprint::Fingerprint { lo: 0, hi: 0 }) {
+                Some(slot) => Some((core, slot.into(), pool as &'static dyn crate::pool::Series)),
+                None => {
+                    core.retire();
+                    None
                 }
             }
-            let buckets = (C::KIND == MetricKind::Histogram).then_some(&DEFAULT_BUCKETS[..]);
-            let opts = Opts {
-                name,
-                help: name,
-                const_labels,
-            };
-            match self.register::<C>(&opts, Help::Placeholder(name), &[], buckets) {
-                Ok((_, series)) => {
-                    return Ok(series.expect("a scalar registration makes its series"));
-                }
-                Err(ExporterError::AlreadyRegistered { .. }) => continue,
-                Err(error) => return Err(error),
-            }
-        }
-        Err(ExporterError::AlreadyRegistered {
-            name: name.into(),
-            const_labels: identity
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        })
+        });
+        self.forget_if_empty(&family);
+        result
     }
 
     /// Sets the help of a family created by a metric macro, or of one created later.
@@ -337,4 +521,9 @@ impl Registry {
             }
         }
     }
+}
+
+/// The pool of default histograms, for macro calls.
+pub(crate) fn default_histogram_pool() -> &'static Pool<HistogramCell> {
+    histogram::pool(&DEFAULT_BUCKETS)
 }

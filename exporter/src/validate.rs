@@ -36,6 +36,9 @@ pub(crate) fn label_name_problem(label: &str) -> Option<&'static str> {
             Some("only ASCII letters, digits and '_' are allowed")
         }
         _ if label.starts_with("__") => Some("names starting with \"__\" are reserved"),
+        _ if label == crate::OVERFLOW_LABEL => {
+            Some("it marks the series that new label sets fold into past a metric's bound")
+        }
         _ => None,
     }
 }
@@ -86,6 +89,13 @@ pub(crate) fn buckets(metric: &str, given: &[f64]) -> Result<Vec<f64>, ExporterE
         Some((last, rest)) if *last == f64::INFINITY => rest,
         _ => given,
     };
+    if bounds.len() > crate::MAX_BUCKETS {
+        return Err(ExporterError::TooManyBuckets {
+            metric: metric.into(),
+            count: bounds.len(),
+            max: crate::MAX_BUCKETS,
+        });
+    }
     let reason = if bounds.iter().any(|b| !b.is_finite()) {
         Some("bounds must be finite (only a trailing +Inf is allowed)")
     } else if bounds.windows(2).any(|w| w[0] >= w[1]) {
@@ -159,5 +169,18 @@ mod tests {
         assert!(buckets("h", &[f64::NAN]).is_err());
         assert!(buckets("h", &[f64::NEG_INFINITY, 1.0]).is_err());
         assert!(buckets("h", &[1.0, f64::INFINITY, f64::INFINITY]).is_err());
+        let many: Vec<f64> = (0..=crate::MAX_BUCKETS).map(|i| i as f64).collect();
+        assert_eq!(
+            buckets("h", &many),
+            Err(ExporterError::TooManyBuckets {
+                metric: "h".into(),
+                count: crate::MAX_BUCKETS + 1,
+                max: crate::MAX_BUCKETS
+            })
+        );
+        assert_eq!(
+            buckets("h", &many[..crate::MAX_BUCKETS]).map(|b| b.len()),
+            Ok(crate::MAX_BUCKETS)
+        );
     }
 }

@@ -1,31 +1,31 @@
 //! Labelled metrics: one series per set of variable label values.
 
-pub(crate) mod table;
-mod words;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 
-pub(crate) use words::bytes_eq;
+use parking_lot::Mutex;
 
-use std::hash::BuildHasher;
-use std::sync::Arc;
-
-use crate::family::Family;
-use crate::series::{Cell, MetricCore, Series};
+use crate::family::{Source, Stream};
+use crate::fingerprint::Seed;
+use crate::index::{Index, IndexCounts};
+use crate::members::{Members, Merge};
+use crate::metric::{Core, Metric, Registered};
+use crate::pool::{Cell, Pool, Series, Slot, SlotRef, owner_of};
+use crate::registry::Shared;
 use crate::{Counter, ExporterError, Gauge, Histogram, IntCounter, IntGauge};
-use table::Table;
-
-/// A handle type that can be a child of a [`MetricVec`].
-pub(crate) trait VecChild: Clone {
-    type Cell: Cell;
-    fn from_series(series: Arc<Series<Self::Cell>>) -> Self;
-    fn series(&self) -> &Arc<Series<Self::Cell>>;
-    fn noop_child() -> Self;
-}
 
 /// A metric with variable labels: each distinct set of label values is its own series.
 ///
-/// Looking up an existing series takes no lock, writes no shared memory and allocates
-/// nothing; it hands back a reference to the series' handle (clone it to keep it beyond the
-/// vec's borrow). A new series is created once and kept for the life of the registry.
+/// Finding an existing series takes no lock, writes no shared memory and allocates nothing:
+/// it hashes the values, reads the vec's index and confirms the series in its slot. The handle
+/// it returns is a small copy; keep it to skip the lookup next time.
+///
+/// Series can be removed ([`MetricVec::remove_label_values`], [`MetricVec::remove_matching`],
+/// [`MetricVec::clear`]): a removed series leaves the next scrape, handles to it record
+/// nothing from then on, and the same values used again start a new series at zero. A vec
+/// holds at most [`MetricVec::max_series`] series; past that, new label sets share one series
+/// marked `otel_metric_overflow="true"`.
 ///
 /// ```
 /// # use dynamo_exporter::{Opts, Registry};
@@ -35,23 +35,36 @@ pub(crate) trait VecChild: Clone {
 ///     .unwrap();
 /// by_model.with_label_values(&["llama"]).inc();
 /// assert_eq!(by_model.with_label_values(&["llama"]).get(), 1);
+/// by_model.remove_label_values(&["llama"]).unwrap();
+/// assert_eq!(by_model.with_label_values(&["llama"]).get(), 0);
 /// assert_eq!(by_model.variable_labels(), ["model"]);
 /// ```
 #[must_use]
-pub struct MetricVec<M> {
-    inner: Arc<VecInner<M>>,
+pub struct MetricVec<M: Metric> {
+    inner: Arc<VecInner<M::Cell>>,
+    handle: PhantomData<fn() -> M>,
 }
 
-struct VecInner<M> {
-    core: Arc<MetricCore>,
-    family: Arc<Family>,
-    children: Table<M>,
-    /// Seeds the hash of label values, so hashes differ from process to process.
-    seed: u64,
-    /// Handed out when label values are refused.
-    noop: M,
-    /// How many variable labels the vec has.
+pub(crate) struct VecInner<C: Cell> {
+    core: Arc<Core>,
+    pool: &'static Pool<C>,
+    seed: Seed,
+    index: Index,
     variable_count: usize,
+    /// Series the vec may hold; 0 for no bound.
+    max_series: AtomicUsize,
+    shared: Weak<Shared>,
+    overflow_logged: AtomicBool,
+    state: Mutex<VecState<C>>,
+}
+
+struct VecState<C: 'static> {
+    counts: IndexCounts,
+    members: Members,
+    /// The series new label sets fold into past the bound.
+    overflow: Option<SlotRef<C>>,
+    /// Unregistered: lookups of new values get no-op handles.
+    detached: bool,
 }
 
 /// A vec of [`Counter`]s.
@@ -65,25 +78,61 @@ pub type IntGaugeVec = MetricVec<IntGauge>;
 /// A vec of [`Histogram`]s.
 pub type HistogramVec = MetricVec<Histogram>;
 
-impl<M> Clone for MetricVec<M> {
+impl<M: Metric> Clone for MetricVec<M> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
+            handle: PhantomData,
         }
     }
 }
 
-impl<M> std::fmt::Debug for MetricVec<M> {
+impl<M: Metric> std::fmt::Debug for MetricVec<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetricVec")
-            .field("name", &self.inner.core.name)
-            .field("const_labels", &self.inner.core.const_label_refs())
-            .field("variable_labels", &self.inner.core.variable_name_refs())
+            .field("name", &self.name())
+            .field("const_labels", &self.const_labels())
+            .field("variable_labels", &self.variable_labels())
             .finish_non_exhaustive()
     }
 }
 
-impl<M> MetricVec<M> {
+impl<M: Metric> Registered for MetricVec<M> {
+    fn metric_id(&self) -> u32 {
+        self.inner.core.id
+    }
+}
+
+impl<M: Metric> MetricVec<M> {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        pool: &'static Pool<M::Cell>,
+        shared: &Arc<Shared>,
+    ) -> (Self, Arc<dyn Source>) {
+        let inner = Arc::new(VecInner {
+            variable_count: core.layout.names().len(),
+            core,
+            pool,
+            seed: Seed::random(),
+            index: Index::new(),
+            max_series: AtomicUsize::new(shared.default_max_series()),
+            shared: Arc::downgrade(shared),
+            overflow_logged: AtomicBool::new(false),
+            state: Mutex::new(VecState {
+                counts: IndexCounts::default(),
+                members: Members::default(),
+                overflow: None,
+                detached: false,
+            }),
+        });
+        let source: Arc<dyn Source> = Arc::clone(&inner) as Arc<dyn Source>;
+        let vec = Self {
+            inner,
+            handle: PhantomData,
+        };
+        (vec, source)
+    }
+
     /// The full exported name.
     #[must_use]
     pub fn name(&self) -> &str {
@@ -99,24 +148,31 @@ impl<M> MetricVec<M> {
     /// The variable label names, in declaration order.
     #[must_use]
     pub fn variable_labels(&self) -> Vec<&str> {
-        self.inner.core.variable_name_refs()
+        self.inner
+            .core
+            .layout
+            .names()
+            .iter()
+            .map(|n| &**n)
+            .collect()
     }
-}
 
-#[allow(private_bounds)]
-impl<M: VecChild> MetricVec<M> {
-    pub(crate) fn new(core: Arc<MetricCore>, family: Arc<Family>) -> Self {
-        let inner = VecInner {
-            variable_count: core.variable_names.len(),
-            core,
-            family,
-            children: Table::new(),
-            seed: BuildHasher::hash_one(&std::hash::RandomState::new(), 0x5EED_u64),
-            noop: M::noop_child(),
-        };
-        Self {
-            inner: Arc::new(inner),
-        }
+    /// How many series the vec may hold (0: no bound). New label sets past it fold into one
+    /// overflow series.
+    #[must_use]
+    pub fn max_series(&self) -> usize {
+        self.inner.max_series.load(Ordering::Relaxed)
+    }
+
+    /// Sets how many series the vec may hold (0: no bound). Series already there stay.
+    pub fn set_max_series(&self, max: usize) {
+        self.inner.max_series.store(max, Ordering::Relaxed);
+    }
+
+    /// How many series the vec holds now, the overflow series not counted.
+    #[must_use]
+    pub fn series_count(&self) -> usize {
+        self.inner.state.lock().members.live()
     }
 
     /// The series for these label values (in declaration order), created on first use.
@@ -124,9 +180,9 @@ impl<M: VecChild> MetricVec<M> {
     /// A wrong number of values is logged and answered with a no-op handle; use
     /// [`MetricVec::get_metric_with_label_values`] to get the error instead.
     #[inline]
-    pub fn with_label_values<V: AsRef<str>>(&self, values: &[V]) -> &M {
-        match self.find(values) {
-            Some(child) => child,
+    pub fn with_label_values<V: AsRef<str>>(&self, values: &[V]) -> M {
+        match self.inner.find(values) {
+            Some(series) => M::from_slot(series),
             None => self.create_or_noop(values),
         }
     }
@@ -141,68 +197,257 @@ impl<M: VecChild> MetricVec<M> {
     pub fn get_metric_with_label_values<V: AsRef<str>>(
         &self,
         values: &[V],
-    ) -> Result<&M, ExporterError> {
-        match self.find(values) {
-            Some(child) => Ok(child),
-            None => self.create(values),
+    ) -> Result<M, ExporterError> {
+        match self.inner.find(values) {
+            Some(series) => Ok(M::from_slot(series)),
+            None => self.inner.create(values).map(M::from_slot),
         }
     }
 
+    #[cold]
+    #[inline(never)]
+    fn create_or_noop<V: AsRef<str>>(&self, values: &[V]) -> M {
+        match self.inner.create(values) {
+            Ok(series) => M::from_slot(series),
+            Err(error) => {
+                tracing::error!(%error, "label values refused; the update goes nowhere");
+                M::from_slot(self.inner.pool.noop())
+            }
+        }
+    }
+
+    /// Removes the series of these label values (in declaration order).
+    ///
+    /// # Errors
+    ///
+    /// [`ExporterError::LabelValueCount`] for a wrong number of values,
+    /// [`ExporterError::NoSuchSeries`] when the vec has no series with these values.
+    pub fn remove_label_values<V: AsRef<str>>(&self, values: &[V]) -> Result<(), ExporterError> {
+        self.inner.remove(values)
+    }
+
+    /// Removes every series whose variable labels named in `labels` have the given values;
+    /// returns how many. A label the vec does not have matches nothing.
+    pub fn remove_matching(&self, labels: &[(&str, &str)]) -> usize {
+        self.inner.remove_matching(labels)
+    }
+
+    /// Removes every series.
+    pub fn clear(&self) {
+        self.inner.clear();
+    }
+}
+
+impl<C: Cell> VecInner<C> {
     /// The existing series for these values: no lock, no allocation, no shared write.
     #[inline]
-    fn find<V: AsRef<str>>(&self, values: &[V]) -> Option<&M> {
-        let inner = &*self.inner;
-        if values.len() != inner.variable_count {
+    fn find<V: AsRef<str>>(&self, values: &[V]) -> Option<SlotRef<C>> {
+        if values.len() != self.variable_count {
             return None;
         }
-        let (hash, plain) = words::hash_values(inner.seed, values);
-        // The vec's own layout, not the series', so its loads need not wait for the series'.
-        let layout = &inner.core.layout;
-        inner.children.find(hash, |child| {
-            let series = child.series();
-            series.hash == hash && layout.matches(series.text(), values, plain)
+        let fingerprint = self.seed.fingerprint(values);
+        let (pool, owner) = (self.pool, self.core.id);
+        self.index.find(fingerprint.lo, |index| {
+            let slot = pool.slot(index)?;
+            let state = slot.live_state(owner, fingerprint)?;
+            Some(SlotRef { slot, index, state })
         })
     }
 
-    #[cold]
-    #[inline(never)]
-    fn create_or_noop<V: AsRef<str>>(&self, values: &[V]) -> &M {
-        self.create(values).unwrap_or_else(|error| {
-            tracing::error!(%error, "label values refused; the update goes nowhere");
-            &self.inner.noop
-        })
-    }
-
-    /// Creates the series (or finds one created meanwhile), or says why the values are wrong.
-    #[cold]
-    #[inline(never)]
-    fn create<V: AsRef<str>>(&self, values: &[V]) -> Result<&M, ExporterError> {
-        let inner = &*self.inner;
-        if values.len() != inner.variable_count {
-            return Err(ExporterError::LabelValueCount {
-                metric: inner.core.name.to_string(),
-                expected: inner
-                    .core
-                    .variable_names
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect(),
-                got: values.len(),
-            });
+    fn check_count<V: AsRef<str>>(&self, values: &[V]) -> Result<(), ExporterError> {
+        if values.len() == self.variable_count {
+            return Ok(());
         }
-        let (hash, plain) = words::hash_values(inner.seed, values);
-        let layout = &inner.core.layout;
-        let same = |child: &M| {
-            let series = child.series();
-            series.hash == hash && layout.matches(series.text(), values, plain)
+        Err(ExporterError::LabelValueCount {
+            metric: self.core.name.to_string(),
+            expected: self
+                .core
+                .layout
+                .names()
+                .iter()
+                .map(|n| n.to_string())
+                .collect(),
+            got: values.len(),
+        })
+    }
+
+    /// Creates the series (or finds one created meanwhile), or folds it into the overflow
+    /// series past the bound.
+    #[cold]
+    fn create<V: AsRef<str>>(&self, values: &[V]) -> Result<SlotRef<C>, ExporterError> {
+        self.check_count(values)?;
+        let fingerprint = self.seed.fingerprint(values);
+        let mut state = self.state.lock();
+        if let Some(found) = self.find(values) {
+            return Ok(found);
+        }
+        if state.detached {
+            return Ok(self.pool.noop());
+        }
+        let max = self.max_series.load(Ordering::Relaxed);
+        let slot = if max > 0 && state.members.live() >= max {
+            None
+        } else {
+            self.pool.alloc(self.core.id, fingerprint)
         };
-        let make = || {
-            let series = Arc::new(Series::new(Arc::clone(&inner.core), values, hash));
-            inner.family.add_series(series.clone());
-            M::from_series(series)
+        let Some(slot) = slot else {
+            return Ok(self.overflow(&mut state, values));
         };
-        Ok(inner
-            .children
-            .find_or_insert(hash, same, make, |child| child.series().hash))
+        let pool = self.pool;
+        self.index
+            .insert(&mut state.counts, fingerprint.lo, slot.index, |i| {
+                pool.slot(i).map_or(0, Slot::hash)
+            });
+        let key = self.core.layout.key(values);
+        let merge = state.members.push(slot.index, slot.state, &key);
+        drop(state);
+        self.merge(merge);
+        Ok(slot)
+    }
+
+    /// The overflow series (created on first use), counted and logged once.
+    fn overflow<V: AsRef<str>>(&self, state: &mut VecState<C>, values: &[V]) -> SlotRef<C> {
+        if !self.overflow_logged.swap(true, Ordering::Relaxed) {
+            let values: Vec<&str> = values.iter().map(AsRef::as_ref).collect();
+            tracing::warn!(
+                metric = %self.core.name,
+                max_series = self.max_series.load(Ordering::Relaxed),
+                ?values,
+                "the metric has as many series as it may have; new label sets go to its overflow series"
+            );
+        }
+        if let Some(shared) = self.shared.upgrade() {
+            shared.count_overflow(&self.core.name);
+        }
+        let fingerprint = crate::fingerprint::Fingerprint { lo: 0, hi: 0 };
+        let current = state.overflow.filter(|s| s.slot.holds(s.state));
+        match current.or_else(|| self.pool.alloc(self.core.id, fingerprint)) {
+            Some(series) => {
+                state.overflow = Some(series);
+                series
+            }
+            None => self.pool.noop(),
+        }
+    }
+
+    fn remove<V: AsRef<str>>(&self, values: &[V]) -> Result<(), ExporterError> {
+        self.check_count(values)?;
+        let mut state = self.state.lock();
+        let Some(series) = self.find(values) else {
+            return Err(ExporterError::NoSuchSeries {
+                metric: self.core.name.to_string(),
+                values: values.iter().map(|v| v.as_ref().to_string()).collect(),
+            });
+        };
+        let merge = self.end(&mut state, series.index, series.state);
+        drop(state);
+        self.merge(merge);
+        Ok(())
+    }
+
+    fn remove_matching(&self, labels: &[(&str, &str)]) -> usize {
+        let names = self.core.layout.names();
+        let mut wanted = Vec::with_capacity(labels.len());
+        for (label, value) in labels {
+            match names.iter().position(|n| &**n == *label) {
+                Some(at) => wanted.push((at, *value)),
+                None => return 0,
+            }
+        }
+        let snapshot = self.state.lock().members.snapshot();
+        let matching: Vec<(u32, u64)> = snapshot
+            .iter()
+            .filter(|(_, entry)| self.pool.is_live(entry.slot, entry.state))
+            .filter(|(run, entry)| {
+                let values = self.core.layout.values(run.key(entry));
+                wanted.iter().all(|(at, value)| values[*at] == *value)
+            })
+            .map(|(_, entry)| (entry.slot, entry.state))
+            .collect();
+        let mut state = self.state.lock();
+        let mut removed = 0;
+        let mut merge = None;
+        for (index, series) in matching {
+            if self.pool.is_live(index, series) {
+                merge = self.end(&mut state, index, series).or(merge);
+                removed += 1;
+            }
+        }
+        drop(state);
+        self.merge(merge);
+        removed
+    }
+
+    fn clear(&self) {
+        let mut state = self.state.lock();
+        self.end_all(&mut state);
+    }
+
+    /// Ends every series, the overflow series too.
+    fn end_all(&self, state: &mut VecState<C>) {
+        for index in self.index.slots() {
+            if let Some(slot) = self.pool.slot(index) {
+                let series = slot.state();
+                if owner_of(series) == self.core.id {
+                    self.pool.free(index, series);
+                }
+            }
+        }
+        if let Some(overflow) = state.overflow.take() {
+            self.pool.free(overflow.index, overflow.state);
+        }
+        self.index.clear(&mut state.counts);
+        state.members.clear();
+    }
+
+    /// Ends one series: out of the index, its slot freed.
+    fn end(&self, state: &mut VecState<C>, index: u32, series: u64) -> Option<Merge> {
+        let hash = self.pool.slot(index).map_or(0, Slot::hash);
+        self.index.remove(&mut state.counts, hash, index);
+        self.pool.free(index, series);
+        state.members.ended()
+    }
+
+    /// Merges runs outside the lock, then installs the result.
+    fn merge(&self, merge: Option<Merge>) {
+        if let Some(merge) = merge {
+            let (run, dropped) = merge.merge(|e| self.pool.is_live(e.slot, e.state));
+            self.state.lock().members.install(merge, run, dropped);
+        }
+    }
+}
+
+impl<C: Cell> Source for VecInner<C> {
+    fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    fn streams(&self, out: &mut Vec<Stream>) {
+        let mut state = self.state.lock();
+        let members = state.members.snapshot();
+        out.push(Stream::vec(Arc::clone(&self.core), members, self.pool));
+        if let Some(overflow) = state.overflow.filter(|s| s.slot.holds(s.state)) {
+            out.push(Stream::overflow(
+                Arc::clone(&self.core),
+                overflow.index,
+                overflow.state,
+                self.pool,
+            ));
+        }
+    }
+
+    fn detach(&self) {
+        let mut state = self.state.lock();
+        state.detached = true;
+        self.end_all(&mut state);
+    }
+}
+
+impl<C: Cell> Drop for VecInner<C> {
+    fn drop(&mut self) {
+        let mut state = self.state.lock();
+        let state = &mut *state;
+        self.end_all(state);
+        self.core.retire();
     }
 }

@@ -38,6 +38,16 @@ pub enum MetricsError {
     /// The registry refused the metric: a bad label, help or bucket list, or a conflict.
     #[error(transparent)]
     Registry(#[from] ExporterError),
+    /// The metric to unregister was not created at this level.
+    #[error(
+        "metric {metric:?} was not created at this level (its hierarchy labels are {labels:?})"
+    )]
+    NotCreatedHere {
+        /// The full metric name.
+        metric: String,
+        /// Its hierarchy labels.
+        labels: Vec<(String, String)>,
+    },
     /// An environment variable holds a value the runtime cannot use.
     #[error("{var}={value:?} is invalid: {reason}")]
     InvalidEnv {

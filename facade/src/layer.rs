@@ -1,6 +1,6 @@
 //! The recorder layer that gives `metrics` macro calls Dynamo's names and hierarchy labels.
 
-use dynamo_exporter::IntCounter;
+use dynamo_exporter::{IntCounter, Probed, RegistryRecorder};
 use metrics::{
     Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit,
 };
@@ -130,6 +130,32 @@ impl<R> Naming<R> {
             }
         }
         Some(Key::from_parts(name, labels))
+    }
+}
+
+impl Naming<RegistryRecorder> {
+    /// The counter for a `counter!` key, with its liveness.
+    pub(crate) fn counter(&self, key: &Key) -> Probed<Counter> {
+        self.transform(key).map_or_else(
+            || Probed::always(Counter::noop()),
+            |key| self.inner.counter(&key),
+        )
+    }
+
+    /// The gauge for a `gauge!` key, with its liveness.
+    pub(crate) fn gauge(&self, key: &Key) -> Probed<Gauge> {
+        self.transform(key).map_or_else(
+            || Probed::always(Gauge::noop()),
+            |key| self.inner.gauge(&key),
+        )
+    }
+
+    /// The histogram for a `histogram!` key, with its liveness.
+    pub(crate) fn histogram(&self, key: &Key) -> Probed<Histogram> {
+        self.transform(key).map_or_else(
+            || Probed::always(Histogram::noop()),
+            |key| self.inner.histogram(&key),
+        )
     }
 }
 

@@ -4,7 +4,7 @@ use std::fmt::Display;
 
 use dynamo_exporter::{
     Counter, CounterVec, ExporterError, Gauge, GaugeVec, Histogram, HistogramVec, IntCounter,
-    IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    IntCounterVec, IntGauge, IntGaugeVec, Opts, Registered, Registry,
 };
 
 use crate::MetricsError;
@@ -153,6 +153,56 @@ impl Metrics {
     pub fn prometheus_expfmt(&self) -> Result<String, MetricsError> {
         self.place.path.checked_labels()?;
         Ok(self.place.runtime.scrape(&self.place.path))
+    }
+
+    /// Takes out a metric created at this level, a handle of a metric without variable labels
+    /// or a vec: its series leave the scrape, its handles record nothing from then on, and the
+    /// same name and labels can be created again.
+    ///
+    /// ```
+    /// # fn main() -> anyhow::Result<()> {
+    /// # let runtime = dynamo_runtime::DistributedRuntime::builder().global_recorder(false).build()?;
+    /// let metrics = runtime.namespace("ns").metrics();
+    /// let adapters = metrics.create_intgaugevec("lora_loaded", "Loaded adapters", &["adapter"], &[])?;
+    /// adapters.with_label_values(&["a1"]).set(1);
+    /// metrics.unregister(&adapters)?;
+    /// assert_eq!(metrics.prometheus_expfmt()?, "");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::NotCreatedHere`] for a metric of another level;
+    /// [`MetricsError::Registry`] with [`dynamo_exporter::ExporterError::NotRegistered`] for one
+    /// already unregistered, a no-op handle, or another runtime's.
+    pub fn unregister(&self, metric: &impl Registered) -> Result<(), MetricsError> {
+        let registry = &self.place.runtime.registry;
+        let labels = registry
+            .registered_labels(metric)
+            .ok_or(ExporterError::NotRegistered)?;
+        let hierarchy: Vec<(&str, &str)> = labels
+            .iter()
+            .filter(|(k, _)| is_reserved_label(k))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut here: Vec<(&str, &str)> = self
+            .place
+            .path
+            .labels
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
+        here.sort_unstable();
+        if hierarchy != here {
+            return Err(MetricsError::NotCreatedHere {
+                metric: registry.registered_name(metric).unwrap_or_default(),
+                labels: hierarchy
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            });
+        }
+        Ok(registry.unregister(metric)?)
     }
 
     /// Runs `callback` before each scrape of this level or a level above it (the

@@ -72,6 +72,7 @@ mod error;
 mod hierarchy;
 mod layer;
 mod level_metrics;
+mod metrics_config;
 pub mod names;
 pub mod prometheus_names;
 mod router;
@@ -80,13 +81,15 @@ mod scope;
 mod system_server;
 
 pub use dynamo_exporter::{
-    Counter, CounterVec, DEFAULT_BUCKETS, Gauge, GaugeVec, Histogram, HistogramVec, IntCounter,
-    IntCounterVec, IntGauge, IntGaugeVec, MetricVec,
+    Counter, CounterVec, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, ExporterError, Gauge, GaugeVec,
+    Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, MAX_BUCKETS, Metric,
+    MetricVec, OVERFLOW_LABEL, Registered,
 };
 pub use error::MetricsError;
 pub use hierarchy::{Component, Endpoint, Namespace};
 pub use layer::{Naming, NamingLayer};
 pub use level_metrics::Metrics;
+pub use metrics_config::{IDLE_TIMEOUT_VAR, MAX_SERIES_VAR, MetricsConfig};
 pub use runtime::{DistributedRuntime, RuntimeBuilder};
 pub use scope::Scoped;
 pub use system_server::{

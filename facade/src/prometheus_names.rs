@@ -48,8 +48,21 @@ pub mod distributed_runtime {
     pub const UPTIME_SECONDS: &str = "uptime_seconds";
     /// Help of [`UPTIME_SECONDS`].
     pub const UPTIME_SECONDS_HELP: &str = "Total uptime of the DistributedRuntime in seconds";
+}
+
+/// The library's own metrics, full names: the `dynamo_metrics_` prefix, which user metrics
+/// (always `dynamo_component_...`) can never take.
+pub mod self_metrics {
+    /// Prefix of the library's own metrics.
+    pub const PREFIX: &str = "dynamo_metrics";
     /// Metric macro calls refused for breaking a naming rule or conflicting with a metric.
-    pub const MACRO_REJECTIONS_TOTAL: &str = "metrics_macro_rejections_total";
+    pub const MACRO_REJECTIONS_TOTAL: &str = "dynamo_metrics_macro_rejections_total";
     /// Help of [`MACRO_REJECTIONS_TOTAL`].
     pub const MACRO_REJECTIONS_TOTAL_HELP: &str = "Metric macro calls refused because they broke a naming rule or conflicted with a registered metric";
+    /// New label sets folded into a metric's overflow series, by metric (label `metric`).
+    pub const SERIES_OVERFLOW_TOTAL: &str = "dynamo_metrics_series_overflow_total";
+    /// Help of [`SERIES_OVERFLOW_TOTAL`].
+    pub const SERIES_OVERFLOW_TOTAL_HELP: &str = "New label sets folded into a metric's overflow series because the metric reached its series bound";
+    /// The label of [`SERIES_OVERFLOW_TOTAL`] naming the metric.
+    pub const METRIC_LABEL: &str = "metric";
 }

@@ -10,6 +10,8 @@ use std::sync::{Arc, Once, RwLock, Weak};
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 
+use dynamo_exporter::Probed;
+
 use crate::runtime::RuntimeInner;
 use crate::scope;
 
@@ -65,29 +67,32 @@ impl Recorder for Router {
         with_target(|r, _| r.recorder.describe_histogram(key, unit, description));
     }
 
-    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
         with_target(|r, place| {
             r.macro_handles
                 .counters
-                .get_or_insert_with(place, key, || r.recorder.register_counter(key, metadata))
+                .get_or_insert_with(place, key, Probed::is_live, || r.recorder.counter(key))
+                .handle
         })
         .unwrap_or_else(Counter::noop)
     }
 
-    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
         with_target(|r, place| {
             r.macro_handles
                 .gauges
-                .get_or_insert_with(place, key, || r.recorder.register_gauge(key, metadata))
+                .get_or_insert_with(place, key, Probed::is_live, || r.recorder.gauge(key))
+                .handle
         })
         .unwrap_or_else(Gauge::noop)
     }
 
-    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
         with_target(|r, place| {
             r.macro_handles
                 .histograms
-                .get_or_insert_with(place, key, || r.recorder.register_histogram(key, metadata))
+                .get_or_insert_with(place, key, Probed::is_live, || r.recorder.histogram(key))
+                .handle
         })
         .unwrap_or_else(Histogram::noop)
     }

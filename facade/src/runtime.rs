@@ -6,14 +6,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dynamo_exporter::{Gauge, HandleCache, Registry, RegistryRecorder};
+use dynamo_exporter::{Gauge, HandleCache, Probed, Registry, RegistryRecorder};
 use metrics_util::layers::Layer;
 use parking_lot::Mutex;
 
 use crate::callbacks::Callbacks;
 use crate::hierarchy::{Namespace, Path, Place};
+use crate::metrics_config::MetricsConfig;
 use crate::names::full_metric_name;
-use crate::prometheus_names::{distributed_runtime, labels};
+use crate::prometheus_names::{distributed_runtime, labels, self_metrics};
 use crate::scope::{self, Scoped};
 use crate::system_server::{self, HealthStatus, ServerSettings, SystemState};
 use crate::{Metrics, MetricsError, Naming, NamingLayer};
@@ -21,7 +22,7 @@ use crate::{Metrics, MetricsError, Naming, NamingLayer};
 /// The recorder each runtime puts macro calls through.
 pub(crate) type RuntimeRecorder = Naming<RegistryRecorder>;
 
-type Clock = Box<dyn Fn() -> Duration + Send + Sync>;
+type Clock = Arc<dyn Fn() -> Duration + Send + Sync>;
 
 /// The shared state behind a runtime and every handle made from it.
 pub(crate) struct RuntimeInner {
@@ -44,9 +45,9 @@ pub(crate) struct RuntimeInner {
 /// key, so a repeated call skips naming and registration.
 #[derive(Default)]
 pub(crate) struct MacroHandles {
-    pub(crate) counters: HandleCache<metrics::Counter>,
-    pub(crate) gauges: HandleCache<metrics::Gauge>,
-    pub(crate) histograms: HandleCache<metrics::Histogram>,
+    pub(crate) counters: HandleCache<Probed<metrics::Counter>>,
+    pub(crate) gauges: HandleCache<Probed<metrics::Gauge>>,
+    pub(crate) histograms: HandleCache<Probed<metrics::Histogram>>,
 }
 
 impl RuntimeInner {
@@ -115,6 +116,8 @@ pub struct RuntimeBuilder {
     global_recorder: bool,
     clock: Option<Clock>,
     server: ServerSettings,
+    max_series: Option<usize>,
+    idle_timeout: Option<Option<Duration>>,
 }
 
 impl std::fmt::Debug for RuntimeBuilder {
@@ -133,6 +136,8 @@ impl Default for RuntimeBuilder {
             global_recorder: true,
             clock: None,
             server: ServerSettings::default(),
+            max_series: None,
+            idle_timeout: None,
         }
     }
 }
@@ -160,14 +165,39 @@ impl RuntimeBuilder {
     /// Where the uptime gauge reads the time since start (default: a monotonic clock).
     pub fn uptime_clock(self, clock: impl Fn() -> Duration + Send + Sync + 'static) -> Self {
         Self {
-            clock: Some(Box::new(clock)),
+            clock: Some(Arc::new(clock)),
             ..self
         }
     }
 
-    /// Reads the system status server's settings from the `DYN_SYSTEM_*` environment
-    /// variables when the runtime is built (as [`DistributedRuntime::new`] does). Settings
-    /// given with the other `system_*` methods win over the environment.
+    /// How many series one metric may hold (default 10,000, or `DYN_METRICS_MAX_SERIES`;
+    /// 0 for no bound). Past it, new label sets share one overflow series, marked
+    /// `otel_metric_overflow="true"`. Also bounds the series `metrics` macros create under one
+    /// name. A vec can change its own bound ([`dynamo_exporter::MetricVec::set_max_series`]).
+    pub fn max_series(self, max: usize) -> Self {
+        Self {
+            max_series: Some(max),
+            ..self
+        }
+    }
+
+    /// Drops series created by `metrics` macros once their value has not changed for
+    /// `timeout` (default `None`, or `DYN_METRICS_IDLE_TIMEOUT`), checked at each scrape.
+    pub fn idle_timeout(self, timeout: Option<Duration>) -> Self {
+        Self {
+            idle_timeout: Some(timeout),
+            ..self
+        }
+    }
+
+    /// Reads every `DYN_*` setting (server and metrics) from the process environment when
+    /// the runtime is built, as [`DistributedRuntime::new`] does. Settings given in code win.
+    pub fn from_env(self) -> Self {
+        self.system_server_from_env()
+    }
+
+    /// Reads the `DYN_SYSTEM_*` and `DYN_METRICS_*` environment variables when the runtime is
+    /// built (as [`DistributedRuntime::new`] does). Settings given in code win over them.
     pub fn system_server_from_env(self) -> Self {
         self.system_server_env(|var| {
             std::env::var_os(var).map(|value| value.to_string_lossy().into_owned())
@@ -226,25 +256,46 @@ impl RuntimeBuilder {
     /// environment or given in code), [`MetricsError::ServerStart`] when the server cannot
     /// listen (a port in use).
     pub fn build(self) -> Result<DistributedRuntime, MetricsError> {
+        let mut metrics_config = match &self.server.lookup {
+            Some(lookup) => MetricsConfig::from_lookup(lookup)?,
+            None => MetricsConfig::default(),
+        };
+        if let Some(max) = self.max_series {
+            metrics_config = metrics_config.with_max_series(max);
+        }
+        if let Some(timeout) = self.idle_timeout {
+            metrics_config = metrics_config.with_idle_timeout(timeout);
+        }
         let server = self.server.resolve()?;
+        let clock: Clock = self.clock.unwrap_or_else(|| {
+            let start = Instant::now();
+            Arc::new(move || start.elapsed())
+        });
         let registry = Arc::new(Registry::new());
+        registry.set_default_max_series(metrics_config.max_series());
+        registry.set_idle_timeout(metrics_config.idle_timeout());
+        let registry_clock = Arc::clone(&clock);
+        registry.set_clock(Box::new(move || registry_clock()));
         let uptime_opts_name = full_metric_name(distributed_runtime::UPTIME_SECONDS)?;
         let uptime = registry.gauge(&dynamo_exporter::Opts::new(
             &uptime_opts_name,
             distributed_runtime::UPTIME_SECONDS_HELP,
         ))?;
-        let rejections_name = full_metric_name(distributed_runtime::MACRO_REJECTIONS_TOTAL)?;
         let rejections = registry.int_counter(&dynamo_exporter::Opts::new(
-            &rejections_name,
-            distributed_runtime::MACRO_REJECTIONS_TOTAL_HELP,
+            self_metrics::MACRO_REJECTIONS_TOTAL,
+            self_metrics::MACRO_REJECTIONS_TOTAL_HELP,
         ))?;
+        let overflows = registry.int_counter_vec(
+            &dynamo_exporter::Opts::new(
+                self_metrics::SERIES_OVERFLOW_TOTAL,
+                self_metrics::SERIES_OVERFLOW_TOTAL_HELP,
+            ),
+            &[self_metrics::METRIC_LABEL],
+        )?;
+        registry.set_overflow_counter(overflows);
         let recorder = NamingLayer::new()
             .with_rejection_counter(rejections.clone())
             .layer(RegistryRecorder::new(Arc::clone(&registry)).with_rejection_counter(rejections));
-        let clock = self.clock.unwrap_or_else(|| {
-            let start = Instant::now();
-            Box::new(move || start.elapsed())
-        });
         let inner = Arc::new(RuntimeInner {
             registry,
             recorder,
@@ -277,7 +328,7 @@ impl DistributedRuntime {
     ///
     /// See [`RuntimeBuilder::build`]: an unusable `DYN_SYSTEM_*` value, or a port in use.
     pub fn new() -> Result<Self, MetricsError> {
-        Self::builder().system_server_from_env().build()
+        Self::builder().from_env().build()
     }
 
     /// Options for a runtime. Unlike [`DistributedRuntime::new`], the builder reads no

@@ -154,16 +154,17 @@ fn renders_every_kind_at_namespace_level() {
 fn renders_every_kind_at_runtime_level_with_builtin_metrics() {
     let rt = runtime();
     create_every_kind(&rt.metrics());
-    // Families sort by name: `metrics_macro_…` and `uptime_…` come after `igv`.
+    // Families sort by name: `uptime_…` comes after `igv`, and the library's own
+    // `dynamo_metrics_…` after every `dynamo_component_…`.
     let expected = every_kind_text("")
         + concat!(
-            "# HELP dynamo_component_metrics_macro_rejections_total Metric macro calls refused because they ",
-            "broke a naming rule or conflicted with a registered metric\n",
-            "# TYPE dynamo_component_metrics_macro_rejections_total counter\n",
-            "dynamo_component_metrics_macro_rejections_total 0\n",
             "# HELP dynamo_component_uptime_seconds Total uptime of the DistributedRuntime in seconds\n",
             "# TYPE dynamo_component_uptime_seconds gauge\n",
             "dynamo_component_uptime_seconds 1.5\n",
+            "# HELP dynamo_metrics_macro_rejections_total Metric macro calls refused because they ",
+            "broke a naming rule or conflicted with a registered metric\n",
+            "# TYPE dynamo_metrics_macro_rejections_total counter\n",
+            "dynamo_metrics_macro_rejections_total 0\n",
         );
     assert_eq!(rt.metrics().prometheus_expfmt().unwrap(), expected);
 }
@@ -272,11 +273,11 @@ fn sanitizes_hierarchy_names_into_label_values() {
     let g = endpoint.metrics().create_intgauge("g", "G", &[]).unwrap();
     assert_eq!(
         g.const_labels(),
-        [
+        owned(&[
             ("dynamo_component", "_123"),
             ("dynamo_endpoint", "test"),
             ("dynamo_namespace", "test_namespace")
-        ]
+        ])
     );
     assert_eq!(
         endpoint.hierarchy_labels(),
@@ -323,13 +324,13 @@ fn introspects_names_and_labels() {
     assert_eq!(counter.name(), "dynamo_component_requests_total");
     assert_eq!(
         counter.const_labels(),
-        [
+        owned(&[
             ("dynamo_component", "my_component"),
             ("dynamo_endpoint", "my_endpoint"),
             ("dynamo_namespace", "my_namespace"),
             ("env", "prod"),
             ("region", "us-west"),
-        ]
+        ])
     );
     let vec = endpoint
         .metrics()
@@ -417,4 +418,12 @@ fn callbacks_run_before_each_level_scrape() {
             "dynamo_component_scrapes_total{dynamo_component=\"comp\",dynamo_endpoint=\"ep\",dynamo_namespace=\"ns\"} 2\n",
         )
     );
+}
+
+/// Label pairs as handles report them.
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }

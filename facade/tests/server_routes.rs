@@ -9,12 +9,12 @@ const HITS_SCRAPE: &str = concat!(
     "# HELP dynamo_component_hits_total Cache hits\n",
     "# TYPE dynamo_component_hits_total counter\n",
     "dynamo_component_hits_total{dynamo_component=\"cache\",dynamo_endpoint=\"get\",dynamo_namespace=\"ns\"} 1\n",
-    "# HELP dynamo_component_metrics_macro_rejections_total Metric macro calls refused because they broke a naming rule or conflicted with a registered metric\n",
-    "# TYPE dynamo_component_metrics_macro_rejections_total counter\n",
-    "dynamo_component_metrics_macro_rejections_total 0\n",
     "# HELP dynamo_component_uptime_seconds Total uptime of the DistributedRuntime in seconds\n",
     "# TYPE dynamo_component_uptime_seconds gauge\n",
     "dynamo_component_uptime_seconds 1.5\n",
+    "# HELP dynamo_metrics_macro_rejections_total Metric macro calls refused because they broke a naming rule or conflicted with a registered metric\n",
+    "# TYPE dynamo_metrics_macro_rejections_total counter\n",
+    "dynamo_metrics_macro_rejections_total 0\n",
 );
 
 fn count_a_hit(runtime: &DistributedRuntime) {

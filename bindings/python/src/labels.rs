@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use dynamo_runtime::{MetricVec, MetricsError};
+use dynamo_runtime::{Metric, MetricVec, MetricsError};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
@@ -80,7 +80,7 @@ pub(crate) struct LabelKeys {
 }
 
 impl LabelKeys {
-    pub(crate) fn new<M>(py: Python<'_>, vec: &MetricVec<M>) -> Self {
+    pub(crate) fn new<M: Metric>(py: Python<'_>, vec: &MetricVec<M>) -> Self {
         let keys = vec
             .variable_labels()
             .iter()
@@ -179,6 +179,31 @@ impl LabelKeys {
         labels
             .get_item(key.bind(labels.py()))?
             .ok_or_else(|| self.mismatch(metric, labels))
+    }
+
+    /// The positions (declaration order) and values of the labels a partial dict names.
+    ///
+    /// # Errors
+    ///
+    /// `ValueError` for a key that is not a label name, `TypeError` for a value that is not
+    /// a `str`.
+    pub(crate) fn partial(
+        &self,
+        metric: &str,
+        labels: &Bound<'_, PyDict>,
+    ) -> PyResult<Vec<(usize, String)>> {
+        let py = labels.py();
+        labels
+            .iter()
+            .map(|(key, value)| {
+                let at = self
+                    .keys
+                    .iter()
+                    .position(|k| key.eq(k.bind(py)).unwrap_or(false))
+                    .ok_or_else(|| self.mismatch(metric, labels))?;
+                Ok((at, as_str(&value, self.keys[at].bind(py))?.to_string()))
+            })
+            .collect()
     }
 
     /// The error for a dict whose keys are not exactly the label names.

@@ -1,6 +1,7 @@
 //! `.metrics`: the creators of one hierarchy level, its scrape text and its callbacks.
 
-use dynamo_runtime::Metrics;
+use dynamo_runtime::{Metrics, Registered};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 use crate::callbacks;
@@ -27,12 +28,13 @@ impl PyMetrics {
     #[pyo3(signature = (name, description, labels = None))]
     fn create_counter(
         &self,
+        py: Python<'_>,
         name: &str,
         description: &str,
         labels: Option<ConstLabels>,
     ) -> PyResult<PyCounter> {
-        self.0
-            .create_counter(name, description, &ConstLabels::pairs(&labels))
+        let labels = ConstLabels::pairs(&labels);
+        py.detach(|| self.0.create_counter(name, description, &labels))
             .map(PyCounter)
             .map_err(to_py_err)
     }
@@ -41,12 +43,13 @@ impl PyMetrics {
     #[pyo3(signature = (name, description, labels = None))]
     fn create_intcounter(
         &self,
+        py: Python<'_>,
         name: &str,
         description: &str,
         labels: Option<ConstLabels>,
     ) -> PyResult<PyIntCounter> {
-        self.0
-            .create_intcounter(name, description, &ConstLabels::pairs(&labels))
+        let labels = ConstLabels::pairs(&labels);
+        py.detach(|| self.0.create_intcounter(name, description, &labels))
             .map(PyIntCounter)
             .map_err(to_py_err)
     }
@@ -55,12 +58,13 @@ impl PyMetrics {
     #[pyo3(signature = (name, description, labels = None))]
     fn create_gauge(
         &self,
+        py: Python<'_>,
         name: &str,
         description: &str,
         labels: Option<ConstLabels>,
     ) -> PyResult<PyGauge> {
-        self.0
-            .create_gauge(name, description, &ConstLabels::pairs(&labels))
+        let labels = ConstLabels::pairs(&labels);
+        py.detach(|| self.0.create_gauge(name, description, &labels))
             .map(PyGauge)
             .map_err(to_py_err)
     }
@@ -69,12 +73,13 @@ impl PyMetrics {
     #[pyo3(signature = (name, description, labels = None))]
     fn create_intgauge(
         &self,
+        py: Python<'_>,
         name: &str,
         description: &str,
         labels: Option<ConstLabels>,
     ) -> PyResult<PyIntGauge> {
-        self.0
-            .create_intgauge(name, description, &ConstLabels::pairs(&labels))
+        let labels = ConstLabels::pairs(&labels);
+        py.detach(|| self.0.create_intgauge(name, description, &labels))
             .map(PyIntGauge)
             .map_err(to_py_err)
     }
@@ -83,13 +88,14 @@ impl PyMetrics {
     #[pyo3(signature = (name, description, labels = None, buckets = None))]
     fn create_histogram(
         &self,
+        py: Python<'_>,
         name: &str,
         description: &str,
         labels: Option<ConstLabels>,
         buckets: Option<Vec<f64>>,
     ) -> PyResult<PyHistogram> {
-        self.0
-            .create_histogram(name, description, &ConstLabels::pairs(&labels), buckets)
+        let labels = ConstLabels::pairs(&labels);
+        py.detach(|| self.0.create_histogram(name, description, &labels, buckets))
             .map(PyHistogram)
             .map_err(to_py_err)
     }
@@ -104,14 +110,12 @@ impl PyMetrics {
         label_names: Vec<String>,
         const_labels: Option<ConstLabels>,
     ) -> PyResult<PyCounterVec> {
-        let vec = self
-            .0
-            .create_countervec(
-                name,
-                description,
-                &names(&label_names),
-                &ConstLabels::pairs(&const_labels),
-            )
+        let (label_names, const_labels) = (names(&label_names), ConstLabels::pairs(&const_labels));
+        let vec = py
+            .detach(|| {
+                self.0
+                    .create_countervec(name, description, &label_names, &const_labels)
+            })
             .map_err(to_py_err)?;
         Ok(PyCounterVec::new(py, vec))
     }
@@ -126,14 +130,12 @@ impl PyMetrics {
         label_names: Vec<String>,
         const_labels: Option<ConstLabels>,
     ) -> PyResult<PyIntCounterVec> {
-        let vec = self
-            .0
-            .create_intcountervec(
-                name,
-                description,
-                &names(&label_names),
-                &ConstLabels::pairs(&const_labels),
-            )
+        let (label_names, const_labels) = (names(&label_names), ConstLabels::pairs(&const_labels));
+        let vec = py
+            .detach(|| {
+                self.0
+                    .create_intcountervec(name, description, &label_names, &const_labels)
+            })
             .map_err(to_py_err)?;
         Ok(PyIntCounterVec::new(py, vec))
     }
@@ -148,14 +150,12 @@ impl PyMetrics {
         label_names: Vec<String>,
         const_labels: Option<ConstLabels>,
     ) -> PyResult<PyGaugeVec> {
-        let vec = self
-            .0
-            .create_gaugevec(
-                name,
-                description,
-                &names(&label_names),
-                &ConstLabels::pairs(&const_labels),
-            )
+        let (label_names, const_labels) = (names(&label_names), ConstLabels::pairs(&const_labels));
+        let vec = py
+            .detach(|| {
+                self.0
+                    .create_gaugevec(name, description, &label_names, &const_labels)
+            })
             .map_err(to_py_err)?;
         Ok(PyGaugeVec::new(py, vec))
     }
@@ -170,14 +170,12 @@ impl PyMetrics {
         label_names: Vec<String>,
         const_labels: Option<ConstLabels>,
     ) -> PyResult<PyIntGaugeVec> {
-        let vec = self
-            .0
-            .create_intgaugevec(
-                name,
-                description,
-                &names(&label_names),
-                &ConstLabels::pairs(&const_labels),
-            )
+        let (label_names, const_labels) = (names(&label_names), ConstLabels::pairs(&const_labels));
+        let vec = py
+            .detach(|| {
+                self.0
+                    .create_intgaugevec(name, description, &label_names, &const_labels)
+            })
             .map_err(to_py_err)?;
         Ok(PyIntGaugeVec::new(py, vec))
     }
@@ -194,15 +192,12 @@ impl PyMetrics {
         const_labels: Option<ConstLabels>,
         buckets: Option<Vec<f64>>,
     ) -> PyResult<PyHistogramVec> {
-        let vec = self
-            .0
-            .create_histogramvec(
-                name,
-                description,
-                &names(&label_names),
-                &ConstLabels::pairs(&const_labels),
-                buckets,
-            )
+        let (label_names, const_labels) = (names(&label_names), ConstLabels::pairs(&const_labels));
+        let vec = py
+            .detach(|| {
+                self.0
+                    .create_histogramvec(name, description, &label_names, &const_labels, buckets)
+            })
             .map_err(to_py_err)?;
         Ok(PyHistogramVec::new(py, vec))
     }
@@ -225,7 +220,62 @@ impl PyMetrics {
         callbacks::register_text(&self.0, callback)
     }
 
+    /// Takes out a metric created at this level (any metric object): its series leave the
+    /// scrape, it records nothing from then on, and the same name and labels can be created
+    /// again.
+    fn unregister(&self, py: Python<'_>, metric: &Bound<'_, PyAny>) -> PyResult<()> {
+        let Some(id) = registered_id(metric) else {
+            return Err(PyTypeError::new_err(format!(
+                "unregister takes a metric object, not {}",
+                metric
+                    .get_type()
+                    .name()
+                    .map_or_else(|_| "?".into(), |n| n.to_string())
+            )));
+        };
+        py.detach(|| self.0.unregister(&ById(id)))
+            .map_err(to_py_err)
+    }
+
     fn __repr__(&self) -> String {
         format!("{:?}", self.0)
     }
+}
+
+/// A metric class of this module, as something the registry can unregister.
+pub(crate) trait AsRegistered {
+    fn registered(&self) -> &dyn Registered;
+}
+
+/// A registered metric known only by its id.
+struct ById(u32);
+
+impl Registered for ById {
+    fn metric_id(&self) -> u32 {
+        self.0
+    }
+}
+
+/// The id of the registered metric behind a metric object, if it is one.
+fn registered_id(metric: &Bound<'_, PyAny>) -> Option<u32> {
+    macro_rules! try_classes {
+        ($($class:ty),*) => {$(
+            if let Ok(object) = metric.cast::<$class>() {
+                return Some(object.get().registered().metric_id());
+            }
+        )*};
+    }
+    try_classes!(
+        PyCounter,
+        PyIntCounter,
+        PyGauge,
+        PyIntGauge,
+        PyHistogram,
+        PyCounterVec,
+        PyIntCounterVec,
+        PyGaugeVec,
+        PyIntGaugeVec,
+        PyHistogramVec
+    );
+    None
 }

@@ -25,18 +25,27 @@ macro_rules! scalar_class {
         impl $class {
             $($methods)*
 
-            /// The full exported name, `dynamo_component_<name>`.
-            fn name(&self) -> &str {
+            /// The full exported name, `dynamo_component_<name>`; empty once unregistered.
+            fn name(&self) -> String {
                 self.0.name()
             }
 
             /// The constant labels: the hierarchy labels and the ones given at creation.
             fn const_labels<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-                label_dict(py, &self.0.const_labels())
+                let labels = self.0.const_labels();
+                let pairs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                label_dict(py, &pairs)
             }
 
             fn __repr__(&self) -> String {
-                format!("<{} {}>", $name, selector(self.0.name(), self.0.const_labels()))
+                let labels = self.0.const_labels();
+                format!("<{} {}>", $name, selector(&self.0.name(), labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+            }
+        }
+
+        impl crate::metrics::AsRegistered for $class {
+            fn registered(&self) -> &dyn dynamo_runtime::Registered {
+                &self.0
             }
         }
     };
@@ -68,7 +77,7 @@ scalar_class! {
                 self.0.inc_by(value);
                 Ok(())
             } else {
-                Err(bad_counter_increment(self.0.name(), value))
+                Err(bad_counter_increment(&self.0.name(), value))
             }
         }
 

@@ -36,10 +36,16 @@ macro_rules! vec_class {
 
             /// The series for `labels`, created on first use.
             #[inline]
-            fn child(&self, labels: &Bound<'_, PyDict>) -> PyResult<&$child> {
+            fn child(&self, labels: &Bound<'_, PyDict>) -> PyResult<$child> {
                 self.keys.child(self.vec.name(), labels, |values| {
                     self.vec.get_metric_with_label_values(values)
                 })
+            }
+        }
+
+        impl crate::metrics::AsRegistered for $class {
+            fn registered(&self) -> &dyn dynamo_runtime::Registered {
+                &self.vec
             }
         }
 
@@ -50,6 +56,50 @@ macro_rules! vec_class {
             /// The full exported name, `dynamo_component_<name>`.
             fn name(&self) -> &str {
                 self.vec.name()
+            }
+
+            /// Removes the series of `labels` (a dict with every label name); returns False
+            /// when there is none. Handles to it record nothing from then on.
+            fn remove(&self, py: Python<'_>, labels: &Bound<'_, PyDict>) -> PyResult<bool> {
+                let values: Vec<String> = self.keys.child(self.vec.name(), labels, |values| {
+                    Ok::<_, dynamo_runtime::MetricsError>(values.iter().map(|v| v.to_string()).collect())
+                })?;
+                match py.detach(|| self.vec.remove_label_values(&values)) {
+                    Ok(()) => Ok(true),
+                    Err(dynamo_runtime::ExporterError::NoSuchSeries { .. }) => Ok(false),
+                    Err(error) => Err(crate::errors::to_py_err(error.into())),
+                }
+            }
+
+            /// Removes every series whose labels named in `labels` (a dict of some of the label
+            /// names) have those values; returns how many.
+            fn remove_matching(&self, py: Python<'_>, labels: &Bound<'_, PyDict>) -> PyResult<usize> {
+                let wanted = self.keys.partial(self.vec.name(), labels)?;
+                let names = self.vec.variable_labels();
+                let pairs: Vec<(&str, &str)> = wanted.iter().map(|(at, v)| (names[*at], v.as_str())).collect();
+                Ok(py.detach(|| self.vec.remove_matching(&pairs)))
+            }
+
+            /// Removes every series.
+            fn clear(&self, py: Python<'_>) {
+                py.detach(|| self.vec.clear());
+            }
+
+            /// How many series the vec may hold (0: no bound); past it, new label sets share
+            /// one overflow series.
+            #[getter]
+            fn get_max_series(&self) -> usize {
+                self.vec.max_series()
+            }
+
+            #[setter]
+            fn set_max_series(&self, max: usize) {
+                self.vec.set_max_series(max);
+            }
+
+            /// How many series the vec holds now.
+            fn series_count(&self) -> usize {
+                self.vec.series_count()
             }
 
             /// The constant labels: the hierarchy labels and the ones given at creation.

@@ -152,6 +152,9 @@ class Metrics:
         """Runs ``callback()`` before each scrape; an exception is logged and skipped."""
     def register_prometheus_expfmt_callback(self, callback: Callable[[], str]) -> None:
         """Appends the text ``callback()`` returns to each scrape."""
+    def unregister(self, metric: _Metric) -> None:
+        """Takes out a metric created at this level: its series leave the scrape, it records
+        nothing from then on, and the same name and labels can be created again."""
 
 class MetricsError(RuntimeError):
     """A metric conflicts with one already registered."""
@@ -218,6 +221,21 @@ class _MetricVec(_Metric):
 
     def variable_labels(self) -> list[str]:
         """The variable label names, in declaration order."""
+    def remove(self, labels: dict[str, str]) -> bool:
+        """Removes the series of ``labels``; ``False`` when there is none."""
+    def remove_matching(self, labels: dict[str, str]) -> int:
+        """Removes every series whose labels named in ``labels`` have those values; returns
+        how many."""
+    def clear(self) -> None:
+        """Removes every series."""
+    @property
+    def max_series(self) -> int:
+        """How many series the vec may hold (0: no bound); past it, new label sets share one
+        overflow series."""
+    @max_series.setter
+    def max_series(self, max: int) -> None: ...
+    def series_count(self) -> int:
+        """How many series the vec holds now."""
 
 @final
 class CounterVec(_MetricVec):

@@ -55,13 +55,30 @@ class distributed_runtime:  # noqa: N801
     """Seconds since the runtime was created (a gauge, refreshed on each scrape)."""
     UPTIME_SECONDS_HELP = "Total uptime of the DistributedRuntime in seconds"
     """Help of ``UPTIME_SECONDS``."""
-    MACRO_REJECTIONS_TOTAL = "metrics_macro_rejections_total"
+
+
+class self_metrics:  # noqa: N801
+    """The library's own metrics, full names: the ``dynamo_metrics_`` prefix, which user
+    metrics (always ``dynamo_component_...``) can never take."""
+
+    PREFIX = "dynamo_metrics"
+    """Prefix of the library's own metrics."""
+    MACRO_REJECTIONS_TOTAL = "dynamo_metrics_macro_rejections_total"
     """Metric macro calls refused for breaking a naming rule or conflicting with a metric."""
     MACRO_REJECTIONS_TOTAL_HELP = (
         "Metric macro calls refused because they broke a naming rule or conflicted with a "
         "registered metric"
     )
     """Help of ``MACRO_REJECTIONS_TOTAL``."""
+    SERIES_OVERFLOW_TOTAL = "dynamo_metrics_series_overflow_total"
+    """New label sets folded into a metric's overflow series, by metric (label ``metric``)."""
+    SERIES_OVERFLOW_TOTAL_HELP = (
+        "New label sets folded into a metric's overflow series because the metric reached its "
+        "series bound"
+    )
+    """Help of ``SERIES_OVERFLOW_TOTAL``."""
+    METRIC_LABEL = "metric"
+    """The label of ``SERIES_OVERFLOW_TOTAL`` naming the metric."""
 
 
-__all__ = ["distributed_runtime", "labels", "name_prefix", "work_handler"]
+__all__ = ["distributed_runtime", "labels", "name_prefix", "self_metrics", "work_handler"]

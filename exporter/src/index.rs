@@ -1,0 +1,253 @@
+//! The lock-free index of a vec: from the fingerprint of label values to the pool slot of the
+//! series.
+//!
+//! An open-addressing table of atomic words, each `tag << 32 | (slot + 1)`, where the tag is the
+//! high half of the fingerprint's low word. A lookup reads words until an empty one, and
+//! trusts nothing it reads: the slot's own state and fingerprint confirm the series. Writers
+//! hold the vec's lock. A removed entry becomes a tombstone; when tombstones pile up the table
+//! is rebuilt in place, and a lookup racing the rebuild may miss and take the writer's path,
+//! which finds the series under the lock. A full table moves to one twice the size; smaller
+//! tables stay allocated (a reader may still be probing one), at most as much again.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+const EMPTY: u64 = 0;
+const TOMBSTONE: u64 = u64::MAX;
+const FIRST_LEN: usize = 8;
+const LEVELS: usize = 32;
+
+pub(crate) struct Index {
+    levels: [OnceLock<Box<[AtomicU64]>>; LEVELS],
+    current: AtomicUsize,
+}
+
+/// What the writers of an index count, kept under the vec's lock.
+#[derive(Default)]
+pub(crate) struct IndexCounts {
+    live: usize,
+    tombstones: usize,
+}
+
+#[inline]
+fn tag(hash: u64) -> u64 {
+    hash >> 32
+}
+
+impl Index {
+    pub(crate) fn new() -> Self {
+        let levels = std::array::from_fn(|_| OnceLock::new());
+        let index = Self {
+            levels,
+            current: AtomicUsize::new(0),
+        };
+        let _ = index.levels[0].set(empty(FIRST_LEN));
+        index
+    }
+
+    #[inline]
+    fn table(&self) -> &[AtomicU64] {
+        let level = self.current.load(Ordering::Acquire) & (LEVELS - 1);
+        self.levels[level].get().map_or(&[], |t| t)
+    }
+
+    /// The first entry with this hash for which `confirm` (given the slot index) answers.
+    ///
+    /// The probe ends at an empty word: writers keep at least a quarter of the words empty,
+    /// a rebuild in place only empties words, and a new table is full before it is read.
+    #[inline]
+    pub(crate) fn find<R>(&self, hash: u64, confirm: impl Fn(u32) -> Option<R>) -> Option<R> {
+        let table = self.table();
+        let mask = table.len().wrapping_sub(1);
+        let mut at = hash as usize & mask;
+        loop {
+            let word = table.get(at)?.load(Ordering::Acquire);
+            if word == EMPTY {
+                return None;
+            }
+            if word >> 32 == tag(hash) && word != TOMBSTONE {
+                if let Some(found) = confirm((word as u32).wrapping_sub(1)) {
+                    return Some(found);
+                }
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Adds slot `slot` under `hash`. `hash_of` gives the hash of any slot, to move entries
+    /// when the table is rebuilt.
+    pub(crate) fn insert(
+        &self,
+        counts: &mut IndexCounts,
+        hash: u64,
+        slot: u32,
+        hash_of: impl Fn(u32) -> u64,
+    ) {
+        let len = self.table().len();
+        if (counts.live + counts.tombstones + 1) * 4 > len * 3 {
+            let grow = (counts.live + 1) * 2 > len;
+            self.rebuild(counts, grow, &hash_of);
+        }
+        place(self.table(), hash, slot);
+        counts.live += 1;
+    }
+
+    /// Turns the entry of slot `slot` (placed under `hash`) into a tombstone. Returns false
+    /// when there is none.
+    pub(crate) fn remove(&self, counts: &mut IndexCounts, hash: u64, slot: u32) -> bool {
+        let table = self.table();
+        let mask = table.len() - 1;
+        let mut at = hash as usize & mask;
+        let word = tag(hash) << 32 | u64::from(slot.wrapping_add(1));
+        for _ in 0..table.len() {
+            match table[at].load(Ordering::Acquire) {
+                EMPTY => return false,
+                w if w == word => {
+                    table[at].store(TOMBSTONE, Ordering::Release);
+                    counts.live -= 1;
+                    counts.tombstones += 1;
+                    return true;
+                }
+                _ => at = (at + 1) & mask,
+            }
+        }
+        false
+    }
+
+    /// Empties the index.
+    pub(crate) fn clear(&self, counts: &mut IndexCounts) {
+        for word in self.table() {
+            word.store(EMPTY, Ordering::Release);
+        }
+        *counts = IndexCounts::default();
+    }
+
+    /// Every slot in the index.
+    pub(crate) fn slots(&self) -> Vec<u32> {
+        self.table()
+            .iter()
+            .map(|w| w.load(Ordering::Acquire))
+            .filter(|w| *w != EMPTY && *w != TOMBSTONE)
+            .map(|w| (w as u32).wrapping_sub(1))
+            .collect()
+    }
+
+    /// Moves every entry into a table without tombstones: twice the size when `grow`, else
+    /// the same table rebuilt in place.
+    fn rebuild(&self, counts: &mut IndexCounts, grow: bool, hash_of: &impl Fn(u32) -> u64) {
+        let live = self.slots();
+        let level = self.current.load(Ordering::Acquire);
+        if grow && level + 1 < LEVELS {
+            let bigger = empty(self.table().len() * 2);
+            for slot in &live {
+                place(&bigger, hash_of(*slot), *slot);
+            }
+            let _ = self.levels[level + 1].set(bigger);
+            self.current.store(level + 1, Ordering::Release);
+        } else {
+            let table = self.table();
+            for word in table {
+                word.store(EMPTY, Ordering::Release);
+            }
+            for slot in &live {
+                place(table, hash_of(*slot), *slot);
+            }
+        }
+        counts.live = live.len();
+        counts.tombstones = 0;
+    }
+}
+
+fn empty(len: usize) -> Box<[AtomicU64]> {
+    (0..len).map(|_| AtomicU64::new(EMPTY)).collect()
+}
+
+/// Writes the entry of `slot` into the first free word from `hash` on.
+fn place(table: &[AtomicU64], hash: u64, slot: u32) {
+    let mask = table.len() - 1;
+    let mut at = hash as usize & mask;
+    loop {
+        let word = table[at].load(Ordering::Acquire);
+        if word == EMPTY || word == TOMBSTONE {
+            table[at].store(
+                tag(hash) << 32 | u64::from(slot.wrapping_add(1)),
+                Ordering::Release,
+            );
+            return;
+        }
+        at = (at + 1) & mask;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hashes that collide in small tables and share tags, to exercise probing.
+    fn hash(slot: u32) -> u64 {
+        u64::from(slot % 5) << 32 | u64::from(slot % 3)
+    }
+
+    fn find(index: &Index, slot: u32) -> Option<u32> {
+        index.find(hash(slot), |s| (s == slot).then_some(s))
+    }
+
+    #[test]
+    fn finds_inserted_slots_across_growth_and_removal() {
+        let index = Index::new();
+        let mut counts = IndexCounts::default();
+        for slot in 0..1000 {
+            index.insert(&mut counts, hash(slot), slot, hash);
+        }
+        assert!((0..1000).all(|s| find(&index, s) == Some(s)));
+        assert_eq!(find(&index, 5000), None);
+        for slot in (0..1000).step_by(2) {
+            assert!(index.remove(&mut counts, hash(slot), slot));
+        }
+        assert!(!index.remove(&mut counts, hash(0), 0), "removed twice");
+        assert!((0..1000).all(|s| (find(&index, s) == Some(s)) == (s % 2 == 1)));
+        assert_eq!(counts.live, 500);
+    }
+
+    #[test]
+    fn churn_reuses_the_table_instead_of_growing() {
+        let index = Index::new();
+        let mut counts = IndexCounts::default();
+        for round in 0..50u32 {
+            for n in 0..100 {
+                let slot = round * 100 + n;
+                index.insert(&mut counts, hash(slot), slot, hash);
+            }
+            for n in 0..100 {
+                let slot = round * 100 + n;
+                assert!(index.remove(&mut counts, hash(slot), slot));
+            }
+        }
+        assert!(
+            index.table().len() <= 256,
+            "grew to {}",
+            index.table().len()
+        );
+        assert!(index.slots().is_empty());
+    }
+
+    #[test]
+    fn a_lookup_with_tag_zero_stops_at_an_empty_word() {
+        let index = Index::new();
+        let mut counts = IndexCounts::default();
+        index.insert(&mut counts, 7, 1, |_| 7);
+        assert_eq!(index.find(5, |_| None::<u32>), None);
+        assert_eq!(index.find(7, Some), Some(1));
+    }
+
+    #[test]
+    fn clear_empties_it() {
+        let index = Index::new();
+        let mut counts = IndexCounts::default();
+        index.insert(&mut counts, hash(1), 1, hash);
+        index.clear(&mut counts);
+        assert_eq!(find(&index, 1), None);
+        index.insert(&mut counts, hash(1), 1, hash);
+        assert_eq!(find(&index, 1), Some(1));
+    }
+}
