@@ -37,7 +37,7 @@ impl Client {
         } else {
             ""
         };
-        let request = format!("GET /metrics HTTP/1.1\r\nHost: bench\r\n{accept}\r\n");
+        let request = format!("GET /metrics HTTP/1.1\r\nHost: localhost\r\n{accept}\r\n");
         self.reader.get_mut().write_all(request.as_bytes()).unwrap();
         let (mut length, mut chunked, mut line) = (0, false, String::new());
         loop {

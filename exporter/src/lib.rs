@@ -11,7 +11,10 @@
 //! - [`RegistryRecorder`] stores the `metrics` crate's macro calls in the same registry, and
 //!   [`HandleCache`] lets a recorder hand repeated macro calls their handle without a lock.
 //! - [`StatusServer`] serves a scrape hook on `/metrics` (gzip when asked), with readiness
-//!   and liveness routes, from a thread and tokio runtime of its own.
+//!   and liveness routes, from a thread and tokio runtime of its own, bounded in time,
+//!   connections and renders whatever its clients do.
+//! - [`parse`] reads the text exposition format back into typed families, strictly, and
+//!   renders them again; [`fork`] keeps the storage usable in a child after `fork()`.
 //!
 //! ```
 //! use dynamo_exporter::{Opts, Registry};
@@ -42,12 +45,14 @@ mod cache;
 mod counter;
 mod error;
 mod family;
+pub mod fork;
 mod format;
 mod gauge;
 mod handle;
 mod histogram;
 mod kind;
 mod labels;
+pub mod parse;
 mod recorder;
 mod registry;
 mod series;
@@ -64,8 +69,9 @@ pub use kind::MetricKind;
 pub use recorder::RegistryRecorder;
 pub use registry::{Opts, Registry};
 pub use server::{
-    DEFAULT_HEALTH_PATH, DEFAULT_LIVE_PATH, Health, HealthFn, METRICS_PATH, ScrapeFn, StatusServer,
-    StatusServerBuilder, check_route_path,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HEALTH_PATH, DEFAULT_IDLE_TIMEOUT, DEFAULT_LIVE_PATH,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING_SCRAPES, DEFAULT_WRITE_TIMEOUT, Health, HealthFn,
+    METRICS_PATH, ScrapeFn, ServerLimits, StatusServer, StatusServerBuilder, check_route_path,
 };
 pub use vec::{CounterVec, GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, MetricVec};
 

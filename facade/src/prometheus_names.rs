@@ -53,3 +53,18 @@ pub mod distributed_runtime {
     /// Help of [`MACRO_REJECTIONS_TOTAL`].
     pub const MACRO_REJECTIONS_TOTAL_HELP: &str = "Metric macro calls refused because they broke a naming rule or conflicted with a registered metric";
 }
+
+/// The library's own metrics. Their names start with `dynamo_metrics_`, a prefix no metric
+/// created through [`crate::Metrics`] can have (those start with `dynamo_component_`).
+pub mod library {
+    /// Texts of exposition callbacks left off a page (a counter, by `reason`).
+    pub const CALLBACK_TEXT_DROPPED_TOTAL: &str = "dynamo_metrics_callback_text_dropped_total";
+    /// Help of [`CALLBACK_TEXT_DROPPED_TOTAL`].
+    pub const CALLBACK_TEXT_DROPPED_TOTAL_HELP: &str = "Texts returned by exposition callbacks and left off the page, because a line did not parse or a family was already on the page";
+    /// The label of [`CALLBACK_TEXT_DROPPED_TOTAL`] that says why.
+    pub const DROP_REASON_LABEL: &str = "reason";
+    /// A line of the text did not parse.
+    pub const DROP_REASON_INVALID: &str = "invalid";
+    /// A family or sample name of the text was already on the page.
+    pub const DROP_REASON_CONFLICT: &str = "conflict";
+}

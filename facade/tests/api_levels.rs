@@ -154,7 +154,8 @@ fn renders_every_kind_at_namespace_level() {
 fn renders_every_kind_at_runtime_level_with_builtin_metrics() {
     let rt = runtime();
     create_every_kind(&rt.metrics());
-    // Families sort by name: `metrics_macro_…` and `uptime_…` come after `igv`.
+    // Families sort by name: `metrics_macro_…` and `uptime_…` come after `igv`, and the
+    // library's own `dynamo_metrics_…` after every `dynamo_component_…`.
     let expected = every_kind_text("")
         + concat!(
             "# HELP dynamo_component_metrics_macro_rejections_total Metric macro calls refused because they ",
@@ -164,6 +165,10 @@ fn renders_every_kind_at_runtime_level_with_builtin_metrics() {
             "# HELP dynamo_component_uptime_seconds Total uptime of the DistributedRuntime in seconds\n",
             "# TYPE dynamo_component_uptime_seconds gauge\n",
             "dynamo_component_uptime_seconds 1.5\n",
+            "# HELP dynamo_metrics_callback_text_dropped_total Texts returned by exposition callbacks and left off the page, because a line did not parse or a family was already on the page\n",
+            "# TYPE dynamo_metrics_callback_text_dropped_total counter\n",
+            "dynamo_metrics_callback_text_dropped_total{reason=\"conflict\"} 0\n",
+            "dynamo_metrics_callback_text_dropped_total{reason=\"invalid\"} 0\n",
         );
     assert_eq!(rt.metrics().prometheus_expfmt().unwrap(), expected);
 }

@@ -76,6 +76,10 @@ fn macro_calls_land_in_the_right_runtime() {
         "# HELP dynamo_component_workers Workers alive".into(),
         "# TYPE dynamo_component_workers gauge".into(),
         "dynamo_component_workers 4".into(),
+        "# HELP dynamo_metrics_callback_text_dropped_total Texts returned by exposition callbacks and left off the page, because a line did not parse or a family was already on the page".into(),
+        "# TYPE dynamo_metrics_callback_text_dropped_total counter".into(),
+        "dynamo_metrics_callback_text_dropped_total{reason=\"conflict\"} 0".into(),
+        "dynamo_metrics_callback_text_dropped_total{reason=\"invalid\"} 0".into(),
     ]
     .map(|line| line + "\n")
     .concat();
