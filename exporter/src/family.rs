@@ -75,6 +75,8 @@ impl Family {
         core: &Arc<MetricCore>,
         make_scalar: impl FnOnce() -> Option<Arc<dyn AnySeries>>,
     ) -> Result<Option<Arc<dyn AnySeries>>, ExporterError> {
+        // fork gate: the lock below must not be held by another thread when a process forks.
+        let _section = crate::fork::enter();
         if kind != self.kind {
             return Err(ExporterError::KindConflict {
                 name: self.name.to_string(),
@@ -141,11 +143,15 @@ impl Family {
         &self,
         identity: &[(Box<str>, Box<str>)],
     ) -> Option<Option<Arc<dyn Any + Send + Sync>>> {
+        // fork gate: the lock below must not be held by another thread when a process forks.
+        let _section = crate::fork::enter();
         self.state.lock().metrics.get(identity).cloned()
     }
 
     /// Replaces placeholder help with a description.
     pub(crate) fn describe(&self, help: &str) {
+        // fork gate: the lock below must not be held by another thread when a process forks.
+        let _section = crate::fork::enter();
         let mut state = self.state.lock();
         if state.help_is_placeholder && !help.is_empty() {
             state.help = help.into();
@@ -154,12 +160,16 @@ impl Family {
     }
 
     pub(crate) fn add_series(&self, series: Arc<dyn AnySeries>) {
+        // fork gate: the lock below must not be held by another thread when a process forks.
+        let _section = crate::fork::enter();
         self.state.lock().pending.push(series);
     }
 
     /// Appends the family's text: its header and every series whose constant labels include
     /// `required`. A family with no such series writes nothing.
     pub(crate) fn render(&self, required: &[(&str, &str)], out: &mut String) {
+        // fork gate: the lock below must not be held by another thread when a process forks.
+        let _section = crate::fork::enter();
         let mut state = self.state.lock();
         if !state.pending.is_empty() {
             let mut pending = std::mem::take(&mut state.pending);

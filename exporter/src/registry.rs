@@ -173,7 +173,11 @@ impl Registry {
     /// Appends the exposition text of the series whose constant labels include every
     /// `required` pair (all series when it is empty): families by name, series by labels.
     pub fn render_into(&self, required: &[(&str, &str)], out: &mut String) {
-        let families: Vec<Arc<Family>> = self.families.read().values().cloned().collect();
+        let families: Vec<Arc<Family>> = {
+            // fork gate: the lock below must not be held by another thread when a process forks.
+            let _section = crate::fork::enter();
+            self.families.read().values().cloned().collect()
+        };
         for family in families {
             family.render(required, out);
         }
@@ -253,6 +257,8 @@ impl Registry {
 
     /// The family of this name, created if new.
     fn family(&self, name: &str, kind: MetricKind, help: Help<'_>) -> Arc<Family> {
+        // fork gate: the lock below must not be held by another thread when a process forks.
+        let _section = crate::fork::enter();
         if let Some(family) = self.families.read().get(name) {
             return Arc::clone(family);
         }
@@ -282,7 +288,11 @@ impl Registry {
         identity.sort();
         // Two rounds: a registration racing ours may win between the lookup and the insert.
         for _ in 0..2 {
-            let existing = self.families.read().get(name).cloned();
+            let existing = {
+                // fork gate: the lock below must not be held by another thread when a process forks.
+                let _section = crate::fork::enter();
+                self.families.read().get(name).cloned()
+            };
             if let Some(family) = existing {
                 if family.kind != C::KIND {
                     return Err(ExporterError::KindConflict {
@@ -330,6 +340,8 @@ impl Registry {
 
     /// Sets the help of a family created by a metric macro, or of one created later.
     pub(crate) fn describe(&self, name: &str, help: &str) {
+        // fork gate: the lock below must not be held by another thread when a process forks.
+        let _section = crate::fork::enter();
         match self.families.read().get(name) {
             Some(family) => family.describe(help),
             None => {

@@ -65,6 +65,8 @@ impl<T: Clone> Table<T> {
         make: impl FnOnce() -> T,
         hash_of: impl Fn(&T) -> u64,
     ) -> &T {
+        // fork gate: the lock below must not be held by another thread when a process forks.
+        let _section = crate::fork::enter();
         let mut len = self.len.lock();
         if let Some(found) = self.find(hash, &eq) {
             return found;
