@@ -403,6 +403,13 @@ impl StatusServer {
         self.local_addr
     }
 
+    /// False in a child process forked from the one that started the server: there the
+    /// server's thread does not exist, and the parent serves.
+    #[must_use]
+    pub fn serves_this_process(&self) -> bool {
+        std::process::id() == self.pid
+    }
+
     /// Stops accepting connections, lets requests in flight finish (for a few seconds at
     /// most) and joins the server thread.
     pub fn shutdown(self) {

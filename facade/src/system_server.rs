@@ -480,7 +480,11 @@ impl SystemState {
 
     pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
         let _section = fork::enter();
-        self.server.lock().as_ref().map(StatusServer::local_addr)
+        self.server
+            .lock()
+            .as_ref()
+            .filter(|server| server.serves_this_process())
+            .map(StatusServer::local_addr)
     }
 
     /// Stops the server, if it runs, and waits for its thread (in the process that started

@@ -64,4 +64,23 @@ class distributed_runtime:  # noqa: N801
     """Help of ``MACRO_REJECTIONS_TOTAL``."""
 
 
-__all__ = ["distributed_runtime", "labels", "name_prefix", "work_handler"]
+class library:  # noqa: N801
+    """The library's own metrics. Their names start with ``dynamo_metrics_``, a prefix no metric
+    created through ``metrics.create_*`` can have (those start with ``dynamo_component_``)."""
+
+    CALLBACK_TEXT_DROPPED_TOTAL = "dynamo_metrics_callback_text_dropped_total"
+    """Texts of exposition callbacks left off a page (a counter, by ``reason``)."""
+    CALLBACK_TEXT_DROPPED_TOTAL_HELP = (
+        "Texts returned by exposition callbacks and left off the page, because a line did not "
+        "parse or a family was already on the page"
+    )
+    """Help of ``CALLBACK_TEXT_DROPPED_TOTAL``."""
+    DROP_REASON_LABEL = "reason"
+    """The label of ``CALLBACK_TEXT_DROPPED_TOTAL`` that says why."""
+    DROP_REASON_INVALID = "invalid"
+    """A line of the text did not parse."""
+    DROP_REASON_CONFLICT = "conflict"
+    """A family or sample name of the text was already on the page."""
+
+
+__all__ = ["distributed_runtime", "labels", "library", "name_prefix", "work_handler"]
