@@ -21,7 +21,10 @@ const MAX_REQUEST_BUFFER: usize = 16 * 1024;
 /// How long to wait before accepting again after an error such as too many open files.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// How often a full server looks again for a connection it may close.
-const FULL_RECHECK: Duration = Duration::from_millis(100);
+const FULL_RECHECK: Duration = Duration::from_millis(20);
+/// How long a connection is spared after it opened or finished a request: a client's
+/// request is on its way by then, on any network a scraper uses.
+const EVICT_MIN_AGE: Duration = Duration::from_millis(10);
 
 /// The listening socket, registered with the server's runtime.
 pub(super) struct Listener {
@@ -70,8 +73,13 @@ impl Slots {
         self.open.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn is_full(&self) -> bool {
+        self.lock().len() >= self.cap
+    }
+
     /// Makes room for one more connection, closing the one that has waited longest without
-    /// a request in progress if the cap is reached. False when every connection is serving.
+    /// a request in progress if the cap is reached. False when every connection is serving
+    /// (or has only just opened).
     fn make_room(&self) -> bool {
         let mut open = self.lock();
         if open.len() < self.cap {
@@ -80,6 +88,7 @@ impl Slots {
         let oldest = open
             .iter()
             .filter_map(|(id, state)| state.evictable_since().map(|since| (since, *id)))
+            .filter(|(since, _)| since.elapsed() >= EVICT_MIN_AGE)
             .min();
         let Some((_, id)) = oldest else {
             return false;
@@ -131,6 +140,11 @@ pub(super) async fn serve(
     let http = Arc::new(http);
     let mut last_error_log: Option<Instant> = None;
     loop {
+        if slots.is_full() {
+            // Let the connections read what has arrived first: one whose request is here is
+            // serving it, not waiting, and must not be taken for idle.
+            tokio::task::yield_now().await;
+        }
         if !slots.make_room() {
             // Every connection is serving a request: new ones wait in the backlog.
             tokio::select! {
