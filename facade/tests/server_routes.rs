@@ -216,3 +216,44 @@ fn uptime_follows_the_runtime_clock() {
         r#"{"status":"notready","uptime":{"secs":7,"nanos":0},"endpoints":{}}"#
     );
 }
+
+#[test]
+fn endpoints_report_their_readiness_in_dynamos_shape() {
+    let (runtime, addr) = serve(builder().starting_health(HealthStatus::Ready));
+    let worker = runtime.namespace("ns").component("worker");
+    let generate = worker.endpoint("generate");
+    let clear = worker.endpoint("clear_kv_blocks");
+    assert_eq!(generate.health_status(), None);
+    generate.set_health_status(HealthStatus::NotReady);
+    clear.set_health_status(HealthStatus::Ready);
+    assert_eq!(generate.health_status(), Some(HealthStatus::NotReady));
+    let not_ready = concat!(
+        r#"{"status":"notready","uptime":{"secs":1,"nanos":500000000},"#,
+        r#""endpoints":{"clear_kv_blocks":"ready","generate":"notready"}}"#
+    );
+    let response = get(addr, "/health");
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (503, not_ready)
+    );
+    // Liveness stays shallow: 200, with the same body.
+    let response = get(addr, "/live");
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (200, not_ready)
+    );
+
+    generate.set_health_status(HealthStatus::Ready);
+    let response = get(addr, "/health");
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.text(),
+        concat!(
+            r#"{"status":"ready","uptime":{"secs":1,"nanos":500000000},"#,
+            r#""endpoints":{"clear_kv_blocks":"ready","generate":"ready"}}"#
+        )
+    );
+    // The runtime's own readiness still counts.
+    runtime.set_health_status(HealthStatus::NotReady);
+    assert_eq!(get(addr, "/health").status, 503);
+}
