@@ -40,6 +40,14 @@ enum Job {
 /// Where a finished call sends its outcome: `(index in that scrape, text)`.
 type Reply = mpsc::Sender<(usize, Option<String>)>;
 
+/// A scrape waiting for a call: the callback's index in it, where to reply, and until when
+/// it listens.
+struct Waiter {
+    index: usize,
+    reply: Reply,
+    until: Instant,
+}
+
 struct Callback {
     id: u64,
     path: Arc<Path>,
@@ -63,13 +71,21 @@ struct Call {
     state: CallState,
     /// The process whose threads the state describes.
     pid: u32,
-    /// The scrapes waiting for the call under way, with the callback's index in each.
-    waiting: Vec<(usize, Reply)>,
+    /// The scrapes waiting for the call under way.
+    waiting: Vec<Waiter>,
     /// When an overrun was last logged.
     logged_overrun: Option<Instant>,
 }
 
 impl Call {
+    /// Adds a scrape to those waiting, forgetting the ones that stopped listening, so a call
+    /// that never ends does not collect a waiter per scrape forever.
+    fn wait(&mut self, waiter: Waiter) {
+        let now = Instant::now();
+        self.waiting.retain(|w| w.until > now);
+        self.waiting.push(waiter);
+    }
+
     /// The state, forgetting one inherited from the parent of a forked process (its thread
     /// and the scrapes waiting are gone).
     fn current(&mut self) -> CallState {
@@ -158,6 +174,11 @@ impl Callbacks {
         let deadline = Instant::now() + timeout;
         let (tx, rx) = mpsc::channel::<(usize, Option<String>)>();
         let first = self.rotation.fetch_add(1, Ordering::Relaxed) % due.len();
+        let waiter = |index| Waiter {
+            index,
+            reply: tx.clone(),
+            until: deadline,
+        };
         let mut waiting = 0;
         for offset in 0..due.len() {
             let index = (first + offset) % due.len();
@@ -179,19 +200,19 @@ impl Callbacks {
                     }
                 }
                 CallState::Running { .. } => {
-                    call.waiting.push((index, tx.clone()));
+                    call.wait(waiter(index));
                     waiting += 1;
                 }
                 CallState::Queued { deadline: queued } => {
                     call.state = CallState::Queued {
                         deadline: queued.max(deadline),
                     };
-                    call.waiting.push((index, tx.clone()));
+                    call.wait(waiter(index));
                     waiting += 1;
                 }
                 CallState::Idle => {
                     call.state = CallState::Queued { deadline };
-                    call.waiting.push((index, tx.clone()));
+                    call.wait(waiter(index));
                     waiting += 1;
                     drop(call);
                     let on_pool = Arc::clone(callback);
@@ -201,6 +222,8 @@ impl Callbacks {
             }
         }
         drop(tx);
+        // Jobs queued by earlier scrapes behind hung callbacks get a thread now.
+        self.pool.kick(timeout);
         let mut texts: Vec<(usize, String)> = Vec::new();
         while waiting > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -257,9 +280,9 @@ fn run_one(callback: &Callback) {
         call.state = CallState::Idle;
         std::mem::take(&mut call.waiting)
     };
-    for (index, reply) in waiting {
+    for waiter in waiting {
         // A scrape past its deadline has stopped listening.
-        let _ = reply.send((index, text.clone()));
+        let _ = waiter.reply.send((waiter.index, text.clone()));
     }
 }
 
@@ -397,6 +420,45 @@ mod tests {
         std::thread::sleep(Duration::from_millis(200));
         let after = ran.load(Ordering::SeqCst);
         assert!(after < 60, "{after} callbacks ran");
+    }
+
+    #[test]
+    fn callbacks_queued_behind_hung_ones_still_run_and_keep_no_stale_waiters() {
+        let callbacks = Callbacks::new(1);
+        let (release, released) = mpsc::channel::<()>();
+        let released = Arc::new(Mutex::new(released));
+        for _ in 0..pool::STUCK_FACTOR - 1 {
+            let released = Arc::clone(&released);
+            callbacks.add_update(
+                Arc::new(Path::default()),
+                Box::new(move || {
+                    let _ = released.lock().recv_timeout(Duration::from_secs(30));
+                    Ok(())
+                }),
+            );
+        }
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&ran);
+        callbacks.add_update(
+            Arc::new(Path::default()),
+            Box::new(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }),
+        );
+        // Every scrape gives up quickly; the hung callbacks hold threads one after another,
+        // and the pool replaces them until the last callback gets one.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ran.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "the last callback never ran");
+            callbacks.run(&Path::default(), Duration::from_millis(20));
+            for callback in callbacks.entries.read().iter() {
+                let waiting = callback.call.lock().waiting.len();
+                assert!(waiting <= 1, "{waiting} waiters kept");
+            }
+        }
+        assert!(callbacks.threads() <= pool::STUCK_FACTOR);
+        drop(release);
     }
 
     #[test]

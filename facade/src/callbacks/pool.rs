@@ -92,6 +92,21 @@ impl Pool {
         let shared = self.shared();
         let mut queue = shared.lock();
         queue.jobs.push_back(job);
+        self.grow(&shared, &mut queue, stuck_after);
+        drop(queue);
+        shared.work.notify_one();
+    }
+
+    /// Starts a thread if jobs wait, none is idle, and the threads not stuck (busy for
+    /// `stuck_after` or longer) are fewer than the size. Scrapes call it even when they
+    /// queue nothing, so jobs queued behind hung callbacks get a thread in time.
+    pub(crate) fn kick(&self, stuck_after: Duration) {
+        let shared = self.shared();
+        let mut queue = shared.lock();
+        self.grow(&shared, &mut queue, stuck_after);
+    }
+
+    fn grow(&self, shared: &Arc<Shared>, queue: &mut Queue, stuck_after: Duration) {
         let live = queue.workers.iter().flatten().count();
         let idle = queue
             .workers
@@ -106,26 +121,25 @@ impl Pool {
             .filter(|w| matches!(w, Worker::Busy(since) if since.elapsed() >= stuck_after))
             .count();
         let waiting = queue.jobs.len();
-        if waiting > idle && live - stuck < self.size && live < self.size * STUCK_FACTOR {
-            let slot = match queue.workers.iter().position(Option::is_none) {
-                Some(slot) => slot,
-                None => {
-                    queue.workers.push(None);
-                    queue.workers.len() - 1
-                }
-            };
-            queue.workers[slot] = Some(Worker::Idle);
-            let for_thread = Arc::clone(&shared);
-            let spawned = std::thread::Builder::new()
-                .name("dynamo-metrics-callback".into())
-                .spawn(move || work(&for_thread, slot));
-            if let Err(error) = spawned {
-                queue.workers[slot] = None;
-                tracing::error!(%error, "could not start a metrics callback thread");
-            }
+        if waiting <= idle || live - stuck >= self.size || live >= self.size * STUCK_FACTOR {
+            return;
         }
-        drop(queue);
-        shared.work.notify_one();
+        let slot = match queue.workers.iter().position(Option::is_none) {
+            Some(slot) => slot,
+            None => {
+                queue.workers.push(None);
+                queue.workers.len() - 1
+            }
+        };
+        queue.workers[slot] = Some(Worker::Idle);
+        let for_thread = Arc::clone(shared);
+        let spawned = std::thread::Builder::new()
+            .name("dynamo-metrics-callback".into())
+            .spawn(move || work(&for_thread, slot));
+        if let Err(error) = spawned {
+            queue.workers[slot] = None;
+            tracing::error!(%error, "could not start a metrics callback thread");
+        }
     }
 
     /// Threads alive now, for tests.
