@@ -249,7 +249,11 @@ fn print_load(name: &str, load: &Load) {
 }
 
 /// A runtime serving `SERIES` series on a free loopback port, with a writer for them.
-fn serving_runtime() -> (DistributedRuntime, dynamo_runtime::IntCounterVec, dynamo_runtime::GaugeVec) {
+fn serving_runtime() -> (
+    DistributedRuntime,
+    dynamo_runtime::IntCounterVec,
+    dynamo_runtime::GaugeVec,
+) {
     let runtime = DistributedRuntime::builder()
         .global_recorder(false)
         .system_host("127.0.0.1")
