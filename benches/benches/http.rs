@@ -2,11 +2,16 @@
 //! writer threads update the series, with and without gzip. Ours beside
 //! `metrics-exporter-prometheus`'s HTTP listener (the only peer that ships a server).
 //!
-//! Run with `cargo bench -p dynamo-metrics-benches --bench http`.
+//! Then ours under load: 50 concurrent scrapers, quiet and during a flood of abandoned
+//! requests (clients that send `GET /metrics` and leave at once, half closing, half
+//! resetting).
+//!
+//! Run with `cargo bench -p dynamo-metrics-benches --bench http`; add `-- concurrent` for
+//! the load figures alone.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dynamo_metrics_benches::label_values;
@@ -15,6 +20,9 @@ use dynamo_runtime::DistributedRuntime;
 const SERIES: usize = 10_000;
 const THROUGHPUT_TIME: Duration = Duration::from_secs(3);
 const LATENCY_SCRAPES: usize = 300;
+const SCRAPERS: usize = 50;
+const LOAD_TIME: Duration = Duration::from_secs(5);
+const FLOODERS: usize = 2;
 
 /// A keep-alive HTTP/1.1 client for `GET /metrics`.
 struct Client {
@@ -32,20 +40,31 @@ impl Client {
 
     /// Scrapes once and returns the body's length in bytes (compressed when `gzip`).
     fn scrape(&mut self, gzip: bool) -> usize {
+        self.try_scrape(gzip).expect("a scrape").1
+    }
+
+    /// Scrapes once: the status code and the body's length, or the transport error.
+    fn try_scrape(&mut self, gzip: bool) -> std::io::Result<(u16, usize)> {
         let accept = if gzip {
             "Accept-Encoding: gzip\r\n"
         } else {
             ""
         };
-        let request = format!("GET /metrics HTTP/1.1\r\nHost: bench\r\n{accept}\r\n");
-        self.reader.get_mut().write_all(request.as_bytes()).unwrap();
+        let request = format!("GET /metrics HTTP/1.1\r\nHost: localhost\r\n{accept}\r\n");
+        self.reader.get_mut().write_all(request.as_bytes())?;
         let (mut length, mut chunked, mut line) = (0, false, String::new());
+        let mut status = 0;
         loop {
             line.clear();
-            self.reader.read_line(&mut line).unwrap();
+            if self.reader.read_line(&mut line)? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
             let header = line.trim_end().to_ascii_lowercase();
             if header.is_empty() {
                 break;
+            }
+            if let Some(code) = header.strip_prefix("http/1.1 ") {
+                status = code[..3].parse().unwrap_or(0);
             }
             if let Some(v) = header.strip_prefix("content-length:") {
                 length = v.trim().parse().unwrap();
@@ -54,19 +73,19 @@ impl Client {
         }
         if !chunked {
             let mut body = vec![0; length];
-            self.reader.read_exact(&mut body).unwrap();
-            return length;
+            self.reader.read_exact(&mut body)?;
+            return Ok((status, length));
         }
         let mut total = 0;
         loop {
             line.clear();
-            self.reader.read_line(&mut line).unwrap();
+            self.reader.read_line(&mut line)?;
             let size = usize::from_str_radix(line.trim_end(), 16).unwrap();
             let mut chunk = vec![0; size + 2];
-            self.reader.read_exact(&mut chunk).unwrap();
+            self.reader.read_exact(&mut chunk)?;
             total += size;
             if size == 0 {
-                return total;
+                return Ok((status, total));
             }
         }
     }
@@ -133,7 +152,108 @@ fn print(name: &str, gzip: bool, f: &Figures) {
     );
 }
 
-fn ours() {
+/// What the concurrent scrapers saw.
+struct Load {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    refused: u64,
+    reconnects: u64,
+    abandoned: u64,
+}
+
+/// `SCRAPERS` keep-alive clients scrape for `LOAD_TIME`, while `FLOODERS` threads send
+/// abandoned requests when `flood`.
+fn concurrent(addr: SocketAddr, flood: bool) -> Load {
+    let stop = AtomicBool::new(false);
+    let refused = AtomicU64::new(0);
+    let reconnects = AtomicU64::new(0);
+    let abandoned = AtomicU64::new(0);
+    let started = Instant::now();
+    let mut latencies: Vec<Duration> = std::thread::scope(|s| {
+        if flood {
+            for flooder in 0..FLOODERS {
+                let (stop, abandoned) = (&stop, &abandoned);
+                s.spawn(move || {
+                    let mut n = flooder;
+                    while !stop.load(Ordering::Relaxed) {
+                        let Ok(mut stream) = TcpStream::connect(addr) else {
+                            continue;
+                        };
+                        let _ = stream.write_all(
+                            b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\n\r\n",
+                        );
+                        if n % 2 == 0 {
+                            let socket = socket2::Socket::from(stream);
+                            let _ = socket.set_linger(Some(Duration::ZERO));
+                        }
+                        abandoned.fetch_add(1, Ordering::Relaxed);
+                        n += 1;
+                    }
+                });
+            }
+        }
+        let scrapers: Vec<_> = (0..SCRAPERS)
+            .map(|_| {
+                let (stop, refused, reconnects) = (&stop, &refused, &reconnects);
+                s.spawn(move || {
+                    let mut client = Client::connect(addr);
+                    let mut mine = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let asked = Instant::now();
+                        match client.try_scrape(false) {
+                            Ok((200, _)) => mine.push(asked.elapsed()),
+                            Ok(_) => {
+                                refused.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(_) => {
+                                reconnects.fetch_add(1, Ordering::Relaxed);
+                                client = Client::connect(addr);
+                            }
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        std::thread::sleep(LOAD_TIME);
+        stop.store(true, Ordering::Relaxed);
+        scrapers
+            .into_iter()
+            .flat_map(|scraper| scraper.join().unwrap())
+            .collect()
+    });
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Load {
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: at(0.5),
+        p99: at(0.99),
+        refused: refused.into_inner(),
+        reconnects: reconnects.into_inner(),
+        abandoned: abandoned.into_inner(),
+    }
+}
+
+fn print_load(name: &str, load: &Load) {
+    println!(
+        "http/{name:<28} {:>8.1} scrapes/s   p50 {:>7.2} ms   p99 {:>7.2} ms   503s {:>5}   reconnects {:>4}   abandoned requests {:>7}",
+        load.per_second,
+        load.p50.as_secs_f64() * 1e3,
+        load.p99.as_secs_f64() * 1e3,
+        load.refused,
+        load.reconnects,
+        load.abandoned,
+    );
+}
+
+/// A runtime serving `SERIES` series on a free loopback port, with a writer for them.
+fn serving_runtime() -> (
+    DistributedRuntime,
+    dynamo_runtime::IntCounterVec,
+    dynamo_runtime::GaugeVec,
+) {
     let runtime = DistributedRuntime::builder()
         .global_recorder(false)
         .system_host("127.0.0.1")
@@ -151,14 +271,19 @@ fn ours() {
     let gauges = metrics
         .create_gaugevec("load", "Load", &["model", "worker"], &[])
         .unwrap();
-    let values: Vec<[String; 2]> = (0..SERIES).map(label_values).collect();
-    for (i, v) in values.iter().enumerate() {
+    for (i, v) in (0..SERIES).map(label_values).enumerate() {
         if i % 2 == 0 {
-            counters.with_label_values(v).inc();
+            counters.with_label_values(&v).inc();
         } else {
-            gauges.with_label_values(v).set(i as f64);
+            gauges.with_label_values(&v).set(i as f64);
         }
     }
+    (runtime, counters, gauges)
+}
+
+fn ours() {
+    let (runtime, counters, gauges) = serving_runtime();
+    let values: Vec<[String; 2]> = (0..SERIES).map(label_values).collect();
     let write = |i: usize| {
         if i % 2 == 0 {
             counters.with_label_values(&values[i]).inc();
@@ -251,11 +376,32 @@ fn metrics_exporter_prometheus() {
     );
 }
 
+/// Ours under load: `SCRAPERS` concurrent scrapers, quiet, then during a flood.
+fn under_load() {
+    let (runtime, _, _) = serving_runtime();
+    let addr = runtime.system_status_server_info().expect("server runs");
+    println!(
+        "/metrics with {SERIES} series; {SCRAPERS} concurrent keep-alive scrapers for {LOAD_TIME:?}"
+    );
+    let quiet = concurrent(addr, false);
+    print_load("ours/50 scrapers", &quiet);
+    let flooded = concurrent(addr, true);
+    print_load("ours/50 scrapers, flood", &flooded);
+    println!(
+        "http/ours/flood p99 / quiet p99          {:>8.2}x",
+        flooded.p99.as_secs_f64() / quiet.p99.as_secs_f64()
+    );
+}
+
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
         return;
     }
-    println!("/metrics with {SERIES} series; latency while two writer threads update series");
-    ours();
-    metrics_exporter_prometheus();
+    if !args.iter().any(|a| a == "concurrent") {
+        println!("/metrics with {SERIES} series; latency while two writer threads update series");
+        ours();
+        metrics_exporter_prometheus();
+    }
+    under_load();
 }

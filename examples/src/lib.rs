@@ -4,6 +4,35 @@
 //! metrics are kept up to date (a thread of the application, or a callback before each scrape).
 
 use dynamo_runtime::{Gauge, GaugeVec, IntCounter, IntGauge, Metrics, MetricsError};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// SIGINT (Ctrl-C) and SIGTERM (what `kill`, systemd and Kubernetes send), caught from
+/// [`StopSignals::install`] on, so the program decides how to stop: the server examples stop
+/// their server, which answers the scrapes in flight, and return from `main` with exit code 0.
+#[derive(Debug)]
+pub struct StopSignals(Signals);
+
+impl StopSignals {
+    /// Catches SIGINT and SIGTERM from now on. Install before announcing the server, so that
+    /// no signal can arrive before it is caught.
+    ///
+    /// # Errors
+    ///
+    /// When the signal handlers cannot be installed.
+    pub fn install() -> std::io::Result<Self> {
+        Signals::new([SIGINT, SIGTERM]).map(Self)
+    }
+
+    /// Blocks until one of the signals arrives, and names it.
+    #[must_use]
+    pub fn wait(mut self) -> &'static str {
+        match self.0.forever().next() {
+            Some(SIGINT) => "SIGINT",
+            _ => "SIGTERM",
+        }
+    }
+}
 
 /// Workers whose in-flight requests the examples report.
 pub const WORKERS: u64 = 3;

@@ -1,13 +1,15 @@
 //! The `server_with_loop` and `server_with_callback` examples, run as programs: each prints
-//! its bound address, serves the same metrics (which promtool accepts), and refuses to start
-//! without `DYN_SYSTEM_PORT`.
+//! its bound address, serves the same metrics (which promtool accepts), refuses to start
+//! without `DYN_SYSTEM_PORT`, and on SIGTERM or SIGINT answers the scrapes in flight and
+//! exits 0.
 
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -150,5 +152,109 @@ fn examples_say_how_to_turn_the_server_on() {
         assert!(!output.status.success());
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("DYN_SYSTEM_PORT"), "{stderr}");
+    }
+}
+
+/// `GET /metrics` on a fresh connection: `Ok` with the whole body when answered, `Err` when
+/// the server refused or closed the connection before answering. A response cut short is a
+/// test failure.
+fn try_scrape(addr: SocketAddr) -> Result<String, std::io::Error> {
+    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    if response.is_empty() {
+        return Err(std::io::ErrorKind::ConnectionAborted.into());
+    }
+    let text = String::from_utf8(response).expect("UTF-8");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a whole head");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+        .expect("a length")
+        .parse()
+        .unwrap();
+    assert_eq!(body.len(), length, "a response cut short");
+    Ok(body.to_string())
+}
+
+/// Sends `signal` (`TERM`, `INT`) to the example and waits for it to exit.
+fn stop_with(example: &mut Example, signal: &str) -> ExitStatus {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &example.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(status) = example.child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running {TIMEOUT:?} after SIG{signal}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn examples_answer_scrapes_in_flight_and_exit_0_on_sigterm_and_sigint() {
+    let cases = [
+        (
+            env!("CARGO_BIN_EXE_server_with_callback"),
+            "callback",
+            "TERM",
+        ),
+        (env!("CARGO_BIN_EXE_server_with_loop"), "loop", "INT"),
+        (
+            env!("CARGO_BIN_EXE_server_with_callback"),
+            "callback",
+            "INT",
+        ),
+        (env!("CARGO_BIN_EXE_server_with_loop"), "loop", "TERM"),
+    ];
+    for (program, method, signal) in cases {
+        let mut example = start(program);
+        let addr = example.addr;
+        first_update(addr, method);
+        // Scrapers keep scraping while the signal arrives: each scrape is answered whole, or
+        // refused once the server has closed.
+        let answered = Arc::new(AtomicUsize::new(0));
+        let scrapers: Vec<_> = (0..3)
+            .map(|_| {
+                let answered = Arc::clone(&answered);
+                std::thread::spawn(move || {
+                    for _ in 0..100_000 {
+                        match try_scrape(addr) {
+                            Ok(body) => {
+                                assert!(value(&body, &updates_series(method)).is_some(), "{body}");
+                                answered.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + TIMEOUT;
+        while answered.load(Ordering::SeqCst) < 10 {
+            assert!(Instant::now() < deadline, "the scrapers got no answers");
+            std::thread::yield_now();
+        }
+        let status = stop_with(&mut example, signal);
+        assert!(status.success(), "{program} on SIG{signal}: {status}");
+        for scraper in scrapers {
+            scraper.join().expect("every answered scrape was whole");
+        }
     }
 }

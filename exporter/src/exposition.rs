@@ -6,7 +6,7 @@
 //! [`TextEncoder`] writes the Prometheus text format, and other formats implement the same
 //! trait.
 
-mod text;
+pub(crate) mod text;
 
 pub use text::TextEncoder;
 

@@ -290,6 +290,7 @@ impl Family {
         variable_names: &[&str],
         create: impl FnOnce(&mut Registering<'_>) -> Result<(T, RegisteredAs), ExporterError>,
     ) -> Result<T, ExporterError> {
+        let _section = crate::fork::enter();
         let mut state = self.state.lock();
         self.check(&state, kind, help, &identity)?;
         let split = split_of(&identity, variable_names);
@@ -312,6 +313,7 @@ impl Family {
 
     /// True when no metric is registered in the family.
     pub(crate) fn is_empty(&self) -> bool {
+        let _section = crate::fork::enter();
         self.state.lock().metrics.is_empty()
     }
 
@@ -372,6 +374,7 @@ impl Family {
             &Identity,
         ) -> Option<(Arc<Core>, AnySlot, &'static dyn Series)>,
     ) -> Result<AnySlot, ExporterError> {
+        let _section = crate::fork::enter();
         let mut state = self.state.lock();
         match state.metrics.get(&identity) {
             Some(Registration::Scalar(scalar)) => return Ok(scalar.slot),
@@ -432,6 +435,7 @@ impl Family {
 
     /// Replaces placeholder help with a description.
     pub(crate) fn describe(&self, help: &str) {
+        let _section = crate::fork::enter();
         let mut state = self.state.lock();
         if state.help_is_placeholder && !help.is_empty() {
             state.help = help.into();
@@ -442,6 +446,7 @@ impl Family {
     /// Takes the metric with this identity out: its series end and leave the scrape.
     /// Returns whether the family is now empty.
     pub(crate) fn unregister(&self, identity: &Identity) -> Option<bool> {
+        let _section = crate::fork::enter();
         let mut state = self.state.lock();
         let registration = state.metrics.remove(identity)?;
         let names = match &registration {
@@ -466,6 +471,7 @@ impl Family {
 
     /// Ends every series of every metric: the registry is going away.
     pub(crate) fn end_all(&self) {
+        let _section = crate::fork::enter();
         let mut state = self.state.lock();
         let metrics: Vec<(Identity, Registration)> = state.metrics.drain().collect();
         for (identity, registration) in metrics {
@@ -485,6 +491,7 @@ impl Family {
         encoder: &mut dyn Encoder,
         sweep: &Sweep,
     ) {
+        let _section = crate::fork::enter();
         let mut streams = Vec::new();
         let help = {
             let mut state = self.state.lock();

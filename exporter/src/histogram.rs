@@ -38,6 +38,7 @@ static POOLS: LazyLock<Mutex<Pools>> = LazyLock::new(Default::default);
 
 /// The pool of histograms with these bounds (already checked: finite, strictly increasing).
 pub(crate) fn pool(bounds: &[f64]) -> &'static Pool<HistogramCell> {
+    let _section = crate::fork::enter();
     let bits: Box<[u64]> = bounds.iter().map(|b| b.to_bits()).collect();
     let mut pools = POOLS.lock();
     pools.entry(bits).or_insert_with(|| {

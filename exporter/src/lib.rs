@@ -15,7 +15,10 @@
 //! - [`RegistryRecorder`] stores the `metrics` crate's macro calls in the same registry, and
 //!   [`HandleCache`] lets a recorder hand repeated macro calls their handle without a lock.
 //! - [`StatusServer`] serves a scrape hook on `/metrics` (gzip when asked), with readiness
-//!   and liveness routes, from a thread and tokio runtime of its own.
+//!   and liveness routes, from a thread and tokio runtime of its own, bounded in time,
+//!   connections and renders whatever its clients do.
+//! - [`parse`] reads the text exposition format back into typed families, strictly, and
+//!   renders them again; [`fork`] keeps the storage usable in a child after `fork()`.
 //!
 //! ```
 //! use dynamo_exporter::{Opts, Registry};
@@ -49,6 +52,7 @@ mod error;
 pub mod exposition;
 mod family;
 mod fingerprint;
+pub mod fork;
 mod gauge;
 mod histogram;
 mod index;
@@ -56,6 +60,7 @@ mod kind;
 mod labels;
 mod members;
 mod metric;
+pub mod parse;
 mod pool;
 mod recorder;
 mod registry;
@@ -74,8 +79,9 @@ pub use metric::{Metric, Registered};
 pub use recorder::{Probed, RegistryRecorder};
 pub use registry::{Clock, DEFAULT_MAX_SERIES, Opts, Registry};
 pub use server::{
-    DEFAULT_HEALTH_PATH, DEFAULT_LIVE_PATH, Health, HealthFn, METRICS_PATH, ScrapeFn, StatusServer,
-    StatusServerBuilder, check_route_path,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HEALTH_PATH, DEFAULT_IDLE_TIMEOUT, DEFAULT_LIVE_PATH,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING_SCRAPES, DEFAULT_WRITE_TIMEOUT, Health, HealthFn,
+    METRICS_PATH, ScrapeFn, ServerLimits, StatusServer, StatusServerBuilder, check_route_path,
 };
 pub use vec::{CounterVec, GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, MetricVec};
 

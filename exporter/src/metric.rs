@@ -31,6 +31,7 @@ pub(crate) struct Core {
 impl Core {
     /// A new metric with a fresh id, entered into the directory.
     pub(crate) fn register(registry: u64, name: Arc<str>, layout: Layout) -> Arc<Self> {
+        let _section = crate::fork::enter();
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let core = Arc::new(Self {
             id,
@@ -44,11 +45,13 @@ impl Core {
 
     /// The metric with this id, while it is registered.
     pub(crate) fn find(id: u32) -> Option<Arc<Self>> {
+        let _section = crate::fork::enter();
         DIRECTORY.read().get(&id).cloned()
     }
 
     /// Takes the metric out of the directory.
     pub(crate) fn retire(&self) {
+        let _section = crate::fork::enter();
         DIRECTORY.write().remove(&self.id);
     }
 

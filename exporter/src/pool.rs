@@ -207,6 +207,7 @@ impl<C: Cell> Pool<C> {
     /// A zeroed slot for a new series of `owner` with this fingerprint; `None` when the pool
     /// is full.
     pub(crate) fn alloc(&'static self, owner: u32, fingerprint: Fingerprint) -> Option<SlotRef<C>> {
+        let _section = crate::fork::enter();
         let index = {
             let mut alloc = self.alloc.lock();
             match alloc.free.pop_front() {
@@ -233,6 +234,7 @@ impl<C: Cell> Pool<C> {
     /// Ends the series `state` names in slot `index`; its handles record nothing from now on.
     /// Returns false when the slot no longer held it.
     pub(crate) fn free(&self, index: u32, state: u64) -> bool {
+        let _section = crate::fork::enter();
         let Some(slot) = self.slot(index) else {
             return false;
         };

@@ -250,6 +250,7 @@ impl Registry {
     /// [`ExporterError::NotRegistered`] when the metric is not in this registry (already
     /// unregistered, a no-op handle, or another registry's).
     pub fn unregister(&self, metric: &dyn Registered) -> Result<(), ExporterError> {
+        let _section = crate::fork::enter();
         let core = Core::find(metric.metric_id())
             .filter(|c| c.registry == self.id)
             .ok_or(ExporterError::NotRegistered)?;
@@ -334,6 +335,7 @@ impl Registry {
     /// Hands every family and series whose labels include every `required` pair to
     /// `encoder`, families by name and series by labels.
     pub fn encode(&self, required: &[(&str, &str)], encoder: &mut dyn Encoder) {
+        let _section = crate::fork::enter();
         let families: Vec<Arc<Family>> = self.families.read().values().cloned().collect();
         let sweep = self.shared.sweep();
         for family in families {
@@ -344,6 +346,7 @@ impl Registry {
     /// The names of the families registered.
     #[must_use]
     pub fn family_names(&self) -> Vec<String> {
+        let _section = crate::fork::enter();
         self.families.read().keys().map(|k| k.to_string()).collect()
     }
 
@@ -438,6 +441,7 @@ impl Registry {
 
     /// The family of this name, created if new.
     fn family(&self, name: &str, kind: MetricKind, help: Help<'_>) -> Arc<Family> {
+        let _section = crate::fork::enter();
         if let Some(family) = self.families.read().get(name) {
             return Arc::clone(family);
         }
@@ -455,6 +459,7 @@ impl Registry {
 
     /// Takes an empty family out of the map (a refused first registration leaves one).
     fn forget_if_empty(&self, family: &Arc<Family>) {
+        let _section = crate::fork::enter();
         if family.is_empty() {
             let mut families = self.families.write();
             if family.is_empty()
@@ -514,6 +519,7 @@ impl Registry {
 
     /// Sets the help of a family created by a metric macro, or of one created later.
     pub(crate) fn describe(&self, name: &str, help: &str) {
+        let _section = crate::fork::enter();
         match self.families.read().get(name) {
             Some(family) => family.describe(help),
             None => {

@@ -1,9 +1,26 @@
-//! The status server: `/metrics`, readiness and liveness over HTTP, on a thread of its own.
+//! The status server: `/metrics`, readiness and liveness over HTTP/1.1, on a thread of its own.
 //!
 //! The server owns a thread and a single-threaded tokio runtime, so it serves the same way
 //! whether the application is synchronous, async on its own runtime, or an embedding
-//! interpreter. Scrapes run on the runtime's blocking pool, so a slow scrape (callbacks that
+//! interpreter. Renders run on the runtime's blocking pool, so a slow scrape (callbacks that
 //! take their time) never delays `/live` or `/health`.
+//!
+//! It is built to face any client that reaches the port:
+//! - **Time.** A request head must arrive within [`DEFAULT_HEADER_READ_TIMEOUT`] of the
+//!   connection (or of its first byte, after a keep-alive pause); a connection idle between
+//!   requests closes after [`DEFAULT_IDLE_TIMEOUT`]; a response the client stops reading
+//!   closes after [`DEFAULT_WRITE_TIMEOUT`] without progress.
+//! - **Connections.** At most [`DEFAULT_MAX_CONNECTIONS`] are open. A new one past the cap
+//!   takes the place of the oldest that is not serving a request (idle, or still sending
+//!   its head); when every one is serving, new ones wait in the kernel's backlog.
+//! - **Scrapes.** One render at a time: every `/metrics` request that arrives while a render
+//!   runs shares its body (and its gzip, compressed once). At most
+//!   [`DEFAULT_MAX_PENDING_SCRAPES`] wait at once; more get `503` with `Retry-After`. A
+//!   render whose every requester has gone is not started. `HEAD /metrics` renders nothing.
+//! - **Requests.** `Host` is checked per RFC 9112 (missing or repeated on HTTP/1.1: `400`);
+//!   bound to a loopback address, the server answers `421` to a `Host` that is not a loopback
+//!   name, so a web page cannot reach it through DNS rebinding. A client that half-closes
+//!   after its request still gets its answer.
 
 use std::cell::Cell;
 use std::io;
@@ -14,7 +31,11 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+mod accept;
+mod conn;
+mod host;
 mod routes;
+mod scrape;
 
 /// The path of the metrics route.
 pub const METRICS_PATH: &str = "/metrics";
@@ -23,10 +44,27 @@ pub const DEFAULT_HEALTH_PATH: &str = "/health";
 /// The default path of the liveness route.
 pub const DEFAULT_LIVE_PATH: &str = "/live";
 
+/// Default time a client has to send a request head: from the connection, or from the first
+/// byte of a request after a keep-alive pause. Scrapers send theirs at once.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a keep-alive connection may stay idle between requests: six minutes, longer
+/// than any usual scrape interval and than Prometheus' own five-minute idle-connection
+/// timeout, so the scraper, not the server, closes an idle connection and never reuses one
+/// the server is closing.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(360);
+/// Default time a response may wait for a client that stopped reading it.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on open connections: far above what scrapers and probes use, far below the
+/// usual limit of 1024 open files, so a flood of connections cannot starve the application
+/// of file descriptors.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
+/// Default cap on `/metrics` requests waiting for a render; more are answered `503`.
+pub const DEFAULT_MAX_PENDING_SCRAPES: usize = 64;
+
 /// How long a shutdown waits for requests in flight before closing their connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Scrapes allowed to run at once; more wait their turn.
-const MAX_BLOCKING_THREADS: usize = 16;
+/// Blocking threads of the server's runtime: one render and the gzip of another at most.
+const MAX_BLOCKING_THREADS: usize = 4;
 
 /// Renders the whole scrape. Runs on a blocking thread, so it may take its time.
 pub type ScrapeFn = dyn Fn() -> String + Send + Sync;
@@ -39,22 +77,84 @@ thread_local! {
     static ON_SERVER_THREAD: Cell<bool> = const { Cell::new(false) };
 }
 
-/// What the readiness and liveness routes report.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What the readiness and liveness routes report, in Dynamo's JSON shape:
+/// `{"status":"ready","uptime":{"secs":1,"nanos":500000000},"endpoints":{"generate":"ready"}}`.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Health {
     /// Whether the application is ready for traffic: `/health` answers 200, else 503.
     pub ready: bool,
     /// Time since the application started.
     pub uptime: Duration,
+    /// Each endpoint that reported its readiness: its name and whether it is ready.
+    pub endpoints: Vec<(String, bool)>,
 }
 
-/// Options of a [`StatusServer`]: the hooks it calls and the paths it answers.
+/// The limits a [`StatusServer`] puts on its clients; see the module documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Time to send a request head.
+    pub header_read_timeout: Duration,
+    /// Time a keep-alive connection may stay idle.
+    pub idle_timeout: Duration,
+    /// Time a response may make no progress.
+    pub write_timeout: Duration,
+    /// Open connections at most.
+    pub max_connections: usize,
+    /// `/metrics` requests waiting for a render at most.
+    pub max_pending_scrapes: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_pending_scrapes: DEFAULT_MAX_PENDING_SCRAPES,
+        }
+    }
+}
+
+impl ServerLimits {
+    /// Why these limits cannot be used, if they cannot: every timeout and cap must be above
+    /// zero.
+    ///
+    /// # Errors
+    ///
+    /// The name of the first limit that is zero, and why.
+    pub fn check(&self) -> Result<(), (&'static str, &'static str)> {
+        let timeouts = [
+            ("header_read_timeout", self.header_read_timeout),
+            ("idle_timeout", self.idle_timeout),
+            ("write_timeout", self.write_timeout),
+        ];
+        for (name, timeout) in timeouts {
+            if timeout.is_zero() {
+                return Err((name, "a timeout must be longer than zero"));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err(("max_connections", "at least one connection must be allowed"));
+        }
+        if self.max_pending_scrapes == 0 {
+            return Err((
+                "max_pending_scrapes",
+                "at least one scrape must be allowed to wait",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Options of a [`StatusServer`]: the hooks it calls, the paths it answers, its limits.
 #[must_use]
 pub struct StatusServerBuilder {
     scrape: Arc<ScrapeFn>,
     health: Arc<HealthFn>,
     health_path: String,
     live_path: String,
+    limits: ServerLimits,
 }
 
 impl std::fmt::Debug for StatusServerBuilder {
@@ -62,6 +162,7 @@ impl std::fmt::Debug for StatusServerBuilder {
         f.debug_struct("StatusServerBuilder")
             .field("health_path", &self.health_path)
             .field("live_path", &self.live_path)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -83,14 +184,50 @@ impl StatusServerBuilder {
         }
     }
 
+    /// Every limit at once.
+    pub fn limits(self, limits: ServerLimits) -> Self {
+        Self { limits, ..self }
+    }
+
+    /// Time a client has to send a request head (default [`DEFAULT_HEADER_READ_TIMEOUT`]).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// Time a keep-alive connection may stay idle (default [`DEFAULT_IDLE_TIMEOUT`]).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.idle_timeout = timeout;
+        self
+    }
+
+    /// Time a response may make no progress (default [`DEFAULT_WRITE_TIMEOUT`]).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.write_timeout = timeout;
+        self
+    }
+
+    /// Open connections at most (default [`DEFAULT_MAX_CONNECTIONS`]).
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.limits.max_connections = max;
+        self
+    }
+
+    /// `/metrics` requests waiting for a render at most (default
+    /// [`DEFAULT_MAX_PENDING_SCRAPES`]).
+    pub fn max_pending_scrapes(mut self, max: usize) -> Self {
+        self.limits.max_pending_scrapes = max;
+        self
+    }
+
     /// Binds `addr` and starts serving on a new thread. Port 0 picks a free port; the bound
     /// address is [`StatusServer::local_addr`].
     ///
     /// # Errors
     ///
-    /// [`io::ErrorKind::InvalidInput`] for a route path that [`check_route_path`] refuses or
-    /// two routes on one path; otherwise the error of binding the address (a port in use) or
-    /// of starting the thread.
+    /// [`io::ErrorKind::InvalidInput`] for a route path that [`check_route_path`] refuses,
+    /// two routes on one path, or a limit that [`ServerLimits::check`] refuses; otherwise the
+    /// error of binding the address (a port in use) or of starting the thread.
     pub fn start(self, addr: impl ToSocketAddrs) -> io::Result<StatusServer> {
         for path in [&self.health_path, &self.live_path] {
             check_route_path(path).map_err(|reason| {
@@ -109,15 +246,21 @@ impl StatusServerBuilder {
                 ),
             ));
         }
+        self.limits.check().map_err(|(name, reason)| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("{name}: {reason}"))
+        })?;
         let listener = TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let local_addr = listener.local_addr()?;
-        let app = routes::router(routes::Shared {
+        let routes = routes::Routes::new(routes::RouteConfig {
             scrape: self.scrape,
             health: self.health,
             health_path: self.health_path,
             live_path: self.live_path,
+            loopback_only: local_addr.ip().is_loopback(),
+            max_pending_scrapes: self.limits.max_pending_scrapes,
         });
+        let limits = self.limits;
         let (stop, stopped) = watch::channel(false);
         // The tokio runtime is built, run and dropped on the server thread only: dropping one
         // on a caller that is itself inside an async context would panic.
@@ -136,7 +279,13 @@ impl StatusServerBuilder {
                         return;
                     }
                 };
-                runtime.block_on(serve(listener, app, stopped));
+                runtime.block_on(accept::serve(
+                    listener,
+                    Arc::new(routes),
+                    limits,
+                    stopped,
+                    SHUTDOWN_GRACE,
+                ));
                 runtime.shutdown_timeout(SHUTDOWN_GRACE);
             })?;
         let started = ready_rx.recv().unwrap_or_else(|_| {
@@ -151,7 +300,8 @@ impl StatusServerBuilder {
         tracing::info!(address = %local_addr, "system status server listening");
         Ok(StatusServer {
             local_addr,
-            stop,
+            pid: std::process::id(),
+            stop: Some(stop),
             thread: Some(thread),
         })
     }
@@ -160,7 +310,7 @@ impl StatusServerBuilder {
 /// The server thread's tokio runtime, and the listener registered with it.
 fn server_runtime(
     listener: TcpListener,
-) -> io::Result<(tokio::runtime::Runtime, tokio::net::TcpListener)> {
+) -> io::Result<(tokio::runtime::Runtime, accept::Listener)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -170,39 +320,9 @@ fn server_runtime(
         .build()?;
     let listener = {
         let _context = runtime.enter();
-        tokio::net::TcpListener::from_std(listener)?
+        accept::Listener::new(listener)?
     };
     Ok((runtime, listener))
-}
-
-/// Serves until `stopped` turns true (or its sender goes away), then drains for a while.
-async fn serve(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let mut signal = stopped.clone();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = signal.wait_for(|stop| *stop).await;
-        })
-        .into_future();
-    tokio::pin!(server);
-    let result = tokio::select! {
-        result = &mut server => result,
-        _ = stopped.wait_for(|stop| *stop) => {
-            match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
-                Ok(result) => result,
-                Err(_) => {
-                    tracing::warn!("system status server: requests still open at shutdown; closed");
-                    Ok(())
-                }
-            }
-        }
-    };
-    if let Err(error) = result {
-        tracing::error!(%error, "system status server stopped");
-    }
 }
 
 /// Why `path` cannot be a route, if it cannot: it must start with `/`, hold only visible
@@ -229,6 +349,9 @@ pub fn check_route_path(path: &str) -> Result<(), &'static str> {
 
 /// A running status server. Stops gracefully on [`StatusServer::shutdown`] or drop.
 ///
+/// In a child process forked from the one that started it, the server's thread does not
+/// exist: dropping it there forgets it without waiting (the parent still serves).
+///
 /// ```
 /// use std::sync::Arc;
 /// use std::time::Duration;
@@ -236,8 +359,9 @@ pub fn check_route_path(path: &str) -> Result<(), &'static str> {
 ///
 /// let server = StatusServer::builder(
 ///     Arc::new(|| "# scrape text\n".to_string()),
-///     Arc::new(|| Health { ready: true, uptime: Duration::from_secs(1) }),
+///     Arc::new(|| Health { ready: true, uptime: Duration::from_secs(1), endpoints: vec![] }),
 /// )
+/// .idle_timeout(Duration::from_secs(60))
 /// .start("127.0.0.1:0")
 /// .unwrap();
 /// assert_ne!(server.local_addr().port(), 0);
@@ -246,7 +370,9 @@ pub fn check_route_path(path: &str) -> Result<(), &'static str> {
 #[must_use = "the server stops when dropped"]
 pub struct StatusServer {
     local_addr: SocketAddr,
-    stop: watch::Sender<bool>,
+    /// The process that started the server, the only one where its thread exists.
+    pid: u32,
+    stop: Option<watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -267,6 +393,7 @@ impl StatusServer {
             health,
             health_path: DEFAULT_HEALTH_PATH.into(),
             live_path: DEFAULT_LIVE_PATH.into(),
+            limits: ServerLimits::default(),
         }
     }
 
@@ -274,6 +401,13 @@ impl StatusServer {
     #[must_use]
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// False in a child process forked from the one that started the server: there the
+    /// server's thread does not exist, and the parent serves.
+    #[must_use]
+    pub fn serves_this_process(&self) -> bool {
+        std::process::id() == self.pid
     }
 
     /// Stops accepting connections, lets requests in flight finish (for a few seconds at
@@ -285,7 +419,16 @@ impl StatusServer {
 
 impl Drop for StatusServer {
     fn drop(&mut self) {
-        let _ = self.stop.send(true);
+        if std::process::id() != self.pid {
+            // A forked child: the thread, its runtime and their locks belong to the parent.
+            // Touching them could wait forever; forget them instead.
+            std::mem::forget(self.stop.take());
+            std::mem::forget(self.thread.take());
+            return;
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
         let Some(thread) = self.thread.take() else {
             return;
         };

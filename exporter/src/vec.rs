@@ -172,6 +172,7 @@ impl<M: Metric> MetricVec<M> {
     /// How many series the vec holds now, the overflow series not counted.
     #[must_use]
     pub fn series_count(&self) -> usize {
+        let _section = crate::fork::enter();
         self.inner.state.lock().members.live()
     }
 
@@ -275,6 +276,7 @@ impl<C: Cell> VecInner<C> {
     /// series past the bound.
     #[cold]
     fn create<V: AsRef<str>>(&self, values: &[V]) -> Result<SlotRef<C>, ExporterError> {
+        let _section = crate::fork::enter();
         self.check_count(values)?;
         let fingerprint = self.seed.fingerprint(values);
         let mut state = self.state.lock();
@@ -331,6 +333,7 @@ impl<C: Cell> VecInner<C> {
     }
 
     fn remove<V: AsRef<str>>(&self, values: &[V]) -> Result<(), ExporterError> {
+        let _section = crate::fork::enter();
         self.check_count(values)?;
         let mut state = self.state.lock();
         let Some(series) = self.find(values) else {
@@ -346,6 +349,7 @@ impl<C: Cell> VecInner<C> {
     }
 
     fn remove_matching(&self, labels: &[(&str, &str)]) -> usize {
+        let _section = crate::fork::enter();
         let names = self.core.layout.names();
         let mut wanted = Vec::with_capacity(labels.len());
         for (label, value) in labels {
@@ -379,6 +383,7 @@ impl<C: Cell> VecInner<C> {
     }
 
     fn clear(&self) {
+        let _section = crate::fork::enter();
         let mut state = self.state.lock();
         self.end_all(&mut state);
     }
@@ -410,6 +415,7 @@ impl<C: Cell> VecInner<C> {
 
     /// Merges runs outside the lock, then installs the result.
     fn merge(&self, merge: Option<Merge>) {
+        let _section = crate::fork::enter();
         if let Some(merge) = merge {
             let (run, dropped) = merge.merge(|e| self.pool.is_live(e.slot, e.state));
             self.state.lock().members.install(merge, run, dropped);
@@ -423,6 +429,7 @@ impl<C: Cell> Source for VecInner<C> {
     }
 
     fn streams(&self, out: &mut Vec<Stream>) {
+        let _section = crate::fork::enter();
         let mut state = self.state.lock();
         let members = state.members.snapshot();
         out.push(Stream::vec(Arc::clone(&self.core), members, self.pool));
@@ -437,6 +444,7 @@ impl<C: Cell> Source for VecInner<C> {
     }
 
     fn detach(&self) {
+        let _section = crate::fork::enter();
         let mut state = self.state.lock();
         state.detached = true;
         self.end_all(&mut state);
@@ -445,6 +453,7 @@ impl<C: Cell> Source for VecInner<C> {
 
 impl<C: Cell> Drop for VecInner<C> {
     fn drop(&mut self) {
+        let _section = crate::fork::enter();
         let mut state = self.state.lock();
         let state = &mut *state;
         self.end_all(state);

@@ -1,15 +1,34 @@
-//! Callbacks that run before each scrape, each bounded in time and never run twice at once.
+//! Callbacks that run before each scrape: on a bounded pool of threads, the whole phase
+//! bounded in time, and never run twice at once.
+//!
+//! A scrape queues every callback due (those registered at its level or below) on the
+//! runtime's pool and waits until all are done or the callback timeout has passed, however
+//! many there are; a callback still queued at that point is not started for it. A callback
+//! already running or queued for a concurrent scrape is not started again: the scrape waits
+//! for that call. One still running past a timeout is skipped by later scrapes until it ends.
+//! The queue starts at another callback each scrape, so slow ones cannot keep the same
+//! others from running forever.
+
+mod pool;
+pub(crate) mod text;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, mpsc};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak, mpsc};
 use std::time::{Duration, Instant};
 
+use dynamo_exporter::fork;
 use parking_lot::{Mutex, RwLock};
 
 use crate::hierarchy::Path;
+use crate::runtime::RuntimeInner;
+use pool::Pool;
 
 type UpdateFn = dyn Fn() -> Result<(), String> + Send + Sync;
 type TextFn = dyn Fn() -> Result<String, String> + Send + Sync;
+
+/// How long a callback still running from an earlier scrape goes unmentioned in the log.
+const OVERRUN_LOG_EVERY: Duration = Duration::from_secs(60);
 
 enum Job {
     /// Updates metrics before the render.
@@ -21,90 +40,190 @@ enum Job {
 /// Where a finished call sends its outcome: `(index in that scrape, text)`.
 type Reply = mpsc::Sender<(usize, Option<String>)>;
 
+/// A scrape waiting for a call: the callback's index in it, where to reply, and until when
+/// it listens.
+struct Waiter {
+    index: usize,
+    reply: Reply,
+    until: Instant,
+}
+
 struct Callback {
+    id: u64,
     path: Arc<Path>,
     job: Job,
-    /// The call under way, if any, so a slow callback is not started again.
     call: Mutex<Call>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallState {
+    Idle,
+    /// Queued on the pool; not worth starting after `deadline`.
+    Queued {
+        deadline: Instant,
+    },
+    Running {
+        started: Instant,
+    },
+}
+
 struct Call {
-    /// When the call under way started; `None` when the callback is idle.
-    started: Option<Instant>,
-    /// The scrapes waiting for the call under way, with the callback's index in each.
-    waiting: Vec<(usize, Reply)>,
+    state: CallState,
+    /// The process whose threads the state describes.
+    pid: u32,
+    /// The scrapes waiting for the call under way.
+    waiting: Vec<Waiter>,
+    /// When an overrun was last logged.
+    logged_overrun: Option<Instant>,
+}
+
+impl Call {
+    /// Adds a scrape to those waiting, forgetting the ones that stopped listening, so a call
+    /// that never ends does not collect a waiter per scrape forever.
+    fn wait(&mut self, waiter: Waiter) {
+        let now = Instant::now();
+        self.waiting.retain(|w| w.until > now);
+        self.waiting.push(waiter);
+    }
+
+    /// The state, forgetting one inherited from the parent of a forked process (its thread
+    /// and the scrapes waiting are gone).
+    fn current(&mut self) -> CallState {
+        let pid = std::process::id();
+        if self.pid != pid {
+            self.pid = pid;
+            self.state = CallState::Idle;
+            std::mem::forget(std::mem::take(&mut self.waiting));
+        }
+        self.state
+    }
 }
 
 /// Every callback of one runtime, with the hierarchy place it was registered at.
-#[derive(Default)]
 pub(crate) struct Callbacks {
     entries: RwLock<Vec<Arc<Callback>>>,
+    next_id: AtomicU64,
+    rotation: AtomicUsize,
+    pool: Pool,
 }
 
 impl Callbacks {
-    pub(crate) fn add_update(&self, path: Arc<Path>, f: Box<UpdateFn>) {
-        self.push(path, Job::Update(f));
+    pub(crate) fn new(threads: usize) -> Self {
+        Self {
+            entries: RwLock::new(Vec::new()),
+            next_id: AtomicU64::new(0),
+            rotation: AtomicUsize::new(0),
+            pool: Pool::new(threads),
+        }
     }
 
-    pub(crate) fn add_text(&self, path: Arc<Path>, f: Box<TextFn>) {
-        self.push(path, Job::Text(f));
+    pub(crate) fn add_update(&self, path: Arc<Path>, f: Box<UpdateFn>) -> u64 {
+        self.push(path, Job::Update(f))
     }
 
-    fn push(&self, path: Arc<Path>, job: Job) {
-        self.entries.write().push(Arc::new(Callback {
+    pub(crate) fn add_text(&self, path: Arc<Path>, f: Box<TextFn>) -> u64 {
+        self.push(path, Job::Text(f))
+    }
+
+    fn push(&self, path: Arc<Path>, job: Job) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let callback = Arc::new(Callback {
+            id,
             path,
             job,
-            call: Mutex::new(Call::default()),
-        }));
+            call: Mutex::new(Call {
+                state: CallState::Idle,
+                pid: std::process::id(),
+                waiting: Vec::new(),
+                logged_overrun: None,
+            }),
+        });
+        let _section = fork::enter();
+        self.entries.write().push(callback);
+        id
     }
 
-    /// Runs every callback registered at `place` or below, each once and on its own thread,
-    /// waiting at most `timeout` for all of them. Returns the text of the text callbacks that
-    /// finished, in registration order, each ending in a newline.
+    /// Removes the callback `id`; false when it was removed already. A call under way
+    /// finishes; no scrape starts it again.
+    pub(crate) fn remove(&self, id: u64) -> bool {
+        let _section = fork::enter();
+        let mut entries = self.entries.write();
+        let before = entries.len();
+        entries.retain(|c| c.id != id);
+        entries.len() != before
+    }
+
+    /// Runs every callback registered at `place` or below on the pool, waiting at most
+    /// `timeout` for all of them. Returns the texts of the text callbacks that finished, in
+    /// registration order.
     ///
-    /// A callback that fails or panics is logged and skipped. One already running for a
-    /// concurrent scrape is not started again: this scrape waits for that call's outcome.
-    /// One that overran an earlier scrape's deadline and still runs is skipped at once, so a
-    /// hung callback costs one timeout, not one per scrape.
-    pub(crate) fn run(&self, place: &Path, timeout: Duration) -> String {
-        let due: Vec<Arc<Callback>> = self
-            .entries
-            .read()
-            .iter()
-            .filter(|c| c.path.is_within(place))
-            .cloned()
-            .collect();
+    /// A callback that fails or panics is logged and skipped.
+    pub(crate) fn run(&self, place: &Path, timeout: Duration) -> Vec<String> {
+        let due: Vec<Arc<Callback>> = {
+            let _section = fork::enter();
+            self.entries
+                .read()
+                .iter()
+                .filter(|c| c.path.is_within(place))
+                .cloned()
+                .collect()
+        };
         if due.is_empty() {
-            return String::new();
+            return Vec::new();
         }
+        let deadline = Instant::now() + timeout;
         let (tx, rx) = mpsc::channel::<(usize, Option<String>)>();
+        let first = self.rotation.fetch_add(1, Ordering::Relaxed) % due.len();
+        let waiter = |index| Waiter {
+            index,
+            reply: tx.clone(),
+            until: deadline,
+        };
         let mut waiting = 0;
-        for (index, callback) in due.iter().enumerate() {
+        for offset in 0..due.len() {
+            let index = (first + offset) % due.len();
+            let callback = &due[index];
+            let _section = fork::enter();
             let mut call = callback.call.lock();
-            match call.started {
-                Some(started) if started.elapsed() >= timeout => {
-                    tracing::warn!(
-                        callback = index,
-                        running_for = ?started.elapsed(),
-                        "metrics callback still running from an earlier scrape; skipped"
-                    );
+            match call.current() {
+                CallState::Running { started } if started.elapsed() >= timeout => {
+                    if call
+                        .logged_overrun
+                        .is_none_or(|at| at.elapsed() >= OVERRUN_LOG_EVERY)
+                    {
+                        call.logged_overrun = Some(Instant::now());
+                        tracing::warn!(
+                            callback = callback.id,
+                            running_for = ?started.elapsed(),
+                            "metrics callback still running from an earlier scrape; skipped"
+                        );
+                    }
                 }
-                Some(_) => {
-                    call.waiting.push((index, tx.clone()));
+                CallState::Running { .. } => {
+                    call.wait(waiter(index));
                     waiting += 1;
                 }
-                None => {
-                    call.started = Some(Instant::now());
-                    call.waiting.push((index, tx.clone()));
+                CallState::Queued { deadline: queued } => {
+                    call.state = CallState::Queued {
+                        deadline: queued.max(deadline),
+                    };
+                    call.wait(waiter(index));
+                    waiting += 1;
+                }
+                CallState::Idle => {
+                    call.state = CallState::Queued { deadline };
+                    call.wait(waiter(index));
                     waiting += 1;
                     drop(call);
-                    spawn(callback);
+                    let on_pool = Arc::clone(callback);
+                    self.pool
+                        .submit(Box::new(move || run_one(&on_pool)), timeout);
                 }
             }
         }
         drop(tx);
-        let deadline = Instant::now() + timeout;
+        // Jobs queued by earlier scrapes behind hung callbacks get a thread now.
+        self.pool.kick(timeout);
         let mut texts: Vec<(usize, String)> = Vec::new();
         while waiting > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -124,42 +243,46 @@ impl Callbacks {
             }
         }
         texts.sort_by_key(|(index, _)| *index);
-        let mut out = String::new();
-        for (_, text) in texts {
-            out.push_str(&text);
-            if !text.is_empty() && !text.ends_with('\n') {
-                out.push('\n');
-            }
-        }
-        out
+        texts.into_iter().map(|(_, text)| text).collect()
+    }
+
+    /// Threads of the pool now, for tests.
+    #[cfg(test)]
+    fn threads(&self) -> usize {
+        self.pool.threads()
     }
 }
 
-/// Calls `callback` on a thread of its own and sends its outcome to every scrape waiting.
-fn spawn(callback: &Arc<Callback>) {
-    let on_thread = Arc::clone(callback);
-    let spawned = std::thread::Builder::new()
-        .name("dynamo-metrics-callback".into())
-        .spawn(move || {
-            let text = call(&on_thread);
-            finish(&on_thread, &text);
-        });
-    if let Err(error) = spawned {
-        tracing::error!(%error, "could not start a metrics callback thread");
-        finish(callback, &None);
-    }
-}
-
-/// Marks `callback` idle and hands `text` to the scrapes that waited for it.
-fn finish(callback: &Callback, text: &Option<String>) {
-    let waiting = {
+/// Runs `callback` on a thread of the pool, unless every scrape that wanted it gave up.
+fn run_one(callback: &Callback) {
+    {
+        let _section = fork::enter();
         let mut call = callback.call.lock();
-        call.started = None;
+        match call.current() {
+            CallState::Queued { deadline } if Instant::now() >= deadline => {
+                // Too late for every scrape that queued it: leave it for the next one.
+                call.state = CallState::Idle;
+                call.waiting.clear();
+                return;
+            }
+            CallState::Queued { .. } => {
+                call.state = CallState::Running {
+                    started: Instant::now(),
+                };
+            }
+            CallState::Idle | CallState::Running { .. } => return,
+        }
+    }
+    let text = call(callback);
+    let waiting = {
+        let _section = fork::enter();
+        let mut call = callback.call.lock();
+        call.state = CallState::Idle;
         std::mem::take(&mut call.waiting)
     };
-    for (index, reply) in waiting {
+    for waiter in waiting {
         // A scrape past its deadline has stopped listening.
-        let _ = reply.send((index, text.clone()));
+        let _ = waiter.reply.send((waiter.index, text.clone()));
     }
 }
 
@@ -187,15 +310,60 @@ fn call(callback: &Callback) -> Option<String> {
     }
 }
 
+/// Unregisters a callback registered with [`crate::Metrics::register_callback`] or
+/// [`crate::Metrics::register_prometheus_expfmt_callback`].
+///
+/// Dropping the handle keeps the callback registered (code that ignores the handle keeps
+/// working as before); call [`CallbackHandle::unregister`] to remove it. The handle holds the
+/// runtime weakly.
+///
+/// ```
+/// # fn main() -> anyhow::Result<()> {
+/// use dynamo_runtime::DistributedRuntime;
+///
+/// let runtime = DistributedRuntime::builder().global_recorder(false).build()?;
+/// let metrics = runtime.namespace("ns").metrics();
+/// let handle = metrics.register_prometheus_expfmt_callback(|| {
+///     Ok::<_, String>("# TYPE engine_up gauge\nengine_up 1\n".into())
+/// });
+/// assert!(metrics.prometheus_expfmt()?.contains("engine_up 1\n"));
+/// assert!(handle.unregister());
+/// assert!(!metrics.prometheus_expfmt()?.contains("engine_up"));
+/// assert!(!handle.unregister(), "already removed");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CallbackHandle {
+    runtime: Weak<RuntimeInner>,
+    id: u64,
+}
+
+impl CallbackHandle {
+    pub(crate) fn new(runtime: &Arc<RuntimeInner>, id: u64) -> Self {
+        Self {
+            runtime: Arc::downgrade(runtime),
+            id,
+        }
+    }
+
+    /// Removes the callback: later scrapes no longer run it (a call under way finishes).
+    /// Returns false when it was removed already or its runtime is gone.
+    pub fn unregister(&self) -> bool {
+        self.runtime
+            .upgrade()
+            .is_some_and(|runtime| runtime.callbacks.remove(self.id))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     use super::*;
 
     #[test]
     fn concurrent_scrapes_share_the_call_under_way() {
-        let callbacks = Arc::new(Callbacks::default());
+        let callbacks = Arc::new(Callbacks::new(4));
         let calls = Arc::new(AtomicUsize::new(0));
         let (release, released) = mpsc::channel::<()>();
         let released = Mutex::new(released);
@@ -205,7 +373,7 @@ mod tests {
             Box::new(move || {
                 counted.fetch_add(1, Ordering::SeqCst);
                 let _ = released.lock().recv_timeout(Duration::from_secs(60));
-                Ok("shared_total 1".into())
+                Ok("shared_total 1\n".into())
             }),
         );
         let scrapes: Vec<_> = (0..2)
@@ -221,8 +389,92 @@ mod tests {
         }
         release.send(()).unwrap();
         for scrape in scrapes {
-            assert_eq!(scrape.join().unwrap(), "shared_total 1\n");
+            assert_eq!(scrape.join().unwrap(), ["shared_total 1\n"]);
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn many_slow_callbacks_end_within_the_timeout_on_few_threads() {
+        let callbacks = Callbacks::new(2);
+        let ran = Arc::new(AtomicUsize::new(0));
+        for _ in 0..200 {
+            let ran = Arc::clone(&ran);
+            callbacks.add_update(
+                Arc::new(Path::default()),
+                Box::new(move || {
+                    std::thread::sleep(Duration::from_millis(20));
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                }),
+            );
+        }
+        let timeout = Duration::from_millis(300);
+        let started = Instant::now();
+        callbacks.run(&Path::default(), timeout);
+        let took = started.elapsed();
+        assert!(took >= timeout, "the scrape waited for its callbacks");
+        assert!(took < timeout * 3, "the phase took {took:?}");
+        assert!(callbacks.threads() <= 2);
+        // The callbacks queued too late are not started for this scrape.
+        std::thread::sleep(Duration::from_millis(200));
+        let after = ran.load(Ordering::SeqCst);
+        assert!(after < 60, "{after} callbacks ran");
+    }
+
+    #[test]
+    fn callbacks_queued_behind_hung_ones_still_run_and_keep_no_stale_waiters() {
+        let callbacks = Callbacks::new(1);
+        let (release, released) = mpsc::channel::<()>();
+        let released = Arc::new(Mutex::new(released));
+        for _ in 0..pool::STUCK_FACTOR - 1 {
+            let released = Arc::clone(&released);
+            callbacks.add_update(
+                Arc::new(Path::default()),
+                Box::new(move || {
+                    let _ = released.lock().recv_timeout(Duration::from_secs(30));
+                    Ok(())
+                }),
+            );
+        }
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&ran);
+        callbacks.add_update(
+            Arc::new(Path::default()),
+            Box::new(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }),
+        );
+        // Every scrape gives up quickly; the hung callbacks hold threads one after another,
+        // and the pool replaces them until the last callback gets one.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ran.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "the last callback never ran");
+            callbacks.run(&Path::default(), Duration::from_millis(20));
+            for callback in callbacks.entries.read().iter() {
+                let waiting = callback.call.lock().waiting.len();
+                assert!(waiting <= 1, "{waiting} waiters kept");
+            }
+        }
+        assert!(callbacks.threads() <= pool::STUCK_FACTOR);
+        drop(release);
+    }
+
+    #[test]
+    fn an_unregistered_callback_no_longer_runs() {
+        let callbacks = Callbacks::new(1);
+        let id = callbacks.add_text(Arc::new(Path::default()), Box::new(|| Ok("a 1\n".into())));
+        assert_eq!(
+            callbacks.run(&Path::default(), Duration::from_secs(10)),
+            ["a 1\n"]
+        );
+        assert!(callbacks.remove(id));
+        assert!(!callbacks.remove(id));
+        assert!(
+            callbacks
+                .run(&Path::default(), Duration::from_secs(10))
+                .is_empty()
+        );
     }
 }

@@ -58,11 +58,23 @@ pub enum MetricsError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A setting given in code (on [`crate::RuntimeBuilder`]) holds a value the runtime
+    /// cannot use.
+    #[error("{setting}({value}) is invalid: {reason}")]
+    InvalidSetting {
+        /// The builder method that was given the value.
+        setting: &'static str,
+        /// The value, as Rust would print it.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The system status server could not listen: the port is in use, the host does not
     /// resolve or is not an address of this machine.
     #[error("cannot start the system status server on {addr} ({var}={value}): {source}")]
     ServerStart {
-        /// The variable that sets the port.
+        /// Where the port came from: `DYN_SYSTEM_PORT`, or `RuntimeBuilder::system_port`
+        /// when it was given in code.
         var: &'static str,
         /// The port asked for.
         value: String,

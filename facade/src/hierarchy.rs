@@ -7,6 +7,7 @@ use crate::names::sanitize_hierarchy_name;
 use crate::prometheus_names::labels;
 use crate::runtime::RuntimeInner;
 use crate::scope::{self, Scoped};
+use crate::system_server::HealthStatus;
 use crate::{Metrics, MetricsError};
 
 /// A place in the hierarchy: the runtime it belongs to and the labels it adds.
@@ -136,6 +137,38 @@ impl Namespace {
             place: self
                 .place
                 .child("component", labels::COMPONENT, name.as_ref()),
+        }
+    }
+}
+
+impl Endpoint {
+    /// Sets this endpoint's readiness. From then on `/health` lists it in its `endpoints`
+    /// map (by the endpoint's name) and reports `ready` only while it, every other endpoint
+    /// that set one, and the runtime are ready. `/live` is unaffected.
+    pub fn set_health_status(&self, status: HealthStatus) {
+        self.place
+            .runtime
+            .system
+            .set_endpoint_health(&self.name(), self.place.id(), status);
+    }
+
+    /// The readiness this endpoint set, if it set one.
+    #[must_use]
+    pub fn health_status(&self) -> Option<HealthStatus> {
+        self.place
+            .runtime
+            .system
+            .endpoint_health(&self.name(), self.place.id())
+    }
+
+    /// The endpoint's name as `/health` shows it: its `dynamo_endpoint` label, or the name
+    /// as given when it sanitizes to nothing.
+    fn name(&self) -> String {
+        let path = &self.place.path;
+        match (path.labels.last(), &path.invalid) {
+            (Some((label, value)), _) if *label == labels::ENDPOINT => value.clone(),
+            (_, Some((_, given))) => given.clone(),
+            _ => String::new(),
         }
     }
 }

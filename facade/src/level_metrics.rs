@@ -8,6 +8,7 @@ use dynamo_exporter::{
 };
 
 use crate::MetricsError;
+use crate::callbacks::CallbackHandle;
 use crate::hierarchy::Place;
 use crate::names::{full_metric_name, is_reserved_label};
 
@@ -206,31 +207,42 @@ impl Metrics {
     }
 
     /// Runs `callback` before each scrape of this level or a level above it (the
-    /// `/metrics` route scrapes the runtime level). An error is logged and skipped.
-    pub fn register_callback<F, E>(&self, callback: F)
+    /// `/metrics` route scrapes the runtime level), on the runtime's pool of callback
+    /// threads. An error or panic is logged and skipped. The returned handle unregisters it;
+    /// dropping the handle keeps it registered.
+    pub fn register_callback<F, E>(&self, callback: F) -> CallbackHandle
     where
         F: Fn() -> Result<(), E> + Send + Sync + 'static,
         E: Display,
     {
         let f = move || callback().map_err(|e| e.to_string());
-        self.place
+        let id = self
+            .place
             .runtime
             .callbacks
             .add_update(self.place.path.clone(), Box::new(f));
+        CallbackHandle::new(&self.place.runtime, id)
     }
 
     /// Appends the text `callback` returns to each scrape of this level or a level above it.
-    /// The text must be in the exposition format; an error is logged and skipped.
-    pub fn register_prometheus_expfmt_callback<F, E>(&self, callback: F)
+    ///
+    /// The text is checked first: when a line does not parse as the exposition format, or a
+    /// family or sample name in it is already on the page (from a metric or an earlier
+    /// callback), the text is left off that scrape, logged, and counted in
+    /// `dynamo_metrics_callback_text_dropped_total`. An error is logged and skipped. The
+    /// returned handle unregisters the callback; dropping it keeps the callback registered.
+    pub fn register_prometheus_expfmt_callback<F, E>(&self, callback: F) -> CallbackHandle
     where
         F: Fn() -> Result<String, E> + Send + Sync + 'static,
         E: Display,
     {
         let f = move || callback().map_err(|e| e.to_string());
-        self.place
+        let id = self
+            .place
             .runtime
             .callbacks
             .add_text(self.place.path.clone(), Box::new(f));
+        CallbackHandle::new(&self.place.runtime, id)
     }
 
     /// Applies the naming rules, adds the hierarchy labels and registers through `register`.

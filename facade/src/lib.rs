@@ -80,6 +80,7 @@ mod runtime;
 mod scope;
 mod system_server;
 
+pub use callbacks::CallbackHandle;
 pub use dynamo_exporter::{
     Counter, CounterVec, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, ExporterError, Gauge, GaugeVec,
     Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, MAX_BUCKETS, Metric,
@@ -89,10 +90,11 @@ pub use error::MetricsError;
 pub use hierarchy::{Component, Endpoint, Namespace};
 pub use layer::{Naming, NamingLayer};
 pub use level_metrics::Metrics;
-pub use metrics_config::{IDLE_TIMEOUT_VAR, MAX_SERIES_VAR, MetricsConfig};
+pub use metrics_config::{MAX_SERIES_VAR, MetricsConfig, SERIES_IDLE_TIMEOUT_VAR};
 pub use runtime::{DistributedRuntime, RuntimeBuilder};
 pub use scope::Scoped;
 pub use system_server::{
-    DEFAULT_HOST, HEALTH_PATH_VAR, HOST_VAR, HealthStatus, LIVE_PATH_VAR, PORT_VAR,
-    STARTING_HEALTH_VAR, SystemServerConfig,
+    CALLBACK_THREADS_VAR, DEFAULT_CALLBACK_THREADS, DEFAULT_HOST, HEADER_TIMEOUT_VAR,
+    HEALTH_PATH_VAR, HOST_VAR, HealthStatus, IDLE_TIMEOUT_VAR, LIVE_PATH_VAR, MAX_CONNECTIONS_VAR,
+    MAX_PENDING_SCRAPES_VAR, PORT_VAR, STARTING_HEALTH_VAR, SystemServerConfig, WRITE_TIMEOUT_VAR,
 };

@@ -11,7 +11,7 @@ use crate::MetricsError;
 pub const MAX_SERIES_VAR: &str = "DYN_METRICS_MAX_SERIES";
 /// `DYN_METRICS_IDLE_TIMEOUT`: drop macro series unchanged this long (`90s`, `5m`, `1h`,
 /// `500ms`, or plain seconds; `0` or `off`, the default, never).
-pub const IDLE_TIMEOUT_VAR: &str = "DYN_METRICS_IDLE_TIMEOUT";
+pub const SERIES_IDLE_TIMEOUT_VAR: &str = "DYN_METRICS_IDLE_TIMEOUT";
 
 /// How the registry bounds series.
 ///
@@ -66,10 +66,10 @@ impl MetricsConfig {
                 reason: "expected a whole number of series (0 for no bound)".into(),
             })?;
         }
-        if let Some(value) = read(IDLE_TIMEOUT_VAR) {
+        if let Some(value) = read(SERIES_IDLE_TIMEOUT_VAR) {
             config.idle_timeout =
                 parse_duration(&value).map_err(|reason| MetricsError::InvalidEnv {
-                    var: IDLE_TIMEOUT_VAR,
+                    var: SERIES_IDLE_TIMEOUT_VAR,
                     value: value.clone(),
                     reason: reason.into(),
                 })?;
@@ -158,8 +158,9 @@ mod tests {
             err.to_string(),
             "DYN_METRICS_MAX_SERIES=\"lots\" is invalid: expected a whole number of series (0 for no bound)"
         );
-        let err = MetricsConfig::from_lookup(|v| (v == IDLE_TIMEOUT_VAR).then(|| "soon".into()))
-            .unwrap_err();
+        let err =
+            MetricsConfig::from_lookup(|v| (v == SERIES_IDLE_TIMEOUT_VAR).then(|| "soon".into()))
+                .unwrap_err();
         assert_eq!(
             err.to_string(),
             "DYN_METRICS_IDLE_TIMEOUT=\"soon\" is invalid: expected a duration such as 90s, 5m, 1h or 500ms (0 or off: never)"

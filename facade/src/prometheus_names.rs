@@ -65,4 +65,14 @@ pub mod self_metrics {
     pub const SERIES_OVERFLOW_TOTAL_HELP: &str = "New label sets folded into a metric's overflow series because the metric reached its series bound";
     /// The label of [`SERIES_OVERFLOW_TOTAL`] naming the metric.
     pub const METRIC_LABEL: &str = "metric";
+    /// Texts of exposition callbacks left off a page (a counter, by `reason`).
+    pub const CALLBACK_TEXT_DROPPED_TOTAL: &str = "dynamo_metrics_callback_text_dropped_total";
+    /// Help of [`CALLBACK_TEXT_DROPPED_TOTAL`].
+    pub const CALLBACK_TEXT_DROPPED_TOTAL_HELP: &str = "Texts returned by exposition callbacks and left off the page, because a line did not parse or a family was already on the page";
+    /// The label of [`CALLBACK_TEXT_DROPPED_TOTAL`] that says why.
+    pub const DROP_REASON_LABEL: &str = "reason";
+    /// A line of the text did not parse.
+    pub const DROP_REASON_INVALID: &str = "invalid";
+    /// A family or sample name of the text was already on the page.
+    pub const DROP_REASON_CONFLICT: &str = "conflict";
 }

@@ -22,6 +22,7 @@ static INSTALL: Once = Once::new();
 /// Records `runtime` as a candidate default, and installs the router once.
 pub(crate) fn adopt(runtime: &Arc<RuntimeInner>, install: bool) {
     {
+        let _section = dynamo_exporter::fork::enter();
         let mut runtimes = RUNTIMES.write().unwrap_or_else(|e| e.into_inner());
         runtimes.retain(|r| r.strong_count() > 0);
         runtimes.push(Arc::downgrade(runtime));
@@ -41,6 +42,7 @@ fn with_target<R>(f: impl FnOnce(&RuntimeInner, usize) -> R) -> Option<R> {
     scope::with_current(|place| match place {
         Some(place) => Some(f(&place.runtime, place.id())),
         None => {
+            let _section = dynamo_exporter::fork::enter();
             let default = RUNTIMES
                 .read()
                 .unwrap_or_else(|e| e.into_inner())

@@ -6,11 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dynamo_exporter::{Gauge, HandleCache, Probed, Registry, RegistryRecorder};
+use dynamo_exporter::{Gauge, HandleCache, Probed, Registry, RegistryRecorder, fork};
 use metrics_util::layers::Layer;
 use parking_lot::Mutex;
 
 use crate::callbacks::Callbacks;
+use crate::callbacks::text::TextCheck;
 use crate::hierarchy::{Namespace, Path, Place};
 use crate::metrics_config::MetricsConfig;
 use crate::names::full_metric_name;
@@ -30,6 +31,8 @@ pub(crate) struct RuntimeInner {
     pub(crate) recorder: RuntimeRecorder,
     pub(crate) callbacks: Callbacks,
     callback_timeout: Duration,
+    /// Checks the text of exposition callbacks before it joins a page.
+    text_check: TextCheck,
     uptime: Gauge,
     clock: Clock,
     /// Readiness and the system status server.
@@ -51,9 +54,10 @@ pub(crate) struct MacroHandles {
 }
 
 impl RuntimeInner {
-    /// Runs the callbacks at or below `place`, then renders it and appends their text.
+    /// Runs the callbacks at or below `place`, then renders it and appends the text of the
+    /// text callbacks that passes the checks.
     pub(crate) fn scrape(&self, place: &Path) -> String {
-        let appended = self.callbacks.run(place, self.callback_timeout);
+        let texts = self.callbacks.run(place, self.callback_timeout);
         if place.labels.is_empty() {
             self.uptime.set((self.clock)().as_secs_f64());
         }
@@ -61,12 +65,13 @@ impl RuntimeInner {
             place.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut out = String::with_capacity(4096);
         self.registry.render_into(&required, &mut out);
-        out.push_str(&appended);
+        self.text_check.append(&mut out, &texts);
         out
     }
 
     /// The runtime's one `Arc` of this path.
     pub(crate) fn intern(&self, path: Path) -> Arc<Path> {
+        let _section = fork::enter();
         let mut paths = self.paths.lock();
         if let Some(known) = paths.get(&path) {
             return Arc::clone(known);
@@ -143,8 +148,9 @@ impl Default for RuntimeBuilder {
 }
 
 impl RuntimeBuilder {
-    /// How long a scrape waits for its callbacks (default 5 s). A callback still running
-    /// then is left to finish on its own and is not started again until it has.
+    /// How long a scrape waits for its callbacks, all of them together (default 5 s). A
+    /// callback still running then is left to finish on its own and is not started again
+    /// until it has; one not started by then is not started for that scrape.
     pub fn callback_timeout(self, timeout: Duration) -> Self {
         Self {
             callback_timeout: timeout,
@@ -183,7 +189,7 @@ impl RuntimeBuilder {
 
     /// Drops series created by `metrics` macros once their value has not changed for
     /// `timeout` (default `None`, or `DYN_METRICS_IDLE_TIMEOUT`), checked at each scrape.
-    pub fn idle_timeout(self, timeout: Option<Duration>) -> Self {
+    pub fn series_idle_timeout(self, timeout: Option<Duration>) -> Self {
         Self {
             idle_timeout: Some(timeout),
             ..self
@@ -248,13 +254,55 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Time a client has to send a request head to the status server (default 10 s; env
+    /// `DYN_SYSTEM_HEADER_TIMEOUT_SECS`).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.server.header_read_timeout = Some(timeout);
+        self
+    }
+
+    /// Time a keep-alive connection to the status server may stay idle (default 6 minutes;
+    /// env `DYN_SYSTEM_IDLE_TIMEOUT_SECS`).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.server.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Time a response of the status server may make no progress before its connection
+    /// closes (default 30 s; env `DYN_SYSTEM_WRITE_TIMEOUT_SECS`).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.server.write_timeout = Some(timeout);
+        self
+    }
+
+    /// Connections the status server keeps open at most (default 128; env
+    /// `DYN_SYSTEM_MAX_CONNECTIONS`). Past it, a new connection replaces the oldest one that
+    /// is not serving a request, or waits in the backlog.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.server.max_connections = Some(max);
+        self
+    }
+
+    /// `/metrics` requests that may wait for a render at once (default 64; env
+    /// `DYN_SYSTEM_MAX_PENDING_SCRAPES`); more are answered `503` with `Retry-After`.
+    pub fn max_pending_scrapes(mut self, max: usize) -> Self {
+        self.server.max_pending_scrapes = Some(max);
+        self
+    }
+
+    /// Threads that run pre-scrape callbacks (default 4; env `DYN_SYSTEM_CALLBACK_THREADS`).
+    pub fn callback_threads(mut self, threads: usize) -> Self {
+        self.server.callback_threads = Some(threads);
+        self
+    }
+
     /// Creates the runtime, and starts the system status server when a port is set.
     ///
     /// # Errors
     ///
-    /// [`MetricsError::InvalidEnv`] for a server setting that cannot be used (from the
-    /// environment or given in code), [`MetricsError::ServerStart`] when the server cannot
-    /// listen (a port in use).
+    /// [`MetricsError::InvalidEnv`] for a server setting of the environment that cannot be
+    /// used, [`MetricsError::InvalidSetting`] for one given in code,
+    /// [`MetricsError::ServerStart`] when the server cannot listen (a port in use).
     pub fn build(self) -> Result<DistributedRuntime, MetricsError> {
         let mut metrics_config = match &self.server.lookup {
             Some(lookup) => MetricsConfig::from_lookup(lookup)?,
@@ -293,17 +341,25 @@ impl RuntimeBuilder {
             &[self_metrics::METRIC_LABEL],
         )?;
         registry.set_overflow_counter(overflows);
+        let dropped = registry.int_counter_vec(
+            &dynamo_exporter::Opts::new(
+                self_metrics::CALLBACK_TEXT_DROPPED_TOTAL,
+                self_metrics::CALLBACK_TEXT_DROPPED_TOTAL_HELP,
+            ),
+            &[self_metrics::DROP_REASON_LABEL],
+        )?;
         let recorder = NamingLayer::new()
             .with_rejection_counter(rejections.clone())
             .layer(RegistryRecorder::new(Arc::clone(&registry)).with_rejection_counter(rejections));
         let inner = Arc::new(RuntimeInner {
             registry,
             recorder,
-            callbacks: Callbacks::default(),
+            callbacks: Callbacks::new(server.config.callback_threads()),
             callback_timeout: self.callback_timeout,
+            text_check: TextCheck::new(&dropped),
             uptime,
             clock,
-            system: SystemState::new(server.starting_health()),
+            system: SystemState::new(server.config.starting_health()),
             paths: Mutex::new(HashSet::new()),
             root: Arc::new(Path::default()),
             macro_handles: MacroHandles::default(),
@@ -375,12 +431,14 @@ impl DistributedRuntime {
         self.root.runtime.system.shutdown();
     }
 
-    /// Sets the readiness the health route reports: 200 `ready` or 503 `notready`.
+    /// Sets the runtime's readiness: `/health` answers 200 `ready` when it and every endpoint
+    /// that reported its own ([`crate::Endpoint::set_health_status`]) are ready, else 503
+    /// `notready`.
     pub fn set_health_status(&self, status: HealthStatus) {
         self.root.runtime.system.set_health(status);
     }
 
-    /// The readiness the health route reports.
+    /// The runtime's own readiness, as last set (endpoints aside).
     #[must_use]
     pub fn health_status(&self) -> HealthStatus {
         self.root.runtime.system.health()

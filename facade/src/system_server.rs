@@ -3,19 +3,25 @@
 //! The server itself (routes, thread, shutdown) lives in `dynamo-exporter`; this module turns
 //! the runtime's settings into one and points its hooks at the runtime.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use dynamo_exporter::{
-    DEFAULT_HEALTH_PATH, DEFAULT_LIVE_PATH, Health, StatusServer, check_route_path,
+    DEFAULT_HEALTH_PATH, DEFAULT_LIVE_PATH, Health, ServerLimits, StatusServer, check_route_path,
+    fork,
 };
 use parking_lot::Mutex;
 
 use crate::MetricsError;
 use crate::hierarchy::Path;
 use crate::runtime::RuntimeInner;
+
+mod host;
+mod values;
 
 /// `DYN_SYSTEM_PORT`: unset, empty or negative turns the server off; `0` picks a free port.
 pub const PORT_VAR: &str = "DYN_SYSTEM_PORT";
@@ -27,9 +33,24 @@ pub const HEALTH_PATH_VAR: &str = "DYN_SYSTEM_HEALTH_PATH";
 pub const LIVE_PATH_VAR: &str = "DYN_SYSTEM_LIVE_PATH";
 /// `DYN_SYSTEM_STARTING_HEALTH_STATUS`: `ready` or `notready` (default `notready`).
 pub const STARTING_HEALTH_VAR: &str = "DYN_SYSTEM_STARTING_HEALTH_STATUS";
+/// `DYN_SYSTEM_HEADER_TIMEOUT_SECS`: seconds a client has to send a request head (default 10).
+pub const HEADER_TIMEOUT_VAR: &str = "DYN_SYSTEM_HEADER_TIMEOUT_SECS";
+/// `DYN_SYSTEM_IDLE_TIMEOUT_SECS`: seconds a keep-alive connection may stay idle (default 360).
+pub const IDLE_TIMEOUT_VAR: &str = "DYN_SYSTEM_IDLE_TIMEOUT_SECS";
+/// `DYN_SYSTEM_WRITE_TIMEOUT_SECS`: seconds a response may make no progress (default 30).
+pub const WRITE_TIMEOUT_VAR: &str = "DYN_SYSTEM_WRITE_TIMEOUT_SECS";
+/// `DYN_SYSTEM_MAX_CONNECTIONS`: open connections at most (default 128).
+pub const MAX_CONNECTIONS_VAR: &str = "DYN_SYSTEM_MAX_CONNECTIONS";
+/// `DYN_SYSTEM_MAX_PENDING_SCRAPES`: `/metrics` requests waiting for a render at most; more
+/// are answered `503` (default 64).
+pub const MAX_PENDING_SCRAPES_VAR: &str = "DYN_SYSTEM_MAX_PENDING_SCRAPES";
+/// `DYN_SYSTEM_CALLBACK_THREADS`: threads that run pre-scrape callbacks (default 4).
+pub const CALLBACK_THREADS_VAR: &str = "DYN_SYSTEM_CALLBACK_THREADS";
 
 /// The default bind address.
 pub const DEFAULT_HOST: &str = "0.0.0.0";
+/// The default number of threads that run pre-scrape callbacks.
+pub const DEFAULT_CALLBACK_THREADS: usize = 4;
 
 /// Whether the application is ready for traffic, as the readiness route reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -77,6 +98,7 @@ impl fmt::Display for HealthStatus {
 /// assert_eq!(config.host(), "0.0.0.0");
 /// assert_eq!(config.health_path(), "/health");
 /// assert_eq!(config.starting_health(), HealthStatus::Ready);
+/// assert_eq!(config.limits().max_connections, 128);
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +108,8 @@ pub struct SystemServerConfig {
     health_path: String,
     live_path: String,
     starting_health: HealthStatus,
+    limits: ServerLimits,
+    callback_threads: usize,
 }
 
 impl Default for SystemServerConfig {
@@ -97,6 +121,8 @@ impl Default for SystemServerConfig {
             health_path: DEFAULT_HEALTH_PATH.into(),
             live_path: DEFAULT_LIVE_PATH.into(),
             starting_health: HealthStatus::NotReady,
+            limits: ServerLimits::default(),
+            callback_threads: DEFAULT_CALLBACK_THREADS,
         }
     }
 }
@@ -119,9 +145,11 @@ impl SystemServerConfig {
     /// # Errors
     ///
     /// [`MetricsError::InvalidEnv`] naming the variable and its value: a port that is not an
-    /// integer or is above 65535, a route path that does not start with `/` (or holds spaces,
-    /// `?` or `#`, or is `/metrics`), the same path for both routes, or a starting health
-    /// other than `ready` or `notready`.
+    /// integer or is above 65535, a host with a port or that is neither an address nor a
+    /// name, a route path that does not start with `/` (or holds spaces, `?` or `#`, or is
+    /// `/metrics`), the same path for both routes, a starting health other than `ready` or
+    /// `notready`, a timeout that is not a number of seconds above zero, or a limit that is
+    /// not a whole number above zero.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MetricsError> {
         let read = |var: &str| {
             lookup(var)
@@ -130,9 +158,11 @@ impl SystemServerConfig {
         };
         let mut config = Self::default();
         if let Some(value) = read(PORT_VAR) {
-            config.port = parse_port(&value).map_err(|reason| invalid(PORT_VAR, &value, reason))?;
+            config.port =
+                values::port(&value).map_err(|reason| invalid(PORT_VAR, &value, reason))?;
         }
         if let Some(value) = read(HOST_VAR) {
+            host::check(&value, PORT_VAR).map_err(|reason| invalid(HOST_VAR, &value, reason))?;
             config.host = value;
         }
         if let Some(value) = read(HEALTH_PATH_VAR) {
@@ -158,6 +188,27 @@ impl SystemServerConfig {
                     "expected `ready` or `notready`",
                 ));
             };
+        }
+        let limits = &mut config.limits;
+        let timeouts = [
+            (HEADER_TIMEOUT_VAR, &mut limits.header_read_timeout),
+            (IDLE_TIMEOUT_VAR, &mut limits.idle_timeout),
+            (WRITE_TIMEOUT_VAR, &mut limits.write_timeout),
+        ];
+        for (var, slot) in timeouts {
+            if let Some(value) = read(var) {
+                *slot = values::seconds(&value).map_err(|reason| invalid(var, &value, reason))?;
+            }
+        }
+        let counts = [
+            (MAX_CONNECTIONS_VAR, &mut limits.max_connections),
+            (MAX_PENDING_SCRAPES_VAR, &mut limits.max_pending_scrapes),
+            (CALLBACK_THREADS_VAR, &mut config.callback_threads),
+        ];
+        for (var, slot) in counts {
+            if let Some(value) = read(var) {
+                *slot = values::count(&value).map_err(|reason| invalid(var, &value, reason))?;
+            }
         }
         Ok(config)
     }
@@ -192,7 +243,19 @@ impl SystemServerConfig {
         self.starting_health
     }
 
-    /// `host:port`, with brackets around an IPv6 host.
+    /// The limits the server puts on its clients.
+    #[must_use]
+    pub fn limits(&self) -> ServerLimits {
+        self.limits
+    }
+
+    /// Threads that run pre-scrape callbacks.
+    #[must_use]
+    pub fn callback_threads(&self) -> usize {
+        self.callback_threads
+    }
+
+    /// `host:port`, with brackets around an IPv6 host, as messages show it.
     fn address(&self, port: u16) -> String {
         if self.host.contains(':') && !self.host.starts_with('[') {
             format!("[{}]:{port}", self.host)
@@ -200,25 +263,6 @@ impl SystemServerConfig {
             format!("{}:{port}", self.host)
         }
     }
-}
-
-/// `None` turns the server off.
-fn parse_port(value: &str) -> Result<Option<u16>, String> {
-    let expected = "expected a port from 0 (any free port) to 65535, or a negative number to \
-                    turn the system status server off";
-    if let Some(digits) = value.strip_prefix('-') {
-        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(None);
-        }
-        return Err(expected.into());
-    }
-    if !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(expected.into());
-    }
-    value
-        .parse::<u16>()
-        .map(Some)
-        .map_err(|_| expected.to_string())
 }
 
 fn invalid(var: &'static str, value: &str, reason: impl Into<String>) -> MetricsError {
@@ -241,46 +285,139 @@ pub(crate) struct ServerSettings {
     pub(crate) health_path: Option<String>,
     pub(crate) live_path: Option<String>,
     pub(crate) starting_health: Option<HealthStatus>,
+    pub(crate) header_read_timeout: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) write_timeout: Option<Duration>,
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) max_pending_scrapes: Option<usize>,
+    pub(crate) callback_threads: Option<usize>,
+}
+
+/// The settings to use, and where the port came from (for messages).
+pub(crate) struct Resolved {
+    pub(crate) config: SystemServerConfig,
+    port_source: &'static str,
 }
 
 impl ServerSettings {
     /// The settings to use: the environment's (if asked for), then those given in code.
-    pub(crate) fn resolve(self) -> Result<SystemServerConfig, MetricsError> {
+    /// A bad value given in code is an [`MetricsError::InvalidSetting`] naming the builder
+    /// method, never the variable.
+    pub(crate) fn resolve(self) -> Result<Resolved, MetricsError> {
         let mut config = match &self.lookup {
             Some(lookup) => SystemServerConfig::from_lookup(lookup)?,
             None => SystemServerConfig::default(),
         };
+        let mut port_source = PORT_VAR;
         if let Some(port) = self.port {
             config.port = port;
+            port_source = "RuntimeBuilder::system_port";
         }
         if let Some(host) = self.host {
+            host::check(&host, "RuntimeBuilder::system_port")
+                .map_err(|reason| in_code("RuntimeBuilder::system_host", &host, reason))?;
             config.host = host;
         }
         if let Some(path) = self.health_path {
-            check_route_path(&path).map_err(|reason| invalid(HEALTH_PATH_VAR, &path, reason))?;
+            check_route_path(&path)
+                .map_err(|reason| in_code("RuntimeBuilder::health_path", &path, reason))?;
             config.health_path = path;
         }
         if let Some(path) = self.live_path {
-            check_route_path(&path).map_err(|reason| invalid(LIVE_PATH_VAR, &path, reason))?;
+            check_route_path(&path)
+                .map_err(|reason| in_code("RuntimeBuilder::live_path", &path, reason))?;
+            if path == config.health_path {
+                return Err(in_code(
+                    "RuntimeBuilder::live_path",
+                    &path,
+                    "it is the health path too",
+                ));
+            }
             config.live_path = path;
         }
         if config.health_path == config.live_path {
-            return Err(invalid(
-                LIVE_PATH_VAR,
-                &config.live_path,
-                "it is the health path too",
+            return Err(in_code(
+                "RuntimeBuilder::health_path",
+                &config.health_path,
+                "it is the live path too",
             ));
         }
         if let Some(status) = self.starting_health {
             config.starting_health = status;
         }
-        Ok(config)
+        let limits = &mut config.limits;
+        let timeouts = [
+            (
+                "RuntimeBuilder::header_read_timeout",
+                self.header_read_timeout,
+                &mut limits.header_read_timeout,
+            ),
+            (
+                "RuntimeBuilder::idle_timeout",
+                self.idle_timeout,
+                &mut limits.idle_timeout,
+            ),
+            (
+                "RuntimeBuilder::write_timeout",
+                self.write_timeout,
+                &mut limits.write_timeout,
+            ),
+        ];
+        for (setting, given, slot) in timeouts {
+            if let Some(duration) = given {
+                *slot = values::duration_above_zero(duration)
+                    .map_err(|reason| in_code(setting, &duration, reason))?;
+            }
+        }
+        let counts = [
+            (
+                "RuntimeBuilder::max_connections",
+                self.max_connections,
+                &mut limits.max_connections,
+            ),
+            (
+                "RuntimeBuilder::max_pending_scrapes",
+                self.max_pending_scrapes,
+                &mut limits.max_pending_scrapes,
+            ),
+            (
+                "RuntimeBuilder::callback_threads",
+                self.callback_threads,
+                &mut config.callback_threads,
+            ),
+        ];
+        for (setting, given, slot) in counts {
+            if let Some(count) = given {
+                *slot = values::count_above_zero(count)
+                    .map_err(|reason| in_code(setting, &count, reason))?;
+            }
+        }
+        Ok(Resolved {
+            config,
+            port_source,
+        })
     }
 }
 
-/// The runtime's side of the server: readiness, and the server while it runs.
+/// A bad value given in code; `value` is shown as Rust's `Debug` shows it.
+fn in_code(
+    setting: &'static str,
+    value: &dyn fmt::Debug,
+    reason: impl Into<String>,
+) -> MetricsError {
+    MetricsError::InvalidSetting {
+        setting,
+        value: format!("{value:?}"),
+        reason: reason.into(),
+    }
+}
+
+/// The runtime's side of the server: readiness, the endpoints' readiness, and the server
+/// while it runs.
 pub(crate) struct SystemState {
     ready: AtomicBool,
+    /// Readiness each endpoint reported, by endpoint name and place.
+    endpoints: Mutex<BTreeMap<(String, usize), HealthStatus>>,
     server: Mutex<Option<StatusServer>>,
 }
 
@@ -288,10 +425,12 @@ impl SystemState {
     pub(crate) fn new(starting: HealthStatus) -> Self {
         Self {
             ready: AtomicBool::new(starting == HealthStatus::Ready),
+            endpoints: Mutex::new(BTreeMap::new()),
             server: Mutex::new(None),
         }
     }
 
+    /// The runtime's own readiness, as the application set it.
     pub(crate) fn health(&self) -> HealthStatus {
         if self.ready.load(Ordering::Acquire) {
             HealthStatus::Ready
@@ -305,26 +444,67 @@ impl SystemState {
             .store(status == HealthStatus::Ready, Ordering::Release);
     }
 
-    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
-        self.server.lock().as_ref().map(StatusServer::local_addr)
+    /// Records the readiness of the endpoint `name` at place `id`.
+    pub(crate) fn set_endpoint_health(&self, name: &str, id: usize, status: HealthStatus) {
+        let _section = fork::enter();
+        self.endpoints.lock().insert((name.to_string(), id), status);
     }
 
-    /// Stops the server, if it runs, and waits for its thread.
+    /// The readiness the endpoint at place `id` reported, if it did.
+    pub(crate) fn endpoint_health(&self, name: &str, id: usize) -> Option<HealthStatus> {
+        let _section = fork::enter();
+        self.endpoints.lock().get(&(name.to_string(), id)).copied()
+    }
+
+    /// What the readiness route reports: ready when the runtime and every endpoint that
+    /// reported are ready; endpoints by name (one that several places share is ready when
+    /// all of them are).
+    pub(crate) fn report(&self, uptime: Duration) -> Health {
+        let mut endpoints: Vec<(String, bool)> = Vec::new();
+        {
+            let _section = fork::enter();
+            for ((name, _), status) in self.endpoints.lock().iter() {
+                let ready = *status == HealthStatus::Ready;
+                match endpoints.last_mut() {
+                    Some((last, all)) if last == name => *all &= ready,
+                    _ => endpoints.push((name.clone(), ready)),
+                }
+            }
+        }
+        Health {
+            ready: self.health() == HealthStatus::Ready && endpoints.iter().all(|(_, r)| *r),
+            uptime,
+            endpoints,
+        }
+    }
+
+    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
+        let _section = fork::enter();
+        self.server
+            .lock()
+            .as_ref()
+            .filter(|server| server.serves_this_process())
+            .map(StatusServer::local_addr)
+    }
+
+    /// Stops the server, if it runs, and waits for its thread (in the process that started
+    /// it; a forked child only forgets it).
     pub(crate) fn shutdown(&self) {
-        let server = self.server.lock().take();
+        let server = {
+            let _section = fork::enter();
+            self.server.lock().take()
+        };
         if let Some(server) = server {
             server.shutdown();
         }
     }
 }
 
-/// Starts the server `config` asks for, serving `runtime`, and keeps it in the runtime.
+/// Starts the server `resolved` asks for, serving `runtime`, and keeps it in the runtime.
 ///
 /// The server's hooks hold the runtime weakly, so dropping the last runtime handle stops it.
-pub(crate) fn start(
-    config: &SystemServerConfig,
-    runtime: &Arc<RuntimeInner>,
-) -> Result<(), MetricsError> {
+pub(crate) fn start(resolved: &Resolved, runtime: &Arc<RuntimeInner>) -> Result<(), MetricsError> {
+    let config = &resolved.config;
     let Some(port) = config.port else {
         return Ok(());
     };
@@ -337,26 +517,24 @@ pub(crate) fn start(
             .unwrap_or_default()
     });
     let health = Arc::new(move || match health_target.upgrade() {
-        Some(runtime) => Health {
-            ready: runtime.system.health() == HealthStatus::Ready,
-            uptime: runtime.uptime(),
-        },
-        None => Health {
-            ready: false,
-            uptime: std::time::Duration::ZERO,
-        },
+        Some(runtime) => runtime.system.report(runtime.uptime()),
+        None => Health::default(),
     });
     let address = config.address(port);
+    let server_start = |source: std::io::Error| MetricsError::ServerStart {
+        var: resolved.port_source,
+        value: port.to_string(),
+        addr: address.clone(),
+        source,
+    };
+    let addresses = host::addresses(&config.host, port).map_err(server_start)?;
     let server = StatusServer::builder(scrape, health)
         .health_path(config.health_path.as_str())
         .live_path(config.live_path.as_str())
-        .start(address.as_str())
-        .map_err(|source| MetricsError::ServerStart {
-            var: PORT_VAR,
-            value: port.to_string(),
-            addr: address,
-            source,
-        })?;
+        .limits(config.limits)
+        .start(&addresses[..])
+        .map_err(server_start)?;
+    let _section = fork::enter();
     *runtime.system.server.lock() = Some(server);
     Ok(())
 }
@@ -366,20 +544,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_ports() {
-        assert_eq!(parse_port("0"), Ok(Some(0)));
-        assert_eq!(parse_port("8081"), Ok(Some(8081)));
-        assert_eq!(parse_port("65535"), Ok(Some(65535)));
-        assert_eq!(parse_port("-1"), Ok(None));
-        assert_eq!(parse_port("-99999999999999999999999"), Ok(None));
-        for bad in [
-            "65536", "70000", "abc", "+1", "1.5", "-", "-x", "0x50", "8 0",
-        ] {
-            assert!(parse_port(bad).is_err(), "{bad:?} should be refused");
-        }
-    }
-
-    #[test]
     fn brackets_ipv6_hosts() {
         let mut config = SystemServerConfig::default();
         assert_eq!(config.address(1), "0.0.0.0:1");
@@ -387,5 +551,24 @@ mod tests {
         assert_eq!(config.address(1), "[::1]:1");
         config.host = "[::1]".into();
         assert_eq!(config.address(1), "[::1]:1");
+    }
+
+    #[test]
+    fn readiness_needs_the_runtime_and_every_endpoint() {
+        let state = SystemState::new(HealthStatus::Ready);
+        assert!(state.report(Duration::ZERO).ready);
+        state.set_endpoint_health("generate", 1, HealthStatus::Ready);
+        state.set_endpoint_health("generate", 2, HealthStatus::NotReady);
+        state.set_endpoint_health("clear", 3, HealthStatus::Ready);
+        let report = state.report(Duration::from_secs(2));
+        assert!(!report.ready);
+        assert_eq!(
+            report.endpoints,
+            [("clear".to_string(), true), ("generate".to_string(), false)]
+        );
+        state.set_endpoint_health("generate", 2, HealthStatus::Ready);
+        assert!(state.report(Duration::ZERO).ready);
+        state.set_health(HealthStatus::NotReady);
+        assert!(!state.report(Duration::ZERO).ready);
     }
 }

@@ -188,10 +188,135 @@ fn settings_in_code_win_over_the_environment() {
     assert_eq!(common::get(addr, "/healthz").status, 404);
 }
 
+fn assert_invalid_setting(error: MetricsError, setting: &str, value: &str) {
+    let message = error.to_string();
+    assert!(!message.contains("DYN_"), "names no variable: {message}");
+    match error {
+        MetricsError::InvalidSetting {
+            setting: s,
+            value: v,
+            ..
+        } => assert_eq!((s, v.as_str()), (setting, value), "{message}"),
+        other => panic!("expected InvalidSetting for {setting}({value}), got {other:?}"),
+    }
+}
+
 #[test]
-fn bad_paths_in_code_are_refused_at_build() {
+fn bad_values_in_code_are_refused_at_build_naming_the_builder_method() {
     let error = common::builder().health_path("health").build().unwrap_err();
-    assert_invalid_env(error, "DYN_SYSTEM_HEALTH_PATH", "health");
+    assert_eq!(
+        error.to_string(),
+        "RuntimeBuilder::health_path(\"health\") is invalid: it must start with '/'"
+    );
+    assert_invalid_setting(error, "RuntimeBuilder::health_path", "\"health\"");
     let error = common::builder().live_path("/health").build().unwrap_err();
-    assert_invalid_env(error, "DYN_SYSTEM_LIVE_PATH", "/health");
+    assert_invalid_setting(error, "RuntimeBuilder::live_path", "\"/health\"");
+    let error = common::builder()
+        .system_host("127.0.0.1:80")
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "RuntimeBuilder::system_host(\"127.0.0.1:80\") is invalid: it holds a port (:80); \
+         give the host alone and set the port with RuntimeBuilder::system_port"
+    );
+    let zero = std::time::Duration::ZERO;
+    let cases: [(MetricsError, &str, &str); 6] = [
+        (
+            common::builder()
+                .header_read_timeout(zero)
+                .build()
+                .unwrap_err(),
+            "RuntimeBuilder::header_read_timeout",
+            "0ns",
+        ),
+        (
+            common::builder().idle_timeout(zero).build().unwrap_err(),
+            "RuntimeBuilder::idle_timeout",
+            "0ns",
+        ),
+        (
+            common::builder().write_timeout(zero).build().unwrap_err(),
+            "RuntimeBuilder::write_timeout",
+            "0ns",
+        ),
+        (
+            common::builder().max_connections(0).build().unwrap_err(),
+            "RuntimeBuilder::max_connections",
+            "0",
+        ),
+        (
+            common::builder()
+                .max_pending_scrapes(0)
+                .build()
+                .unwrap_err(),
+            "RuntimeBuilder::max_pending_scrapes",
+            "0",
+        ),
+        (
+            common::builder().callback_threads(0).build().unwrap_err(),
+            "RuntimeBuilder::callback_threads",
+            "0",
+        ),
+    ];
+    for (error, setting, value) in cases {
+        assert_invalid_setting(error, setting, value);
+    }
+}
+
+#[test]
+fn limits_come_from_the_environment() {
+    let config = config(&[
+        ("DYN_SYSTEM_HEADER_TIMEOUT_SECS", "2.5"),
+        ("DYN_SYSTEM_IDLE_TIMEOUT_SECS", "60"),
+        ("DYN_SYSTEM_WRITE_TIMEOUT_SECS", "7"),
+        ("DYN_SYSTEM_MAX_CONNECTIONS", "16"),
+        ("DYN_SYSTEM_MAX_PENDING_SCRAPES", "4"),
+        ("DYN_SYSTEM_CALLBACK_THREADS", "2"),
+    ])
+    .unwrap();
+    let limits = config.limits();
+    assert_eq!(
+        limits.header_read_timeout,
+        std::time::Duration::from_millis(2500)
+    );
+    assert_eq!(limits.idle_timeout, std::time::Duration::from_secs(60));
+    assert_eq!(limits.write_timeout, std::time::Duration::from_secs(7));
+    assert_eq!(limits.max_connections, 16);
+    assert_eq!(limits.max_pending_scrapes, 4);
+    assert_eq!(config.callback_threads(), 2);
+    let defaults = SystemServerConfig::default();
+    assert_eq!(defaults.limits(), dynamo_exporter::ServerLimits::default());
+    assert_eq!(defaults.callback_threads(), 4);
+}
+
+#[test]
+fn bad_limits_and_hosts_name_the_variable_and_value() {
+    let cases = [
+        ("DYN_SYSTEM_HEADER_TIMEOUT_SECS", "0"),
+        ("DYN_SYSTEM_IDLE_TIMEOUT_SECS", "-5"),
+        ("DYN_SYSTEM_WRITE_TIMEOUT_SECS", "ten"),
+        ("DYN_SYSTEM_MAX_CONNECTIONS", "0"),
+        ("DYN_SYSTEM_MAX_PENDING_SCRAPES", "1.5"),
+        ("DYN_SYSTEM_CALLBACK_THREADS", "many"),
+        ("DYN_SYSTEM_HOST", "127.0.0.1:80"),
+        ("DYN_SYSTEM_HOST", "[::1]:9090"),
+        ("DYN_SYSTEM_HOST", "not a host"),
+    ];
+    for (var, value) in cases {
+        assert_invalid_env(config(&[(var, value)]).unwrap_err(), var, value);
+    }
+    assert_eq!(
+        config(&[("DYN_SYSTEM_HOST", "127.0.0.1:80")])
+            .unwrap_err()
+            .to_string(),
+        "DYN_SYSTEM_HOST=\"127.0.0.1:80\" is invalid: it holds a port (:80); give the host \
+         alone and set the port with DYN_SYSTEM_PORT"
+    );
+}
+
+#[test]
+fn scoped_link_local_hosts_are_accepted() {
+    let config = config(&[("DYN_SYSTEM_HOST", "fe80::1%lo")]).unwrap();
+    assert_eq!(config.host(), "fe80::1%lo");
 }

@@ -60,6 +60,13 @@ fn a_second_runtime_on_the_same_port_is_refused() {
         matches!(&error, MetricsError::ServerStart { value, .. } if *value == port.to_string()),
         "{error:?}"
     );
+    // The port was given in code: the message says so, and names no variable.
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("RuntimeBuilder::system_port={port}")),
+        "{message}"
+    );
+    assert!(!message.contains("DYN_SYSTEM_PORT"), "{message}");
     // The first server is unharmed.
     let addr = first.system_status_server_info().unwrap();
     assert_eq!(common::get(addr, "/live").status, 200);

@@ -12,10 +12,19 @@ const HITS_SCRAPE: &str = concat!(
     "# HELP dynamo_component_uptime_seconds Total uptime of the DistributedRuntime in seconds\n",
     "# TYPE dynamo_component_uptime_seconds gauge\n",
     "dynamo_component_uptime_seconds 1.5\n",
+    "# HELP dynamo_metrics_callback_text_dropped_total Texts returned by exposition callbacks and left off the page, because a line did not parse or a family was already on the page\n",
+    "# TYPE dynamo_metrics_callback_text_dropped_total counter\n",
+    "dynamo_metrics_callback_text_dropped_total{reason=\"conflict\"} 0\n",
+    "dynamo_metrics_callback_text_dropped_total{reason=\"invalid\"} 0\n",
     "# HELP dynamo_metrics_macro_rejections_total Metric macro calls refused because they broke a naming rule or conflicted with a registered metric\n",
     "# TYPE dynamo_metrics_macro_rejections_total counter\n",
     "dynamo_metrics_macro_rejections_total 0\n",
 );
+
+/// Dynamo's readiness JSON with the test clock's 1.5 s of uptime and no endpoint.
+const NOT_READY: &str =
+    r#"{"status":"notready","uptime":{"secs":1,"nanos":500000000},"endpoints":{}}"#;
+const READY: &str = r#"{"status":"ready","uptime":{"secs":1,"nanos":500000000},"endpoints":{}}"#;
 
 fn count_a_hit(runtime: &DistributedRuntime) {
     runtime
@@ -55,20 +64,30 @@ fn metrics_ignores_the_query_string() {
 }
 
 #[test]
-fn head_metrics_sends_the_headers_without_a_body() {
+fn head_metrics_sends_the_headers_without_rendering() {
     let (runtime, addr) = serve(builder());
     count_a_hit(&runtime);
+    let renders = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = std::sync::Arc::clone(&renders);
+    runtime
+        .metrics()
+        .register_callback(move || -> Result<(), String> {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        });
     let response = request(addr, "HEAD", "/metrics", &[]).unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(
         response.header("content-type"),
         Some(dynamo_exporter::TEXT_CONTENT_TYPE)
     );
-    assert_eq!(
-        response.header("content-length"),
-        Some(HITS_SCRAPE.len().to_string().as_str())
-    );
+    assert_eq!(response.header("vary"), Some("Accept-Encoding"));
+    // No render, so no length to give (RFC 9110 lets HEAD leave it out).
+    assert_eq!(response.header("content-length"), None);
     assert!(response.body.is_empty());
+    assert_eq!(renders.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(get(addr, "/metrics").status, 200);
+    assert_eq!(renders.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
 
 #[test]
@@ -78,12 +97,12 @@ fn health_starts_not_ready_and_follows_the_application() {
     let response = get(addr, "/health");
     assert_eq!(response.status, 503);
     assert_eq!(response.header("content-type"), Some("application/json"));
-    assert_eq!(response.text(), r#"{"status":"notready","uptime":1.5}"#);
+    assert_eq!(response.text(), NOT_READY);
 
     runtime.set_health_status(HealthStatus::Ready);
     let response = get(addr, "/health");
     assert_eq!(response.status, 200);
-    assert_eq!(response.text(), r#"{"status":"ready","uptime":1.5}"#);
+    assert_eq!(response.text(), READY);
 
     runtime.set_health_status(HealthStatus::NotReady);
     assert_eq!(get(addr, "/health").status, 503);
@@ -95,7 +114,7 @@ fn health_can_start_ready() {
     assert_eq!(runtime.health_status(), HealthStatus::Ready);
     let response = get(addr, "/health");
     assert_eq!(response.status, 200);
-    assert_eq!(response.text(), r#"{"status":"ready","uptime":1.5}"#);
+    assert_eq!(response.text(), READY);
 }
 
 #[test]
@@ -107,14 +126,17 @@ fn head_health_answers_like_get() {
 }
 
 #[test]
-fn live_answers_200_whatever_the_readiness() {
+fn live_answers_200_whatever_the_readiness_with_the_health_body() {
     let (runtime, addr) = serve(builder());
-    for status in [HealthStatus::NotReady, HealthStatus::Ready] {
+    for (status, body) in [
+        (HealthStatus::NotReady, NOT_READY),
+        (HealthStatus::Ready, READY),
+    ] {
         runtime.set_health_status(status);
         let response = get(addr, "/live");
         assert_eq!(response.status, 200, "with readiness {status}");
         assert_eq!(response.header("content-type"), Some("application/json"));
-        assert_eq!(response.text(), r#"{"status":"live","uptime":1.5}"#);
+        assert_eq!(response.text(), body);
     }
     let response = request(addr, "HEAD", "/live", &[]).unwrap();
     assert_eq!(response.status, 200);
@@ -161,7 +183,11 @@ fn unknown_paths_answer_404() {
     ] {
         let response = get(addr, path);
         assert_eq!(response.status, 404, "GET {path}");
-        assert_eq!(response.text(), "not found\n");
+        assert_eq!(response.text(), "Route not found");
+        assert_eq!(
+            response.header("content-type"),
+            Some("text/plain; charset=utf-8")
+        );
     }
     assert_eq!(request(addr, "POST", "/nowhere", &[]).unwrap().status, 404);
 }
@@ -185,5 +211,49 @@ fn other_methods_answer_405() {
 #[test]
 fn uptime_follows_the_runtime_clock() {
     let (_runtime, addr) = serve(builder().uptime_clock(|| std::time::Duration::from_secs(7)));
-    assert_eq!(get(addr, "/live").text(), r#"{"status":"live","uptime":7}"#);
+    assert_eq!(
+        get(addr, "/live").text(),
+        r#"{"status":"notready","uptime":{"secs":7,"nanos":0},"endpoints":{}}"#
+    );
+}
+
+#[test]
+fn endpoints_report_their_readiness_in_dynamos_shape() {
+    let (runtime, addr) = serve(builder().starting_health(HealthStatus::Ready));
+    let worker = runtime.namespace("ns").component("worker");
+    let generate = worker.endpoint("generate");
+    let clear = worker.endpoint("clear_kv_blocks");
+    assert_eq!(generate.health_status(), None);
+    generate.set_health_status(HealthStatus::NotReady);
+    clear.set_health_status(HealthStatus::Ready);
+    assert_eq!(generate.health_status(), Some(HealthStatus::NotReady));
+    let not_ready = concat!(
+        r#"{"status":"notready","uptime":{"secs":1,"nanos":500000000},"#,
+        r#""endpoints":{"clear_kv_blocks":"ready","generate":"notready"}}"#
+    );
+    let response = get(addr, "/health");
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (503, not_ready)
+    );
+    // Liveness stays shallow: 200, with the same body.
+    let response = get(addr, "/live");
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (200, not_ready)
+    );
+
+    generate.set_health_status(HealthStatus::Ready);
+    let response = get(addr, "/health");
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.text(),
+        concat!(
+            r#"{"status":"ready","uptime":{"secs":1,"nanos":500000000},"#,
+            r#""endpoints":{"clear_kv_blocks":"ready","generate":"ready"}}"#
+        )
+    );
+    // The runtime's own readiness still counts.
+    runtime.set_health_status(HealthStatus::NotReady);
+    assert_eq!(get(addr, "/health").status, 503);
 }

@@ -67,7 +67,7 @@ fn shutdown_closes_idle_keep_alive_connections_at_once() {
     let mut stream = TcpStream::connect_timeout(&addr, common::IO_TIMEOUT).unwrap();
     stream.set_read_timeout(Some(common::IO_TIMEOUT)).unwrap();
     stream
-        .write_all(b"GET /live HTTP/1.1\r\nHost: test\r\n\r\n")
+        .write_all(b"GET /live HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     let mut buffer = [0u8; 1024];
     let read = stream.read(&mut buffer).unwrap();

@@ -7,7 +7,8 @@
 The same metrics as ``server_with_loop.py``, which updates them from a thread instead. A
 callback suits values that are cheap to read on demand: it runs on the server's thread with the
 interpreter attached, and an exception it raises is logged and skipped. ``DYN_SYSTEM_PORT=0``
-picks a free port; the address is printed at start. Ctrl-C stops.
+picks a free port; the address is printed at start. Ctrl-C or SIGTERM stops it
+gracefully: scrapes in flight are answered, then it exits 0.
 """
 
 import itertools
@@ -70,6 +71,8 @@ def main() -> int:
             pass
     except KeyboardInterrupt:
         pass
+    # Not ready any more, then stop: scrapes in flight are answered before the server closes.
+    drt.set_health_status("notready")
     drt.shutdown()
     return 0
 

@@ -5,7 +5,8 @@
     curl localhost:8081/metrics
 
 The same metrics as ``server_with_callback.py``, which updates them on each scrape instead.
-``DYN_SYSTEM_PORT=0`` picks a free port; the address is printed at start. Ctrl-C stops.
+``DYN_SYSTEM_PORT=0`` picks a free port; the address is printed at start. Ctrl-C or SIGTERM
+stops it gracefully: scrapes in flight are answered, then it exits 0.
 """
 
 import signal
@@ -70,6 +71,8 @@ def main() -> int:
     except KeyboardInterrupt:
         stop.set()
     updater.join()
+    # Not ready any more, then stop: scrapes in flight are answered before the server closes.
+    drt.set_health_status("notready")
     drt.shutdown()
     return 0
 

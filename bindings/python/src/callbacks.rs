@@ -5,15 +5,36 @@
 //! function runs. An exception is logged on the `dynamo.runtime` logger, with its traceback,
 //! and the scrape goes on without it.
 
-use dynamo_runtime::Metrics;
+use dynamo_runtime::{CallbackHandle, Metrics};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
+/// Unregisters a callback: returned by `register_callback` and
+/// `register_prometheus_expfmt_callback`. Dropping it keeps the callback registered.
+#[pyclass(frozen, module = "dynamo.runtime", name = "CallbackHandle")]
+pub struct PyCallbackHandle(CallbackHandle);
+
+#[pymethods]
+impl PyCallbackHandle {
+    /// Removes the callback: later scrapes no longer run it (a call under way finishes).
+    /// Returns `False` when it was removed already or its runtime is gone.
+    fn unregister(&self) -> bool {
+        self.0.unregister()
+    }
+
+    fn __repr__(&self) -> String {
+        "<CallbackHandle>".into()
+    }
+}
+
 /// Registers `callback` to run before each scrape of `metrics`' level or a level above it.
-pub(crate) fn register_update(metrics: &Metrics, callback: Bound<'_, PyAny>) -> PyResult<()> {
+pub(crate) fn register_update(
+    metrics: &Metrics,
+    callback: Bound<'_, PyAny>,
+) -> PyResult<PyCallbackHandle> {
     let callback = callable(callback)?;
-    metrics.register_callback(move || {
+    let handle = metrics.register_callback(move || {
         attached(|py| {
             callback
                 .bind(py)
@@ -22,14 +43,17 @@ pub(crate) fn register_update(metrics: &Metrics, callback: Bound<'_, PyAny>) -> 
                 .map_err(|err| logged(py, "metrics callback", callback.bind(py), err))
         })
     });
-    Ok(())
+    Ok(PyCallbackHandle(handle))
 }
 
 /// Registers `callback`, whose returned `str` is appended to each scrape of `metrics`' level or
 /// a level above it.
-pub(crate) fn register_text(metrics: &Metrics, callback: Bound<'_, PyAny>) -> PyResult<()> {
+pub(crate) fn register_text(
+    metrics: &Metrics,
+    callback: Bound<'_, PyAny>,
+) -> PyResult<PyCallbackHandle> {
     let callback = callable(callback)?;
-    metrics.register_prometheus_expfmt_callback(move || {
+    let handle = metrics.register_prometheus_expfmt_callback(move || {
         attached(|py| {
             let f = callback.bind(py);
             let text = f.call0().and_then(|text| {
@@ -46,7 +70,7 @@ pub(crate) fn register_text(metrics: &Metrics, callback: Bound<'_, PyAny>) -> Py
             text.map_err(|err| logged(py, "metrics text callback", f, err))
         })
     });
-    Ok(())
+    Ok(PyCallbackHandle(handle))
 }
 
 fn callable(callback: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {

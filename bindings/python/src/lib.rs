@@ -24,6 +24,7 @@
 
 mod callbacks;
 mod errors;
+mod fork;
 mod labels;
 mod metrics;
 mod runtime;
@@ -50,6 +51,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<vecs::PyGaugeVec>()?;
     m.add_class::<vecs::PyIntGaugeVec>()?;
     m.add_class::<vecs::PyHistogramVec>()?;
+    m.add_class::<callbacks::PyCallbackHandle>()?;
     m.add("MetricsError", m.py().get_type::<errors::MetricsError>())?;
+    fork::register(m)?;
     Ok(())
 }

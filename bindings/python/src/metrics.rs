@@ -4,7 +4,7 @@ use dynamo_runtime::{Metrics, Registered};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
-use crate::callbacks;
+use crate::callbacks::{self, PyCallbackHandle};
 use crate::errors::to_py_err;
 use crate::labels::ConstLabels;
 use crate::scalars::{PyCounter, PyGauge, PyHistogram, PyIntCounter, PyIntGauge};
@@ -209,14 +209,20 @@ impl PyMetrics {
     }
 
     /// Runs `callback()` before each scrape of this level or a level above it. An exception
-    /// is logged and the scrape goes on.
-    fn register_callback(&self, callback: Bound<'_, PyAny>) -> PyResult<()> {
+    /// is logged and the scrape goes on. Returns a handle whose `unregister()` removes it.
+    fn register_callback(&self, callback: Bound<'_, PyAny>) -> PyResult<PyCallbackHandle> {
         callbacks::register_update(&self.0, callback)
     }
 
     /// Appends the `str` that `callback()` returns, in the exposition format, to each scrape
-    /// of this level or a level above it. An exception is logged and the scrape goes on.
-    fn register_prometheus_expfmt_callback(&self, callback: Bound<'_, PyAny>) -> PyResult<()> {
+    /// of this level or a level above it. An exception is logged and the scrape goes on;
+    /// text that does not parse, or repeats a family already on the page, is left off that
+    /// scrape (logged, and counted in `dynamo_metrics_callback_text_dropped_total`). Returns
+    /// a handle whose `unregister()` removes it.
+    fn register_prometheus_expfmt_callback(
+        &self,
+        callback: Bound<'_, PyAny>,
+    ) -> PyResult<PyCallbackHandle> {
         callbacks::register_text(&self.0, callback)
     }
 

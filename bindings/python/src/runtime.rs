@@ -50,22 +50,14 @@ impl PyDistributedRuntime {
         py.detach(|| self.0.shutdown());
     }
 
-    /// Sets the readiness `/health` reports: `"ready"` (200) or `"notready"` (503).
+    /// Sets the runtime's readiness: `"ready"` or `"notready"`. `/health` answers 200 when
+    /// the runtime and every endpoint that set its own readiness are ready, else 503.
     fn set_health_status(&self, status: &str) -> PyResult<()> {
-        let status = match status {
-            "ready" => HealthStatus::Ready,
-            "notready" => HealthStatus::NotReady,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "health status must be 'ready' or 'notready', not {other:?}"
-                )));
-            }
-        };
-        self.0.set_health_status(status);
+        self.0.set_health_status(health_status(status)?);
         Ok(())
     }
 
-    /// The readiness `/health` reports: `"ready"` or `"notready"`.
+    /// The runtime's own readiness: `"ready"` or `"notready"`.
     fn health_status(&self) -> &'static str {
         self.0.health_status().as_str()
     }
@@ -124,5 +116,28 @@ level_class! {
 
 level_class! {
     /// An endpoint of a component: its metrics also carry `dynamo_endpoint`.
-    PyEndpoint(Endpoint) as "Endpoint" {}
+    PyEndpoint(Endpoint) as "Endpoint" {
+        /// Sets this endpoint's readiness, `"ready"` or `"notready"`: `/health` lists it
+        /// under `endpoints` and is ready only while every endpoint that set one is.
+        fn set_health_status(&self, status: &str) -> PyResult<()> {
+            self.0.set_health_status(health_status(status)?);
+            Ok(())
+        }
+
+        /// The readiness this endpoint set, or `None` when it set none.
+        fn health_status(&self) -> Option<&'static str> {
+            self.0.health_status().map(HealthStatus::as_str)
+        }
+    }
+}
+
+/// `"ready"` or `"notready"`, or a `ValueError`.
+fn health_status(status: &str) -> PyResult<HealthStatus> {
+    match status {
+        "ready" => Ok(HealthStatus::Ready),
+        "notready" => Ok(HealthStatus::NotReady),
+        other => Err(PyValueError::new_err(format!(
+            "health status must be 'ready' or 'notready', not {other:?}"
+        ))),
+    }
 }

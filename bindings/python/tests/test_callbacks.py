@@ -165,3 +165,49 @@ def test_callbacks_run_before_each_http_scrape(monkeypatch):
             assert len(count) == n
     finally:
         drt.shutdown()
+
+
+def test_a_callback_handle_unregisters(endpoint):
+    calls = []
+    handle = endpoint.metrics.register_callback(lambda: calls.append(1))
+    text_handle = endpoint.metrics.register_prometheus_expfmt_callback(
+        lambda: "# TYPE engine_up gauge\nengine_up 1\n"
+    )
+    assert "engine_up 1\n" in endpoint.metrics.prometheus_expfmt()
+    assert calls == [1]
+    assert handle.unregister() is True
+    assert text_handle.unregister() is True
+    assert handle.unregister() is False
+    assert "engine_up" not in endpoint.metrics.prometheus_expfmt()
+    assert calls == [1]
+
+
+def test_text_that_would_spoil_the_page_is_left_off_and_counted(drt):
+    metrics = drt.namespace("ns").metrics
+    metrics.create_intgauge("own", "Own").set(1)
+    metrics.register_prometheus_expfmt_callback(lambda: "# TYPE good gauge\ngood 1\n")
+    # A family already on the page, a second TYPE line, and garbage.
+    metrics.register_prometheus_expfmt_callback(lambda: "# TYPE good gauge\ngood 2\n")
+    metrics.register_prometheus_expfmt_callback(lambda: "# TYPE x gauge\n# TYPE x gauge\nx 1\n")
+    metrics.register_prometheus_expfmt_callback(lambda: "<html>not metrics</html>")
+    first = drt.metrics.prometheus_expfmt()
+    # The page is rendered before the texts are checked: it counts the earlier scrapes' drops.
+    second = drt.metrics.prometheus_expfmt()
+    for text, conflicts, invalid in ((first, 0, 0), (second, 1, 2)):
+        assert_samples(
+            text,
+            {
+                key("dynamo_component_own", {"dynamo_namespace": "ns"}): 1,
+                key("good", {}): 1,
+                key("dynamo_component_uptime_seconds", {}): samples_value(text, "uptime"),
+                key("dynamo_metrics_macro_rejections_total", {}): 0,
+                key("dynamo_metrics_callback_text_dropped_total", {"reason": "conflict"}): conflicts,
+                key("dynamo_metrics_callback_text_dropped_total", {"reason": "invalid"}): invalid,
+            },
+        )
+
+
+def samples_value(text, fragment):
+    """The value of the one sample line whose name holds ``fragment``."""
+    (line,) = [line for line in text.splitlines() if fragment in line and not line.startswith("#")]
+    return float(line.rsplit(" ", 1)[1])

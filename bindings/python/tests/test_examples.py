@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -172,3 +173,39 @@ def test_examples_explain_a_missing_port(name):
     )
     assert result.returncode == 2
     assert "DYN_SYSTEM_PORT" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "sig"),
+    [
+        ("server_with_callback.py", signal.SIGTERM),
+        ("server_with_loop.py", signal.SIGINT),
+    ],
+)
+def test_examples_answer_scrapes_in_flight_and_exit_0_on_a_signal(start, name, sig):
+    server = start(name)
+    scrape_until(server, lambda got: updates(got, "loop") + updates(got, "callback") >= 1)
+    answered = []
+    errors = []
+
+    def scrape_until_refused():
+        for _ in range(100_000):
+            try:
+                status, body = server.get("/metrics")
+            except OSError:
+                return  # refused or closed: the server has stopped
+            if status != 200 or not body.endswith("\n"):
+                errors.append((status, body[-200:]))
+            answered.append(samples(body))
+
+    scrapers = [threading.Thread(target=scrape_until_refused) for _ in range(3)]
+    for scraper in scrapers:
+        scraper.start()
+    deadline = time.monotonic() + 30
+    while len(answered) < 10:
+        assert time.monotonic() < deadline, "no answers"
+        time.sleep(0.01)
+    assert server.stop(sig) == 0
+    for scraper in scrapers:
+        scraper.join(timeout=30)
+    assert not errors, errors

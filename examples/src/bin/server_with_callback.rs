@@ -7,15 +7,17 @@
 //!
 //! The same metrics as `server_with_loop`, which updates them from a thread instead. A
 //! callback suits values that are cheap to read on demand; it runs on the server's side,
-//! bounded in time, and an error it returns is logged and skipped.
+//! bounded in time, and an error it returns is logged and skipped. Ctrl-C or SIGTERM stops
+//! it gracefully: scrapes in flight are answered, then it exits 0.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use dynamo_metrics_examples::WorkerMetrics;
+use dynamo_metrics_examples::{StopSignals, WorkerMetrics};
 use dynamo_runtime::{DistributedRuntime, HealthStatus};
 
 fn main() -> anyhow::Result<()> {
     let runtime = DistributedRuntime::new()?;
+    let signals = StopSignals::install()?;
     let Some(address) = runtime.system_status_server_info() else {
         anyhow::bail!("set DYN_SYSTEM_PORT (for example DYN_SYSTEM_PORT=8081) to serve /metrics");
     };
@@ -38,8 +40,11 @@ fn main() -> anyhow::Result<()> {
     println!(
         "system status server listening on {address}: GET /metrics, /health, /live (Ctrl-C stops)"
     );
-    // Nothing else to do: the server has its own thread. Park until the process is stopped.
-    loop {
-        std::thread::park();
-    }
+    // Nothing else to do: the server has its own thread. Wait for SIGINT or SIGTERM, then
+    // stop the server: requests in flight are answered before it closes.
+    let signal = signals.wait();
+    eprintln!("{signal}: stopping");
+    runtime.set_health_status(HealthStatus::NotReady);
+    runtime.shutdown();
+    Ok(())
 }

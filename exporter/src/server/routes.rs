@@ -1,38 +1,53 @@
 //! The routes of the status server, dispatched by hand.
 //!
-//! The health and live paths come from configuration; matching them as plain strings in one
-//! handler (rather than as router patterns) means no configured path can be mistaken for a
-//! pattern, and unknown paths and wrong methods get the same answers everywhere.
+//! The health and live paths come from configuration; matching them as plain strings (rather
+//! than as router patterns) means no configured path can be mistaken for a pattern, and
+//! unknown paths and wrong methods get the same answers everywhere: `404 Route not found`
+//! (Dynamo's answer) and `405` with `Allow`.
 
-use std::io::Write;
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::header::{ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
-use flate2::Compression;
-use flate2::write::GzEncoder;
+use bytes::Bytes;
+use http::header::{
+    ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER, VARY,
+};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::Full;
 
+use super::conn::{BusyGuard, ConnState};
+use super::host::{self, HostError};
+use super::scrape::{ScrapeError, Scraper};
 use super::{Health, HealthFn, METRICS_PATH, ScrapeFn};
 use crate::TEXT_CONTENT_TYPE;
 
-fn json_type() -> HeaderValue {
-    HeaderValue::from_static("application/json")
-}
+/// The body of Dynamo's answer to an unknown path.
+pub(super) const NOT_FOUND_BODY: &str = "Route not found";
 
-fn plain() -> HeaderValue {
-    HeaderValue::from_static("text/plain; charset=utf-8")
-}
+const JSON: &str = "application/json";
+const PLAIN: &str = "text/plain; charset=utf-8";
 
-/// What every request can see.
-pub(super) struct Shared {
+/// What the routes are built from.
+pub(super) struct RouteConfig {
     pub(super) scrape: Arc<ScrapeFn>,
     pub(super) health: Arc<HealthFn>,
     pub(super) health_path: String,
     pub(super) live_path: String,
+    /// The server listens on a loopback address: only loopback `Host` names are answered.
+    pub(super) loopback_only: bool,
+    pub(super) max_pending_scrapes: usize,
+}
+
+/// Every route of one server.
+pub(super) struct Routes {
+    scraper: Arc<Scraper>,
+    health: Arc<HealthFn>,
+    health_path: String,
+    live_path: String,
+    loopback_only: bool,
 }
 
 enum Route {
@@ -41,106 +56,204 @@ enum Route {
     Live,
 }
 
-pub(super) fn router(shared: Shared) -> Router {
-    Router::new().fallback(handle).with_state(Arc::new(shared))
+/// A response body that marks its connection idle again once hyper is done with it.
+pub(super) struct TrackedBody {
+    inner: Full<Bytes>,
+    _busy: BusyGuard,
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let path = request.uri().path();
-    let route = if path == METRICS_PATH {
-        Route::Metrics
-    } else if path == shared.health_path {
-        Route::Health
-    } else if path == shared.live_path {
-        Route::Live
-    } else {
-        return (
-            StatusCode::NOT_FOUND,
-            [(CONTENT_TYPE, plain())],
-            "not found\n",
-        )
-            .into_response();
-    };
-    if !matches!(*request.method(), Method::GET | Method::HEAD) {
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [
-                (ALLOW, HeaderValue::from_static("GET, HEAD")),
-                (CONTENT_TYPE, plain()),
-            ],
-            "method not allowed\n",
-        )
-            .into_response();
+impl Body for TrackedBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
     }
-    match route {
-        Route::Metrics => metrics(&shared, accepts_gzip(request.headers())).await,
-        Route::Health => {
-            let health = (shared.health)();
-            let (code, status) = if health.ready {
-                (StatusCode::OK, "ready")
-            } else {
-                (StatusCode::SERVICE_UNAVAILABLE, "notready")
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+type Plain = Response<Full<Bytes>>;
+
+fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Plain {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+impl Routes {
+    pub(super) fn new(config: RouteConfig) -> Self {
+        Self {
+            scraper: Arc::new(Scraper::new(config.scrape, config.max_pending_scrapes)),
+            health: config.health,
+            health_path: config.health_path,
+            live_path: config.live_path,
+            loopback_only: config.loopback_only,
+        }
+    }
+
+    /// Answers one request; the connection counts as busy until the body is sent.
+    pub(super) async fn handle<B>(
+        &self,
+        request: Request<B>,
+        conn: Arc<ConnState>,
+    ) -> Response<TrackedBody> {
+        let busy = BusyGuard::new(conn);
+        self.route(&request)
+            .await
+            .map(|inner| TrackedBody { inner, _busy: busy })
+    }
+
+    async fn route<B>(&self, request: &Request<B>) -> Plain {
+        if let Err(error) = host::check(request, self.loopback_only) {
+            let status = match error {
+                HostError::NotLoopback => StatusCode::MISDIRECTED_REQUEST,
+                HostError::Missing | HostError::Repeated | HostError::Invalid => {
+                    StatusCode::BAD_REQUEST
+                }
             };
-            json(code, status, health)
+            return respond(status, PLAIN, error.message());
         }
-        Route::Live => json(StatusCode::OK, "live", (shared.health)()),
+        let path = request.uri().path();
+        let route = if path == METRICS_PATH {
+            Route::Metrics
+        } else if path == self.health_path {
+            Route::Health
+        } else if path == self.live_path {
+            Route::Live
+        } else {
+            return respond(StatusCode::NOT_FOUND, PLAIN, NOT_FOUND_BODY);
+        };
+        let method = request.method();
+        if !matches!(*method, Method::GET | Method::HEAD) {
+            let mut response = respond(
+                StatusCode::METHOD_NOT_ALLOWED,
+                PLAIN,
+                "method not allowed\n",
+            );
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+        match route {
+            Route::Metrics if *method == Method::HEAD => {
+                // The headers a GET would get, without rendering: no length, no body.
+                metrics_headers(Bytes::new(), accepts_gzip(request.headers()))
+            }
+            Route::Metrics => self.metrics(accepts_gzip(request.headers())).await,
+            Route::Health => {
+                let health = (self.health)();
+                let status = if health.ready {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                respond(status, JSON, health_json(&health))
+            }
+            // Shallow: 200 while the server answers, whatever the readiness.
+            Route::Live => respond(StatusCode::OK, JSON, health_json(&(self.health)())),
+        }
+    }
+
+    /// Joins the render in flight (or starts one) and answers with its shared body.
+    async fn metrics(&self, gzip: bool) -> Plain {
+        let mut ticket = match self.scraper.join() {
+            Ok(ticket) => ticket,
+            Err(error) => return scrape_error(error),
+        };
+        let rendered = match ticket.rendered().await {
+            Ok(rendered) => rendered,
+            Err(error) => return scrape_error(error),
+        };
+        if gzip {
+            match rendered.gzip().await {
+                Some(body) => metrics_headers(body, true),
+                None => scrape_error(ScrapeError::Failed),
+            }
+        } else {
+            metrics_headers(rendered.text.clone(), false)
+        }
     }
 }
 
-/// Runs the scrape on the blocking pool and compresses it there too when asked.
-async fn metrics(shared: &Shared, gzip: bool) -> Response {
-    let scrape = Arc::clone(&shared.scrape);
-    let rendered = tokio::task::spawn_blocking(move || {
-        let text = scrape();
-        if gzip {
-            compress(text.as_bytes())
-        } else {
-            Ok(text.into_bytes())
-        }
-    })
-    .await;
-    let body = match rendered {
-        Ok(Ok(body)) => body,
-        Ok(Err(error)) => {
-            tracing::error!(%error, "could not compress the scrape");
-            return server_error();
-        }
-        Err(error) => {
-            tracing::error!(%error, "the scrape failed");
-            return server_error();
-        }
-    };
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_CONTENT_TYPE));
+fn metrics_headers(body: Bytes, gzip: bool) -> Plain {
+    let mut response = respond(StatusCode::OK, TEXT_CONTENT_TYPE, body);
+    let headers = response.headers_mut();
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     if gzip {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    (StatusCode::OK, headers, Body::from(body)).into_response()
+    response
 }
 
-fn server_error() -> Response {
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        [(CONTENT_TYPE, plain())],
-        "scrape failed\n",
-    )
-        .into_response()
+fn scrape_error(error: ScrapeError) -> Plain {
+    match error {
+        ScrapeError::Busy => {
+            let mut response = respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                PLAIN,
+                "too many scrapes waiting; retry later\n",
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+        ScrapeError::Failed => respond(StatusCode::INTERNAL_SERVER_ERROR, PLAIN, "scrape failed\n"),
+    }
 }
 
-/// `{"status":"<status>","uptime":<seconds>}`.
-fn json(code: StatusCode, status: &str, health: Health) -> Response {
-    let body = format!(
-        "{{\"status\":\"{status}\",\"uptime\":{}}}",
-        health.uptime.as_secs_f64()
+/// Dynamo's readiness JSON:
+/// `{"status":"ready","uptime":{"secs":1,"nanos":500000000},"endpoints":{"generate":"ready"}}`.
+pub(super) fn health_json(health: &Health) -> String {
+    fn status(ready: bool) -> &'static str {
+        if ready { "ready" } else { "notready" }
+    }
+    let mut out = format!(
+        "{{\"status\":\"{}\",\"uptime\":{{\"secs\":{},\"nanos\":{}}},\"endpoints\":{{",
+        status(health.ready),
+        health.uptime.as_secs(),
+        health.uptime.subsec_nanos()
     );
-    (code, [(CONTENT_TYPE, json_type())], body).into_response()
+    for (index, (name, ready)) in health.endpoints.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        push_json_string(&mut out, name);
+        out.push(':');
+        push_json_string(&mut out, status(*ready));
+    }
+    out.push_str("}}");
+    out
 }
 
-fn compress(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::fast());
-    encoder.write_all(bytes)?;
-    encoder.finish()
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// True when `Accept-Encoding` accepts gzip with a weight above zero, by name or by `*`.
@@ -172,6 +285,8 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn accepts(values: &[&str]) -> bool {
@@ -220,5 +335,25 @@ mod tests {
         assert!(check_route_path("/a?b").is_err());
         assert!(check_route_path("/metrics").is_err());
         assert!(check_route_path("/é").is_err());
+    }
+
+    #[test]
+    fn health_json_has_dynamos_fields_and_escapes_names() {
+        let health = Health {
+            ready: false,
+            uptime: Duration::new(3, 250),
+            endpoints: vec![("generate".into(), true), ("odd \"name\"\n".into(), false)],
+        };
+        assert_eq!(
+            health_json(&health),
+            concat!(
+                r#"{"status":"notready","uptime":{"secs":3,"nanos":250},"#,
+                r#""endpoints":{"generate":"ready","odd \"name\"\n":"notready"}}"#
+            )
+        );
+        assert_eq!(
+            health_json(&Health::default()),
+            r#"{"status":"notready","uptime":{"secs":0,"nanos":0},"endpoints":{}}"#
+        );
     }
 }

@@ -383,3 +383,212 @@ pub fn set_example_values(metrics: &ExampleMetrics) {
     }
     metrics.updates.inc_by(4);
 }
+
+/// What the test process uses now: open descriptors, threads and resident memory. The
+/// server runs in the test process, so its sockets and threads are counted here (and so are
+/// the test's own client sockets).
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    /// Entries of `/proc/self/fd`.
+    pub fds: usize,
+    /// `Threads:` of `/proc/self/status`.
+    pub threads: usize,
+    /// `VmRSS:` of `/proc/self/status`, in bytes.
+    pub rss_bytes: u64,
+}
+
+/// The process' usage now.
+pub fn usage() -> Usage {
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count();
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /proc/self/status"))
+    };
+    Usage {
+        fds,
+        threads: usize::try_from(field("Threads:")).unwrap(),
+        rss_bytes: field("VmRSS:") * 1024,
+    }
+}
+
+/// Bounds on what the process may use beyond a baseline.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// More descriptors at most.
+    pub fds: usize,
+    /// More threads at most.
+    pub threads: usize,
+    /// More resident memory at most, in bytes.
+    pub rss_bytes: u64,
+}
+
+impl Usage {
+    /// Fails the test when `now` exceeds this baseline by more than `bounds`.
+    pub fn assert_within(&self, now: Usage, bounds: Bounds, when: &str) {
+        assert!(
+            now.fds <= self.fds + bounds.fds,
+            "{when}: {} descriptors open, baseline {} + bound {}",
+            now.fds,
+            self.fds,
+            bounds.fds
+        );
+        assert!(
+            now.threads <= self.threads + bounds.threads,
+            "{when}: {} threads, baseline {} + bound {}",
+            now.threads,
+            self.threads,
+            bounds.threads
+        );
+        assert!(
+            now.rss_bytes <= self.rss_bytes + bounds.rss_bytes,
+            "{when}: {} MiB resident, baseline {} MiB + bound {} MiB",
+            now.rss_bytes >> 20,
+            self.rss_bytes >> 20,
+            bounds.rss_bytes >> 20
+        );
+    }
+}
+
+/// The time a legitimate client may wait for each answer during an attack.
+pub const LEGIT_LIMIT: Duration = Duration::from_secs(1);
+
+/// A legitimate scrape, `/health` and `/live` each answer within [`LEGIT_LIMIT`]: the scrape
+/// with 200 (after quick retries of a `503`, which is an answer too, within the same second),
+/// `/health` with 200 or 503, `/live` with 200.
+pub fn assert_legit_clients_served(addr: SocketAddr) {
+    let started = std::time::Instant::now();
+    loop {
+        let response = request_within(
+            addr,
+            "/metrics",
+            LEGIT_LIMIT - started.elapsed().min(LEGIT_LIMIT),
+        );
+        match response.status {
+            200 => break,
+            503 if started.elapsed() < LEGIT_LIMIT => std::thread::sleep(Duration::from_millis(20)),
+            other => panic!("GET /metrics answered {other}: {}", response.text()),
+        }
+    }
+    assert!(
+        started.elapsed() < LEGIT_LIMIT,
+        "GET /metrics took {:?}",
+        started.elapsed()
+    );
+    for (path, ok) in [("/health", &[200, 503][..]), ("/live", &[200][..])] {
+        let started = std::time::Instant::now();
+        let response = request_within(addr, path, LEGIT_LIMIT);
+        assert!(
+            ok.contains(&response.status),
+            "GET {path}: {}",
+            response.status
+        );
+        assert!(
+            started.elapsed() < LEGIT_LIMIT,
+            "GET {path} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// `GET path`, failing the test when there is no whole answer within `limit`.
+fn request_within(addr: SocketAddr, path: &str, limit: Duration) -> HttpResponse {
+    let limit = limit.max(Duration::from_millis(1));
+    let mut stream = TcpStream::connect_timeout(&addr, limit)
+        .unwrap_or_else(|e| panic!("connect for GET {path}: {e}"));
+    stream.set_read_timeout(Some(limit)).unwrap();
+    stream.set_write_timeout(Some(limit)).unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(head.as_bytes())
+        .unwrap_or_else(|e| panic!("send GET {path}: {e}"));
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .unwrap_or_else(|e| panic!("no answer to GET {path} within {limit:?}: {e}"));
+    parse_response(&raw, false).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+/// Whether each socket has been closed by the server, polled until `deadline`: the time it
+/// took for each (from `since`), or `None` for one still open then. A socket counts as closed
+/// when a read sees the end or an error.
+pub fn wait_until_closed(
+    sockets: &mut [TcpStream],
+    since: std::time::Instant,
+    deadline: std::time::Instant,
+    mut between_polls: impl FnMut(),
+) -> Vec<Option<Duration>> {
+    let mut closed: Vec<Option<Duration>> = vec![None; sockets.len()];
+    for socket in sockets.iter() {
+        socket.set_nonblocking(true).unwrap();
+    }
+    let mut buffer = [0u8; 4096];
+    while std::time::Instant::now() < deadline && closed.iter().any(Option::is_none) {
+        for (socket, closed) in sockets.iter_mut().zip(closed.iter_mut()) {
+            if closed.is_some() {
+                continue;
+            }
+            loop {
+                match socket.read(&mut buffer) {
+                    Ok(0) => *closed = Some(since.elapsed()),
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => *closed = Some(since.elapsed()),
+                }
+                break;
+            }
+        }
+        between_polls();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    closed
+}
+
+/// Opens `count` connections to `addr` that send nothing.
+pub fn silent_connections(addr: SocketAddr, count: usize) -> Vec<TcpStream> {
+    (0..count)
+        .map(|_| TcpStream::connect_timeout(&addr, IO_TIMEOUT).expect("connect"))
+        .collect()
+}
+
+/// Closes `stream` with a reset (`SO_LINGER` 0) rather than an orderly close, as a client that
+/// gives up does.
+pub fn reset(stream: TcpStream) {
+    let socket = socket2::Socket::from(stream);
+    let _ = socket.set_linger(Some(Duration::ZERO));
+    drop(socket);
+}
+
+/// `GET /metrics` that gives up after `patience`: `Some(status)` when answered in time,
+/// `None` when not (the connection is then reset, so the server forgets the request).
+pub fn impatient_scrape(addr: SocketAddr, patience: Duration) -> Option<u16> {
+    let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).expect("connect");
+    stream.set_read_timeout(Some(patience)).unwrap();
+    let head = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut status_line = [0u8; 12];
+    match stream.read_exact(&mut status_line) {
+        Ok(()) => {
+            let text = String::from_utf8_lossy(&status_line[9..12]).to_string();
+            Some(text.parse().expect("a status code"))
+        }
+        Err(_) => {
+            reset(stream);
+            None
+        }
+    }
+}
+
+/// Reads a whole response (the request was sent with `Connection: close`).
+pub fn read_response(stream: &mut TcpStream) -> std::io::Result<HttpResponse> {
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_response(&raw, false).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}

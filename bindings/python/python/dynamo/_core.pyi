@@ -4,6 +4,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, final
 
 __all__ = [
+    "CallbackHandle",
     "Component",
     "Counter",
     "CounterVec",
@@ -40,9 +41,10 @@ class DistributedRuntime:
     def shutdown(self) -> None:
         """Stops the system status server, if it runs. Metrics keep working."""
     def set_health_status(self, status: Literal["ready", "notready"]) -> None:
-        """Sets the readiness ``/health`` reports: ``"ready"`` (200) or ``"notready"`` (503)."""
+        """Sets the runtime's readiness. ``/health`` answers 200 when the runtime and every
+        endpoint that set its own readiness are ready, else 503."""
     def health_status(self) -> Literal["ready", "notready"]:
-        """The readiness ``/health`` reports."""
+        """The runtime's own readiness."""
 
 @final
 class Namespace:
@@ -71,6 +73,19 @@ class Endpoint:
     @property
     def metrics(self) -> Metrics:
         """The metrics of this level."""
+    def set_health_status(self, status: Literal["ready", "notready"]) -> None:
+        """Sets this endpoint's readiness: ``/health`` lists it under ``endpoints`` and is
+        ready only while every endpoint that set one is."""
+    def health_status(self) -> Literal["ready", "notready"] | None:
+        """The readiness this endpoint set, or ``None`` when it set none."""
+
+@final
+class CallbackHandle:
+    """Returned by ``register_callback`` and ``register_prometheus_expfmt_callback``.
+    Dropping it keeps the callback registered."""
+
+    def unregister(self) -> bool:
+        """Removes the callback; ``False`` when it was removed already."""
 
 @final
 class Metrics:
@@ -148,10 +163,11 @@ class Metrics:
         """Creates histograms keyed by the values of ``label_names``."""
     def prometheus_expfmt(self) -> str:
         """The exposition text of this level and every level below it, after their callbacks."""
-    def register_callback(self, callback: Callable[[], object]) -> None:
+    def register_callback(self, callback: Callable[[], object]) -> CallbackHandle:
         """Runs ``callback()`` before each scrape; an exception is logged and skipped."""
-    def register_prometheus_expfmt_callback(self, callback: Callable[[], str]) -> None:
-        """Appends the text ``callback()`` returns to each scrape."""
+    def register_prometheus_expfmt_callback(self, callback: Callable[[], str]) -> CallbackHandle:
+        """Appends the text ``callback()`` returns to each scrape, when it parses and repeats
+        no family already on the page (else it is left off, logged and counted)."""
     def unregister(self, metric: _Metric) -> None:
         """Takes out a metric created at this level: its series leave the scrape, it records
         nothing from then on, and the same name and labels can be created again."""

@@ -79,6 +79,19 @@ class self_metrics:  # noqa: N801
     """Help of ``SERIES_OVERFLOW_TOTAL``."""
     METRIC_LABEL = "metric"
     """The label of ``SERIES_OVERFLOW_TOTAL`` naming the metric."""
+    CALLBACK_TEXT_DROPPED_TOTAL = "dynamo_metrics_callback_text_dropped_total"
+    """Texts of exposition callbacks left off a page (a counter, by ``reason``)."""
+    CALLBACK_TEXT_DROPPED_TOTAL_HELP = (
+        "Texts returned by exposition callbacks and left off the page, because a line did not "
+        "parse or a family was already on the page"
+    )
+    """Help of ``CALLBACK_TEXT_DROPPED_TOTAL``."""
+    DROP_REASON_LABEL = "reason"
+    """The label of ``CALLBACK_TEXT_DROPPED_TOTAL`` that says why."""
+    DROP_REASON_INVALID = "invalid"
+    """A line of the text did not parse."""
+    DROP_REASON_CONFLICT = "conflict"
+    """A family or sample name of the text was already on the page."""
 
 
 __all__ = ["distributed_runtime", "labels", "name_prefix", "self_metrics", "work_handler"]

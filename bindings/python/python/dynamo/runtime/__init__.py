@@ -6,8 +6,18 @@ level's ``prometheus_expfmt()`` and its pre-scrape callbacks.
 ``DistributedRuntime()`` reads its settings from the environment: with ``DYN_SYSTEM_PORT`` set
 (``0`` picks a free port) it serves ``/metrics``, ``/health`` and ``/live`` on its own thread
 until ``shutdown()``.
+
+The package is safe to use across ``os.fork()``: a child neither hangs nor inherits the
+parent's status server (its sockets are closed in the child); its metrics keep working.
 """
 
-from dynamo._core import Component, DistributedRuntime, Endpoint, Metrics, Namespace
+from dynamo._core import (
+    CallbackHandle,
+    Component,
+    DistributedRuntime,
+    Endpoint,
+    Metrics,
+    Namespace,
+)
 
-__all__ = ["Component", "DistributedRuntime", "Endpoint", "Metrics", "Namespace"]
+__all__ = ["CallbackHandle", "Component", "DistributedRuntime", "Endpoint", "Metrics", "Namespace"]

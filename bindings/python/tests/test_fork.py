@@ -1,0 +1,132 @@
+"""os.fork() while other threads scrape and create series: the children neither hang nor
+panic, their metrics work, they do not inherit the server, and they exit cleanly."""
+
+import os
+import subprocess
+import sys
+
+FORKS = 20
+CHILD_TIMEOUT = 20
+
+# Runs in a fresh interpreter, so the forked children start from a plain process.
+SCRIPT = r"""
+import os, signal, sys, threading, time, urllib.request
+from dynamo.runtime import DistributedRuntime
+
+FORKS, CHILD_TIMEOUT = int(sys.argv[1]), float(sys.argv[2])
+drt = DistributedRuntime()
+host, port = drt.system_status_server_info()
+ep = drt.namespace("ns").component("comp").endpoint("ep")
+by_id = ep.metrics.create_intcountervec("made_total", "Series made", ["id"])
+by_id.max_series = 0  # the series made here go past the default bound
+ep.metrics.register_callback(lambda: by_id.inc({"id": "callback"}))
+stop = threading.Event()
+scrapes = [0]
+
+def scrape_over_http():
+    while not stop.is_set():
+        urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10).read()
+        scrapes[0] += 1
+
+def scrape_in_process():
+    while not stop.is_set():
+        drt.metrics.prometheus_expfmt()
+
+def make_series():
+    n = 0
+    while not stop.is_set():
+        by_id.inc({"id": f"parent-{n}"})
+        n += 1
+
+threads = [threading.Thread(target=f, daemon=True)
+           for f in (scrape_over_http, scrape_over_http, scrape_in_process, make_series)]
+for t in threads:
+    t.start()
+while scrapes[0] < 5:
+    time.sleep(0.01)
+
+hung = failed = 0
+for i in range(FORKS):
+    time.sleep(0.02)
+    pid = os.fork()
+    if pid == 0:
+        # A watchdog: a child that hangs dies of SIGALRM and is counted.
+        signal.alarm(int(CHILD_TIMEOUT))
+        by_id.inc({"id": f"child-{i}"})
+        text = drt.metrics.prometheus_expfmt()
+        assert f'id="child-{i}"' in text, text[-500:]
+        assert 'id="callback"' in text
+        assert drt.system_status_server_info() is None, "the child inherited the server"
+        drt.shutdown()
+        sys.exit(0)
+    deadline = time.monotonic() + CHILD_TIMEOUT + 5
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            status = -1
+            break
+        time.sleep(0.01)
+    if status == -1 or (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM):
+        hung += 1
+    elif not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+        failed += 1
+
+stop.set()
+for t in threads:
+    t.join(timeout=20)
+# The parent still serves, and its own series are all there.
+body = urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10).read().decode()
+assert 'id="parent-0"' in body
+print(f"forks={FORKS} hung={hung} failed={failed} scrapes={scrapes[0]}")
+drt.shutdown()
+"""
+
+
+def test_forks_during_scrapes_neither_hang_nor_panic():
+    env = {**os.environ, "DYN_SYSTEM_PORT": "0", "DYN_SYSTEM_HOST": "127.0.0.1"}
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(FORKS), str(CHILD_TIMEOUT)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=FORKS * (CHILD_TIMEOUT + 5) + 60,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert f"forks={FORKS} hung=0 failed=0" in result.stdout, output
+    assert "panicked" not in result.stderr, output
+    assert "Traceback" not in result.stderr, output
+
+
+def test_a_forked_child_can_serve_on_its_own_port():
+    script = r"""
+import os, sys, urllib.request
+from dynamo.runtime import DistributedRuntime
+
+parent = DistributedRuntime()
+parent_port = parent.system_status_server_info()[1]
+pid = os.fork()
+if pid == 0:
+    child = DistributedRuntime()
+    host, port = child.system_status_server_info()
+    assert port != parent_port
+    child.metrics.create_intgauge("child_gauge", "In the child").set(3)
+    body = urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10).read().decode()
+    assert "dynamo_component_child_gauge 3" in body, body
+    child.shutdown()
+    sys.exit(0)
+_, status = os.waitpid(pid, 0)
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+body = urllib.request.urlopen(f"http://127.0.0.1:{parent_port}/metrics", timeout=10).read()
+assert b"child_gauge" not in body
+print("ok")
+"""
+    env = {**os.environ, "DYN_SYSTEM_PORT": "0", "DYN_SYSTEM_HOST": "127.0.0.1"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert (result.returncode, result.stdout) == (0, "ok\n"), result.stdout + result.stderr

@@ -1,0 +1,279 @@
+//! One connection's clock: what it is doing, since when, and so when it must close.
+//!
+//! The socket is wrapped in [`WatchedIo`], which reports the first byte of each request and
+//! whether writes make progress; the request handler reports when a request starts and when
+//! its response is handed over. [`ConnState::deadline`] turns that into the one instant at
+//! which the connection closes, which the connection's task sleeps until.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
+
+use super::ServerLimits;
+
+/// What a connection is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Accepted; its first request head has not arrived yet.
+    Fresh,
+    /// Some bytes of a request head arrived after a keep-alive pause.
+    Head,
+    /// A request is being served.
+    Busy,
+    /// Between requests, kept alive.
+    Idle,
+}
+
+#[derive(Debug)]
+struct Clock {
+    phase: Phase,
+    /// When the phase began.
+    since: Instant,
+    /// Since when writes have been refused by a client that does not read, if they are.
+    write_blocked: Option<Instant>,
+}
+
+/// What the connection's task, its socket and its request handler share.
+#[derive(Debug)]
+pub(super) struct ConnState {
+    clock: Mutex<Clock>,
+    /// Wakes the connection's task to compute its deadline again.
+    pub(super) changed: Notify,
+    /// Tells the connection's task to close: its place is given to a new connection.
+    pub(super) evict: Notify,
+}
+
+impl ConnState {
+    pub(super) fn new(now: Instant) -> Self {
+        Self {
+            clock: Mutex::new(Clock {
+                phase: Phase::Fresh,
+                since: now,
+                write_blocked: None,
+            }),
+            changed: Notify::new(),
+            evict: Notify::new(),
+        }
+    }
+
+    fn clock(&self) -> std::sync::MutexGuard<'_, Clock> {
+        self.clock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        {
+            let mut clock = self.clock();
+            if clock.phase == phase {
+                return;
+            }
+            clock.phase = phase;
+            clock.since = Instant::now();
+        }
+        self.changed.notify_one();
+    }
+
+    /// The handler starts serving a request.
+    pub(super) fn request_started(&self) {
+        self.set_phase(Phase::Busy);
+    }
+
+    /// The handler has handed its whole response over.
+    pub(super) fn response_done(&self) {
+        self.set_phase(Phase::Idle);
+    }
+
+    fn bytes_read(&self) {
+        let idle = self.clock().phase == Phase::Idle;
+        if idle {
+            self.set_phase(Phase::Head);
+        }
+    }
+
+    fn write_blocked(&self) {
+        let first = {
+            let mut clock = self.clock();
+            let first = clock.write_blocked.is_none();
+            clock.write_blocked.get_or_insert_with(Instant::now);
+            first
+        };
+        if first {
+            self.changed.notify_one();
+        }
+    }
+
+    fn write_progressed(&self) {
+        self.clock().write_blocked = None;
+    }
+
+    /// When the connection must close, by its phase and its writes.
+    pub(super) fn deadline(&self, limits: &ServerLimits) -> Option<Instant> {
+        let clock = self.clock();
+        let phase = match clock.phase {
+            Phase::Fresh | Phase::Head => Some(clock.since + limits.header_read_timeout),
+            Phase::Idle => Some(clock.since + limits.idle_timeout),
+            Phase::Busy => None,
+        };
+        let write = clock
+            .write_blocked
+            .map(|since| since + limits.write_timeout);
+        match (phase, write) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Since when the connection could be closed without harming a request, if it could.
+    pub(super) fn evictable_since(&self) -> Option<Instant> {
+        let clock = self.clock();
+        (clock.phase != Phase::Busy).then_some(clock.since)
+    }
+
+    #[cfg(test)]
+    pub(super) fn phase(&self) -> Phase {
+        self.clock().phase
+    }
+}
+
+/// Marks a connection busy while alive; dropped once the response is handed over.
+#[derive(Debug)]
+pub(super) struct BusyGuard(std::sync::Arc<ConnState>);
+
+impl BusyGuard {
+    pub(super) fn new(state: std::sync::Arc<ConnState>) -> Self {
+        state.request_started();
+        Self(state)
+    }
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.response_done();
+    }
+}
+
+/// A socket that reports reads and write progress to its [`ConnState`].
+#[derive(Debug)]
+pub(super) struct WatchedIo<S> {
+    inner: S,
+    state: std::sync::Arc<ConnState>,
+}
+
+impl<S> WatchedIo<S> {
+    pub(super) fn new(inner: S, state: std::sync::Arc<ConnState>) -> Self {
+        Self { inner, state }
+    }
+
+    fn written<T>(&self, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match &poll {
+            Poll::Pending => self.state.write_blocked(),
+            Poll::Ready(Ok(_)) => self.state.write_progressed(),
+            Poll::Ready(Err(_)) => {}
+        }
+        poll
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WatchedIo<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.state.bytes_read();
+        }
+        poll
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedIo<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.written(poll)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.written(poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_flush(cx);
+        this.written(poll)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn limits() -> ServerLimits {
+        ServerLimits {
+            header_read_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(100),
+            write_timeout: Duration::from_secs(10),
+            ..ServerLimits::default()
+        }
+    }
+
+    #[test]
+    fn each_phase_has_its_deadline() {
+        let start = Instant::now();
+        let state = std::sync::Arc::new(ConnState::new(start));
+        assert_eq!(
+            state.deadline(&limits()),
+            Some(start + Duration::from_secs(1))
+        );
+        assert!(state.evictable_since().is_some());
+
+        let busy = BusyGuard::new(std::sync::Arc::clone(&state));
+        assert_eq!(state.phase(), Phase::Busy);
+        assert_eq!(state.deadline(&limits()), None);
+        assert_eq!(state.evictable_since(), None);
+        state.write_blocked();
+        let blocked = state
+            .deadline(&limits())
+            .expect("a stalled write has a deadline");
+        assert!(blocked > start + Duration::from_secs(9));
+        state.write_progressed();
+        assert_eq!(state.deadline(&limits()), None);
+
+        drop(busy);
+        assert_eq!(state.phase(), Phase::Idle);
+        let idle = state.deadline(&limits()).unwrap();
+        assert!(idle > start + Duration::from_secs(99));
+
+        state.bytes_read();
+        assert_eq!(state.phase(), Phase::Head);
+        assert!(state.deadline(&limits()).unwrap() < start + Duration::from_secs(50));
+    }
+}

@@ -1,0 +1,298 @@
+//! Single-flight scrapes: one render at a time, its body shared by every request waiting.
+//!
+//! A `/metrics` request joins the render in flight, or starts one when none runs. The render
+//! runs on the blocking pool, and skips its work when every request that wanted it has gone.
+//! Requests waiting (for a render or for its gzip) are counted; past the cap they are refused
+//! at once, so a flood costs a counter increment each, not a render each.
+
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use tokio::sync::{OnceCell, watch};
+
+use super::ScrapeFn;
+
+/// A finished render: the text, and its gzip once someone asked for it.
+#[derive(Debug)]
+pub(super) struct Rendered {
+    pub(super) text: Bytes,
+    gzip: OnceCell<Option<Bytes>>,
+}
+
+impl Rendered {
+    /// The text compressed with gzip, compressed once for every request that asks.
+    pub(super) async fn gzip(self: &Arc<Self>) -> Option<Bytes> {
+        let rendered = Arc::clone(self);
+        self.gzip
+            .get_or_init(|| async move {
+                let text = rendered.text.clone();
+                match tokio::task::spawn_blocking(move || compress(&text)).await {
+                    Ok(Ok(body)) => Some(Bytes::from(body)),
+                    Ok(Err(error)) => {
+                        tracing::error!(%error, "could not compress the scrape");
+                        None
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "compressing the scrape failed");
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
+    }
+}
+
+fn compress(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::fast());
+    encoder.write_all(bytes)?;
+    encoder.finish()
+}
+
+/// How a render ended.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Done(Arc<Rendered>),
+    /// The scrape hook panicked.
+    Failed,
+    /// Every requester left before the render started; nothing was rendered.
+    Abandoned,
+}
+
+/// One render and the requests waiting for it.
+struct Flight {
+    result: watch::Sender<Option<Outcome>>,
+    waiters: AtomicUsize,
+}
+
+#[derive(Default)]
+struct State {
+    /// Requests holding a [`Ticket`].
+    pending: usize,
+    flight: Option<Arc<Flight>>,
+}
+
+/// The single-flight renderer of one server.
+pub(super) struct Scraper {
+    scrape: Arc<ScrapeFn>,
+    max_pending: usize,
+    state: Mutex<State>,
+}
+
+/// Why a scrape got no body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ScrapeError {
+    /// Too many scrapes wait already: answer 503.
+    Busy,
+    /// The render failed: answer 500.
+    Failed,
+}
+
+impl Scraper {
+    pub(super) fn new(scrape: Arc<ScrapeFn>, max_pending: usize) -> Self {
+        Self {
+            scrape,
+            max_pending,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Joins the render in flight, or starts one; `Busy` when too many wait already. The
+    /// returned ticket holds a place among the pending scrapes until dropped.
+    pub(super) fn join(self: &Arc<Self>) -> Result<Ticket, ScrapeError> {
+        let mut state = self.lock();
+        if state.pending >= self.max_pending {
+            return Err(ScrapeError::Busy);
+        }
+        state.pending += 1;
+        let flight = match &state.flight {
+            Some(flight) => {
+                flight.waiters.fetch_add(1, Ordering::SeqCst);
+                Arc::clone(flight)
+            }
+            None => {
+                // Counted before the render can start, so it is not taken for abandoned.
+                let flight = Arc::new(Flight {
+                    result: watch::Sender::new(None),
+                    waiters: AtomicUsize::new(1),
+                });
+                state.flight = Some(Arc::clone(&flight));
+                self.start(Arc::clone(&flight));
+                flight
+            }
+        };
+        let result = flight.result.subscribe();
+        Ok(Ticket {
+            scraper: Arc::clone(self),
+            flight,
+            result,
+        })
+    }
+
+    fn start(self: &Arc<Self>, flight: Arc<Flight>) {
+        let scraper = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let outcome = scraper.render(&flight);
+            {
+                // Requests arriving from now on start a fresh render.
+                let mut state = scraper.lock();
+                if state
+                    .flight
+                    .as_ref()
+                    .is_some_and(|current| Arc::ptr_eq(current, &flight))
+                {
+                    state.flight = None;
+                }
+            }
+            flight.result.send_replace(Some(outcome));
+        });
+    }
+
+    /// Renders for `flight`, unless every request waiting for it has gone.
+    fn render(&self, flight: &Flight) -> Outcome {
+        if flight.waiters.load(Ordering::SeqCst) == 0 {
+            return Outcome::Abandoned;
+        }
+        match catch_unwind(AssertUnwindSafe(|| (self.scrape)())) {
+            Ok(text) => Outcome::Done(Arc::new(Rendered {
+                text: Bytes::from(text),
+                gzip: OnceCell::new(),
+            })),
+            Err(_) => {
+                tracing::error!("the scrape panicked");
+                Outcome::Failed
+            }
+        }
+    }
+
+    /// `(pending scrapes, whether a render is in flight)`, for tests.
+    #[cfg(test)]
+    fn counts(&self) -> (usize, bool) {
+        let state = self.lock();
+        (state.pending, state.flight.is_some())
+    }
+}
+
+/// A place among the pending scrapes, and the render it waits for.
+pub(super) struct Ticket {
+    scraper: Arc<Scraper>,
+    flight: Arc<Flight>,
+    result: watch::Receiver<Option<Outcome>>,
+}
+
+impl Ticket {
+    /// The render's body, once it is done.
+    ///
+    /// # Errors
+    ///
+    /// [`ScrapeError::Failed`] when the scrape hook panicked.
+    pub(super) async fn rendered(&mut self) -> Result<Arc<Rendered>, ScrapeError> {
+        let outcome = match self.result.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome.clone(),
+            Err(_) => None,
+        };
+        match outcome {
+            Some(Outcome::Done(rendered)) => Ok(rendered),
+            _ => Err(ScrapeError::Failed),
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.flight.waiters.fetch_sub(1, Ordering::SeqCst);
+        self.scraper.lock().pending -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn concurrent_scrapes_share_one_render_and_its_gzip() {
+        let renders = Arc::new(AtomicUsize::new(0));
+        let (release, released) = mpsc::channel::<()>();
+        let released = Mutex::new(released);
+        let counted = Arc::clone(&renders);
+        let scraper = Arc::new(Scraper::new(
+            Arc::new(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let _ = released
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(30));
+                "x_total 1\n".to_string()
+            }),
+            3,
+        ));
+        runtime().block_on(async {
+            let mut tickets: Vec<Ticket> = (0..3).map(|_| scraper.join().unwrap()).collect();
+            assert_eq!(scraper.join().err(), Some(ScrapeError::Busy));
+            release.send(()).unwrap();
+            let mut bodies = Vec::new();
+            for ticket in &mut tickets {
+                bodies.push(ticket.rendered().await.unwrap());
+            }
+            assert!(bodies.iter().all(|b| Arc::ptr_eq(b, &bodies[0])));
+            assert_eq!(&bodies[0].text[..], b"x_total 1\n");
+            let first = bodies[0].gzip().await.unwrap();
+            let second = bodies[1].gzip().await.unwrap();
+            assert_eq!(first.as_ptr(), second.as_ptr(), "compressed once");
+            drop(tickets);
+            assert_eq!(scraper.counts(), (0, false));
+        });
+        assert_eq!(renders.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_render_whose_requesters_left_is_skipped() {
+        let renders = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&renders);
+        let scraper = Scraper::new(
+            Arc::new(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                String::new()
+            }),
+            8,
+        );
+        let flight = Flight {
+            result: watch::Sender::new(None),
+            waiters: AtomicUsize::new(0),
+        };
+        assert!(matches!(scraper.render(&flight), Outcome::Abandoned));
+        assert_eq!(renders.load(Ordering::SeqCst), 0);
+        flight.waiters.store(1, Ordering::SeqCst);
+        assert!(matches!(scraper.render(&flight), Outcome::Done(_)));
+        assert_eq!(renders.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_panicking_scrape_fails_its_waiters() {
+        let scraper = Arc::new(Scraper::new(Arc::new(|| panic!("render bug")), 8));
+        runtime().block_on(async {
+            let mut ticket = scraper.join().unwrap();
+            assert_eq!(ticket.rendered().await.err(), Some(ScrapeError::Failed));
+        });
+    }
+}

@@ -1,0 +1,103 @@
+//! Reading the values of the settings: ports, seconds, counts.
+
+use std::time::Duration;
+
+/// `None` turns the server off.
+pub(super) fn port(value: &str) -> Result<Option<u16>, String> {
+    let expected = "expected a port from 0 (any free port) to 65535, or a negative number to \
+                    turn the system status server off";
+    if let Some(digits) = value.strip_prefix('-') {
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(None);
+        }
+        return Err(expected.into());
+    }
+    if !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(expected.into());
+    }
+    value
+        .parse::<u16>()
+        .map(Some)
+        .map_err(|_| expected.to_string())
+}
+
+/// A number of seconds above zero, fractions allowed: `10`, `2.5`.
+pub(super) fn seconds(value: &str) -> Result<Duration, String> {
+    let expected = "expected a number of seconds above zero, such as 10 or 2.5";
+    let plain = value.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && value.bytes().any(|b| b.is_ascii_digit());
+    if !plain {
+        return Err(expected.into());
+    }
+    let secs: f64 = value.parse().map_err(|_| expected.to_string())?;
+    let duration = Duration::try_from_secs_f64(secs).map_err(|_| expected.to_string())?;
+    duration_above_zero(duration).map_err(|_| expected.to_string())?;
+    Ok(duration)
+}
+
+/// A whole number above zero.
+pub(super) fn count(value: &str) -> Result<usize, String> {
+    let expected = "expected a whole number above zero";
+    if !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(expected.into());
+    }
+    match value.parse::<usize>() {
+        Ok(0) | Err(_) => Err(expected.into()),
+        Ok(n) => Ok(n),
+    }
+}
+
+/// A duration given in code: above zero.
+pub(super) fn duration_above_zero(duration: Duration) -> Result<Duration, String> {
+    if duration.is_zero() {
+        Err("a timeout must be longer than zero".into())
+    } else {
+        Ok(duration)
+    }
+}
+
+/// A count given in code: above zero.
+pub(super) fn count_above_zero(count: usize) -> Result<usize, String> {
+    if count == 0 {
+        Err("expected a whole number above zero".into())
+    } else {
+        Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ports() {
+        assert_eq!(port("0"), Ok(Some(0)));
+        assert_eq!(port("8081"), Ok(Some(8081)));
+        assert_eq!(port("65535"), Ok(Some(65535)));
+        assert_eq!(port("-1"), Ok(None));
+        assert_eq!(port("-99999999999999999999999"), Ok(None));
+        for bad in [
+            "65536", "70000", "abc", "+1", "1.5", "-", "-x", "0x50", "8 0",
+        ] {
+            assert!(port(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn parses_seconds_and_counts() {
+        assert_eq!(seconds("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(seconds("2.5"), Ok(Duration::from_millis(2500)));
+        assert_eq!(seconds("0.001"), Ok(Duration::from_millis(1)));
+        for bad in [
+            "0", "0.0", "-1", "1e3", "ten", "", ".", "1.2.3", "inf", "NaN",
+        ] {
+            assert!(seconds(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(seconds("99999999999999999999999").is_err());
+        assert_eq!(count("1"), Ok(1));
+        assert_eq!(count("128"), Ok(128));
+        for bad in ["0", "-1", "1.5", "x", "99999999999999999999999"] {
+            assert!(count(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}
