@@ -52,6 +52,7 @@ mod recorder;
 mod registry;
 mod series;
 mod server;
+mod timer;
 mod validate;
 mod vec;
 
@@ -67,6 +68,7 @@ pub use server::{
     DEFAULT_HEALTH_PATH, DEFAULT_LIVE_PATH, Health, HealthFn, METRICS_PATH, ScrapeFn, StatusServer,
     StatusServerBuilder, check_route_path,
 };
+pub use timer::HistogramTimer;
 pub use vec::{CounterVec, GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, MetricVec};
 
 /// The `Content-Type` of the text exposition format this crate renders.
