@@ -14,6 +14,7 @@ use crate::callbacks::Callbacks;
 use crate::hierarchy::{Namespace, Path, Place};
 use crate::names::full_metric_name;
 use crate::prometheus_names::{distributed_runtime, labels};
+use crate::requests::RequestClock;
 use crate::scope::{self, Scoped};
 use crate::system_server::{self, HealthStatus, ServerSettings, SystemState};
 use crate::{Metrics, MetricsError, Naming, NamingLayer};
@@ -38,6 +39,8 @@ pub(crate) struct RuntimeInner {
     pub(crate) root: Arc<Path>,
     /// Handles given to macro calls, by place and key.
     pub(crate) macro_handles: MacroHandles,
+    /// Where request tracking reads the time.
+    pub(crate) request_clock: RequestClock,
 }
 
 /// The handles given to `metrics` macro calls, cached by the place they came from and their
@@ -114,6 +117,7 @@ pub struct RuntimeBuilder {
     callback_timeout: Duration,
     global_recorder: bool,
     clock: Option<Clock>,
+    request_clock: RequestClock,
     server: ServerSettings,
 }
 
@@ -132,6 +136,7 @@ impl Default for RuntimeBuilder {
             callback_timeout: Duration::from_secs(5),
             global_recorder: true,
             clock: None,
+            request_clock: RequestClock::default(),
             server: ServerSettings::default(),
         }
     }
@@ -161,6 +166,16 @@ impl RuntimeBuilder {
     pub fn uptime_clock(self, clock: impl Fn() -> Duration + Send + Sync + 'static) -> Self {
         Self {
             clock: Some(Box::new(clock)),
+            ..self
+        }
+    }
+
+    /// Where request tracking ([`Endpoint::track_request`](crate::Endpoint::track_request))
+    /// reads the time: any monotonic reading, as a duration since a fixed origin (default: a
+    /// monotonic clock). Tests give a fake clock to make request durations exact.
+    pub fn request_clock(self, clock: impl Fn() -> Duration + Send + Sync + 'static) -> Self {
+        Self {
+            request_clock: RequestClock::Custom(Arc::new(clock)),
             ..self
         }
     }
@@ -256,6 +271,7 @@ impl RuntimeBuilder {
             paths: Mutex::new(HashSet::new()),
             root: Arc::new(Path::default()),
             macro_handles: MacroHandles::default(),
+            request_clock: self.request_clock,
         });
         system_server::start(&server, &inner)?;
         crate::router::adopt(&inner, self.global_recorder);
