@@ -294,30 +294,43 @@ impl RequestSlot {
         place: &Place,
         report: impl FnOnce(&MetricsError),
     ) -> &Result<RequestMetrics, Refusal> {
-        let _creating = self.creating.lock();
-        if let Some(metrics) = self.metrics.get() {
-            return metrics;
+        let mut refused = None;
+        let metrics = {
+            let _creating = self.creating.lock();
+            self.metrics.get_or_init(|| {
+                let created = create(place, Settings::default());
+                created.map_err(|source| {
+                    let refusal = Refusal::new(place, source);
+                    refused = Some(refusal.error());
+                    refusal
+                })
+            })
+        };
+        // Reported with no lock held: the report may run code that tracks requests too.
+        if let Some(error) = refused {
+            report(&error);
         }
-        let created = create(place, Settings::default()).map_err(|source| {
-            let refusal = Refusal::new(place, source);
-            report(&refusal.error());
-            refusal
-        });
-        self.metrics.get_or_init(|| created)
+        metrics
     }
 
-    /// Creates the metrics with `settings`, unless they exist already. A failure is not
-    /// kept: the options can be corrected and given again.
+    /// Creates the metrics with `settings`, unless they exist already (or a first tracked
+    /// request failed to create them). A failure is not kept: the options can be corrected
+    /// and given again.
     fn create_with(
         &self,
         place: &Place,
         settings: Settings,
     ) -> Result<RequestMetrics, MetricsError> {
         let _creating = self.creating.lock();
-        if self.metrics.get().is_some() {
-            return Err(MetricsError::RequestMetricsExist {
-                endpoint: place.display_path(),
-            });
+        match self.metrics.get() {
+            Some(Ok(_)) => {
+                return Err(MetricsError::RequestMetricsExist {
+                    endpoint: place.display_path(),
+                });
+            }
+            // A first tracked request failed to create them: the same failure.
+            Some(Err(refusal)) => return Err(refusal.error()),
+            None => {}
         }
         let metrics =
             create(place, settings).map_err(|source| Refusal::new(place, source).error())?;

@@ -101,8 +101,9 @@ impl RequestMetricsOptions {
     ///
     /// [`MetricsError::RequestMetricsExist`] when the endpoint's request metrics exist
     /// already (created by an earlier call or a tracked request);
-    /// [`MetricsError::RequestMetrics`] for a malformed label or bucket list, or a metric of
-    /// one of their names that exists already at this endpoint.
+    /// [`MetricsError::RequestMetrics`] for a malformed label or bucket list, a metric of one
+    /// of their names that exists already at this endpoint, or the error of a tracked request
+    /// that failed to create them before.
     pub fn create(self) -> Result<RequestMetrics, MetricsError> {
         self.place
             .path
