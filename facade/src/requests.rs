@@ -352,6 +352,11 @@ impl Endpoint {
     /// the error is logged with `tracing` once and the guard counts nothing; use
     /// [`try_track_request`](Self::try_track_request) to get the error instead.
     ///
+    /// In async code, a guard held across an `.await` ends normally when its future is
+    /// dropped, since nothing tells it the future was given up; wrap the future with
+    /// [`instrument_request`](Self::instrument_request) (or [`RequestGuard::instrument`]) to
+    /// count that as a cancellation.
+    ///
     /// ```
     /// # fn main() -> anyhow::Result<()> {
     /// use dynamo_runtime::DistributedRuntime;

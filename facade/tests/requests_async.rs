@@ -111,6 +111,33 @@ fn errors_as_counts_an_err_output() {
 }
 
 #[test]
+fn response_bytes_by_counts_the_size_of_the_output_and_of_each_item() {
+    let clock = FakeClock::default();
+    let (_runtime, endpoint) = tracked(&clock);
+    let reply = endpoint
+        .instrument_request(async { String::from("twelve bytes") })
+        .response_bytes_by(|reply| reply.len() as u64);
+    assert_eq!(futures_executor::block_on(reply), "twelve bytes");
+    let mut stream = endpoint
+        .track_stream(Replies::new(
+            &clock,
+            &[(0, Ok(100)), (0, Err("x".into())), (0, Ok(5))],
+        ))
+        .response_bytes_by(|item| *item.as_ref().unwrap_or(&0) as u64);
+    while let Poll::Ready(Some(_)) = poll_next(&mut stream) {}
+    assert_eq!(
+        scrape(&endpoint),
+        Requests {
+            started: 2,
+            durations: &[0.0, 0.0],
+            response_bytes: 117,
+            ..Requests::default()
+        }
+        .text()
+    );
+}
+
+#[test]
 fn a_future_dropped_before_it_completes_is_cancelled() {
     let clock = FakeClock::default();
     let (_runtime, endpoint) = tracked(&clock);

@@ -23,6 +23,8 @@ pin_project_lite::pin_project! {
         guard: Option<RequestGuard>,
         // The error type to count when the output is an error, and how to tell.
         errors: Option<(&'static str, fn(&F::Output) -> bool)>,
+        // The size of the output, for `response_bytes_total`.
+        response_bytes: Option<fn(&F::Output) -> u64>,
         #[pin]
         inner: F,
     }
@@ -43,8 +45,15 @@ impl<F: Future> TrackedFuture<F> {
         Self {
             guard: Some(guard),
             errors: None,
+            response_bytes: None,
             inner,
         }
+    }
+
+    /// Adds the size `bytes` gives the output to `response_bytes_total`.
+    pub fn response_bytes_by(mut self, bytes: fn(&F::Output) -> u64) -> Self {
+        self.response_bytes = Some(bytes);
+        self
     }
 }
 
@@ -72,6 +81,9 @@ impl<F: Future> Future for TrackedFuture<F> {
         let poll = this.inner.poll(cx);
         guard.set_on_drop(OnDrop::Cancel);
         if let Poll::Ready(output) = &poll {
+            if let Some(bytes) = this.response_bytes {
+                guard.response_bytes(bytes(output));
+            }
             if let Some((error_type, is_error)) = this.errors {
                 if is_error(output) {
                     guard.error(error_type);

@@ -27,6 +27,8 @@ pin_project_lite::pin_project! {
         time_first: bool,
         // The error type to count for each item that is an error, and how to tell.
         errors: Option<(&'static str, fn(&S::Item) -> bool)>,
+        // The size of an item, for `response_bytes_total`.
+        response_bytes: Option<fn(&S::Item) -> u64>,
         #[pin]
         inner: S,
     }
@@ -49,8 +51,15 @@ impl<S: Stream> TrackedStream<S> {
             guard: Some(guard),
             time_first: false,
             errors: None,
+            response_bytes: None,
             inner,
         }
+    }
+
+    /// Adds the size `bytes` gives each item to `response_bytes_total`.
+    pub fn response_bytes_by(mut self, bytes: fn(&S::Item) -> u64) -> Self {
+        self.response_bytes = Some(bytes);
+        self
     }
 
     /// Also observes the time to the first item in `time_to_first_response_seconds`.
@@ -87,6 +96,9 @@ impl<S: Stream> Stream for TrackedStream<S> {
             Poll::Ready(Some(item)) => {
                 if *this.time_first {
                     guard.first_response();
+                }
+                if let Some(bytes) = this.response_bytes {
+                    guard.response_bytes(bytes(item));
                 }
                 if let Some((error_type, is_error)) = this.errors {
                     if is_error(item) {
