@@ -170,7 +170,7 @@ fn create(place: &Place, settings: Settings) -> Result<RequestMetrics, MetricsEr
             settings,
             histogram: OnceLock::new(),
         },
-        clock: place.runtime.request_clock.clone(),
+        clock: place.runtime.request_clock(),
     })))
 }
 

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use dynamo_exporter::{Gauge, HandleCache, Registry, RegistryRecorder};
@@ -39,8 +39,9 @@ pub(crate) struct RuntimeInner {
     pub(crate) root: Arc<Path>,
     /// Handles given to macro calls, by place and key.
     pub(crate) macro_handles: MacroHandles,
-    /// Where request tracking reads the time.
-    pub(crate) request_clock: RequestClock,
+    /// Where request tracking reads the time: given to the builder, or made when the first
+    /// request metrics are (the fast clock calibrates on its first use).
+    request_clock: OnceLock<RequestClock>,
 }
 
 /// The handles given to `metrics` macro calls, cached by the place they came from and their
@@ -76,6 +77,13 @@ impl RuntimeInner {
         let path = Arc::new(path);
         paths.insert(Arc::clone(&path));
         path
+    }
+
+    /// The clock of request tracking.
+    pub(crate) fn request_clock(&self) -> RequestClock {
+        self.request_clock
+            .get_or_init(RequestClock::monotonic)
+            .clone()
     }
 
     /// Time since the runtime started, by its clock.
@@ -117,7 +125,7 @@ pub struct RuntimeBuilder {
     callback_timeout: Duration,
     global_recorder: bool,
     clock: Option<Clock>,
-    request_clock: RequestClock,
+    request_clock: Option<RequestClock>,
     server: ServerSettings,
 }
 
@@ -136,7 +144,7 @@ impl Default for RuntimeBuilder {
             callback_timeout: Duration::from_secs(5),
             global_recorder: true,
             clock: None,
-            request_clock: RequestClock::default(),
+            request_clock: None,
             server: ServerSettings::default(),
         }
     }
@@ -171,11 +179,13 @@ impl RuntimeBuilder {
     }
 
     /// Where request tracking ([`Endpoint::track_request`](crate::Endpoint::track_request))
-    /// reads the time: any monotonic reading, as a duration since a fixed origin (default: a
-    /// monotonic clock). Tests give a fake clock to make request durations exact.
+    /// reads the time: any monotonic reading, as a duration since a fixed origin. Tests give a
+    /// fake clock to make request durations exact. By default, the machine's fastest monotonic
+    /// clock: the CPU's time-stamp counter where it ticks at a constant rate, calibrated once
+    /// per process when the first request metrics are created; else the OS's monotonic clock.
     pub fn request_clock(self, clock: impl Fn() -> Duration + Send + Sync + 'static) -> Self {
         Self {
-            request_clock: RequestClock::Custom(Arc::new(clock)),
+            request_clock: Some(RequestClock::Custom(Arc::new(clock))),
             ..self
         }
     }
@@ -271,7 +281,7 @@ impl RuntimeBuilder {
             paths: Mutex::new(HashSet::new()),
             root: Arc::new(Path::default()),
             macro_handles: MacroHandles::default(),
-            request_clock: self.request_clock,
+            request_clock: self.request_clock.map(OnceLock::from).unwrap_or_default(),
         });
         system_server::start(&server, &inner)?;
         crate::router::adopt(&inner, self.global_recorder);
