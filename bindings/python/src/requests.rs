@@ -144,24 +144,21 @@ pub(crate) fn track_requests<'py>(
     error_type: Option<String>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = endpoint.py();
-    let functools = py.import("functools")?;
-    let kwargs = PyDict::new(py);
-    kwargs.set_item("error_type", error_type)?;
+    let partial = |method: &str| {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("error_type", &error_type)?;
+        py.import("functools")?
+            .call_method("partial", (endpoint.getattr(method)?,), Some(&kwargs))
+    };
     match func {
-        Some(func) => {
-            let new_guard = functools.call_method(
-                "partial",
-                (endpoint.getattr("track_request")?,),
-                Some(&kwargs),
-            )?;
-            decorate(func, &new_guard)
-        }
+        // Each call gets its guard from `track_request`, bound (the fast form) unless an error
+        // type must be passed along.
+        Some(func) => match &error_type {
+            None => decorate(func, &endpoint.getattr("track_request")?),
+            Some(_) => decorate(func, &partial("track_request")?),
+        },
         // Called with options: the decorator to apply next.
-        None => functools.call_method(
-            "partial",
-            (endpoint.getattr("track_requests")?,),
-            Some(&kwargs),
-        ),
+        None => partial("track_requests"),
     }
 }
 
