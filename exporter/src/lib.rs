@@ -65,6 +65,7 @@ mod pool;
 mod recorder;
 mod registry;
 mod server;
+mod timer;
 mod validate;
 mod vec;
 
@@ -83,6 +84,7 @@ pub use server::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING_SCRAPES, DEFAULT_WRITE_TIMEOUT, Health, HealthFn,
     METRICS_PATH, ScrapeFn, ServerLimits, StatusServer, StatusServerBuilder, check_route_path,
 };
+pub use timer::HistogramTimer;
 pub use vec::{CounterVec, GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, MetricVec};
 
 /// The `Content-Type` of the text exposition format this crate renders.

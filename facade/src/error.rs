@@ -1,5 +1,7 @@
 //! The one error type of this crate.
 
+use std::sync::Arc;
+
 use dynamo_exporter::ExporterError;
 
 /// Why a metric, a hierarchy level or the runtime could not be created.
@@ -48,6 +50,24 @@ pub enum MetricsError {
         /// Its hierarchy labels.
         labels: Vec<(String, String)>,
     },
+    /// The request metrics of an endpoint could not be created: an option is malformed, or a
+    /// metric of one of their names exists already (see [`crate::prometheus_names::work_handler`]).
+    #[error("cannot create the request metrics of endpoint {endpoint:?}: {source}")]
+    RequestMetrics {
+        /// The endpoint, `namespace/component/endpoint`.
+        endpoint: String,
+        /// Why; shared, since the error is kept and returned again on later calls.
+        source: Arc<MetricsError>,
+    },
+    /// Options were given for an endpoint's request metrics after they were created (by an
+    /// earlier `create()` or the first tracked request).
+    #[error(
+        "the request metrics of endpoint {endpoint:?} exist already: set their options before the first tracked request"
+    )]
+    RequestMetricsExist {
+        /// The endpoint, `namespace/component/endpoint`.
+        endpoint: String,
+    },
     /// An environment variable holds a value the runtime cannot use.
     #[error("{var}={value:?} is invalid: {reason}")]
     InvalidEnv {
@@ -90,6 +110,11 @@ impl MetricsError {
     /// malformed).
     #[must_use]
     pub fn is_conflict(&self) -> bool {
-        matches!(self, Self::Registry(e) if e.is_conflict())
+        match self {
+            Self::Registry(e) => e.is_conflict(),
+            Self::RequestMetrics { source, .. } => source.is_conflict(),
+            Self::RequestMetricsExist { .. } => true,
+            _ => false,
+        }
     }
 }

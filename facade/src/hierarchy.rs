@@ -1,10 +1,12 @@
 //! The hierarchy below the runtime: namespaces, components and endpoints.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Weak};
 
 use crate::names::sanitize_hierarchy_name;
 use crate::prometheus_names::labels;
+use crate::requests::RequestSlot;
 use crate::runtime::RuntimeInner;
 use crate::scope::{self, Scoped};
 use crate::system_server::HealthStatus;
@@ -17,14 +19,49 @@ pub(crate) struct Place {
     pub(crate) path: Arc<Path>,
 }
 
+/// A place that does not keep its runtime alive, for state the runtime itself owns.
+pub(crate) struct WeakPlace {
+    runtime: Weak<RuntimeInner>,
+    path: Weak<Path>,
+}
+
+impl WeakPlace {
+    /// The place, while its runtime lives.
+    pub(crate) fn upgrade(&self) -> Option<Place> {
+        Some(Place {
+            runtime: self.runtime.upgrade()?,
+            path: self.path.upgrade()?,
+        })
+    }
+}
+
 /// The hierarchy labels of a place, in hierarchy order, or why its names are unusable.
 ///
-/// A runtime keeps one `Arc<Path>` per distinct path, so its address names the place.
-#[derive(Debug, Default, PartialEq, Eq, Hash)]
+/// A runtime keeps one `Arc<Path>` per distinct path, so its address names the place, and
+/// state kept per place (the request metrics of an endpoint) lives here. Equality and hashing
+/// look at the labels and the invalid name only.
+#[derive(Debug, Default)]
 pub(crate) struct Path {
     pub(crate) labels: Vec<(&'static str, String)>,
     /// The first level whose name sanitizes to nothing: `(level, name as given)`.
     pub(crate) invalid: Option<(&'static str, String)>,
+    /// The request metrics of this place, created on first use (endpoints only).
+    pub(crate) requests: RequestSlot,
+}
+
+impl PartialEq for Path {
+    fn eq(&self, other: &Self) -> bool {
+        self.labels == other.labels && self.invalid == other.invalid
+    }
+}
+
+impl Eq for Path {}
+
+impl Hash for Path {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.labels.hash(state);
+        self.invalid.hash(state);
+    }
 }
 
 impl Path {
@@ -37,7 +74,11 @@ impl Path {
                 invalid.get_or_insert((level, name.into()));
             }
         }
-        Self { labels, invalid }
+        Self {
+            labels,
+            invalid,
+            requests: RequestSlot::default(),
+        }
     }
 
     /// The labels, or the error of the first invalid level name.
@@ -70,6 +111,20 @@ impl Place {
     /// A number naming this place among the places of its runtime.
     pub(crate) fn id(&self) -> usize {
         Arc::as_ptr(&self.path) as usize
+    }
+
+    /// This place without keeping its runtime alive.
+    pub(crate) fn downgrade(&self) -> WeakPlace {
+        WeakPlace {
+            runtime: Arc::downgrade(&self.runtime),
+            path: Arc::downgrade(&self.path),
+        }
+    }
+
+    /// `namespace/component/endpoint`, as far as this place goes, for messages.
+    pub(crate) fn display_path(&self) -> String {
+        let names: Vec<&str> = self.path.labels.iter().map(|(_, v)| v.as_str()).collect();
+        names.join("/")
     }
 }
 

@@ -1,6 +1,7 @@
 //! `.metrics()`: creating metrics at one hierarchy level, scraping it, and its callbacks.
 
 use std::fmt::Display;
+use std::sync::Arc;
 
 use dynamo_exporter::{
     Counter, CounterVec, ExporterError, Gauge, GaugeVec, Histogram, HistogramVec, IntCounter,
@@ -40,6 +41,8 @@ use crate::names::{full_metric_name, is_reserved_label};
 #[must_use]
 pub struct Metrics {
     place: Place,
+    /// Where the creators register: the runtime's registry, or a scratch one for a dry run.
+    registry: Arc<Registry>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -84,7 +87,17 @@ macro_rules! vec_creators {
 
 impl Metrics {
     pub(crate) fn new(place: Place) -> Self {
-        Self { place }
+        let registry = Arc::clone(&place.runtime.registry);
+        Self { place, registry }
+    }
+
+    /// The same creators over an empty registry of their own: what they refuse there is
+    /// malformed, and nothing reaches the runtime's registry.
+    pub(crate) fn dry_run(&self) -> Self {
+        Self {
+            place: self.place.clone(),
+            registry: Arc::new(Registry::new()),
+        }
     }
 
     scalar_creators! {
@@ -176,7 +189,7 @@ impl Metrics {
     /// [`MetricsError::NotCreatedHere`] for a metric of another level;
     /// [`MetricsError::Registry`] with [`dynamo_exporter::ExporterError::NotRegistered`] for one
     /// already unregistered, a no-op handle, or another runtime's.
-    pub fn unregister(&self, metric: &impl Registered) -> Result<(), MetricsError> {
+    pub fn unregister(&self, metric: &dyn Registered) -> Result<(), MetricsError> {
         let registry = &self.place.runtime.registry;
         let labels = registry
             .registered_labels(metric)
@@ -270,6 +283,6 @@ impl Metrics {
             hierarchy.iter().map(|(k, v)| (*k, v.as_str())).collect();
         labels.extend_from_slice(const_labels);
         let opts = Opts::new(&full_name, help).with_const_labels(&labels);
-        Ok(register(&self.place.runtime.registry, &opts)?)
+        Ok(register(&self.registry, &opts)?)
     }
 }

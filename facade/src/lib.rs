@@ -31,6 +31,38 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Request tracking
+//!
+//! [`Endpoint::track_request`] instruments a request handler in one line. The guard it returns
+//! counts the request in Dynamo's request metrics (`requests_total`, `inflight_requests`,
+//! `request_duration_seconds`, and `errors_total`, `cancellation_total` and the byte counters
+//! when told) and ends the request exactly once, whatever path leaves the handler: a return, a
+//! `?`, a panic. [`Endpoint::instrument_request`] and [`Endpoint::track_stream`] do the same
+//! for a future and a stream of responses, counting a drop before the end as a cancellation.
+//! Every histogram has timers as well ([`Histogram::start_timer`]).
+//!
+//! ```
+//! # fn main() -> anyhow::Result<()> {
+//! use dynamo_runtime::{DistributedRuntime, Endpoint};
+//!
+//! fn generate(endpoint: &Endpoint, prompt: &str) -> String {
+//!     let _request = endpoint.track_request(); // ends when the function returns
+//!     prompt.to_uppercase()
+//! }
+//!
+//! let runtime = DistributedRuntime::builder().global_recorder(false).build()?;
+//! let endpoint = runtime.namespace("ns").component("llm").endpoint("generate");
+//! generate(&endpoint, "hello");
+//! let text = endpoint.metrics().prometheus_expfmt()?;
+//! assert!(text.contains(
+//!     "dynamo_component_requests_total{dynamo_component=\"llm\",dynamo_endpoint=\"generate\",dynamo_namespace=\"ns\"} 1\n"
+//! ));
+//! assert!(text.contains(
+//!     "dynamo_component_inflight_requests{dynamo_component=\"llm\",dynamo_endpoint=\"generate\",dynamo_namespace=\"ns\"} 0\n"
+//! ));
+//! # Ok(()) }
+//! ```
+//!
 //! # The `metrics` macros
 //!
 //! `metrics::counter!`, `gauge!` and `histogram!` land in the same registry under the same
@@ -75,6 +107,7 @@ mod level_metrics;
 mod metrics_config;
 pub mod names;
 pub mod prometheus_names;
+mod requests;
 mod router;
 mod runtime;
 mod scope;
@@ -83,14 +116,18 @@ mod system_server;
 pub use callbacks::CallbackHandle;
 pub use dynamo_exporter::{
     Counter, CounterVec, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, ExporterError, Gauge, GaugeVec,
-    Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, MAX_BUCKETS, Metric,
-    MetricVec, OVERFLOW_LABEL, Registered,
+    Histogram, HistogramTimer, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    MAX_BUCKETS, Metric, MetricVec, OVERFLOW_LABEL, Registered,
 };
 pub use error::MetricsError;
 pub use hierarchy::{Component, Endpoint, Namespace};
 pub use layer::{Naming, NamingLayer};
 pub use level_metrics::Metrics;
 pub use metrics_config::{MAX_SERIES_VAR, MetricsConfig, SERIES_IDLE_TIMEOUT_VAR};
+pub use requests::{
+    DEFAULT_REQUEST_DURATION_BUCKETS, RequestGuard, RequestMetrics, RequestMetricsOptions,
+    TrackedFuture, TrackedStream,
+};
 pub use runtime::{DistributedRuntime, RuntimeBuilder};
 pub use scope::Scoped;
 pub use system_server::{

@@ -24,22 +24,50 @@ pub mod labels {
     pub const HIERARCHY: [&str; 3] = [NAMESPACE, COMPONENT, ENDPOINT];
 }
 
-/// Metric names of request-handling components (before the `dynamo_component_` prefix).
+/// Metric names of request-handling components (before the `dynamo_component_` prefix), and
+/// the help texts [`Endpoint::track_request`](crate::Endpoint::track_request) gives them.
 pub mod work_handler {
-    /// Requests processed.
+    /// Requests processed (an integer counter).
     pub const REQUESTS_TOTAL: &str = "requests_total";
-    /// Bytes received in requests.
+    /// Help of [`REQUESTS_TOTAL`].
+    pub const REQUESTS_TOTAL_HELP: &str = "Total number of requests processed by work handler";
+    /// Bytes received in requests (an integer counter).
     pub const REQUEST_BYTES_TOTAL: &str = "request_bytes_total";
-    /// Bytes sent in responses.
+    /// Help of [`REQUEST_BYTES_TOTAL`].
+    pub const REQUEST_BYTES_TOTAL_HELP: &str =
+        "Total number of bytes received in requests by work handler";
+    /// Bytes sent in responses (an integer counter).
     pub const RESPONSE_BYTES_TOTAL: &str = "response_bytes_total";
-    /// Requests being processed now (a gauge).
+    /// Help of [`RESPONSE_BYTES_TOTAL`].
+    pub const RESPONSE_BYTES_TOTAL_HELP: &str =
+        "Total number of bytes sent in responses by work handler";
+    /// Requests being processed now (an integer gauge).
     pub const INFLIGHT_REQUESTS: &str = "inflight_requests";
+    /// Help of [`INFLIGHT_REQUESTS`].
+    pub const INFLIGHT_REQUESTS_HELP: &str =
+        "Number of requests currently being processed by work handler";
     /// Time spent processing a request (a histogram).
     pub const REQUEST_DURATION_SECONDS: &str = "request_duration_seconds";
-    /// Errors while processing requests.
+    /// Help of [`REQUEST_DURATION_SECONDS`].
+    pub const REQUEST_DURATION_SECONDS_HELP: &str =
+        "Time spent processing requests by work handler";
+    /// Time from the start of a request to its first response (a histogram).
+    pub const TIME_TO_FIRST_RESPONSE_SECONDS: &str = "time_to_first_response_seconds";
+    /// Help of [`TIME_TO_FIRST_RESPONSE_SECONDS`].
+    pub const TIME_TO_FIRST_RESPONSE_SECONDS_HELP: &str =
+        "Time from the start of a request to its first response, by work handler";
+    /// Errors while processing requests (integer counters by [`ERROR_TYPE_LABEL`]).
     pub const ERRORS_TOTAL: &str = "errors_total";
+    /// Help of [`ERRORS_TOTAL`].
+    pub const ERRORS_TOTAL_HELP: &str = "Total number of errors in work handler processing";
+    /// Requests cancelled before they completed: the caller went away (an integer counter).
+    pub const CANCELLATION_TOTAL: &str = "cancellation_total";
+    /// Help of [`CANCELLATION_TOTAL`].
+    pub const CANCELLATION_TOTAL_HELP: &str = "Total number of requests cancelled by work handler";
     /// Label classifying errors.
     pub const ERROR_TYPE_LABEL: &str = "error_type";
+    /// The error type of a request whose handler panicked.
+    pub const PANIC_ERROR_TYPE: &str = "panic";
 }
 
 /// Metrics the runtime itself exports at the runtime level.

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use dynamo_exporter::{Gauge, HandleCache, Probed, Registry, RegistryRecorder, fork};
@@ -16,6 +16,7 @@ use crate::hierarchy::{Namespace, Path, Place};
 use crate::metrics_config::MetricsConfig;
 use crate::names::full_metric_name;
 use crate::prometheus_names::{distributed_runtime, labels, self_metrics};
+use crate::requests::RequestClock;
 use crate::scope::{self, Scoped};
 use crate::system_server::{self, HealthStatus, ServerSettings, SystemState};
 use crate::{Metrics, MetricsError, Naming, NamingLayer};
@@ -42,6 +43,9 @@ pub(crate) struct RuntimeInner {
     pub(crate) root: Arc<Path>,
     /// Handles given to macro calls, by place and key.
     pub(crate) macro_handles: MacroHandles,
+    /// Where request tracking reads the time: given to the builder, or made when the first
+    /// request metrics are (the fast clock calibrates on its first use).
+    request_clock: OnceLock<RequestClock>,
 }
 
 /// The handles given to `metrics` macro calls, cached by the place they came from and their
@@ -79,6 +83,13 @@ impl RuntimeInner {
         let path = Arc::new(path);
         paths.insert(Arc::clone(&path));
         path
+    }
+
+    /// The clock of request tracking.
+    pub(crate) fn request_clock(&self) -> RequestClock {
+        self.request_clock
+            .get_or_init(RequestClock::monotonic)
+            .clone()
     }
 
     /// Time since the runtime started, by its clock.
@@ -120,6 +131,7 @@ pub struct RuntimeBuilder {
     callback_timeout: Duration,
     global_recorder: bool,
     clock: Option<Clock>,
+    request_clock: Option<RequestClock>,
     server: ServerSettings,
     max_series: Option<usize>,
     idle_timeout: Option<Option<Duration>>,
@@ -140,6 +152,7 @@ impl Default for RuntimeBuilder {
             callback_timeout: Duration::from_secs(5),
             global_recorder: true,
             clock: None,
+            request_clock: None,
             server: ServerSettings::default(),
             max_series: None,
             idle_timeout: None,
@@ -183,6 +196,18 @@ impl RuntimeBuilder {
     pub fn max_series(self, max: usize) -> Self {
         Self {
             max_series: Some(max),
+            ..self
+        }
+    }
+
+    /// Where request tracking ([`Endpoint::track_request`](crate::Endpoint::track_request))
+    /// reads the time: any monotonic reading, as a duration since a fixed origin. Tests give a
+    /// fake clock to make request durations exact. By default, the machine's fastest monotonic
+    /// clock: the CPU's time-stamp counter where it ticks at a constant rate, calibrated once
+    /// per process when the first request metrics are created; else the OS's monotonic clock.
+    pub fn request_clock(self, clock: impl Fn() -> Duration + Send + Sync + 'static) -> Self {
+        Self {
+            request_clock: Some(RequestClock::Custom(Arc::new(clock))),
             ..self
         }
     }
@@ -363,6 +388,7 @@ impl RuntimeBuilder {
             paths: Mutex::new(HashSet::new()),
             root: Arc::new(Path::default()),
             macro_handles: MacroHandles::default(),
+            request_clock: self.request_clock.map(OnceLock::from).unwrap_or_default(),
         });
         system_server::start(&server, &inner)?;
         crate::router::adopt(&inner, self.global_recorder);

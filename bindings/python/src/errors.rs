@@ -27,6 +27,7 @@ pub(crate) fn to_py_err(error: Error) -> PyErr {
         | Error::InvalidHierarchyName { .. }
         | Error::ReservedLabel { .. }
         | Error::Registry(_)
+        | Error::RequestMetrics { .. }
         | Error::InvalidEnv { .. } => PyValueError::new_err(message),
         other => match os_error(&other) {
             Some(Some(errno)) => PyOSError::new_err((errno, message)),

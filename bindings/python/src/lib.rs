@@ -23,12 +23,15 @@
 #![forbid(unsafe_code)]
 
 mod callbacks;
+mod decorate;
 mod errors;
 mod fork;
 mod labels;
 mod metrics;
+mod requests;
 mod runtime;
 mod scalars;
+mod timers;
 mod vecs;
 
 use pyo3::prelude::*;
@@ -40,6 +43,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runtime::PyNamespace>()?;
     m.add_class::<runtime::PyComponent>()?;
     m.add_class::<runtime::PyEndpoint>()?;
+    m.add_class::<requests::PyRequestGuard>()?;
     m.add_class::<metrics::PyMetrics>()?;
     m.add_class::<scalars::PyCounter>()?;
     m.add_class::<scalars::PyIntCounter>()?;
@@ -52,6 +56,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<vecs::PyIntGaugeVec>()?;
     m.add_class::<vecs::PyHistogramVec>()?;
     m.add_class::<callbacks::PyCallbackHandle>()?;
+    m.add_class::<timers::PyTimer>()?;
+    m.add_class::<timers::PyInprogressTracker>()?;
+    m.add_class::<timers::PyExceptionCounter>()?;
     m.add("MetricsError", m.py().get_type::<errors::MetricsError>())?;
     fork::register(m)?;
     Ok(())

@@ -6,8 +6,10 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::errors::to_py_err;
+use crate::labels::ConstLabels;
 use crate::labels::selector;
 use crate::metrics::PyMetrics;
+use crate::requests::{self, PyRequestGuard};
 
 /// The root of the hierarchy, configured from the environment (`DYN_SYSTEM_PORT`,
 /// `DYN_SYSTEM_HOST`, ...). With `DYN_SYSTEM_PORT` set, it serves `/metrics`, `/health` and
@@ -127,6 +129,44 @@ level_class! {
         /// The readiness this endpoint set, or `None` when it set none.
         fn health_status(&self) -> Option<&'static str> {
             self.0.health_status().map(HealthStatus::as_str)
+        }
+
+        /// Starts tracking one request: a `RequestGuard`, for a `with` block. An exception
+        /// leaving the block counts an error of `error_type`, or of the exception's class
+        /// name when `None`.
+        ///
+        /// The endpoint's request metrics are created on the first call (see
+        /// `create_request_metrics`); when they cannot be, the error is logged once on the
+        /// `dynamo.runtime` logger and requests are not counted.
+        #[pyo3(signature = (error_type = None))]
+        fn track_request(&self, py: Python<'_>, error_type: Option<String>) -> PyRequestGuard {
+            requests::track(py, &self.0, error_type)
+        }
+
+        /// Decorator tracking each call of a function, `async def` and generator functions
+        /// included, as one request: `@endpoint.track_requests` or
+        /// `@endpoint.track_requests(error_type="generate")`.
+        #[pyo3(signature = (func = None, /, *, error_type = None))]
+        fn track_requests<'py>(
+            slf: &Bound<'py, Self>,
+            func: Option<&Bound<'py, PyAny>>,
+            error_type: Option<String>,
+        ) -> PyResult<Bound<'py, PyAny>> {
+            requests::track_requests(slf.as_any(), func, error_type)
+        }
+
+        /// Creates the endpoint's request metrics now, with extra constant `labels` (such as
+        /// `[("model", "llama")]`) and buckets (default 0.005 to 600 seconds), before its
+        /// first tracked request. Raises `MetricsError` when they exist already or conflict
+        /// with a metric of the same name, `ValueError` for a malformed label or bucket list.
+        #[pyo3(signature = (labels = None, duration_buckets = None, first_response_buckets = None))]
+        fn create_request_metrics(
+            &self,
+            labels: Option<ConstLabels>,
+            duration_buckets: Option<Vec<f64>>,
+            first_response_buckets: Option<Vec<f64>>,
+        ) -> PyResult<()> {
+            requests::create_request_metrics(&self.0, labels, duration_buckets, first_response_buckets)
         }
     }
 }

@@ -9,6 +9,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::labels::{label_dict, selector};
+use crate::timers::{
+    CounterTarget, GaugeTarget, PyExceptionCounter, PyInprogressTracker, PyTimer, TimerTarget,
+};
 
 /// Defines a frozen Python class over a handle, with the introspection every metric has
 /// besides the operations given.
@@ -85,6 +88,17 @@ scalar_class! {
         fn get(&self) -> f64 {
             self.0.get()
         }
+
+        /// Counts the exceptions of type `exception` (default `Exception`) leaving a block
+        /// (`with`) or a decorated function.
+        #[pyo3(signature = (exception = None))]
+        fn count_exceptions(
+            &self,
+            py: Python<'_>,
+            exception: Option<Bound<'_, PyAny>>,
+        ) -> PyResult<PyExceptionCounter> {
+            PyExceptionCounter::new(py, CounterTarget::Counter(self.0.clone()), exception)
+        }
     }
 }
 
@@ -104,6 +118,17 @@ scalar_class! {
         /// The current value.
         fn get(&self) -> u64 {
             self.0.get()
+        }
+
+        /// Counts the exceptions of type `exception` (default `Exception`) leaving a block
+        /// (`with`) or a decorated function.
+        #[pyo3(signature = (exception = None))]
+        fn count_exceptions(
+            &self,
+            py: Python<'_>,
+            exception: Option<Bound<'_, PyAny>>,
+        ) -> PyResult<PyExceptionCounter> {
+            PyExceptionCounter::new(py, CounterTarget::IntCounter(self.0.clone()), exception)
         }
     }
 }
@@ -150,6 +175,17 @@ scalar_class! {
         fn dec_by(&self, value: f64) {
             self.0.dec_by(value);
         }
+
+        /// Sets the gauge to the seconds a block (`with`) or each call of a decorated
+        /// function takes.
+        fn time(&self) -> PyTimer {
+            PyTimer::new(TimerTarget::Gauge(self.0.clone()))
+        }
+
+        /// Adds one while a block (`with`) or a call of a decorated function runs.
+        fn track_inprogress(&self) -> PyInprogressTracker {
+            PyInprogressTracker(GaugeTarget::Gauge(self.0.clone()))
+        }
     }
 }
 
@@ -185,6 +221,11 @@ scalar_class! {
         fn sub(&self, value: i64) {
             self.0.sub(value);
         }
+
+        /// Adds one while a block (`with`) or a call of a decorated function runs.
+        fn track_inprogress(&self) -> PyInprogressTracker {
+            PyInprogressTracker(GaugeTarget::IntGauge(self.0.clone()))
+        }
     }
 }
 
@@ -204,6 +245,11 @@ scalar_class! {
         /// The sum of all observations.
         fn get_sum(&self) -> f64 {
             self.0.get_sum()
+        }
+
+        /// Observes the seconds a block (`with`) or each call of a decorated function takes.
+        fn time(&self) -> PyTimer {
+            PyTimer::new(TimerTarget::Histogram(self.0.clone()))
         }
     }
 }

@@ -11,6 +11,9 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::labels::{LabelKeys, label_dict, selector};
 use crate::scalars::bad_counter_increment;
+use crate::timers::{
+    CounterTarget, GaugeTarget, PyExceptionCounter, PyInprogressTracker, PyTimer, TimerTarget,
+};
 
 /// Defines a frozen Python class over a vec, with the introspection every vec has besides the
 /// operations given. `self.child(labels)` finds the series for a dict of label values.
@@ -147,6 +150,18 @@ vec_class! {
         fn get(&self, labels: &Bound<'_, PyDict>) -> PyResult<f64> {
             Ok(self.child(labels)?.get())
         }
+
+        /// Counts, in the series of `labels`, the exceptions of type `exception` (default
+        /// `Exception`) leaving a block (`with`) or a decorated function.
+        #[pyo3(signature = (labels, exception = None))]
+        fn count_exceptions(
+            &self,
+            labels: &Bound<'_, PyDict>,
+            exception: Option<Bound<'_, PyAny>>,
+        ) -> PyResult<PyExceptionCounter> {
+            let counter = CounterTarget::Counter(self.child(labels)?.clone());
+            PyExceptionCounter::new(labels.py(), counter, exception)
+        }
     }
 }
 
@@ -169,6 +184,18 @@ vec_class! {
         /// The value of the series of `labels`.
         fn get(&self, labels: &Bound<'_, PyDict>) -> PyResult<u64> {
             Ok(self.child(labels)?.get())
+        }
+
+        /// Counts, in the series of `labels`, the exceptions of type `exception` (default
+        /// `Exception`) leaving a block (`with`) or a decorated function.
+        #[pyo3(signature = (labels, exception = None))]
+        fn count_exceptions(
+            &self,
+            labels: &Bound<'_, PyDict>,
+            exception: Option<Bound<'_, PyAny>>,
+        ) -> PyResult<PyExceptionCounter> {
+            let counter = CounterTarget::IntCounter(self.child(labels)?.clone());
+            PyExceptionCounter::new(labels.py(), counter, exception)
         }
     }
 }
@@ -222,6 +249,18 @@ vec_class! {
             self.child(labels)?.dec_by(value);
             Ok(())
         }
+
+        /// Sets the series of `labels` to the seconds a block (`with`) or each call of a
+        /// decorated function takes.
+        fn time(&self, labels: &Bound<'_, PyDict>) -> PyResult<PyTimer> {
+            Ok(PyTimer::new(TimerTarget::Gauge(self.child(labels)?.clone())))
+        }
+
+        /// Adds one to the series of `labels` while a block (`with`) or a call of a
+        /// decorated function runs.
+        fn track_inprogress(&self, labels: &Bound<'_, PyDict>) -> PyResult<PyInprogressTracker> {
+            Ok(PyInprogressTracker(GaugeTarget::Gauge(self.child(labels)?.clone())))
+        }
     }
 }
 
@@ -262,6 +301,12 @@ vec_class! {
             self.child(labels)?.sub(value);
             Ok(())
         }
+
+        /// Adds one to the series of `labels` while a block (`with`) or a call of a
+        /// decorated function runs.
+        fn track_inprogress(&self, labels: &Bound<'_, PyDict>) -> PyResult<PyInprogressTracker> {
+            Ok(PyInprogressTracker(GaugeTarget::IntGauge(self.child(labels)?.clone())))
+        }
     }
 }
 
@@ -282,6 +327,12 @@ vec_class! {
         /// The sum of the observations of the series of `labels`.
         fn get_sum(&self, labels: &Bound<'_, PyDict>) -> PyResult<f64> {
             Ok(self.child(labels)?.get_sum())
+        }
+
+        /// Observes, in the series of `labels`, the seconds a block (`with`) or each call of
+        /// a decorated function takes.
+        fn time(&self, labels: &Bound<'_, PyDict>) -> PyResult<PyTimer> {
+            Ok(PyTimer::new(TimerTarget::Histogram(self.child(labels)?.clone())))
         }
     }
 }

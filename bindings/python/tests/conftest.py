@@ -85,3 +85,17 @@ def histogram_samples(
     out[key(f"{name}_count", labels)] = float(len(observations))
     out[key(f"{name}_sum", labels)] = float(sum(observations))
     return out
+
+
+def mask_sums(text: str, low: float = 0.0, high: float = 60.0) -> str:
+    """``text`` with the value of every histogram ``_sum`` sample replaced by ``SUM``, after
+    checking it lies in ``[low, high)``: durations vary from run to run, their buckets and
+    counts do not when the buckets are chosen wide enough."""
+    lines = []
+    for line in text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if not line.startswith("#") and series.split("{")[0].endswith("_sum"):
+            assert low <= float(value) < high, line
+            line = f"{series} SUM"
+        lines.append(line)
+    return "\n".join(lines) + "\n"

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from conftest import key, samples
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -109,7 +111,10 @@ def updates(got, method):
     return got.get(key("dynamo_component_updates_total", {**EP, "update_method": method}), 0)
 
 
-@pytest.mark.parametrize("name", ["server_with_loop.py", "server_with_callback.py"])
+ALL = ["server_with_loop.py", "server_with_callback.py", "request_handler.py"]
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_examples_are_executable_scripts(name):
     path = EXAMPLES / name
     assert os.access(path, os.X_OK)
@@ -166,7 +171,7 @@ def test_example_scrapes_pass_promtool_lint(start, name):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("name", ["server_with_loop.py", "server_with_callback.py"])
+@pytest.mark.parametrize("name", ALL)
 def test_examples_explain_a_missing_port(name):
     result = subprocess.run(
         [str(EXAMPLES / name)], env=example_env(), capture_output=True, text=True, timeout=60
@@ -209,3 +214,54 @@ def test_examples_answer_scrapes_in_flight_and_exit_0_on_a_signal(start, name, s
     for scraper in scrapers:
         scraper.join(timeout=30)
     assert not errors, errors
+
+
+LLM = {
+    "dynamo_namespace": "example",
+    "dynamo_component": "llm",
+    "dynamo_endpoint": "generate",
+    "model": "toy-reverser",
+}
+
+
+def request_value(got, name, **extra):
+    return got.get(key(f"dynamo_component_{name}", {**LLM, **extra}), 0)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_request_handler_serves_the_request_series_of_its_traffic(start, sig):
+    server = start("request_handler.py")
+    body, got = scrape_until(
+        server,
+        lambda got: request_value(got, "requests_total") >= 10
+        and request_value(got, "errors_total", error_type="ValueError") >= 1
+        and request_value(got, "cancellation_total") >= 1,
+    )
+    assert [f.name for f in text_string_to_metric_families(body)] == [
+        "dynamo_component_cancellation",
+        "dynamo_component_errors",
+        "dynamo_component_inflight_requests",
+        "dynamo_component_request_bytes",
+        "dynamo_component_request_duration_seconds",
+        "dynamo_component_requests",
+        "dynamo_component_response_bytes",
+        "dynamo_component_time_to_first_response_seconds",
+        "dynamo_component_uptime_seconds",
+        "dynamo_metrics_callback_text_dropped",
+        "dynamo_metrics_macro_rejections",
+    ]
+    started = request_value(got, "requests_total")
+    inflight = request_value(got, "inflight_requests")
+    ended = request_value(got, "request_duration_seconds_count")
+    assert 0 <= inflight <= started
+    assert started - inflight - 1 <= ended <= started
+    assert request_value(got, "request_duration_seconds_bucket", le=repr(600.0)) == ended
+    assert request_value(got, "request_bytes_total") > 0
+    assert request_value(got, "response_bytes_total") > 0
+    assert request_value(got, "time_to_first_response_seconds_count") > 0
+    if shutil.which("promtool"):
+        lint = subprocess.run(
+            ["promtool", "check", "metrics"], input=body, capture_output=True, text=True, timeout=60
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert server.stop(sig) == 0

@@ -1,7 +1,8 @@
 """Type stubs of the native module behind ``dynamo.runtime`` and ``dynamo.prometheus_metrics``."""
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal, final
+from types import TracebackType
+from typing import Any, Literal, TypeVar, final, overload
 
 __all__ = [
     "CallbackHandle",
@@ -10,10 +11,12 @@ __all__ = [
     "CounterVec",
     "DistributedRuntime",
     "Endpoint",
+    "ExceptionCounter",
     "Gauge",
     "GaugeVec",
     "Histogram",
     "HistogramVec",
+    "InprogressTracker",
     "IntCounter",
     "IntCounterVec",
     "IntGauge",
@@ -21,10 +24,27 @@ __all__ = [
     "Metrics",
     "MetricsError",
     "Namespace",
+    "RequestGuard",
+    "Timer",
 ]
 
 _ConstLabels = Sequence[tuple[str, str]] | Mapping[str, str]
 """Constant labels: a list of ``(name, value)`` pairs (or a dict)."""
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+"""A decorated function: plain, ``async def``, or a generator function."""
+
+_ExceptionTypes = type[BaseException] | tuple[type[BaseException], ...]
+"""What ``isinstance`` takes as its second argument."""
+
+class _ContextManager:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Ends the block; an exception goes on."""
 
 @final
 class DistributedRuntime:
@@ -78,6 +98,24 @@ class Endpoint:
         ready only while every endpoint that set one is."""
     def health_status(self) -> Literal["ready", "notready"] | None:
         """The readiness this endpoint set, or ``None`` when it set none."""
+    def track_request(self, error_type: str | None = None) -> RequestGuard:
+        """Starts tracking one request, for a ``with`` block. An exception leaving the block
+        counts an error of ``error_type``, or of the exception's class name."""
+    @overload
+    def track_requests(self, func: _F, /) -> _F:
+        """Decorator: each call of ``func`` (plain, ``async def`` or generator) is a request."""
+    @overload
+    def track_requests(
+        self, func: None = None, /, *, error_type: str | None = None
+    ) -> Callable[[_F], _F]: ...
+    def create_request_metrics(
+        self,
+        labels: _ConstLabels | None = None,
+        duration_buckets: Sequence[float] | None = None,
+        first_response_buckets: Sequence[float] | None = None,
+    ) -> None:
+        """Creates the request metrics now, with extra constant labels and buckets (default
+        0.005 to 600 seconds), before the first tracked request."""
 
 @final
 class CallbackHandle:
@@ -86,6 +124,25 @@ class CallbackHandle:
 
     def unregister(self) -> bool:
         """Removes the callback; ``False`` when it was removed already."""
+
+@final
+class RequestGuard(_ContextManager):
+    """One request being tracked, from ``endpoint.track_request()``; it ends once, at the end
+    of its ``with`` block or at ``finish()``."""
+
+    def __enter__(self) -> RequestGuard: ...
+    def error(self, error_type: str) -> None:
+        """Counts one error of ``error_type`` in ``errors_total{error_type}``."""
+    def cancelled(self) -> None:
+        """Counts the request in ``cancellation_total`` (once)."""
+    def request_bytes(self, n: int) -> None:
+        """Adds ``n`` to ``request_bytes_total``."""
+    def response_bytes(self, n: int) -> None:
+        """Adds ``n`` to ``response_bytes_total``."""
+    def first_response(self) -> None:
+        """Observes the time to the first response (the first call only)."""
+    def finish(self) -> float:
+        """Ends the request now; returns its duration in seconds (0 when it had ended)."""
 
 @final
 class Metrics:
@@ -189,6 +246,9 @@ class Counter(_Metric):
     def inc_by(self, value: float) -> None:
         """Adds ``value``; a negative value raises ``OverflowError``."""
     def get(self) -> float: ...
+    def count_exceptions(self, exception: _ExceptionTypes | None = None) -> ExceptionCounter:
+        """Counts the exceptions of type ``exception`` (``None``: ``Exception``) leaving a
+        block."""
 
 @final
 class IntCounter(_Metric):
@@ -198,6 +258,9 @@ class IntCounter(_Metric):
     def inc_by(self, value: int) -> None:
         """Adds ``value``; a negative or too large value raises ``OverflowError``."""
     def get(self) -> int: ...
+    def count_exceptions(self, exception: _ExceptionTypes | None = None) -> ExceptionCounter:
+        """Counts the exceptions of type ``exception`` (``None``: ``Exception``) leaving a
+        block."""
 
 @final
 class Gauge(_Metric):
@@ -211,6 +274,10 @@ class Gauge(_Metric):
     def sub(self, value: float) -> None: ...
     def inc_by(self, value: float) -> None: ...
     def dec_by(self, value: float) -> None: ...
+    def time(self) -> Timer:
+        """Sets the gauge to the seconds a block or each call of a decorated function takes."""
+    def track_inprogress(self) -> InprogressTracker:
+        """Adds one while a block or a call of a decorated function runs."""
 
 @final
 class IntGauge(_Metric):
@@ -222,6 +289,8 @@ class IntGauge(_Metric):
     def dec(self) -> None: ...
     def add(self, value: int) -> None: ...
     def sub(self, value: int) -> None: ...
+    def track_inprogress(self) -> InprogressTracker:
+        """Adds one while a block or a call of a decorated function runs."""
 
 @final
 class Histogram(_Metric):
@@ -230,6 +299,8 @@ class Histogram(_Metric):
     def observe(self, value: float) -> None: ...
     def get_count(self) -> int: ...
     def get_sum(self) -> float: ...
+    def time(self) -> Timer:
+        """Observes the seconds a block or each call of a decorated function takes."""
 
 class _MetricVec(_Metric):
     """Vec operations take ``labels``: a dict with exactly the declared label names, each
@@ -260,6 +331,9 @@ class CounterVec(_MetricVec):
     def inc(self, labels: dict[str, str]) -> None: ...
     def inc_by(self, labels: dict[str, str], value: float) -> None: ...
     def get(self, labels: dict[str, str]) -> float: ...
+    def count_exceptions(
+        self, labels: dict[str, str], exception: _ExceptionTypes | None = None
+    ) -> ExceptionCounter: ...
 
 @final
 class IntCounterVec(_MetricVec):
@@ -268,6 +342,9 @@ class IntCounterVec(_MetricVec):
     def inc(self, labels: dict[str, str]) -> None: ...
     def inc_by(self, labels: dict[str, str], value: int) -> None: ...
     def get(self, labels: dict[str, str]) -> int: ...
+    def count_exceptions(
+        self, labels: dict[str, str], exception: _ExceptionTypes | None = None
+    ) -> ExceptionCounter: ...
 
 @final
 class GaugeVec(_MetricVec):
@@ -281,6 +358,8 @@ class GaugeVec(_MetricVec):
     def sub(self, labels: dict[str, str], value: float) -> None: ...
     def inc_by(self, labels: dict[str, str], value: float) -> None: ...
     def dec_by(self, labels: dict[str, str], value: float) -> None: ...
+    def time(self, labels: dict[str, str]) -> Timer: ...
+    def track_inprogress(self, labels: dict[str, str]) -> InprogressTracker: ...
 
 @final
 class IntGaugeVec(_MetricVec):
@@ -292,6 +371,7 @@ class IntGaugeVec(_MetricVec):
     def dec(self, labels: dict[str, str]) -> None: ...
     def add(self, labels: dict[str, str], value: int) -> None: ...
     def sub(self, labels: dict[str, str], value: int) -> None: ...
+    def track_inprogress(self, labels: dict[str, str]) -> InprogressTracker: ...
 
 @final
 class HistogramVec(_MetricVec):
@@ -300,3 +380,26 @@ class HistogramVec(_MetricVec):
     def observe(self, value: float, labels: dict[str, str]) -> None: ...
     def get_count(self, labels: dict[str, str]) -> int: ...
     def get_sum(self, labels: dict[str, str]) -> float: ...
+    def time(self, labels: dict[str, str]) -> Timer: ...
+
+@final
+class Timer(_ContextManager):
+    """Times a block (``with``) or each call of a decorated function, as prometheus_client's
+    ``time()``: a histogram observes the seconds, a gauge is set to them."""
+
+    def __enter__(self) -> Timer: ...
+    def __call__(self, func: _F) -> _F: ...
+
+@final
+class InprogressTracker(_ContextManager):
+    """A gauge up by one while a block or a call of a decorated function runs."""
+
+    def __enter__(self) -> None: ...
+    def __call__(self, func: _F) -> _F: ...
+
+@final
+class ExceptionCounter(_ContextManager):
+    """Counts the exceptions of a type leaving a block or a decorated function."""
+
+    def __enter__(self) -> None: ...
+    def __call__(self, func: _F) -> _F: ...

@@ -11,6 +11,17 @@ Vecs take their label values as a dict with exactly the declared label names:
 Every metric has ``name()`` and ``const_labels()``; vecs also ``variable_labels()``. Objects are
 safe to use from several threads.
 
+The context managers of prometheus_client, with its names and behaviour, each usable as
+``with ...:`` and as a decorator (of plain, ``async def`` and generator functions; a decorated
+coroutine is timed until it returns, a generator until its iteration ends):
+``hist.time()`` and ``gauge.time()`` (:class:`Timer`), ``gauge.track_inprogress()``
+(:class:`InprogressTracker`), ``counter.count_exceptions(exception=Exception)``
+(:class:`ExceptionCounter`). A vec has them for the series of a dict of labels, where
+prometheus_client has them on ``labels(...)``: ``hist_vec.time(labels)``,
+``gauge_vec.time(labels)``, ``gauge_vec.track_inprogress(labels)``,
+``counter_vec.count_exceptions(labels, exception=Exception)``; the series is chosen when the
+context manager is made (for a decorator, once).
+
 Creating a metric that conflicts with a registered one raises :class:`MetricsError` (a
 ``RuntimeError``); a bad name, label, help text or bucket list raises ``ValueError``.
 """
@@ -18,27 +29,33 @@ Creating a metric that conflicts with a registered one raises :class:`MetricsErr
 from dynamo._core import (
     Counter,
     CounterVec,
+    ExceptionCounter,
     Gauge,
     GaugeVec,
     Histogram,
     HistogramVec,
+    InprogressTracker,
     IntCounter,
     IntCounterVec,
     IntGauge,
     IntGaugeVec,
     MetricsError,
+    Timer,
 )
 
 __all__ = [
     "Counter",
     "CounterVec",
+    "ExceptionCounter",
     "Gauge",
     "GaugeVec",
     "Histogram",
     "HistogramVec",
+    "InprogressTracker",
     "IntCounter",
     "IntCounterVec",
     "IntGauge",
     "IntGaugeVec",
     "MetricsError",
+    "Timer",
 ]

@@ -30,22 +30,47 @@ class labels:  # noqa: N801
 
 
 class work_handler:  # noqa: N801
-    """Metric names of request-handling components (before the ``dynamo_component_`` prefix)."""
+    """Metric names of request-handling components (before the ``dynamo_component_`` prefix),
+    and the help texts ``endpoint.track_request()`` gives them."""
 
     REQUESTS_TOTAL = "requests_total"
-    """Requests processed."""
+    """Requests processed (an integer counter)."""
+    REQUESTS_TOTAL_HELP = "Total number of requests processed by work handler"
+    """Help of ``REQUESTS_TOTAL``."""
     REQUEST_BYTES_TOTAL = "request_bytes_total"
-    """Bytes received in requests."""
+    """Bytes received in requests (an integer counter)."""
+    REQUEST_BYTES_TOTAL_HELP = "Total number of bytes received in requests by work handler"
+    """Help of ``REQUEST_BYTES_TOTAL``."""
     RESPONSE_BYTES_TOTAL = "response_bytes_total"
-    """Bytes sent in responses."""
+    """Bytes sent in responses (an integer counter)."""
+    RESPONSE_BYTES_TOTAL_HELP = "Total number of bytes sent in responses by work handler"
+    """Help of ``RESPONSE_BYTES_TOTAL``."""
     INFLIGHT_REQUESTS = "inflight_requests"
-    """Requests being processed now (a gauge)."""
+    """Requests being processed now (an integer gauge)."""
+    INFLIGHT_REQUESTS_HELP = "Number of requests currently being processed by work handler"
+    """Help of ``INFLIGHT_REQUESTS``."""
     REQUEST_DURATION_SECONDS = "request_duration_seconds"
     """Time spent processing a request (a histogram)."""
+    REQUEST_DURATION_SECONDS_HELP = "Time spent processing requests by work handler"
+    """Help of ``REQUEST_DURATION_SECONDS``."""
+    TIME_TO_FIRST_RESPONSE_SECONDS = "time_to_first_response_seconds"
+    """Time from the start of a request to its first response (a histogram)."""
+    TIME_TO_FIRST_RESPONSE_SECONDS_HELP = (
+        "Time from the start of a request to its first response, by work handler"
+    )
+    """Help of ``TIME_TO_FIRST_RESPONSE_SECONDS``."""
     ERRORS_TOTAL = "errors_total"
-    """Errors while processing requests."""
+    """Errors while processing requests (integer counters by ``ERROR_TYPE_LABEL``)."""
+    ERRORS_TOTAL_HELP = "Total number of errors in work handler processing"
+    """Help of ``ERRORS_TOTAL``."""
+    CANCELLATION_TOTAL = "cancellation_total"
+    """Requests cancelled before they completed: the caller went away (an integer counter)."""
+    CANCELLATION_TOTAL_HELP = "Total number of requests cancelled by work handler"
+    """Help of ``CANCELLATION_TOTAL``."""
     ERROR_TYPE_LABEL = "error_type"
     """Label classifying errors."""
+    PANIC_ERROR_TYPE = "panic"
+    """The error type of a request whose (Rust) handler panicked."""
 
 
 class distributed_runtime:  # noqa: N801

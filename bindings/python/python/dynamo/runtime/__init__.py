@@ -9,6 +9,18 @@ until ``shutdown()``.
 
 The package is safe to use across ``os.fork()``: a child neither hangs nor inherits the
 parent's status server (its sockets are closed in the child); its metrics keep working.
+
+An :class:`Endpoint` tracks the requests it serves in Dynamo's request metrics
+(``requests_total``, ``inflight_requests``, ``request_duration_seconds``, ``errors_total``,
+``cancellation_total``, the byte counters), in one line::
+
+    @endpoint.track_requests
+    async def generate(request):
+        ...
+
+    with endpoint.track_request() as request:   # a RequestGuard
+        request.request_bytes(len(payload))
+        ...
 """
 
 from dynamo._core import (
@@ -18,6 +30,15 @@ from dynamo._core import (
     Endpoint,
     Metrics,
     Namespace,
+    RequestGuard,
 )
 
-__all__ = ["CallbackHandle", "Component", "DistributedRuntime", "Endpoint", "Metrics", "Namespace"]
+__all__ = [
+    "CallbackHandle",
+    "Component",
+    "DistributedRuntime",
+    "Endpoint",
+    "Metrics",
+    "Namespace",
+    "RequestGuard",
+]
