@@ -156,7 +156,7 @@ impl FirstResponse {
 /// Creates the request metrics of `place`, all or nothing as far as the settings go: each
 /// metric is first created in a scratch registry, so a malformed setting is refused before
 /// anything is registered. A conflict with a metric registered already leaves none of them
-/// that metric.
+/// registered.
 fn create(place: &Place, settings: Settings) -> Result<RequestMetrics, MetricsError> {
     let metrics = Metrics::new(place.clone());
     let dry_run = metrics.dry_run();
