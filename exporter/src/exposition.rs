@@ -81,7 +81,12 @@ pub enum Value<'a> {
 #[derive(Clone, Copy)]
 pub struct Labels<'a> {
     pub(crate) repr: LabelsRepr<'a>,
+    /// Labels the registry adds to every series that does not have them (sorted by name).
+    pub(crate) extra: &'a [(Box<str>, Box<str>)],
 }
+
+/// Constant labels a registry adds to every series, sorted by name.
+pub(crate) type ExtraLabels = [(Box<str>, Box<str>)];
 
 #[derive(Clone, Copy)]
 pub(crate) enum LabelsRepr<'a> {
@@ -98,8 +103,17 @@ pub(crate) enum LabelsRepr<'a> {
 pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
 
 impl<'a> Labels<'a> {
-    /// Every pair, sorted by name; values unescaped.
+    /// Every pair, sorted by name; values unescaped. The registry's extra labels are
+    /// among them, except where the series has a label of the same name.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        WithExtra {
+            base: self.own().peekable(),
+            extra: self.extra.iter().peekable(),
+        }
+    }
+
+    /// The series' own pairs, without the registry's extra labels.
+    fn own(&self) -> Iter<'a> {
         match self.repr {
             LabelsRepr::Vec { layout, key } => Iter::Vec(layout.pairs(key)),
             LabelsRepr::Pairs { key } => Iter::Pairs(Box::new(key_pairs(key))),
@@ -131,6 +145,37 @@ fn overflow_pairs(layout: &Layout) -> Box<dyn Iterator<Item = (&str, &str)> + '_
             .chain(std::iter::once((OVERFLOW_LABEL, "true")))
             .chain(consts.skip(at)),
     )
+}
+
+/// A series' pairs merged with extra pairs by name; on a tie the series' own pair wins.
+struct WithExtra<'a> {
+    base: std::iter::Peekable<Iter<'a>>,
+    extra: std::iter::Peekable<std::slice::Iter<'a, (Box<str>, Box<str>)>>,
+}
+
+impl<'a> Iterator for WithExtra<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let extra = self.extra.peek().map(|(k, v)| (&**k, &**v));
+            match (self.base.peek().copied(), extra) {
+                (Some(own), Some(add)) if add.0 < own.0 => {
+                    self.extra.next();
+                    return Some(add);
+                }
+                (Some(own), Some(add)) if add.0 == own.0 => {
+                    self.extra.next();
+                }
+                (Some(_), _) => return self.base.next(),
+                (None, Some(add)) => {
+                    self.extra.next();
+                    return Some(add);
+                }
+                (None, None) => return None,
+            }
+        }
+    }
 }
 
 enum Iter<'a> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::exposition::{Encoder, FamilyInfo, Labels, LabelsRepr};
+use crate::exposition::{Encoder, ExtraLabels, FamilyInfo, Labels, LabelsRepr};
 use crate::labels::{cmp_pairs, pairs_key};
 use crate::members::{Entry, Members, Merged, Run, Snapshot};
 use crate::metric::Core;
@@ -83,13 +83,14 @@ impl Stream {
         }
     }
 
-    fn cursor(&self) -> Cursor<'_> {
+    fn cursor<'a>(&'a self, extra: &'a ExtraLabels) -> Cursor<'a> {
         let iter = match &self.items {
             Items::Members(snapshot) => CursorIter::Members(snapshot.iter()),
             Items::One(index, state) => CursorIter::One(Some((*index, *state))),
         };
         let mut cursor = Cursor {
             stream: self,
+            extra,
             iter,
             head: None,
         };
@@ -101,6 +102,7 @@ impl Stream {
 /// A position in a stream: its next series.
 struct Cursor<'a> {
     stream: &'a Stream,
+    extra: &'a ExtraLabels,
     iter: CursorIter<'a>,
     head: Option<(Labels<'a>, u32, u64)>,
 }
@@ -125,7 +127,14 @@ impl<'a> Cursor<'a> {
                             LabelsRepr::Pairs { key }
                         }
                     };
-                    (Labels { repr }, entry.slot, entry.state)
+                    (
+                        Labels {
+                            repr,
+                            extra: self.extra,
+                        },
+                        entry.slot,
+                        entry.state,
+                    )
                 })
             }
             CursorIter::One(one) => {
@@ -136,6 +145,7 @@ impl<'a> Cursor<'a> {
                                 repr: LabelsRepr::Overflow {
                                     layout: &core.layout,
                                 },
+                                extra: self.extra,
                             },
                             index,
                             state,
@@ -253,11 +263,13 @@ struct FamilyState {
 }
 
 /// What the registry tells a family at a scrape.
-pub(crate) struct Sweep {
+pub(crate) struct Sweep<'a> {
     /// Now, by the registry's clock.
     pub(crate) now: Duration,
     /// Macro series unchanged this long are dropped.
     pub(crate) idle_timeout: Option<Duration>,
+    /// Labels added to every series that does not have them.
+    pub(crate) extra: &'a ExtraLabels,
 }
 
 impl Family {
@@ -489,7 +501,7 @@ impl Family {
         &self,
         required: &[(&str, &str)],
         encoder: &mut dyn Encoder,
-        sweep: &Sweep,
+        sweep: &Sweep<'_>,
     ) {
         let _section = crate::fork::enter();
         let mut streams = Vec::new();
@@ -529,7 +541,7 @@ impl Family {
         let mut cursors: Vec<Cursor<'_>> = streams
             .iter()
             .filter(|s| s.required_consts(required))
-            .map(Stream::cursor)
+            .map(|s| s.cursor(sweep.extra))
             .filter(|c| c.head.is_some())
             .collect();
         let mut scratch = Vec::new();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, RwLock};
 
 use crate::counter::{F64Counter, U64Counter};
-use crate::exposition::{Encoder, TextEncoder};
+use crate::exposition::{Encoder, ExtraLabels, TextEncoder};
 use crate::family::{AnySlot, Family, Help, Identity, RegisteredAs, Registering, Sweep};
 use crate::gauge::{F64Gauge, I64Gauge};
 use crate::histogram::{self, DEFAULT_BUCKETS, HistogramCell};
@@ -87,11 +87,12 @@ impl Shared {
         }
     }
 
-    fn sweep(&self) -> Sweep {
+    fn sweep<'a>(&self, extra: &'a ExtraLabels) -> Sweep<'a> {
         let idle = self.idle_timeout.load(Ordering::Relaxed);
         Sweep {
             now: self.now(),
             idle_timeout: (idle > 0).then(|| Duration::from_nanos(idle)),
+            extra,
         }
     }
 }
@@ -129,6 +130,8 @@ pub struct Registry {
     /// Descriptions from `describe_*` macros for families not created yet.
     descriptions: Mutex<HashMap<Box<str>, Box<str>>>,
     shared: Arc<Shared>,
+    /// Labels added to every series that does not have them, sorted by name.
+    extra: RwLock<Arc<ExtraLabels>>,
 }
 
 impl Default for Registry {
@@ -137,6 +140,7 @@ impl Default for Registry {
             id: NEXT_REGISTRY.fetch_add(1, Ordering::Relaxed),
             families: RwLock::default(),
             descriptions: Mutex::default(),
+            extra: RwLock::new(Arc::from(Vec::new())),
             shared: Arc::new(Shared {
                 default_max_series: AtomicUsize::new(DEFAULT_MAX_SERIES),
                 idle_timeout: AtomicU64::new(0),
@@ -270,6 +274,64 @@ impl Registry {
         }
     }
 
+    /// Adds these labels to every series a scrape shows, except to series that have a label
+    /// of the same name (those keep theirs). Names are checked like any label name; `le` and
+    /// `quantile`, which mark buckets and quantiles, and the overflow marker are refused.
+    ///
+    /// ```
+    /// # use dynamo_exporter::{Opts, Registry};
+    /// let registry = Registry::new();
+    /// registry.set_const_labels(&[("cluster", "us-west")]).unwrap();
+    /// let jobs = registry.int_counter_vec(&Opts::new("jobs_total", "Jobs"), &["cluster", "queue"]).unwrap();
+    /// jobs.with_label_values(&["eu", "a"]).inc();
+    /// jobs.with_label_values(&["", "b"]).inc();
+    /// assert_eq!(
+    ///     registry.render(),
+    ///     concat!(
+    ///         "# HELP jobs_total Jobs\n",
+    ///         "# TYPE jobs_total counter\n",
+    ///         "jobs_total{cluster=\"\",queue=\"b\"} 1\n",
+    ///         "jobs_total{cluster=\"eu\",queue=\"a\"} 1\n",
+    ///     )
+    /// );
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ExporterError::InvalidLabelName`] or [`ExporterError::DuplicateLabel`] naming the label.
+    pub fn set_const_labels(&self, labels: &[(&str, &str)]) -> Result<(), ExporterError> {
+        // Checked as histogram labels (no `le`), since they join every family.
+        validate::label_names(
+            "every metric",
+            MetricKind::Histogram,
+            labels.iter().map(|(k, _)| *k),
+        )?;
+        if let Some((name, _)) = labels.iter().find(|(k, _)| *k == "quantile") {
+            return Err(ExporterError::InvalidLabelName {
+                metric: "every metric".into(),
+                label: (*name).into(),
+                reason: "\"quantile\" is reserved for summary quantiles",
+            });
+        }
+        let mut pairs: Vec<(Box<str>, Box<str>)> = labels
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        pairs.sort();
+        *self.extra.write() = pairs.into();
+        Ok(())
+    }
+
+    /// The labels [`Registry::set_const_labels`] set, sorted by name.
+    #[must_use]
+    pub fn const_labels(&self) -> Vec<(String, String)> {
+        self.extra
+            .read()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     /// The constant labels (sorted by name) of a metric registered here.
     #[must_use]
     pub fn registered_labels(&self, metric: &dyn Registered) -> Option<Vec<(String, String)>> {
@@ -337,7 +399,8 @@ impl Registry {
     pub fn encode(&self, required: &[(&str, &str)], encoder: &mut dyn Encoder) {
         let _section = crate::fork::enter();
         let families: Vec<Arc<Family>> = self.families.read().values().cloned().collect();
-        let sweep = self.shared.sweep();
+        let extra = Arc::clone(&self.extra.read());
+        let sweep = self.shared.sweep(&extra);
         for family in families {
             family.encode(required, encoder, &sweep);
         }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::{Encoder, FamilyInfo, Labels, LabelsRepr, Number, Value};
+use super::{Encoder, ExtraLabels, FamilyInfo, Labels, LabelsRepr, Number, Value};
 use crate::labels::{Layout, Parts, key_pairs};
 
 /// Writes the text format into a `String`.
@@ -64,19 +64,23 @@ impl<'a> TextEncoder<'a> {
     /// Writes the label pairs, comma-separated; false when there are none.
     fn labels(&mut self, labels: &Labels<'_>) -> bool {
         match labels.repr {
-            LabelsRepr::Vec { layout, key } => self.vec_labels(layout, key),
-            LabelsRepr::Pairs { key } => push_pairs(self.out, key_pairs(key)),
-            LabelsRepr::Overflow { .. } => push_pairs(self.out, labels.iter()),
+            LabelsRepr::Vec { layout, key } => self.vec_labels(layout, key, labels),
+            LabelsRepr::Pairs { key } if labels.extra.is_empty() => {
+                push_pairs(self.out, key_pairs(key))
+            }
+            LabelsRepr::Pairs { .. } | LabelsRepr::Overflow { .. } => {
+                push_pairs(self.out, labels.iter())
+            }
         }
     }
 
-    fn vec_labels(&mut self, layout: &Layout, key: &str) -> bool {
+    fn vec_labels(&mut self, layout: &Layout, key: &str, labels: &Labels<'_>) -> bool {
         let pieces = self
             .pieces
             .entry(std::ptr::from_ref(layout) as usize)
-            .or_insert_with(|| Pieces::of(layout));
+            .or_insert_with(|| Pieces::of(layout, labels.extra));
         let Some((before, after)) = &pieces.around else {
-            return push_pairs(self.out, layout.pairs(key));
+            return push_pairs(self.out, labels.iter());
         };
         self.out.push_str(before);
         let mut first = true;
@@ -93,8 +97,20 @@ impl<'a> TextEncoder<'a> {
 }
 
 impl Pieces {
-    fn of(layout: &Layout) -> Self {
-        let Some(split) = layout.contiguous_at() else {
+    /// The pieces of a layout, the registry's `extra` labels among its constant ones where it
+    /// has no label of the same name.
+    fn of(layout: &Layout, extra: &ExtraLabels) -> Self {
+        let mut consts: Vec<(Box<str>, Box<str>)> = layout.consts().to_vec();
+        for (name, value) in extra {
+            let taken =
+                consts.iter().any(|(k, _)| k == name) || layout.names().iter().any(|n| n == name);
+            if !taken {
+                consts.push((name.clone(), value.clone()));
+            }
+        }
+        consts.sort();
+        let effective = Layout::new(consts, layout.names().to_vec());
+        let Some(split) = effective.contiguous_at() else {
             return Self { around: None };
         };
         let has_vars = !layout.names().is_empty();
@@ -103,7 +119,7 @@ impl Pieces {
             push_pairs(&mut text, range.iter().map(|(k, v)| (&**k, &**v)));
             text
         };
-        let (consts_before, consts_after) = layout.consts().split_at(split);
+        let (consts_before, consts_after) = effective.consts().split_at(split);
         let mut before = pairs(consts_before);
         let mut after = pairs(consts_after);
         if has_vars && !before.is_empty() {
