@@ -168,9 +168,10 @@ fn histograms_may_have_at_most_the_bucket_limit() {
             .create_histogramvec("hv", "H", &["k"], &[], Some(too_many))
             .is_err()
     );
-    metrics
+    let at_the_limit = metrics
         .create_histogram("h", "H", &[], Some(too_many_minus_one()))
         .unwrap();
+    assert_eq!(at_the_limit.buckets().len(), MAX_BUCKETS);
 }
 
 fn too_many_minus_one() -> Vec<f64> {
