@@ -21,10 +21,12 @@ pub fn label_values(i: usize) -> [String; 2] {
 /// Ten histogram bounds.
 pub const TEN_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 50.0];
 
-/// A runtime for benchmarks (no global recorder) and its benchmark endpoint's metrics.
+/// A runtime for benchmarks (no global recorder, no bound on series) and its benchmark
+/// endpoint's metrics.
 pub fn ours_endpoint() -> (DistributedRuntime, Metrics) {
     let runtime = DistributedRuntime::builder()
         .global_recorder(false)
+        .max_series(0)
         .build()
         .expect("runtime");
     let metrics = runtime

@@ -38,7 +38,7 @@ impl Cell for F64Counter {
     }
 }
 
-static_pool!(F64Counter, 1 << 16);
+static_pool!(F64Counter, 1 << 14);
 
 impl F64Counter {
     #[inline]
@@ -100,7 +100,7 @@ impl Cell for U64Counter {
     }
 }
 
-static_pool!(U64Counter, 1 << 16);
+static_pool!(U64Counter, 1 << 14);
 
 impl U64Counter {
     #[inline]

@@ -27,6 +27,8 @@ pub(crate) trait Source: Send + Sync {
     fn core(&self) -> &Arc<Core>;
     /// Appends the streams of its series, as they are now.
     fn streams(&self, out: &mut Vec<Stream>);
+    /// Merges runs of its series, after a scrape.
+    fn tidy(&self);
     /// Ends every series and refuses new ones: the vec was unregistered.
     fn detach(&self);
 }
@@ -49,7 +51,8 @@ enum StreamLabels {
 
 enum Items {
     Members(Snapshot),
-    One(u32, u64),
+    /// One series: its slot and generation.
+    One(u32, u32),
 }
 
 impl Stream {
@@ -69,7 +72,7 @@ impl Stream {
     ) -> Self {
         Self {
             labels: StreamLabels::Overflow(core),
-            items: Items::One(index, state),
+            items: Items::One(index, (state >> 32) as u32),
             pool,
         }
     }
@@ -104,12 +107,12 @@ struct Cursor<'a> {
     stream: &'a Stream,
     extra: &'a ExtraLabels,
     iter: CursorIter<'a>,
-    head: Option<(Labels<'a>, u32, u64)>,
+    head: Option<(Labels<'a>, u32, u32)>,
 }
 
 enum CursorIter<'a> {
     Members(Merged<'a>),
-    One(Option<(u32, u64)>),
+    One(Option<(u32, u32)>),
 }
 
 impl<'a> Cursor<'a> {
@@ -133,7 +136,7 @@ impl<'a> Cursor<'a> {
                             extra: self.extra,
                         },
                         entry.slot,
-                        entry.state,
+                        entry.generation,
                     )
                 })
             }
@@ -204,13 +207,25 @@ any_slot_from!(
 );
 
 impl AnySlot {
-    fn index_state(&self) -> (u32, u64) {
-        match self {
+    /// The slot's index in its pool and the generation of the series.
+    fn index_generation(&self) -> (u32, u32) {
+        let (index, state) = match self {
             Self::F64Counter(s) => (s.index, s.state),
             Self::U64Counter(s) => (s.index, s.state),
             Self::F64Gauge(s) => (s.index, s.state),
             Self::I64Gauge(s) => (s.index, s.state),
             Self::Histogram(s) => (s.index, s.state),
+        };
+        (index, (state >> 32) as u32)
+    }
+
+    fn state(&self) -> u64 {
+        match self {
+            Self::F64Counter(s) => s.state,
+            Self::U64Counter(s) => s.state,
+            Self::F64Gauge(s) => s.state,
+            Self::I64Gauge(s) => s.state,
+            Self::Histogram(s) => s.state,
         }
     }
 }
@@ -417,13 +432,11 @@ impl Family {
             pool,
             members: Members::default(),
         });
-        let (index, series) = slot.index_state();
+        let (index, _) = slot.index_generation();
         let key = pairs_key(identity.iter().map(|(k, v)| (&**k, &**v)));
-        let merge = state
-            .scalars
-            .get_mut(&group)
-            .and_then(|g| g.members.push(index, series, &key));
-        merge_now(&mut state, group, merge);
+        if let Some(group) = state.scalars.get_mut(&group) {
+            group.members.push(index, slot.state(), &key);
+        }
         if !overflowing {
             state.macro_series += 1;
         }
@@ -505,12 +518,13 @@ impl Family {
     ) {
         let _section = crate::fork::enter();
         let mut streams = Vec::new();
+        let vecs: Vec<Arc<dyn Source>>;
         let help = {
             let mut state = self.state.lock();
             if let Some(timeout) = sweep.idle_timeout {
                 drop_idle(&mut state, sweep.now, timeout);
             }
-            let vecs: Vec<Arc<dyn Source>> = state
+            vecs = state
                 .metrics
                 .values()
                 .filter_map(|r| match r {
@@ -526,7 +540,7 @@ impl Family {
                 });
             }
             drop(state);
-            for source in vecs {
+            for source in &vecs {
                 if source.core().layout.has_consts(required) {
                     source.streams(&mut streams);
                 }
@@ -538,43 +552,65 @@ impl Family {
             help: &help,
             kind: self.kind,
         };
-        let mut cursors: Vec<Cursor<'_>> = streams
-            .iter()
-            .filter(|s| s.required_consts(required))
-            .map(|s| s.cursor(sweep.extra))
-            .filter(|c| c.head.is_some())
-            .collect();
-        let mut scratch = Vec::new();
-        let mut started = false;
-        let mut emit = |cursor: &Cursor<'_>, scratch: &mut Vec<u64>| {
-            let Some((labels, index, state)) = &cursor.head else {
-                return;
-            };
-            let pairs = matches!(labels.repr, LabelsRepr::Pairs { .. });
-            if pairs && !required.is_empty() && !labels.has(required) {
-                return;
-            }
-            if let Some(value) = cursor.stream.pool.read(*index, *state, scratch) {
-                if !started {
-                    encoder.family(&info);
-                    started = true;
-                }
-                encoder.series(labels, &value);
-            }
+        write_series(&streams, required, sweep.extra, &info, encoder);
+        // The scrape's thread, not the writers, merges the runs that piled up.
+        for source in &vecs {
+            source.tidy();
+        }
+        let mut state = self.state.lock();
+        let groups: Vec<usize> = state.scalars.keys().copied().collect();
+        for group in groups {
+            let merge = state.scalars.get_mut(&group).and_then(|g| g.members.plan());
+            merge_now(&mut state, group, merge);
+        }
+    }
+}
+
+/// Hands the series of `streams` whose labels include every `required` pair to `encoder` in
+/// label order, announcing the family before the first.
+fn write_series(
+    streams: &[Stream],
+    required: &[(&str, &str)],
+    extra: &ExtraLabels,
+    info: &FamilyInfo<'_>,
+    encoder: &mut dyn Encoder,
+) {
+    let mut cursors: Vec<Cursor<'_>> = streams
+        .iter()
+        .filter(|s| s.required_consts(required))
+        .map(|s| s.cursor(extra))
+        .filter(|c| c.head.is_some())
+        .collect();
+    let mut scratch = Vec::new();
+    let mut started = false;
+    let mut emit = |cursor: &Cursor<'_>, scratch: &mut Vec<u64>| {
+        let Some((labels, index, state)) = &cursor.head else {
+            return;
         };
-        if cursors.len() == 1 {
-            let cursor = &mut cursors[0];
-            while cursor.head.is_some() {
-                emit(cursor, &mut scratch);
-                cursor.advance();
-            }
+        let pairs = matches!(labels.repr, LabelsRepr::Pairs { .. });
+        if pairs && !required.is_empty() && !labels.has(required) {
             return;
         }
-        let mut heap = CursorHeap::new(cursors);
-        while let Some(cursor) = heap.min() {
-            emit(cursor, &mut scratch);
-            heap.advance_min();
+        if let Some(value) = cursor.stream.pool.read(*index, *state, scratch) {
+            if !started {
+                encoder.family(info);
+                started = true;
+            }
+            encoder.series(labels, &value);
         }
+    };
+    if cursors.len() == 1 {
+        let cursor = &mut cursors[0];
+        while cursor.head.is_some() {
+            emit(cursor, &mut scratch);
+            cursor.advance();
+        }
+        return;
+    }
+    let mut heap = CursorHeap::new(cursors);
+    while let Some(cursor) = heap.min() {
+        emit(cursor, &mut scratch);
+        heap.advance_min();
     }
 }
 
@@ -611,8 +647,7 @@ impl Registering<'_> {
                 pool: dyn_pool,
                 members: Members::default(),
             });
-        let merge = entry.members.push(slot.index, slot.state, &key);
-        merge_now(self.state, group, merge);
+        entry.members.push(slot.index, slot.state, &key);
         RegisteredAs::Scalar(Scalar {
             core,
             slot: slot.into(),
@@ -633,12 +668,12 @@ fn merge_now(state: &mut FamilyState, group: usize, merge: Option<crate::members
         return;
     };
     let pool = group.pool;
-    let (run, dropped) = merge.merge(|e| pool.is_live(e.slot, e.state));
+    let (run, dropped) = merge.merge(|e| pool.is_live(e.slot, e.generation));
     group.members.install(merge, run, dropped);
 }
 
 fn end_scalar(state: &mut FamilyState, scalar: &Scalar, identity: &Identity) {
-    let (index, series) = scalar.slot.index_state();
+    let (index, series) = scalar.slot.index_generation();
     scalar.pool.end(index, series);
     scalar.core.retire();
     let overflow = identity.len() == 1 && &*identity[0].0 == crate::exposition::OVERFLOW_LABEL;
@@ -663,7 +698,7 @@ fn drop_idle(state: &mut FamilyState, now: Duration, timeout: Duration) {
         let Some(last) = &mut scalar.by_macro else {
             continue;
         };
-        let (index, series) = scalar.slot.index_state();
+        let (index, series) = scalar.slot.index_generation();
         let signature = scalar
             .pool
             .read(index, series, &mut scratch)

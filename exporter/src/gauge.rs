@@ -27,7 +27,7 @@ impl Cell for F64Gauge {
     }
 }
 
-static_pool!(F64Gauge, 1 << 16);
+static_pool!(F64Gauge, 1 << 14);
 
 impl F64Gauge {
     #[inline]
@@ -64,7 +64,7 @@ impl Cell for I64Gauge {
     }
 }
 
-static_pool!(I64Gauge, 1 << 16);
+static_pool!(I64Gauge, 1 << 14);
 
 impl I64Gauge {
     #[inline]

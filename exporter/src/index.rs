@@ -1,8 +1,10 @@
 //! The lock-free index of a vec: from the fingerprint of label values to the pool slot of the
 //! series.
 //!
-//! An open-addressing table of atomic words, each `tag << 32 | (slot + 1)`, where the tag is the
-//! high half of the fingerprint's low word. A lookup reads words until an empty one, and
+//! An open-addressing table of 32-bit atomic words, each `tag << 24 | (slot + 1)`, where the
+//! tag is the top byte of the fingerprint's low word (one wrong slot in 256 is looked at). Slot
+//! numbers fit in 24 bits: a pool holds at most [`MAX_SLOTS`] series. A lookup reads words
+//! until an empty one, and
 //! trusts nothing it reads: the slot's own state and fingerprint confirm the series. Writers
 //! hold the vec's lock. A removed entry becomes a tombstone; when tombstones pile up the table
 //! is rebuilt in place, and a lookup racing the rebuild may miss and take the writer's path,
@@ -10,15 +12,21 @@
 //! tables stay allocated (a reader may still be probing one), at most as much again.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
-const EMPTY: u64 = 0;
-const TOMBSTONE: u64 = u64::MAX;
+const EMPTY: u32 = 0;
+const TOMBSTONE: u32 = u32::MAX;
+const SLOT_BITS: u32 = 24;
+const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
+
+/// The most slots a pool may have, so that a slot number fits in an index word (the last
+/// number is the tombstone's).
+pub(crate) const MAX_SLOTS: u32 = SLOT_MASK - 1;
 const FIRST_LEN: usize = 8;
 const LEVELS: usize = 32;
 
 pub(crate) struct Index {
-    levels: [OnceLock<Box<[AtomicU64]>>; LEVELS],
+    levels: [OnceLock<Box<[AtomicU32]>>; LEVELS],
     current: AtomicUsize,
 }
 
@@ -30,8 +38,14 @@ pub(crate) struct IndexCounts {
 }
 
 #[inline]
-fn tag(hash: u64) -> u64 {
-    hash >> 32
+fn tag(hash: u64) -> u32 {
+    (hash >> 56) as u32
+}
+
+/// The index word of `slot` under `hash`.
+#[inline]
+fn word(hash: u64, slot: u32) -> u32 {
+    tag(hash) << SLOT_BITS | (slot.wrapping_add(1) & SLOT_MASK)
 }
 
 impl Index {
@@ -46,7 +60,7 @@ impl Index {
     }
 
     #[inline]
-    fn table(&self) -> &[AtomicU64] {
+    fn table(&self) -> &[AtomicU32] {
         let level = self.current.load(Ordering::Acquire) & (LEVELS - 1);
         self.levels[level].get().map_or(&[], |t| t)
     }
@@ -65,8 +79,8 @@ impl Index {
             if word == EMPTY {
                 return None;
             }
-            if word >> 32 == tag(hash) && word != TOMBSTONE {
-                if let Some(found) = confirm((word as u32).wrapping_sub(1)) {
+            if word >> SLOT_BITS == tag(hash) && word != TOMBSTONE {
+                if let Some(found) = confirm((word & SLOT_MASK).wrapping_sub(1)) {
                     return Some(found);
                 }
             }
@@ -98,11 +112,11 @@ impl Index {
         let table = self.table();
         let mask = table.len() - 1;
         let mut at = hash as usize & mask;
-        let word = tag(hash) << 32 | u64::from(slot.wrapping_add(1));
+        let entry = word(hash, slot);
         for _ in 0..table.len() {
             match table[at].load(Ordering::Acquire) {
                 EMPTY => return false,
-                w if w == word => {
+                w if w == entry => {
                     table[at].store(TOMBSTONE, Ordering::Release);
                     counts.live -= 1;
                     counts.tombstones += 1;
@@ -128,7 +142,7 @@ impl Index {
             .iter()
             .map(|w| w.load(Ordering::Acquire))
             .filter(|w| *w != EMPTY && *w != TOMBSTONE)
-            .map(|w| (w as u32).wrapping_sub(1))
+            .map(|w| (w & SLOT_MASK).wrapping_sub(1))
             .collect()
     }
 
@@ -158,21 +172,18 @@ impl Index {
     }
 }
 
-fn empty(len: usize) -> Box<[AtomicU64]> {
-    (0..len).map(|_| AtomicU64::new(EMPTY)).collect()
+fn empty(len: usize) -> Box<[AtomicU32]> {
+    (0..len).map(|_| AtomicU32::new(EMPTY)).collect()
 }
 
 /// Writes the entry of `slot` into the first free word from `hash` on.
-fn place(table: &[AtomicU64], hash: u64, slot: u32) {
+fn place(table: &[AtomicU32], hash: u64, slot: u32) {
     let mask = table.len() - 1;
     let mut at = hash as usize & mask;
     loop {
-        let word = table[at].load(Ordering::Acquire);
-        if word == EMPTY || word == TOMBSTONE {
-            table[at].store(
-                tag(hash) << 32 | u64::from(slot.wrapping_add(1)),
-                Ordering::Release,
-            );
+        let current = table[at].load(Ordering::Acquire);
+        if current == EMPTY || current == TOMBSTONE {
+            table[at].store(word(hash, slot), Ordering::Release);
             return;
         }
         at = (at + 1) & mask;
@@ -185,7 +196,7 @@ mod tests {
 
     /// Hashes that collide in small tables and share tags, to exercise probing.
     fn hash(slot: u32) -> u64 {
-        u64::from(slot % 5) << 32 | u64::from(slot % 3)
+        u64::from(slot % 5) << 56 | u64::from(slot % 3)
     }
 
     fn find(index: &Index, slot: u32) -> Option<u32> {

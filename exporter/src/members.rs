@@ -5,9 +5,9 @@
 //! unsorted head for the newest. A scrape takes a snapshot (the head sorted into a run, and
 //! the list of runs) under the group's lock in bounded time, then renders from it without any
 //! lock while writers go on. Removal only ends the series in its slot; entries of ended series
-//! are dropped when runs are merged, which writers do outside the lock: runs of similar size
-//! are merged as they appear (so there are few of them), and all of them once ended series
-//! make up half the entries.
+//! are dropped when runs are merged, outside the lock: after a scrape, by the scraping thread
+//! (runs of similar size, so there are few of them), and by a removing thread once ended
+//! series make up half the entries. Creating a series never merges.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -18,10 +18,13 @@ use crate::labels::cmp_keys;
 /// Entries the head holds before it is sorted into a run.
 const HEAD_LIMIT: usize = 512;
 
-/// One series: its slot, the state it was given, and where its key is.
+/// One series: its slot, the generation of the slot it lives in, and where its key is.
+///
+/// A slot's generation changes each time it is handed out or freed, so it alone tells
+/// whether the series still lives there.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry {
-    pub(crate) state: u64,
+    pub(crate) generation: u32,
     pub(crate) slot: u32,
     key_at: u32,
     key_len: u32,
@@ -84,11 +87,10 @@ impl Members {
         self.live
     }
 
-    /// Adds a series; when the head is full it becomes a run, and the runs to merge, if any,
-    /// are returned.
-    pub(crate) fn push(&mut self, slot: u32, state: u64, key: &str) -> Option<Merge> {
+    /// Adds a series; when the head is full it becomes a run.
+    pub(crate) fn push(&mut self, slot: u32, state: u64, key: &str) {
         let entry = Entry {
-            state,
+            generation: (state >> 32) as u32,
             slot,
             key_at: self.head_keys.len() as u32,
             key_len: key.len() as u32,
@@ -96,11 +98,9 @@ impl Members {
         self.head_keys.push_str(key);
         self.head.push(entry);
         self.live += 1;
-        if self.head.len() < HEAD_LIMIT {
-            return None;
+        if self.head.len() >= HEAD_LIMIT {
+            self.freeze();
         }
-        self.freeze();
-        self.plan()
     }
 
     /// Counts a series ended; returns the runs to merge when ended entries make up half.
@@ -163,8 +163,9 @@ impl Members {
         self.runs.push(Arc::new(Run::sorted(entries, keys)));
     }
 
-    /// The trailing runs of similar size, if there are two or more.
-    fn plan(&mut self) -> Option<Merge> {
+    /// The trailing runs of similar size, if there are two or more: what a scrape merges
+    /// once it has rendered.
+    pub(crate) fn plan(&mut self) -> Option<Merge> {
         let n = self.runs.len();
         if n < 2 {
             return None;
@@ -323,20 +324,22 @@ mod tests {
     fn snapshots_list_series_in_key_order_across_runs() {
         let mut members = Members::default();
         for n in (0..2000u32).rev() {
-            let merge = members.push(n, 1, &key(n));
-            run_merges(&mut members, merge, |_| true);
+            members.push(n, 1 << 32, &key(n));
         }
         let snapshot = members.snapshot();
         assert_eq!(keys(&snapshot), (0..2000).collect::<Vec<_>>());
-        assert!(members.runs.len() <= 4, "{} runs", members.runs.len());
+        while let Some(merge) = members.plan() {
+            run_merges(&mut members, Some(merge), |_| true);
+        }
+        assert!(members.runs.len() <= 2, "{} runs", members.runs.len());
+        assert_eq!(keys(&members.snapshot()), (0..2000).collect::<Vec<_>>());
     }
 
     #[test]
     fn ended_entries_are_dropped_once_they_are_half() {
         let mut members = Members::default();
         for n in 0..4000u32 {
-            let merge = members.push(n, 1, &key(n));
-            run_merges(&mut members, merge, |_| true);
+            members.push(n, 1 << 32, &key(n));
         }
         let ended = |e: &Entry| e.slot % 4 != 0;
         for _ in 0..3000 {
@@ -352,7 +355,7 @@ mod tests {
     fn a_stale_merge_is_not_installed() {
         let mut members = Members::default();
         for n in 0..600u32 {
-            members.push(n, 1, &key(n));
+            members.push(n, 1 << 32, &key(n));
         }
         let merge = members.claim(members.runs.clone()).unwrap();
         members.clear();

@@ -44,32 +44,43 @@ pub trait Cell: Send + Sync + Sized + 'static {
 
 /// Reading and ending series of a pool whose cell type the caller does not know.
 pub(crate) trait Series: Send + Sync {
-    /// The value of the series `state` names in slot `index`, if it still lives there.
-    fn read<'s>(&self, index: u32, state: u64, scratch: &'s mut Vec<u64>) -> Option<Value<'s>>;
+    /// The value of the series of `generation` in slot `index`, if it still lives there.
+    fn read<'s>(&self, index: u32, generation: u32, scratch: &'s mut Vec<u64>)
+    -> Option<Value<'s>>;
 
-    /// True while the series `state` names lives in slot `index`.
-    fn is_live(&self, index: u32, state: u64) -> bool;
+    /// True while the series of `generation` lives in slot `index`.
+    fn is_live(&self, index: u32, generation: u32) -> bool;
 
-    /// Ends the series; see [`Pool::free`].
-    fn end(&self, index: u32, state: u64) -> bool;
+    /// Ends the series of `generation` in slot `index`; see [`Pool::free`].
+    fn end(&self, index: u32, generation: u32) -> bool;
 }
 
 impl<C: Cell> Series for Pool<C> {
-    fn read<'s>(&self, index: u32, state: u64, scratch: &'s mut Vec<u64>) -> Option<Value<'s>> {
+    fn read<'s>(
+        &self,
+        index: u32,
+        generation: u32,
+        scratch: &'s mut Vec<u64>,
+    ) -> Option<Value<'s>> {
         let slot = self.slot(index)?;
-        if slot.state() != state {
+        if slot.generation() != generation {
             return None;
         }
         let value = slot.cell.value(scratch);
-        (slot.state() == state).then_some(value)
+        (slot.generation() == generation).then_some(value)
     }
 
-    fn is_live(&self, index: u32, state: u64) -> bool {
-        self.slot(index).is_some_and(|s| s.holds(state))
+    fn is_live(&self, index: u32, generation: u32) -> bool {
+        self.slot(index)
+            .is_some_and(|s| s.generation() == generation)
     }
 
-    fn end(&self, index: u32, state: u64) -> bool {
-        self.free(index, state)
+    fn end(&self, index: u32, generation: u32) -> bool {
+        let Some(slot) = self.slot(index) else {
+            return false;
+        };
+        let state = slot.state();
+        (state >> 32) as u32 == generation && self.free(index, state)
     }
 }
 
@@ -116,6 +127,13 @@ impl<C> Slot<C> {
             | (self.fingerprint[1].load(Ordering::Acquire) ^ fingerprint.hi)
             | ((state ^ LIVE_BIT) & (LIVE_BIT | u64::from(u32::MAX))) ^ u64::from(owner);
         (same == 0).then_some(state)
+    }
+
+    /// The generation part of the state: odd while a series lives, changed by every
+    /// allocation and free of the slot.
+    #[inline]
+    pub(crate) fn generation(&self) -> u32 {
+        (self.state.load(Ordering::Acquire) >> 32) as u32
     }
 
     /// The state word itself, to watch whether a series still lives.
@@ -214,6 +232,9 @@ impl<C: Cell> Pool<C> {
                 Some(index) => index,
                 None => {
                     let index = alloc.next;
+                    if index >= crate::index::MAX_SLOTS {
+                        return None;
+                    }
                     let chunk = self.chunks.get((index >> CHUNK_BITS) as usize)?;
                     chunk.get_or_init(|| self.new_chunk());
                     alloc.next += 1;

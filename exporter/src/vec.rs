@@ -301,9 +301,7 @@ impl<C: Cell> VecInner<C> {
                 pool.slot(i).map_or(0, Slot::hash)
             });
         let key = self.core.layout.key(values);
-        let merge = state.members.push(slot.index, slot.state, &key);
-        drop(state);
-        self.merge(merge);
+        state.members.push(slot.index, slot.state, &key);
         Ok(slot)
     }
 
@@ -359,20 +357,24 @@ impl<C: Cell> VecInner<C> {
             }
         }
         let snapshot = self.state.lock().members.snapshot();
-        let matching: Vec<(u32, u64)> = snapshot
+        let matching: Vec<(u32, u32)> = snapshot
             .iter()
-            .filter(|(_, entry)| self.pool.is_live(entry.slot, entry.state))
+            .filter(|(_, entry)| self.pool.is_live(entry.slot, entry.generation))
             .filter(|(run, entry)| {
                 let values = self.core.layout.values(run.key(entry));
                 wanted.iter().all(|(at, value)| values[*at] == *value)
             })
-            .map(|(_, entry)| (entry.slot, entry.state))
+            .map(|(_, entry)| (entry.slot, entry.generation))
             .collect();
         let mut state = self.state.lock();
         let mut removed = 0;
         let mut merge = None;
-        for (index, series) in matching {
-            if self.pool.is_live(index, series) {
+        for (index, generation) in matching {
+            let Some(slot) = self.pool.slot(index) else {
+                continue;
+            };
+            let series = slot.state();
+            if (series >> 32) as u32 == generation {
                 merge = self.end(&mut state, index, series).or(merge);
                 removed += 1;
             }
@@ -417,7 +419,7 @@ impl<C: Cell> VecInner<C> {
     fn merge(&self, merge: Option<Merge>) {
         let _section = crate::fork::enter();
         if let Some(merge) = merge {
-            let (run, dropped) = merge.merge(|e| self.pool.is_live(e.slot, e.state));
+            let (run, dropped) = merge.merge(|e| self.pool.is_live(e.slot, e.generation));
             self.state.lock().members.install(merge, run, dropped);
         }
     }
@@ -441,6 +443,11 @@ impl<C: Cell> Source for VecInner<C> {
                 self.pool,
             ));
         }
+    }
+
+    fn tidy(&self) {
+        let merge = self.state.lock().members.plan();
+        self.merge(merge);
     }
 
     fn detach(&self) {
