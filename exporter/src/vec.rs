@@ -139,10 +139,15 @@ impl<M: Metric> MetricVec<M> {
         &self.inner.core.name
     }
 
-    /// The constant labels, sorted by name.
+    /// The constant labels, sorted by name (as handles give them).
     #[must_use]
-    pub fn const_labels(&self) -> Vec<(&str, &str)> {
-        self.inner.core.const_label_refs()
+    pub fn const_labels(&self) -> Vec<(String, String)> {
+        self.inner
+            .core
+            .const_label_refs()
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect()
     }
 
     /// The variable label names, in declaration order.

@@ -107,7 +107,9 @@ macro_rules! vec_class {
 
             /// The constant labels: the hierarchy labels and the ones given at creation.
             fn const_labels<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-                label_dict(py, &self.vec.const_labels())
+                let labels = self.vec.const_labels();
+                let pairs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                label_dict(py, &pairs)
             }
 
             /// The variable label names, in declaration order.
@@ -119,7 +121,10 @@ macro_rules! vec_class {
                 format!(
                     "<{} {} variable_labels={:?}>",
                     $name,
-                    selector(self.vec.name(), self.vec.const_labels()),
+                    selector(
+                        self.vec.name(),
+                        self.vec.const_labels().iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                    ),
                     self.vec.variable_labels()
                 )
             }
