@@ -4,9 +4,10 @@
 //! Metric kinds describe their samples as a [`Value`]; they write no text. The registry walks
 //! its families in name order and their series in label order, and hands each to an encoder:
 //! [`TextEncoder`] writes the Prometheus text format, and other formats implement the same
-//! trait.
+//! trait. [`parse`] reads the text format back, for text that comes from outside the registry.
 
-pub(crate) mod text;
+pub mod parse;
+mod text;
 
 pub use text::TextEncoder;
 

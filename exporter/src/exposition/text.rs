@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::parse::Family;
 use super::{Encoder, ExtraLabels, FamilyInfo, Labels, LabelsRepr, Number, Value};
 use crate::labels::{Layout, Parts, key_pairs};
 
@@ -179,6 +180,47 @@ impl Encoder for TextEncoder<'_> {
     }
 }
 
+/// Appends families that [`super::parse`] read, in the text format.
+pub(crate) fn write_parsed(families: &[Family], out: &mut String) {
+    for family in families {
+        if let Some(help) = &family.help {
+            out.push_str("# HELP ");
+            out.push_str(&family.name);
+            out.push(' ');
+            push_escaped(out, help, false);
+            out.push('\n');
+        }
+        out.push_str("# TYPE ");
+        out.push_str(&family.name);
+        out.push(' ');
+        out.push_str(family.kind.as_str());
+        out.push('\n');
+        for sample in &family.samples {
+            out.push_str(&sample.name);
+            if !sample.labels.is_empty() {
+                out.push('{');
+                for (index, (name, value)) in sample.labels.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(name);
+                    out.push_str("=\"");
+                    push_escaped(out, value, true);
+                    out.push('"');
+                }
+                out.push('}');
+            }
+            out.push(' ');
+            push_f64(out, sample.value);
+            if let Some(timestamp) = sample.timestamp_ms {
+                out.push(' ');
+                out.push_str(itoa::Buffer::new().format(timestamp));
+            }
+            out.push('\n');
+        }
+    }
+}
+
 /// Appends `name="value"` pairs separated by commas; false when there were none.
 fn push_pairs<'a>(out: &mut String, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
     let mut any = false;
@@ -200,7 +242,7 @@ fn push_pair(out: &mut String, name: &str, value: &str) {
 }
 
 /// Appends `text` with `\` and newline escaped, and `"` too in a label value.
-pub(crate) fn push_escaped(out: &mut String, text: &str, quote: bool) {
+fn push_escaped(out: &mut String, text: &str, quote: bool) {
     let special = |b: u8| b == b'\\' || b == b'\n' || (quote && b == b'"');
     if !text.bytes().any(special) {
         out.push_str(text);
@@ -230,7 +272,7 @@ fn push_number(out: &mut String, n: Number) {
 }
 
 /// Appends `v` in its shortest round-trip form: `50000`, `7.5`, `1e-7`, `+Inf`, `-Inf`, `NaN`.
-pub(crate) fn push_f64(out: &mut String, v: f64) {
+fn push_f64(out: &mut String, v: f64) {
     if v.is_nan() {
         out.push_str("NaN");
     } else if v.is_infinite() {

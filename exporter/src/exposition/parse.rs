@@ -26,8 +26,6 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use crate::exposition::text::{push_escaped, push_f64};
-
 /// The type of a family, as its `# TYPE` line says (`untyped` when it has none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FamilyType {
@@ -231,43 +229,7 @@ pub fn render(families: &[Family]) -> String {
 
 /// Appends families in the text format to `out`.
 pub fn render_into(families: &[Family], out: &mut String) {
-    for family in families {
-        if let Some(help) = &family.help {
-            out.push_str("# HELP ");
-            out.push_str(&family.name);
-            out.push(' ');
-            push_escaped(out, help, false);
-            out.push('\n');
-        }
-        out.push_str("# TYPE ");
-        out.push_str(&family.name);
-        out.push(' ');
-        out.push_str(family.kind.as_str());
-        out.push('\n');
-        for sample in &family.samples {
-            out.push_str(&sample.name);
-            if !sample.labels.is_empty() {
-                out.push('{');
-                for (index, (name, value)) in sample.labels.iter().enumerate() {
-                    if index > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(name);
-                    out.push_str("=\"");
-                    push_escaped(out, value, true);
-                    out.push('"');
-                }
-                out.push('}');
-            }
-            out.push(' ');
-            push_f64(out, sample.value);
-            if let Some(timestamp) = sample.timestamp_ms {
-                out.push(' ');
-                out.push_str(itoa::Buffer::new().format(timestamp));
-            }
-            out.push('\n');
-        }
-    }
+    super::text::write_parsed(families, out);
 }
 
 /// The families a page declares with `# TYPE` lines, as `(name, type)`, in order. A quick
