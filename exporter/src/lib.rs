@@ -42,9 +42,6 @@
 //! );
 //! ```
 
-#![deny(missing_docs)]
-#![forbid(unsafe_code)]
-
 mod atomics;
 mod cache;
 mod counter;

@@ -129,7 +129,7 @@ impl Place {
 }
 
 macro_rules! level {
-    ($(#[$doc:meta])* $name:ident, $level:literal) => {
+    ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone)]
         #[must_use]
@@ -171,17 +171,17 @@ macro_rules! level {
 
 level! {
     /// A namespace: its metrics carry `dynamo_namespace`.
-    Namespace, "namespace"
+    Namespace
 }
 
 level! {
     /// A component of a namespace: its metrics also carry `dynamo_component`.
-    Component, "component"
+    Component
 }
 
 level! {
     /// An endpoint of a component: its metrics also carry `dynamo_endpoint`.
-    Endpoint, "endpoint"
+    Endpoint
 }
 
 impl Namespace {

@@ -96,9 +96,6 @@
 //! # Ok(()) }
 //! ```
 
-#![deny(missing_docs)]
-#![forbid(unsafe_code)]
-
 mod callbacks;
 mod error;
 mod hierarchy;

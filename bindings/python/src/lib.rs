@@ -19,9 +19,6 @@
 //! to share between threads. Calls that may run Python callbacks on other threads
 //! (`prometheus_expfmt()`, `shutdown()`) release the interpreter while they wait.
 
-#![deny(missing_docs)]
-#![forbid(unsafe_code)]
-
 mod callbacks;
 mod decorate;
 mod errors;
