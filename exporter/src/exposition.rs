@@ -7,12 +7,14 @@
 //! trait. [`parse`] reads the text format back, for text that comes from outside the registry.
 
 pub mod parse;
-mod text;
+pub(crate) mod text;
 
 pub use text::TextEncoder;
 
 use crate::MetricKind;
-use crate::labels::{Layout, Pairs, key_pairs};
+use std::borrow::Cow;
+
+use crate::labels::{KeyPairs, Layout, Pairs};
 
 /// A family, as an encoder sees it before its series.
 #[derive(Debug, Clone, Copy)]
@@ -106,7 +108,7 @@ pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
 impl<'a> Labels<'a> {
     /// Every pair, sorted by name; values unescaped. The registry's extra labels are
     /// among them, except where the series has a label of the same name.
-    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, Cow<'a, str>)> + 'a {
         WithExtra {
             base: self.own().peekable(),
             extra: self.extra.iter().peekable(),
@@ -117,14 +119,16 @@ impl<'a> Labels<'a> {
     fn own(&self) -> Iter<'a> {
         match self.repr {
             LabelsRepr::Vec { layout, key } => Iter::Vec(layout.pairs(key)),
-            LabelsRepr::Pairs { key } => Iter::Pairs(Box::new(key_pairs(key))),
+            LabelsRepr::Pairs { key } => Iter::Pairs(KeyPairs::new(key)),
             LabelsRepr::Overflow { layout } => Iter::Overflow(overflow_pairs(layout)),
         }
     }
 
     /// True when every `required` pair is among the labels.
     pub(crate) fn has(&self, required: &[(&str, &str)]) -> bool {
-        required.iter().all(|r| self.iter().any(|p| p == *r))
+        required
+            .iter()
+            .all(|(k, v)| self.iter().any(|(name, value)| name == *k && value == *v))
     }
 }
 
@@ -134,8 +138,11 @@ impl std::fmt::Debug for Labels<'_> {
     }
 }
 
-fn overflow_pairs(layout: &Layout) -> Box<dyn Iterator<Item = (&str, &str)> + '_> {
-    let consts = layout.consts().iter().map(|(k, v)| (&**k, &**v));
+fn overflow_pairs(layout: &Layout) -> Box<dyn Iterator<Item = (&str, Cow<'_, str>)> + '_> {
+    let consts = layout
+        .consts()
+        .iter()
+        .map(|(k, v)| (&**k, Cow::Borrowed(&**v)));
     let at = layout
         .consts()
         .partition_point(|(k, _)| &**k < OVERFLOW_LABEL);
@@ -143,7 +150,7 @@ fn overflow_pairs(layout: &Layout) -> Box<dyn Iterator<Item = (&str, &str)> + '_
         consts
             .clone()
             .take(at)
-            .chain(std::iter::once((OVERFLOW_LABEL, "true")))
+            .chain(std::iter::once((OVERFLOW_LABEL, Cow::Borrowed("true"))))
             .chain(consts.skip(at)),
     )
 }
@@ -155,23 +162,24 @@ struct WithExtra<'a> {
 }
 
 impl<'a> Iterator for WithExtra<'a> {
-    type Item = (&'a str, &'a str);
+    type Item = (&'a str, Cow<'a, str>);
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let extra = self.extra.peek().map(|(k, v)| (&**k, &**v));
-            match (self.base.peek().copied(), extra) {
-                (Some(own), Some(add)) if add.0 < own.0 => {
+            let own = self.base.peek().map(|(name, _)| *name);
+            match (own, extra) {
+                (Some(own), Some((name, value))) if name < own => {
                     self.extra.next();
-                    return Some(add);
+                    return Some((name, Cow::Borrowed(value)));
                 }
-                (Some(own), Some(add)) if add.0 == own.0 => {
+                (Some(own), Some((name, _))) if name == own => {
                     self.extra.next();
                 }
                 (Some(_), _) => return self.base.next(),
-                (None, Some(add)) => {
+                (None, Some((name, value))) => {
                     self.extra.next();
-                    return Some(add);
+                    return Some((name, Cow::Borrowed(value)));
                 }
                 (None, None) => return None,
             }
@@ -181,17 +189,18 @@ impl<'a> Iterator for WithExtra<'a> {
 
 enum Iter<'a> {
     Vec(Pairs<'a>),
-    Pairs(Box<dyn Iterator<Item = (&'a str, &'a str)> + 'a>),
-    Overflow(Box<dyn Iterator<Item = (&'a str, &'a str)> + 'a>),
+    Pairs(KeyPairs<'a>),
+    Overflow(Box<dyn Iterator<Item = (&'a str, Cow<'a, str>)> + 'a>),
 }
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a str, &'a str);
+    type Item = (&'a str, Cow<'a, str>);
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             Self::Vec(pairs) => pairs.next(),
-            Self::Pairs(pairs) | Self::Overflow(pairs) => pairs.next(),
+            Self::Pairs(pairs) => pairs.next(),
+            Self::Overflow(pairs) => pairs.next(),
         }
     }
 }

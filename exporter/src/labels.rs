@@ -1,12 +1,16 @@
 //! The labels of series: how a vec lays them out, and the keys that remember a series' label
-//! values and order series.
+//! values, render them and order series.
 //!
-//! A key is a sequence of strings, each written as its length in decimal, `:`, then its
-//! bytes (`5:llama2:7b`). A vec's keys hold its variable values in label-name order; the keys
-//! of a group of scalars hold every label name and value. Comparing two keys as sequences of
-//! strings orders series by their label pairs, as the exposition format asks.
+//! A key is the text form of label pairs, `model="llama",size="7b"`, values escaped as the
+//! text exposition format escapes them, so a scrape copies it as it is. A vec's keys hold its
+//! variable pairs in name order; the keys of a group of scalars hold every pair. Keys compare
+//! as their raw pairs do ([`cmp_keys`]): by name, then by unescaped value, a shorter value or
+//! list of pairs first, which is the order the exposition format asks for.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
+
+use crate::exposition::text::push_pair;
 
 /// The labels of one metric: constant pairs and variable names, in the orders they are needed.
 #[derive(Debug)]
@@ -42,31 +46,37 @@ impl Layout {
         &self.names
     }
 
-    /// The key of a series with these values (declaration order).
+    /// The key of a series with these values (declaration order): its variable pairs.
     pub(crate) fn key<V: AsRef<str>>(&self, values: &[V]) -> String {
-        let mut key = String::with_capacity(values.iter().map(|v| v.as_ref().len() + 3).sum());
-        for i in &*self.by_name {
-            push_part(&mut key, values[*i].as_ref());
+        let capacity = self
+            .by_name
+            .iter()
+            .map(|i| self.names[*i].len() + values[*i].as_ref().len() + 4)
+            .sum();
+        let mut key = String::with_capacity(capacity);
+        for (n, i) in self.by_name.iter().enumerate() {
+            if n > 0 {
+                key.push(',');
+            }
+            push_pair(&mut key, &self.names[*i], values[*i].as_ref());
         }
         key
     }
 
-    /// The values a key holds, in declaration order.
-    pub(crate) fn values<'a>(&self, key: &'a str) -> Vec<&'a str> {
-        let mut values = vec![""; self.names.len()];
-        for (i, value) in self.by_name.iter().zip(Parts::new(key)) {
+    /// The values a key holds, unescaped, in declaration order.
+    pub(crate) fn values<'a>(&self, key: &'a str) -> Vec<Cow<'a, str>> {
+        let mut values = vec![Cow::Borrowed(""); self.names.len()];
+        for (i, (_, value)) in self.by_name.iter().zip(KeyPairs::new(key)) {
             values[*i] = value;
         }
         values
     }
 
-    /// Every label pair of the series with this key, sorted by name.
+    /// Every label pair of the series with this key, sorted by name, values unescaped.
     pub(crate) fn pairs<'a>(&'a self, key: &'a str) -> Pairs<'a> {
         Pairs {
             consts: &self.consts,
-            names: &self.by_name,
-            all_names: &self.names,
-            values: Parts::new(key),
+            vars: KeyPairs::new(key).peekable(),
         }
     }
 
@@ -82,11 +92,6 @@ impl Layout {
         (before == after).then_some(before)
     }
 
-    /// The variable label names in name order.
-    pub(crate) fn names_by_name(&self) -> impl Iterator<Item = &str> {
-        self.by_name.iter().map(|i| &*self.names[*i])
-    }
-
     /// True when every `required` pair is among the constant labels.
     pub(crate) fn has_consts(&self, required: &[(&str, &str)]) -> bool {
         required.iter().all(|(k, v)| {
@@ -100,92 +105,151 @@ impl Layout {
 /// The label pairs of a vec's series, merged in name order.
 pub(crate) struct Pairs<'a> {
     consts: &'a [(Box<str>, Box<str>)],
-    names: &'a [usize],
-    all_names: &'a [Box<str>],
-    values: Parts<'a>,
+    vars: std::iter::Peekable<KeyPairs<'a>>,
 }
 
 impl<'a> Iterator for Pairs<'a> {
-    type Item = (&'a str, &'a str);
+    type Item = (&'a str, Cow<'a, str>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let var = self.names.first().map(|i| &*self.all_names[*i]);
+        let var = self.vars.peek().map(|(name, _)| *name);
         match (self.consts.first(), var) {
             (Some((k, v)), Some(name)) if **k < *name => {
                 self.consts = &self.consts[1..];
-                Some((k, v))
+                Some((k, Cow::Borrowed(v)))
             }
-            (_, Some(name)) => {
-                self.names = &self.names[1..];
-                Some((name, self.values.next().unwrap_or_default()))
-            }
+            (_, Some(_)) => self.vars.next(),
             (Some((k, v)), None) => {
                 self.consts = &self.consts[1..];
-                Some((k, v))
+                Some((k, Cow::Borrowed(v)))
             }
             (None, None) => None,
         }
     }
 }
 
-/// Appends one string to a key.
-pub(crate) fn push_part(key: &mut String, part: &str) {
-    key.push_str(itoa::Buffer::new().format(part.len()));
-    key.push(':');
-    key.push_str(part);
-}
-
-/// The key of a set of label pairs (sorted by name): name and value alternate.
+/// The key of a set of label pairs (sorted by name).
 pub(crate) fn pairs_key<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut key = String::new();
-    for (name, value) in pairs {
-        push_part(&mut key, name);
-        push_part(&mut key, value);
+    for (n, (name, value)) in pairs.into_iter().enumerate() {
+        if n > 0 {
+            key.push(',');
+        }
+        push_pair(&mut key, name, value);
     }
     key
 }
 
-/// The label pairs a key of [`pairs_key`] holds.
-pub(crate) fn key_pairs(key: &str) -> impl Iterator<Item = (&str, &str)> {
-    let mut parts = Parts::new(key);
-    std::iter::from_fn(move || Some((parts.next()?, parts.next()?)))
-}
-
-/// The strings of a key.
+/// The pairs of a key, values unescaped.
 #[derive(Clone)]
-pub(crate) struct Parts<'a> {
+pub(crate) struct KeyPairs<'a> {
     rest: &'a str,
 }
 
-impl<'a> Parts<'a> {
+impl<'a> KeyPairs<'a> {
     pub(crate) fn new(key: &'a str) -> Self {
         Self { rest: key }
     }
 }
 
-impl<'a> Iterator for Parts<'a> {
-    type Item = &'a str;
+impl<'a> Iterator for KeyPairs<'a> {
+    type Item = (&'a str, Cow<'a, str>);
 
-    #[inline]
-    fn next(&mut self) -> Option<&'a str> {
-        let colon = self.rest.find(':')?;
-        let len: usize = self.rest[..colon].parse().ok()?;
-        let start = colon + 1;
-        let part = self.rest.get(start..start + len)?;
-        self.rest = &self.rest[start + len..];
-        Some(part)
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.rest.strip_prefix(',').unwrap_or(self.rest);
+        let (name, after) = rest.split_once("=\"")?;
+        let bytes = after.as_bytes();
+        let mut end = 0;
+        let mut escaped = false;
+        while end < bytes.len() && bytes[end] != b'"' {
+            if bytes[end] == b'\\' {
+                escaped = true;
+                end += 1;
+            }
+            end += 1;
+        }
+        let raw = after.get(..end)?;
+        self.rest = after.get(end + 1..).unwrap_or_default();
+        let value = if escaped {
+            Cow::Owned(unescape(raw))
+        } else {
+            Cow::Borrowed(raw)
+        };
+        Some((name, value))
     }
 }
 
-/// Orders two keys as sequences of strings.
+/// A label value with `\\`, `\"` and `\n` turned back into what they stand for.
+fn unescape(escaped: &str) -> String {
+    let mut out = String::with_capacity(escaped.len());
+    let mut chars = escaped.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Orders two keys as their raw pairs: by name, then by unescaped value; a shorter name,
+/// value or list of pairs first.
+///
+/// Keys are compared byte by byte up to their first difference; with no escape before it,
+/// the bytes there decide (a closing `"` or `=` ends a value or name, so that key is first).
+/// Otherwise the pairs are unescaped and compared.
 pub(crate) fn cmp_keys(a: &str, b: &str) -> Ordering {
-    Parts::new(a).cmp(Parts::new(b))
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let common = common_prefix(x, y);
+    if common == x.len() || common == y.len() {
+        return x.len().cmp(&y.len());
+    }
+    let seen = &x[..common];
+    if seen.contains(&b'\\') || x[common] == b'\\' || y[common] == b'\\' {
+        return cmp_pairs(KeyPairs::new(a), KeyPairs::new(b));
+    }
+    let in_value = seen.iter().filter(|b| **b == b'"').count() % 2 == 1;
+    let end = if in_value { b'"' } else { b'=' };
+    match (x[common] == end, y[common] == end) {
+        (true, _) => Ordering::Less,
+        (_, true) => Ordering::Greater,
+        _ => x[common].cmp(&y[common]),
+    }
+}
+
+/// The length of the longest common prefix of `x` and `y`, eight bytes at a time.
+fn common_prefix(x: &[u8], y: &[u8]) -> usize {
+    let len = x.len().min(y.len());
+    let mut at = 0;
+    while at + 8 <= len {
+        let (p, q) = (word(&x[at..at + 8]), word(&y[at..at + 8]));
+        if p != q {
+            return at + ((p ^ q).trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + x[at..len]
+        .iter()
+        .zip(&y[at..len])
+        .take_while(|(p, q)| p == q)
+        .count()
+}
+
+fn word(bytes: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(bytes);
+    u64::from_le_bytes(word)
 }
 
 /// Orders two series by their label pairs, compared as sequences of `(name, value)`.
 pub(crate) fn cmp_pairs<'a, 'b>(
-    mut a: impl Iterator<Item = (&'a str, &'a str)>,
-    mut b: impl Iterator<Item = (&'b str, &'b str)>,
+    mut a: impl Iterator<Item = (&'a str, Cow<'a, str>)>,
+    mut b: impl Iterator<Item = (&'b str, Cow<'b, str>)>,
 ) -> Ordering {
     loop {
         match (a.next(), b.next()) {
@@ -193,7 +257,7 @@ pub(crate) fn cmp_pairs<'a, 'b>(
             (None, Some(_)) => return Ordering::Less,
             (Some(_), None) => return Ordering::Greater,
             (Some((ak, av)), Some((bk, bv))) => {
-                let order = ak.cmp(bk).then_with(|| av.cmp(bv));
+                let order = ak.cmp(bk).then_with(|| av.cmp(&bv));
                 if order != Ordering::Equal {
                     return order;
                 }
@@ -219,19 +283,20 @@ mod tests {
     }
 
     #[test]
-    fn keys_hold_values_in_name_order_and_give_them_back() {
+    fn keys_are_the_variable_pairs_in_name_order_and_give_the_values_back() {
         let l = layout(&[], &["size", "model"]);
-        let key = l.key(&["7b", "llama"]);
-        assert_eq!(key, "5:llama2:7b");
-        assert_eq!(l.values(&key), ["7b", "llama"]);
+        let key = l.key(&["7b", "lla\"ma"]);
+        assert_eq!(key, "model=\"lla\\\"ma\",size=\"7b\"");
+        assert_eq!(l.values(&key), ["7b", "lla\"ma"]);
     }
 
     #[test]
     fn pairs_merge_constants_and_variables_by_name() {
         let l = layout(&[("z", "2"), ("a", "1")], &["m", "k"]);
         let key = l.key(&["x", "y"]);
-        let pairs: Vec<_> = l.pairs(&key).collect();
-        assert_eq!(pairs, [("a", "1"), ("k", "y"), ("m", "x"), ("z", "2")]);
+        let pairs: Vec<(&str, String)> = l.pairs(&key).map(|(k, v)| (k, v.into_owned())).collect();
+        let expected = [("a", "1"), ("k", "y"), ("m", "x"), ("z", "2")];
+        assert_eq!(pairs, expected.map(|(k, v)| (k, v.to_string())));
         assert_eq!(l.contiguous_at(), Some(1));
         let interleaved = layout(&[("b", "1")], &["a", "c"]);
         assert_eq!(interleaved.contiguous_at(), None);
@@ -240,19 +305,67 @@ mod tests {
 
     #[test]
     fn pairs_keys_round_trip() {
-        let key = pairs_key([("a", "1:2"), ("b", ""), ("c", "ü")]);
-        let pairs: Vec<_> = key_pairs(&key).collect();
-        assert_eq!(pairs, [("a", "1:2"), ("b", ""), ("c", "ü")]);
+        let key = pairs_key([("a", "1:2"), ("b", ""), ("c", "ü\\\n\"")]);
+        let pairs: Vec<(&str, String)> = KeyPairs::new(&key)
+            .map(|(k, v)| (k, v.into_owned()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("a", "1:2".to_string()),
+                ("b", String::new()),
+                ("c", "ü\\\n\"".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_order_like_their_raw_pairs_in_known_cases() {
+        type Pairs<'a> = &'a [(&'a str, &'a str)];
+        let key = |pairs: Pairs<'_>| pairs_key(pairs.iter().copied());
+        let cases: [(Pairs<'_>, Pairs<'_>); 6] = [
+            (&[("a", "x")], &[("a", "x y")]),
+            (&[("a", "x")], &[("a0", "x")]),
+            (&[("a", "x")], &[("a", "x"), ("b", "y")]),
+            (&[("a", "\n")], &[("a", "!")]),
+            (&[("a", "\"")], &[("a", "\\")]),
+            (&[("a", "a\\")], &[("a", "a\\b")]),
+        ];
+        for (less, more) in cases {
+            assert_eq!(
+                cmp_keys(&key(less), &key(more)),
+                Ordering::Less,
+                "{less:?} < {more:?}"
+            );
+            assert_eq!(cmp_keys(&key(more), &key(less)), Ordering::Greater);
+        }
+    }
+
+    fn label_name() -> impl Strategy<Value = String> {
+        "[a-c][a-c0-9_]{0,3}"
+    }
+
+    fn label_value() -> impl Strategy<Value = String> {
+        prop_oneof![any::<String>(), "[ -~\n\\\\\"]{0,6}"]
     }
 
     proptest! {
         #[test]
-        fn keys_order_like_their_values(a in any::<Vec<String>>(), b in any::<Vec<String>>()) {
-            let (mut ka, mut kb) = (String::new(), String::new());
-            a.iter().for_each(|v| push_part(&mut ka, v));
-            b.iter().for_each(|v| push_part(&mut kb, v));
-            prop_assert_eq!(cmp_keys(&ka, &kb), a.cmp(&b));
-            prop_assert_eq!(Parts::new(&ka).collect::<Vec<_>>(), a.iter().map(String::as_str).collect::<Vec<_>>());
+        fn common_prefixes_are_found(x in proptest::collection::vec(0u8..3, 0..40), y in proptest::collection::vec(0u8..3, 0..40)) {
+            let slow = x.iter().zip(&y).take_while(|(p, q)| p == q).count();
+            prop_assert_eq!(common_prefix(&x, &y), slow);
+        }
+
+        #[test]
+        fn keys_order_like_their_raw_pairs(
+            a in proptest::collection::btree_map(label_name(), label_value(), 0..4),
+            b in proptest::collection::btree_map(label_name(), label_value(), 0..4),
+        ) {
+            let (ka, kb) = (pairs_key(a.iter().map(|(k, v)| (k.as_str(), v.as_str()))), pairs_key(b.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+            let raw = a.iter().cmp(b.iter());
+            prop_assert_eq!(cmp_keys(&ka, &kb), raw);
+            let back: Vec<(String, String)> = KeyPairs::new(&ka).map(|(k, v)| (k.to_string(), v.into_owned())).collect();
+            prop_assert_eq!(back, a.into_iter().collect::<Vec<_>>());
         }
 
         #[test]

@@ -235,16 +235,22 @@ impl Snapshot {
 pub(crate) struct Merged<'a> {
     /// For each run with entries left, its next position; kept as a heap by key.
     heap: Vec<(&'a Run, usize)>,
+    /// The only run, when there is one: read in order, no heap needed.
+    single: Option<(&'a Run, std::slice::Iter<'a, Entry>)>,
 }
 
 impl<'a> Merged<'a> {
     fn new(runs: &'a [Arc<Run>]) -> Self {
+        let runs: Vec<&'a Run> = runs.iter().map(|r| &**r).filter(|r| r.len() > 0).collect();
+        if let [run] = runs[..] {
+            return Self {
+                heap: Vec::new(),
+                single: Some((run, run.entries.iter())),
+            };
+        }
         let mut merged = Self {
-            heap: runs
-                .iter()
-                .filter(|r| r.len() > 0)
-                .map(|r| (&**r, 0))
-                .collect(),
+            heap: runs.into_iter().map(|r| (r, 0)).collect(),
+            single: None,
         };
         for i in (0..merged.heap.len() / 2).rev() {
             merged.sift_down(i);
@@ -284,6 +290,9 @@ impl<'a> Iterator for Merged<'a> {
     type Item = (&'a Run, &'a Entry);
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some((run, entries)) = &mut self.single {
+            return entries.next().map(|entry| (*run, entry));
+        }
         let (run, at) = *self.heap.first()?;
         let item = (run, &run.entries[at]);
         if at + 1 < run.len() {
@@ -301,12 +310,10 @@ impl<'a> Iterator for Merged<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labels::push_part;
+    use crate::labels::pairs_key;
 
     fn key(n: u32) -> String {
-        let mut key = String::new();
-        push_part(&mut key, &format!("{n:05}"));
-        key
+        pairs_key([("n", format!("{n:05}").as_str())])
     }
 
     fn keys(snapshot: &Snapshot) -> Vec<u32> {

@@ -367,7 +367,7 @@ impl<C: Cell> VecInner<C> {
             .filter(|(_, entry)| self.pool.is_live(entry.slot, entry.generation))
             .filter(|(run, entry)| {
                 let values = self.core.layout.values(run.key(entry));
-                wanted.iter().all(|(at, value)| values[*at] == *value)
+                wanted.iter().all(|(at, value)| values[*at] == **value)
             })
             .map(|(_, entry)| (entry.slot, entry.generation))
             .collect();

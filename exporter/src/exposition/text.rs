@@ -1,10 +1,12 @@
 //! The Prometheus text exposition format, version 0.0.4: every line of it is written here.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use super::parse::Family;
 use super::{Encoder, ExtraLabels, FamilyInfo, Labels, LabelsRepr, Number, Value};
-use crate::labels::{Layout, Parts, key_pairs};
+use crate::labels::Layout;
 
 /// Writes the text format into a `String`.
 ///
@@ -21,7 +23,12 @@ pub struct TextEncoder<'a> {
     out: &'a mut String,
     name: String,
     /// The constant label text of each vec layout seen, by address.
-    pieces: HashMap<usize, Pieces>,
+    pieces: HashMap<usize, Rc<Pieces>>,
+    /// The layout of the last series and its pieces, so a run of one vec's series looks
+    /// nothing up.
+    last: Option<(usize, Rc<Pieces>)>,
+    /// The `le` values of each bucket layout seen, by the address of its bounds.
+    les: HashMap<usize, Rc<[String]>>,
 }
 
 /// A vec's constant labels as text, before and after its variable labels; `None` when they
@@ -37,6 +44,8 @@ impl<'a> TextEncoder<'a> {
             out,
             name: String::new(),
             pieces: HashMap::new(),
+            last: None,
+            les: HashMap::new(),
         }
     }
 
@@ -67,7 +76,9 @@ impl<'a> TextEncoder<'a> {
         match labels.repr {
             LabelsRepr::Vec { layout, key } => self.vec_labels(layout, key, labels),
             LabelsRepr::Pairs { key } if labels.extra.is_empty() => {
-                push_pairs(self.out, key_pairs(key))
+                // The key is the pairs' text already.
+                self.out.push_str(key);
+                !key.is_empty()
             }
             LabelsRepr::Pairs { .. } | LabelsRepr::Overflow { .. } => {
                 push_pairs(self.out, labels.iter())
@@ -76,24 +87,27 @@ impl<'a> TextEncoder<'a> {
     }
 
     fn vec_labels(&mut self, layout: &Layout, key: &str, labels: &Labels<'_>) -> bool {
-        let pieces = self
-            .pieces
-            .entry(std::ptr::from_ref(layout) as usize)
-            .or_insert_with(|| Pieces::of(layout, labels.extra));
+        let address = std::ptr::from_ref(layout) as usize;
+        let pieces = match &self.last {
+            Some((last, pieces)) if *last == address => Rc::clone(pieces),
+            _ => {
+                let pieces = Rc::clone(
+                    self.pieces
+                        .entry(address)
+                        .or_insert_with(|| Rc::new(Pieces::of(layout, labels.extra))),
+                );
+                self.last = Some((address, Rc::clone(&pieces)));
+                pieces
+            }
+        };
         let Some((before, after)) = &pieces.around else {
             return push_pairs(self.out, labels.iter());
         };
+        // The key is the text of the variable pairs already.
         self.out.push_str(before);
-        let mut first = true;
-        for (name, value) in layout.names_by_name().zip(Parts::new(key)) {
-            if !first {
-                self.out.push(',');
-            }
-            first = false;
-            push_pair(self.out, name, value);
-        }
+        self.out.push_str(key);
         self.out.push_str(after);
-        !(before.is_empty() && after.is_empty() && first)
+        !(before.is_empty() && after.is_empty() && key.is_empty())
     }
 }
 
@@ -117,7 +131,10 @@ impl Pieces {
         let has_vars = !layout.names().is_empty();
         let pairs = |range: &[(Box<str>, Box<str>)]| {
             let mut text = String::new();
-            push_pairs(&mut text, range.iter().map(|(k, v)| (&**k, &**v)));
+            push_pairs(
+                &mut text,
+                range.iter().map(|(k, v)| (&**k, Cow::Borrowed(&**v))),
+            );
             text
         };
         let (consts_before, consts_after) = effective.consts().split_at(split);
@@ -158,14 +175,13 @@ impl Encoder for TextEncoder<'_> {
                 self.out.push('\n');
             }
             Value::Histogram(h) => {
-                let mut le = String::new();
-                for (i, count) in h.cumulative.iter().enumerate() {
-                    le.clear();
-                    match h.bounds.get(i) {
-                        Some(bound) => push_f64(&mut le, *bound),
-                        None => le.push_str("+Inf"),
-                    }
-                    self.sample_start("_bucket", labels, Some(&le));
+                let les = Rc::clone(
+                    self.les
+                        .entry(h.bounds.as_ptr() as usize)
+                        .or_insert_with(|| le_values(h.bounds)),
+                );
+                for (le, count) in les.iter().zip(h.cumulative) {
+                    self.sample_start("_bucket", labels, Some(le));
                     push_u64(self.out, *count);
                     self.out.push('\n');
                 }
@@ -221,20 +237,33 @@ pub(crate) fn write_parsed(families: &[Family], out: &mut String) {
     }
 }
 
+/// The `le` label values of buckets with these bounds, `+Inf` last.
+fn le_values(bounds: &[f64]) -> Rc<[String]> {
+    bounds
+        .iter()
+        .map(|b| {
+            let mut le = String::new();
+            push_f64(&mut le, *b);
+            le
+        })
+        .chain(std::iter::once("+Inf".to_string()))
+        .collect()
+}
+
 /// Appends `name="value"` pairs separated by commas; false when there were none.
-fn push_pairs<'a>(out: &mut String, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
+fn push_pairs<'a>(out: &mut String, pairs: impl Iterator<Item = (&'a str, Cow<'a, str>)>) -> bool {
     let mut any = false;
     for (name, value) in pairs {
         if any {
             out.push(',');
         }
         any = true;
-        push_pair(out, name, value);
+        push_pair(out, name, &value);
     }
     any
 }
 
-fn push_pair(out: &mut String, name: &str, value: &str) {
+pub(crate) fn push_pair(out: &mut String, name: &str, value: &str) {
     out.push_str(name);
     out.push_str("=\"");
     push_escaped(out, value, true);
