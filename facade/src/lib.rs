@@ -100,12 +100,15 @@
 #![forbid(unsafe_code)]
 
 mod callbacks;
+mod const_labels;
+mod engine;
 mod error;
 mod hierarchy;
 mod layer;
 mod level_metrics;
 mod metrics_config;
 pub mod names;
+mod process_metrics;
 pub mod prometheus_names;
 mod requests;
 mod router;
@@ -119,11 +122,14 @@ pub use dynamo_exporter::{
     Histogram, HistogramTimer, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
     MAX_BUCKETS, Metric, MetricVec, OVERFLOW_LABEL, Registered,
 };
+pub use engine::{EngineFilter, EngineSource, PROCESS_FAMILY_PREFIXES};
 pub use error::MetricsError;
 pub use hierarchy::{Component, Endpoint, Namespace};
 pub use layer::{Naming, NamingLayer};
 pub use level_metrics::Metrics;
-pub use metrics_config::{MAX_SERIES_VAR, MetricsConfig, SERIES_IDLE_TIMEOUT_VAR};
+pub use metrics_config::{
+    CONST_LABELS_VAR, MAX_SERIES_VAR, MetricsConfig, PROCESS_METRICS_VAR, SERIES_IDLE_TIMEOUT_VAR,
+};
 pub use requests::{
     DEFAULT_REQUEST_DURATION_BUCKETS, RequestGuard, RequestMetrics, RequestMetricsOptions,
     TrackedFuture, TrackedStream,
