@@ -184,7 +184,7 @@ impl Callbacks {
                 .iter()
                 .filter(|c| c.path.is_within(place))
                 .filter(|c| match &c.job {
-                    Job::Engine(pass) => sources.insert(pass.source.id()),
+                    Job::Engine(pass) => sources.insert(pass.source.identity()),
                     Job::Update(_) | Job::Text(_) => true,
                 })
                 .cloned()

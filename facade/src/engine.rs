@@ -60,14 +60,23 @@ pub const PROCESS_FAMILY_PREFIXES: [&str; 2] = ["process_", "python_"];
 #[derive(Clone)]
 #[must_use]
 pub struct EngineSource {
-    id: u64,
+    identity: SourceIdentity,
     read: Arc<ReadFn>,
+}
+
+/// What makes two sources the same: being clones, or having the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum SourceIdentity {
+    /// Made by [`EngineSource::new`]: the same only as its clones.
+    Own(u64),
+    /// Made by [`EngineSource::with_key`].
+    Keyed(u64),
 }
 
 impl std::fmt::Debug for EngineSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EngineSource")
-            .field("id", &self.id)
+            .field("identity", &self.identity)
             .finish_non_exhaustive()
     }
 }
@@ -81,14 +90,30 @@ impl EngineSource {
         E: Display,
     {
         Self {
-            id: NEXT_SOURCE.fetch_add(1, Ordering::Relaxed),
+            identity: SourceIdentity::Own(NEXT_SOURCE.fetch_add(1, Ordering::Relaxed)),
             read: Arc::new(move || read().map_err(|e| e.to_string())),
         }
     }
 
-    /// The number that names this source (and its clones) among all sources.
-    pub(crate) fn id(&self) -> u64 {
-        self.id
+    /// A source that counts as the same as every other source made with `key`: read once per
+    /// scrape, its families shown once. For sources made apart that read the same thing, such
+    /// as bindings that wrap one object of another language each time it is registered (the
+    /// key is then the object's address, which stays its own while a registration keeps the
+    /// object alive). Sources made with [`EngineSource::new`] never share a key's identity.
+    pub fn with_key<F, E>(key: u64, read: F) -> Self
+    where
+        F: Fn() -> Result<String, E> + Send + Sync + 'static,
+        E: Display,
+    {
+        Self {
+            identity: SourceIdentity::Keyed(key),
+            read: Arc::new(move || read().map_err(|e| e.to_string())),
+        }
+    }
+
+    /// What names this source among all sources.
+    pub(crate) fn identity(&self) -> SourceIdentity {
+        self.identity
     }
 
     /// Reads the engine's text.

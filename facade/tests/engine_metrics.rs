@@ -235,6 +235,45 @@ fn a_source_registered_at_several_levels_is_read_once_and_shows_each_family_once
 }
 
 #[test]
+fn sources_made_apart_with_the_same_key_are_one_source() {
+    let runtime = builder().build().unwrap();
+    let reads = Arc::new(AtomicUsize::new(0));
+    let keyed = |key: u64, value: u32| {
+        let counted = Arc::clone(&reads);
+        EngineSource::with_key(key, move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, String>(format!("# TYPE trt_up gauge\ntrt_up {value}\n"))
+        })
+    };
+    let ns = runtime.namespace("ns");
+    for (source, level) in [(keyed(42, 1), "first"), (keyed(42, 2), "second")] {
+        ns.metrics()
+            .register_engine_metrics(&source, EngineFilter::new().with_label("level", level))
+            .unwrap();
+    }
+    assert_eq!(
+        ns.metrics().prometheus_expfmt().unwrap(),
+        "# TYPE trt_up gauge\ntrt_up{dynamo_namespace=\"ns\",level=\"first\"} 1\n"
+    );
+    assert_eq!(reads.load(Ordering::SeqCst), 1);
+    // Another key, or a source of its own, is another source: its family clashes.
+    ns.metrics()
+        .register_engine_metrics(&keyed(43, 3), EngineFilter::new())
+        .unwrap();
+    ns.metrics()
+        .register_engine_metrics(
+            &EngineSource::new(|| Ok::<_, String>("trt_up 4\n".into())),
+            EngineFilter::new(),
+        )
+        .unwrap();
+    assert_eq!(
+        ns.metrics().prometheus_expfmt().unwrap(),
+        "# TYPE trt_up gauge\ntrt_up{dynamo_namespace=\"ns\",level=\"first\"} 1\n"
+    );
+    assert_eq!(reads.load(Ordering::SeqCst), 3);
+}
+
+#[test]
 fn text_that_would_spoil_the_page_is_left_off_and_counted() {
     let runtime = builder().process_metrics(true).build().unwrap();
     let ns = runtime.namespace("ns");
