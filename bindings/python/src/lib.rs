@@ -24,6 +24,7 @@
 
 mod callbacks;
 mod decorate;
+mod engine;
 mod errors;
 mod fork;
 mod labels;
