@@ -71,6 +71,16 @@
 //! any scope they go to the oldest runtime still alive, without hierarchy labels. The first
 //! runtime installs the process-wide recorder that does this routing.
 //!
+//! # Labels for the whole process, process metrics, engine metrics
+//!
+//! `DYN_METRICS_CONST_LABELS` ([`RuntimeBuilder::const_labels`]) adds labels such as
+//! `cluster` to every series of the page that lacks them, the text of callbacks included. The
+//! runtime's page shows the standard `process_*` metrics, read from `/proc` at each scrape
+//! ([`RuntimeBuilder::process_metrics`], `DYN_METRICS_PROCESS`).
+//! [`Metrics::register_engine_metrics`] serves an inference engine's own metrics (an
+//! [`EngineSource`] of exposition text) filtered by family name ([`EngineFilter`]), with the
+//! level's hierarchy labels and chosen labels added.
+//!
 //! # The system status server
 //!
 //! When `DYN_SYSTEM_PORT` asks for it, [`DistributedRuntime::new`] starts an HTTP server on a
