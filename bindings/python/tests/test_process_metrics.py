@@ -105,3 +105,29 @@ def test_a_bad_switch_is_a_value_error_naming_the_variable(monkeypatch):
     monkeypatch.setenv("DYN_METRICS_PROCESS", "sometimes")
     with pytest.raises(ValueError, match='DYN_METRICS_PROCESS="sometimes" is invalid'):
         DistributedRuntime()
+
+
+def test_a_forked_child_shows_its_own_figures(runtime):
+    goal = sum(os.times()[:2]) + 0.3
+    while sum(os.times()[:2]) < goal:
+        sum(range(10_000))
+    parent = values(runtime)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its figures and leave without pytest's teardown
+        try:
+            child = values(runtime)
+            report = f"{child['process_cpu_seconds_total']} {child[P.START_TIME_SECONDS]}"
+            os.write(write_end, report.encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        report = pipe.read()
+    os.waitpid(pid, 0)
+    child_cpu, child_start = map(float, report.split())
+    assert parent["process_cpu_seconds_total"] >= 0.3
+    assert child_cpu < parent["process_cpu_seconds_total"] - 0.2, (child_cpu, parent)
+    assert child_start >= parent[P.START_TIME_SECONDS]
+    # The parent's counter goes on from where it was.
+    assert values(runtime)["process_cpu_seconds_total"] >= parent["process_cpu_seconds_total"]
