@@ -3,6 +3,7 @@ vLLM-style metrics, served on the page filtered by prefix, with the hierarchy la
 chosen labels added where a sample lacks them, each family once."""
 
 import logging
+import sys
 
 import pytest
 from prometheus_client import (
@@ -219,3 +220,11 @@ def test_bad_arguments_raise(endpoint, kwargs, error, message):
     with pytest.raises(error, match=message):
         endpoint.metrics.register_engine_metrics(**kwargs)
     assert endpoint.metrics.prometheus_expfmt() == ""
+
+
+def test_prometheus_client_is_needed_only_to_read_a_registry(endpoint, monkeypatch):
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # as if not installed
+    with pytest.raises(ImportError, match="pip install prometheus-client"):
+        endpoint.metrics.register_engine_metrics()
+    endpoint.metrics.register_engine_metrics(lambda: "# TYPE engine_up gauge\nengine_up 1\n")
+    assert "engine_up{" in endpoint.metrics.prometheus_expfmt()
