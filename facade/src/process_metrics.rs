@@ -39,7 +39,6 @@ impl Reading {
         // the descriptor the reading itself uses.
         let open_fds = me.fd_count().ok();
         let limits = me.limits().ok();
-        #[allow(clippy::cast_precision_loss)] // figures far below 2^53
         let to_f64 = |n: u64| n as f64;
         let ticks = procfs::ticks_per_second();
         let per_tick = |t: u64| (ticks > 0).then(|| to_f64(t) / to_f64(ticks));
