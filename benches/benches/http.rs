@@ -256,6 +256,8 @@ fn serving_runtime() -> (
 ) {
     let runtime = DistributedRuntime::builder()
         .global_recorder(false)
+        // The peers read no `/proc` figures on a render; neither do we here.
+        .process_metrics(false)
         .system_host("127.0.0.1")
         .system_port(Some(0))
         .build()

@@ -60,6 +60,13 @@ fn request_handler_serves_the_request_series_of_its_traffic() {
             "dynamo_component_uptime_seconds gauge",
             "dynamo_metrics_callback_text_dropped_total counter",
             "dynamo_metrics_macro_rejections_total counter",
+            "process_cpu_seconds_total counter",
+            "process_max_fds gauge",
+            "process_open_fds gauge",
+            "process_resident_memory_bytes gauge",
+            "process_start_time_seconds gauge",
+            "process_threads gauge",
+            "process_virtual_memory_bytes gauge",
         ]
     );
     let started = request_series(&text, "requests_total").unwrap();

@@ -7,11 +7,13 @@
 //! already running or queued for a concurrent scrape is not started again: the scrape waits
 //! for that call. One still running past a timeout is skipped by later scrapes until it ends.
 //! The queue starts at another callback each scrape, so slow ones cannot keep the same
-//! others from running forever.
+//! others from running forever. An engine source registered at several levels is due once
+//! per scrape: at its first registration due.
 
 mod pool;
 pub(crate) mod text;
 
+use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak, mpsc};
@@ -20,6 +22,7 @@ use std::time::{Duration, Instant};
 use dynamo_exporter::fork;
 use parking_lot::{Mutex, RwLock};
 
+use crate::engine::EnginePass;
 use crate::hierarchy::Path;
 use crate::runtime::RuntimeInner;
 use pool::Pool;
@@ -35,6 +38,15 @@ enum Job {
     Update(Box<UpdateFn>),
     /// Returns exposition text appended after the render.
     Text(Box<TextFn>),
+    /// Reads an engine's text, filtered and labelled before it joins the page.
+    Engine(Arc<EnginePass>),
+}
+
+/// The text a text callback or an engine source returned for one scrape.
+pub(crate) struct CallbackText {
+    pub(crate) text: String,
+    /// How to filter and label it, for an engine's text.
+    pub(crate) engine: Option<Arc<EnginePass>>,
 }
 
 /// Where a finished call sends its outcome: `(index in that scrape, text)`.
@@ -125,6 +137,10 @@ impl Callbacks {
         self.push(path, Job::Text(f))
     }
 
+    pub(crate) fn add_engine(&self, path: Arc<Path>, pass: EnginePass) -> u64 {
+        self.push(path, Job::Engine(Arc::new(pass)))
+    }
+
     fn push(&self, path: Arc<Path>, job: Job) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let callback = Arc::new(Callback {
@@ -154,17 +170,23 @@ impl Callbacks {
     }
 
     /// Runs every callback registered at `place` or below on the pool, waiting at most
-    /// `timeout` for all of them. Returns the texts of the text callbacks that finished, in
-    /// registration order.
+    /// `timeout` for all of them. Returns the texts of the text callbacks and engine sources
+    /// that finished, in registration order. An engine source registered several times runs
+    /// once, as its first registration due.
     ///
     /// A callback that fails or panics is logged and skipped.
-    pub(crate) fn run(&self, place: &Path, timeout: Duration) -> Vec<String> {
+    pub(crate) fn run(&self, place: &Path, timeout: Duration) -> Vec<CallbackText> {
         let due: Vec<Arc<Callback>> = {
             let _section = fork::enter();
+            let mut sources = HashSet::new();
             self.entries
                 .read()
                 .iter()
                 .filter(|c| c.path.is_within(place))
+                .filter(|c| match &c.job {
+                    Job::Engine(pass) => sources.insert(pass.source.identity()),
+                    Job::Update(_) | Job::Text(_) => true,
+                })
                 .cloned()
                 .collect()
         };
@@ -243,7 +265,16 @@ impl Callbacks {
             }
         }
         texts.sort_by_key(|(index, _)| *index);
-        texts.into_iter().map(|(_, text)| text).collect()
+        texts
+            .into_iter()
+            .map(|(index, text)| CallbackText {
+                text,
+                engine: match &due[index].job {
+                    Job::Engine(pass) => Some(Arc::clone(pass)),
+                    Job::Update(_) | Job::Text(_) => None,
+                },
+            })
+            .collect()
     }
 
     /// Threads of the pool now, for tests.
@@ -291,6 +322,7 @@ fn call(callback: &Callback) -> Option<String> {
     let outcome = catch_unwind(AssertUnwindSafe(|| match &callback.job {
         Job::Update(f) => f().map(|()| None),
         Job::Text(f) => f().map(Some),
+        Job::Engine(pass) => pass.source.read().map(Some),
     }));
     match outcome {
         Ok(Ok(text)) => text,
@@ -361,6 +393,10 @@ mod tests {
 
     use super::*;
 
+    fn texts(texts: Vec<CallbackText>) -> Vec<String> {
+        texts.into_iter().map(|t| t.text).collect()
+    }
+
     #[test]
     fn concurrent_scrapes_share_the_call_under_way() {
         let callbacks = Arc::new(Callbacks::new(4));
@@ -389,7 +425,7 @@ mod tests {
         }
         release.send(()).unwrap();
         for scrape in scrapes {
-            assert_eq!(scrape.join().unwrap(), ["shared_total 1\n"]);
+            assert_eq!(texts(scrape.join().unwrap()), ["shared_total 1\n"]);
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
@@ -466,7 +502,7 @@ mod tests {
         let callbacks = Callbacks::new(1);
         let id = callbacks.add_text(Arc::new(Path::default()), Box::new(|| Ok("a 1\n".into())));
         assert_eq!(
-            callbacks.run(&Path::default(), Duration::from_secs(10)),
+            texts(callbacks.run(&Path::default(), Duration::from_secs(10))),
             ["a 1\n"]
         );
         assert!(callbacks.remove(id));

@@ -10,6 +10,7 @@ use dynamo_exporter::{
 
 use crate::MetricsError;
 use crate::callbacks::CallbackHandle;
+use crate::engine::{EngineFilter, EnginePass, EngineSource};
 use crate::hierarchy::Place;
 use crate::names::{full_metric_name, is_reserved_label};
 
@@ -256,6 +257,36 @@ impl Metrics {
             .callbacks
             .add_text(self.place.path.clone(), Box::new(f));
         CallbackHandle::new(&self.place.runtime, id)
+    }
+
+    /// Serves the families of an engine's text on each scrape of this level or a level above
+    /// it: the text `source` returns, parsed, filtered by family name ([`EngineFilter`]), with
+    /// this level's hierarchy labels and the filter's labels added to every sample that lacks
+    /// them (its own labels win), and the runtime's constant labels after those. The text
+    /// then joins the page under the same checks as [`Metrics::register_prometheus_expfmt_callback`]'s.
+    ///
+    /// The same source (or a clone) registered at several levels is read once per scrape,
+    /// and its families appear once: with the labels of its first registration due. The
+    /// returned handle unregisters this registration; dropping it keeps it registered.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::InvalidSetting`] for a label of the filter that is not a valid label
+    /// name, is reserved (`le`, `quantile`, `__*`, `dynamo_*`) or is given twice;
+    /// [`MetricsError::InvalidHierarchyName`] when a level name sanitizes to nothing.
+    pub fn register_engine_metrics(
+        &self,
+        source: &EngineSource,
+        filter: EngineFilter,
+    ) -> Result<CallbackHandle, MetricsError> {
+        let hierarchy = self.place.path.checked_labels()?;
+        let pass = EnginePass::new(source, filter, hierarchy)?;
+        let id = self
+            .place
+            .runtime
+            .callbacks
+            .add_engine(self.place.path.clone(), pass);
+        Ok(CallbackHandle::new(&self.place.runtime, id))
     }
 
     /// Applies the naming rules, adds the hierarchy labels and registers through `register`.

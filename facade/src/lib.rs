@@ -71,6 +71,16 @@
 //! any scope they go to the oldest runtime still alive, without hierarchy labels. The first
 //! runtime installs the process-wide recorder that does this routing.
 //!
+//! # Labels for the whole process, process metrics, engine metrics
+//!
+//! `DYN_METRICS_CONST_LABELS` ([`RuntimeBuilder::const_labels`]) adds labels such as
+//! `cluster` to every series of the page that lacks them, the text of callbacks included. The
+//! runtime's page shows the standard `process_*` metrics, read from `/proc` at each scrape
+//! ([`RuntimeBuilder::process_metrics`], `DYN_METRICS_PROCESS`).
+//! [`Metrics::register_engine_metrics`] serves an inference engine's own metrics (an
+//! [`EngineSource`] of exposition text) filtered by family name ([`EngineFilter`]), with the
+//! level's hierarchy labels and chosen labels added.
+//!
 //! # The system status server
 //!
 //! When `DYN_SYSTEM_PORT` asks for it, [`DistributedRuntime::new`] starts an HTTP server on a
@@ -97,12 +107,15 @@
 //! ```
 
 mod callbacks;
+mod const_labels;
+mod engine;
 mod error;
 mod hierarchy;
 mod layer;
 mod level_metrics;
 mod metrics_config;
 pub mod names;
+mod process_metrics;
 pub mod prometheus_names;
 mod requests;
 mod router;
@@ -116,11 +129,14 @@ pub use dynamo_exporter::{
     Histogram, HistogramTimer, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
     MAX_BUCKETS, Metric, MetricVec, OVERFLOW_LABEL, Registered,
 };
+pub use engine::{EngineFilter, EngineSource, PROCESS_FAMILY_PREFIXES};
 pub use error::MetricsError;
 pub use hierarchy::{Component, Endpoint, Namespace};
 pub use layer::{Naming, NamingLayer};
 pub use level_metrics::Metrics;
-pub use metrics_config::{MAX_SERIES_VAR, MetricsConfig, SERIES_IDLE_TIMEOUT_VAR};
+pub use metrics_config::{
+    CONST_LABELS_VAR, MAX_SERIES_VAR, MetricsConfig, PROCESS_METRICS_VAR, SERIES_IDLE_TIMEOUT_VAR,
+};
 pub use requests::{
     DEFAULT_REQUEST_DURATION_BUCKETS, RequestGuard, RequestMetrics, RequestMetricsOptions,
     TrackedFuture, TrackedStream,

@@ -1,19 +1,28 @@
-//! The registry's settings, read from `DYN_METRICS_*`: how many series a metric may hold and
-//! when series made by metric macros are dropped for being idle.
+//! The registry's settings, read from `DYN_METRICS_*`: how many series a metric may hold,
+//! when series made by metric macros are dropped for being idle, the labels added to every
+//! series, and whether the page shows the process' own metrics.
 
 use std::time::Duration;
 
 use dynamo_exporter::DEFAULT_MAX_SERIES;
 
-use crate::MetricsError;
+use crate::{MetricsError, const_labels};
 
 /// `DYN_METRICS_MAX_SERIES`: series one metric may hold (default 10,000; `0` = no bound).
 pub const MAX_SERIES_VAR: &str = "DYN_METRICS_MAX_SERIES";
 /// `DYN_METRICS_IDLE_TIMEOUT`: drop macro series unchanged this long (`90s`, `5m`, `1h`,
 /// `500ms`, or plain seconds; `0` or `off`, the default, never).
 pub const SERIES_IDLE_TIMEOUT_VAR: &str = "DYN_METRICS_IDLE_TIMEOUT";
+/// `DYN_METRICS_CONST_LABELS`: labels added to every series of the page, such as
+/// `cluster=us-west,team=infer` (a literal `,`, `=` or `\` in a value written `\,`, `\=`,
+/// `\\`).
+pub const CONST_LABELS_VAR: &str = "DYN_METRICS_CONST_LABELS";
+/// `DYN_METRICS_PROCESS`: `1`, `true` or `on` (the default) shows the standard `process_*`
+/// metrics; `0`, `false` or `off` leaves them out.
+pub const PROCESS_METRICS_VAR: &str = "DYN_METRICS_PROCESS";
 
-/// How the registry bounds series.
+/// The registry's settings: how it bounds series, the labels every series gets, and whether
+/// the page shows the process metrics.
 ///
 /// ```
 /// # fn main() -> Result<(), dynamo_runtime::MetricsError> {
@@ -23,16 +32,25 @@ pub const SERIES_IDLE_TIMEOUT_VAR: &str = "DYN_METRICS_IDLE_TIMEOUT";
 /// let config = MetricsConfig::from_lookup(|var| match var {
 ///     "DYN_METRICS_MAX_SERIES" => Some("500".into()),
 ///     "DYN_METRICS_IDLE_TIMEOUT" => Some("5m".into()),
+///     "DYN_METRICS_CONST_LABELS" => Some(r"cluster=us-west,zone=a\,b".into()),
+///     "DYN_METRICS_PROCESS" => Some("off".into()),
 ///     _ => None,
 /// })?;
 /// assert_eq!(config.max_series(), 500);
 /// assert_eq!(config.idle_timeout(), Some(Duration::from_secs(300)));
+/// assert_eq!(
+///     config.const_labels(),
+///     [("cluster".to_string(), "us-west".to_string()), ("zone".to_string(), "a,b".to_string())]
+/// );
+/// assert!(!config.process_metrics());
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsConfig {
     max_series: usize,
     idle_timeout: Option<Duration>,
+    const_labels: Vec<(String, String)>,
+    process_metrics: bool,
 }
 
 impl Default for MetricsConfig {
@@ -40,6 +58,8 @@ impl Default for MetricsConfig {
         Self {
             max_series: DEFAULT_MAX_SERIES,
             idle_timeout: None,
+            const_labels: Vec::new(),
+            process_metrics: true,
         }
     }
 }
@@ -51,7 +71,9 @@ impl MetricsConfig {
     /// # Errors
     ///
     /// [`MetricsError::InvalidEnv`] naming the variable and value: a series bound that is not a
-    /// whole number, or an idle timeout that is not a duration.
+    /// whole number, an idle timeout that is not a duration, a label pair that is malformed
+    /// (the reason names the pair), or a process switch other than `0`/`1`, `false`/`true`,
+    /// `off`/`on`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MetricsError> {
         let read = |var: &str| {
             lookup(var)
@@ -74,6 +96,24 @@ impl MetricsConfig {
                     reason: reason.into(),
                 })?;
         }
+        // Values keep their spaces: only an empty or all-blank variable means none.
+        if let Some(value) = lookup(CONST_LABELS_VAR).filter(|v| !v.trim().is_empty()) {
+            config.const_labels =
+                const_labels::parse(&value).map_err(|problem| MetricsError::InvalidEnv {
+                    var: CONST_LABELS_VAR,
+                    value: value.clone(),
+                    reason: format!("pair {:?}: {}", problem.pair, problem.reason),
+                })?;
+        }
+        if let Some(value) = read(PROCESS_METRICS_VAR) {
+            config.process_metrics =
+                parse_switch(&value).ok_or_else(|| MetricsError::InvalidEnv {
+                    var: PROCESS_METRICS_VAR,
+                    value: value.clone(),
+                    reason: "expected 1, true or on (show the process metrics) or 0, false or off"
+                        .into(),
+                })?;
+        }
         Ok(config)
     }
 
@@ -89,6 +129,34 @@ impl MetricsConfig {
         self.idle_timeout
     }
 
+    /// Labels added to every series that lacks them, in the order given.
+    #[must_use]
+    pub fn const_labels(&self) -> &[(String, String)] {
+        &self.const_labels
+    }
+
+    /// Whether the page shows the standard `process_*` metrics.
+    #[must_use]
+    pub fn process_metrics(&self) -> bool {
+        self.process_metrics
+    }
+
+    /// These labels added to those of the environment; a name in both takes the value given
+    /// here.
+    pub(crate) fn with_const_labels(self, labels: &[(String, String)]) -> Self {
+        Self {
+            const_labels: const_labels::merged(&self.const_labels, labels),
+            ..self
+        }
+    }
+
+    pub(crate) fn with_process_metrics(self, process_metrics: bool) -> Self {
+        Self {
+            process_metrics,
+            ..self
+        }
+    }
+
     pub(crate) fn with_max_series(self, max_series: usize) -> Self {
         Self { max_series, ..self }
     }
@@ -98,6 +166,16 @@ impl MetricsConfig {
             idle_timeout: idle_timeout.filter(|t| !t.is_zero()),
             ..self
         }
+    }
+}
+
+/// `1`, `true`, `on` or `0`, `false`, `off`, in any case.
+fn parse_switch(value: &str) -> Option<bool> {
+    let value = value.to_ascii_lowercase();
+    match value.as_str() {
+        "1" | "true" | "on" => Some(true),
+        "0" | "false" | "off" => Some(false),
+        _ => None,
     }
 }
 
@@ -164,6 +242,25 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "DYN_METRICS_IDLE_TIMEOUT=\"soon\" is invalid: expected a duration such as 90s, 5m, 1h or 500ms (0 or off: never)"
+        );
+    }
+
+    #[test]
+    fn reads_the_process_switch() {
+        let read = |value: &str| {
+            let value = value.to_string();
+            MetricsConfig::from_lookup(move |v| (v == PROCESS_METRICS_VAR).then(|| value.clone()))
+        };
+        for on in ["1", "true", "ON", "On", " on "] {
+            assert!(read(on).unwrap().process_metrics(), "{on:?}");
+        }
+        for off in ["0", "false", "OFF", "off"] {
+            assert!(!read(off).unwrap().process_metrics(), "{off:?}");
+        }
+        assert!(read("").unwrap().process_metrics(), "on by default");
+        assert_eq!(
+            read("no").unwrap_err().to_string(),
+            "DYN_METRICS_PROCESS=\"no\" is invalid: expected 1, true or on (show the process metrics) or 0, false or off"
         );
     }
 }

@@ -78,6 +78,42 @@ pub mod distributed_runtime {
     pub const UPTIME_SECONDS_HELP: &str = "Total uptime of the DistributedRuntime in seconds";
 }
 
+/// The standard process metrics, full names (no prefix), with the help texts the Prometheus
+/// client libraries give them, so dashboards written for any client work unchanged.
+pub mod process {
+    /// Prefix of every process metric.
+    pub const PREFIX: &str = "process_";
+    /// User and system CPU time of the process (a counter).
+    pub const CPU_SECONDS_TOTAL: &str = "process_cpu_seconds_total";
+    /// Help of [`CPU_SECONDS_TOTAL`].
+    pub const CPU_SECONDS_TOTAL_HELP: &str = "Total user and system CPU time spent in seconds.";
+    /// Resident memory (a gauge).
+    pub const RESIDENT_MEMORY_BYTES: &str = "process_resident_memory_bytes";
+    /// Help of [`RESIDENT_MEMORY_BYTES`].
+    pub const RESIDENT_MEMORY_BYTES_HELP: &str = "Resident memory size in bytes.";
+    /// Virtual memory (a gauge).
+    pub const VIRTUAL_MEMORY_BYTES: &str = "process_virtual_memory_bytes";
+    /// Help of [`VIRTUAL_MEMORY_BYTES`].
+    pub const VIRTUAL_MEMORY_BYTES_HELP: &str = "Virtual memory size in bytes.";
+    /// Open file descriptors (a gauge).
+    pub const OPEN_FDS: &str = "process_open_fds";
+    /// Help of [`OPEN_FDS`].
+    pub const OPEN_FDS_HELP: &str = "Number of open file descriptors.";
+    /// The soft limit on open file descriptors (a gauge).
+    pub const MAX_FDS: &str = "process_max_fds";
+    /// Help of [`MAX_FDS`].
+    pub const MAX_FDS_HELP: &str = "Maximum number of open file descriptors.";
+    /// When the process started, in seconds since the Unix epoch (a gauge).
+    pub const START_TIME_SECONDS: &str = "process_start_time_seconds";
+    /// Help of [`START_TIME_SECONDS`].
+    pub const START_TIME_SECONDS_HELP: &str =
+        "Start time of the process since unix epoch in seconds.";
+    /// Threads of the process (a gauge).
+    pub const THREADS: &str = "process_threads";
+    /// Help of [`THREADS`].
+    pub const THREADS_HELP: &str = "Number of OS threads in the process.";
+}
+
 /// The library's own metrics, full names: the `dynamo_metrics_` prefix, which user metrics
 /// (always `dynamo_component_...`) can never take.
 pub mod self_metrics {

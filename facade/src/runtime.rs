@@ -10,11 +10,12 @@ use dynamo_exporter::{Gauge, HandleCache, Probed, Registry, RegistryRecorder, fo
 use metrics_util::layers::Layer;
 use parking_lot::Mutex;
 
-use crate::callbacks::Callbacks;
 use crate::callbacks::text::TextCheck;
+use crate::callbacks::{CallbackText, Callbacks};
 use crate::hierarchy::{Namespace, Path, Place};
 use crate::metrics_config::MetricsConfig;
 use crate::names::full_metric_name;
+use crate::process_metrics::ProcessMetrics;
 use crate::prometheus_names::{distributed_runtime, labels, self_metrics};
 use crate::requests::RequestClock;
 use crate::scope::{self, Scoped};
@@ -35,6 +36,8 @@ pub(crate) struct RuntimeInner {
     /// Checks the text of exposition callbacks before it joins a page.
     text_check: TextCheck,
     uptime: Gauge,
+    /// The standard `process_*` metrics, unless turned off.
+    process: Option<ProcessMetrics>,
     clock: Clock,
     /// Readiness and the system status server.
     pub(crate) system: SystemState,
@@ -59,18 +62,30 @@ pub(crate) struct MacroHandles {
 
 impl RuntimeInner {
     /// Runs the callbacks at or below `place`, then renders it and appends the text of the
-    /// text callbacks that passes the checks.
+    /// text callbacks and engine sources that passes the checks, labelled.
     pub(crate) fn scrape(&self, place: &Path) -> String {
-        let texts = self.callbacks.run(place, self.callback_timeout);
-        if place.labels.is_empty() {
-            self.uptime.set((self.clock)().as_secs_f64());
-        }
+        let texts = self.collect(place);
         let required: Vec<(&str, &str)> =
             place.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut out = String::with_capacity(4096);
         self.registry.render_into(&required, &mut out);
-        self.text_check.append(&mut out, &texts);
+        self.text_check
+            .append(&mut out, &texts, &self.registry.const_labels());
         out
+    }
+
+    /// What comes before rendering `place`: runs its callbacks (returning the texts of the
+    /// text callbacks and engine sources) and, for the runtime level, refreshes the built-in
+    /// metrics (uptime, and the process metrics when on).
+    pub(crate) fn collect(&self, place: &Path) -> Vec<CallbackText> {
+        let texts = self.callbacks.run(place, self.callback_timeout);
+        if place.labels.is_empty() {
+            self.uptime.set((self.clock)().as_secs_f64());
+            if let Some(process) = &self.process {
+                process.refresh();
+            }
+        }
+        texts
     }
 
     /// The runtime's one `Arc` of this path.
@@ -135,6 +150,8 @@ pub struct RuntimeBuilder {
     server: ServerSettings,
     max_series: Option<usize>,
     idle_timeout: Option<Option<Duration>>,
+    const_labels: Option<Vec<(String, String)>>,
+    process_metrics: Option<bool>,
 }
 
 impl std::fmt::Debug for RuntimeBuilder {
@@ -156,6 +173,8 @@ impl Default for RuntimeBuilder {
             server: ServerSettings::default(),
             max_series: None,
             idle_timeout: None,
+            const_labels: None,
+            process_metrics: None,
         }
     }
 }
@@ -217,6 +236,57 @@ impl RuntimeBuilder {
     pub fn series_idle_timeout(self, timeout: Option<Duration>) -> Self {
         Self {
             idle_timeout: Some(timeout),
+            ..self
+        }
+    }
+
+    /// Labels added to every series of the page that lacks them (default none, or
+    /// `DYN_METRICS_CONST_LABELS`): created and macro metrics, built-in ones, and the text of
+    /// exposition callbacks and engines. A series' own label of the same name wins. Added to
+    /// those of the environment; a name in both takes the value given here.
+    ///
+    /// ```
+    /// # fn main() -> anyhow::Result<()> {
+    /// use dynamo_runtime::DistributedRuntime;
+    ///
+    /// let runtime = DistributedRuntime::builder()
+    ///     .global_recorder(false)
+    ///     .const_labels(&[("cluster", "us-west")])
+    ///     .build()?;
+    /// let ns = runtime.namespace("ns");
+    /// ns.metrics().create_intgauge("slots", "Free slots", &[])?.set(3);
+    /// assert_eq!(
+    ///     ns.metrics().prometheus_expfmt()?,
+    ///     concat!(
+    ///         "# HELP dynamo_component_slots Free slots\n",
+    ///         "# TYPE dynamo_component_slots gauge\n",
+    ///         "dynamo_component_slots{cluster=\"us-west\",dynamo_namespace=\"ns\"} 3\n",
+    ///     )
+    /// );
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [`RuntimeBuilder::build`] refuses an empty or invalid label name, `le`, `quantile`,
+    /// names starting with `__` or `dynamo_`, and a name given twice.
+    pub fn const_labels(self, labels: &[(&str, &str)]) -> Self {
+        Self {
+            const_labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                    .collect(),
+            ),
+            ..self
+        }
+    }
+
+    /// Whether the runtime's page shows the standard process metrics (`process_cpu_seconds_total`,
+    /// `process_resident_memory_bytes`, ...; default true, or `DYN_METRICS_PROCESS`). They are
+    /// read from `/proc` at each scrape of the runtime level; where a figure cannot be read
+    /// (or on a platform without `/proc`) its metric is absent.
+    pub fn process_metrics(self, on: bool) -> Self {
+        Self {
+            process_metrics: Some(on),
             ..self
         }
     }
@@ -339,6 +409,17 @@ impl RuntimeBuilder {
         if let Some(timeout) = self.idle_timeout {
             metrics_config = metrics_config.with_idle_timeout(timeout);
         }
+        if let Some(labels) = &self.const_labels {
+            crate::const_labels::check(labels).map_err(|problem| MetricsError::InvalidSetting {
+                setting: "RuntimeBuilder::const_labels",
+                value: format!("{labels:?}"),
+                reason: format!("pair {:?}: {}", problem.pair, problem.reason),
+            })?;
+            metrics_config = metrics_config.with_const_labels(labels);
+        }
+        if let Some(on) = self.process_metrics {
+            metrics_config = metrics_config.with_process_metrics(on);
+        }
         let server = self.server.resolve()?;
         let clock: Clock = self.clock.unwrap_or_else(|| {
             let start = Instant::now();
@@ -347,6 +428,12 @@ impl RuntimeBuilder {
         let registry = Arc::new(Registry::new());
         registry.set_default_max_series(metrics_config.max_series());
         registry.set_idle_timeout(metrics_config.idle_timeout());
+        let const_labels: Vec<(&str, &str)> = metrics_config
+            .const_labels()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        registry.set_const_labels(&const_labels)?;
         let registry_clock = Arc::clone(&clock);
         registry.set_clock(Box::new(move || registry_clock()));
         let uptime_opts_name = full_metric_name(distributed_runtime::UPTIME_SECONDS)?;
@@ -376,6 +463,9 @@ impl RuntimeBuilder {
         let recorder = NamingLayer::new()
             .with_rejection_counter(rejections.clone())
             .layer(RegistryRecorder::new(Arc::clone(&registry)).with_rejection_counter(rejections));
+        let process = metrics_config
+            .process_metrics()
+            .then(|| ProcessMetrics::new(Arc::clone(&registry)));
         let inner = Arc::new(RuntimeInner {
             registry,
             recorder,
@@ -383,6 +473,7 @@ impl RuntimeBuilder {
             callback_timeout: self.callback_timeout,
             text_check: TextCheck::new(&dropped),
             uptime,
+            process,
             clock,
             system: SystemState::new(server.config.starting_health()),
             paths: Mutex::new(HashSet::new()),

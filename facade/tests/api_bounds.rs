@@ -8,6 +8,7 @@ use dynamo_runtime::{DistributedRuntime, ExporterError, MAX_BUCKETS, Metrics, Me
 fn builder() -> dynamo_runtime::RuntimeBuilder {
     DistributedRuntime::builder()
         .global_recorder(false)
+        .process_metrics(false)
         .uptime_clock(|| Duration::from_millis(1500))
 }
 

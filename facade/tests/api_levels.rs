@@ -7,6 +7,7 @@ use dynamo_runtime::{DistributedRuntime, Metrics};
 fn runtime() -> DistributedRuntime {
     DistributedRuntime::builder()
         .global_recorder(false)
+        .process_metrics(false)
         .uptime_clock(|| Duration::from_millis(1500))
         .build()
         .unwrap()

@@ -8,6 +8,7 @@ use dynamo_runtime::{DistributedRuntime, ExporterError, Metrics, MetricsError};
 fn runtime() -> DistributedRuntime {
     DistributedRuntime::builder()
         .global_recorder(false)
+        .process_metrics(false)
         .uptime_clock(|| Duration::from_millis(1500))
         .build()
         .unwrap()

@@ -10,6 +10,7 @@ use dynamo_runtime::DistributedRuntime;
 
 fn runtime() -> DistributedRuntime {
     DistributedRuntime::builder()
+        .process_metrics(false)
         .uptime_clock(|| Duration::from_secs(2))
         .build()
         .unwrap()

@@ -10,10 +10,11 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
-/// Unregisters a callback: returned by `register_callback` and
-/// `register_prometheus_expfmt_callback`. Dropping it keeps the callback registered.
+/// Unregisters a callback: returned by `register_callback`,
+/// `register_prometheus_expfmt_callback` and `register_engine_metrics`. Dropping it keeps the
+/// callback registered.
 #[pyclass(frozen, module = "dynamo.runtime", name = "CallbackHandle")]
-pub struct PyCallbackHandle(CallbackHandle);
+pub struct PyCallbackHandle(pub(crate) CallbackHandle);
 
 #[pymethods]
 impl PyCallbackHandle {
@@ -85,13 +86,20 @@ fn callable(callback: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
 }
 
 /// Runs `f` attached to the interpreter, unless the interpreter is shutting down.
-fn attached<T>(f: impl for<'py> FnOnce(Python<'py>) -> Result<T, String>) -> Result<T, String> {
+pub(crate) fn attached<T>(
+    f: impl for<'py> FnOnce(Python<'py>) -> Result<T, String>,
+) -> Result<T, String> {
     Python::try_attach(f)
         .unwrap_or_else(|| Err("the Python interpreter is not running; callback skipped".into()))
 }
 
 /// Logs `err` with its traceback on the `dynamo.runtime` logger and returns its message.
-fn logged(py: Python<'_>, what: &str, callback: &Bound<'_, PyAny>, err: PyErr) -> String {
+pub(crate) fn logged(
+    py: Python<'_>,
+    what: &str,
+    callback: &Bound<'_, PyAny>,
+    err: PyErr,
+) -> String {
     let message = err.to_string();
     let exc_info = (err.get_type(py), err.value(py).clone(), err.traceback(py));
     let logged = py
@@ -112,7 +120,7 @@ fn logged(py: Python<'_>, what: &str, callback: &Bound<'_, PyAny>, err: PyErr) -
     message
 }
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
         .map_or_else(|_| "?".into(), |n| n.to_string())

@@ -21,6 +21,7 @@
 
 mod callbacks;
 mod decorate;
+mod engine;
 mod errors;
 mod fork;
 mod labels;

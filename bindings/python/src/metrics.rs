@@ -5,6 +5,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 use crate::callbacks::{self, PyCallbackHandle};
+use crate::engine::{self, EngineOptions, Prefixes};
 use crate::errors::to_py_err;
 use crate::labels::ConstLabels;
 use crate::scalars::{PyCounter, PyGauge, PyHistogram, PyIntCounter, PyIntGauge};
@@ -224,6 +225,41 @@ impl PyMetrics {
         callback: Bound<'_, PyAny>,
     ) -> PyResult<PyCallbackHandle> {
         callbacks::register_text(&self.0, callback)
+    }
+
+    /// Serves the families of an engine's metrics on each scrape of this level or a level
+    /// above it: `registry` is a `prometheus_client` `CollectorRegistry` (default
+    /// `prometheus_client.REGISTRY`) or a function returning exposition text (`str` or
+    /// `bytes`). Only families whose name starts with a prefix of `include` (all when `None`)
+    /// and none of `exclude` join; with `skip_process_metrics` (the default) the registry's
+    /// own `process_*` and `python_*` families are left out, since the runtime shows its own
+    /// process metrics. Each sample gets this level's hierarchy labels and `labels` (such as
+    /// `{"model": "llama", "worker_id": "7"}`) where it lacks them; its own labels win.
+    ///
+    /// The same registry registered at several levels is read once per scrape and shows each
+    /// family once, with the labels of its first registration. Text that does not parse, or
+    /// repeats a family already on the page, is left off that scrape (logged, and counted in
+    /// `dynamo_metrics_callback_text_dropped_total`). Returns a handle whose `unregister()`
+    /// removes the registration. Raises `ValueError` for a bad label, `TypeError` for a
+    /// `registry` of another kind, `ImportError` when a registry is to be read and
+    /// `prometheus_client` is not installed.
+    #[pyo3(signature = (registry = None, *, include = None, exclude = None, labels = None, skip_process_metrics = true))]
+    fn register_engine_metrics(
+        &self,
+        py: Python<'_>,
+        registry: Option<Bound<'_, PyAny>>,
+        include: Option<Prefixes>,
+        exclude: Option<Prefixes>,
+        labels: Option<ConstLabels>,
+        skip_process_metrics: bool,
+    ) -> PyResult<PyCallbackHandle> {
+        let options = EngineOptions {
+            include,
+            exclude,
+            labels,
+            skip_process_metrics,
+        };
+        engine::register(py, &self.0, registry, options)
     }
 
     /// Takes out a metric created at this level (any metric object): its series leave the

@@ -12,21 +12,40 @@ use crate::metrics::PyMetrics;
 use crate::requests::{self, PyRequestGuard};
 
 /// The root of the hierarchy, configured from the environment (`DYN_SYSTEM_PORT`,
-/// `DYN_SYSTEM_HOST`, ...). With `DYN_SYSTEM_PORT` set, it serves `/metrics`, `/health` and
-/// `/live` on its own thread until `shutdown()`.
+/// `DYN_SYSTEM_HOST`, `DYN_METRICS_CONST_LABELS`, ...). With `DYN_SYSTEM_PORT` set, it serves
+/// `/metrics`, `/health` and `/live` on its own thread until `shutdown()`.
 #[pyclass(frozen, module = "dynamo.runtime", name = "DistributedRuntime")]
 pub struct PyDistributedRuntime(DistributedRuntime);
 
 #[pymethods]
 impl PyDistributedRuntime {
-    /// Creates a runtime from the environment.
+    /// Creates a runtime from the environment. `const_labels` (a dict, or a list of
+    /// `(name, value)` pairs) are added to every series of the page, besides those of
+    /// `DYN_METRICS_CONST_LABELS` (on the same name, these win). `process_metrics` shows or
+    /// hides the standard `process_*` metrics (default: `DYN_METRICS_PROCESS`, on).
     ///
-    /// Raises `ValueError` for an unusable setting such as `DYN_SYSTEM_PORT=abc`.
+    /// Raises `ValueError` for an unusable setting such as `DYN_SYSTEM_PORT=abc` or a
+    /// reserved label name.
     #[new]
-    fn new(py: Python<'_>) -> PyResult<Self> {
-        py.detach(DistributedRuntime::new)
-            .map(Self)
-            .map_err(to_py_err)
+    #[pyo3(signature = (*, const_labels = None, process_metrics = None))]
+    fn new(
+        py: Python<'_>,
+        const_labels: Option<ConstLabels>,
+        process_metrics: Option<bool>,
+    ) -> PyResult<Self> {
+        let labels = ConstLabels::pairs(&const_labels);
+        py.detach(|| {
+            let mut builder = DistributedRuntime::builder().from_env();
+            if !labels.is_empty() {
+                builder = builder.const_labels(&labels);
+            }
+            if let Some(on) = process_metrics {
+                builder = builder.process_metrics(on);
+            }
+            builder.build()
+        })
+        .map(Self)
+        .map_err(to_py_err)
     }
 
     /// The namespace `name`; two calls with the same name give the same place.

@@ -19,9 +19,10 @@ EP_LABELS = {
 
 @pytest.fixture
 def drt(monkeypatch):
-    """A runtime without the system status server."""
+    """A runtime without the system status server, nor process metrics (whose values change
+    from one scrape to the next; ``test_process_metrics.py`` tests them)."""
     monkeypatch.delenv("DYN_SYSTEM_PORT", raising=False)
-    runtime = DistributedRuntime()
+    runtime = DistributedRuntime(process_metrics=False)
     yield runtime
     runtime.shutdown()
 

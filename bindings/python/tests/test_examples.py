@@ -249,6 +249,13 @@ def test_request_handler_serves_the_request_series_of_its_traffic(start, sig):
         "dynamo_component_uptime_seconds",
         "dynamo_metrics_callback_text_dropped",
         "dynamo_metrics_macro_rejections",
+        "process_cpu_seconds",
+        "process_max_fds",
+        "process_open_fds",
+        "process_resident_memory_bytes",
+        "process_start_time_seconds",
+        "process_threads",
+        "process_virtual_memory_bytes",
     ]
     started = request_value(got, "requests_total")
     inflight = request_value(got, "inflight_requests")

@@ -65,6 +65,13 @@ def test_typed_usage_checks(tmp_path):
         "    pass\n"
         "info = drt.system_status_server_info()\n"
         "err: type[RuntimeError] = MetricsError\n"
+        "from prometheus_client import CollectorRegistry\n"
+        "fleet = DistributedRuntime(const_labels={'cluster': 'a'}, process_metrics=False)\n"
+        "registration = ep.metrics.register_engine_metrics(\n"
+        "    CollectorRegistry(), include=['vllm:'], labels={'model': 'm'}\n"
+        ")\n"
+        "removed: bool = registration.unregister()\n"
+        "ep.metrics.register_engine_metrics(lambda: b'', skip_process_metrics=False)\n"
     )
     bad = tmp_path / "bad.py"
     bad.write_text(
@@ -72,6 +79,7 @@ def test_typed_usage_checks(tmp_path):
         "drt = DistributedRuntime()\n"
         "g = drt.metrics.create_intgauge('g', 'G')\n"
         "g.set('3')\n"
+        "drt.metrics.register_engine_metrics(labels=3)\n"
     )
     ok = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", str(sample)], capture_output=True, text=True
@@ -81,3 +89,4 @@ def test_typed_usage_checks(tmp_path):
         [sys.executable, "-m", "mypy", "--strict", str(bad)], capture_output=True, text=True
     )
     assert refused.returncode == 1 and "set" in refused.stdout, refused.stdout
+    assert "register_engine_metrics" in refused.stdout, refused.stdout

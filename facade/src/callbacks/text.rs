@@ -1,21 +1,26 @@
-//! Checking the text of exposition callbacks before it joins the page.
+//! Checking the text of exposition callbacks and engine sources before it joins the page.
 //!
-//! A callback's text is parsed strictly ([`dynamo_exporter::parse`]). It is left off the page
-//! for this scrape when a line does not parse (a second `# TYPE` for a family among them), or
-//! when one of its families or sample names is already on the page: from the registry or
-//! from an earlier callback. Either would make the whole page invalid, and Prometheus would
-//! drop the whole scrape. What joins the page is the parsed text written again, so only text
-//! that parsed can reach it. Each drop is counted in
+//! A callback's text is parsed strictly ([`dynamo_exporter::parse`]). An engine's text is
+//! then filtered by family name and given its labels (the level's hierarchy labels and the
+//! filter's); every text gets the registry's constant labels. A label is only added to a
+//! sample that lacks it: the text's own labels win, then the engine's, then the constant ones.
+//! The text is left off the page for this scrape when a line does not parse (a second
+//! `# TYPE` for a family among them), when one of its families or sample names is already on
+//! the page (from the registry or from an earlier text), or when adding labels makes two of
+//! its series the same. Each would make the whole page invalid, and Prometheus would drop the
+//! whole scrape. What joins the page is the parsed text written again, so only text that
+//! parsed can reach it. Each drop is counted in
 //! `dynamo_metrics_callback_text_dropped_total{reason}` and logged, at most once a minute
 //! with the count of drops since the last message.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use dynamo_exporter::parse::{self, Family};
+use dynamo_exporter::parse::{self, Family, FamilyType};
 use dynamo_exporter::{IntCounter, IntCounterVec, fork};
 use parking_lot::Mutex;
 
+use crate::callbacks::CallbackText;
 use crate::prometheus_names::self_metrics;
 
 /// The shortest time between two log messages about dropped text.
@@ -59,10 +64,30 @@ impl TextCheck {
     }
 
     /// Appends to `page` the text of each callback (in order) that parses and adds no name
-    /// already on the page.
-    pub(crate) fn append(&self, page: &mut String, texts: &[String]) {
+    /// already on the page, filtered and labelled; `const_labels` go to every sample that
+    /// lacks them.
+    pub(crate) fn append(
+        &self,
+        page: &mut String,
+        texts: &[CallbackText],
+        const_labels: &[(String, String)],
+    ) {
+        let families = self.families(page, texts, const_labels);
+        parse::render_into(&families, page);
+    }
+
+    /// The families of the texts (in order) that may join `page`: each text parsed, filtered
+    /// and labelled, and left out whole when it does not parse or would repeat a name of the
+    /// page, of an earlier text, or one of its own series.
+    pub(crate) fn families(
+        &self,
+        page: &str,
+        texts: &[CallbackText],
+        const_labels: &[(String, String)],
+    ) -> Vec<Family> {
+        let mut accepted = Vec::new();
         if texts.is_empty() {
-            return;
+            return accepted;
         }
         let mut taken: HashSet<String> = HashSet::new();
         for (name, kind) in parse::declared_families(page) {
@@ -70,23 +95,39 @@ impl TextCheck {
             taken.extend(parse::sample_names(name, kind));
         }
         for text in texts {
-            match parse::parse(text) {
-                Err(error) => self.dropped(Reason::Invalid, &error.to_string()),
-                Ok(families) => match clash(&families, &taken) {
-                    Some(name) => {
-                        self.dropped(Reason::Conflict, &format!("{name} is already on the page"));
-                    }
-                    None => {
-                        for family in &families {
-                            taken.insert(family.name.clone());
-                            taken.extend(parse::sample_names(&family.name, family.kind));
-                            taken.extend(family.samples.iter().map(|s| s.name.clone()));
-                        }
-                        parse::render_into(&families, page);
-                    }
-                },
+            let mut families = match parse::parse(&text.text) {
+                Err(error) => {
+                    self.dropped(Reason::Invalid, &error.to_string());
+                    continue;
+                }
+                Ok(families) => families,
+            };
+            let added = match &text.engine {
+                Some(engine) => {
+                    families.retain(|family| engine.filter.keeps(&family.name));
+                    with_fallback(&engine.labels, const_labels)
+                }
+                None => sorted(const_labels),
+            };
+            if let Err(series) = add_labels(&mut families, &added) {
+                self.dropped(
+                    Reason::Conflict,
+                    &format!("series {series} appears twice once labels are added"),
+                );
+                continue;
             }
+            if let Some(name) = clash(&families, &taken) {
+                self.dropped(Reason::Conflict, &format!("{name} is already on the page"));
+                continue;
+            }
+            for family in &families {
+                taken.insert(family.name.clone());
+                taken.extend(parse::sample_names(&family.name, family.kind));
+                taken.extend(family.samples.iter().map(|s| s.name.clone()));
+            }
+            accepted.append(&mut families);
         }
+        accepted
     }
 
     fn dropped(&self, why: Reason, detail: &str) {
@@ -113,6 +154,68 @@ impl TextCheck {
     }
 }
 
+/// `first` and the pairs of `then` whose names `first` lacks, sorted by name.
+fn with_fallback(first: &[(String, String)], then: &[(String, String)]) -> Vec<(String, String)> {
+    let mut out = first.to_vec();
+    out.extend(
+        then.iter()
+            .filter(|(name, _)| !first.iter().any(|(n, _)| n == name))
+            .cloned(),
+    );
+    out.sort();
+    out
+}
+
+fn sorted(labels: &[(String, String)]) -> Vec<(String, String)> {
+    let mut out = labels.to_vec();
+    out.sort();
+    out
+}
+
+/// Adds each pair of `added` to every sample that has no label of its name: after the
+/// sample's own labels, before a closing `le` or `quantile`. Fails with the first series that
+/// then appears twice in its family.
+fn add_labels(families: &mut [Family], added: &[(String, String)]) -> Result<(), String> {
+    if added.is_empty() {
+        return Ok(());
+    }
+    for family in families.iter_mut() {
+        let closing = match family.kind {
+            FamilyType::Histogram => Some("le"),
+            FamilyType::Summary => Some("quantile"),
+            FamilyType::Counter | FamilyType::Gauge | FamilyType::Untyped => None,
+        };
+        let mut seen: HashSet<(String, Vec<(String, String)>)> = HashSet::new();
+        for sample in &mut family.samples {
+            let missing = added
+                .iter()
+                .filter(|(name, _)| !sample.labels.iter().any(|(n, _)| n == name))
+                .cloned()
+                .collect::<Vec<_>>();
+            let at = match sample.labels.last() {
+                Some((last, _)) if Some(last.as_str()) == closing => sample.labels.len() - 1,
+                _ => sample.labels.len(),
+            };
+            sample.labels.splice(at..at, missing);
+            let mut key = sample.labels.clone();
+            key.sort();
+            if !seen.insert((sample.name.clone(), key)) {
+                return Err(format!("{}{{{}}}", sample.name, selector(&sample.labels)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `a="1",b="2"`, for messages.
+fn selector(labels: &[(String, String)]) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The first family or sample name of `families` already in `taken`, if any.
 fn clash<'a>(families: &'a [Family], taken: &HashSet<String>) -> Option<&'a str> {
     for family in families {
@@ -132,9 +235,21 @@ fn clash<'a>(families: &'a [Family], taken: &HashSet<String>) -> Option<&'a str>
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use dynamo_exporter::{Opts, Registry};
 
     use super::*;
+
+    fn plain(texts: &[&str]) -> Vec<CallbackText> {
+        texts
+            .iter()
+            .map(|text| CallbackText {
+                text: (*text).to_string(),
+                engine: None,
+            })
+            .collect()
+    }
 
     fn check() -> (TextCheck, IntCounterVec, Registry) {
         let registry = Registry::new();
@@ -159,16 +274,16 @@ mod tests {
         )
         .to_string();
         let before = page.clone();
-        let texts = [
-            "# TYPE good gauge\ngood 1".to_string(),
-            "# TYPE h gauge\nh 2\n".to_string(),
-            "h_count 3\n".to_string(),
-            "# TYPE x gauge\n# TYPE x gauge\nx 1\n".to_string(),
-            "not exposition text at all\n".to_string(),
-            "good 5\n".to_string(),
-            "# HELP also_good Fine\nalso_good{a=\"b\"} 2\n".to_string(),
-        ];
-        check.append(&mut page, &texts);
+        let texts = plain(&[
+            "# TYPE good gauge\ngood 1",
+            "# TYPE h gauge\nh 2\n",
+            "h_count 3\n",
+            "# TYPE x gauge\n# TYPE x gauge\nx 1\n",
+            "not exposition text at all\n",
+            "good 5\n",
+            "# HELP also_good Fine\nalso_good{a=\"b\"} 2\n",
+        ]);
+        check.append(&mut page, &texts, &[]);
         assert_eq!(
             page,
             before
@@ -182,5 +297,61 @@ mod tests {
         );
         assert_eq!(dropped.with_label_values(&["conflict"]).get(), 3);
         assert_eq!(dropped.with_label_values(&["invalid"]).get(), 2);
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn added_labels_go_before_a_closing_le_or_quantile_and_never_over_a_samples_own() {
+        let (check, dropped, _registry) = check();
+        let engine = crate::engine::EnginePass::new(
+            &crate::EngineSource::new(|| Ok::<_, String>(String::new())),
+            crate::EngineFilter::new()
+                .with_exclude_prefix("skip")
+                .with_label("model", "engine")
+                .with_label("zone", "engine"),
+            &[("dynamo_namespace", "ns".to_string())],
+        )
+        .unwrap();
+        let texts = vec![CallbackText {
+            text: concat!(
+                "# TYPE rpc summary\n",
+                "rpc{quantile=\"0.5\"} 1\n",
+                "rpc_sum{model=\"own\"} 2\n",
+                "rpc_count 3\n",
+                "# TYPE h histogram\n",
+                "h_bucket{le=\"+Inf\",zone=\"own\"} 1\n",
+                "h_sum 1\n",
+                "h_count 1\n",
+                "skipped 1\n",
+            )
+            .into(),
+            engine: Some(Arc::new(engine)),
+        }];
+        let mut page = String::new();
+        check.append(
+            &mut page,
+            &texts,
+            &pairs(&[("cluster", "fleet"), ("model", "fleet")]),
+        );
+        assert_eq!(
+            page,
+            concat!(
+                "# TYPE rpc summary\n",
+                "rpc{cluster=\"fleet\",dynamo_namespace=\"ns\",model=\"engine\",zone=\"engine\",quantile=\"0.5\"} 1\n",
+                "rpc_sum{model=\"own\",cluster=\"fleet\",dynamo_namespace=\"ns\",zone=\"engine\"} 2\n",
+                "rpc_count{cluster=\"fleet\",dynamo_namespace=\"ns\",model=\"engine\",zone=\"engine\"} 3\n",
+                "# TYPE h histogram\n",
+                "h_bucket{le=\"+Inf\",zone=\"own\",cluster=\"fleet\",dynamo_namespace=\"ns\",model=\"engine\"} 1\n",
+                "h_sum{cluster=\"fleet\",dynamo_namespace=\"ns\",model=\"engine\",zone=\"engine\"} 1\n",
+                "h_count{cluster=\"fleet\",dynamo_namespace=\"ns\",model=\"engine\",zone=\"engine\"} 1\n",
+            )
+        );
+        assert_eq!(dropped.with_label_values(&["conflict"]).get(), 0);
+        assert_eq!(dropped.with_label_values(&["invalid"]).get(), 0);
     }
 }

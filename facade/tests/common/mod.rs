@@ -17,11 +17,13 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 /// The uptime every test runtime reports, so outputs are deterministic.
 pub const UPTIME: Duration = Duration::from_millis(1500);
 
-/// A builder for a runtime serving on a free port of 127.0.0.1, with a fixed uptime clock
-/// and no process-wide recorder.
+/// A builder for a runtime serving on a free port of 127.0.0.1, with a fixed uptime clock,
+/// no process-wide recorder and no process metrics (whose values change from one scrape to the
+/// next; `process_metrics.rs` tests them).
 pub fn builder() -> RuntimeBuilder {
     DistributedRuntime::builder()
         .global_recorder(false)
+        .process_metrics(false)
         .uptime_clock(|| UPTIME)
         .system_host("127.0.0.1")
         .system_port(Some(0))
@@ -370,6 +372,49 @@ pub fn prometheus_tool(name: &str) -> std::path::PathBuf {
              (apt-get install prometheus), which ships `prometheus` and `promtool`"
         )
     })
+}
+
+/// Fails the test unless `promtool check metrics` (lint included) accepts `text`.
+pub fn promtool_check(text: &str) {
+    promtool_check_allowing(text, &[]);
+}
+
+/// Fails the test unless `promtool check metrics` parses `text` and finds no lint problem but
+/// those whose message contains one of `allowed` (such as engines' names with `:`, which
+/// promtool's lint discourages and the format allows).
+pub fn promtool_check_allowing(text: &str, allowed: &[&str]) {
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(prometheus_tool("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool starts");
+    child
+        .stdin
+        .take()
+        .expect("promtool's stdin")
+        .write_all(text.as_bytes())
+        .expect("promtool reads the text");
+    let output = child.wait_with_output().expect("promtool ends");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // promtool exits 3 for lint problems and 1 for parse errors.
+    let only_allowed_lint = output.status.code() == Some(3)
+        && said
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .all(|line| allowed.iter().any(|a| line.contains(a)));
+    assert!(
+        output.status.code() == Some(0) || only_allowed_lint,
+        "promtool check metrics ({:?}):\n{said}\non:\n{text}",
+        output.status.code()
+    );
 }
 
 /// The examples' metrics with fixed values: 64 slots, 25 % of the cache, workers 0, 1 and 2

@@ -24,11 +24,13 @@ impl FakeClock {
     }
 }
 
-/// A runtime without server or global recorder whose request tracking reads `clock`.
+/// A runtime without server, global recorder or process metrics whose request tracking reads
+/// `clock`.
 pub fn runtime_with_clock(clock: &FakeClock) -> DistributedRuntime {
     let clock = clock.clone();
     DistributedRuntime::builder()
         .global_recorder(false)
+        .process_metrics(false)
         .uptime_clock(|| Duration::from_millis(1500))
         .request_clock(move || clock.now())
         .build()

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, TypeVar, final, overload
+from typing import Any, Literal, Protocol, TypeVar, final, overload
 
 __all__ = [
     "CallbackHandle",
@@ -48,9 +48,20 @@ class _ContextManager:
 
 @final
 class DistributedRuntime:
-    """The root of the hierarchy, configured from the environment (``DYN_SYSTEM_*``)."""
+    """The root of the hierarchy, configured from the environment (``DYN_SYSTEM_*``,
+    ``DYN_METRICS_*``)."""
 
-    def __new__(cls) -> DistributedRuntime: ...
+    def __new__(
+        cls,
+        *,
+        const_labels: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        process_metrics: bool | None = None,
+    ) -> DistributedRuntime:
+        """``const_labels`` are added to every series of the page that lacks them, besides
+        those of ``DYN_METRICS_CONST_LABELS`` (on the same name, these win); names starting
+        with ``dynamo_`` or ``__``, ``le`` and ``quantile`` raise ``ValueError``.
+        ``process_metrics`` shows or hides the standard ``process_*`` metrics (default:
+        ``DYN_METRICS_PROCESS``, on)."""
     def namespace(self, name: str) -> Namespace:
         """The namespace ``name``; two calls with the same name give the same place."""
     @property
@@ -119,8 +130,8 @@ class Endpoint:
 
 @final
 class CallbackHandle:
-    """Returned by ``register_callback`` and ``register_prometheus_expfmt_callback``.
-    Dropping it keeps the callback registered."""
+    """Returned by ``register_callback``, ``register_prometheus_expfmt_callback`` and
+    ``register_engine_metrics``. Dropping it keeps the callback registered."""
 
     def unregister(self) -> bool:
         """Removes the callback; ``False`` when it was removed already."""
@@ -225,9 +236,31 @@ class Metrics:
     def register_prometheus_expfmt_callback(self, callback: Callable[[], str]) -> CallbackHandle:
         """Appends the text ``callback()`` returns to each scrape, when it parses and repeats
         no family already on the page (else it is left off, logged and counted)."""
+    def register_engine_metrics(
+        self,
+        registry: _Collector | Callable[[], str | bytes] | None = None,
+        *,
+        include: Sequence[str] | None = None,
+        exclude: Sequence[str] | None = None,
+        labels: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        skip_process_metrics: bool = True,
+    ) -> CallbackHandle:
+        """Serves an engine's metrics on each scrape of this level or one above it: the
+        families of a ``prometheus_client`` registry (default ``prometheus_client.REGISTRY``)
+        or of the text a function returns, whose name starts with a prefix of ``include``
+        (all when ``None``) and none of ``exclude``, without the registry's own ``process_*``
+        and ``python_*`` families unless ``skip_process_metrics`` is false. Each sample gets
+        this level's hierarchy labels and ``labels`` where it lacks them (its own win). The
+        same registry registered at several levels shows each family once, with the labels
+        of its first registration."""
     def unregister(self, metric: _Metric) -> None:
         """Takes out a metric created at this level: its series leave the scrape, it records
         nothing from then on, and the same name and labels can be created again."""
+
+class _Collector(Protocol):
+    """A ``prometheus_client`` ``CollectorRegistry``, or anything ``generate_latest`` reads."""
+
+    def collect(self) -> Any: ...
 
 class MetricsError(RuntimeError):
     """A metric conflicts with one already registered."""

@@ -82,6 +82,42 @@ class distributed_runtime:  # noqa: N801
     """Help of ``UPTIME_SECONDS``."""
 
 
+class process:  # noqa: N801
+    """The standard process metrics, full names (no prefix), with the help texts the Prometheus
+    client libraries give them, so dashboards written for any client work unchanged."""
+
+    PREFIX = "process_"
+    """Prefix of every process metric."""
+    CPU_SECONDS_TOTAL = "process_cpu_seconds_total"
+    """User and system CPU time of the process (a counter)."""
+    CPU_SECONDS_TOTAL_HELP = "Total user and system CPU time spent in seconds."
+    """Help of ``CPU_SECONDS_TOTAL``."""
+    RESIDENT_MEMORY_BYTES = "process_resident_memory_bytes"
+    """Resident memory (a gauge)."""
+    RESIDENT_MEMORY_BYTES_HELP = "Resident memory size in bytes."
+    """Help of ``RESIDENT_MEMORY_BYTES``."""
+    VIRTUAL_MEMORY_BYTES = "process_virtual_memory_bytes"
+    """Virtual memory (a gauge)."""
+    VIRTUAL_MEMORY_BYTES_HELP = "Virtual memory size in bytes."
+    """Help of ``VIRTUAL_MEMORY_BYTES``."""
+    OPEN_FDS = "process_open_fds"
+    """Open file descriptors (a gauge)."""
+    OPEN_FDS_HELP = "Number of open file descriptors."
+    """Help of ``OPEN_FDS``."""
+    MAX_FDS = "process_max_fds"
+    """The soft limit on open file descriptors (a gauge)."""
+    MAX_FDS_HELP = "Maximum number of open file descriptors."
+    """Help of ``MAX_FDS``."""
+    START_TIME_SECONDS = "process_start_time_seconds"
+    """When the process started, in seconds since the Unix epoch (a gauge)."""
+    START_TIME_SECONDS_HELP = "Start time of the process since unix epoch in seconds."
+    """Help of ``START_TIME_SECONDS``."""
+    THREADS = "process_threads"
+    """Threads of the process (a gauge)."""
+    THREADS_HELP = "Number of OS threads in the process."
+    """Help of ``THREADS``."""
+
+
 class self_metrics:  # noqa: N801
     """The library's own metrics, full names: the ``dynamo_metrics_`` prefix, which user
     metrics (always ``dynamo_component_...``) can never take."""
@@ -119,4 +155,11 @@ class self_metrics:  # noqa: N801
     """A family or sample name of the text was already on the page."""
 
 
-__all__ = ["distributed_runtime", "labels", "name_prefix", "self_metrics", "work_handler"]
+__all__ = [
+    "distributed_runtime",
+    "labels",
+    "name_prefix",
+    "process",
+    "self_metrics",
+    "work_handler",
+]

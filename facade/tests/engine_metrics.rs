@@ -1,0 +1,408 @@
+//! Engine pass-through: an engine's exposition text served on the page, filtered by family
+//! name, with the hierarchy labels and chosen labels added where a sample lacks them, each
+//! family once however many levels register the source.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{promtool_check, promtool_check_allowing};
+use dynamo_runtime::{
+    DistributedRuntime, EngineFilter, EngineSource, MetricsError, RuntimeBuilder,
+};
+
+/// What a vLLM worker's `prometheus_client` registry writes, trimmed: a counter, gauges and a
+/// histogram with their own labels, and the client's own process and Python families.
+const VLLM_TEXT: &str = concat!(
+    "# HELP python_gc_objects_collected_total Objects collected during gc\n",
+    "# TYPE python_gc_objects_collected_total counter\n",
+    "python_gc_objects_collected_total{generation=\"0\"} 120.0\n",
+    "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n",
+    "# TYPE process_cpu_seconds_total counter\n",
+    "process_cpu_seconds_total 3.5\n",
+    "# HELP vllm:num_requests_running Number of requests in model execution batches.\n",
+    "# TYPE vllm:num_requests_running gauge\n",
+    "vllm:num_requests_running{engine=\"0\",model_name=\"llama\"} 2.0\n",
+    "# HELP vllm:prompt_tokens_total Number of prefill tokens processed.\n",
+    "# TYPE vllm:prompt_tokens_total counter\n",
+    "vllm:prompt_tokens_total{engine=\"0\",model_name=\"llama\"} 1234.0\n",
+    "vllm:prompt_tokens_total{engine=\"1\",model_name=\"llama\",worker_id=\"own\"} 10.0\n",
+    "# HELP vllm:time_to_first_token_seconds Histogram of time to first token in seconds.\n",
+    "# TYPE vllm:time_to_first_token_seconds histogram\n",
+    "vllm:time_to_first_token_seconds_bucket{engine=\"0\",le=\"0.1\",model_name=\"llama\"} 3.0\n",
+    "vllm:time_to_first_token_seconds_bucket{engine=\"0\",le=\"+Inf\",model_name=\"llama\"} 4.0\n",
+    "vllm:time_to_first_token_seconds_count{engine=\"0\",model_name=\"llama\"} 4.0\n",
+    "vllm:time_to_first_token_seconds_sum{engine=\"0\",model_name=\"llama\"} 0.95\n",
+    "# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig\n",
+    "# TYPE vllm:cache_config_info gauge\n",
+    "vllm:cache_config_info{block_size=\"16\"} 1.0\n",
+    "# HELP http_requests_total Requests to the engine's own HTTP server\n",
+    "# TYPE http_requests_total counter\n",
+    "http_requests_total{code=\"200\"} 7.0\n",
+);
+
+/// promtool's lint about `:` in names, which vLLM's and SGLang's names have (the format allows
+/// them).
+const COLON_LINT: &str = "metric names should not contain ':'";
+
+fn builder() -> RuntimeBuilder {
+    DistributedRuntime::builder()
+        .global_recorder(false)
+        .process_metrics(false)
+        .uptime_clock(|| Duration::from_secs(2))
+}
+
+fn vllm() -> EngineSource {
+    EngineSource::new(|| Ok::<_, String>(VLLM_TEXT.to_string()))
+}
+
+fn vllm_filter() -> EngineFilter {
+    EngineFilter::new()
+        .with_include_prefix("vllm:")
+        .with_exclude_prefix("vllm:cache_config")
+        .with_label("model", "llama-3-8b")
+        .with_label("worker_id", "w7")
+}
+
+#[test]
+fn serves_the_engine_families_filtered_and_labelled() {
+    let runtime = builder()
+        .const_labels(&[("cluster", "us-west")])
+        .build()
+        .unwrap();
+    let endpoint = runtime
+        .namespace("dynamo")
+        .component("backend")
+        .endpoint("generate");
+    endpoint
+        .metrics()
+        .register_engine_metrics(&vllm(), vllm_filter())
+        .unwrap();
+    let added = concat!(
+        "cluster=\"us-west\",dynamo_component=\"backend\",dynamo_endpoint=\"generate\",",
+        "dynamo_namespace=\"dynamo\",model=\"llama-3-8b\""
+    );
+    let engine_text = [
+        "# HELP vllm:num_requests_running Number of requests in model execution batches.".to_string(),
+        "# TYPE vllm:num_requests_running gauge".into(),
+        format!("vllm:num_requests_running{{engine=\"0\",model_name=\"llama\",{added},worker_id=\"w7\"}} 2"),
+        "# HELP vllm:prompt_tokens_total Number of prefill tokens processed.".into(),
+        "# TYPE vllm:prompt_tokens_total counter".into(),
+        format!("vllm:prompt_tokens_total{{engine=\"0\",model_name=\"llama\",{added},worker_id=\"w7\"}} 1234"),
+        format!("vllm:prompt_tokens_total{{engine=\"1\",model_name=\"llama\",worker_id=\"own\",{added}}} 10"),
+        "# HELP vllm:time_to_first_token_seconds Histogram of time to first token in seconds.".into(),
+        "# TYPE vllm:time_to_first_token_seconds histogram".into(),
+        format!("vllm:time_to_first_token_seconds_bucket{{engine=\"0\",le=\"0.1\",model_name=\"llama\",{added},worker_id=\"w7\"}} 3"),
+        format!("vllm:time_to_first_token_seconds_bucket{{engine=\"0\",le=\"+Inf\",model_name=\"llama\",{added},worker_id=\"w7\"}} 4"),
+        format!("vllm:time_to_first_token_seconds_count{{engine=\"0\",model_name=\"llama\",{added},worker_id=\"w7\"}} 4"),
+        format!("vllm:time_to_first_token_seconds_sum{{engine=\"0\",model_name=\"llama\",{added},worker_id=\"w7\"}} 0.95"),
+    ]
+    .map(|line| line + "\n")
+    .concat();
+    assert_eq!(endpoint.metrics().prometheus_expfmt().unwrap(), engine_text);
+
+    let page = runtime.metrics().prometheus_expfmt().unwrap();
+    assert!(page.ends_with(&engine_text), "{page}");
+    assert!(
+        page.starts_with(
+            "# HELP dynamo_component_uptime_seconds Total uptime of the DistributedRuntime in seconds\n"
+        ),
+        "{page}"
+    );
+    promtool_check_allowing(&page, &[COLON_LINT]);
+    // Another endpoint's scrape does not run it.
+    let other = runtime
+        .namespace("dynamo")
+        .component("backend")
+        .endpoint("clear");
+    assert_eq!(other.metrics().prometheus_expfmt().unwrap(), "");
+}
+
+#[test]
+fn without_filter_every_family_but_process_and_python_ones_joins_with_the_level_labels() {
+    let runtime = builder().build().unwrap();
+    let text = concat!(
+        "# TYPE process_open_fds gauge\n",
+        "process_open_fds 9\n",
+        "# TYPE python_info gauge\n",
+        "python_info{version=\"3.12\"} 1\n",
+        "# TYPE engine_up gauge\n",
+        "engine_up 1\n",
+    );
+    let source = EngineSource::new(move || Ok::<_, String>(text.into()));
+    let ns = runtime.namespace("ns");
+    ns.metrics()
+        .register_engine_metrics(&source, EngineFilter::new())
+        .unwrap();
+    assert_eq!(
+        ns.metrics().prometheus_expfmt().unwrap(),
+        "# TYPE engine_up gauge\nengine_up{dynamo_namespace=\"ns\"} 1\n"
+    );
+    let all = runtime.namespace("all");
+    all.metrics()
+        .register_engine_metrics(
+            &source.clone(),
+            EngineFilter::new().with_process_families(true),
+        )
+        .unwrap();
+    assert_eq!(
+        all.metrics().prometheus_expfmt().unwrap(),
+        concat!(
+            "# TYPE process_open_fds gauge\n",
+            "process_open_fds{dynamo_namespace=\"all\"} 9\n",
+            "# TYPE python_info gauge\n",
+            "python_info{version=\"3.12\",dynamo_namespace=\"all\"} 1\n",
+            "# TYPE engine_up gauge\n",
+            "engine_up{dynamo_namespace=\"all\"} 1\n",
+        )
+    );
+}
+
+#[test]
+fn a_source_registered_at_several_levels_is_read_once_and_shows_each_family_once() {
+    let runtime = builder().build().unwrap();
+    let reads = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&reads);
+    let source = EngineSource::new(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, String>("# TYPE sglang:num_running_reqs gauge\nsglang:num_running_reqs 3\n".into())
+    });
+    let ns = runtime.namespace("ns");
+    let endpoint = ns.component("sglang").endpoint("generate");
+    let at_namespace = ns
+        .metrics()
+        .register_engine_metrics(
+            &source,
+            EngineFilter::new().with_label("level", "namespace"),
+        )
+        .unwrap();
+    endpoint
+        .metrics()
+        .register_engine_metrics(
+            &source.clone(),
+            EngineFilter::new().with_label("level", "endpoint"),
+        )
+        .unwrap();
+    let runtime_text = |runtime: &DistributedRuntime| {
+        runtime
+            .metrics()
+            .prometheus_expfmt()
+            .unwrap()
+            .lines()
+            .filter(|line| line.contains("sglang"))
+            .map(|line| format!("{line}\n"))
+            .collect::<String>()
+    };
+    // The first registration due wins: the namespace's.
+    assert_eq!(
+        runtime_text(&runtime),
+        concat!(
+            "# TYPE sglang:num_running_reqs gauge\n",
+            "sglang:num_running_reqs{dynamo_namespace=\"ns\",level=\"namespace\"} 3\n",
+        )
+    );
+    assert_eq!(reads.load(Ordering::SeqCst), 1);
+    // A scrape of the endpoint alone runs the endpoint's registration.
+    assert_eq!(
+        endpoint.metrics().prometheus_expfmt().unwrap(),
+        concat!(
+            "# TYPE sglang:num_running_reqs gauge\n",
+            "sglang:num_running_reqs{dynamo_component=\"sglang\",dynamo_endpoint=\"generate\",",
+            "dynamo_namespace=\"ns\",level=\"endpoint\"} 3\n",
+        )
+    );
+    assert_eq!(reads.load(Ordering::SeqCst), 2);
+    // Once the namespace's is gone, the endpoint's shows on the whole page.
+    assert!(at_namespace.unregister());
+    assert_eq!(
+        runtime_text(&runtime),
+        concat!(
+            "# TYPE sglang:num_running_reqs gauge\n",
+            "sglang:num_running_reqs{dynamo_component=\"sglang\",dynamo_endpoint=\"generate\",",
+            "dynamo_namespace=\"ns\",level=\"endpoint\"} 3\n",
+        )
+    );
+    // Had a registration's text joined the page twice, the second would have been dropped.
+    assert!(
+        runtime
+            .metrics()
+            .prometheus_expfmt()
+            .unwrap()
+            .contains("dynamo_metrics_callback_text_dropped_total{reason=\"conflict\"} 0\n")
+    );
+}
+
+#[test]
+fn sources_made_apart_with_the_same_key_are_one_source() {
+    let runtime = builder().build().unwrap();
+    let reads = Arc::new(AtomicUsize::new(0));
+    let keyed = |key: u64, value: u32| {
+        let counted = Arc::clone(&reads);
+        EngineSource::with_key(key, move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, String>(format!("# TYPE trt_up gauge\ntrt_up {value}\n"))
+        })
+    };
+    let ns = runtime.namespace("ns");
+    for (source, level) in [(keyed(42, 1), "first"), (keyed(42, 2), "second")] {
+        ns.metrics()
+            .register_engine_metrics(&source, EngineFilter::new().with_label("level", level))
+            .unwrap();
+    }
+    assert_eq!(
+        ns.metrics().prometheus_expfmt().unwrap(),
+        "# TYPE trt_up gauge\ntrt_up{dynamo_namespace=\"ns\",level=\"first\"} 1\n"
+    );
+    assert_eq!(reads.load(Ordering::SeqCst), 1);
+    // Another key, or a source of its own, is another source: its family clashes.
+    ns.metrics()
+        .register_engine_metrics(&keyed(43, 3), EngineFilter::new())
+        .unwrap();
+    ns.metrics()
+        .register_engine_metrics(
+            &EngineSource::new(|| Ok::<_, String>("trt_up 4\n".into())),
+            EngineFilter::new(),
+        )
+        .unwrap();
+    assert_eq!(
+        ns.metrics().prometheus_expfmt().unwrap(),
+        "# TYPE trt_up gauge\ntrt_up{dynamo_namespace=\"ns\",level=\"first\"} 1\n"
+    );
+    assert_eq!(reads.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn text_that_would_spoil_the_page_is_left_off_and_counted() {
+    let runtime = builder().process_metrics(true).build().unwrap();
+    let ns = runtime.namespace("ns");
+    // Another source with a family of the first: its whole text is left off.
+    for text in [
+        "# HELP engine_up Up\n# TYPE engine_up gauge\nengine_up 1\n",
+        "# TYPE engine_up gauge\nengine_up 2\n# TYPE engine_other gauge\nengine_other 2\n",
+    ] {
+        ns.metrics()
+            .register_engine_metrics(
+                &EngineSource::new(move || Ok::<_, String>(text.into())),
+                EngineFilter::new(),
+            )
+            .unwrap();
+    }
+    // `process_*` families kept on purpose clash with the runtime's own.
+    runtime
+        .metrics()
+        .register_engine_metrics(
+            &EngineSource::new(|| Ok::<_, String>("process_open_fds 3\n".into())),
+            EngineFilter::new().with_process_families(true),
+        )
+        .unwrap();
+    // Added labels that make two series the same.
+    runtime
+        .metrics()
+        .register_engine_metrics(
+            &EngineSource::new(|| {
+                Ok::<_, String>("twins{a=\"1\"} 1\ntwins{a=\"1\",model=\"m\"} 2\n".into())
+            }),
+            EngineFilter::new().with_label("model", "m"),
+        )
+        .unwrap();
+    // Text that does not parse, and a source that fails.
+    runtime
+        .metrics()
+        .register_engine_metrics(
+            &EngineSource::new(|| Ok::<_, String>("not { metrics\n".into())),
+            EngineFilter::new(),
+        )
+        .unwrap();
+    runtime
+        .metrics()
+        .register_engine_metrics(
+            &EngineSource::new(|| Err::<String, _>("engine is down")),
+            EngineFilter::new(),
+        )
+        .unwrap();
+    let page = runtime.metrics().prometheus_expfmt().unwrap();
+    assert!(
+        page.contains("engine_up{dynamo_namespace=\"ns\"} 1\n"),
+        "{page}"
+    );
+    assert!(!page.contains("engine_other"), "{page}");
+    assert!(!page.contains("twins"), "{page}");
+    assert_eq!(page.matches("\nprocess_open_fds ").count(), 1, "{page}");
+    promtool_check(&page);
+    let page = runtime.metrics().prometheus_expfmt().unwrap();
+    assert!(
+        page.contains("dynamo_metrics_callback_text_dropped_total{reason=\"conflict\"} 3\n"),
+        "{page}"
+    );
+    assert!(
+        page.contains("dynamo_metrics_callback_text_dropped_total{reason=\"invalid\"} 1\n"),
+        "{page}"
+    );
+}
+
+#[test]
+fn bad_labels_of_a_filter_are_refused_naming_them() {
+    let runtime = builder().build().unwrap();
+    let metrics = runtime.namespace("ns").metrics();
+    let error = metrics
+        .register_engine_metrics(
+            &vllm(),
+            EngineFilter::new().with_label("dynamo_namespace", "x"),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            MetricsError::InvalidSetting {
+                setting: "EngineFilter::with_label",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "EngineFilter::with_label(\"dynamo_namespace=x\") is invalid: label names starting with \
+         `dynamo_` are reserved for the labels the library adds (such as `dynamo_namespace`)"
+    );
+    let error = metrics
+        .register_engine_metrics(&vllm(), EngineFilter::new().with_label("model name", "x"))
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "EngineFilter::with_label(\"model name=x\") is invalid: invalid label name \"model name\": \
+         only ASCII letters, digits and '_' are allowed"
+    );
+    for filter in [
+        EngineFilter::new().with_label("le", "1"),
+        EngineFilter::new().with_label("__x", "1"),
+        EngineFilter::new().with_label("", "1"),
+        EngineFilter::new()
+            .with_label("model", "a")
+            .with_label("model", "b"),
+    ] {
+        assert!(
+            matches!(
+                metrics.register_engine_metrics(&vllm(), filter.clone()),
+                Err(MetricsError::InvalidSetting { .. })
+            ),
+            "{filter:?}"
+        );
+    }
+    assert_eq!(
+        metrics.prometheus_expfmt().unwrap(),
+        "",
+        "nothing was registered"
+    );
+    let error = runtime
+        .namespace("--")
+        .metrics()
+        .register_engine_metrics(&vllm(), EngineFilter::new())
+        .unwrap_err();
+    assert!(
+        matches!(error, MetricsError::InvalidHierarchyName { .. }),
+        "{error:?}"
+    );
+}
