@@ -106,6 +106,7 @@ mod layer;
 mod level_metrics;
 mod metrics_config;
 pub mod names;
+mod otlp;
 pub mod prometheus_names;
 mod requests;
 mod router;
@@ -114,6 +115,7 @@ mod scope;
 mod system_server;
 
 pub use callbacks::CallbackHandle;
+pub use dynamo_exporter::otlp::{Compression, OtlpConfig, Temporality};
 pub use dynamo_exporter::{
     Counter, CounterVec, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, ExporterError, Gauge, GaugeVec,
     Histogram, HistogramTimer, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,

@@ -69,6 +69,13 @@ impl TextCheck {
             taken.insert(name.to_string());
             taken.extend(parse::sample_names(name, kind));
         }
+        parse::render_into(&self.accepted(taken, texts), page);
+    }
+
+    /// The families of each callback text (in order) that parses and adds no name in
+    /// `taken` (the names already exported, from the registry or an earlier text).
+    pub(crate) fn accepted(&self, mut taken: HashSet<String>, texts: &[String]) -> Vec<Family> {
+        let mut accepted = Vec::new();
         for text in texts {
             match parse::parse(text) {
                 Err(error) => self.dropped(Reason::Invalid, &error.to_string()),
@@ -82,11 +89,12 @@ impl TextCheck {
                             taken.extend(parse::sample_names(&family.name, family.kind));
                             taken.extend(family.samples.iter().map(|s| s.name.clone()));
                         }
-                        parse::render_into(&families, page);
+                        accepted.extend(families);
                     }
                 },
             }
         }
+        accepted
     }
 
     fn dropped(&self, why: Reason, detail: &str) {
