@@ -28,7 +28,8 @@ pub(crate) fn to_py_err(error: Error) -> PyErr {
         | Error::ReservedLabel { .. }
         | Error::Registry(_)
         | Error::RequestMetrics { .. }
-        | Error::InvalidEnv { .. } => PyValueError::new_err(message),
+        | Error::InvalidEnv { .. }
+        | Error::InvalidSetting { .. } => PyValueError::new_err(message),
         other => match os_error(&other) {
             Some(Some(errno)) => PyOSError::new_err((errno, message)),
             Some(None) => PyOSError::new_err(message),

@@ -28,6 +28,7 @@ mod errors;
 mod fork;
 mod labels;
 mod metrics;
+mod otlp;
 mod requests;
 mod runtime;
 mod scalars;

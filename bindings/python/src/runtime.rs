@@ -4,6 +4,7 @@
 use dynamo_runtime::{Component, DistributedRuntime, Endpoint, HealthStatus, Namespace};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::errors::to_py_err;
 use crate::labels::ConstLabels;
@@ -19,14 +20,23 @@ pub struct PyDistributedRuntime(DistributedRuntime);
 
 #[pymethods]
 impl PyDistributedRuntime {
-    /// Creates a runtime from the environment.
+    /// Creates a runtime from the environment (`DYN_*`, and `OTEL_*` for OTLP export).
+    /// `otlp={...}` turns OTLP export on with these settings over the environment's.
     ///
     /// Raises `ValueError` for an unusable setting such as `DYN_SYSTEM_PORT=abc`.
     #[new]
-    fn new(py: Python<'_>) -> PyResult<Self> {
-        py.detach(DistributedRuntime::new)
-            .map(Self)
-            .map_err(to_py_err)
+    #[pyo3(signature = (*, otlp = None))]
+    fn new(py: Python<'_>, otlp: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let otlp = otlp.map(crate::otlp::config).transpose()?;
+        py.detach(move || {
+            let builder = DistributedRuntime::builder().from_env();
+            match otlp {
+                Some(config) => builder.otlp(config).build(),
+                None => builder.build(),
+            }
+        })
+        .map(Self)
+        .map_err(to_py_err)
     }
 
     /// The namespace `name`; two calls with the same name give the same place.
@@ -47,7 +57,8 @@ impl PyDistributedRuntime {
             .map(|addr| (addr.ip().to_string(), addr.port()))
     }
 
-    /// Stops the system status server, if it runs. Metrics keep working.
+    /// Stops the system status server, if it runs, and OTLP export after a final export
+    /// (bounded by its export timeout). Metrics keep working.
     fn shutdown(&self, py: Python<'_>) {
         py.detach(|| self.0.shutdown());
     }

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, TypeVar, final, overload
+from typing import Any, Literal, TypedDict, TypeVar, final, overload
 
 __all__ = [
     "CallbackHandle",
@@ -46,11 +46,27 @@ class _ContextManager:
     ) -> None:
         """Ends the block; an exception goes on."""
 
+class _OtlpSettings(TypedDict, total=False):
+    """Settings of ``DistributedRuntime(otlp=...)``; durations in seconds."""
+
+    endpoint: str
+    headers: Mapping[str, str]
+    timeout: float
+    interval: float
+    export_timeout: float
+    compression: Literal["gzip", "none"]
+    temporality: Literal["cumulative", "delta", "lowmemory"]
+    service_name: str
+    resource_attributes: Mapping[str, str]
+    max_queued_requests: int
+
 @final
 class DistributedRuntime:
-    """The root of the hierarchy, configured from the environment (``DYN_SYSTEM_*``)."""
+    """The root of the hierarchy, configured from the environment (``DYN_SYSTEM_*``, and
+    ``OTEL_*`` for OTLP export); ``otlp={...}`` turns OTLP export on with these settings
+    over the environment's."""
 
-    def __new__(cls) -> DistributedRuntime: ...
+    def __new__(cls, *, otlp: _OtlpSettings | None = None) -> DistributedRuntime: ...
     def namespace(self, name: str) -> Namespace:
         """The namespace ``name``; two calls with the same name give the same place."""
     @property
@@ -59,7 +75,8 @@ class DistributedRuntime:
     def system_status_server_info(self) -> tuple[str, int] | None:
         """``(host, port)`` of the system status server, or ``None`` when it does not run."""
     def shutdown(self) -> None:
-        """Stops the system status server, if it runs. Metrics keep working."""
+        """Stops the system status server, if it runs, and OTLP export after a final export
+        (bounded by its export timeout). Metrics keep working."""
     def set_health_status(self, status: Literal["ready", "notready"]) -> None:
         """Sets the runtime's readiness. ``/health`` answers 200 when the runtime and every
         endpoint that set its own readiness are ready, else 503."""
