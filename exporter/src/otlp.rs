@@ -171,7 +171,8 @@ thread_local! {
     static ON_EXPORTER_THREAD: Cell<bool> = const { Cell::new(false) };
 }
 
-/// A running OTLP exporter. Dropping it stops it like [`OtlpExporter::shutdown`].
+/// A running OTLP exporter. Dropping it stops it at once, without the final flush of
+/// [`OtlpExporter::shutdown`]; what is queued is dropped and counted.
 #[must_use = "dropping the exporter stops it"]
 pub struct OtlpExporter {
     commands: watch::Sender<Command>,
@@ -233,6 +234,8 @@ impl OtlpExporter {
     /// Collects once more, sends what is queued, and stops; waits at most the export
     /// timeout, dropping (and counting) what could not be sent by then.
     pub fn shutdown(self) {
+        let deadline = export::flush_deadline(self.export_timeout);
+        let _ = self.commands.send(Command::Flush(deadline));
         drop(self);
     }
 }
@@ -269,8 +272,14 @@ impl Drop for OtlpExporter {
             std::mem::forget(self.thread.take());
             return;
         }
-        let deadline = export::flush_deadline(self.export_timeout);
-        let _ = self.commands.send(Command::Flush(deadline));
+        // Dropped without `shutdown`: stop at once, without a final flush.
+        self.commands.send_if_modified(|command| {
+            let run = *command == Command::Run;
+            if run {
+                *command = Command::Flush(tokio::time::Instant::now());
+            }
+            run
+        });
         let Some(thread) = self.thread.take() else {
             return;
         };

@@ -78,9 +78,35 @@ impl std::fmt::Debug for OtlpEncoder {
 }
 
 impl OtlpEncoder {
-    /// An encoder for a collection at `now`, of a runtime started at `start` (both Unix
-    /// nanoseconds), remembering `previous` for delta temporality.
-    pub(crate) fn new(
+    /// An encoder for a collection at `now` (Unix nanoseconds) whose cumulative points
+    /// start at `start`, with no previous collection: under delta temporality every total
+    /// is a change since `start`.
+    ///
+    /// ```
+    /// use dynamo_exporter::otlp::{OtlpEncoder, Temporality};
+    /// use dynamo_exporter::{Opts, Registry};
+    ///
+    /// let registry = Registry::new();
+    /// registry.int_counter(&Opts::new("jobs_total", "Jobs")).unwrap().inc();
+    /// let mut encoder = OtlpEncoder::new(Temporality::Cumulative, 1, 2);
+    /// registry.encode(&[], &mut encoder);
+    /// let request = encoder.into_request(&[("service.name".into(), "worker".into())]);
+    /// let metric = &request.resource_metrics[0].scope_metrics[0].metrics[0];
+    /// assert_eq!(metric.name, "jobs_total");
+    /// ```
+    #[must_use]
+    pub fn new(temporality: Temporality, start: u64, now: u64) -> Self {
+        Self::with_previous(temporality, start, now, DeltaState::default())
+    }
+
+    /// The request, with `resource` as the resource's attributes.
+    #[must_use]
+    pub fn into_request(self, resource: &[(String, String)]) -> ExportMetricsServiceRequest {
+        self.finish(resource).0
+    }
+
+    /// An encoder that remembers `previous` for delta temporality.
+    pub(crate) fn with_previous(
         temporality: Temporality,
         start: u64,
         now: u64,
@@ -387,10 +413,10 @@ impl Encoder for OtlpEncoder {
     }
 
     fn series(&mut self, labels: &Labels<'_>, value: &Value<'_>) {
-        let Some(metric) = self.metrics.last() else {
+        // The name is lent out while the point is built, rather than copied per series.
+        let Some(name) = self.metrics.last_mut().map(|m| std::mem::take(&mut m.name)) else {
             return;
         };
-        let name = metric.name.clone();
         let pairs: Vec<(&str, &str)> = labels.iter().collect();
         match value {
             Value::Counter(n) => {
@@ -411,6 +437,9 @@ impl Encoder for OtlpEncoder {
                     histogram.data_points.push(point);
                 }
             }
+        }
+        if let Some(metric) = self.metrics.last_mut() {
+            metric.name = name;
         }
     }
 }
@@ -587,7 +616,7 @@ mod tests {
         now: u64,
         state: DeltaState,
     ) -> (Vec<pb::Metric>, DeltaState) {
-        let mut encoder = OtlpEncoder::new(temporality, 100, now, state);
+        let mut encoder = OtlpEncoder::with_previous(temporality, 100, now, state);
         registry.encode(&[], &mut encoder);
         let (request, state) = encoder.finish(&[]);
         let metrics = request.resource_metrics[0].scope_metrics[0].metrics.clone();
@@ -699,8 +728,7 @@ mod tests {
             "s{quantile=\"0.5\"} 2\ns_sum 10\ns_count 4\n",
         );
         let families = parse::parse(text).unwrap();
-        let mut encoder =
-            OtlpEncoder::new(Temporality::LowMemory, 100, 1000, DeltaState::default());
+        let mut encoder = OtlpEncoder::new(Temporality::LowMemory, 100, 1000);
         encoder.text_families(&families);
         assert!(encoder.taken_names().contains("h_bucket"));
         let (request, state) = encoder.finish(&[]);

@@ -73,7 +73,8 @@ impl Shared {
     pub(crate) fn collect_request(&self) -> Option<Bytes> {
         let previous = std::mem::take(&mut *self.delta.lock());
         let now = unix_nanos(SystemTime::now());
-        let mut encoder = OtlpEncoder::new(self.config.temporality, self.start, now, previous);
+        let mut encoder =
+            OtlpEncoder::with_previous(self.config.temporality, self.start, now, previous);
         (self.collect)(&mut encoder);
         let (request, state) = encoder.finish(&self.config.resource);
         *self.delta.lock() = state;
