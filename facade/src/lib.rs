@@ -96,6 +96,13 @@
 //! # Ok(()) }
 //! ```
 
+//! # OTLP export
+//!
+//! With `OTEL_METRICS_EXPORTER=otlp` (or [`RuntimeBuilder::otlp`] and an [`OtlpConfig`]), the
+//! runtime also pushes everything its page shows to an OpenTelemetry collector over
+//! OTLP/HTTP, from a thread of its own: the standard `OTEL_*` variables configure it, and
+//! [`DistributedRuntime::shutdown`] sends a last export.
+
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -41,7 +41,7 @@ pub(crate) struct Shared {
     queued: Notify,
     delta: Mutex<DeltaState>,
     /// The request being sent, if any (dropped as `shutdown` when the flush runs out of time).
-    sending: Mutex<bool>,
+    sending: AtomicBool,
     /// Set for the final flush: no more requests will be queued.
     draining: AtomicBool,
     log: RateLimitedLog,
@@ -62,7 +62,7 @@ impl Shared {
             queue: Mutex::new(VecDeque::new()),
             queued: Notify::new(),
             delta: Mutex::new(DeltaState::default()),
-            sending: Mutex::new(false),
+            sending: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             log: RateLimitedLog::default(),
         }
@@ -134,7 +134,7 @@ impl Shared {
             count
         };
         self.metrics.queued.set(0);
-        if std::mem::take(&mut *self.sending.lock()) {
+        if self.sending.swap(false, Ordering::AcqRel) {
             count += 1;
         }
         if count > 0 {
@@ -200,9 +200,9 @@ pub(crate) async fn send_loop(shared: Arc<Shared>, client: Client) {
             shared.queued.notified().await;
             continue;
         };
-        *shared.sending.lock() = true;
+        shared.sending.store(true, Ordering::Release);
         let result = deliver(&shared, &client, body).await;
-        *shared.sending.lock() = false;
+        shared.sending.store(false, Ordering::Release);
         match result {
             Ok(()) => shared.metrics.exported.inc(),
             Err((reason, why)) => shared.dropped(reason, 1, &why),
