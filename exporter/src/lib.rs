@@ -17,6 +17,8 @@
 //! - [`StatusServer`] serves a scrape hook on `/metrics` (gzip when asked), with readiness
 //!   and liveness routes, from a thread and tokio runtime of its own, bounded in time,
 //!   connections and renders whatever its clients do.
+//! - [`otlp`] pushes the same families to an OpenTelemetry collector over OTLP/HTTP, from a
+//!   thread of its own, with a bounded queue, retries and a final flush.
 //! - [`parse`] reads the text exposition format back into typed families, strictly, and
 //!   renders them again; [`fork`] keeps the storage usable in a child after `fork()`.
 //!
@@ -57,6 +59,7 @@ mod kind;
 mod labels;
 mod members;
 mod metric;
+pub mod otlp;
 mod pool;
 mod recorder;
 mod registry;

@@ -103,6 +103,12 @@ pub enum MetricsError {
         /// Why binding failed.
         source: std::io::Error,
     },
+    /// The OTLP exporter's thread could not be started.
+    #[error("cannot start OTLP metrics export: {source}")]
+    ExportStart {
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 impl MetricsError {

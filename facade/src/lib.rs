@@ -106,6 +106,13 @@
 //! # Ok(()) }
 //! ```
 
+//! # OTLP export
+//!
+//! With `OTEL_METRICS_EXPORTER=otlp` (or [`RuntimeBuilder::otlp`] and an [`OtlpConfig`]), the
+//! runtime also pushes everything its page shows to an OpenTelemetry collector over
+//! OTLP/HTTP, from a thread of its own: the standard `OTEL_*` variables configure it, and
+//! [`DistributedRuntime::shutdown`] sends a last export.
+
 mod callbacks;
 mod const_labels;
 mod engine;
@@ -115,6 +122,7 @@ mod layer;
 mod level_metrics;
 mod metrics_config;
 pub mod names;
+mod otlp;
 mod process_metrics;
 pub mod prometheus_names;
 mod requests;
@@ -124,6 +132,7 @@ mod scope;
 mod system_server;
 
 pub use callbacks::CallbackHandle;
+pub use dynamo_exporter::otlp::{Compression, OtlpConfig, Temporality};
 pub use dynamo_exporter::{
     Counter, CounterVec, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, ExporterError, Gauge, GaugeVec,
     Histogram, HistogramTimer, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,

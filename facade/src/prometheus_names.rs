@@ -139,4 +139,18 @@ pub mod self_metrics {
     pub const DROP_REASON_INVALID: &str = "invalid";
     /// A family or sample name of the text was already on the page.
     pub const DROP_REASON_CONFLICT: &str = "conflict";
+    /// OTLP export requests the collector accepted (a counter).
+    pub const OTLP_EXPORTED_TOTAL: &str = "dynamo_metrics_otlp_exported_total";
+    /// OTLP export requests dropped, by `reason` (a counter).
+    pub const OTLP_DROPPED_TOTAL: &str = "dynamo_metrics_otlp_dropped_total";
+    /// OTLP export requests encoded and waiting to be sent (a gauge).
+    pub const OTLP_QUEUED_REQUESTS: &str = "dynamo_metrics_otlp_queued_requests";
+    /// Dropped because the queue was full: the oldest waiting request made room.
+    pub const OTLP_DROP_REASON_QUEUE_FULL: &str = "queue_full";
+    /// Dropped because the collector refused it for good (400 and other permanent answers).
+    pub const OTLP_DROP_REASON_REJECTED: &str = "rejected";
+    /// Dropped because retries still failed when the export timeout ran out.
+    pub const OTLP_DROP_REASON_RETRIES_EXHAUSTED: &str = "retries_exhausted";
+    /// Dropped because the final flush at shutdown ran out of time.
+    pub const OTLP_DROP_REASON_SHUTDOWN: &str = "shutdown";
 }

@@ -4,8 +4,9 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use dynamo_exporter::otlp::{OtlpConfig, OtlpEncoder, OtlpExporter};
 use dynamo_exporter::{Gauge, HandleCache, Probed, Registry, RegistryRecorder, fork};
 use metrics_util::layers::Layer;
 use parking_lot::Mutex;
@@ -49,6 +50,8 @@ pub(crate) struct RuntimeInner {
     /// Where request tracking reads the time: given to the builder, or made when the first
     /// request metrics are (the fast clock calibrates on its first use).
     request_clock: OnceLock<RequestClock>,
+    /// The OTLP exporter, while it runs.
+    otlp: Mutex<Option<OtlpExporter>>,
 }
 
 /// The handles given to `metrics` macro calls, cached by the place they came from and their
@@ -86,6 +89,33 @@ impl RuntimeInner {
             }
         }
         texts
+    }
+
+    /// Fills an OTLP request with what a scrape of the whole runtime shows: the callbacks
+    /// run (bounded as for a scrape), the uptime refreshed, every family of the registry,
+    /// then the callback text that passes the page's checks.
+    pub(crate) fn collect_otlp(&self, encoder: &mut OtlpEncoder) {
+        let texts = self.collect(&self.root);
+        self.registry.encode(&[], encoder);
+        if !texts.is_empty() {
+            let families = self.text_check.accepted(
+                encoder.taken_names(),
+                &texts,
+                &self.registry.const_labels(),
+            );
+            encoder.text_families(&families);
+        }
+    }
+
+    /// Stops OTLP export, if it runs, after a final flush bounded by its export timeout.
+    pub(crate) fn stop_otlp(&self) {
+        let exporter = {
+            let _section = fork::enter();
+            self.otlp.lock().take()
+        };
+        if let Some(exporter) = exporter {
+            exporter.shutdown();
+        }
     }
 
     /// The runtime's one `Arc` of this path.
@@ -152,6 +182,7 @@ pub struct RuntimeBuilder {
     idle_timeout: Option<Option<Duration>>,
     const_labels: Option<Vec<(String, String)>>,
     process_metrics: Option<bool>,
+    otlp: Option<OtlpConfig>,
 }
 
 impl std::fmt::Debug for RuntimeBuilder {
@@ -175,6 +206,7 @@ impl Default for RuntimeBuilder {
             idle_timeout: None,
             const_labels: None,
             process_metrics: None,
+            otlp: None,
         }
     }
 }
@@ -391,14 +423,46 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Pushes the runtime's metrics to an OpenTelemetry collector over OTLP/HTTP, with these
+    /// settings instead of the `OTEL_*` variables (which [`RuntimeBuilder::from_env`] reads:
+    /// export is on there when `OTEL_METRICS_EXPORTER=otlp`). Start from
+    /// [`OtlpConfig::from_env`] to change only some of them.
+    ///
+    /// ```
+    /// # fn main() -> anyhow::Result<()> {
+    /// use std::time::Duration;
+    /// use dynamo_runtime::{DistributedRuntime, OtlpConfig, Temporality};
+    ///
+    /// let runtime = DistributedRuntime::builder()
+    ///     .otlp(
+    ///         OtlpConfig::new()
+    ///             .with_endpoint("http://127.0.0.1:4318/v1/metrics")
+    ///             .with_interval(Duration::from_secs(15))
+    ///             .with_export_timeout(Duration::from_millis(200))
+    ///             .with_temporality(Temporality::Delta)
+    ///             .with_service_name("worker"),
+    ///     )
+    ///     .build()?;
+    /// runtime.shutdown(); // a final export, bounded by the export timeout
+    /// # Ok(()) }
+    /// ```
+    pub fn otlp(self, config: OtlpConfig) -> Self {
+        Self {
+            otlp: Some(config),
+            ..self
+        }
+    }
+
     /// Creates the runtime, and starts the system status server when a port is set.
     ///
     /// # Errors
     ///
     /// [`MetricsError::InvalidEnv`] for a server setting of the environment that cannot be
     /// used, [`MetricsError::InvalidSetting`] for one given in code,
-    /// [`MetricsError::ServerStart`] when the server cannot listen (a port in use).
+    /// [`MetricsError::ServerStart`] when the server cannot listen (a port in use),
+    /// [`MetricsError::ExportStart`] when OTLP export cannot start.
     pub fn build(self) -> Result<DistributedRuntime, MetricsError> {
+        let otlp = crate::otlp::settings(self.otlp, self.server.lookup.as_deref())?;
         let mut metrics_config = match &self.server.lookup {
             Some(lookup) => MetricsConfig::from_lookup(lookup)?,
             None => MetricsConfig::default(),
@@ -425,6 +489,9 @@ impl RuntimeBuilder {
             let start = Instant::now();
             Arc::new(move || start.elapsed())
         });
+        let started = SystemTime::now()
+            .checked_sub(clock())
+            .unwrap_or_else(SystemTime::now);
         let registry = Arc::new(Registry::new());
         registry.set_default_max_series(metrics_config.max_series());
         registry.set_idle_timeout(metrics_config.idle_timeout());
@@ -480,7 +547,12 @@ impl RuntimeBuilder {
             root: Arc::new(Path::default()),
             macro_handles: MacroHandles::default(),
             request_clock: self.request_clock.map(OnceLock::from).unwrap_or_default(),
+            otlp: Mutex::new(None),
         });
+        if let Some(config) = &otlp {
+            let exporter = crate::otlp::start(config, &inner, started)?;
+            *inner.otlp.lock() = Some(exporter);
+        }
         system_server::start(&server, &inner)?;
         crate::router::adopt(&inner, self.global_recorder);
         let root = Arc::clone(&inner.root);
@@ -543,9 +615,11 @@ impl DistributedRuntime {
     }
 
     /// Stops the system status server, if it runs: requests in flight finish, then the
-    /// server's thread is joined. Metrics keep working; calling it again does nothing.
+    /// server's thread is joined. Stops OTLP export, if it runs, after a final export
+    /// bounded by its export timeout. Metrics keep working; calling it again does nothing.
     pub fn shutdown(&self) {
         self.root.runtime.system.shutdown();
+        self.root.runtime.stop_otlp();
     }
 
     /// Sets the runtime's readiness: `/health` answers 200 `ready` when it and every endpoint

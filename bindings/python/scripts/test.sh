@@ -12,6 +12,6 @@ fi
 export VIRTUAL_ENV="$PWD/.venv"
 export PATH="$VIRTUAL_ENV/bin:$PATH"
 
-pip install --quiet --disable-pip-version-check maturin pytest prometheus-client mypy
+pip install --quiet --disable-pip-version-check maturin pytest prometheus-client mypy opentelemetry-proto
 maturin develop --release --quiet
 python -m pytest "$@"

@@ -4,6 +4,7 @@
 use dynamo_runtime::{Component, DistributedRuntime, Endpoint, HealthStatus, Namespace};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::errors::to_py_err;
 use crate::labels::ConstLabels;
@@ -19,28 +20,35 @@ pub struct PyDistributedRuntime(DistributedRuntime);
 
 #[pymethods]
 impl PyDistributedRuntime {
-    /// Creates a runtime from the environment. `const_labels` (a dict, or a list of
-    /// `(name, value)` pairs) are added to every series of the page, besides those of
-    /// `DYN_METRICS_CONST_LABELS` (on the same name, these win). `process_metrics` shows or
-    /// hides the standard `process_*` metrics (default: `DYN_METRICS_PROCESS`, on).
+    /// Creates a runtime from the environment (`DYN_*`, and `OTEL_*` for OTLP export).
+    /// `const_labels` (a dict, or a list of `(name, value)` pairs) are added to every series
+    /// of the page, besides those of `DYN_METRICS_CONST_LABELS` (on the same name, these
+    /// win). `process_metrics` shows or hides the standard `process_*` metrics (default:
+    /// `DYN_METRICS_PROCESS`, on). `otlp={...}` turns OTLP export on with these settings over
+    /// the environment's.
     ///
     /// Raises `ValueError` for an unusable setting such as `DYN_SYSTEM_PORT=abc` or a
     /// reserved label name.
     #[new]
-    #[pyo3(signature = (*, const_labels = None, process_metrics = None))]
+    #[pyo3(signature = (*, const_labels = None, process_metrics = None, otlp = None))]
     fn new(
         py: Python<'_>,
         const_labels: Option<ConstLabels>,
         process_metrics: Option<bool>,
+        otlp: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let labels = ConstLabels::pairs(&const_labels);
-        py.detach(|| {
+        let otlp = otlp.map(crate::otlp::config).transpose()?;
+        py.detach(move || {
             let mut builder = DistributedRuntime::builder().from_env();
             if !labels.is_empty() {
                 builder = builder.const_labels(&labels);
             }
             if let Some(on) = process_metrics {
                 builder = builder.process_metrics(on);
+            }
+            if let Some(config) = otlp {
+                builder = builder.otlp(config);
             }
             builder.build()
         })
@@ -66,7 +74,8 @@ impl PyDistributedRuntime {
             .map(|addr| (addr.ip().to_string(), addr.port()))
     }
 
-    /// Stops the system status server, if it runs. Metrics keep working.
+    /// Stops the system status server, if it runs, and OTLP export after a final export
+    /// (bounded by its export timeout). Metrics keep working.
     fn shutdown(&self, py: Python<'_>) {
         py.detach(|| self.0.shutdown());
     }

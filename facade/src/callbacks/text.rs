@@ -85,15 +85,26 @@ impl TextCheck {
         texts: &[CallbackText],
         const_labels: &[(String, String)],
     ) -> Vec<Family> {
-        let mut accepted = Vec::new();
         if texts.is_empty() {
-            return accepted;
+            return Vec::new();
         }
         let mut taken: HashSet<String> = HashSet::new();
         for (name, kind) in parse::declared_families(page) {
             taken.insert(name.to_string());
             taken.extend(parse::sample_names(name, kind));
         }
+        self.accepted(taken, texts, const_labels)
+    }
+
+    /// As [`TextCheck::families`], with the names already exported given as `taken` (the
+    /// registry's families and their sample names), for exports that render no page.
+    pub(crate) fn accepted(
+        &self,
+        mut taken: HashSet<String>,
+        texts: &[CallbackText],
+        const_labels: &[(String, String)],
+    ) -> Vec<Family> {
+        let mut accepted = Vec::new();
         for text in texts {
             let mut families = match parse::parse(&text.text) {
                 Err(error) => {

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, Protocol, TypeVar, final, overload
+from typing import Any, Literal, Protocol, TypedDict, TypeVar, final, overload
 
 __all__ = [
     "CallbackHandle",
@@ -46,22 +46,38 @@ class _ContextManager:
     ) -> None:
         """Ends the block; an exception goes on."""
 
+class _OtlpSettings(TypedDict, total=False):
+    """Settings of ``DistributedRuntime(otlp=...)``; durations in seconds."""
+
+    endpoint: str
+    headers: Mapping[str, str]
+    timeout: float
+    interval: float
+    export_timeout: float
+    compression: Literal["gzip", "none"]
+    temporality: Literal["cumulative", "delta", "lowmemory"]
+    service_name: str
+    resource_attributes: Mapping[str, str]
+    max_queued_requests: int
+
 @final
 class DistributedRuntime:
     """The root of the hierarchy, configured from the environment (``DYN_SYSTEM_*``,
-    ``DYN_METRICS_*``)."""
+    ``DYN_METRICS_*``, and ``OTEL_*`` for OTLP export)."""
 
     def __new__(
         cls,
         *,
         const_labels: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         process_metrics: bool | None = None,
+        otlp: _OtlpSettings | None = None,
     ) -> DistributedRuntime:
         """``const_labels`` are added to every series of the page that lacks them, besides
         those of ``DYN_METRICS_CONST_LABELS`` (on the same name, these win); names starting
         with ``dynamo_`` or ``__``, ``le`` and ``quantile`` raise ``ValueError``.
         ``process_metrics`` shows or hides the standard ``process_*`` metrics (default:
-        ``DYN_METRICS_PROCESS``, on)."""
+        ``DYN_METRICS_PROCESS``, on). ``otlp={...}`` turns OTLP export on with these
+        settings over the environment's."""
     def namespace(self, name: str) -> Namespace:
         """The namespace ``name``; two calls with the same name give the same place."""
     @property
@@ -70,7 +86,8 @@ class DistributedRuntime:
     def system_status_server_info(self) -> tuple[str, int] | None:
         """``(host, port)`` of the system status server, or ``None`` when it does not run."""
     def shutdown(self) -> None:
-        """Stops the system status server, if it runs. Metrics keep working."""
+        """Stops the system status server, if it runs, and OTLP export after a final export
+        (bounded by its export timeout). Metrics keep working."""
     def set_health_status(self, status: Literal["ready", "notready"]) -> None:
         """Sets the runtime's readiness. ``/health`` answers 200 when the runtime and every
         endpoint that set its own readiness are ready, else 503."""

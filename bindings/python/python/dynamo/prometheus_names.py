@@ -153,6 +153,20 @@ class self_metrics:  # noqa: N801
     """A line of the text did not parse."""
     DROP_REASON_CONFLICT = "conflict"
     """A family or sample name of the text was already on the page."""
+    OTLP_EXPORTED_TOTAL = "dynamo_metrics_otlp_exported_total"
+    """OTLP export requests the collector accepted (a counter)."""
+    OTLP_DROPPED_TOTAL = "dynamo_metrics_otlp_dropped_total"
+    """OTLP export requests dropped, by ``reason`` (a counter)."""
+    OTLP_QUEUED_REQUESTS = "dynamo_metrics_otlp_queued_requests"
+    """OTLP export requests encoded and waiting to be sent (a gauge)."""
+    OTLP_DROP_REASON_QUEUE_FULL = "queue_full"
+    """Dropped because the queue was full: the oldest waiting request made room."""
+    OTLP_DROP_REASON_REJECTED = "rejected"
+    """Dropped because the collector refused it for good (400 and other permanent answers)."""
+    OTLP_DROP_REASON_RETRIES_EXHAUSTED = "retries_exhausted"
+    """Dropped because retries still failed when the export timeout ran out."""
+    OTLP_DROP_REASON_SHUTDOWN = "shutdown"
+    """Dropped because the final flush at shutdown ran out of time."""
 
 
 __all__ = [

@@ -1,0 +1,821 @@
+//! OTLP export settings: the standard `OTEL_*` variables, or values given in code.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue, Uri};
+
+use super::resource;
+
+/// `OTEL_METRICS_EXPORTER`: `otlp` turns export on; `none` or `prometheus` (the scrape,
+/// always on) leave it off. A comma-separated list may name several.
+pub const EXPORTER_VAR: &str = "OTEL_METRICS_EXPORTER";
+/// `OTEL_SDK_DISABLED`: `true` turns export off whatever else is set.
+pub const SDK_DISABLED_VAR: &str = "OTEL_SDK_DISABLED";
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`: base URL; `v1/metrics` is appended.
+pub const ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`: the full URL, used as it is.
+pub const METRICS_ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+/// `OTEL_EXPORTER_OTLP_PROTOCOL`: only `http/protobuf` is supported.
+pub const PROTOCOL_VAR: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`: overrides [`PROTOCOL_VAR`] for metrics.
+pub const METRICS_PROTOCOL_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
+/// `OTEL_EXPORTER_OTLP_HEADERS`: `key=value,key2=value2`, percent-encoded.
+pub const HEADERS_VAR: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// `OTEL_EXPORTER_OTLP_METRICS_HEADERS`: overrides [`HEADERS_VAR`] for metrics.
+pub const METRICS_HEADERS_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
+/// `OTEL_EXPORTER_OTLP_TIMEOUT`: milliseconds one request may take (default 10000).
+pub const TIMEOUT_VAR: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+/// `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT`: overrides [`TIMEOUT_VAR`] for metrics.
+pub const METRICS_TIMEOUT_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+/// `OTEL_EXPORTER_OTLP_COMPRESSION`: `gzip` or `none` (the default).
+pub const COMPRESSION_VAR: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+/// `OTEL_EXPORTER_OTLP_METRICS_COMPRESSION`: overrides [`COMPRESSION_VAR`] for metrics.
+pub const METRICS_COMPRESSION_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION";
+/// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`: `cumulative` (default), `delta` or
+/// `lowmemory`.
+pub const TEMPORALITY_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+/// `OTEL_METRIC_EXPORT_INTERVAL`: milliseconds between two collections (default 60000).
+pub const EXPORT_INTERVAL_VAR: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// `OTEL_METRIC_EXPORT_TIMEOUT`: milliseconds one export may take, retries included, and
+/// the bound of the final flush (default 30000).
+pub const EXPORT_TIMEOUT_VAR: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
+/// `OTEL_SERVICE_NAME`: the `service.name` resource attribute.
+pub const SERVICE_NAME_VAR: &str = "OTEL_SERVICE_NAME";
+/// `OTEL_RESOURCE_ATTRIBUTES`: `key=value,key2=value2`, percent-encoded.
+pub const RESOURCE_ATTRIBUTES_VAR: &str = "OTEL_RESOURCE_ATTRIBUTES";
+
+/// Where requests go unless told otherwise.
+pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318/v1/metrics";
+/// Time one request may take unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time between two collections unless told otherwise.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// Time one export (retries included) and the final flush may take unless told otherwise.
+pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Encoded requests waiting to be sent at most, unless told otherwise; past it the oldest is
+/// dropped.
+pub const DEFAULT_MAX_QUEUED_REQUESTS: usize = 4;
+
+/// How counters and histograms are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Temporality {
+    /// Totals since the runtime started (the default).
+    #[default]
+    Cumulative,
+    /// Changes since the previous export.
+    Delta,
+    /// Delta for counters and histograms the application updates; cumulative for counters
+    /// read from callback text, which are observed totals (the specification's `lowmemory`).
+    LowMemory,
+}
+
+impl Temporality {
+    /// The word of the temporality variable.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cumulative => "cumulative",
+            Self::Delta => "delta",
+            Self::LowMemory => "lowmemory",
+        }
+    }
+
+    /// Reads `cumulative`, `delta` or `lowmemory`, in any case.
+    ///
+    /// # Errors
+    ///
+    /// A message listing the accepted words.
+    pub fn parse(word: &str) -> Result<Self, String> {
+        match word.trim().to_ascii_lowercase().as_str() {
+            "cumulative" => Ok(Self::Cumulative),
+            "delta" => Ok(Self::Delta),
+            "lowmemory" => Ok(Self::LowMemory),
+            _ => Err("expected `cumulative`, `delta` or `lowmemory`".into()),
+        }
+    }
+}
+
+impl fmt::Display for Temporality {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How request bodies are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// Sent as they are (the default).
+    #[default]
+    None,
+    /// `Content-Encoding: gzip`.
+    Gzip,
+}
+
+impl Compression {
+    /// Reads `gzip` or `none`.
+    ///
+    /// # Errors
+    ///
+    /// A message listing the accepted words.
+    pub fn parse(word: &str) -> Result<Self, String> {
+        match word.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(Self::None),
+            "gzip" => Ok(Self::Gzip),
+            _ => Err("expected `gzip` or `none`".into()),
+        }
+    }
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OtlpConfigError {
+    /// An environment variable holds a value that cannot be used.
+    #[error("{var}={value:?} is invalid: {reason}")]
+    InvalidEnv {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A value given in code cannot be used.
+    #[error("{setting}({value}) is invalid: {reason}")]
+    InvalidSetting {
+        /// The method that was given the value.
+        setting: &'static str,
+        /// The value, as Rust's `Debug` prints it.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Where and how to push metrics over OTLP/HTTP with protobuf bodies.
+///
+/// [`OtlpConfig::from_lookup`] reads the standard `OTEL_*` variables; the `with_*` methods
+/// set values in code. Values given in code are checked when the exporter starts.
+///
+/// ```
+/// # fn main() -> Result<(), dynamo_exporter::otlp::OtlpConfigError> {
+/// use std::time::Duration;
+/// use dynamo_exporter::otlp::{OtlpConfig, Temporality};
+///
+/// let config = OtlpConfig::from_lookup(|var| match var {
+///     "OTEL_METRICS_EXPORTER" => Some("otlp".into()),
+///     "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://collector:4318".into()),
+///     "OTEL_METRIC_EXPORT_INTERVAL" => Some("15000".into()),
+///     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE" => Some("delta".into()),
+///     "OTEL_RESOURCE_ATTRIBUTES" => Some("deployment.environment=prod,team=a%2Cb".into()),
+///     _ => None,
+/// })?
+/// .expect("OTEL_METRICS_EXPORTER=otlp turns export on");
+/// assert_eq!(config.endpoint(), "http://collector:4318/v1/metrics");
+/// assert_eq!(config.interval(), Duration::from_secs(15));
+/// assert_eq!(config.temporality(), Temporality::Delta);
+/// assert_eq!(config.resource_attributes()[1], ("team".to_string(), "a,b".to_string()));
+///
+/// let off = OtlpConfig::from_lookup(|_| None)?;
+/// assert!(off.is_none());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct OtlpConfig {
+    endpoint: String,
+    headers: Vec<(String, String)>,
+    timeout: Duration,
+    interval: Duration,
+    export_timeout: Duration,
+    compression: Compression,
+    temporality: Temporality,
+    service_name: Option<String>,
+    resource_attributes: Vec<(String, String)>,
+    max_queued_requests: usize,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OtlpConfig {
+    /// The defaults: `http://localhost:4318/v1/metrics`, a 10 s request timeout, a 60 s
+    /// interval, a 30 s export timeout, no compression, cumulative temporality.
+    pub fn new() -> Self {
+        Self {
+            endpoint: DEFAULT_ENDPOINT.into(),
+            headers: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            interval: DEFAULT_INTERVAL,
+            export_timeout: DEFAULT_EXPORT_TIMEOUT,
+            compression: Compression::None,
+            temporality: Temporality::Cumulative,
+            service_name: None,
+            resource_attributes: Vec::new(),
+            max_queued_requests: DEFAULT_MAX_QUEUED_REQUESTS,
+        }
+    }
+
+    /// Reads the variables of the process environment; see [`OtlpConfig::from_lookup`].
+    ///
+    /// # Errors
+    ///
+    /// As [`OtlpConfig::from_lookup`].
+    pub fn from_env() -> Result<Option<Self>, OtlpConfigError> {
+        Self::from_lookup(|var| {
+            std::env::var_os(var).map(|value| value.to_string_lossy().into_owned())
+        })
+    }
+
+    /// Reads the `OTEL_*` variables through `lookup`: `None` unless `OTEL_METRICS_EXPORTER`
+    /// names `otlp` (and `OTEL_SDK_DISABLED` is not `true`). Unset and empty variables take
+    /// their defaults; a metrics-specific variable wins over the general one.
+    ///
+    /// # Errors
+    ///
+    /// [`OtlpConfigError::InvalidEnv`] naming the variable and its value: an unknown
+    /// exporter, a protocol other than `http/protobuf`, an endpoint that is not an `http` or
+    /// `https` URL, a header or resource attribute list that is not `key=value,...`, a
+    /// timeout or interval that is not a whole number of milliseconds above zero, an unknown
+    /// compression or temporality.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, OtlpConfigError> {
+        let read = |var: &'static str| {
+            lookup(var)
+                .map(|value| value.trim().to_string())
+                .filter(|value| !value.is_empty())
+                .map(|value| (var, value))
+        };
+        let either = |specific: &'static str, general: &'static str| {
+            read(specific).or_else(|| read(general))
+        };
+        if let Some((var, value)) = read(SDK_DISABLED_VAR) {
+            match value.to_ascii_lowercase().as_str() {
+                "true" => return Ok(None),
+                "false" => {}
+                _ => return Err(env(var, &value, "expected `true` or `false`")),
+            }
+        }
+        let Some((var, value)) = read(EXPORTER_VAR) else {
+            return Ok(None);
+        };
+        if !exporters_include_otlp(&value).map_err(|reason| env(var, &value, reason))? {
+            return Ok(None);
+        }
+        let mut config = Self::new();
+        if let Some((var, value)) = either(METRICS_PROTOCOL_VAR, PROTOCOL_VAR) {
+            check_protocol(&value).map_err(|reason| env(var, &value, reason))?;
+        }
+        if let Some((var, value)) = read(METRICS_ENDPOINT_VAR) {
+            check_endpoint(&value).map_err(|reason| env(var, &value, reason))?;
+            config.endpoint = value;
+        } else if let Some((var, value)) = read(ENDPOINT_VAR) {
+            let endpoint = signal_endpoint(&value);
+            check_endpoint(&endpoint).map_err(|reason| env(var, &value, reason))?;
+            config.endpoint = endpoint;
+        }
+        if let Some((var, value)) = either(METRICS_HEADERS_VAR, HEADERS_VAR) {
+            let pairs = resource::parse_pairs(&value).map_err(|reason| env(var, &value, reason))?;
+            for (name, header_value) in &pairs {
+                check_header(name, header_value).map_err(|reason| env(var, &value, reason))?;
+            }
+            config.headers = pairs;
+        }
+        if let Some((var, value)) = either(METRICS_TIMEOUT_VAR, TIMEOUT_VAR) {
+            config.timeout = millis(&value).map_err(|reason| env(var, &value, reason))?;
+        }
+        if let Some((var, value)) = either(METRICS_COMPRESSION_VAR, COMPRESSION_VAR) {
+            config.compression =
+                Compression::parse(&value).map_err(|reason| env(var, &value, reason))?;
+        }
+        if let Some((var, value)) = read(TEMPORALITY_VAR) {
+            config.temporality =
+                Temporality::parse(&value).map_err(|reason| env(var, &value, reason))?;
+        }
+        if let Some((var, value)) = read(EXPORT_INTERVAL_VAR) {
+            config.interval = millis(&value).map_err(|reason| env(var, &value, reason))?;
+        }
+        if let Some((var, value)) = read(EXPORT_TIMEOUT_VAR) {
+            config.export_timeout = millis(&value).map_err(|reason| env(var, &value, reason))?;
+        }
+        if let Some((var, value)) = read(RESOURCE_ATTRIBUTES_VAR) {
+            config.resource_attributes =
+                resource::parse_pairs(&value).map_err(|reason| env(var, &value, reason))?;
+        }
+        if let Some((_, value)) = read(SERVICE_NAME_VAR) {
+            config.service_name = Some(value);
+        }
+        Ok(Some(config))
+    }
+
+    /// The full URL requests are posted to, used as it is (default
+    /// `http://localhost:4318/v1/metrics`).
+    pub fn with_endpoint(self, endpoint: impl Into<String>) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            ..self
+        }
+    }
+
+    /// Adds a header sent with every request (an API key, say).
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Time one request may take (default 10 s).
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self { timeout, ..self }
+    }
+
+    /// Time between two collections (default 60 s).
+    pub fn with_interval(self, interval: Duration) -> Self {
+        Self { interval, ..self }
+    }
+
+    /// Time one export may take, retries included; also bounds the final flush when the
+    /// runtime shuts down (default 30 s).
+    pub fn with_export_timeout(self, export_timeout: Duration) -> Self {
+        Self {
+            export_timeout,
+            ..self
+        }
+    }
+
+    /// How request bodies are compressed (default none).
+    pub fn with_compression(self, compression: Compression) -> Self {
+        Self {
+            compression,
+            ..self
+        }
+    }
+
+    /// How counters and histograms are reported (default cumulative).
+    pub fn with_temporality(self, temporality: Temporality) -> Self {
+        Self {
+            temporality,
+            ..self
+        }
+    }
+
+    /// The `service.name` resource attribute (default `unknown_service:<executable>`).
+    pub fn with_service_name(self, name: impl Into<String>) -> Self {
+        Self {
+            service_name: Some(name.into()),
+            ..self
+        }
+    }
+
+    /// Adds a resource attribute; a later one of the same key wins.
+    pub fn with_resource_attribute(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.resource_attributes.push((key.into(), value.into()));
+        self
+    }
+
+    /// Encoded requests waiting to be sent at most (default 4); past it the oldest waiting
+    /// request is dropped.
+    pub fn with_max_queued_requests(self, max: usize) -> Self {
+        Self {
+            max_queued_requests: max,
+            ..self
+        }
+    }
+
+    /// The URL requests are posted to.
+    #[must_use]
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Headers sent with every request.
+    #[must_use]
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// Time one request may take.
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Time between two collections.
+    #[must_use]
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Time one export may take, retries included, and the bound of the final flush.
+    #[must_use]
+    pub fn export_timeout(&self) -> Duration {
+        self.export_timeout
+    }
+
+    /// How request bodies are compressed.
+    #[must_use]
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// How counters and histograms are reported.
+    #[must_use]
+    pub fn temporality(&self) -> Temporality {
+        self.temporality
+    }
+
+    /// The `service.name` given, if any.
+    #[must_use]
+    pub fn service_name(&self) -> Option<&str> {
+        self.service_name.as_deref()
+    }
+
+    /// Resource attributes given, in order.
+    #[must_use]
+    pub fn resource_attributes(&self) -> &[(String, String)] {
+        &self.resource_attributes
+    }
+
+    /// Encoded requests waiting to be sent at most.
+    #[must_use]
+    pub fn max_queued_requests(&self) -> usize {
+        self.max_queued_requests
+    }
+
+    /// Checks every value and turns them into what the exporter uses.
+    ///
+    /// # Errors
+    ///
+    /// [`OtlpConfigError::InvalidSetting`] naming the `with_*` method: an endpoint that is
+    /// not an `http` or `https` URL, a header that HTTP cannot carry, a duration or queue
+    /// bound of zero.
+    pub(crate) fn resolve(&self) -> Result<Resolved, OtlpConfigError> {
+        let endpoint = check_endpoint(&self.endpoint)
+            .map_err(|reason| code("OtlpConfig::with_endpoint", &self.endpoint, reason))?;
+        let mut headers = Vec::with_capacity(self.headers.len());
+        for (name, value) in &self.headers {
+            headers.push(
+                check_header(name, value)
+                    .map_err(|reason| code("OtlpConfig::with_header", &(name, value), reason))?,
+            );
+        }
+        let durations = [
+            ("OtlpConfig::with_timeout", self.timeout),
+            ("OtlpConfig::with_interval", self.interval),
+            ("OtlpConfig::with_export_timeout", self.export_timeout),
+        ];
+        for (setting, duration) in durations {
+            if duration.is_zero() {
+                return Err(code(setting, &duration, "expected a duration above zero"));
+            }
+        }
+        if self.max_queued_requests == 0 {
+            return Err(code(
+                "OtlpConfig::with_max_queued_requests",
+                &self.max_queued_requests,
+                "expected a whole number above zero",
+            ));
+        }
+        Ok(Resolved {
+            endpoint,
+            headers,
+            timeout: self.timeout,
+            interval: self.interval,
+            export_timeout: self.export_timeout,
+            compression: self.compression,
+            temporality: self.temporality,
+            resource: resource::attributes(self.service_name.as_deref(), &self.resource_attributes),
+            max_queued_requests: self.max_queued_requests,
+        })
+    }
+}
+
+/// Checked settings, as the exporter uses them.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub(crate) endpoint: Uri,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) timeout: Duration,
+    pub(crate) interval: Duration,
+    pub(crate) export_timeout: Duration,
+    pub(crate) compression: Compression,
+    pub(crate) temporality: Temporality,
+    pub(crate) resource: Vec<(String, String)>,
+    pub(crate) max_queued_requests: usize,
+}
+
+fn env(var: &'static str, value: &str, reason: impl Into<String>) -> OtlpConfigError {
+    OtlpConfigError::InvalidEnv {
+        var,
+        value: value.into(),
+        reason: reason.into(),
+    }
+}
+
+fn code(
+    setting: &'static str,
+    value: &dyn fmt::Debug,
+    reason: impl Into<String>,
+) -> OtlpConfigError {
+    OtlpConfigError::InvalidSetting {
+        setting,
+        value: format!("{value:?}"),
+        reason: reason.into(),
+    }
+}
+
+/// True when the comma-separated list names `otlp`.
+fn exporters_include_otlp(list: &str) -> Result<bool, String> {
+    let mut otlp = false;
+    for name in list.split(',').map(str::trim) {
+        match name {
+            "otlp" => otlp = true,
+            "none" | "prometheus" | "" => {}
+            other => {
+                return Err(format!(
+                    "unknown metrics exporter {other:?}: expected `otlp`, `prometheus` (the \
+                     scrape page, always served) or `none`"
+                ));
+            }
+        }
+    }
+    Ok(otlp)
+}
+
+fn check_protocol(value: &str) -> Result<(), String> {
+    match value {
+        "http/protobuf" => Ok(()),
+        "grpc" => {
+            Err("gRPC is not supported: use `http/protobuf`, the OTLP/HTTP port (4318)".into())
+        }
+        "http/json" => Err("JSON bodies are not supported: use `http/protobuf`".into()),
+        _ => Err("expected `http/protobuf`".into()),
+    }
+}
+
+/// `base` with `v1/metrics` appended after one `/`.
+fn signal_endpoint(base: &str) -> String {
+    if base.ends_with('/') {
+        format!("{base}v1/metrics")
+    } else {
+        format!("{base}/v1/metrics")
+    }
+}
+
+fn check_endpoint(endpoint: &str) -> Result<Uri, String> {
+    const EXPECTED: &str = "expected an http:// or https:// URL";
+    let uri: Uri = endpoint.parse().map_err(|_| EXPECTED)?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(EXPECTED.into());
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("the URL has no host".into());
+    }
+    Ok(uri)
+}
+
+fn check_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let header_name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("{name:?} is not a valid HTTP header name"))?;
+    let header_value = HeaderValue::from_str(value)
+        .map_err(|_| format!("the value of header {name:?} holds characters HTTP cannot carry"))?;
+    Ok((header_name, header_value))
+}
+
+/// A whole number of milliseconds above zero.
+fn millis(value: &str) -> Result<Duration, String> {
+    let expected = "expected a whole number of milliseconds above zero";
+    if !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(expected.into());
+    }
+    match value.parse::<u64>() {
+        Ok(0) | Err(_) => Err(expected.into()),
+        Ok(ms) => Ok(Duration::from_millis(ms)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(&str, &str)> = pairs.to_vec();
+        move |var| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == var)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn on(pairs: &[(&'static str, &'static str)]) -> Result<OtlpConfig, OtlpConfigError> {
+        let mut all = vec![(EXPORTER_VAR, "otlp")];
+        all.extend_from_slice(pairs);
+        OtlpConfig::from_lookup(lookup(&all)).map(|c| c.expect("export is on"))
+    }
+
+    fn error_of(pairs: &[(&'static str, &'static str)]) -> String {
+        on(pairs).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn export_is_on_only_when_the_exporter_names_otlp() {
+        assert_eq!(OtlpConfig::from_lookup(lookup(&[])), Ok(None));
+        for off in ["none", "prometheus", " "] {
+            assert_eq!(
+                OtlpConfig::from_lookup(lookup(&[(EXPORTER_VAR, off)])),
+                Ok(None),
+                "{off}"
+            );
+        }
+        for on in ["otlp", "prometheus,otlp", " otlp "] {
+            assert!(
+                OtlpConfig::from_lookup(lookup(&[(EXPORTER_VAR, on)]))
+                    .unwrap()
+                    .is_some(),
+                "{on}"
+            );
+        }
+        let disabled = lookup(&[(EXPORTER_VAR, "otlp"), (SDK_DISABLED_VAR, "true")]);
+        assert_eq!(OtlpConfig::from_lookup(disabled), Ok(None));
+        assert_eq!(
+            OtlpConfig::from_lookup(lookup(&[(EXPORTER_VAR, "console")]))
+                .unwrap_err()
+                .to_string(),
+            "OTEL_METRICS_EXPORTER=\"console\" is invalid: unknown metrics exporter \"console\": \
+             expected `otlp`, `prometheus` (the scrape page, always served) or `none`"
+        );
+    }
+
+    #[test]
+    fn defaults_follow_the_specification() {
+        let config = on(&[]).unwrap();
+        assert_eq!(config, OtlpConfig::new());
+        assert_eq!(config.endpoint(), "http://localhost:4318/v1/metrics");
+        assert_eq!(config.timeout(), Duration::from_secs(10));
+        assert_eq!(config.interval(), Duration::from_secs(60));
+        assert_eq!(config.export_timeout(), Duration::from_secs(30));
+        assert_eq!(config.temporality(), Temporality::Cumulative);
+        assert_eq!(config.compression(), Compression::None);
+    }
+
+    #[test]
+    fn resolves_endpoints_as_the_specification_says() {
+        let cases: [(&[(&'static str, &'static str)], &str); 5] = [
+            (
+                &[(ENDPOINT_VAR, "http://c:4318")],
+                "http://c:4318/v1/metrics",
+            ),
+            (
+                &[(ENDPOINT_VAR, "http://c:4318/")],
+                "http://c:4318/v1/metrics",
+            ),
+            (
+                &[(ENDPOINT_VAR, "https://c/otlp")],
+                "https://c/otlp/v1/metrics",
+            ),
+            (
+                &[(METRICS_ENDPOINT_VAR, "http://c:9/custom")],
+                "http://c:9/custom",
+            ),
+            (
+                &[
+                    (ENDPOINT_VAR, "http://a"),
+                    (METRICS_ENDPOINT_VAR, "http://b/m"),
+                ],
+                "http://b/m",
+            ),
+        ];
+        for (vars, expected) in cases {
+            assert_eq!(on(vars).unwrap().endpoint(), expected, "{vars:?}");
+        }
+    }
+
+    #[test]
+    fn specific_variables_win_over_general_ones() {
+        let config = on(&[
+            (TIMEOUT_VAR, "100"),
+            (METRICS_TIMEOUT_VAR, "200"),
+            (HEADERS_VAR, "a=1"),
+            (METRICS_HEADERS_VAR, "b=2"),
+            (COMPRESSION_VAR, "none"),
+            (METRICS_COMPRESSION_VAR, "gzip"),
+        ])
+        .unwrap();
+        assert_eq!(config.timeout(), Duration::from_millis(200));
+        assert_eq!(config.headers(), [("b".to_string(), "2".to_string())]);
+        assert_eq!(config.compression(), Compression::Gzip);
+    }
+
+    #[test]
+    fn reads_headers_percent_decoded() {
+        let config = on(&[(
+            HEADERS_VAR,
+            "Authorization=Bearer%20abc%3D%3D, x-tenant = team-a ",
+        )])
+        .unwrap();
+        assert_eq!(
+            config.headers(),
+            [
+                ("Authorization".to_string(), "Bearer abc==".to_string()),
+                ("x-tenant".to_string(), "team-a".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases: [(&[(&'static str, &'static str)], &str); 10] = [
+            (
+                &[(PROTOCOL_VAR, "grpc")],
+                "OTEL_EXPORTER_OTLP_PROTOCOL=\"grpc\" is invalid: gRPC is not supported: use \
+                 `http/protobuf`, the OTLP/HTTP port (4318)",
+            ),
+            (
+                &[(METRICS_PROTOCOL_VAR, "http/json")],
+                "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=\"http/json\" is invalid: JSON bodies are \
+                 not supported: use `http/protobuf`",
+            ),
+            (
+                &[(ENDPOINT_VAR, "collector:4318")],
+                "OTEL_EXPORTER_OTLP_ENDPOINT=\"collector:4318\" is invalid: expected an http:// \
+                 or https:// URL",
+            ),
+            (
+                &[(METRICS_ENDPOINT_VAR, "ftp://c/x")],
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=\"ftp://c/x\" is invalid: expected an \
+                 http:// or https:// URL",
+            ),
+            (
+                &[(HEADERS_VAR, "novalue")],
+                "OTEL_EXPORTER_OTLP_HEADERS=\"novalue\" is invalid: expected key=value pairs \
+                 separated by commas, found \"novalue\"",
+            ),
+            (
+                &[(HEADERS_VAR, "bad name=1")],
+                "OTEL_EXPORTER_OTLP_HEADERS=\"bad name=1\" is invalid: \"bad name\" is not a \
+                 valid HTTP header name",
+            ),
+            (
+                &[(TIMEOUT_VAR, "1.5")],
+                "OTEL_EXPORTER_OTLP_TIMEOUT=\"1.5\" is invalid: expected a whole number of \
+                 milliseconds above zero",
+            ),
+            (
+                &[(EXPORT_INTERVAL_VAR, "0")],
+                "OTEL_METRIC_EXPORT_INTERVAL=\"0\" is invalid: expected a whole number of \
+                 milliseconds above zero",
+            ),
+            (
+                &[(TEMPORALITY_VAR, "sometimes")],
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=\"sometimes\" is invalid: \
+                 expected `cumulative`, `delta` or `lowmemory`",
+            ),
+            (
+                &[(RESOURCE_ATTRIBUTES_VAR, "a=%zz")],
+                "OTEL_RESOURCE_ATTRIBUTES=\"a=%zz\" is invalid: \"%zz\" is not percent-encoded \
+                 UTF-8",
+            ),
+        ];
+        for (vars, expected) in cases {
+            assert_eq!(error_of(vars), expected, "{vars:?}");
+        }
+    }
+
+    #[test]
+    fn values_given_in_code_are_checked_when_resolved() {
+        let cases = [
+            (
+                OtlpConfig::new().with_endpoint("localhost:4318"),
+                "OtlpConfig::with_endpoint(\"localhost:4318\") is invalid: expected an http:// \
+                 or https:// URL",
+            ),
+            (
+                OtlpConfig::new().with_header("x", "a\nb"),
+                "OtlpConfig::with_header((\"x\", \"a\\nb\")) is invalid: the value of header \
+                 \"x\" holds characters HTTP cannot carry",
+            ),
+            (
+                OtlpConfig::new().with_interval(Duration::ZERO),
+                "OtlpConfig::with_interval(0ns) is invalid: expected a duration above zero",
+            ),
+            (
+                OtlpConfig::new().with_max_queued_requests(0),
+                "OtlpConfig::with_max_queued_requests(0) is invalid: expected a whole number \
+                 above zero",
+            ),
+        ];
+        for (config, expected) in cases {
+            assert_eq!(config.resolve().unwrap_err().to_string(), expected);
+        }
+        assert!(OtlpConfig::new().resolve().is_ok());
+    }
+}

@@ -1,0 +1,594 @@
+//! A test OTLP/HTTP receiver on a free loopback port, decoding requests with
+//! `opentelemetry-proto`'s own types, and a common form of metrics to compare an export
+//! with the scrape page.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use dynamo_exporter::parse::{self, FamilyType};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
+use opentelemetry_proto::tonic::metrics::v1::{
+    AggregationTemporality, metric::Data, number_data_point,
+};
+use prost::Message;
+
+/// How the receiver answers one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// 200 with an empty `ExportMetricsServiceResponse`.
+    Ok,
+    /// This status, with `Retry-After: secs` when given.
+    Status(u16, Option<u64>),
+    /// Waits this long, then answers 200 (a slow collector).
+    Slow(Duration),
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// When it arrived.
+    pub at: Instant,
+    /// The request path.
+    pub path: String,
+    /// Header names (lowercase) and values.
+    pub headers: Vec<(String, String)>,
+    /// The body as sent (compressed when the exporter compresses).
+    pub body: Vec<u8>,
+    /// The decoded request.
+    pub request: ExportMetricsServiceRequest,
+}
+
+impl Received {
+    /// The header's value, if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The collection time of the request (all its points share it).
+    pub fn time(&self) -> u64 {
+        self.points().map(|(_, _, time)| time).max().unwrap_or(0)
+    }
+
+    /// `(metric name, start, time)` of every number and histogram point.
+    pub fn points(&self) -> impl Iterator<Item = (String, u64, u64)> + '_ {
+        metrics_of(&self.request).flat_map(|m| {
+            let name = m.name.clone();
+            let times: Vec<(u64, u64)> = match &m.data {
+                Some(Data::Sum(s)) => s
+                    .data_points
+                    .iter()
+                    .map(|p| (p.start_time_unix_nano, p.time_unix_nano))
+                    .collect(),
+                Some(Data::Gauge(g)) => g
+                    .data_points
+                    .iter()
+                    .map(|p| (p.start_time_unix_nano, p.time_unix_nano))
+                    .collect(),
+                Some(Data::Histogram(h)) => h
+                    .data_points
+                    .iter()
+                    .map(|p| (p.start_time_unix_nano, p.time_unix_nano))
+                    .collect(),
+                Some(Data::Summary(s)) => s
+                    .data_points
+                    .iter()
+                    .map(|p| (p.start_time_unix_nano, p.time_unix_nano))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            times
+                .into_iter()
+                .map(move |(start, time)| (name.clone(), start, time))
+        })
+    }
+
+    /// The resource's attributes, as strings.
+    pub fn resource(&self) -> BTreeMap<String, String> {
+        self.request.resource_metrics[0]
+            .resource
+            .as_ref()
+            .map(|r| attributes(&r.attributes).into_iter().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Every metric of a request.
+pub fn metrics_of(
+    request: &ExportMetricsServiceRequest,
+) -> impl Iterator<Item = &opentelemetry_proto::tonic::metrics::v1::Metric> {
+    request
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+}
+
+struct State {
+    received: Mutex<Vec<Received>>,
+    arrived: Condvar,
+    answer: Mutex<Box<dyn FnMut(usize) -> Answer + Send>>,
+    stop: AtomicBool,
+}
+
+/// A receiver answering by a script: the request's index (from 0) to the answer.
+pub struct Receiver {
+    addr: SocketAddr,
+    state: Arc<State>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Receiver {
+    /// A receiver that accepts every request.
+    pub fn accepting() -> Self {
+        Self::answering(|_| Answer::Ok)
+    }
+
+    /// A receiver answering request `i` with `answer(i)`.
+    pub fn answering(answer: impl FnMut(usize) -> Answer + Send + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(State {
+            received: Mutex::new(Vec::new()),
+            arrived: Condvar::new(),
+            answer: Mutex::new(Box::new(answer)),
+            stop: AtomicBool::new(false),
+        });
+        let shared = Arc::clone(&state);
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if shared.stop.load(Ordering::Acquire) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let state = Arc::clone(&shared);
+                std::thread::spawn(move || serve(stream, &state));
+            }
+        });
+        Self {
+            addr,
+            state,
+            thread: Some(thread),
+        }
+    }
+
+    /// The URL to export to: `http://127.0.0.1:<port>/v1/metrics`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}/v1/metrics", self.addr)
+    }
+
+    /// The base URL, for `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 20 s) for the first request that `wanted` accepts, and returns it.
+    pub fn wait_for(&self, what: &str, wanted: impl Fn(&Received) -> bool) -> Received {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut received = self.state.received.lock().unwrap();
+        loop {
+            if let Some(found) = received.iter().find(|r| wanted(r)) {
+                return found.clone();
+            }
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "no request {what} within 20 s ({} received)",
+                        received.len()
+                    )
+                });
+            received = self.state.arrived.wait_timeout(received, left).unwrap().0;
+        }
+    }
+
+    /// Waits (up to 20 s) until `count` requests arrived.
+    pub fn wait_for_count(&self, count: usize) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut received = self.state.received.lock().unwrap();
+        while received.len() < count {
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{count} requests expected within 20 s, got {}",
+                        received.len()
+                    )
+                });
+            received = self.state.arrived.wait_timeout(received, left).unwrap().0;
+        }
+        received.clone()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.state.stop.store(true, Ordering::Release);
+        let _ = TcpStream::connect(self.addr);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Serves one connection: keep-alive requests with a `Content-Length` body.
+fn serve(stream: TcpStream, state: &State) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut writer = stream.try_clone().expect("clone the stream");
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+        let mut headers = Vec::new();
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = header.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+            }
+        }
+        let length: usize = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let gzip = headers
+            .iter()
+            .any(|(k, v)| k == "content-encoding" && v == "gzip");
+        let decoded = if gzip { gunzip(&body) } else { body.clone() };
+        let request = ExportMetricsServiceRequest::decode(decoded.as_slice())
+            .expect("the body is an ExportMetricsServiceRequest");
+        let index = {
+            let mut received = state.received.lock().unwrap();
+            received.push(Received {
+                at: Instant::now(),
+                path,
+                headers,
+                body,
+                request,
+            });
+            state.arrived.notify_all();
+            received.len() - 1
+        };
+        let answer = (state.answer.lock().unwrap())(index);
+        let response = match answer {
+            Answer::Ok => ok(),
+            Answer::Slow(delay) => {
+                std::thread::sleep(delay);
+                ok()
+            }
+            Answer::Status(status, retry_after) => {
+                let retry = retry_after.map_or(String::new(), |s| format!("Retry-After: {s}\r\n"));
+                format!("HTTP/1.1 {status} Answer\r\nContent-Length: 4\r\n{retry}\r\nnope")
+            }
+        };
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+fn ok() -> String {
+    "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n".into()
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("a gzip body");
+    out
+}
+
+/// Now, in Unix nanoseconds.
+pub fn unix_nanos_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+/// Attributes as string pairs, in order.
+pub fn attributes(attributes: &[KeyValue]) -> Vec<(String, String)> {
+    attributes
+        .iter()
+        .map(|kv| {
+            let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(any_value::Value::StringValue(s)) => s.clone(),
+                other => panic!("attribute {} is not a string: {other:?}", kv.key),
+            };
+            (kv.key.clone(), value)
+        })
+        .collect()
+}
+
+/// A metric's kind, in the common form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A monotonic sum, or a counter on the page.
+    Counter,
+    /// A gauge, or a gauge or untyped family on the page.
+    Gauge,
+    /// An explicit-bucket histogram.
+    Histogram,
+    /// A summary.
+    Summary,
+}
+
+/// A series' value in the common form.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Point {
+    /// A counter's or gauge's value.
+    Number(f64),
+    /// Bounds, counts per bucket (the last one above every bound), sum and count.
+    Histogram {
+        bounds: Vec<f64>,
+        counts: Vec<u64>,
+        sum: f64,
+        count: u64,
+    },
+    /// Quantiles, sum and count.
+    Summary {
+        quantiles: Vec<(f64, f64)>,
+        sum: f64,
+        count: u64,
+    },
+}
+
+/// Metrics by name: kind, help, and points by their sorted label pairs.
+pub type Common = BTreeMap<String, (Kind, String, BTreeMap<Vec<(String, String)>, Point>)>;
+
+/// An export in the common form; counters and histograms must be cumulative.
+pub fn from_request(request: &ExportMetricsServiceRequest) -> Common {
+    let mut out = Common::new();
+    for metric in metrics_of(request) {
+        let sorted = |kv: &[KeyValue]| {
+            let mut pairs = attributes(kv);
+            pairs.sort();
+            pairs
+        };
+        let number = |v: &Option<number_data_point::Value>| match v {
+            Some(number_data_point::Value::AsInt(i)) => *i as f64,
+            Some(number_data_point::Value::AsDouble(d)) => *d,
+            None => panic!("{} has a point without a value", metric.name),
+        };
+        let (kind, points): (Kind, BTreeMap<_, _>) = match &metric.data {
+            Some(Data::Sum(sum)) => {
+                assert!(sum.is_monotonic, "{} is monotonic", metric.name);
+                assert_eq!(
+                    sum.aggregation_temporality,
+                    AggregationTemporality::Cumulative as i32
+                );
+                (
+                    Kind::Counter,
+                    sum.data_points
+                        .iter()
+                        .map(|p| (sorted(&p.attributes), Point::Number(number(&p.value))))
+                        .collect(),
+                )
+            }
+            Some(Data::Gauge(gauge)) => (
+                Kind::Gauge,
+                gauge
+                    .data_points
+                    .iter()
+                    .map(|p| (sorted(&p.attributes), Point::Number(number(&p.value))))
+                    .collect(),
+            ),
+            Some(Data::Histogram(h)) => {
+                assert_eq!(
+                    h.aggregation_temporality,
+                    AggregationTemporality::Cumulative as i32
+                );
+                (
+                    Kind::Histogram,
+                    h.data_points
+                        .iter()
+                        .map(|p| {
+                            (
+                                sorted(&p.attributes),
+                                Point::Histogram {
+                                    bounds: p.explicit_bounds.clone(),
+                                    counts: p.bucket_counts.clone(),
+                                    sum: p.sum.unwrap_or(f64::NAN),
+                                    count: p.count,
+                                },
+                            )
+                        })
+                        .collect(),
+                )
+            }
+            Some(Data::Summary(s)) => (
+                Kind::Summary,
+                s.data_points
+                    .iter()
+                    .map(|p| {
+                        (
+                            sorted(&p.attributes),
+                            Point::Summary {
+                                quantiles: p
+                                    .quantile_values
+                                    .iter()
+                                    .map(|q| (q.quantile, q.value))
+                                    .collect(),
+                                sum: p.sum,
+                                count: p.count,
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
+            other => panic!("{} has unexpected data {other:?}", metric.name),
+        };
+        out.insert(
+            metric.name.clone(),
+            (kind, metric.description.clone(), points),
+        );
+    }
+    out
+}
+
+/// A scrape page in the common form, read with `dynamo_exporter::parse`.
+pub fn from_page(page: &str) -> Common {
+    let mut out = Common::new();
+    for family in parse::parse(page).expect("the page parses") {
+        let kind = match family.kind {
+            FamilyType::Counter => Kind::Counter,
+            FamilyType::Gauge | FamilyType::Untyped => Kind::Gauge,
+            FamilyType::Histogram => Kind::Histogram,
+            FamilyType::Summary => Kind::Summary,
+        };
+        let mut points: BTreeMap<Vec<(String, String)>, Point> = BTreeMap::new();
+        for sample in &family.samples {
+            let special = match kind {
+                Kind::Histogram => "le",
+                Kind::Summary => "quantile",
+                _ => "",
+            };
+            let mut labels: Vec<(String, String)> = sample
+                .labels
+                .iter()
+                .filter(|(k, _)| k != special)
+                .cloned()
+                .collect();
+            labels.sort();
+            let marker = sample
+                .labels
+                .iter()
+                .find(|(k, _)| k == special)
+                .map(|(_, v)| v.clone());
+            match kind {
+                Kind::Counter | Kind::Gauge => {
+                    points.insert(labels, Point::Number(sample.value));
+                }
+                Kind::Histogram => {
+                    let point = points.entry(labels).or_insert(Point::Histogram {
+                        bounds: Vec::new(),
+                        counts: Vec::new(),
+                        sum: 0.0,
+                        count: 0,
+                    });
+                    let Point::Histogram {
+                        bounds,
+                        counts,
+                        sum,
+                        count,
+                    } = point
+                    else {
+                        unreachable!()
+                    };
+                    if sample.name.ends_with("_bucket") {
+                        let le = marker.expect("a bucket has le");
+                        // Cumulative on the page: kept as read, made per bucket below.
+                        if le != "+Inf" {
+                            bounds.push(le.parse().unwrap());
+                        }
+                        counts.push(sample.value as u64);
+                    } else if sample.name.ends_with("_sum") {
+                        *sum = sample.value;
+                    } else {
+                        *count = sample.value as u64;
+                    }
+                }
+                Kind::Summary => {
+                    let point = points.entry(labels).or_insert(Point::Summary {
+                        quantiles: Vec::new(),
+                        sum: 0.0,
+                        count: 0,
+                    });
+                    let Point::Summary {
+                        quantiles,
+                        sum,
+                        count,
+                    } = point
+                    else {
+                        unreachable!()
+                    };
+                    if let Some(q) = marker {
+                        quantiles.push((q.parse().unwrap(), sample.value));
+                    } else if sample.name.ends_with("_sum") {
+                        *sum = sample.value;
+                    } else {
+                        *count = sample.value as u64;
+                    }
+                }
+            }
+        }
+        for point in points.values_mut() {
+            if let Point::Histogram { counts, .. } = point {
+                let cumulative = std::mem::take(counts);
+                let mut below = 0;
+                for c in cumulative {
+                    counts.push(c - below);
+                    below = c;
+                }
+            }
+        }
+        out.insert(
+            family.name.clone(),
+            (kind, family.help.clone().unwrap_or_default(), points),
+        );
+    }
+    out
+}
+
+/// The value of a counter or gauge series in an export, with its temporality (`None` for
+/// a gauge).
+pub fn number_in(
+    request: &ExportMetricsServiceRequest,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> Option<(f64, Option<i32>, u64)> {
+    let wanted: Vec<(String, String)> = {
+        let mut pairs: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let metric = metrics_of(request).find(|m| m.name == name)?;
+    let (points, temporality) = match &metric.data {
+        Some(Data::Sum(s)) => (&s.data_points, Some(s.aggregation_temporality)),
+        Some(Data::Gauge(g)) => (&g.data_points, None),
+        _ => return None,
+    };
+    points.iter().find_map(|p| {
+        let mut pairs = attributes(&p.attributes);
+        pairs.sort();
+        (pairs == wanted).then(|| {
+            let v = match p.value {
+                Some(number_data_point::Value::AsInt(i)) => i as f64,
+                Some(number_data_point::Value::AsDouble(d)) => d,
+                None => f64::NAN,
+            };
+            (v, temporality, p.start_time_unix_nano)
+        })
+    })
+}
