@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Builds the wheel as a user would (`maturin build --release`), installs it alone into a new,
-# empty virtual environment, and runs the example server from there, away from the source
-# tree: the server must answer one scrape of /metrics and exit 0 on SIGTERM.
+# Installs the package as a user would, into new, empty virtual environments: from source
+# (`pip install ./bindings/python`, which fetches maturin as the build backend), and from a
+# wheel built by `maturin build --release`, installed alone. From the wheel's environment, away
+# from the source tree, the example server must answer one scrape of /metrics and exit 0 on
+# SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python=${PYTHON:-python3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+# From source: pip builds the package with its build backend.
+"$python" -m venv "$work/source"
+"$work/source/bin/pip" install --quiet --disable-pip-version-check .
+(cd "$work" && source/bin/python -c 'from dynamo.runtime import DistributedRuntime; DistributedRuntime().shutdown()')
 
 # maturin from a venv of its own, so the wheel's venv below holds nothing but the wheel.
 "$python" -m venv "$work/build"
