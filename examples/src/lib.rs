@@ -3,6 +3,11 @@
 //! The two server examples serve the same metrics, created here; they differ only in how the
 //! metrics are kept up to date (a thread of the application, or a callback before each scrape).
 
+// The user guide: every ```rust block of docs/guide.md runs as a doc test of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide.md")]
+mod user_guide {}
+
 use dynamo_runtime::{Gauge, GaugeVec, IntCounter, IntGauge, Metrics, MetricsError};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;

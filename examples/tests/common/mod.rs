@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod prometheus;
+pub mod promql;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
