@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use parking_lot::Mutex;
 
-use crate::MetricKind;
 use crate::atomics::{add_f64, load_f64};
 use crate::exposition::{HistogramValue, Value};
 use crate::metric::handle;
 use crate::pool::{Cell, Pool};
+use crate::{ExporterError, MetricKind};
 
 /// The buckets used when none are given: `0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10`.
 pub const DEFAULT_BUCKETS: [f64; 11] = [
@@ -138,7 +138,20 @@ handle! {
     /// latency.observe(2.0);
     /// assert_eq!((latency.get_count(), latency.get_sum()), (2, 2.05));
     /// ```
-    Histogram(HistogramCell), MetricKind::Histogram
+    Histogram(HistogramCell), MetricKind::Histogram, settings
+}
+
+impl crate::metric::sealed::Create for Histogram {
+    /// The upper bounds of the buckets; `None` means [`DEFAULT_BUCKETS`].
+    type Settings<'a> = Option<&'a [f64]>;
+
+    fn pool(
+        name: &str,
+        buckets: Option<&[f64]>,
+    ) -> Result<&'static Pool<HistogramCell>, ExporterError> {
+        let bounds = crate::validate::buckets(name, buckets.unwrap_or(&DEFAULT_BUCKETS))?;
+        Ok(pool(&bounds))
+    }
 }
 
 impl Histogram {

@@ -34,3 +34,34 @@ impl fmt::Display for MetricKind {
         f.write_str(self.as_str())
     }
 }
+
+/// The one list of the metric kinds a registry creates, which every layer's creators are
+/// generated from: `metric_kinds!(my_macro)` expands to `my_macro! { .. }` with one line per
+/// kind:
+///
+/// ```text
+/// Handle, VecHandle: registry_fn, registry_vec_fn / create_fn, create_vec_fn; "one", "many" [, settings];
+/// ```
+///
+/// the handle types, the [`crate::Registry`] creators, the names of the runtime's `create_*`
+/// creators, the words that document them, and, for a kind whose creation takes more than a
+/// name, help and labels, the name of that argument (`buckets`). What a kind stores and how
+/// it is created is its handle's business (its own file); this list only names it.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! metric_kinds {
+    ($callback:ident) => {
+        $callback! {
+            Counter, CounterVec: counter, counter_vec / create_counter, create_countervec;
+                "an f64 counter", "f64 counters";
+            IntCounter, IntCounterVec: int_counter, int_counter_vec / create_intcounter, create_intcountervec;
+                "a u64 counter", "u64 counters";
+            Gauge, GaugeVec: gauge, gauge_vec / create_gauge, create_gaugevec;
+                "an f64 gauge", "f64 gauges";
+            IntGauge, IntGaugeVec: int_gauge, int_gauge_vec / create_intgauge, create_intgaugevec;
+                "an i64 gauge", "i64 gauges";
+            Histogram, HistogramVec: histogram, histogram_vec / create_histogram, create_histogramvec;
+                "a histogram", "histograms", buckets;
+        }
+    };
+}

@@ -7,9 +7,10 @@ use std::sync::{Arc, LazyLock};
 
 use parking_lot::RwLock;
 
+use crate::ExporterError;
 use crate::MetricKind;
 use crate::labels::Layout;
-use crate::pool::{Cell, SlotRef};
+use crate::pool::{Cell, Pool, SlotRef};
 
 /// Ids handed out so far; 0 is nobody (no-op handles).
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
@@ -79,6 +80,18 @@ pub(crate) mod sealed {
         /// The series it points to.
         fn slot(&self) -> &SlotRef<Self::Cell>;
     }
+
+    /// How a registry creates metrics of a handle type; not part of the public API.
+    pub trait Create: Handle {
+        /// What creating one takes besides a name, help and labels: nothing, or a
+        /// histogram's buckets.
+        type Settings<'a>;
+        /// The storage of metrics created with `settings`, checked for the metric `name`.
+        fn pool(
+            name: &str,
+            settings: Self::Settings<'_>,
+        ) -> Result<&'static Pool<Self::Cell>, ExporterError>;
+    }
 }
 
 /// A handle of one series: [`crate::Counter`], [`crate::IntCounter`], [`crate::Gauge`],
@@ -93,9 +106,25 @@ pub trait Registered {
     fn metric_id(&self) -> u32;
 }
 
-/// Defines a handle type over one slot of `$cell`, with what every handle has.
+/// Defines a handle type over one slot of `$cell`, with what every handle has. A kind whose
+/// creation takes settings (`histogram`) implements `sealed::Create` itself and is declared
+/// with `, settings`.
 macro_rules! handle {
     ($(#[$meta:meta])* $name:ident($cell:ty), $kind:expr) => {
+        $crate::metric::handle!($(#[$meta])* $name($cell), $kind, settings);
+
+        impl $crate::metric::sealed::Create for $name {
+            type Settings<'a> = ();
+
+            fn pool(
+                _: &str,
+                (): (),
+            ) -> Result<&'static $crate::pool::Pool<$cell>, $crate::ExporterError> {
+                Ok(<$cell>::pool())
+            }
+        }
+    };
+    ($(#[$meta:meta])* $name:ident($cell:ty), $kind:expr, settings) => {
         $(#[$meta])*
         #[derive(Clone)]
         #[must_use]

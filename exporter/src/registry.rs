@@ -7,12 +7,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::counter::{F64Counter, U64Counter};
 use crate::exposition::{Encoder, ExtraLabels, TextEncoder};
 use crate::family::{AnySlot, Family, Help, Identity, RegisteredAs, Registering, Sweep};
-use crate::gauge::{F64Gauge, I64Gauge};
 use crate::histogram::{self, DEFAULT_BUCKETS, HistogramCell};
 use crate::labels::Layout;
+use crate::metric::sealed::Create;
 use crate::metric::{Core, Metric, Registered};
 use crate::pool::{Cell, Pool, SlotRef};
 use crate::vec::MetricVec;
@@ -168,24 +167,33 @@ impl Drop for Registry {
     }
 }
 
+/// The creators of every kind of [`crate::metric_kinds!`].
 macro_rules! creators {
-    ($($(#[$doc:meta])* $scalar:ident -> $handle:ty, $(#[$vdoc:meta])* $vec:ident -> $vhandle:ty = $cell:ty;)*) => {$(
-        $(#[$doc])*
+    ($($handle:ident, $vec:ident: $reg:ident, $reg_vec:ident / $create:ident, $create_vec:ident;
+        $one:literal, $many:literal $(, $settings:ident)?;)*) => {$(
+        #[doc = concat!("Registers ", $one, ".")]
+        $(#[doc = concat!("\n\n`", stringify!($settings), "` of `None` means [`DEFAULT_BUCKETS`].")])?
         ///
         /// # Errors
         ///
         /// A bad name, help or label, or a conflict with a registered metric.
-        pub fn $scalar(&self, opts: &Opts<'_>) -> Result<$handle, ExporterError> {
-            self.scalar(opts, <$cell>::pool())
+        pub fn $reg(&self, opts: &Opts<'_> $(, $settings: <$handle as Create>::Settings<'_>)?) -> Result<$handle, ExporterError> {
+            self.scalar(opts, <$handle as Create>::pool(opts.name, ($($settings)?))?)
         }
 
-        $(#[$vdoc])*
+        #[doc = concat!("Registers ", $many, " keyed by the values of `variable_labels`.")]
+        $(#[doc = concat!("\n\n`", stringify!($settings), "` of `None` means [`DEFAULT_BUCKETS`].")])?
         ///
         /// # Errors
         ///
         /// A bad name, help or label, or a conflict with a registered metric.
-        pub fn $vec(&self, opts: &Opts<'_>, variable_labels: &[&str]) -> Result<$vhandle, ExporterError> {
-            self.vec(opts, variable_labels, <$cell>::pool())
+        pub fn $reg_vec(
+            &self,
+            opts: &Opts<'_>,
+            variable_labels: &[&str]
+            $(, $settings: <$handle as Create>::Settings<'_>)?
+        ) -> Result<$vec, ExporterError> {
+            self.vec(opts, variable_labels, <$handle as Create>::pool(opts.name, ($($settings)?))?)
         }
     )*};
 }
@@ -197,53 +205,7 @@ impl Registry {
         Self::default()
     }
 
-    creators! {
-        /// Registers an f64 counter.
-        counter -> Counter,
-        /// Registers a vec of f64 counters.
-        counter_vec -> CounterVec = F64Counter;
-        /// Registers a u64 counter.
-        int_counter -> IntCounter,
-        /// Registers a vec of u64 counters.
-        int_counter_vec -> IntCounterVec = U64Counter;
-        /// Registers an f64 gauge.
-        gauge -> Gauge,
-        /// Registers a vec of f64 gauges.
-        gauge_vec -> GaugeVec = F64Gauge;
-        /// Registers an i64 gauge.
-        int_gauge -> IntGauge,
-        /// Registers a vec of i64 gauges.
-        int_gauge_vec -> IntGaugeVec = I64Gauge;
-    }
-
-    /// Registers a histogram; `None` buckets means [`DEFAULT_BUCKETS`].
-    ///
-    /// # Errors
-    ///
-    /// A bad name, help, label or bucket list, or a conflict with a registered metric.
-    pub fn histogram(
-        &self,
-        opts: &Opts<'_>,
-        buckets: Option<&[f64]>,
-    ) -> Result<Histogram, ExporterError> {
-        let bounds = validate::buckets(opts.name, buckets.unwrap_or(&DEFAULT_BUCKETS))?;
-        self.scalar(opts, histogram::pool(&bounds))
-    }
-
-    /// Registers a vec of histograms; `None` buckets means [`DEFAULT_BUCKETS`].
-    ///
-    /// # Errors
-    ///
-    /// A bad name, help, label or bucket list, or a conflict with a registered metric.
-    pub fn histogram_vec(
-        &self,
-        opts: &Opts<'_>,
-        variable_labels: &[&str],
-        buckets: Option<&[f64]>,
-    ) -> Result<HistogramVec, ExporterError> {
-        let bounds = validate::buckets(opts.name, buckets.unwrap_or(&DEFAULT_BUCKETS))?;
-        self.vec(opts, variable_labels, histogram::pool(&bounds))
-    }
+    crate::metric_kinds!(creators);
 
     /// Takes a metric out: a handle of a metric without variable labels, or a vec. Its series
     /// leave the scrape, its handles record nothing from then on, and the same name and

@@ -54,34 +54,46 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-macro_rules! scalar_creators {
-    ($($(#[$doc:meta])* $fn:ident -> $handle:ty = $reg:ident;)*) => {$(
-        $(#[$doc])*
+/// The `create_*` creators of every kind of [`dynamo_exporter::metric_kinds!`]; a kind that
+/// takes buckets takes them last, `None` meaning `0.005 … 10` ([`dynamo_exporter::DEFAULT_BUCKETS`]).
+macro_rules! creators {
+    ($($handle:ident, $vec:ident: $reg:ident, $reg_vec:ident / $create:ident, $create_vec:ident;
+        $one:literal, $many:literal $(, $buckets:ident)?;)*) => {$(
+        #[doc = concat!("Creates ", $one, ".")]
+        $(#[doc = concat!("\n\n`", stringify!($buckets), "` of `None` means `0.005 … 10` ([`dynamo_exporter::DEFAULT_BUCKETS`]).")])?
         ///
         /// # Errors
         ///
         /// A bad name, help or label, or a conflict with a metric already registered.
-        pub fn $fn(&self, name: &str, help: &str, const_labels: &[(&str, &str)]) -> Result<$handle, MetricsError> {
-            self.create(name, help, const_labels, &[], |registry, opts| registry.$reg(opts))
+        pub fn $create(
+            &self,
+            name: &str,
+            help: &str,
+            const_labels: &[(&str, &str)],
+            $($buckets: Option<Vec<f64>>,)?
+        ) -> Result<$handle, MetricsError> {
+            self.create(name, help, const_labels, &[], |registry, opts| {
+                registry.$reg(opts $(, $buckets.as_deref())?)
+            })
         }
-    )*};
-}
 
-macro_rules! vec_creators {
-    ($($(#[$doc:meta])* $fn:ident -> $handle:ty = $reg:ident;)*) => {$(
-        $(#[$doc])*
+        #[doc = concat!("Creates ", $many, " keyed by the values of `label_names`.")]
+        $(#[doc = concat!("\n\n`", stringify!($buckets), "` of `None` means `0.005 … 10` ([`dynamo_exporter::DEFAULT_BUCKETS`]).")])?
         ///
         /// # Errors
         ///
         /// A bad name, help or label, or a conflict with a metric already registered.
-        pub fn $fn(
+        pub fn $create_vec(
             &self,
             name: &str,
             help: &str,
             label_names: &[&str],
             const_labels: &[(&str, &str)],
-        ) -> Result<$handle, MetricsError> {
-            self.create(name, help, const_labels, label_names, |registry, opts| registry.$reg(opts, label_names))
+            $($buckets: Option<Vec<f64>>,)?
+        ) -> Result<$vec, MetricsError> {
+            self.create(name, help, const_labels, label_names, |registry, opts| {
+                registry.$reg_vec(opts, label_names $(, $buckets.as_deref())?)
+            })
         }
     )*};
 }
@@ -101,63 +113,7 @@ impl Metrics {
         }
     }
 
-    scalar_creators! {
-        /// Creates an f64 counter.
-        create_counter -> Counter = counter;
-        /// Creates a u64 counter.
-        create_intcounter -> IntCounter = int_counter;
-        /// Creates an f64 gauge.
-        create_gauge -> Gauge = gauge;
-        /// Creates an i64 gauge.
-        create_intgauge -> IntGauge = int_gauge;
-    }
-
-    vec_creators! {
-        /// Creates f64 counters keyed by the values of `label_names`.
-        create_countervec -> CounterVec = counter_vec;
-        /// Creates u64 counters keyed by the values of `label_names`.
-        create_intcountervec -> IntCounterVec = int_counter_vec;
-        /// Creates f64 gauges keyed by the values of `label_names`.
-        create_gaugevec -> GaugeVec = gauge_vec;
-        /// Creates i64 gauges keyed by the values of `label_names`.
-        create_intgaugevec -> IntGaugeVec = int_gauge_vec;
-    }
-
-    /// Creates a histogram; `None` buckets means `0.005 … 10`
-    /// ([`dynamo_exporter::DEFAULT_BUCKETS`]).
-    ///
-    /// # Errors
-    ///
-    /// A bad name, help, label or bucket list, or a conflict with a metric already registered.
-    pub fn create_histogram(
-        &self,
-        name: &str,
-        help: &str,
-        const_labels: &[(&str, &str)],
-        buckets: Option<Vec<f64>>,
-    ) -> Result<Histogram, MetricsError> {
-        self.create(name, help, const_labels, &[], |registry, opts| {
-            registry.histogram(opts, buckets.as_deref())
-        })
-    }
-
-    /// Creates histograms keyed by the values of `label_names`.
-    ///
-    /// # Errors
-    ///
-    /// A bad name, help, label or bucket list, or a conflict with a metric already registered.
-    pub fn create_histogramvec(
-        &self,
-        name: &str,
-        help: &str,
-        label_names: &[&str],
-        const_labels: &[(&str, &str)],
-        buckets: Option<Vec<f64>>,
-    ) -> Result<HistogramVec, MetricsError> {
-        self.create(name, help, const_labels, label_names, |registry, opts| {
-            registry.histogram_vec(opts, label_names, buckets.as_deref())
-        })
-    }
+    dynamo_exporter::metric_kinds!(creators);
 
     /// The exposition text of this level and everything below it, after running their
     /// callbacks.

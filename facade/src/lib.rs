@@ -132,6 +132,10 @@ mod scope;
 mod system_server;
 
 pub use callbacks::CallbackHandle;
+/// The list of metric kinds the `create_*` creators are generated from, for bindings that
+/// generate theirs the same way.
+#[doc(hidden)]
+pub use dynamo_exporter::metric_kinds;
 pub use dynamo_exporter::otlp::{Compression, OtlpConfig, Temporality};
 pub use dynamo_exporter::{
     Counter, CounterVec, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, ExporterError, Gauge, GaugeVec,

@@ -1,6 +1,9 @@
 //! `.metrics`: the creators of one hierarchy level, its scrape text and its callbacks.
 
-use dynamo_runtime::{Metrics, Registered};
+use dynamo_runtime::{
+    Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Metrics, Registered,
+};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
@@ -8,8 +11,6 @@ use crate::callbacks::{self, PyCallbackHandle};
 use crate::engine::{self, EngineOptions, Prefixes};
 use crate::errors::to_py_err;
 use crate::labels::ConstLabels;
-use crate::scalars::{PyCounter, PyGauge, PyHistogram, PyIntCounter, PyIntGauge};
-use crate::vecs::{PyCounterVec, PyGaugeVec, PyHistogramVec, PyIntCounterVec, PyIntGaugeVec};
 
 /// The metrics of one hierarchy level: `drt.metrics`, `namespace.metrics`,
 /// `component.metrics` or `endpoint.metrics`.
@@ -23,186 +24,78 @@ fn names(label_names: &[String]) -> Vec<&str> {
     label_names.iter().map(String::as_str).collect()
 }
 
+/// The `create_*` methods of every kind of `metric_kinds!`, over the Rust creators of the
+/// same names, and the lookup of the metric behind any of their objects.
+macro_rules! creators {
+    ($($handle:ident, $vec:ident: $reg:ident, $reg_vec:ident / $create:ident, $create_vec:ident;
+        $one:literal, $many:literal $(, $buckets:ident)?;)*) => {
+        #[pymethods]
+        impl PyMetrics {$(
+            #[doc = concat!("Creates ", $one, ".")]
+            $(#[doc = concat!("`", stringify!($buckets), "=None` means `0.005 ... 10`.")])?
+            #[pyo3(signature = (name, description, labels = None $(, $buckets = None)?))]
+            fn $create(
+                &self,
+                py: Python<'_>,
+                name: &str,
+                description: &str,
+                labels: Option<ConstLabels>,
+                $($buckets: Option<Vec<f64>>,)?
+            ) -> PyResult<<$handle as Wrap>::Class> {
+                let labels = ConstLabels::pairs(&labels);
+                let metric = py
+                    .detach(|| self.0.$create(name, description, &labels $(, $buckets)?))
+                    .map_err(to_py_err)?;
+                Ok(metric.wrap(py))
+            }
+
+            #[doc = concat!("Creates ", $many, " keyed by the values of `label_names`.")]
+            $(#[doc = concat!("`", stringify!($buckets), "=None` means `0.005 ... 10`.")])?
+            #[pyo3(signature = (name, description, label_names, const_labels = None $(, $buckets = None)?))]
+            fn $create_vec(
+                &self,
+                py: Python<'_>,
+                name: &str,
+                description: &str,
+                label_names: Vec<String>,
+                const_labels: Option<ConstLabels>,
+                $($buckets: Option<Vec<f64>>,)?
+            ) -> PyResult<<$vec as Wrap>::Class> {
+                let (label_names, const_labels) = (names(&label_names), ConstLabels::pairs(&const_labels));
+                let vec = py
+                    .detach(|| self.0.$create_vec(name, description, &label_names, &const_labels $(, $buckets)?))
+                    .map_err(to_py_err)?;
+                Ok(vec.wrap(py))
+            }
+        )*}
+
+        /// The id of the registered metric behind a metric object, if it is one.
+        fn registered_id(metric: &Bound<'_, PyAny>) -> Option<u32> {
+            $(
+                if let Ok(object) = metric.cast::<<$handle as Wrap>::Class>() {
+                    return Some(object.get().registered().metric_id());
+                }
+                if let Ok(object) = metric.cast::<<$vec as Wrap>::Class>() {
+                    return Some(object.get().registered().metric_id());
+                }
+            )*
+            None
+        }
+    };
+}
+
+dynamo_runtime::metric_kinds!(creators);
+
+/// A handle of the Rust API and the Python class that wraps it.
+pub(crate) trait Wrap {
+    /// The Python class.
+    type Class: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + AsRegistered + Sync;
+    /// The handle as an object of its class.
+    fn wrap(self, py: Python<'_>) -> Self::Class;
+}
+
 #[pymethods]
 impl PyMetrics {
-    /// Creates a float counter.
-    #[pyo3(signature = (name, description, labels = None))]
-    fn create_counter(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        description: &str,
-        labels: Option<ConstLabels>,
-    ) -> PyResult<PyCounter> {
-        let labels = ConstLabels::pairs(&labels);
-        py.detach(|| self.0.create_counter(name, description, &labels))
-            .map(PyCounter)
-            .map_err(to_py_err)
-    }
-
-    /// Creates an integer counter.
-    #[pyo3(signature = (name, description, labels = None))]
-    fn create_intcounter(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        description: &str,
-        labels: Option<ConstLabels>,
-    ) -> PyResult<PyIntCounter> {
-        let labels = ConstLabels::pairs(&labels);
-        py.detach(|| self.0.create_intcounter(name, description, &labels))
-            .map(PyIntCounter)
-            .map_err(to_py_err)
-    }
-
-    /// Creates a float gauge.
-    #[pyo3(signature = (name, description, labels = None))]
-    fn create_gauge(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        description: &str,
-        labels: Option<ConstLabels>,
-    ) -> PyResult<PyGauge> {
-        let labels = ConstLabels::pairs(&labels);
-        py.detach(|| self.0.create_gauge(name, description, &labels))
-            .map(PyGauge)
-            .map_err(to_py_err)
-    }
-
-    /// Creates an integer gauge.
-    #[pyo3(signature = (name, description, labels = None))]
-    fn create_intgauge(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        description: &str,
-        labels: Option<ConstLabels>,
-    ) -> PyResult<PyIntGauge> {
-        let labels = ConstLabels::pairs(&labels);
-        py.detach(|| self.0.create_intgauge(name, description, &labels))
-            .map(PyIntGauge)
-            .map_err(to_py_err)
-    }
-
-    /// Creates a histogram; `buckets=None` means `0.005 ... 10`.
-    #[pyo3(signature = (name, description, labels = None, buckets = None))]
-    fn create_histogram(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        description: &str,
-        labels: Option<ConstLabels>,
-        buckets: Option<Vec<f64>>,
-    ) -> PyResult<PyHistogram> {
-        let labels = ConstLabels::pairs(&labels);
-        py.detach(|| self.0.create_histogram(name, description, &labels, buckets))
-            .map(PyHistogram)
-            .map_err(to_py_err)
-    }
-
-    /// Creates float counters keyed by the values of `label_names`.
-    #[pyo3(signature = (name, description, label_names, const_labels = None))]
-    fn create_countervec(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        description: &str,
-        label_names: Vec<String>,
-        const_labels: Option<ConstLabels>,
-    ) -> PyResult<PyCounterVec> {
-        let (label_names, const_labels) = (names(&label_names), ConstLabels::pairs(&const_labels));
-        let vec = py
-            .detach(|| {
-                self.0
-                    .create_countervec(name, description, &label_names, &const_labels)
-            })
-            .map_err(to_py_err)?;
-        Ok(PyCounterVec::new(py, vec))
-    }
-
-    /// Creates integer counters keyed by the values of `label_names`.
-    #[pyo3(signature = (name, description, label_names, const_labels = None))]
-    fn create_intcountervec(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        description: &str,
-        label_names: Vec<String>,
-        const_labels: Option<ConstLabels>,
-    ) -> PyResult<PyIntCounterVec> {
-        let (label_names, const_labels) = (names(&label_names), ConstLabels::pairs(&const_labels));
-        let vec = py
-            .detach(|| {
-                self.0
-                    .create_intcountervec(name, description, &label_names, &const_labels)
-            })
-            .map_err(to_py_err)?;
-        Ok(PyIntCounterVec::new(py, vec))
-    }
-
-    /// Creates float gauges keyed by the values of `label_names`.
-    #[pyo3(signature = (name, description, label_names, const_labels = None))]
-    fn create_gaugevec(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        description: &str,
-        label_names: Vec<String>,
-        const_labels: Option<ConstLabels>,
-    ) -> PyResult<PyGaugeVec> {
-        let (label_names, const_labels) = (names(&label_names), ConstLabels::pairs(&const_labels));
-        let vec = py
-            .detach(|| {
-                self.0
-                    .create_gaugevec(name, description, &label_names, &const_labels)
-            })
-            .map_err(to_py_err)?;
-        Ok(PyGaugeVec::new(py, vec))
-    }
-
-    /// Creates integer gauges keyed by the values of `label_names`.
-    #[pyo3(signature = (name, description, label_names, const_labels = None))]
-    fn create_intgaugevec(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        description: &str,
-        label_names: Vec<String>,
-        const_labels: Option<ConstLabels>,
-    ) -> PyResult<PyIntGaugeVec> {
-        let (label_names, const_labels) = (names(&label_names), ConstLabels::pairs(&const_labels));
-        let vec = py
-            .detach(|| {
-                self.0
-                    .create_intgaugevec(name, description, &label_names, &const_labels)
-            })
-            .map_err(to_py_err)?;
-        Ok(PyIntGaugeVec::new(py, vec))
-    }
-
-    /// Creates histograms keyed by the values of `label_names`; `buckets=None` means
-    /// `0.005 ... 10`.
-    #[pyo3(signature = (name, description, label_names, const_labels = None, buckets = None))]
-    fn create_histogramvec(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        description: &str,
-        label_names: Vec<String>,
-        const_labels: Option<ConstLabels>,
-        buckets: Option<Vec<f64>>,
-    ) -> PyResult<PyHistogramVec> {
-        let (label_names, const_labels) = (names(&label_names), ConstLabels::pairs(&const_labels));
-        let vec = py
-            .detach(|| {
-                self.0
-                    .create_histogramvec(name, description, &label_names, &const_labels, buckets)
-            })
-            .map_err(to_py_err)?;
-        Ok(PyHistogramVec::new(py, vec))
-    }
-
     /// The exposition text of this level and every level below it, after running their
     /// callbacks. Other threads, the callbacks among them, run Python meanwhile.
     fn prometheus_expfmt(&self, py: Python<'_>) -> PyResult<String> {
@@ -296,28 +189,4 @@ impl Registered for ById {
     fn metric_id(&self) -> u32 {
         self.0
     }
-}
-
-/// The id of the registered metric behind a metric object, if it is one.
-fn registered_id(metric: &Bound<'_, PyAny>) -> Option<u32> {
-    macro_rules! try_classes {
-        ($($class:ty),*) => {$(
-            if let Ok(object) = metric.cast::<$class>() {
-                return Some(object.get().registered().metric_id());
-            }
-        )*};
-    }
-    try_classes!(
-        PyCounter,
-        PyIntCounter,
-        PyGauge,
-        PyIntGauge,
-        PyHistogram,
-        PyCounterVec,
-        PyIntCounterVec,
-        PyGaugeVec,
-        PyIntGaugeVec,
-        PyHistogramVec
-    );
-    None
 }

@@ -51,6 +51,14 @@ macro_rules! scalar_class {
                 &self.0
             }
         }
+
+        impl crate::metrics::Wrap for $handle {
+            type Class = $class;
+
+            fn wrap(self, _: Python<'_>) -> $class {
+                $class(self)
+            }
+        }
     };
 }
 

@@ -52,6 +52,14 @@ macro_rules! vec_class {
             }
         }
 
+        impl crate::metrics::Wrap for MetricVec<$child> {
+            type Class = $class;
+
+            fn wrap(self, py: Python<'_>) -> $class {
+                $class::new(py, self)
+            }
+        }
+
         #[pymethods]
         impl $class {
             $($methods)*
