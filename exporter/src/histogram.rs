@@ -27,6 +27,50 @@ const LAYOUT_CHUNKS: usize = 1 << 12;
 #[derive(Debug, PartialEq)]
 pub struct Buckets {
     pub(crate) bounds: Box<[f64]>,
+    /// The bounds padded with `+Inf` to a power of two above their number, for a search of
+    /// fixed steps and no branch.
+    padded: Box<[f64]>,
+}
+
+impl Buckets {
+    fn new(bounds: &[f64]) -> Self {
+        let len = (bounds.len() + 1).next_power_of_two();
+        let mut padded = bounds.to_vec();
+        padded.resize(len, f64::INFINITY);
+        Self {
+            bounds: bounds.into(),
+            padded: padded.into(),
+        }
+    }
+
+    /// The bucket of `v`: the first whose bound is >= v; NaN goes to `+Inf`.
+    #[inline]
+    fn bucket_of(&self, v: f64) -> usize {
+        let padded = &*self.padded;
+        let at = if let Ok(p) = <&[f64; 8]>::try_from(padded) {
+            halving(p, v)
+        } else if let Ok(p) = <&[f64; 16]>::try_from(padded) {
+            halving(p, v)
+        } else if let Ok(p) = <&[f64; 32]>::try_from(padded) {
+            halving(p, v)
+        } else {
+            self.bounds.partition_point(|b| !(v <= *b))
+        };
+        at.min(self.bounds.len())
+    }
+}
+
+/// How many of the sorted `bounds` are below `v` (all of them for NaN), in `log2(N)` steps
+/// without a branch: each step adds its size when the bound just before it is below `v`.
+#[inline(always)]
+fn halving<const N: usize>(bounds: &[f64; N], v: f64) -> usize {
+    let mut at = 0;
+    let mut step = N / 2;
+    while step > 0 {
+        at += usize::from(!(v <= bounds[(at + step - 1) % N])) * step;
+        step /= 2;
+    }
+    at
 }
 
 /// The pool of each bucket layout, by the bits of its bounds.
@@ -42,9 +86,7 @@ pub(crate) fn pool(bounds: &[f64]) -> &'static Pool<HistogramCell> {
     let bits: Box<[u64]> = bounds.iter().map(|b| b.to_bits()).collect();
     let mut pools = POOLS.lock();
     pools.entry(bits).or_insert_with(|| {
-        let buckets: &'static Buckets = Box::leak(Box::new(Buckets {
-            bounds: bounds.into(),
-        }));
+        let buckets: &'static Buckets = Box::leak(Box::new(Buckets::new(bounds)));
         Pool::leak(LAYOUT_CHUNKS, buckets)
     })
 }
@@ -91,11 +133,7 @@ impl Cell for HistogramCell {
 impl HistogramCell {
     #[inline]
     pub(crate) fn observe(&self, v: f64) {
-        // The first bucket whose bound is >= v; NaN goes to +Inf.
-        let i = self
-            .buckets
-            .bounds
-            .partition_point(|b| *b < v || v.is_nan());
+        let i = self.buckets.bucket_of(v);
         if let Some(count) = self.counts.get(i) {
             count.fetch_add(1, Relaxed);
         }
@@ -185,6 +223,49 @@ impl Histogram {
     pub fn noop() -> Self {
         Self {
             series: pool(&[]).noop(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The bucket by the definition: the first bound >= v; NaN past every bound.
+    fn by_definition(bounds: &[f64], v: f64) -> usize {
+        bounds.iter().position(|b| v <= *b).unwrap_or(bounds.len())
+    }
+
+    #[test]
+    fn every_layout_size_finds_the_bucket_of_bounds_and_specials() {
+        for len in 0..=70 {
+            let bounds: Vec<f64> = (0..len).map(|i| f64::from(i) * 0.5 - 3.0).collect();
+            let buckets = Buckets::new(&bounds);
+            let mut values = vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 1e300];
+            for b in &bounds {
+                values.extend([*b, b - 0.25, b + 0.25, b - 1e-12, b + 1e-12]);
+            }
+            for v in values {
+                assert_eq!(
+                    buckets.bucket_of(v),
+                    by_definition(&bounds, v),
+                    "{len} bounds, value {v}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_bucket_is_the_first_bound_not_below(
+            mut bounds in proptest::collection::vec(-1e6f64..1e6, 0..40),
+            v in proptest::num::f64::ANY,
+        ) {
+            bounds.sort_by(f64::total_cmp);
+            bounds.dedup();
+            prop_assert_eq!(Buckets::new(&bounds).bucket_of(v), by_definition(&bounds, v));
         }
     }
 }
