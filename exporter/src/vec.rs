@@ -185,7 +185,7 @@ impl<M: Metric> MetricVec<M> {
     ///
     /// A wrong number of values is logged and answered with a no-op handle; use
     /// [`MetricVec::get_metric_with_label_values`] to get the error instead.
-    #[inline]
+    #[inline(always)]
     pub fn with_label_values<V: AsRef<str>>(&self, values: &[V]) -> M {
         match self.inner.find(values) {
             Some(series) => M::from_slot(series),
@@ -246,7 +246,8 @@ impl<M: Metric> MetricVec<M> {
 
 impl<C: Cell> VecInner<C> {
     /// The existing series for these values: no lock, no allocation, no shared write.
-    #[inline]
+    /// Inlined into the caller, where the number of values is usually known.
+    #[inline(always)]
     fn find<V: AsRef<str>>(&self, values: &[V]) -> Option<SlotRef<C>> {
         if values.len() != self.variable_count {
             return None;
