@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use dynamo_metrics_benches::ours_endpoint;
+use dynamo_metrics_benches::{label_values, ours_endpoint};
 use prometheus_client::metrics::counter::Counter as PcCounter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram as PcHistogram;
@@ -28,24 +28,74 @@ fn counter_inc(c: &mut Criterion) {
 fn vec_lookup_inc(c: &mut Criterion) {
     let mut group = c.benchmark_group("vec_lookup_inc");
     let (_runtime, metrics) = ours_endpoint();
+    let labels = ["model", "size"];
+    let values = ["llama", "7b"];
     let ours = metrics
-        .create_countervec("requests_total", "Requests", &["model", "size"], &[])
+        .create_countervec("requests_total", "Requests", &labels, &[])
         .unwrap();
-    group.bench_function("ours", |b| {
-        b.iter(|| ours.with_label_values(black_box(&["llama", "7b"])).inc())
+    group.bench_function("ours_f64", |b| {
+        b.iter(|| ours.with_label_values(black_box(&values)).inc())
     });
-    let prom = prometheus::CounterVec::new(
-        prometheus::Opts::new("requests_total", "Requests"),
-        &["model", "size"],
-    )
-    .unwrap();
-    group.bench_function("prometheus", |b| {
-        b.iter(|| prom.with_label_values(black_box(&["llama", "7b"])).inc())
+    let ours_int = metrics
+        .create_intcountervec("int_requests_total", "Requests", &labels, &[])
+        .unwrap();
+    group.bench_function("ours_int", |b| {
+        b.iter(|| ours_int.with_label_values(black_box(&values)).inc())
+    });
+    let opts = prometheus::Opts::new("requests_total", "Requests");
+    let prom = prometheus::CounterVec::new(opts.clone(), &labels).unwrap();
+    group.bench_function("prometheus_f64", |b| {
+        b.iter(|| prom.with_label_values(black_box(&values)).inc())
+    });
+    let prom_int = prometheus::IntCounterVec::new(opts, &labels).unwrap();
+    group.bench_function("prometheus_int", |b| {
+        b.iter(|| prom_int.with_label_values(black_box(&values)).inc())
     });
     let client = Family::<[(&str, &str); 2], PcCounter<f64, AtomicU64>>::default();
-    let labels = [("model", "llama"), ("size", "7b")];
-    group.bench_function("prometheus_client", |b| {
-        b.iter(|| client.get_or_create(black_box(&labels)).inc())
+    let pairs = [("model", "llama"), ("size", "7b")];
+    group.bench_function("prometheus_client_f64", |b| {
+        b.iter(|| client.get_or_create(black_box(&pairs)).inc())
+    });
+    let client_int = Family::<[(&str, &str); 2], PcCounter<u64, AtomicU64>>::default();
+    group.bench_function("prometheus_client_int", |b| {
+        b.iter(|| client_int.get_or_create(black_box(&pairs)).inc())
+    });
+    group.finish();
+}
+
+/// Lookups that go round a thousand series, so that each finds a series the previous one
+/// did not: the table, the slots and the strings are not all in the nearest cache.
+fn vec_lookup_inc_1000_series(c: &mut Criterion) {
+    let mut group = c.benchmark_group("vec_lookup_inc_1000_series");
+    let (_runtime, metrics) = ours_endpoint();
+    let values: Vec<[String; 2]> = (0..1000).map(label_values).collect();
+    let labels = ["model", "worker"];
+    let ours = metrics
+        .create_intcountervec("requests_total", "Requests", &labels, &[])
+        .unwrap();
+    let prom = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("requests_total", "Requests"),
+        &labels,
+    )
+    .unwrap();
+    for v in &values {
+        ours.with_label_values(v).inc();
+        prom.with_label_values(&[&v[0], &v[1]]).inc();
+    }
+    let mut at = 0;
+    group.bench_function("ours_int", |b| {
+        b.iter(|| {
+            at = (at + 1) % values.len();
+            ours.with_label_values(black_box(&values[at])).inc()
+        })
+    });
+    group.bench_function("prometheus_int", |b| {
+        b.iter(|| {
+            at = (at + 1) % values.len();
+            let v = &values[at];
+            prom.with_label_values(black_box(&[v[0].as_str(), v[1].as_str()]))
+                .inc()
+        })
     });
     group.finish();
 }
@@ -126,6 +176,7 @@ criterion_group!(
     benches,
     counter_inc,
     vec_lookup_inc,
+    vec_lookup_inc_1000_series,
     histogram_observe,
     two_threads_one_counter
 );
