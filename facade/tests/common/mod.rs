@@ -504,9 +504,8 @@ impl Usage {
     }
 }
 
-/// The time a legitimate client may wait for each answer during an attack: well within
-/// Prometheus' default scrape timeout (10 s), with room for a debug build on a busy machine.
-pub const LEGIT_LIMIT: Duration = Duration::from_secs(3);
+/// The time a legitimate client may wait for each answer during an attack.
+pub const LEGIT_LIMIT: Duration = Duration::from_secs(1);
 
 /// A legitimate scrape, `/health` and `/live` each answer within [`LEGIT_LIMIT`]: the scrape
 /// with 200 (after quick retries of a `503`, which is an answer too, within the same second),
