@@ -80,10 +80,12 @@ impl Seed {
     #[inline(always)]
     fn value(&self, bytes: &[u8]) -> u128 {
         let len = bytes.len();
-        let key = self.lo_mul ^ (len as u64).wrapping_mul(LO);
         if len <= 8 {
-            return u128::from(small_word(bytes) ^ self.lo_xor) * u128::from(key | 1);
+            // An odd key per length (`lo_mul` is odd): a one-to-one product for each length.
+            let key = self.lo_mul ^ (len as u64) << 1;
+            return u128::from(small_word(bytes) ^ self.lo_xor) * u128::from(key);
         }
+        let key = self.lo_mul ^ (len as u64).wrapping_mul(LO);
         let mut state = self.hi_xor;
         let mut at = 0;
         while at + 8 < len {

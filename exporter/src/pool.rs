@@ -123,10 +123,11 @@ impl<C> Slot<C> {
     #[inline(always)]
     pub(crate) fn live_state(&self, owner: u32, fingerprint: Fingerprint) -> Option<u64> {
         let state = self.state.load(Ordering::Acquire);
-        let same = (self.fingerprint[0].load(Ordering::Acquire) ^ fingerprint.lo)
-            | (self.fingerprint[1].load(Ordering::Acquire) ^ fingerprint.hi)
-            | ((state ^ LIVE_BIT) & (LIVE_BIT | u64::from(u32::MAX))) ^ u64::from(owner);
-        (same == 0).then_some(state)
+        let same = self.fingerprint[0].load(Ordering::Acquire) == fingerprint.lo
+            && self.fingerprint[1].load(Ordering::Acquire) == fingerprint.hi
+            && owner_of(state) == owner
+            && state & LIVE_BIT != 0;
+        same.then_some(state)
     }
 
     /// The generation part of the state: odd while a series lives, changed by every

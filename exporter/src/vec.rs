@@ -47,6 +47,8 @@ pub struct MetricVec<M: Metric> {
 
 pub(crate) struct VecInner<C: Cell> {
     core: Arc<Core>,
+    /// The metric's id, which its slots' states carry (the core's, kept at hand for lookups).
+    owner: u32,
     pool: &'static Pool<C>,
     seed: Seed,
     index: Index,
@@ -111,6 +113,7 @@ impl<M: Metric> MetricVec<M> {
     ) -> (Self, Arc<dyn Source>) {
         let inner = Arc::new(VecInner {
             variable_count: core.layout.names().len(),
+            owner: core.id,
             core,
             pool,
             seed: Seed::random(),
@@ -253,7 +256,7 @@ impl<C: Cell> VecInner<C> {
             return None;
         }
         let fingerprint = self.seed.fingerprint(values);
-        let (pool, owner) = (self.pool, self.core.id);
+        let (pool, owner) = (self.pool, self.owner);
         self.index.find(fingerprint.lo, |index| {
             let slot = pool.slot(index)?;
             let state = slot.live_state(owner, fingerprint)?;
