@@ -1,5 +1,6 @@
 //! The one error type of this crate.
 
+use std::fmt;
 use std::sync::Arc;
 
 use dynamo_exporter::ExporterError;
@@ -121,6 +122,58 @@ impl MetricsError {
             Self::RequestMetrics { source, .. } => source.is_conflict(),
             Self::RequestMetricsExist { .. } => true,
             _ => false,
+        }
+    }
+}
+
+/// Where the value of a runtime setting came from: an environment variable, or a builder
+/// method given it in code. Errors about a value name it as it was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SettingSource {
+    /// Read from an environment variable (or a lookup standing for the environment).
+    Env {
+        /// The variable.
+        var: &'static str,
+        /// Its value, trimmed.
+        value: String,
+    },
+    /// Given in code to a builder method.
+    Code {
+        /// The builder method, such as `RuntimeBuilder::health_path`.
+        setting: &'static str,
+        /// The value, as Rust's `Debug` prints it.
+        value: String,
+    },
+}
+
+impl SettingSource {
+    /// `value`, read from the variable `var`.
+    pub(crate) fn env(var: &'static str, value: &str) -> Self {
+        Self::Env {
+            var,
+            value: value.into(),
+        }
+    }
+
+    /// `value`, given in code to the builder method `setting`.
+    pub(crate) fn code(setting: &'static str, value: &dyn fmt::Debug) -> Self {
+        Self::Code {
+            setting,
+            value: format!("{value:?}"),
+        }
+    }
+
+    /// The error for this value: [`MetricsError::InvalidEnv`] naming the variable, or
+    /// [`MetricsError::InvalidSetting`] naming the builder method.
+    pub(crate) fn invalid(self, reason: impl Into<String>) -> MetricsError {
+        let reason = reason.into();
+        match self {
+            Self::Env { var, value } => MetricsError::InvalidEnv { var, value, reason },
+            Self::Code { setting, value } => MetricsError::InvalidSetting {
+                setting,
+                value,
+                reason,
+            },
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::process_metrics::ProcessMetrics;
 use crate::prometheus_names::{distributed_runtime, labels, self_metrics};
 use crate::requests::RequestClock;
 use crate::scope::{self, Scoped};
-use crate::system_server::{self, HealthStatus, ServerSettings, SystemState};
+use crate::system_server::{self, HealthStatus, Route, ServerSettings, SystemState};
 use crate::{Metrics, MetricsError, Naming, NamingLayer};
 
 /// The recorder each runtime puts macro calls through.
@@ -364,13 +364,13 @@ impl RuntimeBuilder {
 
     /// The path of the readiness route (default `/health`).
     pub fn health_path(mut self, path: impl Into<String>) -> Self {
-        self.server.health_path = Some(path.into());
+        self.server.set_path(Route::Health, path.into());
         self
     }
 
     /// The path of the liveness route (default `/live`).
     pub fn live_path(mut self, path: impl Into<String>) -> Self {
-        self.server.live_path = Some(path.into());
+        self.server.set_path(Route::Live, path.into());
         self
     }
 
