@@ -69,6 +69,12 @@ pub enum MetricsError {
         /// The endpoint, `namespace/component/endpoint`.
         endpoint: String,
     },
+    /// A health status given as text is neither `ready` nor `notready`.
+    #[error("invalid health status {value:?}: {}", crate::HealthStatus::EXPECTED)]
+    InvalidHealthStatus {
+        /// The text as given.
+        value: String,
+    },
     /// An environment variable holds a value the runtime cannot use.
     #[error("{var}={value:?} is invalid: {reason}")]
     InvalidEnv {

@@ -4,7 +4,6 @@
 //! the runtime's settings into one and points its hooks at the runtime.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -18,12 +17,14 @@ use crate::hierarchy::Path;
 use crate::runtime::RuntimeInner;
 
 mod config;
+mod health;
 mod host;
 mod routes;
 mod values;
 
 pub use config::SystemServerConfig;
 pub(crate) use config::{Resolved, ServerSettings};
+pub use health::HealthStatus;
 pub(crate) use routes::Route;
 
 /// `DYN_SYSTEM_PORT`: unset, empty or negative turns the server off; `0` picks a free port.
@@ -54,34 +55,6 @@ pub const CALLBACK_THREADS_VAR: &str = "DYN_SYSTEM_CALLBACK_THREADS";
 pub const DEFAULT_HOST: &str = "0.0.0.0";
 /// The default number of threads that run pre-scrape callbacks.
 pub const DEFAULT_CALLBACK_THREADS: usize = 4;
-
-/// Whether the application is ready for traffic, as the readiness route reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum HealthStatus {
-    /// `/health` answers 200 with `"status":"ready"`.
-    Ready,
-    /// `/health` answers 503 with `"status":"notready"` (the default until the application
-    /// says otherwise, as in Dynamo).
-    #[default]
-    NotReady,
-}
-
-impl HealthStatus {
-    /// `ready` or `notready`, as in the readiness JSON and the environment variable.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ready => "ready",
-            Self::NotReady => "notready",
-        }
-    }
-}
-
-impl fmt::Display for HealthStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The runtime's side of the server: readiness, the endpoints' readiness, and the server
 /// while it runs.

@@ -30,7 +30,8 @@ pub(crate) fn to_py_err(error: Error) -> PyErr {
         | Error::RequestMetrics { .. }
         | Error::NotCreatedHere { .. }
         | Error::InvalidSetting { .. }
-        | Error::InvalidEnv { .. } => PyValueError::new_err(message),
+        | Error::InvalidEnv { .. }
+        | Error::InvalidHealthStatus { .. } => PyValueError::new_err(message),
         other => match os_error(&other) {
             Some(Some(errno)) => PyOSError::new_err((errno, message)),
             Some(None) => PyOSError::new_err(message),

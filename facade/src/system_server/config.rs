@@ -83,8 +83,8 @@ impl SystemServerConfig {
     /// integer or is above 65535, a host with a port or that is neither an address nor a
     /// name, a route path that does not start with `/` (or holds spaces, `?` or `#`, or is
     /// `/metrics`), the path of another route, a starting health other than `ready` or
-    /// `notready`, a timeout that is not a number of seconds above zero, or a limit that is
-    /// not a whole number above zero.
+    /// `notready` (in any case), a timeout that is not a number of seconds above zero, or a
+    /// limit that is not a whole number above zero.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MetricsError> {
         let mut choice = Choice::default();
         choice.read_env(&lookup)?;
@@ -228,17 +228,9 @@ impl Choice {
             }
         }
         if let Some(value) = read(STARTING_HEALTH_VAR) {
-            config.starting_health = if value.eq_ignore_ascii_case("ready") {
-                HealthStatus::Ready
-            } else if value.eq_ignore_ascii_case("notready") {
-                HealthStatus::NotReady
-            } else {
-                return Err(invalid(
-                    STARTING_HEALTH_VAR,
-                    &value,
-                    "expected `ready` or `notready`",
-                ));
-            };
+            config.starting_health = value
+                .parse()
+                .map_err(|_| invalid(STARTING_HEALTH_VAR, &value, HealthStatus::EXPECTED))?;
         }
         let limits = &mut config.limits;
         let timeouts = [
