@@ -26,6 +26,7 @@ pub use config::SystemServerConfig;
 pub(crate) use config::{Resolved, ServerSettings};
 pub use health::HealthStatus;
 pub(crate) use routes::Route;
+pub(crate) use values::Port;
 
 /// `DYN_SYSTEM_PORT`: unset, empty or negative turns the server off; `0` picks a free port.
 pub const PORT_VAR: &str = "DYN_SYSTEM_PORT";

@@ -9,6 +9,7 @@ use std::time::Duration;
 use dynamo_exporter::ServerLimits;
 
 use super::routes::{Route, RouteChoice, RoutePaths};
+use super::values::Port;
 use super::{
     CALLBACK_THREADS_VAR, DEFAULT_CALLBACK_THREADS, DEFAULT_HOST, HEADER_TIMEOUT_VAR, HOST_VAR,
     HealthStatus, IDLE_TIMEOUT_VAR, MAX_CONNECTIONS_VAR, MAX_PENDING_SCRAPES_VAR, PORT_VAR,
@@ -40,7 +41,7 @@ use crate::error::SettingSource;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SystemServerConfig {
-    port: Option<u16>,
+    port: Port,
     host: String,
     routes: RoutePaths,
     starting_health: HealthStatus,
@@ -52,7 +53,7 @@ impl Default for SystemServerConfig {
     /// The server off, and the defaults of the other settings.
     fn default() -> Self {
         Self {
-            port: None,
+            port: Port::Off,
             host: DEFAULT_HOST.into(),
             routes: RoutePaths::default(),
             starting_health: HealthStatus::NotReady,
@@ -94,7 +95,7 @@ impl SystemServerConfig {
     /// The port: `None` when the server is off, `Some(0)` for a free port.
     #[must_use]
     pub fn port(&self) -> Option<u16> {
-        self.port
+        self.port.to_option()
     }
 
     /// The host to bind.
@@ -150,7 +151,7 @@ type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 #[derive(Default)]
 pub(crate) struct ServerSettings {
     pub(crate) lookup: Option<Box<Lookup>>,
-    pub(crate) port: Option<Option<u16>>,
+    pub(crate) port: Option<Port>,
     pub(crate) host: Option<String>,
     paths: [Option<String>; Route::ALL.len()],
     pub(crate) starting_health: Option<HealthStatus>,
