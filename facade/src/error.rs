@@ -98,13 +98,11 @@ pub enum MetricsError {
     },
     /// The system status server could not listen: the port is in use, the host does not
     /// resolve or is not an address of this machine.
-    #[error("cannot start the system status server on {addr} ({var}={value}): {source}")]
+    #[error("cannot start the system status server on {addr} ({port}): {source}")]
     ServerStart {
-        /// Where the port came from: `DYN_SYSTEM_PORT`, or `RuntimeBuilder::system_port`
-        /// when it was given in code.
-        var: &'static str,
-        /// The port asked for.
-        value: String,
+        /// Where the port was set: `DYN_SYSTEM_PORT=8081` from the environment, or
+        /// `RuntimeBuilder::system_port(Some(8081))` in code.
+        port: SettingSource,
         /// The address it tried to bind, `host:port`.
         addr: String,
         /// Why binding failed.
@@ -133,9 +131,11 @@ impl MetricsError {
 }
 
 /// Where the value of a runtime setting came from: an environment variable, or a builder
-/// method given it in code. Errors about a value name it as it was given.
+/// method given it in code. Errors about a value name it as it was given; its `Display` is
+/// `DYN_SYSTEM_PORT=8081` or `RuntimeBuilder::system_port(Some(8081))`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SettingSource {
+#[non_exhaustive]
+pub enum SettingSource {
     /// Read from an environment variable (or a lookup standing for the environment).
     Env {
         /// The variable.
@@ -150,6 +150,15 @@ pub(crate) enum SettingSource {
         /// The value, as Rust's `Debug` prints it.
         value: String,
     },
+}
+
+impl fmt::Display for SettingSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Env { var, value } => write!(f, "{var}={value}"),
+            Self::Code { setting, value } => write!(f, "{setting}({value})"),
+        }
+    }
 }
 
 impl SettingSource {

@@ -139,7 +139,7 @@ pub use dynamo_exporter::{
     MAX_BUCKETS, Metric, MetricVec, OVERFLOW_LABEL, Registered,
 };
 pub use engine::{EngineFilter, EngineSource, PROCESS_FAMILY_PREFIXES};
-pub use error::MetricsError;
+pub use error::{MetricsError, SettingSource};
 pub use hierarchy::{Component, Endpoint, Namespace};
 pub use layer::{Naming, NamingLayer};
 pub use level_metrics::Metrics;

@@ -150,9 +150,10 @@ impl SystemState {
 /// The server's hooks hold the runtime weakly, so dropping the last runtime handle stops it.
 pub(crate) fn start(resolved: &Resolved, runtime: &Arc<RuntimeInner>) -> Result<(), MetricsError> {
     let config = &resolved.config;
-    let Some(port) = config.port() else {
+    let Some(listen) = &resolved.listen else {
         return Ok(());
     };
+    let port = listen.port;
     let scrape_target: Weak<RuntimeInner> = Arc::downgrade(runtime);
     let health_target = Weak::clone(&scrape_target);
     let scrape = Arc::new(move || {
@@ -167,8 +168,7 @@ pub(crate) fn start(resolved: &Resolved, runtime: &Arc<RuntimeInner>) -> Result<
     });
     let address = config.address(port);
     let server_start = |source: std::io::Error| MetricsError::ServerStart {
-        var: resolved.port_source,
-        value: port.to_string(),
+        port: listen.given.clone(),
         addr: address.clone(),
         source,
     };

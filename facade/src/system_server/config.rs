@@ -163,10 +163,16 @@ pub(crate) struct ServerSettings {
     pub(crate) callback_threads: Option<usize>,
 }
 
-/// The settings to use, and where the port came from (for messages).
+/// The settings to use, and where the server listens if it runs.
 pub(crate) struct Resolved {
     pub(crate) config: SystemServerConfig,
-    pub(super) port_source: &'static str,
+    pub(super) listen: Option<Listen>,
+}
+
+/// The port the server binds (`0` for any), and where it was set, for messages.
+pub(super) struct Listen {
+    pub(super) port: u16,
+    pub(super) given: SettingSource,
 }
 
 impl ServerSettings {
@@ -189,20 +195,12 @@ impl ServerSettings {
 }
 
 /// Settings being chosen: the defaults, then the environment's, then those given in code.
+#[derive(Default)]
 struct Choice {
     config: SystemServerConfig,
     routes: RouteChoice,
-    port_source: &'static str,
-}
-
-impl Default for Choice {
-    fn default() -> Self {
-        Self {
-            config: SystemServerConfig::default(),
-            routes: RouteChoice::default(),
-            port_source: PORT_VAR,
-        }
-    }
+    /// The port and where it was set; none keeps the server off.
+    port: Option<(Port, SettingSource)>,
 }
 
 impl Choice {
@@ -213,11 +211,11 @@ impl Choice {
                 .map(|value| value.trim().to_string())
                 .filter(|value| !value.is_empty())
         };
-        let config = &mut self.config;
         if let Some(value) = read(PORT_VAR) {
-            config.port =
-                values::port(&value).map_err(|reason| invalid(PORT_VAR, &value, reason))?;
+            let port = values::port(&value).map_err(|reason| invalid(PORT_VAR, &value, reason))?;
+            self.port = Some((port, SettingSource::env(PORT_VAR, &value)));
         }
+        let config = &mut self.config;
         if let Some(value) = read(HOST_VAR) {
             host::check(&value, PORT_VAR).map_err(|reason| invalid(HOST_VAR, &value, reason))?;
             config.host = value;
@@ -259,11 +257,11 @@ impl Choice {
 
     /// Takes the settings given in code, over those chosen so far.
     fn apply(&mut self, given: ServerSettings) -> Result<(), MetricsError> {
-        let config = &mut self.config;
         if let Some(port) = given.port {
-            config.port = port;
-            self.port_source = "RuntimeBuilder::system_port";
+            let source = SettingSource::code("RuntimeBuilder::system_port", &port.to_option());
+            self.port = Some((port, source));
         }
+        let config = &mut self.config;
         if let Some(host) = given.host {
             host::check(&host, "RuntimeBuilder::system_port")
                 .map_err(|reason| in_code("RuntimeBuilder::system_host", &host, reason))?;
@@ -332,10 +330,15 @@ impl Choice {
     fn finish(self) -> Result<Resolved, MetricsError> {
         let mut config = self.config;
         config.routes = self.routes.finish()?;
-        Ok(Resolved {
-            config,
-            port_source: self.port_source,
-        })
+        let (port, listen) = match self.port {
+            None => (Port::Off, None),
+            Some((port, given)) => {
+                let listen = port.to_option().map(|port| Listen { port, given });
+                (port, listen)
+            }
+        };
+        config.port = port;
+        Ok(Resolved { config, listen })
     }
 }
 
