@@ -554,7 +554,7 @@ impl RuntimeBuilder {
             *inner.otlp.lock() = Some(exporter);
         }
         system_server::start(&server, &inner)?;
-        crate::router::adopt(&inner, self.global_recorder);
+        crate::global_recorder::register_runtime(&inner, self.global_recorder);
         let root = Arc::clone(&inner.root);
         Ok(DistributedRuntime {
             root: Place {
