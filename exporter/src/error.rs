@@ -69,6 +69,23 @@ pub enum ExporterError {
         /// The type asked for.
         requested: MetricKind,
     },
+    /// A metric macro reached a series registered as another type: a `counter!` on the name
+    /// and labels of a gauge. Macros cannot return it; the recorder logs it and hands out a
+    /// no-op handle.
+    #[error(
+        "metric {name:?} with labels {labels:?} is registered as a {registered}; a `{requested}!` \
+         macro call cannot record into it"
+    )]
+    MacroTypeMismatch {
+        /// The full metric name.
+        name: String,
+        /// The series' labels, as the macro call gave them.
+        labels: Vec<(String, String)>,
+        /// The type the series is registered as.
+        registered: MetricKind,
+        /// The type of the macro (`counter!`, `gauge!`, `histogram!`).
+        requested: MetricKind,
+    },
     /// The family exists with another help text.
     #[error("metric {name:?} is already registered with help {existing:?}, not {requested:?}")]
     HelpConflict {
@@ -143,6 +160,7 @@ impl ExporterError {
             self,
             Self::AlreadyRegistered { .. }
                 | Self::KindConflict { .. }
+                | Self::MacroTypeMismatch { .. }
                 | Self::HelpConflict { .. }
                 | Self::LabelSplitConflict { .. }
         )

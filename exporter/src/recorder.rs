@@ -174,16 +174,29 @@ impl RegistryRecorder {
     }
 }
 
-/// Why a macro call got no series: the registry's error, or (for a series of the right kind
-/// but an unexpected cell, which cannot happen) a kind conflict.
-fn refusal(key: &Key, kind: MetricKind, outcome: Result<AnySlot, ExporterError>) -> ExporterError {
-    outcome
-        .err()
-        .unwrap_or_else(|| ExporterError::KindConflict {
+/// Why a macro call got no series: the registry's error, or the series its key names is
+/// registered as another type.
+fn refusal(
+    key: &Key,
+    requested: MetricKind,
+    outcome: Result<AnySlot, ExporterError>,
+) -> ExporterError {
+    match outcome {
+        Err(error) => error,
+        Ok(slot) => ExporterError::MacroTypeMismatch {
             name: key.name().into(),
-            existing: kind,
-            requested: kind,
-        })
+            labels: key
+                .labels()
+                .map(|l| (l.key().to_string(), l.value().to_string()))
+                .collect(),
+            registered: match slot {
+                AnySlot::F64Counter(_) | AnySlot::U64Counter(_) => MetricKind::Counter,
+                AnySlot::F64Gauge(_) | AnySlot::I64Gauge(_) => MetricKind::Gauge,
+                AnySlot::Histogram(_) => MetricKind::Histogram,
+            },
+            requested,
+        },
+    }
 }
 
 impl Recorder for RegistryRecorder {

@@ -1,5 +1,6 @@
 //! The one error type of this crate.
 
+use std::fmt;
 use std::sync::Arc;
 
 use dynamo_exporter::ExporterError;
@@ -68,6 +69,12 @@ pub enum MetricsError {
         /// The endpoint, `namespace/component/endpoint`.
         endpoint: String,
     },
+    /// A health status given as text is neither `ready` nor `notready`.
+    #[error("invalid health status {value:?}: {}", crate::HealthStatus::EXPECTED)]
+    InvalidHealthStatus {
+        /// The text as given.
+        value: String,
+    },
     /// An environment variable holds a value the runtime cannot use.
     #[error("{var}={value:?} is invalid: {reason}")]
     InvalidEnv {
@@ -91,13 +98,11 @@ pub enum MetricsError {
     },
     /// The system status server could not listen: the port is in use, the host does not
     /// resolve or is not an address of this machine.
-    #[error("cannot start the system status server on {addr} ({var}={value}): {source}")]
+    #[error("cannot start the system status server on {addr} ({port}): {source}")]
     ServerStart {
-        /// Where the port came from: `DYN_SYSTEM_PORT`, or `RuntimeBuilder::system_port`
-        /// when it was given in code.
-        var: &'static str,
-        /// The port asked for.
-        value: String,
+        /// Where the port was set: `DYN_SYSTEM_PORT=8081` from the environment, or
+        /// `RuntimeBuilder::system_port(Some(8081))` in code.
+        port: SettingSource,
         /// The address it tried to bind, `host:port`.
         addr: String,
         /// Why binding failed.
@@ -121,6 +126,69 @@ impl MetricsError {
             Self::RequestMetrics { source, .. } => source.is_conflict(),
             Self::RequestMetricsExist { .. } => true,
             _ => false,
+        }
+    }
+}
+
+/// Where the value of a runtime setting came from: an environment variable, or a builder
+/// method given it in code. Errors about a value name it as it was given; its `Display` is
+/// `DYN_SYSTEM_PORT=8081` or `RuntimeBuilder::system_port(Some(8081))`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SettingSource {
+    /// Read from an environment variable (or a lookup standing for the environment).
+    Env {
+        /// The variable.
+        var: &'static str,
+        /// Its value, trimmed.
+        value: String,
+    },
+    /// Given in code to a builder method.
+    Code {
+        /// The builder method, such as `RuntimeBuilder::health_path`.
+        setting: &'static str,
+        /// The value, as Rust's `Debug` prints it.
+        value: String,
+    },
+}
+
+impl fmt::Display for SettingSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Env { var, value } => write!(f, "{var}={value}"),
+            Self::Code { setting, value } => write!(f, "{setting}({value})"),
+        }
+    }
+}
+
+impl SettingSource {
+    /// `value`, read from the variable `var`.
+    pub(crate) fn env(var: &'static str, value: &str) -> Self {
+        Self::Env {
+            var,
+            value: value.into(),
+        }
+    }
+
+    /// `value`, given in code to the builder method `setting`.
+    pub(crate) fn code(setting: &'static str, value: &dyn fmt::Debug) -> Self {
+        Self::Code {
+            setting,
+            value: format!("{value:?}"),
+        }
+    }
+
+    /// The error for this value: [`MetricsError::InvalidEnv`] naming the variable, or
+    /// [`MetricsError::InvalidSetting`] naming the builder method.
+    pub(crate) fn invalid(self, reason: impl Into<String>) -> MetricsError {
+        let reason = reason.into();
+        match self {
+            Self::Env { var, value } => MetricsError::InvalidEnv { var, value, reason },
+            Self::Code { setting, value } => MetricsError::InvalidSetting {
+                setting,
+                value,
+                reason,
+            },
         }
     }
 }

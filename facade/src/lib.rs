@@ -117,6 +117,7 @@ mod callbacks;
 mod const_labels;
 mod engine;
 mod error;
+mod global_recorder;
 mod hierarchy;
 mod layer;
 mod level_metrics;
@@ -126,7 +127,6 @@ mod otlp;
 mod process_metrics;
 pub mod prometheus_names;
 mod requests;
-mod router;
 mod runtime;
 mod scope;
 mod system_server;
@@ -143,7 +143,7 @@ pub use dynamo_exporter::{
     MAX_BUCKETS, Metric, MetricVec, OVERFLOW_LABEL, Registered,
 };
 pub use engine::{EngineFilter, EngineSource, PROCESS_FAMILY_PREFIXES};
-pub use error::MetricsError;
+pub use error::{MetricsError, SettingSource};
 pub use hierarchy::{Component, Endpoint, Namespace};
 pub use layer::{Naming, NamingLayer};
 pub use level_metrics::Metrics;

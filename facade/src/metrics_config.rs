@@ -48,7 +48,7 @@ pub const PROCESS_METRICS_VAR: &str = "DYN_METRICS_PROCESS";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsConfig {
     max_series: usize,
-    idle_timeout: Option<Duration>,
+    idle_timeout: SeriesIdleTimeout,
     const_labels: Vec<(String, String)>,
     process_metrics: bool,
 }
@@ -57,7 +57,7 @@ impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
             max_series: DEFAULT_MAX_SERIES,
-            idle_timeout: None,
+            idle_timeout: SeriesIdleTimeout::Never,
             const_labels: Vec::new(),
             process_metrics: true,
         }
@@ -126,7 +126,7 @@ impl MetricsConfig {
     /// How long a macro series may stay unchanged before it is dropped.
     #[must_use]
     pub fn idle_timeout(&self) -> Option<Duration> {
-        self.idle_timeout
+        self.idle_timeout.duration()
     }
 
     /// Labels added to every series that lacks them, in the order given.
@@ -161,9 +161,9 @@ impl MetricsConfig {
         Self { max_series, ..self }
     }
 
-    pub(crate) fn with_idle_timeout(self, idle_timeout: Option<Duration>) -> Self {
+    pub(crate) fn with_idle_timeout(self, idle_timeout: SeriesIdleTimeout) -> Self {
         Self {
-            idle_timeout: idle_timeout.filter(|t| !t.is_zero()),
+            idle_timeout,
             ..self
         }
     }
@@ -179,11 +179,39 @@ fn parse_switch(value: &str) -> Option<bool> {
     }
 }
 
-/// `90s`, `5m`, `1h`, `500ms` or plain seconds; `0` and `off` mean no timeout.
-fn parse_duration(value: &str) -> Result<Option<Duration>, &'static str> {
+/// When series made by metric macros are dropped for being unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum SeriesIdleTimeout {
+    /// Never (the default).
+    #[default]
+    Never,
+    /// Once unchanged this long (never zero).
+    After(Duration),
+}
+
+impl SeriesIdleTimeout {
+    /// The timeout as `RuntimeBuilder::series_idle_timeout` takes it: `None` or zero for never.
+    pub(crate) fn from_option(timeout: Option<Duration>) -> Self {
+        match timeout {
+            Some(timeout) if !timeout.is_zero() => Self::After(timeout),
+            _ => Self::Never,
+        }
+    }
+
+    /// How long a series may stay unchanged, or `None` for ever.
+    pub(crate) fn duration(self) -> Option<Duration> {
+        match self {
+            Self::Never => None,
+            Self::After(timeout) => Some(timeout),
+        }
+    }
+}
+
+/// `90s`, `5m`, `1h`, `500ms` or plain seconds; `0` and `off` mean never.
+fn parse_duration(value: &str) -> Result<SeriesIdleTimeout, &'static str> {
     const EXPECTED: &str = "expected a duration such as 90s, 5m, 1h or 500ms (0 or off: never)";
     if value.eq_ignore_ascii_case("off") {
-        return Ok(None);
+        return Ok(SeriesIdleTimeout::Never);
     }
     let split = value
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -200,7 +228,9 @@ fn parse_duration(value: &str) -> Result<Option<Duration>, &'static str> {
     if !seconds.is_finite() || seconds > 1e9 {
         return Err(EXPECTED);
     }
-    Ok((seconds > 0.0).then(|| Duration::from_secs_f64(seconds)))
+    Ok(SeriesIdleTimeout::from_option(Some(
+        Duration::from_secs_f64(seconds),
+    )))
 }
 
 #[cfg(test)]
@@ -209,16 +239,18 @@ mod tests {
 
     #[test]
     fn parses_durations() {
+        let after = |duration| Ok(SeriesIdleTimeout::After(duration));
         let cases = [
-            ("0", Ok(None)),
-            ("off", Ok(None)),
-            ("OFF", Ok(None)),
-            ("30", Ok(Some(Duration::from_secs(30)))),
-            ("90s", Ok(Some(Duration::from_secs(90)))),
-            ("5m", Ok(Some(Duration::from_secs(300)))),
-            ("1h", Ok(Some(Duration::from_secs(3600)))),
-            ("500ms", Ok(Some(Duration::from_millis(500)))),
-            ("1.5s", Ok(Some(Duration::from_millis(1500)))),
+            ("0", Ok(SeriesIdleTimeout::Never)),
+            ("0.0s", Ok(SeriesIdleTimeout::Never)),
+            ("off", Ok(SeriesIdleTimeout::Never)),
+            ("OFF", Ok(SeriesIdleTimeout::Never)),
+            ("30", after(Duration::from_secs(30))),
+            ("90s", after(Duration::from_secs(90))),
+            ("5m", after(Duration::from_secs(300))),
+            ("1h", after(Duration::from_secs(3600))),
+            ("500ms", after(Duration::from_millis(500))),
+            ("1.5s", after(Duration::from_millis(1500))),
         ];
         for (value, expected) in cases {
             assert_eq!(parse_duration(value), expected, "{value}");
@@ -226,6 +258,24 @@ mod tests {
         for bad in ["-1", "5 days", "m", "1e400", "abc", "5x"] {
             assert!(parse_duration(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn a_timeout_given_in_code_of_none_or_zero_is_never() {
+        assert_eq!(
+            SeriesIdleTimeout::from_option(None),
+            SeriesIdleTimeout::Never
+        );
+        assert_eq!(
+            SeriesIdleTimeout::from_option(Some(Duration::ZERO)),
+            SeriesIdleTimeout::Never
+        );
+        let minute = Duration::from_secs(60);
+        assert_eq!(
+            SeriesIdleTimeout::from_option(Some(minute)).duration(),
+            Some(minute)
+        );
+        assert_eq!(SeriesIdleTimeout::Never.duration(), None);
     }
 
     #[test]

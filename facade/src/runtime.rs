@@ -14,13 +14,13 @@ use parking_lot::Mutex;
 use crate::callbacks::text::TextCheck;
 use crate::callbacks::{CallbackText, Callbacks};
 use crate::hierarchy::{Namespace, Path, Place};
-use crate::metrics_config::MetricsConfig;
+use crate::metrics_config::{MetricsConfig, SeriesIdleTimeout};
 use crate::names::full_metric_name;
 use crate::process_metrics::ProcessMetrics;
 use crate::prometheus_names::{distributed_runtime, labels, self_metrics};
 use crate::requests::RequestClock;
 use crate::scope::{self, Scoped};
-use crate::system_server::{self, HealthStatus, ServerSettings, SystemState};
+use crate::system_server::{self, HealthStatus, Port, Route, ServerSettings, SystemState};
 use crate::{Metrics, MetricsError, Naming, NamingLayer};
 
 /// The recorder each runtime puts macro calls through.
@@ -179,7 +179,7 @@ pub struct RuntimeBuilder {
     request_clock: Option<RequestClock>,
     server: ServerSettings,
     max_series: Option<usize>,
-    idle_timeout: Option<Option<Duration>>,
+    series_idle_timeout: Option<SeriesIdleTimeout>,
     const_labels: Option<Vec<(String, String)>>,
     process_metrics: Option<bool>,
     otlp: Option<OtlpConfig>,
@@ -203,7 +203,7 @@ impl Default for RuntimeBuilder {
             request_clock: None,
             server: ServerSettings::default(),
             max_series: None,
-            idle_timeout: None,
+            series_idle_timeout: None,
             const_labels: None,
             process_metrics: None,
             otlp: None,
@@ -267,7 +267,7 @@ impl RuntimeBuilder {
     /// `timeout` (default `None`, or `DYN_METRICS_IDLE_TIMEOUT`), checked at each scrape.
     pub fn series_idle_timeout(self, timeout: Option<Duration>) -> Self {
         Self {
-            idle_timeout: Some(timeout),
+            series_idle_timeout: Some(SeriesIdleTimeout::from_option(timeout)),
             ..self
         }
     }
@@ -352,7 +352,7 @@ impl RuntimeBuilder {
     /// The port of the system status server: `None` keeps it off (the default), `Some(0)`
     /// picks a free port ([`DistributedRuntime::system_status_server_info`] tells which).
     pub fn system_port(mut self, port: Option<u16>) -> Self {
-        self.server.port = Some(port);
+        self.server.port = Some(Port::from_option(port));
         self
     }
 
@@ -364,13 +364,13 @@ impl RuntimeBuilder {
 
     /// The path of the readiness route (default `/health`).
     pub fn health_path(mut self, path: impl Into<String>) -> Self {
-        self.server.health_path = Some(path.into());
+        self.server.set_path(Route::Health, path.into());
         self
     }
 
     /// The path of the liveness route (default `/live`).
     pub fn live_path(mut self, path: impl Into<String>) -> Self {
-        self.server.live_path = Some(path.into());
+        self.server.set_path(Route::Live, path.into());
         self
     }
 
@@ -470,7 +470,7 @@ impl RuntimeBuilder {
         if let Some(max) = self.max_series {
             metrics_config = metrics_config.with_max_series(max);
         }
-        if let Some(timeout) = self.idle_timeout {
+        if let Some(timeout) = self.series_idle_timeout {
             metrics_config = metrics_config.with_idle_timeout(timeout);
         }
         if let Some(labels) = &self.const_labels {
@@ -554,7 +554,7 @@ impl RuntimeBuilder {
             *inner.otlp.lock() = Some(exporter);
         }
         system_server::start(&server, &inner)?;
-        crate::router::adopt(&inner, self.global_recorder);
+        crate::global_recorder::register_runtime(&inner, self.global_recorder);
         let root = Arc::clone(&inner.root);
         Ok(DistributedRuntime {
             root: Place {

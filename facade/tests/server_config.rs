@@ -320,3 +320,138 @@ fn scoped_link_local_hosts_are_accepted() {
     let config = config(&[("DYN_SYSTEM_HOST", "fe80::1%lo")]).unwrap();
     assert_eq!(config.host(), "fe80::1%lo");
 }
+
+/// The reason of an `InvalidEnv` or `InvalidSetting`, with the variable or method it names.
+fn named_reason(error: MetricsError) -> (String, String) {
+    match error {
+        MetricsError::InvalidEnv { var, reason, .. } => (var.to_string(), reason),
+        MetricsError::InvalidSetting {
+            setting, reason, ..
+        } => (setting.to_string(), reason),
+        other => panic!("expected InvalidEnv or InvalidSetting, got {other:?}"),
+    }
+}
+
+#[test]
+fn route_paths_get_the_same_checks_from_the_environment_and_from_code() {
+    type SetPath = fn(dynamo_runtime::RuntimeBuilder, &str) -> dynamo_runtime::RuntimeBuilder;
+    let routes: [(&str, &str, SetPath); 2] = [
+        (
+            "DYN_SYSTEM_HEALTH_PATH",
+            "RuntimeBuilder::health_path",
+            |b, p| b.health_path(p),
+        ),
+        (
+            "DYN_SYSTEM_LIVE_PATH",
+            "RuntimeBuilder::live_path",
+            |b, p| b.live_path(p),
+        ),
+    ];
+    let cases = [
+        ("health", "it must start with '/'"),
+        (
+            "/a b",
+            "it may hold only visible ASCII characters, without '?' or '#'",
+        ),
+        (
+            "/x?y",
+            "it may hold only visible ASCII characters, without '?' or '#'",
+        ),
+        (
+            "/x#y",
+            "it may hold only visible ASCII characters, without '?' or '#'",
+        ),
+        (
+            "/é",
+            "it may hold only visible ASCII characters, without '?' or '#'",
+        ),
+        ("/metrics", "it is the metrics route"),
+    ];
+    for (var, method, set_path) in routes {
+        for (path, reason) in cases {
+            let from_env = config(&[(var, path)]).unwrap_err();
+            assert_eq!(
+                from_env.to_string(),
+                format!("{var}={path:?} is invalid: {reason}")
+            );
+            assert_eq!(
+                named_reason(from_env),
+                (var.to_string(), reason.to_string())
+            );
+            let from_code = set_path(common::builder(), path).build().unwrap_err();
+            assert_eq!(
+                from_code.to_string(),
+                format!("{method}({path:?}) is invalid: {reason}")
+            );
+            assert_eq!(
+                named_reason(from_code),
+                (method.to_string(), reason.to_string())
+            );
+        }
+    }
+}
+
+#[test]
+fn two_routes_on_one_path_name_the_setting_that_put_the_second_there() {
+    let message = |error: MetricsError| error.to_string();
+    // From the environment alone, against the other route's default.
+    assert_eq!(
+        message(config(&[("DYN_SYSTEM_HEALTH_PATH", "/live")]).unwrap_err()),
+        "DYN_SYSTEM_HEALTH_PATH=\"/live\" is invalid: it is the live path too"
+    );
+    assert_eq!(
+        message(config(&[("DYN_SYSTEM_LIVE_PATH", "/health")]).unwrap_err()),
+        "DYN_SYSTEM_LIVE_PATH=\"/health\" is invalid: it is the health path too"
+    );
+    // Both from the environment: the route declared later is named.
+    assert_eq!(
+        message(
+            config(&[
+                ("DYN_SYSTEM_HEALTH_PATH", "/probe"),
+                ("DYN_SYSTEM_LIVE_PATH", "/probe"),
+            ])
+            .unwrap_err()
+        ),
+        "DYN_SYSTEM_LIVE_PATH=\"/probe\" is invalid: it is the health path too"
+    );
+    // Code against the environment or a default: the builder method is named.
+    let with_env = |vars: &[(&str, &str)]| common::builder().system_server_env(lookup(vars));
+    assert_eq!(
+        message(
+            with_env(&[("DYN_SYSTEM_LIVE_PATH", "/probe")])
+                .health_path("/probe")
+                .build()
+                .unwrap_err()
+        ),
+        "RuntimeBuilder::health_path(\"/probe\") is invalid: it is the live path too"
+    );
+    assert_eq!(
+        message(common::builder().health_path("/live").build().unwrap_err()),
+        "RuntimeBuilder::health_path(\"/live\") is invalid: it is the live path too"
+    );
+    assert_eq!(
+        message(
+            common::builder()
+                .health_path("/probe")
+                .live_path("/probe")
+                .build()
+                .unwrap_err()
+        ),
+        "RuntimeBuilder::live_path(\"/probe\") is invalid: it is the health path too"
+    );
+}
+
+#[test]
+fn a_clash_in_the_environment_is_settled_by_a_path_given_in_code() {
+    let (_runtime, addr) = common::serve(
+        common::builder()
+            .system_server_env(lookup(&[
+                ("DYN_SYSTEM_HEALTH_PATH", "/probe"),
+                ("DYN_SYSTEM_LIVE_PATH", "/probe"),
+            ]))
+            .live_path("/alive"),
+    );
+    assert_eq!(common::get(addr, "/probe").status, 503);
+    assert_eq!(common::get(addr, "/alive").status, 200);
+    assert_eq!(common::get(addr, "/live").status, 404);
+}

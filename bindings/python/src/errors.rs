@@ -30,23 +30,34 @@ pub(crate) fn to_py_err(error: Error) -> PyErr {
         | Error::RequestMetrics { .. }
         | Error::NotCreatedHere { .. }
         | Error::InvalidSetting { .. }
-        | Error::InvalidEnv { .. } => PyValueError::new_err(message),
-        other => match os_error(&other) {
-            Some(Some(errno)) => PyOSError::new_err((errno, message)),
-            Some(None) => PyOSError::new_err(message),
-            None => MetricsError::new_err(message),
+        | Error::InvalidEnv { .. }
+        | Error::InvalidHealthStatus { .. } => PyValueError::new_err(message),
+        other => match cause(&other) {
+            Cause::Os(errno) => PyOSError::new_err((errno, message)),
+            Cause::Io => PyOSError::new_err(message),
+            Cause::Other => MetricsError::new_err(message),
         },
     }
 }
 
-/// The OS error number when `error` was caused by an I/O error (`Some(None)` without one).
-fn os_error(error: &Error) -> Option<Option<i32>> {
+/// What lies beneath an error that is not about an argument.
+enum Cause {
+    /// An error of the operating system, with its number (`errno`).
+    Os(i32),
+    /// An I/O error without an OS error number.
+    Io,
+    /// Anything else.
+    Other,
+}
+
+/// The first I/O error among the sources of `error`, if any.
+fn cause(error: &Error) -> Cause {
     let mut source = error.source();
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return Some(io.raw_os_error());
+            return io.raw_os_error().map_or(Cause::Io, Cause::Os);
         }
         source = cause.source();
     }
-    None
+    Cause::Other
 }

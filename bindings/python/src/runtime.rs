@@ -2,7 +2,6 @@
 //! `.metrics`.
 
 use dynamo_runtime::{Component, DistributedRuntime, Endpoint, HealthStatus, Namespace};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -80,8 +79,9 @@ impl PyDistributedRuntime {
         py.detach(|| self.0.shutdown());
     }
 
-    /// Sets the runtime's readiness: `"ready"` or `"notready"`. `/health` answers 200 when
-    /// the runtime and every endpoint that set its own readiness are ready, else 503.
+    /// Sets the runtime's readiness: `"ready"` or `"notready"`, in any case. `/health`
+    /// answers 200 when the runtime and every endpoint that set its own readiness are ready,
+    /// else 503.
     fn set_health_status(&self, status: &str) -> PyResult<()> {
         self.0.set_health_status(health_status(status)?);
         Ok(())
@@ -147,8 +147,8 @@ level_class! {
 level_class! {
     /// An endpoint of a component: its metrics also carry `dynamo_endpoint`.
     PyEndpoint(Endpoint) as "Endpoint" {
-        /// Sets this endpoint's readiness, `"ready"` or `"notready"`: `/health` lists it
-        /// under `endpoints` and is ready only while every endpoint that set one is.
+        /// Sets this endpoint's readiness, `"ready"` or `"notready"` in any case: `/health`
+        /// lists it under `endpoints` and is ready only while every endpoint that set one is.
         fn set_health_status(&self, status: &str) -> PyResult<()> {
             self.0.set_health_status(health_status(status)?);
             Ok(())
@@ -199,13 +199,8 @@ level_class! {
     }
 }
 
-/// `"ready"` or `"notready"`, or a `ValueError`.
+/// `"ready"` or `"notready"` in any case, read by [`HealthStatus`]'s `FromStr` as the
+/// environment variable is, or a `ValueError` naming the text.
 fn health_status(status: &str) -> PyResult<HealthStatus> {
-    match status {
-        "ready" => Ok(HealthStatus::Ready),
-        "notready" => Ok(HealthStatus::NotReady),
-        other => Err(PyValueError::new_err(format!(
-            "health status must be 'ready' or 'notready', not {other:?}"
-        ))),
-    }
+    status.parse().map_err(to_py_err)
 }

@@ -58,7 +58,7 @@ def test_the_runtime_is_ready_only_with_every_endpoint(served):
     assert health(served) == (200, "ready", {"clear_kv_blocks": "ready", "generate": "ready"})
     served.set_health_status("notready")
     assert health(served)[:2] == (503, "notready")
-    with pytest.raises(ValueError, match="'ready' or 'notready'"):
+    with pytest.raises(ValueError, match="expected `ready` or `notready`"):
         generate.set_health_status("up")
 
 
@@ -72,3 +72,91 @@ def test_unknown_routes_answer_dynamos_404(served):
     status, headers, body = get(served, "/nowhere")
     assert (status, body) == (404, "Route not found")
     assert headers["Content-Type"] == "text/plain; charset=utf-8"
+
+
+# The same table as the Rust suite's `facade/tests/health_status_text.rs`: one rule for the
+# environment variable and for Python.
+ACCEPTED = [
+    ("ready", "ready"),
+    ("READY", "ready"),
+    ("Ready", "ready"),
+    ("rEaDy", "ready"),
+    ("notready", "notready"),
+    ("NOTREADY", "notready"),
+    ("NotReady", "notready"),
+    ("notReady", "notready"),
+]
+REFUSED = [
+    "healthy",
+    "not ready",
+    "not_ready",
+    "not-ready",
+    "readyy",
+    "rea dy",
+    "ok",
+    "true",
+    "1",
+    "réady",
+    "ＲＥＡＤＹ",
+    "ready\0",
+    "",
+    " ready",
+    "ready ",
+]
+
+
+@pytest.mark.parametrize(("text", "status"), ACCEPTED)
+def test_health_status_text_is_read_in_any_case(drt, endpoint, text, status):
+    other = "notready" if status == "ready" else "ready"
+    drt.set_health_status(other)
+    drt.set_health_status(text)
+    assert drt.health_status() == status
+    endpoint.set_health_status(other)
+    endpoint.set_health_status(text)
+    assert endpoint.health_status() == status
+
+
+@pytest.mark.parametrize("text", REFUSED)
+def test_other_health_status_text_is_a_value_error_naming_it(drt, endpoint, text):
+    expected = (
+        f"invalid health status {rust_debug(text)}: expected `ready` or `notready` (in any case)"
+    )
+    drt.set_health_status("ready")
+    with pytest.raises(ValueError) as raised:
+        drt.set_health_status(text)
+    assert str(raised.value) == expected
+    assert drt.health_status() == "ready"
+    with pytest.raises(ValueError) as raised:
+        endpoint.set_health_status(text)
+    assert str(raised.value) == expected
+    assert endpoint.health_status() is None
+
+
+@pytest.mark.parametrize(("text", "status"), ACCEPTED)
+def test_the_environment_variable_accepts_the_same_text(monkeypatch, text, status):
+    monkeypatch.delenv("DYN_SYSTEM_PORT", raising=False)
+    monkeypatch.setenv("DYN_SYSTEM_STARTING_HEALTH_STATUS", text)
+    runtime = DistributedRuntime(process_metrics=False)
+    assert runtime.health_status() == status
+    runtime.shutdown()
+
+
+# A variable's value is trimmed (a blank one keeps the default) and cannot hold NUL.
+ENV_REFUSED = [text for text in REFUSED if text and text == text.strip() and "\0" not in text]
+
+
+@pytest.mark.parametrize("text", ENV_REFUSED)
+def test_the_environment_variable_refuses_the_same_text(monkeypatch, text):
+    monkeypatch.delenv("DYN_SYSTEM_PORT", raising=False)
+    monkeypatch.setenv("DYN_SYSTEM_STARTING_HEALTH_STATUS", text)
+    with pytest.raises(ValueError) as raised:
+        DistributedRuntime(process_metrics=False)
+    assert str(raised.value) == (
+        f"DYN_SYSTEM_STARTING_HEALTH_STATUS={rust_debug(text)} is invalid: "
+        "expected `ready` or `notready` (in any case)"
+    )
+
+
+def rust_debug(text):
+    """``text`` quoted as Rust's ``Debug`` quotes a string (the cases above need only ``\\0``)."""
+    return '"' + text.replace("\0", "\\0") + '"'

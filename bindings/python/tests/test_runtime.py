@@ -1,5 +1,6 @@
 """The hierarchy, `.metrics` on every level, and the runtime's system status server."""
 
+import errno
 import json
 import os
 import socket
@@ -229,8 +230,9 @@ def test_a_port_in_use_is_an_os_error(monkeypatch):
         taken.listen()
         monkeypatch.setenv("DYN_SYSTEM_HOST", "127.0.0.1")
         monkeypatch.setenv("DYN_SYSTEM_PORT", str(taken.getsockname()[1]))
-        with pytest.raises(OSError, match="DYN_SYSTEM_PORT"):
+        with pytest.raises(OSError, match="DYN_SYSTEM_PORT") as raised:
             DistributedRuntime()
+        assert raised.value.errno == errno.EADDRINUSE
 
 
 def test_a_process_serving_with_callbacks_exits_without_shutdown():

@@ -1,14 +1,47 @@
 //! Reading the values of the settings: ports, seconds, counts.
 
+use std::num::NonZeroU16;
 use std::time::Duration;
 
-/// `None` turns the server off.
-pub(super) fn port(value: &str) -> Result<Option<u16>, String> {
+/// Whether the status server runs, and on which port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Port {
+    /// The server does not run (the default).
+    #[default]
+    Off,
+    /// A free port, chosen by the OS when the server binds.
+    Any,
+    /// This port.
+    Fixed(NonZeroU16),
+}
+
+impl Port {
+    /// The port as `RuntimeBuilder::system_port` takes it: `None` off, `Some(0)` any.
+    pub(crate) fn from_option(port: Option<u16>) -> Self {
+        match port.map(NonZeroU16::new) {
+            None => Self::Off,
+            Some(None) => Self::Any,
+            Some(Some(port)) => Self::Fixed(port),
+        }
+    }
+
+    /// The port to bind (`0` for any), or `None` when the server is off.
+    pub(crate) fn to_option(self) -> Option<u16> {
+        match self {
+            Self::Off => None,
+            Self::Any => Some(0),
+            Self::Fixed(port) => Some(port.get()),
+        }
+    }
+}
+
+/// A port from 0 (any) to 65535, or a negative number for none.
+pub(super) fn port(value: &str) -> Result<Port, String> {
     let expected = "expected a port from 0 (any free port) to 65535, or a negative number to \
                     turn the system status server off";
     if let Some(digits) = value.strip_prefix('-') {
         if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(None);
+            return Ok(Port::Off);
         }
         return Err(expected.into());
     }
@@ -17,7 +50,7 @@ pub(super) fn port(value: &str) -> Result<Option<u16>, String> {
     }
     value
         .parse::<u16>()
-        .map(Some)
+        .map(|port| Port::from_option(Some(port)))
         .map_err(|_| expected.to_string())
 }
 
@@ -71,16 +104,25 @@ mod tests {
 
     #[test]
     fn parses_ports() {
-        assert_eq!(port("0"), Ok(Some(0)));
-        assert_eq!(port("8081"), Ok(Some(8081)));
-        assert_eq!(port("65535"), Ok(Some(65535)));
-        assert_eq!(port("-1"), Ok(None));
-        assert_eq!(port("-99999999999999999999999"), Ok(None));
+        let fixed = |port| Ok(Port::Fixed(NonZeroU16::new(port).unwrap()));
+        assert_eq!(port("0"), Ok(Port::Any));
+        assert_eq!(port("8081"), fixed(8081));
+        assert_eq!(port("65535"), fixed(65535));
+        assert_eq!(port("-1"), Ok(Port::Off));
+        assert_eq!(port("-99999999999999999999999"), Ok(Port::Off));
         for bad in [
             "65536", "70000", "abc", "+1", "1.5", "-", "-x", "0x50", "8 0",
         ] {
             assert!(port(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn ports_read_as_the_builder_takes_them() {
+        for given in [None, Some(0), Some(1), Some(8081), Some(65535)] {
+            assert_eq!(Port::from_option(given).to_option(), given);
+        }
+        assert_eq!(Port::default(), Port::Off);
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The process-wide `metrics` recorder, which sends each macro call to the right runtime.
 //!
 //! The `metrics` crate allows one global recorder per process, while a process may hold
-//! several runtimes (tests create many). The first runtime created installs [`Router`]; a
-//! macro call then goes to the runtime of the current scope (set by `in_scope` or
-//! `instrument` on a hierarchy level), and outside any scope to the default runtime: the
-//! oldest runtime still alive.
+//! several runtimes (tests create many). The first runtime created installs
+//! [`GlobalRecorder`]; a macro call then goes to the runtime of the current scope (set by
+//! `in_scope` or `instrument` on a hierarchy level), and outside any scope to the default
+//! runtime: the oldest runtime still alive.
 
 use std::sync::{Arc, Once, RwLock, Weak};
 
@@ -19,8 +19,9 @@ use crate::scope;
 static RUNTIMES: RwLock<Vec<Weak<RuntimeInner>>> = RwLock::new(Vec::new());
 static INSTALL: Once = Once::new();
 
-/// Records `runtime` as a candidate default, and installs the router once.
-pub(crate) fn adopt(runtime: &Arc<RuntimeInner>, install: bool) {
+/// Records `runtime` as a candidate default runtime, and installs the global recorder once
+/// when `install` asks for it.
+pub(crate) fn register_runtime(runtime: &Arc<RuntimeInner>, install: bool) {
     {
         let _section = dynamo_exporter::fork::enter();
         let mut runtimes = RUNTIMES.write().unwrap_or_else(|e| e.into_inner());
@@ -29,7 +30,7 @@ pub(crate) fn adopt(runtime: &Arc<RuntimeInner>, install: bool) {
     }
     if install {
         INSTALL.call_once(|| {
-            if let Err(error) = metrics::set_global_recorder(Router) {
+            if let Err(error) = metrics::set_global_recorder(GlobalRecorder) {
                 tracing::info!(%error, "another global metrics recorder is installed; macro calls go to it");
             }
         });
@@ -38,7 +39,7 @@ pub(crate) fn adopt(runtime: &Arc<RuntimeInner>, install: bool) {
 
 /// Runs `f` on the runtime of the current scope (with the scope's place id), or on the
 /// default runtime (with its root's id).
-fn with_target<R>(f: impl FnOnce(&RuntimeInner, usize) -> R) -> Option<R> {
+fn with_target_runtime<R>(f: impl FnOnce(&RuntimeInner, usize) -> R) -> Option<R> {
     scope::with_current(|place| match place {
         Some(place) => Some(f(&place.runtime, place.id())),
         None => {
@@ -53,24 +54,25 @@ fn with_target<R>(f: impl FnOnce(&RuntimeInner, usize) -> R) -> Option<R> {
     })
 }
 
-/// The global recorder installed by the first runtime.
-struct Router;
+/// The global recorder installed by the first runtime: each call goes to the runtime of its
+/// scope, or to the default runtime.
+struct GlobalRecorder;
 
-impl Recorder for Router {
+impl Recorder for GlobalRecorder {
     fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        with_target(|r, _| r.recorder.describe_counter(key, unit, description));
+        with_target_runtime(|r, _| r.recorder.describe_counter(key, unit, description));
     }
 
     fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        with_target(|r, _| r.recorder.describe_gauge(key, unit, description));
+        with_target_runtime(|r, _| r.recorder.describe_gauge(key, unit, description));
     }
 
     fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        with_target(|r, _| r.recorder.describe_histogram(key, unit, description));
+        with_target_runtime(|r, _| r.recorder.describe_histogram(key, unit, description));
     }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        with_target(|r, place| {
+        with_target_runtime(|r, place| {
             r.macro_handles
                 .counters
                 .get_or_insert_with(place, key, Probed::is_live, || r.recorder.counter(key))
@@ -80,7 +82,7 @@ impl Recorder for Router {
     }
 
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-        with_target(|r, place| {
+        with_target_runtime(|r, place| {
             r.macro_handles
                 .gauges
                 .get_or_insert_with(place, key, Probed::is_live, || r.recorder.gauge(key))
@@ -90,7 +92,7 @@ impl Recorder for Router {
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
-        with_target(|r, place| {
+        with_target_runtime(|r, place| {
             r.macro_handles
                 .histograms
                 .get_or_insert_with(place, key, Probed::is_live, || r.recorder.histogram(key))
