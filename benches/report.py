@@ -1,36 +1,51 @@
 #!/usr/bin/env python3
-"""Runs every benchmark in one run and prints the comparison table of docs/performance.md.
+"""Runs every Rust benchmark several times and prints the tables of docs/performance.md.
 
-Usage: python3 benches/report.py   (from any directory)
+Usage: python3 benches/report.py [--runs 5]   (from any directory)
 
-Times are criterion's medians (target/criterion/*/new/estimates.json); memory and HTTP
-figures come from the `memory` and `http` benchmarks' output. The nanosecond-scale hot paths
-are run HOT_RUNS times and each row shows the median of its per-run ratios (with that run's
-times), since a shared host can slow one benchmark of a pair and not the other.
+Each run executes the whole criterion suite of a benchmark binary once; a row shows the
+min / median / max over the runs of our time, the peer's time and their ratio (computed
+within each run, so that a busy moment of a shared host weighs on both sides of a pair).
+A goal is met only when every run meets it. Memory, churn, HTTP and stall figures come from
+the output of the `memory`, `http` and `stall` binaries, which measure processes and servers
+rather than loops.
 """
 
+import argparse
 import json
 import pathlib
 import re
+import statistics
 import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CRITERION = ROOT / "target" / "criterion"
-HOT_RUNS = 5
-HOT_PREFIXES = ("counter_inc/", "vec_lookup_inc/", "histogram_observe/", "two_threads_one_counter/")
+PACKAGE = "dynamo-metrics-benches"
 
-# (measure, our benchmark, the peer's benchmark, goal for ours / peer)
+# (measure, benchmark binary, ours, peer, goal for ours / peer in every run)
 TIMED = [
-    ("cached counter inc", "counter_inc/ours", "counter_inc/prometheus", 1.0),
-    ("2-label vec lookup + inc", "vec_lookup_inc/ours", "vec_lookup_inc/prometheus", 0.5),
-    ("histogram observe (11 buckets)", "histogram_observe/ours", "histogram_observe/prometheus", 0.6),
-    ("two threads, one counter", "two_threads_one_counter/ours", "two_threads_one_counter/prometheus", 1.0),
-    ("render 1k series", "render_series/ours/1000", "render_series/prometheus_client/1000", None),
-    ("render 10k series", "render_series/ours/10000", "render_series/prometheus_client/10000", None),
-    ("render 100k series", "render_series/ours/100000", "render_series/prometheus_client/100000", 0.5),
-    ("render 1,000 histograms", "render_1000_histograms/ours", "render_1000_histograms/prometheus_client", 0.5),
-    ("`counter!` macro path", "counter_macro/ours", "counter_macro/metrics_exporter_prometheus", 0.5),
+    ("cached counter inc", "hot_paths", "counter_inc/ours", "counter_inc/prometheus", 1.0),
+    ("f64 vec, 2 labels: lookup + inc", "hot_paths", "vec_lookup_inc/ours_f64", "vec_lookup_inc/prometheus_f64", 0.5),
+    ("int vec, 2 labels: lookup + inc", "hot_paths", "vec_lookup_inc/ours_int", "vec_lookup_inc/prometheus_int", 0.5),
+    ("int vec, 1,000 series in turn", "hot_paths", "vec_lookup_inc_1000_series/ours_int", "vec_lookup_inc_1000_series/prometheus_int", None),
+    ("histogram observe (11 buckets)", "hot_paths", "histogram_observe/ours", "histogram_observe/prometheus", 0.5),
+    ("two threads, one counter", "hot_paths", "two_threads_one_counter/ours", "two_threads_one_counter/prometheus", 1.0),
+    ("render 1k series", "render", "render_series/ours/1000", "render_series/prometheus_client/1000", None),
+    ("render 10k series", "render", "render_series/ours/10000", "render_series/prometheus_client/10000", None),
+    ("render 100k series", "render", "render_series/ours/100000", "render_series/prometheus_client/100000", 0.25),
+    ("render 1,000 histograms", "render", "render_1000_histograms/ours", "render_1000_histograms/prometheus_client", None),
+    ("`counter!` macro path", "macro_path", "counter_macro/ours", "counter_macro/metrics_exporter_prometheus", 0.5),
+]
+
+CANDIDATES = [
+    "ours",
+    "prometheus",
+    "papaya_foldhash",
+    "scc_hashindex_foldhash",
+    "dashmap_foldhash",
+    "rwlock_hashmap_foldhash",
+    "rwlock_hashmap_ahash",
 ]
 
 
@@ -46,16 +61,13 @@ def human(ns):
     return f"{ns:.1f} ns"
 
 
-def verdict(ratio, goal):
-    if goal is None:
-        return "-"
-    return f"<= {goal}x: {'met' if ratio <= goal else 'missed'}"
+def spread(values, fmt):
+    return " / ".join(fmt(v) for v in (min(values), statistics.median(values), max(values)))
 
 
 def bench(*args):
     run = subprocess.run(
-        ["cargo", "bench", "-p", "dynamo-metrics-benches", *args],
-        cwd=ROOT, capture_output=True, text=True,
+        ["cargo", "bench", "-p", PACKAGE, *args], cwd=ROOT, capture_output=True, text=True
     )
     if run.returncode != 0:
         sys.stderr.write(run.stdout + run.stderr)
@@ -63,39 +75,116 @@ def bench(*args):
     return run.stdout
 
 
-def main():
-    hot = [(m, o, p, g) for (m, o, p, g) in TIMED if o.startswith(HOT_PREFIXES)]
-    hot_runs = []
-    for _ in range(HOT_RUNS):
-        bench("--bench", "hot_paths")
-        hot_runs.append({o: (median_ns(o), median_ns(p)) for (_, o, p, _) in hot})
-    out = "".join(bench("--bench", name) for name in ("render", "macro_path", "memory", "http"))
+def timed_rows(runs):
+    binaries = sorted({binary for _, binary, *_ in TIMED} | {"vec_candidates"})
+    results = []
+    for number in range(runs):
+        print(f"run {number + 1} of {runs}", file=sys.stderr, flush=True)
+        for binary in binaries:
+            bench("--bench", binary)
+        result = {o: (median_ns(o), median_ns(p)) for _, _, o, p, _ in TIMED}
+        for name in CANDIDATES:
+            for count in (1, 1000):
+                key = f"vec_candidates/{name}/{count}"
+                result[key] = (median_ns(key), None)
+        results.append(result)
+    return results
 
-    print("| measure | ours | peer | peer figure | ratio | goal |")
+
+def print_timed(results):
+    print("| measure | ours | peer | peer's time | ours / peer | goal (every run) |")
     print("|---|---:|---|---:|---:|---|")
-    for measure, ours_id, peer_id, goal in TIMED:
-        if ours_id in hot_runs[0]:
-            # The run whose ratio is the median of all runs'.
-            runs = sorted((r[ours_id] for r in hot_runs), key=lambda pair: pair[0] / pair[1])
-            ours, peer = runs[len(runs) // 2]
+    for measure, _, ours_id, peer_id, goal in TIMED:
+        ours = [r[ours_id][0] for r in results]
+        peer = [r[ours_id][1] for r in results]
+        ratios = [o / p for o, p in zip(ours, peer)]
+        if goal is None:
+            verdict = "-"
         else:
-            ours, peer = median_ns(ours_id), median_ns(peer_id)
-        peer_name = peer_id.split("/")[1]
-        print(f"| {measure} | {human(ours)} | {peer_name} | {human(peer)} | {ours / peer:.2f}x | {verdict(ours / peer, goal)} |")
+            verdict = f"<= {goal}x: {'met' if max(ratios) <= goal else 'missed'}"
+        peer_name = peer_id.split("/")[1].removesuffix("_f64").removesuffix("_int")
+        print(
+            f"| {measure} | {spread(ours, human)} | {peer_name} | {spread(peer, human)} "
+            f"| {spread(ratios, lambda r: f'{r:.2f}')} | {verdict} |"
+        )
 
-    memory = dict(re.findall(r"memory_per_series/(\S+)\s+([\d.]+) bytes", out))
-    ours, peer = float(memory["ours"]), float(memory["prometheus_client"])
-    print(f"| memory per series (100k) | {ours:.0f} B | prometheus_client | {peer:.0f} B | {ours / peer:.2f}x | {verdict(ours / peer, 1.0)} |")
+
+def print_candidates(results):
+    print("| vec built on | 1 label set | 1,000 label sets in turn |")
+    print("|---|---:|---:|")
+    for name in CANDIDATES:
+        cells = [
+            spread([r[f"vec_candidates/{name}/{count}"][0] for r in results], human)
+            for count in (1, 1000)
+        ]
+        print(f"| {name} | {cells[0]} | {cells[1]} |")
+
+
+def print_memory(runs):
+    per_series, churn = {}, {}
+    for _ in range(runs):
+        out = bench("--bench", "memory")
+        for library, value in re.findall(r"memory_per_series/(\S+)\s+([\d.]+) bytes", out):
+            per_series.setdefault(library, []).append(float(value))
+        for library, first, last, ratio in re.findall(
+            r"churn/(\S+)\s+round 1\s+([\d.]+) MiB, round \d+\s+([\d.]+) MiB, ratio ([\d.]+)", out
+        ):
+            churn.setdefault(library, []).append((float(first), float(last), float(ratio)))
+    print("| library | resident bytes per series (100k) | churn: round 1 MiB | last round MiB | last / first |")
+    print("|---|---:|---:|---:|---:|")
+    for library, values in per_series.items():
+        rounds = churn.get(library, [])
+        cells = [spread([r[i] for r in rounds], lambda v: f"{v:.2f}") if rounds else "-" for i in range(3)]
+        print(f"| {library} | {spread(values, lambda v: f'{v:.1f}')} | {cells[0]} | {cells[1]} | {cells[2]} |")
+
+
+def print_http(runs):
+    plain, load = {}, {}
+    for _ in range(runs):
+        out = bench("--bench", "http")
+        for name, gzip, rate, p50, p99 in re.findall(
+            r"http/(\S+)\s+gzip=(\S+)\s+([\d.]+) scrapes/s\s+p50\s+([\d.]+) ms\s+p99\s+([\d.]+) ms", out
+        ):
+            plain.setdefault((name, gzip), []).append((float(rate), float(p50), float(p99)))
+        for name, rate, p50, p99, refused in re.findall(
+            r"http/(.+?)\s+([\d.]+) scrapes/s\s+p50\s+([\d.]+) ms\s+p99\s+([\d.]+) ms\s+503s\s+(\d+)", out
+        ):
+            load.setdefault(name.strip(), []).append((float(rate), float(p50), float(p99), float(refused)))
+    number = lambda v: f"{v:.1f}"
+    print("| HTTP, 10k series | gzip | scrapes/s | p50 with 2 writers (ms) | p99 with 2 writers (ms) |")
+    print("|---|---|---:|---:|---:|")
+    for (name, gzip), rows in plain.items():
+        cells = [spread([r[i] for r in rows], number) for i in range(3)]
+        print(f"| {name} | {gzip} | {cells[0]} | {cells[1]} | {cells[2]} |")
     print()
-    print("| HTTP, 10k series | gzip | scrapes/s | p50 with 2 writers | p99 with 2 writers | body |")
-    print("|---|---|---:|---:|---:|---:|")
-    for name, gzip, rate, p50, p99, size in re.findall(
-        r"http/(\S+)\s+gzip=(\S+)\s+([\d.]+) scrapes/s\s+p50\s+([\d.]+) ms\s+p99\s+([\d.]+) ms\s+(\d+) bytes", out
-    ):
-        print(f"| {name} | {gzip} | {rate} | {p50} ms | {p99} ms | {int(size):,} B |")
-    for other in ("prometheus",):
-        if other in memory:
-            print(f"\n(memory per series, {other}: {float(memory[other]):.0f} B)")
+    print("| HTTP, 10k series, 50 scrapers | scrapes/s | p50 (ms) | p99 (ms) | 503s |")
+    print("|---|---:|---:|---:|---:|")
+    for name, rows in load.items():
+        cells = [spread([r[i] for r in rows], number) for i in range(4)]
+        print(f"| {name} | {' | '.join(cells)} |")
+
+
+def print_stall():
+    out = bench("--bench", "stall")
+    print("```")
+    print(out.strip())
+    print("```")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    results = timed_rows(args.runs)
+    print_timed(results)
+    print()
+    print_candidates(results)
+    print()
+    print_memory(args.runs)
+    print()
+    print_http(args.runs)
+    print()
+    print_stall()
 
 
 if __name__ == "__main__":
