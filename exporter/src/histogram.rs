@@ -45,6 +45,10 @@ impl Buckets {
 
     /// The bucket of `v`: the first whose bound is >= v; NaN goes to `+Inf`.
     #[inline]
+    #[allow(
+        clippy::neg_cmp_op_on_partial_ord,
+        reason = "`!(v <= b)` is true for NaN, which belongs in +Inf"
+    )]
     fn bucket_of(&self, v: f64) -> usize {
         let padded = &*self.padded;
         let at = if let Ok(p) = <&[f64; 8]>::try_from(padded) {
@@ -63,6 +67,10 @@ impl Buckets {
 /// How many of the sorted `bounds` are below `v` (all of them for NaN), in `log2(N)` steps
 /// without a branch: each step adds its size when the bound just before it is below `v`.
 #[inline(always)]
+#[allow(
+    clippy::neg_cmp_op_on_partial_ord,
+    reason = "`!(v <= b)` is true for NaN, which belongs in +Inf"
+)]
 fn halving<const N: usize>(bounds: &[f64; N], v: f64) -> usize {
     let mut at = 0;
     let mut step = N / 2;
