@@ -54,7 +54,7 @@ def verdict(ratio, goal):
 
 def bench(*args):
     run = subprocess.run(
-        ["cargo", "bench", "-p", "dynamo-metrics-benches", *args],
+        ["cargo", "bench", "-p", "dynamo-benches", *args],
         cwd=ROOT, capture_output=True, text=True,
     )
     if run.returncode != 0:

@@ -4,7 +4,7 @@ docs/performance.md's "Request tracking" section.
 
 Usage: python3 benches/requests_report.py [RUNS]   (from any directory; default 5 runs)
 
-Each run is `cargo bench -p dynamo-metrics-benches --bench requests`; a benchmark's figure in a
+Each run is `cargo bench -p dynamo-benches --bench requests`; a benchmark's figure in a
 run is criterion's median (target/criterion/*/new/estimates.json). The table gives the min,
 median and max over the runs, and each comparison's ratio computed within each run (ours /
 theirs, so below 1 is faster), since a shared host can slow one run and not the next.
@@ -59,7 +59,7 @@ def main():
     figures = []
     for _ in range(runs):
         run = subprocess.run(
-            ["cargo", "bench", "-p", "dynamo-metrics-benches", "--bench", "requests"],
+            ["cargo", "bench", "-p", "dynamo-benches", "--bench", "requests"],
             cwd=ROOT, capture_output=True, text=True,
         )
         if run.returncode != 0:

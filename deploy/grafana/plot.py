@@ -32,7 +32,7 @@ def run_dashboard_test(seconds: int, out: Path) -> None:
     env = dict(os.environ, DYNAMO_DASHBOARD_DATA=str(out), DYNAMO_DASHBOARD_SECONDS=str(seconds))
     subprocess.run(
         [
-            "cargo", "test", "-p", "dynamo-metrics-examples", "--test", "dashboard",
+            "cargo", "test", "-p", "dynamo-examples", "--test", "dashboard",
             "--", "--exact", "every_panel_and_recording_rule_returns_data_from_a_real_prometheus",
         ],
         cwd=ROOT,
