@@ -417,7 +417,7 @@ impl Endpoint {
     /// }
     ///
     /// assert_eq!(handle(&endpoint, "hello"), Ok("HELLO".to_string()));
-    /// assert!(handle(&endpoint, "").is_err());
+    /// assert_eq!(handle(&endpoint, ""), Err("empty request".to_string()));
     /// let requests = endpoint.request_metrics()?;
     /// assert_eq!(requests.requests_total().get(), 2);
     /// assert_eq!(requests.inflight_requests().get(), 0);
