@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 
 use crate::callbacks::{self, PyCallbackHandle};
 use crate::engine::{self, EngineOptions, Prefixes};
-use crate::errors::to_py_err;
+use crate::errors::{to_py_err, type_name};
 use crate::labels::ConstLabels;
 use crate::scalars::{PyCounter, PyGauge, PyHistogram, PyIntCounter, PyIntGauge};
 use crate::vecs::{PyCounterVec, PyGaugeVec, PyHistogramVec, PyIntCounterVec, PyIntGaugeVec};
@@ -269,10 +269,7 @@ impl PyMetrics {
         let Some(id) = registered_id(metric) else {
             return Err(PyTypeError::new_err(format!(
                 "unregister takes a metric object, not {}",
-                metric
-                    .get_type()
-                    .name()
-                    .map_or_else(|_| "?".into(), |n| n.to_string())
+                type_name(metric)
             )));
         };
         py.detach(|| self.0.unregister(&ById(id)))
