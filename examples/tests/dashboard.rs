@@ -333,7 +333,7 @@ fn families_once_busy(example: &common::Example) -> BTreeSet<String> {
     let labels = r#"dynamo_component="llm",dynamo_endpoint="generate",dynamo_namespace="example",model="toy-reverser""#;
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        let (_, text) = get(example.addr, "/metrics");
+        let text = get(example.addr, "/metrics").text();
         let busy = value(
             &text,
             &format!("dynamo_component_cancellation_total{{{labels}}} "),

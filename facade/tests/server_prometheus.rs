@@ -11,7 +11,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{builder, example_metrics, prometheus_tool, request, serve, set_example_values};
+use common::{builder, example_metrics, request, serve, set_example_values};
+use dynamo_exporter::test_util::prometheus_tool;
 
 /// How long Prometheus gets to start, scrape and answer.
 const DEADLINE: Duration = Duration::from_secs(90);
