@@ -25,7 +25,7 @@ wheels=("$work"/wheels/*.whl)
 
 "$python" -m venv "$work/fresh"
 "$work/fresh/bin/pip" install --quiet --disable-pip-version-check --no-index "${wheels[0]}"
-cp examples/server_with_loop.py "$work/"
+cp examples/server_with_loop.py examples/worker_metrics.py "$work/"
 
 cd "$work"
 fresh/bin/python - <<'PY'

@@ -1,5 +1,5 @@
-//! Helpers shared by the examples' tests: running an example as a program. The HTTP client
-//! and promtool come from
+//! Helpers shared by the examples' tests: running an example as a program, and a runtime
+//! serving in the test's own process. The HTTP client and promtool come from
 //! `dynamo_exporter::test_util`, shared by every test crate.
 
 // Each test binary uses a part of the helpers, and of the shared ones re-exported here.
@@ -17,6 +17,7 @@ use std::time::Duration;
 pub use dynamo_exporter::test_util::{
     assert_promtool_accepts, get, poll_until, promtool_check, request, scrape,
 };
+use dynamo_runtime::DistributedRuntime;
 
 /// How long a test waits for an example: to start, to answer, to show what it should.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
@@ -68,4 +69,25 @@ pub fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series))
         .and_then(|rest| rest.trim().parse().ok())
+}
+
+/// The uptime a runtime of [`serve_in_process`] reports, so its page is deterministic.
+pub const UPTIME: Duration = Duration::from_millis(1500);
+
+/// A runtime of the test's own process serving on a free port of 127.0.0.1, without the
+/// process-wide recorder or the process metrics (whose values change between scrapes), its
+/// uptime fixed at [`UPTIME`]; with the address it is bound to.
+pub fn serve_in_process() -> (DistributedRuntime, SocketAddr) {
+    let runtime = DistributedRuntime::builder()
+        .global_recorder(false)
+        .process_metrics(false)
+        .uptime_clock(|| UPTIME)
+        .system_host("127.0.0.1")
+        .system_port(Some(0))
+        .build()
+        .expect("the runtime starts");
+    let addr = runtime
+        .system_status_server_info()
+        .expect("the system status server runs");
+    (runtime, addr)
 }

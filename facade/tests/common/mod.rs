@@ -1,5 +1,5 @@
 //! Helpers of the system status server tests: runtimes serving on a free loopback port, an
-//! exposition parser, the examples' metrics, attackers' connections and usage bounds. The HTTP client and promtool
+//! exposition parser, attackers' connections and usage bounds. The HTTP client and promtool
 //! come from `dynamo_exporter::test_util`, shared by every test crate.
 
 // Each test binary uses a part of the helpers, and of the shared ones re-exported here.
@@ -16,7 +16,7 @@ pub use dynamo_exporter::test_util::{
     HttpResponse, IO_TIMEOUT, assert_promtool_accepts, assert_promtool_accepts_allowing, get,
     read_response, request, request_with_timeout, scrape,
 };
-use dynamo_runtime::{DistributedRuntime, Gauge, GaugeVec, IntCounter, IntGauge, RuntimeBuilder};
+use dynamo_runtime::{DistributedRuntime, RuntimeBuilder};
 
 /// The uptime every test runtime reports, so outputs are deterministic.
 pub const UPTIME: Duration = Duration::from_millis(1500);
@@ -177,68 +177,6 @@ pub fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Opti
                     .all(|(k, v)| s.labels.iter().any(|(sk, sv)| sk == k && sv == v))
         })
         .map(|s| s.value)
-}
-
-/// The metrics of the `server_with_loop` and `server_with_callback` examples.
-pub struct ExampleMetrics {
-    /// `dynamo_component_total_slots`.
-    pub total_slots: IntGauge,
-    /// `dynamo_component_kv_cache_usage_ratio`.
-    pub cache_usage: Gauge,
-    /// `dynamo_component_worker_active_requests{worker_id}`.
-    pub worker_active: GaugeVec,
-    /// `dynamo_component_updates_total{update_method}`.
-    pub updates: IntCounter,
-}
-
-/// Creates the examples' metrics on the `example/worker/generate` endpoint of `runtime`.
-pub fn example_metrics(runtime: &DistributedRuntime, update_method: &str) -> ExampleMetrics {
-    let metrics = runtime
-        .namespace("example")
-        .component("worker")
-        .endpoint("generate")
-        .metrics();
-    ExampleMetrics {
-        total_slots: metrics
-            .create_intgauge("total_slots", "Request slots of the worker pool", &[])
-            .unwrap(),
-        cache_usage: metrics
-            .create_gauge(
-                "kv_cache_usage_ratio",
-                "Fraction of the KV cache in use, from 0 to 1",
-                &[],
-            )
-            .unwrap(),
-        worker_active: metrics
-            .create_gaugevec(
-                "worker_active_requests",
-                "Requests in flight on each worker",
-                &["worker_id"],
-                &[],
-            )
-            .unwrap(),
-        updates: metrics
-            .create_intcounter(
-                "updates_total",
-                "Times the metrics were updated",
-                &[("update_method", update_method)],
-            )
-            .unwrap(),
-    }
-}
-
-/// The examples' metrics with fixed values: 64 slots, 25 % of the cache, workers 0, 1 and 2
-/// with 3, 5 and 7 requests, and 4 updates.
-pub fn set_example_values(metrics: &ExampleMetrics) {
-    metrics.total_slots.set(64);
-    metrics.cache_usage.set(0.25);
-    for (worker, active) in [("0", 3.0), ("1", 5.0), ("2", 7.0)] {
-        metrics
-            .worker_active
-            .with_label_values(&[worker])
-            .set(active);
-    }
-    metrics.updates.inc_by(4);
 }
 
 /// What the test process uses now: open descriptors, threads and resident memory. The
