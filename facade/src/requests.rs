@@ -1,8 +1,8 @@
 //! Request tracking: the metrics Dynamo keeps for every served endpoint, created once per
 //! endpoint on first use, and a guard that keeps them right whatever path ends a request.
 //!
-//! The metrics ([`prometheus_names::work_handler`]), each `dynamo_component_<name>` with the
-//! endpoint's hierarchy labels and the constant labels of [`RequestMetricsOptions`]:
+//! The metrics ([`crate::prometheus_names::work_handler`]), each `dynamo_component_<name>`
+//! with the endpoint's hierarchy labels and the constant labels of [`RequestMetricsOptions`]:
 //!
 //! | name | type | updated |
 //! |---|---|---|
