@@ -24,13 +24,43 @@ HOT_PREFIXES = ("counter_inc/", "vec_lookup_inc/", "histogram_observe/", "two_th
 TIMED = [
     ("cached counter inc", "counter_inc/ours", "counter_inc/prometheus", 1.0),
     ("2-label vec lookup + inc", "vec_lookup_inc/ours", "vec_lookup_inc/prometheus", 0.5),
-    ("histogram observe (11 buckets)", "histogram_observe/ours", "histogram_observe/prometheus", 0.6),
-    ("two threads, one counter", "two_threads_one_counter/ours", "two_threads_one_counter/prometheus", 1.0),
+    (
+        "histogram observe (11 buckets)",
+        "histogram_observe/ours",
+        "histogram_observe/prometheus",
+        0.6,
+    ),
+    (
+        "two threads, one counter",
+        "two_threads_one_counter/ours",
+        "two_threads_one_counter/prometheus",
+        1.0,
+    ),
     ("render 1k series", "render_series/ours/1000", "render_series/prometheus_client/1000", None),
-    ("render 10k series", "render_series/ours/10000", "render_series/prometheus_client/10000", None),
-    ("render 100k series", "render_series/ours/100000", "render_series/prometheus_client/100000", 0.5),
-    ("render 1,000 histograms", "render_1000_histograms/ours", "render_1000_histograms/prometheus_client", 0.5),
-    ("`counter!` macro path", "counter_macro/ours", "counter_macro/metrics_exporter_prometheus", 0.5),
+    (
+        "render 10k series",
+        "render_series/ours/10000",
+        "render_series/prometheus_client/10000",
+        None,
+    ),
+    (
+        "render 100k series",
+        "render_series/ours/100000",
+        "render_series/prometheus_client/100000",
+        0.5,
+    ),
+    (
+        "render 1,000 histograms",
+        "render_1000_histograms/ours",
+        "render_1000_histograms/prometheus_client",
+        0.5,
+    ),
+    (
+        "`counter!` macro path",
+        "counter_macro/ours",
+        "counter_macro/metrics_exporter_prometheus",
+        0.5,
+    ),
 ]
 
 
@@ -55,7 +85,9 @@ def verdict(ratio, goal):
 def bench(*args):
     run = subprocess.run(
         ["cargo", "bench", "-p", "dynamo-benches", *args],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     if run.returncode != 0:
         sys.stderr.write(run.stdout + run.stderr)
@@ -81,16 +113,26 @@ def main():
         else:
             ours, peer = median_ns(ours_id), median_ns(peer_id)
         peer_name = peer_id.split("/")[1]
-        print(f"| {measure} | {human(ours)} | {peer_name} | {human(peer)} | {ours / peer:.2f}x | {verdict(ours / peer, goal)} |")
+        print(
+            f"| {measure} | {human(ours)} | {peer_name} | {human(peer)} "
+            f"| {ours / peer:.2f}x | {verdict(ours / peer, goal)} |"
+        )
 
     memory = dict(re.findall(r"memory_per_series/(\S+)\s+([\d.]+) bytes", out))
     ours, peer = float(memory["ours"]), float(memory["prometheus_client"])
-    print(f"| memory per series (100k) | {ours:.0f} B | prometheus_client | {peer:.0f} B | {ours / peer:.2f}x | {verdict(ours / peer, 1.0)} |")
+    print(
+        f"| memory per series (100k) | {ours:.0f} B | prometheus_client | {peer:.0f} B "
+        f"| {ours / peer:.2f}x | {verdict(ours / peer, 1.0)} |"
+    )
     print()
-    print("| HTTP, 10k series | gzip | scrapes/s | p50 with 2 writers | p99 with 2 writers | body |")
+    print(
+        "| HTTP, 10k series | gzip | scrapes/s | p50 with 2 writers | p99 with 2 writers | body |"
+    )
     print("|---|---|---:|---:|---:|---:|")
     for name, gzip, rate, p50, p99, size in re.findall(
-        r"http/(\S+)\s+gzip=(\S+)\s+([\d.]+) scrapes/s\s+p50\s+([\d.]+) ms\s+p99\s+([\d.]+) ms\s+(\d+) bytes", out
+        r"http/(\S+)\s+gzip=(\S+)\s+([\d.]+) scrapes/s"
+        r"\s+p50\s+([\d.]+) ms\s+p99\s+([\d.]+) ms\s+(\d+) bytes",
+        out,
     ):
         print(f"| {name} | {gzip} | {rate} | {p50} ms | {p99} ms | {int(size):,} B |")
     for other in ("prometheus",):

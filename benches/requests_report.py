@@ -36,12 +36,36 @@ BENCHES = [
 
 # (what, ours, theirs)
 RATIOS = [
-    ("guard / hand-written updates (`Instant::now`)", "request_guard/ours_guard", "request_guard/ours_hand_written"),
-    ("guard / hand-written updates (same clock)", "request_guard/ours_guard", "request_guard/ours_hand_written_same_clock"),
-    ("guard / hand-written with `prometheus`", "request_guard/ours_guard", "request_guard/prometheus_hand_written"),
-    ("`instrument_request` / guard around the future", "tracked_future/ours_instrument_request", "tracked_future/ours_guard_around_the_future"),
-    ("`start_timer` / hand-written", "histogram_timer/ours_start_timer", "histogram_timer/ours_hand_written"),
-    ("`start_timer` / `prometheus` `start_timer`", "histogram_timer/ours_start_timer", "histogram_timer/prometheus_start_timer"),
+    (
+        "guard / hand-written updates (`Instant::now`)",
+        "request_guard/ours_guard",
+        "request_guard/ours_hand_written",
+    ),
+    (
+        "guard / hand-written updates (same clock)",
+        "request_guard/ours_guard",
+        "request_guard/ours_hand_written_same_clock",
+    ),
+    (
+        "guard / hand-written with `prometheus`",
+        "request_guard/ours_guard",
+        "request_guard/prometheus_hand_written",
+    ),
+    (
+        "`instrument_request` / guard around the future",
+        "tracked_future/ours_instrument_request",
+        "tracked_future/ours_guard_around_the_future",
+    ),
+    (
+        "`start_timer` / hand-written",
+        "histogram_timer/ours_start_timer",
+        "histogram_timer/ours_hand_written",
+    ),
+    (
+        "`start_timer` / `prometheus` `start_timer`",
+        "histogram_timer/ours_start_timer",
+        "histogram_timer/prometheus_start_timer",
+    ),
 ]
 
 
@@ -60,7 +84,9 @@ def main():
     for _ in range(runs):
         run = subprocess.run(
             ["cargo", "bench", "-p", "dynamo-benches", "--bench", "requests"],
-            cwd=ROOT, capture_output=True, text=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         )
         if run.returncode != 0:
             sys.stderr.write(run.stdout + run.stderr)

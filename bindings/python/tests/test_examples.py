@@ -13,7 +13,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import assert_promtool_accepts, key, samples
@@ -228,9 +227,11 @@ def test_request_handler_serves_the_request_series_of_its_traffic(start, sig):
     server = start("request_handler.py")
     body, got = scrape_until(
         server,
-        lambda got: request_value(got, "requests_total") >= 10
-        and request_value(got, "errors_total", error_type="ValueError") >= 1
-        and request_value(got, "cancellation_total") >= 1,
+        lambda got: (
+            request_value(got, "requests_total") >= 10
+            and request_value(got, "errors_total", error_type="ValueError") >= 1
+            and request_value(got, "cancellation_total") >= 1
+        ),
     )
     assert [f.name for f in text_string_to_metric_families(body)] == [
         "dynamo_component_cancellation",
