@@ -21,21 +21,81 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CRITERION = ROOT / "target" / "criterion"
-PACKAGE = "dynamo-metrics-benches"
+PACKAGE = "dynamo-benches"
 
 # (measure, benchmark binary, ours, peer, goal for ours / peer in every run)
 TIMED = [
     ("cached counter inc", "hot_paths", "counter_inc/ours", "counter_inc/prometheus", 1.0),
-    ("f64 vec, 2 labels: lookup + inc", "hot_paths", "vec_lookup_inc/ours_f64", "vec_lookup_inc/prometheus_f64", 0.5),
-    ("int vec, 2 labels: lookup + inc", "hot_paths", "vec_lookup_inc/ours_int", "vec_lookup_inc/prometheus_int", 0.5),
-    ("int vec, 1,000 series in turn", "hot_paths", "vec_lookup_inc_1000_series/ours_int", "vec_lookup_inc_1000_series/prometheus_int", None),
-    ("histogram observe (11 buckets)", "hot_paths", "histogram_observe/ours", "histogram_observe/prometheus", 0.5),
-    ("two threads, one counter", "hot_paths", "two_threads_one_counter/ours", "two_threads_one_counter/prometheus", 1.0),
-    ("render 1k series", "render", "render_series/ours/1000", "render_series/prometheus_client/1000", None),
-    ("render 10k series", "render", "render_series/ours/10000", "render_series/prometheus_client/10000", None),
-    ("render 100k series", "render", "render_series/ours/100000", "render_series/prometheus_client/100000", 0.25),
-    ("render 1,000 histograms", "render", "render_1000_histograms/ours", "render_1000_histograms/prometheus_client", None),
-    ("`counter!` macro path", "macro_path", "counter_macro/ours", "counter_macro/metrics_exporter_prometheus", 0.5),
+    (
+        "f64 vec, 2 labels: lookup + inc",
+        "hot_paths",
+        "vec_lookup_inc/ours_f64",
+        "vec_lookup_inc/prometheus_f64",
+        0.5,
+    ),
+    (
+        "int vec, 2 labels: lookup + inc",
+        "hot_paths",
+        "vec_lookup_inc/ours_int",
+        "vec_lookup_inc/prometheus_int",
+        0.5,
+    ),
+    (
+        "int vec, 1,000 series in turn",
+        "hot_paths",
+        "vec_lookup_inc_1000_series/ours_int",
+        "vec_lookup_inc_1000_series/prometheus_int",
+        None,
+    ),
+    (
+        "histogram observe (11 buckets)",
+        "hot_paths",
+        "histogram_observe/ours",
+        "histogram_observe/prometheus",
+        0.5,
+    ),
+    (
+        "two threads, one counter",
+        "hot_paths",
+        "two_threads_one_counter/ours",
+        "two_threads_one_counter/prometheus",
+        1.0,
+    ),
+    (
+        "render 1k series",
+        "render",
+        "render_series/ours/1000",
+        "render_series/prometheus_client/1000",
+        None,
+    ),
+    (
+        "render 10k series",
+        "render",
+        "render_series/ours/10000",
+        "render_series/prometheus_client/10000",
+        None,
+    ),
+    (
+        "render 100k series",
+        "render",
+        "render_series/ours/100000",
+        "render_series/prometheus_client/100000",
+        0.25,
+    ),
+    (
+        "render 1,000 histograms",
+        "render",
+        "render_1000_histograms/ours",
+        "render_1000_histograms/prometheus_client",
+        None,
+    ),
+    (
+        "`counter!` macro path",
+        "macro_path",
+        "counter_macro/ours",
+        "counter_macro/metrics_exporter_prometheus",
+        0.5,
+    ),
 ]
 
 CANDIDATES = [
@@ -97,7 +157,7 @@ def print_timed(results):
     for measure, _, ours_id, peer_id, goal in TIMED:
         ours = [r[ours_id][0] for r in results]
         peer = [r[ours_id][1] for r in results]
-        ratios = [o / p for o, p in zip(ours, peer)]
+        ratios = [o / p for o, p in zip(ours, peer, strict=True)]
         if goal is None:
             verdict = "-"
         else:
@@ -130,12 +190,19 @@ def print_memory(runs):
             r"churn/(\S+)\s+round 1\s+([\d.]+) MiB, round \d+\s+([\d.]+) MiB, ratio ([\d.]+)", out
         ):
             churn.setdefault(library, []).append((float(first), float(last), float(ratio)))
-    print("| library | resident bytes per series (100k) | churn: round 1 MiB | last round MiB | last / first |")
+    print(
+        "| library | resident bytes per series (100k) "
+        "| churn: round 1 MiB | last round MiB | last / first |"
+    )
     print("|---|---:|---:|---:|---:|")
     for library, values in per_series.items():
         rounds = churn.get(library, [])
-        cells = [spread([r[i] for r in rounds], lambda v: f"{v:.2f}") if rounds else "-" for i in range(3)]
-        print(f"| {library} | {spread(values, lambda v: f'{v:.1f}')} | {cells[0]} | {cells[1]} | {cells[2]} |")
+        cells = [
+            spread([r[i] for r in rounds], lambda v: f"{v:.2f}") if rounds else "-"
+            for i in range(3)
+        ]
+        bytes_cell = spread(values, lambda v: f"{v:.1f}")
+        print(f"| {library} | {bytes_cell} | {cells[0]} | {cells[1]} | {cells[2]} |")
 
 
 def print_http(runs):
@@ -143,15 +210,26 @@ def print_http(runs):
     for _ in range(runs):
         out = bench("--bench", "http")
         for name, gzip, rate, p50, p99 in re.findall(
-            r"http/(\S+)\s+gzip=(\S+)\s+([\d.]+) scrapes/s\s+p50\s+([\d.]+) ms\s+p99\s+([\d.]+) ms", out
+            r"http/(\S+)\s+gzip=(\S+)\s+([\d.]+) scrapes/s\s+p50\s+([\d.]+) ms\s+p99\s+([\d.]+) ms",
+            out,
         ):
             plain.setdefault((name, gzip), []).append((float(rate), float(p50), float(p99)))
         for name, rate, p50, p99, refused in re.findall(
-            r"http/(.+?)\s+([\d.]+) scrapes/s\s+p50\s+([\d.]+) ms\s+p99\s+([\d.]+) ms\s+503s\s+(\d+)", out
+            r"http/(.+?)\s+([\d.]+) scrapes/s\s+p50\s+([\d.]+) ms"
+            r"\s+p99\s+([\d.]+) ms\s+503s\s+(\d+)",
+            out,
         ):
-            load.setdefault(name.strip(), []).append((float(rate), float(p50), float(p99), float(refused)))
-    number = lambda v: f"{v:.1f}"
-    print("| HTTP, 10k series | gzip | scrapes/s | p50 with 2 writers (ms) | p99 with 2 writers (ms) |")
+            load.setdefault(name.strip(), []).append(
+                (float(rate), float(p50), float(p99), float(refused))
+            )
+
+    def number(v):
+        return f"{v:.1f}"
+
+    print(
+        "| HTTP, 10k series | gzip | scrapes/s "
+        "| p50 with 2 writers (ms) | p99 with 2 writers (ms) |"
+    )
     print("|---|---|---:|---:|---:|")
     for (name, gzip), rows in plain.items():
         cells = [spread([r[i] for r in rows], number) for i in range(3)]

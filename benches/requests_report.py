@@ -4,7 +4,7 @@ docs/performance.md's "Request tracking" section.
 
 Usage: python3 benches/requests_report.py [RUNS]   (from any directory; default 5 runs)
 
-Each run is `cargo bench -p dynamo-metrics-benches --bench requests`; a benchmark's figure in a
+Each run is `cargo bench -p dynamo-benches --bench requests`; a benchmark's figure in a
 run is criterion's median (target/criterion/*/new/estimates.json). The table gives the min,
 median and max over the runs, and each comparison's ratio computed within each run (ours /
 theirs, so below 1 is faster), since a shared host can slow one run and not the next.
@@ -36,12 +36,36 @@ BENCHES = [
 
 # (what, ours, theirs)
 RATIOS = [
-    ("guard / hand-written updates (`Instant::now`)", "request_guard/ours_guard", "request_guard/ours_hand_written"),
-    ("guard / hand-written updates (same clock)", "request_guard/ours_guard", "request_guard/ours_hand_written_same_clock"),
-    ("guard / hand-written with `prometheus`", "request_guard/ours_guard", "request_guard/prometheus_hand_written"),
-    ("`instrument_request` / guard around the future", "tracked_future/ours_instrument_request", "tracked_future/ours_guard_around_the_future"),
-    ("`start_timer` / hand-written", "histogram_timer/ours_start_timer", "histogram_timer/ours_hand_written"),
-    ("`start_timer` / `prometheus` `start_timer`", "histogram_timer/ours_start_timer", "histogram_timer/prometheus_start_timer"),
+    (
+        "guard / hand-written updates (`Instant::now`)",
+        "request_guard/ours_guard",
+        "request_guard/ours_hand_written",
+    ),
+    (
+        "guard / hand-written updates (same clock)",
+        "request_guard/ours_guard",
+        "request_guard/ours_hand_written_same_clock",
+    ),
+    (
+        "guard / hand-written with `prometheus`",
+        "request_guard/ours_guard",
+        "request_guard/prometheus_hand_written",
+    ),
+    (
+        "`instrument_request` / guard around the future",
+        "tracked_future/ours_instrument_request",
+        "tracked_future/ours_guard_around_the_future",
+    ),
+    (
+        "`start_timer` / hand-written",
+        "histogram_timer/ours_start_timer",
+        "histogram_timer/ours_hand_written",
+    ),
+    (
+        "`start_timer` / `prometheus` `start_timer`",
+        "histogram_timer/ours_start_timer",
+        "histogram_timer/prometheus_start_timer",
+    ),
 ]
 
 
@@ -59,8 +83,10 @@ def main():
     figures = []
     for _ in range(runs):
         run = subprocess.run(
-            ["cargo", "bench", "-p", "dynamo-metrics-benches", "--bench", "requests"],
-            cwd=ROOT, capture_output=True, text=True,
+            ["cargo", "bench", "-p", "dynamo-benches", "--bench", "requests"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         )
         if run.returncode != 0:
             sys.stderr.write(run.stdout + run.stderr)

@@ -6,7 +6,7 @@
 //! requests (clients that send `GET /metrics` and leave at once, half closing, half
 //! resetting).
 //!
-//! Run with `cargo bench -p dynamo-metrics-benches --bench http`; add `-- concurrent` for
+//! Run with `cargo bench -p dynamo-benches --bench http`; add `-- concurrent` for
 //! the load figures alone.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,7 +14,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use dynamo_metrics_benches::label_values;
+use dynamo_benches::label_values;
 use dynamo_runtime::DistributedRuntime;
 
 const SERIES: usize = 10_000;

@@ -2,13 +2,11 @@
 //! process, measured as the growth of its resident set size. Then churn: 20 rounds of
 //! creating 100,000 new series and removing them, with the resident set after each round.
 //!
-//! Run with `cargo bench -p dynamo-metrics-benches --bench memory`.
+//! Run with `cargo bench -p dynamo-benches --bench memory`.
 
 use std::process::Command;
 
-use dynamo_metrics_benches::{
-    ours_endpoint, ours_series, prometheus_client_crate, prometheus_crate,
-};
+use dynamo_benches::{ours_endpoint, ours_series, prometheus_client_crate, prometheus_crate};
 use prometheus_client::metrics::counter::Counter as PcCounter;
 use prometheus_client::metrics::family::Family;
 

@@ -1,16 +1,16 @@
 //! OTLP export: the cost of one export of 10,000 series (encoding to the protobuf request,
 //! then gzip), and the hot paths with export on and off.
 //!
-//! Timed runs, min/median/max: `cargo bench -p dynamo-metrics-benches --bench otlp`.
+//! Timed runs, min/median/max: `cargo bench -p dynamo-benches --bench otlp`.
 
 use std::hint::black_box;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use dynamo_benches::{HIERARCHY, label_values};
 use dynamo_exporter::otlp::{OtlpEncoder, Temporality};
 use dynamo_exporter::{Opts, Registry};
-use dynamo_metrics_benches::{HIERARCHY, label_values};
 use dynamo_runtime::{DistributedRuntime, OtlpConfig};
 use flate2::Compression;
 use flate2::write::GzEncoder;

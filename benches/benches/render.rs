@@ -1,9 +1,7 @@
 //! Rendering the text exposition: 1k, 10k and 100k series, and 1,000 histograms.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use dynamo_metrics_benches::{
-    ours_histograms, ours_series, prometheus_client_crate, prometheus_crate,
-};
+use dynamo_benches::{ours_histograms, ours_series, prometheus_client_crate, prometheus_crate};
 
 fn render_series(c: &mut Criterion) {
     let mut group = c.benchmark_group("render_series");

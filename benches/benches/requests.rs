@@ -13,7 +13,7 @@ use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use dynamo_metrics_benches::ours_endpoint;
+use dynamo_benches::ours_endpoint;
 use dynamo_runtime::{DEFAULT_REQUEST_DURATION_BUCKETS, DistributedRuntime, Endpoint};
 
 fn endpoint() -> (DistributedRuntime, Endpoint) {

@@ -2,13 +2,13 @@
 //! runtime in a loop, how long creating a new series takes (p50, p99, max), and updating an
 //! existing one. Five runs, each in this process one after the other.
 //!
-//! Run with `cargo bench -p dynamo-metrics-benches --bench stall` (`-- --series N` to change
+//! Run with `cargo bench -p dynamo-benches --bench stall` (`-- --series N` to change
 //! the million).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use dynamo_metrics_benches::{label_values, ours_endpoint};
+use dynamo_benches::{label_values, ours_endpoint};
 
 const SCRAPERS: usize = 4;
 const CREATIONS: usize = 20_000;

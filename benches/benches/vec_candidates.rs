@@ -3,7 +3,7 @@
 //! `Arc<AtomicU64>` counters under a key joined from the values (built on the stack, as a
 //! caller of a plain map would). One hot label set, then a thousand label sets in turn.
 //!
-//! Run with `cargo bench -p dynamo-metrics-benches --bench vec_candidates`.
+//! Run with `cargo bench -p dynamo-benches --bench vec_candidates`.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use dynamo_metrics_benches::ours_endpoint;
+use dynamo_benches::ours_endpoint;
 
 type Foldhash = foldhash::fast::RandomState;
 type Ahash = ahash::RandomState;

@@ -32,8 +32,15 @@ def run_dashboard_test(seconds: int, out: Path) -> None:
     env = dict(os.environ, DYNAMO_DASHBOARD_DATA=str(out), DYNAMO_DASHBOARD_SECONDS=str(seconds))
     subprocess.run(
         [
-            "cargo", "test", "-p", "dynamo-metrics-examples", "--test", "dashboard",
-            "--", "--exact", "every_panel_and_recording_rule_returns_data_from_a_real_prometheus",
+            "cargo",
+            "test",
+            "-p",
+            "dynamo-examples",
+            "--test",
+            "dashboard",
+            "--",
+            "--exact",
+            "every_panel_and_recording_rule_returns_data_from_a_real_prometheus",
         ],
         cwd=ROOT,
         env=env,
@@ -59,8 +66,14 @@ def label(legend: str, metric: dict) -> str:
     return text or metric.get("__name__", "")
 
 
-UNITS = {"reqps": "requests/s", "percentunit": "ratio", "s": "seconds", "bytes": "bytes",
-         "Bps": "bytes/s", "short": ""}
+UNITS = {
+    "reqps": "requests/s",
+    "percentunit": "ratio",
+    "s": "seconds",
+    "bytes": "bytes",
+    "Bps": "bytes/s",
+    "short": "",
+}
 
 
 def draw_row(title: str, panels: list[dict], data: dict, path: Path) -> None:
@@ -82,7 +95,9 @@ def draw_row(title: str, panels: list[dict], data: dict, path: Path) -> None:
         ax.set_title(panel["title"], fontsize=10, loc="left")
         shown = by_title.get(panel["title"])
         if shown is None:
-            ax.text(0.5, 0.5, "no data in this run", ha="center", va="center", transform=ax.transAxes)
+            ax.text(
+                0.5, 0.5, "no data in this run", ha="center", va="center", transform=ax.transAxes
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             continue
@@ -100,13 +115,17 @@ def draw_row(title: str, panels: list[dict], data: dict, path: Path) -> None:
             for series in target["result"]:
                 times = [float(t) - data["start"] for t, _ in series["values"]]
                 values = [float(v) for _, v in series["values"]]
-                ax.plot(times, values, label=label(target["legend"], series["metric"]), linewidth=1.2)
+                ax.plot(
+                    times, values, label=label(target["legend"], series["metric"]), linewidth=1.2
+                )
         ax.set_xlabel("seconds into the run", fontsize=8)
         ax.set_ylabel(UNITS.get(shown["unit"], shown["unit"]), fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"Dynamo worker: {title} (request_handler example, scraped every second)", fontsize=12)
+    fig.suptitle(
+        f"Dynamo worker: {title} (request_handler example, scraped every second)", fontsize=12
+    )
     fig.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(fig)
 

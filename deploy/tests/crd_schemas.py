@@ -12,7 +12,13 @@ release of the CRDs: older operators require ``podMetricsEndpoints`` / ``endpoin
 from __future__ import annotations
 
 STRING = {"type": "string"}
-DURATION = {"type": "string", "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"}
+DURATION = {
+    "type": "string",
+    "pattern": (
+        r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?"
+        r"(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+    ),
+}
 PORT_NAME = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 15}
 LABELS = {"type": "object", "additionalProperties": STRING}
 
@@ -54,10 +60,28 @@ RELABEL_CONFIG = {
     "properties": {
         "action": {
             "enum": [
-                "replace", "Replace", "keep", "Keep", "drop", "Drop", "hashmod", "HashMod",
-                "labelmap", "LabelMap", "labeldrop", "LabelDrop", "labelkeep", "LabelKeep",
-                "lowercase", "Lowercase", "uppercase", "Uppercase", "keepequal", "KeepEqual",
-                "dropequal", "DropEqual",
+                "replace",
+                "Replace",
+                "keep",
+                "Keep",
+                "drop",
+                "Drop",
+                "hashmod",
+                "HashMod",
+                "labelmap",
+                "LabelMap",
+                "labeldrop",
+                "LabelDrop",
+                "labelkeep",
+                "LabelKeep",
+                "lowercase",
+                "Lowercase",
+                "uppercase",
+                "Uppercase",
+                "keepequal",
+                "KeepEqual",
+                "dropequal",
+                "DropEqual",
             ]
         },
         "sourceLabels": {"type": "array", "items": STRING},

@@ -10,9 +10,9 @@ import re
 import jsonschema
 import pytest
 import yaml
-from conftest import KUBERNETES, PROMETHEUS, documents, of_kind
-
 from crd_schemas import BY_KIND
+
+from conftest import KUBERNETES, PROMETHEUS, documents, of_kind
 
 MANIFESTS = sorted(KUBERNETES.glob("*.yaml"))
 
@@ -29,7 +29,10 @@ def complaints(doc: dict) -> list[str]:
 
 def scrape_job() -> str:
     """The job name of deploy/prometheus/prometheus.yml, which the rules select."""
-    (job,) = [c["job_name"] for c in yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["scrape_configs"]]
+    (job,) = [
+        c["job_name"]
+        for c in yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["scrape_configs"]
+    ]
     return job
 
 
@@ -77,13 +80,32 @@ def test_the_manifests_hold_one_monitor_of_each_kind():
     "break_it, complaint",
     [
         (lambda spec: spec.pop("selector"), "'selector' is a required property"),
-        (lambda spec: spec.pop("podMetricsEndpoints"), "'podMetricsEndpoints' is a required property"),
-        (lambda spec: spec.update(podMetricEndpoints=spec.pop("podMetricsEndpoints")), "'podMetricEndpoints' was unexpected"),
-        (lambda spec: spec["podMetricsEndpoints"][0].update(interval="15 seconds"), "does not match"),
-        (lambda spec: spec["podMetricsEndpoints"][0]["relabelings"][0].pop("targetLabel"), "'targetLabel' is a required property"),
+        (
+            lambda spec: spec.pop("podMetricsEndpoints"),
+            "'podMetricsEndpoints' is a required property",
+        ),
+        (
+            lambda spec: spec.update(podMetricEndpoints=spec.pop("podMetricsEndpoints")),
+            "'podMetricEndpoints' was unexpected",
+        ),
+        (
+            lambda spec: spec["podMetricsEndpoints"][0].update(interval="15 seconds"),
+            "does not match",
+        ),
+        (
+            lambda spec: spec["podMetricsEndpoints"][0]["relabelings"][0].pop("targetLabel"),
+            "'targetLabel' is a required property",
+        ),
         (lambda spec: spec["podMetricsEndpoints"][0].update(port=8081), "is not of type 'string'"),
     ],
-    ids=["no selector", "no endpoints", "misspelt field", "bad duration", "replace without target", "port number for a name"],
+    ids=[
+        "no selector",
+        "no endpoints",
+        "misspelt field",
+        "bad duration",
+        "replace without target",
+        "port number for a name",
+    ],
 )
 def test_the_schema_refuses_a_broken_pod_monitor(break_it, complaint):
     ((_, monitor),) = of_kind("PodMonitor")
@@ -114,7 +136,9 @@ def test_fleet_labels_parse_as_name_value_pairs():
     assert all(len(p) == 2 and re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", p[0]) for p in pairs), labels
 
 
-@pytest.mark.parametrize("kind, field", [("PodMonitor", "podMetricsEndpoints"), ("ServiceMonitor", "endpoints")])
+@pytest.mark.parametrize(
+    "kind, field", [("PodMonitor", "podMetricsEndpoints"), ("ServiceMonitor", "endpoints")]
+)
 def test_monitors_scrape_the_workers_metrics_in_the_dynamo_job(kind, field):
     ((_, monitor),) = of_kind(kind)
     deployment = worker_deployment()
@@ -124,7 +148,8 @@ def test_monitors_scrape_the_workers_metrics_in_the_dynamo_job(kind, field):
     (endpoint,) = monitor["spec"][field]
     assert endpoint["path"] == "/metrics"
     assert seconds(endpoint["scrapeTimeout"]) < seconds(endpoint["interval"])
-    assert {"action": "replace", "targetLabel": "job", "replacement": scrape_job()} in endpoint["relabelings"]
+    names_the_job = {"action": "replace", "targetLabel": "job", "replacement": scrape_job()}
+    assert names_the_job in endpoint["relabelings"]
     if kind == "PodMonitor":
         port_named(container(deployment), endpoint["port"])
     else:
@@ -144,7 +169,9 @@ def relabel(labels: dict[str, str], configs: list[dict]) -> dict[str, str] | Non
     labels = dict(labels)
     for config in configs:
         action = config.get("action", "replace")
-        value = config.get("separator", ";").join(labels.get(s, "") for s in config.get("source_labels", []))
+        value = config.get("separator", ";").join(
+            labels.get(s, "") for s in config.get("source_labels", [])
+        )
         match = re.fullmatch(config.get("regex", "(.*)"), value)
         if action == "keep":
             if not match:
@@ -190,7 +217,11 @@ def test_annotated_pods_are_scraped_on_the_status_port():
     ((_, deployment),) = [(f, d) for f, d in of_kind("Deployment") if f == "pod-annotations.yaml"]
     worker = container(deployment)
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["prometheus.io/port"] == env(worker)["DYN_SYSTEM_PORT"] == str(port_named(worker, "system"))
+    assert (
+        annotations["prometheus.io/port"]
+        == env(worker)["DYN_SYSTEM_PORT"]
+        == str(port_named(worker, "system"))
+    )
     job = annotations_scrape_config()
     assert job["job_name"] == scrape_job()
     target = relabel(pod_meta_labels(deployment, "10.1.2.3"), job["relabel_configs"])
@@ -203,9 +234,16 @@ def test_annotated_pods_are_scraped_on_the_status_port():
 
 def test_pods_without_the_scrape_annotation_are_not_scraped():
     deployment = worker_deployment()  # the PodMonitor's pods carry no annotations
-    assert relabel(pod_meta_labels(deployment, "10.1.2.4"), annotations_scrape_config()["relabel_configs"]) is None
+    assert (
+        relabel(
+            pod_meta_labels(deployment, "10.1.2.4"), annotations_scrape_config()["relabel_configs"]
+        )
+        is None
+    )
 
 
 def test_the_annotations_config_loads_the_shipped_rules():
     config = yaml.safe_load((KUBERNETES / "prometheus-annotations.yml").read_text())
-    assert [(KUBERNETES / f).resolve() for f in config["rule_files"]] == [(PROMETHEUS / "rules.yml").resolve()]
+    assert [(KUBERNETES / f).resolve() for f in config["rule_files"]] == [
+        (PROMETHEUS / "rules.yml").resolve()
+    ]

@@ -5,6 +5,7 @@ must not, every recording rule is checked by value, and every rule documents its
 from __future__ import annotations
 
 import yaml
+
 from conftest import PROMETHEUS
 
 
@@ -43,7 +44,8 @@ def test_every_alert_has_a_severity_and_a_summary():
     for rule in rules():
         if "alert" in rule:
             assert rule["labels"]["severity"] in {"critical", "warning", "info"}, rule["alert"]
-            assert rule["annotations"]["summary"] and rule["annotations"]["description"], rule["alert"]
+            annotations = rule["annotations"]
+            assert annotations["summary"] and annotations["description"], rule["alert"]
 
 
 def test_the_worker_alerts_are_there():

@@ -166,14 +166,12 @@ fn made_by_prometheus(name: &str) -> bool {
 
 /// The metric family a sample name belongs to, for the names a page shows in `# TYPE`.
 fn family(name: &str, page_families: &BTreeSet<String>) -> String {
-    for suffix in ["_bucket", "_sum", "_count"] {
-        if let Some(base) = name.strip_suffix(suffix)
-            && page_families.contains(base)
-        {
-            return base.to_string();
-        }
-    }
-    name.to_string()
+    ["_bucket", "_sum", "_count"]
+        .iter()
+        .filter_map(|suffix| name.strip_suffix(suffix))
+        .find(|base| page_families.contains(*base))
+        .unwrap_or(name)
+        .to_string()
 }
 
 /// Resolves the variables as Grafana would, each with the values the earlier ones allow.
@@ -333,7 +331,7 @@ fn families_once_busy(example: &common::Example) -> BTreeSet<String> {
     let labels = r#"dynamo_component="llm",dynamo_endpoint="generate",dynamo_namespace="example",model="toy-reverser""#;
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        let (_, text) = get(example.addr, "/metrics");
+        let text = get(example.addr, "/metrics").text();
         let busy = value(
             &text,
             &format!("dynamo_component_cancellation_total{{{labels}}} "),
@@ -476,13 +474,13 @@ fn rename_in_panel(dashboard: &Value, title: &str, from: &str, to: &str) -> Valu
     let mut stack: Vec<&mut Value> = copy["panels"].as_array_mut().unwrap().iter_mut().collect();
     let mut renamed = 0;
     while let Some(panel) = stack.pop() {
-        if panel["title"] == title
-            && let Some(targets) = panel["targets"].as_array_mut()
-        {
-            for target in targets {
-                let expr = target["expr"].as_str().unwrap().replace(from, to);
-                target["expr"] = Value::String(expr);
-                renamed += 1;
+        if panel["title"] == title {
+            if let Some(targets) = panel["targets"].as_array_mut() {
+                for target in targets {
+                    let expr = target["expr"].as_str().unwrap().replace(from, to);
+                    target["expr"] = Value::String(expr);
+                    renamed += 1;
+                }
             }
         }
         if let Some(nested) = panel.get_mut("panels").and_then(Value::as_array_mut) {

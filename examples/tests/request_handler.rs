@@ -5,9 +5,8 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{TIMEOUT, get, start, value};
+use common::{TIMEOUT, assert_promtool_accepts, get, poll_until, scrape, start, value};
 
 const LABELS: &str = r#"dynamo_component="llm",dynamo_endpoint="generate",dynamo_namespace="example",model="toy-reverser""#;
 
@@ -24,19 +23,17 @@ fn errors(text: &str) -> Option<f64> {
 /// Scrapes until the traffic has produced an error, a cancellation and ten requests. Polls
 /// the program's own traffic (the server answers from the first scrape).
 fn scrape_after_some_traffic(example: &common::Example) -> String {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let (status, text) = get(example.addr, "/metrics");
-        assert_eq!(status, "HTTP/1.1 200 OK");
-        let enough = request_series(&text, "requests_total").is_some_and(|n| n >= 10.0)
-            && errors(&text).is_some_and(|n| n >= 1.0)
-            && request_series(&text, "cancellation_total").is_some_and(|n| n >= 1.0);
-        if enough {
-            return text;
-        }
-        assert!(Instant::now() < deadline, "not enough traffic in:\n{text}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    poll_until(
+        TIMEOUT,
+        "ten requests, an error and a cancellation on the page",
+        || {
+            let text = scrape(example.addr);
+            let enough = request_series(&text, "requests_total").is_some_and(|n| n >= 10.0)
+                && errors(&text).is_some_and(|n| n >= 1.0)
+                && request_series(&text, "cancellation_total").is_some_and(|n| n >= 1.0);
+            enough.then_some(text)
+        },
+    )
 }
 
 #[test]
@@ -87,8 +84,8 @@ fn request_handler_serves_the_request_series_of_its_traffic() {
     assert_eq!(bucket("600"), Some(ended), "{text}");
     assert_eq!(bucket("+Inf"), Some(ended), "{text}");
     assert!(bucket("0.005").is_some(), "{text}");
-    assert_eq!(common::promtool_check(&text), Ok(Vec::new()));
-    assert_eq!(get(example.addr, "/health").0, "HTTP/1.1 200 OK");
+    assert_promtool_accepts(&text);
+    assert_eq!(get(example.addr, "/health").status, 200);
 }
 
 #[test]

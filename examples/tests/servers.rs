@@ -10,9 +10,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::{Example, TIMEOUT, get, start, value};
+use common::{Example, TIMEOUT, assert_promtool_accepts, get, poll_until, scrape, start, value};
 
 const LABELS: &str =
     r#"dynamo_component="worker",dynamo_endpoint="generate",dynamo_namespace="example""#;
@@ -23,16 +23,13 @@ fn updates_series(method: &str) -> String {
 
 /// Scrapes until the example has updated its metrics once.
 fn first_update(addr: SocketAddr, method: &str) -> String {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let (status, body) = get(addr, "/metrics");
-        assert_eq!(status, "HTTP/1.1 200 OK");
+    poll_until(TIMEOUT, format!("a first {method} update"), || {
+        let body = scrape(addr);
         // The counter exists from the start; the first update makes it 1.
-        if value(&body, &updates_series(method)).is_some_and(|n| n >= 1.0) {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "no update within {TIMEOUT:?}");
-    }
+        value(&body, &updates_series(method))
+            .is_some_and(|n| n >= 1.0)
+            .then_some(body)
+    })
 }
 
 fn assert_example_metrics(text: &str) {
@@ -59,11 +56,11 @@ fn server_with_callback_updates_once_per_scrape() {
     let first = first_update(example.addr, "callback");
     assert_example_metrics(&first);
     assert_eq!(value(&first, &updates_series("callback")), Some(1.0));
-    let (_, second) = get(example.addr, "/metrics");
+    let second = scrape(example.addr);
     assert_eq!(value(&second, &updates_series("callback")), Some(2.0));
-    assert_eq!(common::promtool_check(&second), Ok(Vec::new()));
-    assert_eq!(get(example.addr, "/health").0, "HTTP/1.1 200 OK");
-    assert_eq!(get(example.addr, "/live").0, "HTTP/1.1 200 OK");
+    assert_promtool_accepts(&second);
+    assert_eq!(get(example.addr, "/health").status, 200);
+    assert_eq!(get(example.addr, "/live").status, 200);
 }
 
 #[test]
@@ -71,8 +68,8 @@ fn server_with_loop_serves_the_same_metrics() {
     let example = start(env!("CARGO_BIN_EXE_server_with_loop"));
     let text = first_update(example.addr, "loop");
     assert_example_metrics(&text);
-    assert_eq!(common::promtool_check(&text), Ok(Vec::new()));
-    assert_eq!(get(example.addr, "/health").0, "HTTP/1.1 200 OK");
+    assert_promtool_accepts(&text);
+    assert_eq!(get(example.addr, "/health").status, 200);
 }
 
 #[test]
@@ -132,17 +129,9 @@ fn stop_with(example: &mut Example, signal: &str) -> ExitStatus {
         .status()
         .unwrap();
     assert!(sent.success());
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(status) = example.child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running {TIMEOUT:?} after SIG{signal}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll_until(TIMEOUT, format!("an exit after SIG{signal}"), || {
+        example.child.try_wait().unwrap()
+    })
 }
 
 #[test]

@@ -22,6 +22,9 @@
 //! - [`parse`] reads the text exposition format back into typed families, strictly, and
 //!   renders them again; [`fork`] keeps the storage usable in a child after `fork()`.
 //!
+//! Feature `test-util` (for the workspace's tests, from `[dev-dependencies]` only) adds
+//! `test_util`: promtool checks of a text, a small HTTP client and readiness polling.
+//!
 //! ```
 //! use dynamo_exporter::{Opts, Registry};
 //!
@@ -64,6 +67,8 @@ mod pool;
 mod recorder;
 mod registry;
 mod server;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 mod timer;
 mod validate;
 mod vec;

@@ -122,9 +122,27 @@ mod tests {
         for ok in ["a", "_a", ":a", "a:b_c9", "dynamo_component_x"] {
             assert_eq!(metric_name(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "9a", "a-b", "a b", "é"] {
-            assert!(metric_name(bad).is_err(), "{bad}");
+        let cases = [
+            ("", "it is empty"),
+            ("9a", "it starts with a digit"),
+            ("a-b", "only ASCII letters, digits, '_' and ':' are allowed"),
+            ("a b", "only ASCII letters, digits, '_' and ':' are allowed"),
+            ("é", "only ASCII letters, digits, '_' and ':' are allowed"),
+        ];
+        for (bad, reason) in cases {
+            assert_eq!(
+                metric_name(bad),
+                Err(ExporterError::InvalidMetricName {
+                    name: bad.into(),
+                    reason
+                }),
+                "{bad}"
+            );
         }
+        assert_eq!(
+            metric_name("a-b").unwrap_err().to_string(),
+            "invalid metric name \"a-b\": only ASCII letters, digits, '_' and ':' are allowed"
+        );
     }
 
     #[test]
@@ -142,10 +160,27 @@ mod tests {
 
     #[test]
     fn rejects_bad_label_names() {
-        for bad in ["", "1a", "a-b", "__x", "a:b"] {
-            assert!(label_name_problem(bad).is_some(), "{bad}");
+        let cases = [
+            ("", "it is empty"),
+            ("1a", "it starts with a digit"),
+            ("a-b", "only ASCII letters, digits and '_' are allowed"),
+            ("a:b", "only ASCII letters, digits and '_' are allowed"),
+            ("__x", "names starting with \"__\" are reserved"),
+            (
+                crate::OVERFLOW_LABEL,
+                "it marks the series that new label sets fold into past a metric's bound",
+            ),
+        ];
+        for (bad, reason) in cases {
+            assert_eq!(label_name_problem(bad), Some(reason), "{bad}");
         }
         assert_eq!(label_name_problem("_x"), None);
+        assert_eq!(
+            label_names("m", MetricKind::Gauge, ["ok", "1a"].into_iter())
+                .unwrap_err()
+                .to_string(),
+            "metric \"m\": invalid label name \"1a\": it starts with a digit"
+        );
     }
 
     #[test]
@@ -164,11 +199,35 @@ mod tests {
     fn drops_trailing_infinity_and_checks_order() {
         assert_eq!(buckets("h", &[1.0, 2.0, f64::INFINITY]), Ok(vec![1.0, 2.0]));
         assert_eq!(buckets("h", &[]), Ok(vec![]));
-        assert!(buckets("h", &[2.0, 1.0]).is_err());
-        assert!(buckets("h", &[1.0, 1.0]).is_err());
-        assert!(buckets("h", &[f64::NAN]).is_err());
-        assert!(buckets("h", &[f64::NEG_INFINITY, 1.0]).is_err());
-        assert!(buckets("h", &[1.0, f64::INFINITY, f64::INFINITY]).is_err());
+        let increasing = "bounds must be strictly increasing";
+        let finite = "bounds must be finite (only a trailing +Inf is allowed)";
+        let cases: [(&[f64], &str); 5] = [
+            (&[2.0, 1.0], increasing),
+            (&[1.0, 1.0], increasing),
+            (&[f64::NAN], finite),
+            (&[f64::NEG_INFINITY, 1.0], finite),
+            (&[1.0, f64::INFINITY, f64::INFINITY], finite),
+        ];
+        for (given, reason) in cases {
+            match buckets("h", given) {
+                Err(ExporterError::InvalidBuckets {
+                    metric,
+                    buckets,
+                    reason: said,
+                }) => {
+                    assert_eq!(metric, "h", "{given:?}");
+                    // NaN != NaN, so the bounds are compared by their bits.
+                    let bits = |b: &[f64]| b.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&buckets), bits(given), "{given:?}");
+                    assert_eq!(said, reason, "{given:?}");
+                }
+                other => panic!("{given:?}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            buckets("h", &[2.0, 1.0]).unwrap_err().to_string(),
+            "metric \"h\": invalid buckets [2.0, 1.0]: bounds must be strictly increasing"
+        );
         let many: Vec<f64> = (0..=crate::MAX_BUCKETS).map(|i| i as f64).collect();
         assert_eq!(
             buckets("h", &many),

@@ -156,7 +156,8 @@ fn observe_closure_duration_observes_when_the_closure_panics() {
             panic!("the work failed")
         })
     });
-    assert!(caught.is_err());
+    let payload = caught.expect_err("the work panics");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"the work failed"));
     assert_eq!(render_masking_sums(&registry, 0.002), expected("", 0, 1));
 }
 

@@ -249,7 +249,9 @@ mod tests {
         assert_eq!(problem.pair, "dynamo_endpoint=y");
         let problem = check(&[("model", "x"), ("model", "y")]).unwrap_err();
         assert_eq!(problem.pair, "model=y");
-        assert!(check(&[("", "x")]).is_err());
+        let problem = check(&[("", "x")]).unwrap_err();
+        assert_eq!(problem.pair, "=x");
+        assert_eq!(problem.reason, "the label name is empty");
     }
 
     #[test]

@@ -256,7 +256,11 @@ mod tests {
             assert_eq!(parse_duration(value), expected, "{value}");
         }
         for bad in ["-1", "5 days", "m", "1e400", "abc", "5x"] {
-            assert!(parse_duration(bad).is_err(), "{bad} should be refused");
+            assert_eq!(
+                parse_duration(bad),
+                Err("expected a duration such as 90s, 5m, 1h or 500ms (0 or off: never)"),
+                "{bad} should be refused"
+            );
         }
     }
 

@@ -10,7 +10,10 @@ use crate::prometheus_names::{labels, name_prefix};
 /// use dynamo_runtime::names::sanitize_metric_name;
 /// assert_eq!(sanitize_metric_name("métrique").unwrap(), "m_trique");
 /// assert_eq!(sanitize_metric_name("9lives").unwrap(), "_9lives");
-/// assert!(sanitize_metric_name("__").is_err());
+/// assert_eq!(
+///     sanitize_metric_name("__").unwrap_err().to_string(),
+///     "invalid metric name \"__\": it is empty or only underscores once sanitized"
+/// );
 /// ```
 ///
 /// # Errors

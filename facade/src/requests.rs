@@ -1,8 +1,8 @@
 //! Request tracking: the metrics Dynamo keeps for every served endpoint, created once per
 //! endpoint on first use, and a guard that keeps them right whatever path ends a request.
 //!
-//! The metrics ([`prometheus_names::work_handler`]), each `dynamo_component_<name>` with the
-//! endpoint's hierarchy labels and the constant labels of [`RequestMetricsOptions`]:
+//! The metrics ([`crate::prometheus_names::work_handler`]), each `dynamo_component_<name>`
+//! with the endpoint's hierarchy labels and the constant labels of [`RequestMetricsOptions`]:
 //!
 //! | name | type | updated |
 //! |---|---|---|
@@ -417,7 +417,7 @@ impl Endpoint {
     /// }
     ///
     /// assert_eq!(handle(&endpoint, "hello"), Ok("HELLO".to_string()));
-    /// assert!(handle(&endpoint, "").is_err());
+    /// assert_eq!(handle(&endpoint, ""), Err("empty request".to_string()));
     /// let requests = endpoint.request_metrics()?;
     /// assert_eq!(requests.requests_total().get(), 2);
     /// assert_eq!(requests.inflight_requests().get(), 0);

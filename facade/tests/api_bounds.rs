@@ -164,10 +164,12 @@ fn histograms_may_have_at_most_the_bucket_limit() {
         error.to_string(),
         "metric \"dynamo_component_h\": 513 buckets is more than the 512 a histogram may have"
     );
-    assert!(
-        metrics
-            .create_histogramvec("hv", "H", &["k"], &[], Some(too_many))
-            .is_err()
+    let error = metrics
+        .create_histogramvec("hv", "H", &["k"], &[], Some(too_many))
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "metric \"dynamo_component_hv\": 513 buckets is more than the 512 a histogram may have"
     );
     let at_the_limit = metrics
         .create_histogram("h", "H", &[], Some(too_many_minus_one()))

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{promtool_check, scrape, serve};
+use common::{assert_promtool_accepts, scrape, serve};
 
 #[test]
 fn every_series_of_the_page_gets_the_labels_it_lacks() {
@@ -121,7 +121,7 @@ fn every_series_of_the_page_gets_the_labels_it_lacks() {
     .concat();
     let page = scrape(addr);
     assert_eq!(page, expected);
-    promtool_check(&page);
+    assert_promtool_accepts(&page);
 
     // A level's own text carries them too.
     let component = runtime

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{promtool_check, promtool_check_allowing};
+use common::{assert_promtool_accepts, assert_promtool_accepts_allowing};
 use dynamo_runtime::{
     DistributedRuntime, EngineFilter, EngineSource, MetricsError, RuntimeBuilder,
 };
@@ -111,7 +111,7 @@ fn serves_the_engine_families_filtered_and_labelled() {
         ),
         "{page}"
     );
-    promtool_check_allowing(&page, &[COLON_LINT]);
+    assert_promtool_accepts_allowing(&page, &[COLON_LINT]);
     // Another endpoint's scrape does not run it.
     let other = runtime
         .namespace("dynamo")
@@ -330,7 +330,7 @@ fn text_that_would_spoil_the_page_is_left_off_and_counted() {
     assert!(!page.contains("engine_other"), "{page}");
     assert!(!page.contains("twins"), "{page}");
     assert_eq!(page.matches("\nprocess_open_fds ").count(), 1, "{page}");
-    promtool_check(&page);
+    assert_promtool_accepts(&page);
     let page = runtime.metrics().prometheus_expfmt().unwrap();
     assert!(
         page.contains("dynamo_metrics_callback_text_dropped_total{reason=\"conflict\"} 3\n"),

@@ -169,7 +169,8 @@ fn a_panicking_poll_ends_the_request_with_a_panic_error_not_a_cancellation() {
     }));
     // As an executor does: the panic is caught around the poll, the future dropped later.
     let caught = catch_unwind(AssertUnwindSafe(|| poll_once(request.as_mut())));
-    assert!(caught.is_err());
+    let payload = caught.expect_err("the poll panics");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"the handler failed"));
     drop(request);
     assert_eq!(
         scrape(&endpoint),
@@ -192,7 +193,8 @@ async fn a_timeout_an_aborted_task_and_a_panicking_task_end_their_requests() {
         endpoint.instrument_request(std::future::pending::<()>()),
     )
     .await;
-    assert!(timed_out.is_err());
+    let elapsed: tokio::time::error::Elapsed = timed_out.expect_err("the request never ends");
+    assert_eq!(elapsed.to_string(), "deadline has elapsed");
 
     let task = tokio::spawn(endpoint.instrument_request(std::future::pending::<()>()));
     tokio::task::yield_now().await;

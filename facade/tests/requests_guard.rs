@@ -141,7 +141,10 @@ fn a_question_mark_ends_the_request_with_the_error_it_counted() {
     let clock = FakeClock::default();
     let (_runtime, endpoint) = tracked(&clock);
     assert_eq!(handle(&endpoint, &clock, "21"), Ok(42));
-    assert!(handle(&endpoint, &clock, "x").is_err());
+    assert_eq!(
+        handle(&endpoint, &clock, "x"),
+        Err("invalid digit found in string".to_string())
+    );
     assert_eq!(
         scrape(&endpoint),
         Requests {
@@ -163,7 +166,8 @@ fn a_panic_ends_the_request_with_a_panic_error() {
         clock.advance_ms(2000);
         panic!("the handler failed");
     }));
-    assert!(caught.is_err());
+    let payload = caught.expect_err("the handler panics");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"the handler failed"));
     // A thread that dies of a panic ends its request too.
     let handler = {
         let (endpoint, clock) = (endpoint.clone(), clock.clone());
@@ -173,7 +177,11 @@ fn a_panic_ends_the_request_with_a_panic_error() {
             panic!("the handler failed on its thread");
         })
     };
-    assert!(handler.join().is_err());
+    let payload = handler.join().expect_err("the handler's thread panics");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"the handler failed on its thread")
+    );
     assert_eq!(
         scrape(&endpoint),
         Requests {
@@ -195,7 +203,8 @@ fn a_panic_after_an_error_counts_only_that_error() {
         request.error("validation");
         panic!("after the error");
     }));
-    assert!(caught.is_err());
+    let payload = caught.expect_err("the handler panics");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"after the error"));
     assert_eq!(
         scrape(&endpoint),
         Requests {

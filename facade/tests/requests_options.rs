@@ -210,16 +210,19 @@ fn a_metric_made_by_hand_under_a_request_metric_name_is_a_typed_error() {
         "# TYPE dynamo_component_requests_total counter\n",
         "dynamo_component_requests_total{dynamo_component=\"comp\",dynamo_endpoint=\"ep\",dynamo_namespace=\"ns\"} 1\n",
     );
+    let message = "cannot create the request metrics of endpoint \"ns/comp/ep\": metric \
+                   \"dynamo_component_requests_total\" is already registered with help \
+                   \"Total requests\", not \"Total number of requests processed by work handler\"";
     for _ in 0..2 {
         let error = endpoint.try_track_request().unwrap_err();
         assert!(error.is_conflict());
-        assert_eq!(
-            error.to_string(),
-            "cannot create the request metrics of endpoint \"ns/comp/ep\": metric \
-             \"dynamo_component_requests_total\" is already registered with help \
-             \"Total requests\", not \"Total number of requests processed by work handler\""
+        assert_eq!(error.to_string(), message);
+        let error = endpoint.request_metrics().expect_err("the same refusal");
+        assert!(
+            matches!(&error, MetricsError::RequestMetrics { endpoint, .. } if endpoint == "ns/comp/ep"),
+            "{error:?}"
         );
-        assert!(endpoint.request_metrics().is_err());
+        assert_eq!(error.to_string(), message);
     }
     // The infallible form counts nothing, and leaves the hand-made metric alone.
     let mut guard = endpoint.track_request();

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{builder, get, scrape, serve};
+use dynamo_runtime::{MetricsError, SettingSource};
 
 #[tokio::test(flavor = "current_thread")]
 async fn serves_while_the_application_runtime_is_blocked() {
@@ -24,8 +25,21 @@ async fn serves_while_the_application_runtime_is_blocked() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_failed_start_and_a_drop_inside_an_async_context_do_not_panic() {
     let (runtime, addr) = serve(builder());
-    let taken = builder().system_port(Some(addr.port())).build();
-    assert!(taken.is_err(), "the port is in use");
+    let port = addr.port();
+    match builder().system_port(Some(port)).build() {
+        Err(MetricsError::ServerStart {
+            port: SettingSource::Code { setting, value },
+            addr: tried,
+            source,
+        }) => {
+            assert_eq!(setting, "RuntimeBuilder::system_port");
+            assert_eq!(value, format!("Some({port})"));
+            assert_eq!(tried, format!("127.0.0.1:{port}"));
+            assert_eq!(source.kind(), std::io::ErrorKind::AddrInUse);
+        }
+        Err(other) => panic!("expected ServerStart for port {port} in use, got {other:?}"),
+        Ok(_) => panic!("a second runtime started on port {port}, which is in use"),
+    }
     let answered = tokio::task::spawn_blocking(move || get(addr, "/metrics").status);
     assert_eq!(answered.await.unwrap(), 200);
     drop(runtime);

@@ -144,7 +144,9 @@ def main() -> int:
     print("|---|---:|---:|---:|---:|")
     failed = []
     rows = [(name, ours, theirs, goal) for name, ours, theirs, goal in CASES]
-    rows.append(("request guard vs the same updates by hand (ours)", CASES[0][1], HAND_WRITTEN, None))
+    rows.append(
+        ("request guard vs the same updates by hand (ours)", CASES[0][1], HAND_WRITTEN, None)
+    )
     for name, ours, theirs, goal in rows:
         runs = [best_ns([ours, theirs], ns, args.number, args.repeat) for _ in range(args.runs)]
         d = [r[0] for r in runs]

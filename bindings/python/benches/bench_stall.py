@@ -50,8 +50,11 @@ def run(series: int) -> str:
 
     drt = DistributedRuntime(process_metrics=False)
     host, port = drt.system_status_server_info()
-    vec = drt.namespace("bench").component("stall").endpoint("run").metrics.create_intcountervec(
-        "requests_total", "Requests", ["model", "worker"]
+    vec = (
+        drt.namespace("bench")
+        .component("stall")
+        .endpoint("run")
+        .metrics.create_intcountervec("requests_total", "Requests", ["model", "worker"])
     )
     vec.max_series = 0
     for i in range(series):

@@ -54,7 +54,12 @@ CASES = [
     ("gauge set", "d_gauge.set(42.0)", "p_gauge.set(42.0)", 10),
     ("histogram observe", "d_histogram.observe(0.023)", "p_histogram.observe(0.023)", 10),
     ("vec inc with a dict", "d_vec.inc(labels)", "p_vec.labels(**labels).inc()", 20),
-    ("gauge vec set with a dict", "d_gaugevec.set(42.0, labels)", "p_gaugevec.labels(**labels).set(42.0)", 20),
+    (
+        "gauge vec set with a dict",
+        "d_gaugevec.set(42.0, labels)",
+        "p_gaugevec.labels(**labels).set(42.0)",
+        20,
+    ),
     (
         "histogram vec observe with a dict",
         "d_histogramvec.observe(0.023, labels)",

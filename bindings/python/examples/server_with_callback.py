@@ -4,11 +4,12 @@
     DYN_SYSTEM_PORT=8081 ./server_with_callback.py
     curl localhost:8081/metrics
 
-The same metrics as ``server_with_loop.py``, which updates them from a thread instead. A
-callback suits values that are cheap to read on demand: it runs on the server's thread with the
-interpreter attached, and an exception it raises is logged and skipped. ``DYN_SYSTEM_PORT=0``
-picks a free port; the address is printed at start. Ctrl-C or SIGTERM stops it
-gracefully: scrapes in flight are answered, then it exits 0.
+The same metrics as ``server_with_loop.py`` (both create them with ``worker_metrics.py``),
+which updates them from a thread instead. A callback suits values that are cheap to read on
+demand: it runs on the server's thread with the interpreter attached, and an exception it
+raises is logged and skipped. ``DYN_SYSTEM_PORT=0`` picks a free port; the address is printed
+at start. Ctrl-C or SIGTERM stops it gracefully: scrapes in flight are answered, then it
+exits 0.
 """
 
 import itertools
@@ -17,8 +18,7 @@ import sys
 import threading
 
 from dynamo.runtime import DistributedRuntime
-
-WORKERS = 3
+from worker_metrics import WorkerMetrics
 
 
 def main() -> int:
@@ -32,26 +32,12 @@ def main() -> int:
         return 2
 
     metrics = drt.namespace("example").component("worker").endpoint("generate").metrics
-    total_slots = metrics.create_intgauge("total_slots", "Request slots of the worker pool")
-    cache_usage = metrics.create_gauge(
-        "kv_cache_usage_ratio", "Fraction of the KV cache in use, from 0 to 1"
-    )
-    active = metrics.create_gaugevec(
-        "worker_active_requests", "Requests in flight on each worker", ["worker_id"]
-    )
-    updates = metrics.create_intcounter(
-        "updates_total", "Times the metrics were updated", [("update_method", "callback")]
-    )
+    workers = WorkerMetrics(metrics, "callback")
 
     ticks = itertools.count()
 
     def update_metrics() -> None:
-        tick = next(ticks)
-        total_slots.set(64)
-        cache_usage.set(tick % 100 / 100)
-        for worker in range(WORKERS):
-            active.set((tick + worker * 3) % 10, {"worker_id": str(worker)})
-        updates.inc()
+        workers.update(next(ticks))
 
     metrics.register_callback(update_metrics)
 

@@ -10,6 +10,8 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
+use crate::errors::type_name;
+
 /// Unregisters a callback: returned by `register_callback`,
 /// `register_prometheus_expfmt_callback` and `register_engine_metrics`. Dropping it keeps the
 /// callback registered.
@@ -118,10 +120,4 @@ pub(crate) fn logged(
         log_err.write_unraisable(py, Some(callback));
     }
     message
-}
-
-pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map_or_else(|_| "?".into(), |n| n.to_string())
 }

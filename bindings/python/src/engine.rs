@@ -11,8 +11,8 @@ use pyo3::exceptions::{PyImportError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use crate::callbacks::{PyCallbackHandle, attached, logged, type_name};
-use crate::errors::to_py_err;
+use crate::callbacks::{PyCallbackHandle, attached, logged};
+use crate::errors::{to_py_err, type_name};
 use crate::labels::ConstLabels;
 
 /// What the source reads.

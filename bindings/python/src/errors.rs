@@ -3,12 +3,17 @@
 //! Conflicts with a metric already registered raise [`MetricsError`] (a `RuntimeError`); a bad
 //! argument (name, label, help, buckets, environment value) raises `ValueError`; a failure of
 //! the operating system (such as a port already in use) raises `OSError`.
+//!
+//! The helpers every class shares for its own errors live here too: the name of a Python
+//! object's type in a `TypeError`, and the error of a counter increased by a negative or NaN
+//! amount.
 
 use std::error::Error as _;
 
 use dynamo_runtime::MetricsError as Error;
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
-use pyo3::{PyErr, create_exception};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyOSError, PyOverflowError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
 
 create_exception!(
     dynamo.prometheus_metrics,
@@ -60,4 +65,25 @@ fn cause(error: &Error) -> Cause {
         source = cause.source();
     }
     Cause::Other
+}
+
+/// The name of `obj`'s type (`"int"`, `"NoneType"`), for the message of a `TypeError`; `"?"`
+/// when Python cannot give it.
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".into(), |n| n.to_string())
+}
+
+/// The error for increasing counter `name` by `v`, negative or NaN: `ValueError` for NaN,
+/// `OverflowError` for a negative amount.
+#[cold]
+pub(crate) fn bad_counter_increment(name: &str, v: f64) -> PyErr {
+    if v.is_nan() {
+        PyValueError::new_err(format!("counter {name}: cannot increase by NaN"))
+    } else {
+        PyOverflowError::new_err(format!(
+            "counter {name}: cannot increase by a negative amount ({v})"
+        ))
+    }
 }

@@ -8,7 +8,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
-use crate::errors::to_py_err;
+use crate::errors::{to_py_err, type_name};
 
 /// Constant labels as given to a creator: a list of `(key, value)` pairs, or a dict.
 pub(crate) struct ConstLabels(Vec<(String, String)>);
@@ -246,10 +246,7 @@ fn as_str<'a>(value: &'a Bound<'_, PyAny>, key: &Bound<'_, PyString>) -> PyResul
         Ok(s) => s.to_str(),
         Err(_) => Err(PyTypeError::new_err(format!(
             "label {key} must be a str, not {}",
-            value
-                .get_type()
-                .name()
-                .map_or_else(|_| "?".into(), |n| n.to_string())
+            type_name(value)
         ))),
     }
 }

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 
 use crate::callbacks::{self, PyCallbackHandle};
 use crate::engine::{self, EngineOptions, Prefixes};
-use crate::errors::to_py_err;
+use crate::errors::{to_py_err, type_name};
 use crate::labels::ConstLabels;
 
 /// The metrics of one hierarchy level: `drt.metrics`, `namespace.metrics`,
@@ -162,10 +162,7 @@ impl PyMetrics {
         let Some(id) = registered_id(metric) else {
             return Err(PyTypeError::new_err(format!(
                 "unregister takes a metric object, not {}",
-                metric
-                    .get_type()
-                    .name()
-                    .map_or_else(|_| "?".into(), |n| n.to_string())
+                type_name(metric)
             )));
         };
         py.detach(|| self.0.unregister(&ById(id)))

@@ -4,10 +4,10 @@
 //! thread-safe and none takes a lock. Instances come only from the `create_*` methods.
 
 use dynamo_runtime::{Counter, Gauge, Histogram, IntCounter, IntGauge};
-use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::errors::bad_counter_increment;
 use crate::labels::{label_dict, selector};
 use crate::timers::{
     CounterTarget, GaugeTarget, PyExceptionCounter, PyInprogressTracker, PyTimer, TimerTarget,
@@ -60,18 +60,6 @@ macro_rules! scalar_class {
             }
         }
     };
-}
-
-/// The error for a negative or NaN counter increment.
-#[cold]
-pub(crate) fn bad_counter_increment(name: &str, v: f64) -> PyErr {
-    if v.is_nan() {
-        PyValueError::new_err(format!("counter {name}: cannot increase by NaN"))
-    } else {
-        PyOverflowError::new_err(format!(
-            "counter {name}: cannot increase by a negative amount ({v})"
-        ))
-    }
 }
 
 scalar_class! {

@@ -9,8 +9,8 @@ use dynamo_runtime::{Counter, Gauge, Histogram, IntCounter, IntGauge, MetricVec}
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+use crate::errors::bad_counter_increment;
 use crate::labels::{LabelKeys, label_dict, selector};
-use crate::scalars::bad_counter_increment;
 use crate::timers::{
     CounterTarget, GaugeTarget, PyExceptionCounter, PyInprogressTracker, PyTimer, TimerTarget,
 };

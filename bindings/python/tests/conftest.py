@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -55,6 +57,27 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
             assert k not in out, f"sample {k} appears twice"
             out[k] = sample.value
     return out
+
+
+def promtool_check(text: str) -> list[str]:
+    """What ``promtool check metrics`` (Debian's ``prometheus`` package) finds in ``text``: its
+    lint findings, one per line, none when it accepts the text as it is. A text it cannot parse
+    fails the test, and so does a missing promtool (``scripts/test`` installs it)."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is not installed: apt-get install prometheus (scripts/test does)"
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+    )
+    said = result.stdout + result.stderr
+    # 0: accepted; 3: parsed, with lint findings; 1: not parsed.
+    assert result.returncode in (0, 3), f"promtool cannot parse the text: {said}\nin:\n{text}"
+    return [line for line in said.splitlines() if line.strip()] if result.returncode else []
+
+
+def assert_promtool_accepts(text: str) -> None:
+    """``promtool check metrics`` accepts ``text``, lint included."""
+    findings = promtool_check(text)
+    assert not findings, f"promtool check metrics found {findings} in:\n{text}"
 
 
 def families(text: str) -> dict[str, tuple[str, str]]:

@@ -201,7 +201,9 @@ def test_text_that_would_spoil_the_page_is_left_off_and_counted(drt):
                 key("good", {}): 1,
                 key("dynamo_component_uptime_seconds", {}): samples_value(text, "uptime"),
                 key("dynamo_metrics_macro_rejections_total", {}): 0,
-                key("dynamo_metrics_callback_text_dropped_total", {"reason": "conflict"}): conflicts,
+                key(
+                    "dynamo_metrics_callback_text_dropped_total", {"reason": "conflict"}
+                ): conflicts,
                 key("dynamo_metrics_callback_text_dropped_total", {"reason": "invalid"}): invalid,
             },
         )

@@ -138,7 +138,7 @@ def from_page(page: str) -> dict:
                     entry["sum"] = s.value
             for labels, entry in buckets.items():
                 cumulative = entry["cumulative"]
-                counts = [c - b for c, b in zip(cumulative, [0, *cumulative[:-1]])]
+                counts = [c - b for c, b in zip(cumulative, [0, *cumulative[:-1]], strict=True)]
                 points[labels] = (entry["bounds"], counts, entry["sum"], cumulative[-1])
             out[family.name] = ("histogram", family.documentation, points)
         else:
@@ -159,7 +159,7 @@ def test_an_export_equals_the_page_of_the_same_moment(receiver):
             "service_name": "py-worker",
             "resource_attributes": {"team": "a,b"},
             "headers": {"x-tenant": "t1"},
-        }
+        },
     )
     try:
         ep = drt.namespace("ns").component("comp").endpoint("ep")
@@ -231,5 +231,5 @@ def test_bad_settings_raise_value_error():
 def test_bad_environment_raises_value_error_naming_the_variable(monkeypatch):
     monkeypatch.setenv("OTEL_METRICS_EXPORTER", "otlp")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-    with pytest.raises(ValueError, match="OTEL_EXPORTER_OTLP_PROTOCOL=\"grpc\" is invalid"):
+    with pytest.raises(ValueError, match='OTEL_EXPORTER_OTLP_PROTOCOL="grpc" is invalid'):
         DistributedRuntime()

@@ -2,8 +2,8 @@
 removed series record nothing, and the same labels or identity start again at zero."""
 
 import pytest
-from conftest import key, labels, samples
 
+from conftest import key, labels, samples
 from dynamo.prometheus_metrics import MetricsError
 
 

@@ -40,7 +40,11 @@ def request_text(
 
     def scalar(name: str, kind: str, help_text: str, value: int) -> list[str]:
         full = f"dynamo_component_{name}"
-        return [f"# HELP {full} {help_text}", f"# TYPE {full} {kind}", f"{full}{{{labels}}} {value}"]
+        return [
+            f"# HELP {full} {help_text}",
+            f"# TYPE {full} {kind}",
+            f"{full}{{{labels}}} {value}",
+        ]
 
     def histogram(name: str, help_text: str, count: int) -> list[str]:
         full = f"dynamo_component_{name}"
@@ -58,12 +62,8 @@ def request_text(
         full = f"dynamo_component_{wh.ERRORS_TOTAL}"
         lines += [f"# HELP {full} {wh.ERRORS_TOTAL_HELP}", f"# TYPE {full} counter"]
         lines += [f'{full}{{{labels},error_type="{t}"}} {n}' for t, n in sorted(errors.items())]
-    lines += scalar(
-        wh.INFLIGHT_REQUESTS, "gauge", wh.INFLIGHT_REQUESTS_HELP, started - ended
-    )
-    lines += scalar(
-        wh.REQUEST_BYTES_TOTAL, "counter", wh.REQUEST_BYTES_TOTAL_HELP, request_bytes
-    )
+    lines += scalar(wh.INFLIGHT_REQUESTS, "gauge", wh.INFLIGHT_REQUESTS_HELP, started - ended)
+    lines += scalar(wh.REQUEST_BYTES_TOTAL, "counter", wh.REQUEST_BYTES_TOTAL_HELP, request_bytes)
     lines += histogram(wh.REQUEST_DURATION_SECONDS, wh.REQUEST_DURATION_SECONDS_HELP, ended)
     lines += scalar(wh.REQUESTS_TOTAL, "counter", wh.REQUESTS_TOTAL_HELP, started)
     lines += scalar(
@@ -98,17 +98,17 @@ def test_a_with_block_counts_the_request_in_flight_and_ends_it(tracked):
 
 
 def test_an_exception_leaving_the_block_counts_an_error_named_after_its_class(tracked):
-    class QuotaExceeded(Exception):
+    class QuotaExceededError(Exception):
         pass
 
     with pytest.raises(ValueError), tracked.track_request():
         raise ValueError("bad request")
-    with pytest.raises(QuotaExceeded), tracked.track_request():
-        raise QuotaExceeded
+    with pytest.raises(QuotaExceededError), tracked.track_request():
+        raise QuotaExceededError
     with pytest.raises(KeyError), tracked.track_request(error_type="generate"):
         raise KeyError("x")
     assert scrape(tracked) == request_text(
-        started=3, errors={"ValueError": 1, "QuotaExceeded": 1, "generate": 1}
+        started=3, errors={"ValueError": 1, "QuotaExceededError": 1, "generate": 1}
     )
 
 
@@ -198,9 +198,7 @@ def test_the_decorator_tracks_coroutines_until_they_return_or_are_cancelled(trac
             await handle(-4)
         task = asyncio.create_task(slow())
         await started.wait()
-        assert scrape(tracked) == request_text(
-            started=3, ended=2, errors={"ValueError": 1}
-        )
+        assert scrape(tracked) == request_text(started=3, ended=2, errors={"ValueError": 1})
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -248,9 +246,7 @@ def test_the_decorator_tracks_an_async_generator_until_exhausted_or_closed(track
                 pass
 
     asyncio.run(main())
-    assert scrape(tracked) == request_text(
-        started=3, cancelled=1, errors={"ConnectionError": 1}
-    )
+    assert scrape(tracked) == request_text(started=3, cancelled=1, errors={"ConnectionError": 1})
 
 
 def test_options_before_the_first_request_and_their_errors(endpoint, drt):
@@ -282,7 +278,7 @@ def test_a_conflicting_metric_is_logged_once_and_nothing_is_counted(endpoint, ca
                 request.error("generate")
     refusals = [r for r in caplog.records if r.name == "dynamo.runtime"]
     assert len(refusals) == 1, caplog.text
-    assert "cannot create the request metrics of endpoint \"ns/comp/ep\"" in refusals[0].message
+    assert 'cannot create the request metrics of endpoint "ns/comp/ep"' in refusals[0].message
     assert "requests at this endpoint are not counted" in refusals[0].message
     assert endpoint.metrics.prometheus_expfmt() == before
     with pytest.raises(MetricsError, match="is already registered with help"):

@@ -62,7 +62,8 @@ def test_examples_are_read_from_fenced_python_blocks():
 
 
 @pytest.mark.parametrize(
-    "code", [code for _, code in EXAMPLES if not code.startswith(SERVES)],
+    "code",
+    [code for _, code in EXAMPLES if not code.startswith(SERVES)],
     ids=[f"line {line}" for line, code in EXAMPLES if not code.startswith(SERVES)],
 )
 def test_example_runs(code, tmp_path):
@@ -80,7 +81,8 @@ def test_example_runs(code, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "code", [code for _, code in EXAMPLES if code.startswith(SERVES)],
+    "code",
+    [code for _, code in EXAMPLES if code.startswith(SERVES)],
     ids=[f"line {line}" for line, code in EXAMPLES if code.startswith(SERVES)],
 )
 def test_server_example_serves_until_sigterm(code, tmp_path):

@@ -1,6 +1,6 @@
 //! The Rust snippets of the metrics developer guide, as written, in one program.
 //!
-//! Prints the scrape of the guide's endpoint: `cargo run -p dynamo-metrics-examples --bin guide`.
+//! Prints the scrape of the guide's endpoint: `cargo run -p dynamo-examples --bin guide`.
 
 use dynamo_runtime::{DistributedRuntime, Endpoint};
 

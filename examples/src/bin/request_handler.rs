@@ -1,7 +1,7 @@
 //! Serves a toy request handler, instrumented in one line, and sends it traffic itself.
 //!
 //! ```text
-//! DYN_SYSTEM_PORT=8081 cargo run -p dynamo-metrics-examples --bin request_handler
+//! DYN_SYSTEM_PORT=8081 cargo run -p dynamo-examples --bin request_handler
 //! curl -s localhost:8081/metrics | grep -v _bucket
 //! ```
 //!

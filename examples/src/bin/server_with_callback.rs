@@ -1,7 +1,7 @@
 //! Serves metrics that a callback updates just before each scrape.
 //!
 //! ```text
-//! DYN_SYSTEM_PORT=8081 cargo run -p dynamo-metrics-examples --bin server_with_callback
+//! DYN_SYSTEM_PORT=8081 cargo run -p dynamo-examples --bin server_with_callback
 //! curl localhost:8081/metrics
 //! ```
 //!
@@ -12,7 +12,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use dynamo_metrics_examples::{StopSignals, WorkerMetrics};
+use dynamo_examples::{StopSignals, WorkerMetrics};
 use dynamo_runtime::{DistributedRuntime, HealthStatus};
 
 fn main() -> anyhow::Result<()> {

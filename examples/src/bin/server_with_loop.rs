@@ -1,7 +1,7 @@
 //! Serves metrics that a thread of the application updates once a second.
 //!
 //! ```text
-//! DYN_SYSTEM_PORT=8081 cargo run -p dynamo-metrics-examples --bin server_with_loop
+//! DYN_SYSTEM_PORT=8081 cargo run -p dynamo-examples --bin server_with_loop
 //! curl localhost:8081/metrics
 //! ```
 //!
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use dynamo_metrics_examples::{StopSignals, WorkerMetrics};
+use dynamo_examples::{StopSignals, WorkerMetrics};
 use dynamo_runtime::{DistributedRuntime, HealthStatus};
 
 fn main() -> anyhow::Result<()> {

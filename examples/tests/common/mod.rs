@@ -1,16 +1,23 @@
-//! Helpers shared by the examples' tests: running an example as a program, a small HTTP
-//! client, and promtool.
+//! Helpers shared by the examples' tests: running an example as a program, and a runtime
+//! serving in the test's own process. The HTTP client and promtool come from
+//! `dynamo_exporter::test_util`, shared by every test crate.
 
-#![allow(dead_code)]
+// Each test binary uses a part of the helpers, and of the shared ones re-exported here.
+#![allow(dead_code, unused_imports)]
 
 pub mod prometheus;
 pub mod promql;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+
+pub use dynamo_exporter::test_util::{
+    assert_promtool_accepts, get, poll_until, promtool_check, request, scrape,
+};
+use dynamo_runtime::DistributedRuntime;
 
 /// How long a test waits for an example: to start, to answer, to show what it should.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
@@ -57,21 +64,6 @@ pub fn start(program: &str) -> Example {
     Example { child, addr }
 }
 
-/// `GET path` over a fresh connection: (status line, body).
-pub fn get(addr: SocketAddr, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (head.lines().next().unwrap().to_string(), body.to_string())
-}
-
 /// The value of the one line starting with `series`.
 pub fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
@@ -79,29 +71,23 @@ pub fn value(text: &str, series: &str) -> Option<f64> {
         .and_then(|rest| rest.trim().parse().ok())
 }
 
-/// Runs `promtool check metrics` on `text`: `Ok` with the lint findings, or `Err` with the
-/// parse error.
-pub fn promtool_check(text: &str) -> Result<Vec<String>, String> {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (Debian package `prometheus`)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
-    match output.status.code() {
-        Some(0) => Ok(Vec::new()),
-        // Exit code 3 means the text parsed and only lint findings were printed.
-        Some(3) => Ok(said.lines().map(str::to_string).collect()),
-        _ => Err(said),
-    }
+/// The uptime a runtime of [`serve_in_process`] reports, so its page is deterministic.
+pub const UPTIME: Duration = Duration::from_millis(1500);
+
+/// A runtime of the test's own process serving on a free port of 127.0.0.1, without the
+/// process-wide recorder or the process metrics (whose values change between scrapes), its
+/// uptime fixed at [`UPTIME`]; with the address it is bound to.
+pub fn serve_in_process() -> (DistributedRuntime, SocketAddr) {
+    let runtime = DistributedRuntime::builder()
+        .global_recorder(false)
+        .process_metrics(false)
+        .uptime_clock(|| UPTIME)
+        .system_host("127.0.0.1")
+        .system_port(Some(0))
+        .build()
+        .expect("the runtime starts");
+    let addr = runtime
+        .system_status_server_info()
+        .expect("the system status server runs");
+    (runtime, addr)
 }

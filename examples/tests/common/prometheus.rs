@@ -1,13 +1,14 @@
 //! A real Prometheus (Debian's package) on a free loopback port, for the tests that check
 //! what it makes of the examples' pages, and a small client of its HTTP API.
 
+use std::fmt;
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use dynamo_exporter::test_util::{poll_until, prometheus_tool, request};
 use serde_json::Value;
 
 use super::promql::percent_encode;
@@ -28,18 +29,6 @@ impl Drop for Prometheus {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The path of a program of Debian's `prometheus` package, with a clear failure without it.
-pub fn program(name: &str) -> PathBuf {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .map(|dir| dir.join(name))
-        .find(|path| path.is_file());
-    found.unwrap_or_else(|| {
-        panic!("`{name}` is not installed: `apt-get install prometheus` (scripts/test does)")
-    })
 }
 
 impl Prometheus {
@@ -63,7 +52,7 @@ impl Prometheus {
             .and_then(|l| l.local_addr())
             .unwrap();
         let log = fs::File::create(dir.path().join("prometheus.log")).unwrap();
-        let child = Command::new(program("prometheus"))
+        let child = Command::new(prometheus_tool("prometheus"))
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!(
                 "--storage.tsdb.path={}",
@@ -76,16 +65,11 @@ impl Prometheus {
             .spawn()
             .expect("prometheus starts");
         let mut prometheus = Self { child, addr, dir };
-        let deadline = Instant::now() + START_TIMEOUT;
-        while !matches!(http_get(addr, "/-/ready"), Ok((200, _))) {
+        let waiting = Waiting(prometheus.dir().join("prometheus.log"));
+        poll_until(START_TIMEOUT, waiting, || {
             prometheus.assert_running();
-            assert!(
-                Instant::now() < deadline,
-                "prometheus not ready within {START_TIMEOUT:?}:\n{}",
-                prometheus.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            matches!(http_get(addr, "/-/ready"), Ok((200, _))).then_some(())
+        });
         prometheus
     }
 
@@ -165,20 +149,21 @@ impl Prometheus {
     }
 }
 
-/// `GET path` in HTTP/1.0, so the answer comes whole (never chunked) and the connection
-/// closes after it: (status, body).
-pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let timeout = Duration::from_secs(10);
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no status in {head:?}")))?;
-    Ok((status, body.to_string()))
+/// `GET path`: (status, body).
+fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let response = request(addr, "GET", path, &[])?;
+    Ok((
+        response.status,
+        String::from_utf8_lossy(&response.body).into_owned(),
+    ))
+}
+
+/// What a start that timed out says: that Prometheus never answered, and its log then.
+struct Waiting(PathBuf);
+
+impl fmt::Display for Waiting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let log = fs::read_to_string(&self.0).unwrap_or_default();
+        write!(f, "prometheus answers /-/ready; its log:\n{log}")
+    }
 }

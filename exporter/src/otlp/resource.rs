@@ -114,8 +114,19 @@ mod tests {
             pairs(&[("a", "1"), ("b", "x,y=z"), ("c", ""), ("d", "café")])
         );
         assert_eq!(parse_pairs("k=a=b").unwrap(), pairs(&[("k", "a=b")]));
-        for bad in ["a", "=1", "a=%", "a=%4", "a=%ff", "a=%G1"] {
-            assert!(parse_pairs(bad).is_err(), "{bad:?} should be refused");
+        let cases = [
+            (
+                "a",
+                r#"expected key=value pairs separated by commas, found "a""#,
+            ),
+            ("=1", r#""=1" has an empty key"#),
+            ("a=%", r#""%" is not percent-encoded UTF-8"#),
+            ("a=%4", r#""%4" is not percent-encoded UTF-8"#),
+            ("a=%ff", r#""%ff" is not percent-encoded UTF-8"#),
+            ("a=%G1", r#""%G1" is not percent-encoded UTF-8"#),
+        ];
+        for (bad, message) in cases {
+            assert_eq!(parse_pairs(bad), Err(message.to_string()), "{bad:?}");
         }
     }
 

@@ -329,12 +329,50 @@ mod tests {
         use super::super::check_route_path;
         assert_eq!(check_route_path("/health"), Ok(()));
         assert_eq!(check_route_path("/a/b-c_d.e"), Ok(()));
-        assert!(check_route_path("health").is_err());
-        assert!(check_route_path("").is_err());
-        assert!(check_route_path("/a b").is_err());
-        assert!(check_route_path("/a?b").is_err());
-        assert!(check_route_path("/metrics").is_err());
-        assert!(check_route_path("/é").is_err());
+        let cases = [
+            ("health", "it must start with '/'"),
+            ("", "it must start with '/'"),
+            (
+                "/a b",
+                "it may hold only visible ASCII characters, without '?' or '#'",
+            ),
+            (
+                "/a?b",
+                "it may hold only visible ASCII characters, without '?' or '#'",
+            ),
+            (
+                "/a#b",
+                "it may hold only visible ASCII characters, without '?' or '#'",
+            ),
+            (
+                "/é",
+                "it may hold only visible ASCII characters, without '?' or '#'",
+            ),
+            ("/metrics", "it is the metrics route"),
+        ];
+        for (path, reason) in cases {
+            assert_eq!(check_route_path(path), Err(reason), "{path:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_route_path_is_named_in_the_start_error() {
+        let error = crate::StatusServer::builder(
+            Arc::new(String::new),
+            Arc::new(|| Health {
+                ready: true,
+                uptime: Duration::ZERO,
+                endpoints: Vec::new(),
+            }),
+        )
+        .health_path("/a b")
+        .start("127.0.0.1:0")
+        .unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(
+            error.to_string(),
+            "route path \"/a b\": it may hold only visible ASCII characters, without '?' or '#'"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! Helpers of the system status server tests: a small HTTP/1.1 client over `TcpStream`, an
-//! exposition parser, runtimes serving on a free loopback port, and the examples' metrics.
+//! Helpers of the system status server tests: runtimes serving on a free loopback port, an
+//! exposition parser, attackers' connections and usage bounds. The HTTP client and promtool
+//! come from `dynamo_exporter::test_util`, shared by every test crate.
 
-#![allow(dead_code)]
+// Each test binary uses a part of the helpers, and of the shared ones re-exported here.
+#![allow(dead_code, unused_imports)]
 
 pub mod logs;
 pub mod otlp;
@@ -11,10 +13,11 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use dynamo_runtime::{DistributedRuntime, Gauge, GaugeVec, IntCounter, IntGauge, RuntimeBuilder};
-
-/// How long a client waits to connect, or for a response.
-pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
+pub use dynamo_exporter::test_util::{
+    HttpResponse, IO_TIMEOUT, assert_promtool_accepts, assert_promtool_accepts_allowing, get,
+    read_response, request, request_with_timeout, scrape,
+};
+use dynamo_runtime::{DistributedRuntime, RuntimeBuilder};
 
 /// The uptime every test runtime reports, so outputs are deterministic.
 pub const UPTIME: Duration = Duration::from_millis(1500);
@@ -40,140 +43,6 @@ pub fn serve(builder: RuntimeBuilder) -> (DistributedRuntime, SocketAddr) {
     assert!(addr.ip().is_loopback(), "tests serve on loopback only");
     assert_ne!(addr.port(), 0, "the bound port is reported");
     (runtime, addr)
-}
-
-/// One HTTP response.
-#[derive(Debug)]
-pub struct HttpResponse {
-    /// The status code.
-    pub status: u16,
-    /// Header names (lowercase) and values, in order.
-    pub headers: Vec<(String, String)>,
-    /// The body, de-chunked, not decompressed.
-    pub body: Vec<u8>,
-}
-
-impl HttpResponse {
-    /// The value of header `name`, if present once or more (the first).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The body as UTF-8.
-    pub fn text(&self) -> String {
-        String::from_utf8(self.body.clone()).expect("the body is UTF-8")
-    }
-}
-
-/// Sends one request (with `Connection: close`) and reads the whole response.
-pub fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> std::io::Result<HttpResponse> {
-    let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    parse_response(&raw, method == "HEAD")
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-}
-
-/// `GET path`, panicking on a transport error.
-pub fn get(addr: SocketAddr, path: &str) -> HttpResponse {
-    request(addr, "GET", path, &[]).unwrap_or_else(|e| panic!("GET {path} on {addr}: {e}"))
-}
-
-/// `GET /metrics` answered 200; returns the text.
-pub fn scrape(addr: SocketAddr) -> String {
-    let response = get(addr, "/metrics");
-    assert_eq!(response.status, 200, "GET /metrics: {}", response.text());
-    response.text()
-}
-
-fn parse_response(raw: &[u8], head_only: bool) -> Result<HttpResponse, String> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("no end of headers")?;
-    let head = std::str::from_utf8(&raw[..end]).map_err(|e| e.to_string())?;
-    let rest = &raw[end + 4..];
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().ok_or("no status line")?;
-    let mut parts = status_line.splitn(3, ' ');
-    if parts.next() != Some("HTTP/1.1") {
-        return Err(format!("bad status line {status_line:?}"));
-    }
-    let status = parts
-        .next()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
-    let headers: Vec<(String, String)> = lines
-        .map(|line| {
-            let (name, value) = line.split_once(':').ok_or(format!("bad header {line:?}"))?;
-            Ok((name.trim().to_ascii_lowercase(), value.trim().to_string()))
-        })
-        .collect::<Result<_, String>>()?;
-    let response = HttpResponse {
-        status,
-        headers,
-        body: Vec::new(),
-    };
-    if head_only {
-        if !rest.is_empty() {
-            return Err(format!("a HEAD response with {} body bytes", rest.len()));
-        }
-        return Ok(response);
-    }
-    let body = if response
-        .header("transfer-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-    {
-        dechunk(rest)?
-    } else if let Some(length) = response.header("content-length") {
-        let length: usize = length.parse().map_err(|_| "bad content-length")?;
-        if rest.len() != length {
-            return Err(format!("content-length {length} but {} bytes", rest.len()));
-        }
-        rest.to_vec()
-    } else {
-        rest.to_vec()
-    };
-    Ok(HttpResponse { body, ..response })
-}
-
-fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    loop {
-        let line_end = rest
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or("no chunk size")?;
-        let size_text = std::str::from_utf8(&rest[..line_end]).map_err(|e| e.to_string())?;
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
-        rest = &rest[line_end + 2..];
-        if size == 0 {
-            return Ok(body);
-        }
-        if rest.len() < size + 2 {
-            return Err("truncated chunk".into());
-        }
-        body.extend_from_slice(&rest[..size]);
-        rest = &rest[size + 2..];
-    }
 }
 
 /// Decodes a gzip body.
@@ -311,128 +180,6 @@ pub fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Opti
         .map(|s| s.value)
 }
 
-/// The metrics of the `server_with_loop` and `server_with_callback` examples.
-pub struct ExampleMetrics {
-    /// `dynamo_component_total_slots`.
-    pub total_slots: IntGauge,
-    /// `dynamo_component_kv_cache_usage_ratio`.
-    pub cache_usage: Gauge,
-    /// `dynamo_component_worker_active_requests{worker_id}`.
-    pub worker_active: GaugeVec,
-    /// `dynamo_component_updates_total{update_method}`.
-    pub updates: IntCounter,
-}
-
-/// Creates the examples' metrics on the `example/worker/generate` endpoint of `runtime`.
-pub fn example_metrics(runtime: &DistributedRuntime, update_method: &str) -> ExampleMetrics {
-    let metrics = runtime
-        .namespace("example")
-        .component("worker")
-        .endpoint("generate")
-        .metrics();
-    ExampleMetrics {
-        total_slots: metrics
-            .create_intgauge("total_slots", "Request slots of the worker pool", &[])
-            .unwrap(),
-        cache_usage: metrics
-            .create_gauge(
-                "kv_cache_usage_ratio",
-                "Fraction of the KV cache in use, from 0 to 1",
-                &[],
-            )
-            .unwrap(),
-        worker_active: metrics
-            .create_gaugevec(
-                "worker_active_requests",
-                "Requests in flight on each worker",
-                &["worker_id"],
-                &[],
-            )
-            .unwrap(),
-        updates: metrics
-            .create_intcounter(
-                "updates_total",
-                "Times the metrics were updated",
-                &[("update_method", update_method)],
-            )
-            .unwrap(),
-    }
-}
-
-/// The path of a program of Debian's `prometheus` package (`prometheus`, `promtool`),
-/// failing the test with how to install it when it is missing.
-pub fn prometheus_tool(name: &str) -> std::path::PathBuf {
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join(name))
-        .chain(std::iter::once(std::path::Path::new("/usr/bin").join(name)))
-        .find(|path| path.is_file());
-    on_path.unwrap_or_else(|| {
-        panic!(
-            "`{name}` is not installed: this test needs Debian's `prometheus` package \
-             (apt-get install prometheus), which ships `prometheus` and `promtool`"
-        )
-    })
-}
-
-/// Fails the test unless `promtool check metrics` (lint included) accepts `text`.
-pub fn promtool_check(text: &str) {
-    promtool_check_allowing(text, &[]);
-}
-
-/// Fails the test unless `promtool check metrics` parses `text` and finds no lint problem but
-/// those whose message contains one of `allowed` (such as engines' names with `:`, which
-/// promtool's lint discourages and the format allows).
-pub fn promtool_check_allowing(text: &str, allowed: &[&str]) {
-    use std::process::{Command, Stdio};
-
-    let mut child = Command::new(prometheus_tool("promtool"))
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool starts");
-    child
-        .stdin
-        .take()
-        .expect("promtool's stdin")
-        .write_all(text.as_bytes())
-        .expect("promtool reads the text");
-    let output = child.wait_with_output().expect("promtool ends");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    // promtool exits 3 for lint problems and 1 for parse errors.
-    let only_allowed_lint = output.status.code() == Some(3)
-        && said
-            .lines()
-            .filter(|line| !line.trim().is_empty())
-            .all(|line| allowed.iter().any(|a| line.contains(a)));
-    assert!(
-        output.status.code() == Some(0) || only_allowed_lint,
-        "promtool check metrics ({:?}):\n{said}\non:\n{text}",
-        output.status.code()
-    );
-}
-
-/// The examples' metrics with fixed values: 64 slots, 25 % of the cache, workers 0, 1 and 2
-/// with 3, 5 and 7 requests, and 4 updates.
-pub fn set_example_values(metrics: &ExampleMetrics) {
-    metrics.total_slots.set(64);
-    metrics.cache_usage.set(0.25);
-    for (worker, active) in [("0", 3.0), ("1", 5.0), ("2", 7.0)] {
-        metrics
-            .worker_active
-            .with_label_values(&[worker])
-            .set(active);
-    }
-    metrics.updates.inc_by(4);
-}
-
 /// What the test process uses now: open descriptors, threads and resident memory. The
 /// server runs in the test process, so its sockets and threads are counted here (and so are
 /// the test's own client sockets).
@@ -548,20 +295,8 @@ pub fn assert_legit_clients_served(addr: SocketAddr) {
 
 /// `GET path`, failing the test when there is no whole answer within `limit`.
 fn request_within(addr: SocketAddr, path: &str, limit: Duration) -> HttpResponse {
-    let limit = limit.max(Duration::from_millis(1));
-    let mut stream = TcpStream::connect_timeout(&addr, limit)
-        .unwrap_or_else(|e| panic!("connect for GET {path}: {e}"));
-    stream.set_read_timeout(Some(limit)).unwrap();
-    stream.set_write_timeout(Some(limit)).unwrap();
-    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(head.as_bytes())
-        .unwrap_or_else(|e| panic!("send GET {path}: {e}"));
-    let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .unwrap_or_else(|e| panic!("no answer to GET {path} within {limit:?}: {e}"));
-    parse_response(&raw, false).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    request_with_timeout(addr, "GET", path, &[], limit)
+        .unwrap_or_else(|e| panic!("no whole answer to GET {path} within {limit:?}: {e}"))
 }
 
 /// Whether each socket has been closed by the server, polled until `deadline`: the time it
@@ -632,12 +367,4 @@ pub fn impatient_scrape(addr: SocketAddr, patience: Duration) -> Option<u16> {
             None
         }
     }
-}
-
-/// Reads a whole response (the request was sent with `Connection: close`).
-pub fn read_response(stream: &mut TcpStream) -> std::io::Result<HttpResponse> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    parse_response(&raw, false).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }

@@ -1,0 +1,38 @@
+//! Helpers for the tests of the workspace's crates, behind the `test-util` feature: enable it
+//! from `[dev-dependencies]` only, as tokio's own `test-util`.
+//!
+//! - [`promtool_check`] and [`assert_promtool_accepts`]: `promtool check metrics` (lint
+//!   included) on an exposition text, from Debian's `prometheus` package.
+//! - [`request`], [`get`] and [`scrape`]: a small HTTP/1.1 client over `TcpStream`, for a
+//!   server bound to port 0 of a loopback address, reading whole responses (de-chunked).
+//! - [`poll_until`]: waits, within a bound, until a server or a value is ready.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use dynamo_exporter::test_util::{get, scrape};
+//! use dynamo_exporter::{Health, StatusServer};
+//!
+//! let server = StatusServer::builder(
+//!     Arc::new(|| "# TYPE up gauge\nup 1\n".to_string()),
+//!     Arc::new(|| Health { ready: true, uptime: Duration::ZERO, endpoints: vec![] }),
+//! )
+//! .start("127.0.0.1:0")?;
+//! let addr = server.local_addr();
+//! assert_eq!(scrape(addr), "# TYPE up gauge\nup 1\n");
+//! assert_eq!(get(addr, "/nowhere").status, 404);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod http;
+mod poll;
+mod promtool;
+
+pub use http::{
+    HttpResponse, IO_TIMEOUT, get, parse_response, read_response, request, request_with_timeout,
+    scrape,
+};
+pub use poll::{POLL_PAUSE, poll_until};
+pub use promtool::{
+    assert_promtool_accepts, assert_promtool_accepts_allowing, prometheus_tool, promtool_check,
+};
