@@ -1,6 +1,6 @@
 //! A cache of the handles given to `metrics` macro calls.
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use metrics::Key;
 use papaya::{Equivalent, HashMap};
@@ -27,7 +27,7 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 1 << 16;
 /// assert_eq!((first, again, stale), (7, 7, 8));
 /// ```
 pub struct HandleCache<H> {
-    map: HashMap<CacheKey, H>,
+    map: HashMap<CacheKey, H, BuildHasherDefault<KeyHashMixer>>,
     capacity: usize,
 }
 
@@ -57,8 +57,44 @@ impl Hash for Query<'_> {
 }
 
 impl Equivalent<CacheKey> for Query<'_> {
+    #[inline]
     fn equivalent(&self, other: &CacheKey) -> bool {
-        self.context == other.context && *self.key == other.key
+        self.context == other.context && same_key(self.key, &other.key)
+    }
+}
+
+/// `a == b`, first by the addresses of their name and labels: a macro's key is a `static`
+/// whose clone in the cache borrows the same name and label array, so a hit compares no text.
+#[inline]
+fn same_key(a: &Key, b: &Key) -> bool {
+    let same_place = std::ptr::eq(a.name(), b.name())
+        && std::ptr::eq(a.labels().as_slice(), b.labels().as_slice());
+    a.get_hash() == b.get_hash() && (same_place || a == b)
+}
+
+/// Mixes the words the cache keys write (the context and the key's own hash, already computed
+/// by `metrics`) in one multiply each, where the default hasher would run SipHash over them.
+#[derive(Default)]
+struct KeyHashMixer(u64);
+
+impl Hasher for KeyHashMixer {
+    fn write(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|&b| self.write_u64(u64::from(b)));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
     }
 }
 
@@ -88,7 +124,7 @@ impl<H: Clone + Send + Sync> HandleCache<H> {
     #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            map: HashMap::new(),
+            map: HashMap::with_hasher(BuildHasherDefault::default()),
             capacity: capacity.max(1),
         }
     }
@@ -153,6 +189,27 @@ mod tests {
             assert_eq!(cache.get_or_insert_with(0, &key, |_| true, || n), n);
         }
         assert!(cache.len() <= 100, "{} entries", cache.len());
+    }
+
+    #[test]
+    fn an_equal_key_made_elsewhere_finds_the_same_handle() {
+        static LABELS: [metrics::Label; 2] = [
+            metrics::Label::from_static_parts("model", "llama"),
+            metrics::Label::from_static_parts("size", "7b"),
+        ];
+        let cache = HandleCache::new();
+        let static_key = Key::from_static_parts("k", &LABELS);
+        assert_eq!(cache.get_or_insert_with(0, &static_key, |_| true, || 1), 1);
+        let owned = |pairs: [(&str, &str); 2]| {
+            let labels = pairs.map(|(k, v)| metrics::Label::new(k.to_owned(), v.to_owned()));
+            Key::from_parts("k".to_owned(), labels.to_vec())
+        };
+        let same = owned([("model", "llama"), ("size", "7b")]);
+        let reordered = owned([("size", "7b"), ("model", "llama")]);
+        let other = owned([("model", "llama"), ("size", "70b")]);
+        assert_eq!(cache.get_or_insert_with(0, &same, |_| true, || 2), 1);
+        assert_eq!(cache.get_or_insert_with(0, &reordered, |_| true, || 3), 1);
+        assert_eq!(cache.get_or_insert_with(0, &other, |_| true, || 4), 4);
     }
 
     #[test]
