@@ -1,0 +1,97 @@
+//! Runs one hot path N times, for counting its instructions under valgrind's callgrind
+//! (`benches/instructions.py` runs it at two N and prints the difference per call): a count
+//! that does not depend on the host's load, beside the same call on the `prometheus` crate.
+//!
+//! Usage: `instructions <case> <calls>`, cases as listed by `instructions --list`.
+
+use std::hint::black_box;
+
+use dynamo_benches::ours_endpoint;
+
+const CASES: [&str; 10] = [
+    "counter_inc/ours",
+    "counter_inc/prometheus",
+    "vec_lookup_inc/ours_int",
+    "vec_lookup_inc/prometheus_int",
+    "vec_lookup_inc/ours_f64",
+    "vec_lookup_inc/prometheus_f64",
+    "histogram_observe/ours",
+    "histogram_observe/prometheus",
+    "counter_macro/ours",
+    "counter_macro/metrics_exporter_prometheus",
+];
+
+const LABELS: [&str; 2] = ["model", "size"];
+const VALUES: [&str; 2] = ["llama", "7b"];
+
+fn count_request() {
+    metrics::counter!("requests_total", "model" => "llama").increment(1);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--list") {
+        println!("{}", CASES.join("\n"));
+        return;
+    }
+    let [case, calls] = args.as_slice() else {
+        panic!("usage: instructions <case> <calls> (cases: instructions --list)");
+    };
+    let calls: u64 = calls.parse().expect("a number of calls");
+    let (_runtime, metrics) = ours_endpoint();
+    let opts = || prometheus::Opts::new("requests_total", "Requests");
+    match case.as_str() {
+        "counter_inc/ours" => {
+            let counter = metrics
+                .create_counter("requests_total", "Requests", &[])
+                .unwrap();
+            (0..calls).for_each(|_| black_box(&counter).inc());
+        }
+        "counter_inc/prometheus" => {
+            let counter = prometheus::Counter::with_opts(opts()).unwrap();
+            (0..calls).for_each(|_| black_box(&counter).inc());
+        }
+        "vec_lookup_inc/ours_int" => {
+            let vec = metrics
+                .create_intcountervec("requests_total", "Requests", &LABELS, &[])
+                .unwrap();
+            (0..calls).for_each(|_| vec.with_label_values(black_box(&VALUES)).inc());
+        }
+        "vec_lookup_inc/prometheus_int" => {
+            let vec = prometheus::IntCounterVec::new(opts(), &LABELS).unwrap();
+            (0..calls).for_each(|_| vec.with_label_values(black_box(&VALUES)).inc());
+        }
+        "vec_lookup_inc/ours_f64" => {
+            let vec = metrics
+                .create_countervec("requests_total", "Requests", &LABELS, &[])
+                .unwrap();
+            (0..calls).for_each(|_| vec.with_label_values(black_box(&VALUES)).inc());
+        }
+        "vec_lookup_inc/prometheus_f64" => {
+            let vec = prometheus::CounterVec::new(opts(), &LABELS).unwrap();
+            (0..calls).for_each(|_| vec.with_label_values(black_box(&VALUES)).inc());
+        }
+        "histogram_observe/ours" => {
+            let histogram = metrics
+                .create_histogram("latency_seconds", "Latency", &[], None)
+                .unwrap();
+            (0..calls).for_each(|_| black_box(&histogram).observe(black_box(0.3)));
+        }
+        "histogram_observe/prometheus" => {
+            let opts = prometheus::HistogramOpts::new("latency_seconds", "Latency");
+            let histogram = prometheus::Histogram::with_opts(opts).unwrap();
+            (0..calls).for_each(|_| black_box(&histogram).observe(black_box(0.3)));
+        }
+        "counter_macro/ours" => {
+            // The process-wide recorder of a default runtime, called in an endpoint's scope.
+            let runtime = dynamo_runtime::DistributedRuntime::new().unwrap();
+            let endpoint = runtime.namespace("ns").component("comp").endpoint("ep");
+            endpoint.in_scope(|| (0..calls).for_each(|_| count_request()));
+        }
+        "counter_macro/metrics_exporter_prometheus" => {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            metrics::with_local_recorder(&recorder, || (0..calls).for_each(|_| count_request()));
+        }
+        other => panic!("no case {other:?} (cases: instructions --list)"),
+    }
+}
