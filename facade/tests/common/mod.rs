@@ -65,106 +65,25 @@ pub struct Sample {
     pub value: f64,
 }
 
-/// Parses the text exposition format strictly: `# HELP`/`# TYPE` lines, sample lines with
-/// escaped label values, no timestamps, a final newline.
+/// Parses the text exposition format strictly with the exporter's reader
+/// ([`dynamo_exporter::parse`]), and also requires a final newline and no timestamps (the
+/// server writes neither a missing newline nor a timestamp): every sample, in page order.
 pub fn parse_exposition(text: &str) -> Result<Vec<Sample>, String> {
     if !text.is_empty() && !text.ends_with('\n') {
         return Err("the text does not end with a newline".into());
     }
-    let mut samples = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let fail = |what: &str| format!("line {}: {what}: {line:?}", number + 1);
-        if let Some(comment) = line.strip_prefix("# ") {
-            let mut words = comment.splitn(3, ' ');
-            match (words.next(), words.next(), words.next()) {
-                (Some("HELP"), Some(name), Some(_)) if is_metric_name(name) => {}
-                (Some("TYPE"), Some(name), Some(kind)) if is_metric_name(name) => {
-                    if !["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind) {
-                        return Err(fail("unknown type"));
-                    }
-                }
-                _ => return Err(fail("bad comment")),
-            }
-            continue;
-        }
-        let name_end = line.find(['{', ' ']).ok_or_else(|| fail("no value"))?;
-        let name = &line[..name_end];
-        if !is_metric_name(name) {
-            return Err(fail("bad metric name"));
-        }
-        let mut rest = &line[name_end..];
-        let mut labels = Vec::new();
-        if let Some(inner) = rest.strip_prefix('{') {
-            rest = inner;
-            loop {
-                if let Some(after) = rest.strip_prefix('}') {
-                    rest = after;
-                    break;
-                }
-                let eq = rest.find('=').ok_or_else(|| fail("label without '='"))?;
-                let label = &rest[..eq];
-                if !is_label_name(label) {
-                    return Err(fail("bad label name"));
-                }
-                rest = rest[eq + 1..]
-                    .strip_prefix('"')
-                    .ok_or_else(|| fail("unquoted label value"))?;
-                let mut value = String::new();
-                let mut chars = rest.char_indices();
-                let close = loop {
-                    match chars.next() {
-                        Some((i, '"')) => break i,
-                        Some((_, '\\')) => match chars.next() {
-                            Some((_, '\\')) => value.push('\\'),
-                            Some((_, '"')) => value.push('"'),
-                            Some((_, 'n')) => value.push('\n'),
-                            _ => return Err(fail("bad escape")),
-                        },
-                        Some((_, c)) => value.push(c),
-                        None => return Err(fail("unterminated label value")),
-                    }
-                };
-                labels.push((label.to_string(), value));
-                rest = &rest[close + 1..];
-                if let Some(after) = rest.strip_prefix(',') {
-                    rest = after;
-                } else if !rest.starts_with('}') {
-                    return Err(fail("expected ',' or '}'"));
-                }
-            }
-        }
-        let value_text = rest
-            .strip_prefix(' ')
-            .ok_or_else(|| fail("no space before value"))?;
-        let value = match value_text {
-            "+Inf" => f64::INFINITY,
-            "-Inf" => f64::NEG_INFINITY,
-            "NaN" => f64::NAN,
-            other => other.parse().map_err(|_| fail("bad value"))?,
-        };
-        samples.push(Sample {
-            name: name.to_string(),
-            labels,
-            value,
-        });
-    }
-    Ok(samples)
-}
-
-fn is_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
-
-fn is_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    let families = dynamo_exporter::parse::parse(text).map_err(|e| e.to_string())?;
+    let samples = families.into_iter().flat_map(|family| family.samples);
+    samples
+        .map(|sample| match sample.timestamp_ms {
+            Some(ms) => Err(format!("{} has a timestamp ({ms})", sample.name)),
+            None => Ok(Sample {
+                name: sample.name,
+                labels: sample.labels,
+                value: sample.value,
+            }),
+        })
+        .collect()
 }
 
 /// The value of the sample `name` whose labels include every pair of `labels`.
