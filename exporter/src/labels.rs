@@ -180,7 +180,7 @@ impl<'a> Iterator for KeyPairs<'a> {
 }
 
 /// A label value with `\\`, `\"` and `\n` turned back into what they stand for.
-fn unescape(escaped: &str) -> String {
+pub(crate) fn unescape(escaped: &str) -> String {
     let mut out = String::with_capacity(escaped.len());
     let mut chars = escaped.chars();
     while let Some(c) = chars.next() {

@@ -331,6 +331,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::labels::unescape;
 
     fn escaped_value(s: &str) -> String {
         let mut out = String::new();
@@ -341,24 +342,6 @@ mod tests {
     fn escaped_help(s: &str) -> String {
         let mut out = String::new();
         push_escaped(&mut out, s, false);
-        out
-    }
-
-    /// Reverses label-value escaping, as a parser does.
-    fn unescape(s: &str) -> String {
-        let mut out = String::new();
-        let mut chars = s.chars();
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                match chars.next() {
-                    Some('n') => out.push('\n'),
-                    Some(other) => out.push(other),
-                    None => out.push('\\'),
-                }
-            } else {
-                out.push(c);
-            }
-        }
         out
     }
 
