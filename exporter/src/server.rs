@@ -12,7 +12,8 @@
 //!   closes after [`DEFAULT_WRITE_TIMEOUT`] without progress.
 //! - **Connections.** At most [`DEFAULT_MAX_CONNECTIONS`] are open. A new one past the cap
 //!   takes the place of the oldest that is not serving a request (idle, or still sending
-//!   its head); when every one is serving, new ones wait in the kernel's backlog.
+//!   its head); when every one is serving, new ones wait in the kernel's
+//!   backlog (1024 connections).
 //! - **Scrapes.** One render at a time: every `/metrics` request that arrives while a render
 //!   runs shares its body (and its gzip, compressed once). At most
 //!   [`DEFAULT_MAX_PENDING_SCRAPES`] wait at once; more get `503` with `Retry-After`. A
@@ -60,6 +61,11 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
 /// Default cap on `/metrics` requests waiting for a render; more are answered `503`.
 pub const DEFAULT_MAX_PENDING_SCRAPES: usize = 64;
+
+/// Connections the kernel may hold for the server beyond those it serves (`listen`'s
+/// backlog), as tokio and Go use: a burst of connections larger than the connection cap
+/// waits here, rather than having its handshakes dropped and retried a second later.
+const LISTEN_BACKLOG: i32 = 1024;
 
 /// How long a shutdown waits for requests in flight before closing their connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -250,6 +256,8 @@ impl StatusServerBuilder {
             io::Error::new(io::ErrorKind::InvalidInput, format!("{name}: {reason}"))
         })?;
         let listener = TcpListener::bind(addr)?;
+        // Listening again only sets the backlog (the standard library's is 128).
+        socket2::SockRef::from(&listener).listen(LISTEN_BACKLOG)?;
         listener.set_nonblocking(true)?;
         let local_addr = listener.local_addr()?;
         let routes = routes::Routes::new(routes::RouteConfig {
