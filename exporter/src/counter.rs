@@ -8,9 +8,6 @@ use crate::exposition::{Number, Value};
 use crate::metric::handle;
 use crate::pool::{Cell, static_pool};
 
-/// Whole increments below this are exact in an f64, and go to the integer part.
-const EXACT_WHOLE: f64 = 9_007_199_254_740_992.0;
-
 /// The cell of an f64 counter: whole increments in an integer (one atomic add, which never
 /// retries under contention) and the rest in an f64.
 pub struct F64Counter {
@@ -40,6 +37,28 @@ impl Cell for F64Counter {
 
 static_pool!(F64Counter, 1 << 14);
 
+/// `v` as an integer when it is whole, not negative and below 2^53 (so exact in an f64),
+/// read from its bits: `fract`, or a round trip through an integer, is a call into libm on
+/// x86-64. Such increments go to the integer part of a counter.
+#[inline]
+fn exact_whole(v: f64) -> Option<u64> {
+    const FRACTION_BITS: u32 = 52;
+    const EXPONENT_BIAS: u64 = 1023;
+    let bits = v.to_bits();
+    if bits == 0 {
+        return Some(0);
+    }
+    // The sign bit, when set, makes the exponent too large: negatives are never whole here.
+    let exponent = (bits >> FRACTION_BITS).wrapping_sub(EXPONENT_BIAS);
+    if exponent > u64::from(FRACTION_BITS) {
+        // Below 1 (the subtraction wrapped), from 2^53 on, negative, infinite or NaN.
+        return None;
+    }
+    let below_point = FRACTION_BITS - exponent as u32;
+    let significand = (bits & ((1 << FRACTION_BITS) - 1)) | (1 << FRACTION_BITS);
+    (significand & ((1 << below_point) - 1) == 0).then_some(significand >> below_point)
+}
+
 impl F64Counter {
     #[inline]
     pub(crate) fn add_whole(&self, v: u64) {
@@ -49,10 +68,9 @@ impl F64Counter {
     /// Adds `v`, which must not be negative or NaN.
     #[inline]
     pub(crate) fn add(&self, v: f64) {
-        if v.fract() == 0.0 && v < EXACT_WHOLE {
-            self.add_whole(v as u64);
-        } else {
-            add_f64(&self.fraction, v);
+        match exact_whole(v) {
+            Some(whole) => self.add_whole(whole),
+            None => add_f64(&self.fraction, v),
         }
     }
 
@@ -207,6 +225,61 @@ impl IntCounter {
     pub fn noop() -> Self {
         Self {
             series: U64Counter::pool().noop(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const EXACT_WHOLE: f64 = 9_007_199_254_740_992.0;
+
+    /// What [`exact_whole`] must agree with.
+    fn by_fract(v: f64) -> Option<u64> {
+        (v.is_sign_positive() && v.fract() == 0.0 && v < EXACT_WHOLE).then_some(v as u64)
+    }
+
+    #[test]
+    fn whole_values_are_told_from_their_bits() {
+        let edges = [
+            0.0,
+            -0.0,
+            0.5,
+            1.0,
+            1.5,
+            2.0,
+            3.0,
+            1e15 + 0.5,
+            EXACT_WHOLE - 1.0,
+            EXACT_WHOLE,
+            EXACT_WHOLE * 2.0,
+            f64::MIN_POSITIVE,
+            f64::from_bits(1),
+            -1.0,
+            -2.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        for v in edges {
+            assert_eq!(exact_whole(v), by_fract(v), "{v:?}");
+        }
+        assert_eq!(exact_whole(7.0), Some(7));
+        assert_eq!(exact_whole(EXACT_WHOLE - 1.0), Some((1 << 53) - 1));
+    }
+
+    proptest! {
+        #[test]
+        fn any_float_agrees_with_fract(v in any::<f64>()) {
+            prop_assert_eq!(exact_whole(v), by_fract(v));
+        }
+
+        #[test]
+        fn any_whole_number_is_whole(n in 0u64..(1 << 53)) {
+            prop_assert_eq!(exact_whole(n as f64), Some(n));
         }
     }
 }
