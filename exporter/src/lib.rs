@@ -84,9 +84,10 @@ pub use metric::{Metric, Registered};
 pub use recorder::{Probed, RegistryRecorder};
 pub use registry::{Clock, DEFAULT_MAX_SERIES, Opts, Registry};
 pub use server::{
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HEALTH_PATH, DEFAULT_IDLE_TIMEOUT, DEFAULT_LIVE_PATH,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING_SCRAPES, DEFAULT_WRITE_TIMEOUT, Health, HealthFn,
-    METRICS_PATH, ScrapeFn, ServerLimits, StatusServer, StatusServerBuilder, check_route_path,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HEALTH_PATH, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN_BACKLOG,
+    DEFAULT_LIVE_PATH, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING_SCRAPES, DEFAULT_WRITE_TIMEOUT,
+    Health, HealthFn, METRICS_PATH, ScrapeFn, ServerLimits, StatusServer, StatusServerBuilder,
+    check_route_path,
 };
 pub use timer::HistogramTimer;
 pub use vec::{CounterVec, GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, MetricVec};

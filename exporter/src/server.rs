@@ -13,7 +13,7 @@
 //! - **Connections.** At most [`DEFAULT_MAX_CONNECTIONS`] are open. A new one past the cap
 //!   takes the place of the oldest that is not serving a request (idle, or still sending
 //!   its head); when every one is serving, new ones wait in the kernel's
-//!   backlog (1024 connections).
+//!   backlog of [`DEFAULT_LISTEN_BACKLOG`].
 //! - **Scrapes.** One render at a time: every `/metrics` request that arrives while a render
 //!   runs shares its body (and its gzip, compressed once). At most
 //!   [`DEFAULT_MAX_PENDING_SCRAPES`] wait at once; more get `503` with `Retry-After`. A
@@ -61,11 +61,12 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
 /// Default cap on `/metrics` requests waiting for a render; more are answered `503`.
 pub const DEFAULT_MAX_PENDING_SCRAPES: usize = 64;
-
-/// Connections the kernel may hold for the server beyond those it serves (`listen`'s
-/// backlog), as tokio and Go use: a burst of connections larger than the connection cap
-/// waits here, rather than having its handshakes dropped and retried a second later.
-const LISTEN_BACKLOG: i32 = 1024;
+/// Default number of connections the kernel queues for the server beyond those it serves
+/// (`listen`'s backlog), as tokio and Go use. A burst past the connection cap waits there;
+/// past the backlog too, the kernel drops handshakes, which clients retry a second later.
+/// The standard library's 128 made an ordinary burst pay that second. The kernel caps it
+/// at `net.core.somaxconn`.
+pub const DEFAULT_LISTEN_BACKLOG: usize = 1024;
 
 /// How long a shutdown waits for requests in flight before closing their connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -108,6 +109,8 @@ pub struct ServerLimits {
     pub max_connections: usize,
     /// `/metrics` requests waiting for a render at most.
     pub max_pending_scrapes: usize,
+    /// Connections the kernel queues beyond those served.
+    pub listen_backlog: usize,
 }
 
 impl Default for ServerLimits {
@@ -118,6 +121,7 @@ impl Default for ServerLimits {
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_pending_scrapes: DEFAULT_MAX_PENDING_SCRAPES,
+            listen_backlog: DEFAULT_LISTEN_BACKLOG,
         }
     }
 }
@@ -147,6 +151,12 @@ impl ServerLimits {
             return Err((
                 "max_pending_scrapes",
                 "at least one scrape must be allowed to wait",
+            ));
+        }
+        if self.listen_backlog == 0 {
+            return Err((
+                "listen_backlog",
+                "at least one connection must be allowed to wait",
             ));
         }
         Ok(())
@@ -226,6 +236,13 @@ impl StatusServerBuilder {
         self
     }
 
+    /// Connections the kernel queues beyond those served (default
+    /// [`DEFAULT_LISTEN_BACKLOG`]).
+    pub fn listen_backlog(mut self, backlog: usize) -> Self {
+        self.limits.listen_backlog = backlog;
+        self
+    }
+
     /// Binds `addr` and starts serving on a new thread. Port 0 picks a free port; the bound
     /// address is [`StatusServer::local_addr`].
     ///
@@ -257,7 +274,8 @@ impl StatusServerBuilder {
         })?;
         let listener = TcpListener::bind(addr)?;
         // Listening again only sets the backlog (the standard library's is 128).
-        socket2::SockRef::from(&listener).listen(LISTEN_BACKLOG)?;
+        let backlog = i32::try_from(self.limits.listen_backlog).unwrap_or(i32::MAX);
+        socket2::SockRef::from(&listener).listen(backlog)?;
         listener.set_nonblocking(true)?;
         let local_addr = listener.local_addr()?;
         let routes = routes::Routes::new(routes::RouteConfig {

@@ -417,6 +417,14 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Connections the kernel queues for the status server past those it serves (default
+    /// 1024, capped by the kernel's `net.core.somaxconn`; env `DYN_SYSTEM_LISTEN_BACKLOG`).
+    /// Past it, the kernel drops new handshakes and clients retry a second later.
+    pub fn listen_backlog(mut self, backlog: usize) -> Self {
+        self.server.listen_backlog = Some(backlog);
+        self
+    }
+
     /// Threads that run pre-scrape callbacks (default 4; env `DYN_SYSTEM_CALLBACK_THREADS`).
     pub fn callback_threads(mut self, threads: usize) -> Self {
         self.server.callback_threads = Some(threads);

@@ -49,6 +49,9 @@ pub const MAX_CONNECTIONS_VAR: &str = "DYN_SYSTEM_MAX_CONNECTIONS";
 /// `DYN_SYSTEM_MAX_PENDING_SCRAPES`: `/metrics` requests waiting for a render at most; more
 /// are answered `503` (default 64).
 pub const MAX_PENDING_SCRAPES_VAR: &str = "DYN_SYSTEM_MAX_PENDING_SCRAPES";
+/// `DYN_SYSTEM_LISTEN_BACKLOG`: connections the kernel queues for the server past those it
+/// serves (default 1024).
+pub const LISTEN_BACKLOG_VAR: &str = "DYN_SYSTEM_LISTEN_BACKLOG";
 /// `DYN_SYSTEM_CALLBACK_THREADS`: threads that run pre-scrape callbacks (default 4).
 pub const CALLBACK_THREADS_VAR: &str = "DYN_SYSTEM_CALLBACK_THREADS";
 

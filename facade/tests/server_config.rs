@@ -272,6 +272,7 @@ fn limits_come_from_the_environment() {
         ("DYN_SYSTEM_WRITE_TIMEOUT_SECS", "7"),
         ("DYN_SYSTEM_MAX_CONNECTIONS", "16"),
         ("DYN_SYSTEM_MAX_PENDING_SCRAPES", "4"),
+        ("DYN_SYSTEM_LISTEN_BACKLOG", "32"),
         ("DYN_SYSTEM_CALLBACK_THREADS", "2"),
     ])
     .unwrap();
@@ -284,6 +285,7 @@ fn limits_come_from_the_environment() {
     assert_eq!(limits.write_timeout, std::time::Duration::from_secs(7));
     assert_eq!(limits.max_connections, 16);
     assert_eq!(limits.max_pending_scrapes, 4);
+    assert_eq!(limits.listen_backlog, 32);
     assert_eq!(config.callback_threads(), 2);
     let defaults = SystemServerConfig::default();
     assert_eq!(defaults.limits(), dynamo_exporter::ServerLimits::default());
@@ -298,6 +300,7 @@ fn bad_limits_and_hosts_name_the_variable_and_value() {
         ("DYN_SYSTEM_WRITE_TIMEOUT_SECS", "ten"),
         ("DYN_SYSTEM_MAX_CONNECTIONS", "0"),
         ("DYN_SYSTEM_MAX_PENDING_SCRAPES", "1.5"),
+        ("DYN_SYSTEM_LISTEN_BACKLOG", "0"),
         ("DYN_SYSTEM_CALLBACK_THREADS", "many"),
         ("DYN_SYSTEM_HOST", "127.0.0.1:80"),
         ("DYN_SYSTEM_HOST", "[::1]:9090"),

@@ -1,16 +1,18 @@
 //! A burst of connections far past the connection cap waits in the listen backlog: every
 //! handshake completes at once (none is dropped and retried a second later), and each queued
-//! request is answered once the server has room.
+//! request is answered once the server has room. Past the backlog, the kernel drops
+//! handshakes until there is room again.
 
 mod common;
 
-use std::io::Write;
-use std::net::TcpStream;
+use std::io::{ErrorKind, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use common::{builder, get, read_response, serve};
+use dynamo_runtime::DistributedRuntime;
 
 /// Four times the standard library's own backlog of 128, half of the server's.
 const BURST: usize = 512;
@@ -26,54 +28,112 @@ fn kernel_backlog_cap() -> usize {
         .unwrap_or(BURST)
 }
 
+/// A scrape that holds the server's one connection until `release` is sent.
+struct HeldScrape {
+    release: mpsc::Sender<()>,
+    in_flight: std::thread::JoinHandle<common::HttpResponse>,
+}
+
+impl HeldScrape {
+    fn start(runtime: &DistributedRuntime, addr: SocketAddr) -> Self {
+        let (started_tx, started) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let released = Mutex::new(released);
+        let first = Arc::new(AtomicBool::new(true));
+        runtime
+            .metrics()
+            .register_callback(move || -> Result<(), String> {
+                if first.swap(false, Ordering::SeqCst) {
+                    let _ = started_tx.send(());
+                    let _ = released
+                        .lock()
+                        .unwrap()
+                        .recv_timeout(Duration::from_secs(30));
+                }
+                Ok(())
+            });
+        let in_flight = std::thread::spawn(move || get(addr, "/metrics"));
+        started.recv_timeout(Duration::from_secs(10)).unwrap();
+        Self { release, in_flight }
+    }
+
+    fn finish(self) {
+        self.release.send(()).unwrap();
+        assert_eq!(self.in_flight.join().unwrap().status, 200);
+    }
+}
+
+/// Connects within [`HANDSHAKE_LIMIT`] and sends `GET /live`, or gives the error.
+fn queue_request(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let mut stream = TcpStream::connect_timeout(&addr, HANDSHAKE_LIMIT)?;
+    write!(
+        stream,
+        "GET /live HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    Ok(stream)
+}
+
+/// Reads the answer of every queued request: each must be `200`.
+fn assert_all_served(queued: &mut [TcpStream]) {
+    for (index, stream) in queued.iter_mut().enumerate() {
+        let response = read_response(stream)
+            .unwrap_or_else(|e| panic!("queued request {index} got no answer: {e}"));
+        assert_eq!(response.status, 200, "queued request {index}");
+    }
+}
+
 #[test]
 fn a_burst_past_the_cap_is_queued_and_then_served() {
     let (runtime, addr) = serve(builder().max_connections(1));
-
-    // The one connection allowed serves a scrape that the callback holds.
-    let (started_tx, started) = mpsc::channel();
-    let (release, released) = mpsc::channel::<()>();
-    let released = Mutex::new(released);
-    let first = Arc::new(AtomicBool::new(true));
-    runtime
-        .metrics()
-        .register_callback(move || -> Result<(), String> {
-            if first.swap(false, Ordering::SeqCst) {
-                let _ = started_tx.send(());
-                let _ = released
-                    .lock()
-                    .unwrap()
-                    .recv_timeout(Duration::from_secs(30));
-            }
-            Ok(())
-        });
-    let in_flight = std::thread::spawn(move || get(addr, "/metrics"));
-    started.recv_timeout(Duration::from_secs(10)).unwrap();
+    let held = HeldScrape::start(&runtime, addr);
 
     let burst = BURST.min(kernel_backlog_cap());
     let mut queued = Vec::with_capacity(burst);
     for index in 0..burst {
         let started = Instant::now();
-        let mut stream = TcpStream::connect_timeout(&addr, HANDSHAKE_LIMIT)
+        let stream = queue_request(addr)
             .unwrap_or_else(|e| panic!("connection {index} of {burst} was not queued: {e}"));
         assert!(
             started.elapsed() < HANDSHAKE_LIMIT,
             "connection {index} took {:?}",
             started.elapsed()
         );
-        write!(
-            stream,
-            "GET /live HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
         queued.push(stream);
     }
 
-    release.send(()).unwrap();
-    assert_eq!(in_flight.join().unwrap().status, 200);
-    for (index, stream) in queued.iter_mut().enumerate() {
-        let response = read_response(stream)
-            .unwrap_or_else(|e| panic!("queued request {index} got no answer: {e}"));
-        assert_eq!(response.status, 200, "queued request {index}");
-    }
+    held.finish();
+    assert_all_served(&mut queued);
+}
+
+#[test]
+fn past_a_small_backlog_handshakes_wait_and_the_queued_are_served() {
+    const BACKLOG: usize = 8;
+    let (runtime, addr) = serve(builder().max_connections(1).listen_backlog(BACKLOG));
+    let held = HeldScrape::start(&runtime, addr);
+
+    // The kernel queues the backlog (Linux one more); then a handshake gets no answer.
+    let mut queued = Vec::new();
+    let refused = loop {
+        match queue_request(addr) {
+            Ok(stream) => queued.push(stream),
+            Err(error) => break error,
+        }
+        assert!(
+            queued.len() <= BACKLOG + 1,
+            "{} connections queued with a backlog of {BACKLOG}",
+            queued.len()
+        );
+    };
+    assert_eq!(refused.kind(), ErrorKind::TimedOut, "{refused}");
+    assert!(
+        queued.len() >= BACKLOG,
+        "only {} connections queued with a backlog of {BACKLOG}",
+        queued.len()
+    );
+
+    held.finish();
+    assert_all_served(&mut queued);
+    // With room again, new connections get in.
+    let mut after = vec![queue_request(addr).expect("a connection once there is room")];
+    assert_all_served(&mut after);
 }

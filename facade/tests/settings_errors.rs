@@ -101,6 +101,12 @@ const FROM_THE_ENVIRONMENT: &[EnvCase] = &[
         reason: "expected a whole number above zero",
     },
     EnvCase {
+        vars: &[("DYN_SYSTEM_LISTEN_BACKLOG", "-1")],
+        var: "DYN_SYSTEM_LISTEN_BACKLOG",
+        value: "-1",
+        reason: "expected a whole number above zero",
+    },
+    EnvCase {
         vars: &[("DYN_SYSTEM_CALLBACK_THREADS", "many")],
         var: "DYN_SYSTEM_CALLBACK_THREADS",
         value: "many",
@@ -243,6 +249,12 @@ fn a_bad_value_given_in_code_names_the_builder_method_and_no_variable() {
         (
             code().max_pending_scrapes(0),
             "RuntimeBuilder::max_pending_scrapes",
+            "0",
+            "expected a whole number above zero",
+        ),
+        (
+            code().listen_backlog(0),
+            "RuntimeBuilder::listen_backlog",
             "0",
             "expected a whole number above zero",
         ),

@@ -12,8 +12,8 @@ use super::routes::{Route, RouteChoice, RoutePaths};
 use super::values::Port;
 use super::{
     CALLBACK_THREADS_VAR, DEFAULT_CALLBACK_THREADS, DEFAULT_HOST, HEADER_TIMEOUT_VAR, HOST_VAR,
-    HealthStatus, IDLE_TIMEOUT_VAR, MAX_CONNECTIONS_VAR, MAX_PENDING_SCRAPES_VAR, PORT_VAR,
-    STARTING_HEALTH_VAR, WRITE_TIMEOUT_VAR, host, values,
+    HealthStatus, IDLE_TIMEOUT_VAR, LISTEN_BACKLOG_VAR, MAX_CONNECTIONS_VAR,
+    MAX_PENDING_SCRAPES_VAR, PORT_VAR, STARTING_HEALTH_VAR, WRITE_TIMEOUT_VAR, host, values,
 };
 use crate::MetricsError;
 use crate::error::SettingSource;
@@ -160,6 +160,7 @@ pub(crate) struct ServerSettings {
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) max_connections: Option<usize>,
     pub(crate) max_pending_scrapes: Option<usize>,
+    pub(crate) listen_backlog: Option<usize>,
     pub(crate) callback_threads: Option<usize>,
 }
 
@@ -245,6 +246,7 @@ impl Choice {
         let counts = [
             (MAX_CONNECTIONS_VAR, &mut limits.max_connections),
             (MAX_PENDING_SCRAPES_VAR, &mut limits.max_pending_scrapes),
+            (LISTEN_BACKLOG_VAR, &mut limits.listen_backlog),
             (CALLBACK_THREADS_VAR, &mut config.callback_threads),
         ];
         for (var, slot) in counts {
@@ -310,6 +312,11 @@ impl Choice {
                 "RuntimeBuilder::max_pending_scrapes",
                 given.max_pending_scrapes,
                 &mut limits.max_pending_scrapes,
+            ),
+            (
+                "RuntimeBuilder::listen_backlog",
+                given.listen_backlog,
+                &mut limits.listen_backlog,
             ),
             (
                 "RuntimeBuilder::callback_threads",
