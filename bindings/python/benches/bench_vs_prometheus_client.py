@@ -51,7 +51,9 @@ CASES = [
     ("counter inc", "d_counter.inc()", "p_counter.inc()", 10),
     ("counter inc_by", "d_counter.inc_by(2.5)", "p_counter.inc(2.5)", 10),
     ("intcounter inc", "d_intcounter.inc()", "p_counter.inc()", 10),
+    ("counter inc_by an int", "d_counter.inc_by(3)", "p_counter.inc(3)", 10),
     ("gauge set", "d_gauge.set(42.0)", "p_gauge.set(42.0)", 10),
+    ("gauge set an int", "d_gauge.set(42)", "p_gauge.set(42)", 10),
     ("histogram observe", "d_histogram.observe(0.023)", "p_histogram.observe(0.023)", 10),
     ("vec inc with a dict", "d_vec.inc(labels)", "p_vec.labels(**labels).inc()", 20),
     (

@@ -26,6 +26,7 @@ mod errors;
 mod fork;
 mod labels;
 mod metrics;
+mod number;
 mod otlp;
 mod requests;
 mod runtime;

@@ -9,6 +9,7 @@ use pyo3::types::PyDict;
 
 use crate::errors::bad_counter_increment;
 use crate::labels::{label_dict, selector};
+use crate::number::Number;
 use crate::timers::{
     CounterTarget, GaugeTarget, PyExceptionCounter, PyInprogressTracker, PyTimer, TimerTarget,
 };
@@ -71,12 +72,12 @@ scalar_class! {
         }
 
         /// Adds `value`; a negative value raises `OverflowError`, NaN raises `ValueError`.
-        fn inc_by(&self, value: f64) -> PyResult<()> {
-            if value >= 0.0 {
-                self.0.inc_by(value);
+        fn inc_by(&self, value: Number) -> PyResult<()> {
+            if value.0 >= 0.0 {
+                self.0.inc_by(value.0);
                 Ok(())
             } else {
-                Err(bad_counter_increment(&self.0.name(), value))
+                Err(bad_counter_increment(&self.0.name(), value.0))
             }
         }
 
@@ -133,8 +134,8 @@ scalar_class! {
     /// A float that goes up and down.
     PyGauge(Gauge) as "Gauge" {
         /// Sets the value.
-        fn set(&self, value: f64) {
-            self.0.set(value);
+        fn set(&self, value: Number) {
+            self.0.set(value.0);
         }
 
         /// The current value.
@@ -153,23 +154,23 @@ scalar_class! {
         }
 
         /// Adds `value`.
-        fn add(&self, value: f64) {
-            self.0.add(value);
+        fn add(&self, value: Number) {
+            self.0.add(value.0);
         }
 
         /// Subtracts `value`.
-        fn sub(&self, value: f64) {
-            self.0.sub(value);
+        fn sub(&self, value: Number) {
+            self.0.sub(value.0);
         }
 
         /// Adds `value` (the same as `add`).
-        fn inc_by(&self, value: f64) {
-            self.0.inc_by(value);
+        fn inc_by(&self, value: Number) {
+            self.0.inc_by(value.0);
         }
 
         /// Subtracts `value` (the same as `sub`).
-        fn dec_by(&self, value: f64) {
-            self.0.dec_by(value);
+        fn dec_by(&self, value: Number) {
+            self.0.dec_by(value.0);
         }
 
         /// Sets the gauge to the seconds a block (`with`) or each call of a decorated
@@ -229,8 +230,8 @@ scalar_class! {
     /// Observations counted into buckets fixed at creation.
     PyHistogram(Histogram) as "Histogram" {
         /// Records one observation.
-        fn observe(&self, value: f64) {
-            self.0.observe(value);
+        fn observe(&self, value: Number) {
+            self.0.observe(value.0);
         }
 
         /// How many observations were recorded.

@@ -11,6 +11,7 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::errors::bad_counter_increment;
 use crate::labels::{LabelKeys, label_dict, selector};
+use crate::number::Number;
 use crate::timers::{
     CounterTarget, GaugeTarget, PyExceptionCounter, PyInprogressTracker, PyTimer, TimerTarget,
 };
@@ -150,12 +151,12 @@ vec_class! {
         }
 
         /// Adds `value` to the series of `labels`; a negative value raises `OverflowError`.
-        fn inc_by(&self, labels: &Bound<'_, PyDict>, value: f64) -> PyResult<()> {
-            if value >= 0.0 {
-                self.child(labels)?.inc_by(value);
+        fn inc_by(&self, labels: &Bound<'_, PyDict>, value: Number) -> PyResult<()> {
+            if value.0 >= 0.0 {
+                self.child(labels)?.inc_by(value.0);
                 Ok(())
             } else {
-                Err(bad_counter_increment(self.vec.name(), value))
+                Err(bad_counter_increment(self.vec.name(), value.0))
             }
         }
 
@@ -217,8 +218,8 @@ vec_class! {
     /// Float gauges, one per set of label values.
     PyGaugeVec(Gauge) as "GaugeVec" {
         /// Sets the series of `labels` to `value`.
-        fn set(&self, value: f64, labels: &Bound<'_, PyDict>) -> PyResult<()> {
-            self.child(labels)?.set(value);
+        fn set(&self, value: Number, labels: &Bound<'_, PyDict>) -> PyResult<()> {
+            self.child(labels)?.set(value.0);
             Ok(())
         }
 
@@ -240,26 +241,26 @@ vec_class! {
         }
 
         /// Adds `value` to the series of `labels`.
-        fn add(&self, labels: &Bound<'_, PyDict>, value: f64) -> PyResult<()> {
-            self.child(labels)?.add(value);
+        fn add(&self, labels: &Bound<'_, PyDict>, value: Number) -> PyResult<()> {
+            self.child(labels)?.add(value.0);
             Ok(())
         }
 
         /// Subtracts `value` from the series of `labels`.
-        fn sub(&self, labels: &Bound<'_, PyDict>, value: f64) -> PyResult<()> {
-            self.child(labels)?.sub(value);
+        fn sub(&self, labels: &Bound<'_, PyDict>, value: Number) -> PyResult<()> {
+            self.child(labels)?.sub(value.0);
             Ok(())
         }
 
         /// Adds `value` to the series of `labels` (the same as `add`).
-        fn inc_by(&self, labels: &Bound<'_, PyDict>, value: f64) -> PyResult<()> {
-            self.child(labels)?.inc_by(value);
+        fn inc_by(&self, labels: &Bound<'_, PyDict>, value: Number) -> PyResult<()> {
+            self.child(labels)?.inc_by(value.0);
             Ok(())
         }
 
         /// Subtracts `value` from the series of `labels` (the same as `sub`).
-        fn dec_by(&self, labels: &Bound<'_, PyDict>, value: f64) -> PyResult<()> {
-            self.child(labels)?.dec_by(value);
+        fn dec_by(&self, labels: &Bound<'_, PyDict>, value: Number) -> PyResult<()> {
+            self.child(labels)?.dec_by(value.0);
             Ok(())
         }
 
@@ -327,8 +328,8 @@ vec_class! {
     /// Histograms, one per set of label values, all with the same buckets.
     PyHistogramVec(Histogram) as "HistogramVec" {
         /// Records `value` in the series of `labels`.
-        fn observe(&self, value: f64, labels: &Bound<'_, PyDict>) -> PyResult<()> {
-            self.child(labels)?.observe(value);
+        fn observe(&self, value: Number, labels: &Bound<'_, PyDict>) -> PyResult<()> {
+            self.child(labels)?.observe(value.0);
             Ok(())
         }
 

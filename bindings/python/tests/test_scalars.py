@@ -1,6 +1,8 @@
 """Every method of the scalar metric classes, and what each leaves in the scrape."""
 
 import math
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -112,6 +114,45 @@ def test_gauge_takes_special_floats(endpoint):
         g.set("1")
     with pytest.raises(OverflowError):
         g.set(10**400)
+
+
+class Index:
+    """An object that is a number only through ``__index__``."""
+
+    def __index__(self):
+        return 7
+
+
+REALS = (
+    2,
+    -3,
+    True,
+    2**53 + 1,
+    2**63 + 1,
+    -(2**70),
+    10**300,
+    Fraction(1, 4),
+    Decimal("2.5"),
+    Index(),
+)
+
+
+def test_float_metrics_take_any_real_number_as_float_does(endpoint):
+    g = endpoint.metrics.create_gauge("load", "Load")
+    h = endpoint.metrics.create_histogram("size", "Size", buckets=[1.0])
+    for value in REALS:
+        g.set(value)
+        assert g.get() == float(value), value
+        h.observe(value)
+    assert h.get_count() == len(REALS)
+    assert h.get_sum() == pytest.approx(sum(float(v) for v in REALS))
+    v = endpoint.metrics.create_gaugevec("temp", "Temp", ["gpu"])
+    v.set(2**63 + 1, {"gpu": "0"})
+    assert v.get({"gpu": "0"}) == float(2**63 + 1)
+    with pytest.raises(TypeError, match="value"):
+        g.set("1")
+    with pytest.raises(TypeError, match="value"):
+        v.set(None, {"gpu": "0"})
 
 
 def test_intgauge_every_operation(endpoint):
