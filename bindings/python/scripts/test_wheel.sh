@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the package as a user would, into new, empty virtual environments: from source
 # (`pip install ./bindings/python`, which fetches maturin as the build backend), and from a
-# wheel built by `maturin build --release`, installed alone. From the wheel's environment, away
+# wheel built by `maturin build`, installed alone. From the wheel's environment, away
 # from the source tree, the example server must answer one scrape of /metrics and exit 0 on
 # SIGTERM.
 set -euo pipefail
@@ -19,7 +19,7 @@ trap 'rm -rf "$work"' EXIT
 # maturin from a venv of its own, so the wheel's venv below holds nothing but the wheel.
 "$python" -m venv "$work/build"
 "$work/build/bin/pip" install --quiet --disable-pip-version-check maturin
-"$work/build/bin/maturin" build --release --quiet --out "$work/wheels"
+"$work/build/bin/maturin" build --quiet --out "$work/wheels"
 wheels=("$work"/wheels/*.whl)
 [ "${#wheels[@]}" = 1 ] || { echo "expected one wheel, got: ${wheels[*]}" >&2; exit 1; }
 
