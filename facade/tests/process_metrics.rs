@@ -86,17 +86,22 @@ fn soft_fd_limit() -> f64 {
     }
 }
 
-/// Runs `measure` between two readings of `now` until both readings agree (other tests of
-/// this binary run on other threads), and returns the reading and what `measure` returned.
-fn steady<T>(now: impl Fn() -> usize, measure: impl Fn() -> T) -> (usize, T) {
+/// Asserts that `shown` equals `now`, read before and after it: other tests of this binary run
+/// on other threads and open descriptors and threads meanwhile, so readings that moved are
+/// taken again, until the deadline.
+fn assert_steady_equal(what: &str, now: impl Fn() -> usize, shown: impl Fn() -> f64) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let before = now();
-        let measured = measure();
-        if now() == before {
-            return (before, measured);
+        let measured = shown();
+        let after = now();
+        if before == after && measured == before as f64 {
+            return;
         }
-        assert!(Instant::now() < deadline, "the process never held still");
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the page shows {measured}, the process has {before} then {after}"
+        );
     }
 }
 
@@ -136,16 +141,16 @@ fn figures_agree_with_proc_self() {
 
     // Each count includes the descriptor its reader holds open: `/proc/self/fd` in the test,
     // `/proc/self` in the scrape.
-    let (fds, open_fds) = steady(
+    assert_steady_equal(
+        "process_open_fds",
         || usage().fds,
         || value(&self::samples(&runtime), "process_open_fds"),
     );
-    assert_eq!(open_fds, fds as f64);
-    let (threads, shown) = steady(
+    assert_steady_equal(
+        "process_threads",
         || usage().threads,
         || value(&self::samples(&runtime), "process_threads"),
     );
-    assert_eq!(shown, threads as f64);
 
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
