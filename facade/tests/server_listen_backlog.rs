@@ -111,7 +111,7 @@ fn past_a_small_backlog_handshakes_wait_and_the_queued_are_served() {
     let (runtime, addr) = serve(builder().max_connections(1).listen_backlog(BACKLOG));
     let held = HeldScrape::start(&runtime, addr);
 
-    // The kernel queues the backlog (Linux one more); then a handshake gets no answer.
+    // The kernel queues the backlog (Linux one more); then a handshake is turned away.
     let mut queued = Vec::new();
     let refused = loop {
         match queue_request(addr) {
@@ -124,7 +124,14 @@ fn past_a_small_backlog_handshakes_wait_and_the_queued_are_served() {
             queued.len()
         );
     };
-    assert_eq!(refused.kind(), ErrorKind::TimedOut, "{refused}");
+    // Dropped (the usual), or reset where the host aborts on a full queue.
+    assert!(
+        matches!(
+            refused.kind(),
+            ErrorKind::TimedOut | ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset
+        ),
+        "{refused}"
+    );
     assert!(
         queued.len() >= BACKLOG,
         "only {} connections queued with a backlog of {BACKLOG}",
