@@ -6,12 +6,11 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use common::{
-    Bounds, IO_TIMEOUT, assert_legit_clients_served, builder, get, serve, silent_connections, usage,
+    Bounds, HeldScrape, IO_TIMEOUT, assert_legit_clients_served, builder, get, serve,
+    silent_connections, usage,
 };
 
 const CAP: usize = 16;
@@ -33,24 +32,7 @@ fn connections_past_the_cap_replace_idle_ones_and_spare_scrapes_in_flight() {
     let (runtime, addr) = serve(builder().max_connections(CAP));
 
     // 1. A scrape in flight (its callback holds it) while CAP + 100 connections arrive.
-    let (started_tx, started) = mpsc::channel();
-    let (release, released) = mpsc::channel::<()>();
-    let released = Mutex::new(released);
-    let first = Arc::new(AtomicBool::new(true));
-    runtime
-        .metrics()
-        .register_callback(move || -> Result<(), String> {
-            if first.swap(false, Ordering::SeqCst) {
-                let _ = started_tx.send(());
-                let _ = released
-                    .lock()
-                    .unwrap()
-                    .recv_timeout(Duration::from_secs(30));
-            }
-            Ok(())
-        });
-    let in_flight = std::thread::spawn(move || get(addr, "/metrics"));
-    started.recv_timeout(Duration::from_secs(10)).unwrap();
+    let held = HeldScrape::start(&runtime, addr);
     let crowd = silent_connections(addr, CAP + 100);
     for path in ["/live", "/health"] {
         let started = Instant::now();
@@ -62,8 +44,7 @@ fn connections_past_the_cap_replace_idle_ones_and_spare_scrapes_in_flight() {
             started.elapsed()
         );
     }
-    release.send(()).unwrap();
-    let response = in_flight.join().unwrap();
+    let response = held.finish();
     assert_eq!(response.status, 200, "the scrape in flight was answered");
     assert!(response.text().contains("dynamo_component_uptime_seconds"));
     drop(crowd);

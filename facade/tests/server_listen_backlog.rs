@@ -7,12 +7,9 @@ mod common;
 
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use common::{builder, get, read_response, serve};
-use dynamo_runtime::DistributedRuntime;
+use common::{HeldScrape, builder, read_response, serve};
 
 /// Four times the standard library's own backlog of 128, half of the server's.
 const BURST: usize = 512;
@@ -26,41 +23,6 @@ fn kernel_backlog_cap() -> usize {
         .ok()
         .and_then(|text| text.trim().parse().ok())
         .unwrap_or(BURST)
-}
-
-/// A scrape that holds the server's one connection until `release` is sent.
-struct HeldScrape {
-    release: mpsc::Sender<()>,
-    in_flight: std::thread::JoinHandle<common::HttpResponse>,
-}
-
-impl HeldScrape {
-    fn start(runtime: &DistributedRuntime, addr: SocketAddr) -> Self {
-        let (started_tx, started) = mpsc::channel();
-        let (release, released) = mpsc::channel::<()>();
-        let released = Mutex::new(released);
-        let first = Arc::new(AtomicBool::new(true));
-        runtime
-            .metrics()
-            .register_callback(move || -> Result<(), String> {
-                if first.swap(false, Ordering::SeqCst) {
-                    let _ = started_tx.send(());
-                    let _ = released
-                        .lock()
-                        .unwrap()
-                        .recv_timeout(Duration::from_secs(30));
-                }
-                Ok(())
-            });
-        let in_flight = std::thread::spawn(move || get(addr, "/metrics"));
-        started.recv_timeout(Duration::from_secs(10)).unwrap();
-        Self { release, in_flight }
-    }
-
-    fn finish(self) {
-        self.release.send(()).unwrap();
-        assert_eq!(self.in_flight.join().unwrap().status, 200);
-    }
 }
 
 /// Connects within [`HANDSHAKE_LIMIT`] and sends `GET /live`, or gives the error.
@@ -101,7 +63,7 @@ fn a_burst_past_the_cap_is_queued_and_then_served() {
         queued.push(stream);
     }
 
-    held.finish();
+    assert_eq!(held.finish().status, 200);
     assert_all_served(&mut queued);
 }
 
@@ -138,7 +100,7 @@ fn past_a_small_backlog_handshakes_wait_and_the_queued_are_served() {
         queued.len()
     );
 
-    held.finish();
+    assert_eq!(held.finish().status, 200);
     assert_all_served(&mut queued);
     // With room again, new connections get in.
     let mut after = vec![queue_request(addr).expect("a connection once there is room")];

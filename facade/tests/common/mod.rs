@@ -11,6 +11,8 @@ pub mod requests;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 pub use dynamo_exporter::test_util::{
@@ -285,5 +287,44 @@ pub fn impatient_scrape(addr: SocketAddr, patience: Duration) -> Option<u16> {
             reset(stream);
             None
         }
+    }
+}
+
+/// A `/metrics` request in flight, held by a pre-scrape callback (its first run) until
+/// [`HeldScrape::finish`]: its connection serves it all the while.
+pub struct HeldScrape {
+    release: mpsc::Sender<()>,
+    in_flight: std::thread::JoinHandle<HttpResponse>,
+}
+
+impl HeldScrape {
+    /// Registers the holding callback on `runtime` and sends the request to `addr`; returns
+    /// once the render has started.
+    pub fn start(runtime: &DistributedRuntime, addr: SocketAddr) -> Self {
+        let (started_tx, started) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let released = Mutex::new(released);
+        let first = Arc::new(AtomicBool::new(true));
+        runtime
+            .metrics()
+            .register_callback(move || -> Result<(), String> {
+                if first.swap(false, Ordering::SeqCst) {
+                    let _ = started_tx.send(());
+                    let _ = released
+                        .lock()
+                        .unwrap()
+                        .recv_timeout(Duration::from_secs(30));
+                }
+                Ok(())
+            });
+        let in_flight = std::thread::spawn(move || get(addr, "/metrics"));
+        started.recv_timeout(Duration::from_secs(10)).unwrap();
+        Self { release, in_flight }
+    }
+
+    /// Lets the render go on, and gives the response.
+    pub fn finish(self) -> HttpResponse {
+        self.release.send(()).unwrap();
+        self.in_flight.join().unwrap()
     }
 }
