@@ -27,6 +27,20 @@ PACKAGE = "dynamo-benches"
 TIMED = [
     ("cached counter inc", "hot_paths", "counter_inc/ours", "counter_inc/prometheus", 1.0),
     (
+        "cached counter inc_by(3.0)",
+        "hot_paths",
+        "counter_inc_by/ours_whole",
+        "counter_inc_by/prometheus",
+        None,
+    ),
+    (
+        "cached counter inc_by(2.5)",
+        "hot_paths",
+        "counter_inc_by/ours_fraction",
+        "counter_inc_by/prometheus",
+        None,
+    ),
+    (
         "f64 vec, 2 labels: lookup + inc",
         "hot_paths",
         "vec_lookup_inc/ours_f64",

@@ -1,5 +1,5 @@
-//! The update paths: a cached counter, a vec lookup, a histogram, and one counter shared by
-//! two threads. Each group measures ours beside `prometheus` and `prometheus-client`.
+//! The update paths: a cached counter (by one and by a float), a vec lookup, a histogram,
+//! and one counter shared by two threads. Each group measures ours beside `prometheus` and `prometheus-client`.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,6 +22,29 @@ fn counter_inc(c: &mut Criterion) {
     group.bench_function("prometheus", |b| b.iter(|| black_box(&prom).inc()));
     let client = PcCounter::<f64, AtomicU64>::default();
     group.bench_function("prometheus_client", |b| b.iter(|| black_box(&client).inc()));
+    group.finish();
+}
+
+/// A float counter's `inc_by`: ours keeps whole increments in an integer and the rest in a
+/// float, so both kinds of increment are measured; the peers add any float the same way.
+fn counter_inc_by(c: &mut Criterion) {
+    let mut group = c.benchmark_group("counter_inc_by");
+    let (_runtime, metrics) = ours_endpoint();
+    let ours = metrics.create_counter("bytes_total", "Bytes", &[]).unwrap();
+    group.bench_function("ours_whole", |b| {
+        b.iter(|| black_box(&ours).inc_by(black_box(3.0)))
+    });
+    group.bench_function("ours_fraction", |b| {
+        b.iter(|| black_box(&ours).inc_by(black_box(2.5)))
+    });
+    let prom = prometheus::Counter::new("bytes_total", "Bytes").unwrap();
+    group.bench_function("prometheus", |b| {
+        b.iter(|| black_box(&prom).inc_by(black_box(2.5)))
+    });
+    let client = PcCounter::<f64, AtomicU64>::default();
+    group.bench_function("prometheus_client", |b| {
+        b.iter(|| black_box(&client).inc_by(black_box(2.5)))
+    });
     group.finish();
 }
 
@@ -175,6 +198,7 @@ fn two_threads_one_counter(c: &mut Criterion) {
 criterion_group!(
     benches,
     counter_inc,
+    counter_inc_by,
     vec_lookup_inc,
     vec_lookup_inc_1000_series,
     histogram_observe,

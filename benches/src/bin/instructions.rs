@@ -8,9 +8,12 @@ use std::hint::black_box;
 
 use dynamo_benches::ours_endpoint;
 
-const CASES: [&str; 10] = [
+const CASES: [&str; 13] = [
     "counter_inc/ours",
     "counter_inc/prometheus",
+    "counter_inc_by/ours_whole",
+    "counter_inc_by/ours_fraction",
+    "counter_inc_by/prometheus",
     "vec_lookup_inc/ours_int",
     "vec_lookup_inc/prometheus_int",
     "vec_lookup_inc/ours_f64",
@@ -50,6 +53,15 @@ fn main() {
         "counter_inc/prometheus" => {
             let counter = prometheus::Counter::with_opts(opts()).unwrap();
             (0..calls).for_each(|_| black_box(&counter).inc());
+        }
+        "counter_inc_by/ours_whole" | "counter_inc_by/ours_fraction" => {
+            let counter = metrics.create_counter("bytes_total", "Bytes", &[]).unwrap();
+            let v = if case.ends_with("whole") { 3.0 } else { 2.5 };
+            (0..calls).for_each(|_| black_box(&counter).inc_by(black_box(v)));
+        }
+        "counter_inc_by/prometheus" => {
+            let counter = prometheus::Counter::with_opts(opts()).unwrap();
+            (0..calls).for_each(|_| black_box(&counter).inc_by(black_box(2.5)));
         }
         "vec_lookup_inc/ours_int" => {
             let vec = metrics
