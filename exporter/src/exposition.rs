@@ -1,30 +1,70 @@
-//! What a scrape sees: families, series with their labels, and values; and the [`Encoder`]s
-//! that turn them into an exposition format.
+//! What a scrape sees, and the formats it is written in.
 //!
-//! Metric kinds describe their samples as a [`Value`]; they write no text. The registry walks
-//! its families in name order and their series in label order, and hands each to an encoder:
-//! [`TextEncoder`] writes the Prometheus text format, and other formats implement the same
-//! trait. [`parse`] reads the text format back, for text that comes from outside the registry.
+//! Metric kinds describe their series as [`Value`]s; they write no text. The registry walks
+//! its families in name order and their series in label order and hands each to an
+//! [`Encoder`]. Families read from text ([`parse`]) reach encoders the same way
+//! ([`encode_parsed`]), so each format has one writer for everything on a page. [`Format`]
+//! lists the formats a scrape is served in, with their content types and how a client's
+//! `Accept` header chooses among them; [`TextEncoder`] writes the Prometheus text format, and
+//! the OTLP exporter's encoder implements the same trait.
 
+pub(crate) mod escape;
+mod format;
 pub mod parse;
+mod parsed;
 pub(crate) mod text;
 
+use std::borrow::Cow;
+
+pub use format::Format;
+pub use parsed::encode_parsed;
 pub use text::TextEncoder;
 
 use crate::MetricKind;
-use std::borrow::Cow;
+use crate::storage::labels::{KeyPairs, Layout, Pairs};
 
-use crate::labels::{KeyPairs, Layout, Pairs};
+/// Turns families and series into an exposition format.
+///
+/// Whoever fills a page calls [`Encoder::family`] once per family that has series to show,
+/// then [`Encoder::series`] for each of its series, in order, and [`Encoder::finish`] once at
+/// the end.
+pub trait Encoder {
+    /// The media type of what it writes (the `Content-Type` of a page).
+    fn content_type(&self) -> &'static str;
+
+    /// A new family begins.
+    fn family(&mut self, family: &FamilyInfo<'_>);
+
+    /// One series of the current family.
+    fn series(&mut self, series: &Series<'_>);
+
+    /// Every family was handed over: writes what ends a page, if the format has an end.
+    fn finish(&mut self) {}
+}
 
 /// A family, as an encoder sees it before its series.
 #[derive(Debug, Clone, Copy)]
 pub struct FamilyInfo<'a> {
     /// The metric name.
     pub name: &'a str,
-    /// The help text, unescaped.
-    pub help: &'a str,
+    /// The help text, unescaped; text read from elsewhere may have none.
+    pub help: Option<&'a str>,
     /// The type.
     pub kind: MetricKind,
+    /// Its values were read from elsewhere when the page was collected (callback and engine
+    /// text), as an asynchronous instrument's are, rather than recorded by the application.
+    pub observed: bool,
+}
+
+/// One series: its labels, its value, and the time it was read if its source gave one.
+#[derive(Debug, Clone, Copy)]
+pub struct Series<'a> {
+    /// The label pairs, sorted by name.
+    pub labels: Labels<'a>,
+    /// The value.
+    pub value: Value<'a>,
+    /// Milliseconds since the Unix epoch, when the text it was read from had a timestamp.
+    pub timestamp_ms: Option<i64>,
 }
 
 /// A number as its metric stores it.
@@ -34,7 +74,7 @@ pub enum Number {
     UInt(u64),
     /// An integer gauge.
     Int(i64),
-    /// A float counter or gauge.
+    /// A float counter or gauge, or a number read from text.
     Float(f64),
 }
 
@@ -53,31 +93,54 @@ impl Number {
 /// The buckets, sum and count of one histogram series.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HistogramValue<'a> {
-    /// Upper bounds, without `+Inf`.
+    /// Upper bounds, without `+Inf`, increasing.
     pub bounds: &'a [f64],
-    /// Cumulative counts: one per bound, then the `+Inf` bucket, which is the total count.
+    /// Cumulative counts: one per bound, then the `+Inf` bucket.
     pub cumulative: &'a [u64],
-    /// The sum of observations.
-    pub sum: f64,
+    /// The sum of observations; `None` when the text it was read from had no `_sum`.
+    pub sum: Option<f64>,
+    /// How many observations were recorded (the `+Inf` bucket, unless text said otherwise).
+    pub count: u64,
 }
 
-impl HistogramValue<'_> {
-    /// How many observations were recorded.
-    #[must_use]
-    pub fn count(&self) -> u64 {
-        self.cumulative.last().copied().unwrap_or(0)
-    }
-}
-
-/// The value of one series.
+/// The quantiles, sum and count of one summary series (read from text).
 #[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SummaryValue<'a> {
+    /// `(quantile, value)` pairs, by quantile.
+    pub quantiles: &'a [(f64, f64)],
+    /// The sum of observations, if given.
+    pub sum: Option<f64>,
+    /// How many observations, if given.
+    pub count: Option<u64>,
+}
+
+/// The value of one series, by the shape of its samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum Value<'a> {
-    /// A counter's total.
-    Counter(Number),
-    /// A gauge's value.
-    Gauge(Number),
+    /// One number: a counter's total, a gauge's value, an untyped sample.
+    Number(Number),
     /// A histogram's buckets, sum and count.
     Histogram(HistogramValue<'a>),
+    /// A summary's quantiles, sum and count.
+    Summary(SummaryValue<'a>),
+}
+
+impl Value<'_> {
+    /// A number that changes whenever the value does (for telling idle series).
+    pub(crate) fn signature(&self) -> u64 {
+        let number = |n: &Number| match n {
+            Number::UInt(v) => *v,
+            Number::Int(v) => *v as u64,
+            Number::Float(v) => v.to_bits(),
+        };
+        let sum = |s: Option<f64>| s.map_or(0, f64::to_bits);
+        match self {
+            Value::Number(n) => number(n).wrapping_add(1),
+            Value::Histogram(h) => h.count.wrapping_mul(31) ^ sum(h.sum),
+            Value::Summary(s) => s.count.unwrap_or(0).wrapping_mul(31) ^ sum(s.sum),
+        }
+    }
 }
 
 /// The label pairs of one series, sorted by name.
@@ -85,7 +148,7 @@ pub enum Value<'a> {
 pub struct Labels<'a> {
     pub(crate) repr: LabelsRepr<'a>,
     /// Labels the registry adds to every series that does not have them (sorted by name).
-    pub(crate) extra: &'a [(Box<str>, Box<str>)],
+    pub(crate) extra: &'a ExtraLabels,
 }
 
 /// Constant labels a registry adds to every series, sorted by name.
@@ -99,13 +162,26 @@ pub(crate) enum LabelsRepr<'a> {
     Pairs { key: &'a str },
     /// The series a vec folds new label sets into once it reaches its bound.
     Overflow { layout: &'a Layout },
+    /// Pairs read from text, sorted by name.
+    Owned(&'a [(String, String)]),
 }
 
 /// The label marking the series that new label sets fold into once a metric has as many
 /// series as it may have; its value is `"true"`.
 pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
 
+/// No labels added.
+const NO_EXTRA: &ExtraLabels = &[];
+
 impl<'a> Labels<'a> {
+    /// Pairs sorted by name, as they are.
+    pub(crate) fn sorted(pairs: &'a [(String, String)]) -> Self {
+        Self {
+            repr: LabelsRepr::Owned(pairs),
+            extra: NO_EXTRA,
+        }
+    }
+
     /// Every pair, sorted by name; values unescaped. The registry's extra labels are
     /// among them, except where the series has a label of the same name.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, Cow<'a, str>)> + 'a {
@@ -121,6 +197,7 @@ impl<'a> Labels<'a> {
             LabelsRepr::Vec { layout, key } => Iter::Vec(layout.pairs(key)),
             LabelsRepr::Pairs { key } => Iter::Pairs(KeyPairs::new(key)),
             LabelsRepr::Overflow { layout } => Iter::Overflow(overflow_pairs(layout)),
+            LabelsRepr::Owned(pairs) => Iter::Owned(pairs.iter()),
         }
     }
 
@@ -191,6 +268,7 @@ enum Iter<'a> {
     Vec(Pairs<'a>),
     Pairs(KeyPairs<'a>),
     Overflow(Box<dyn Iterator<Item = (&'a str, Cow<'a, str>)> + 'a>),
+    Owned(std::slice::Iter<'a, (String, String)>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -201,18 +279,9 @@ impl<'a> Iterator for Iter<'a> {
             Self::Vec(pairs) => pairs.next(),
             Self::Pairs(pairs) => pairs.next(),
             Self::Overflow(pairs) => pairs.next(),
+            Self::Owned(pairs) => pairs
+                .next()
+                .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str()))),
         }
     }
-}
-
-/// Turns families and series into an exposition format.
-///
-/// The registry calls [`Encoder::family`] once per family that has series to show, then
-/// [`Encoder::series`] for each of its series, in order.
-pub trait Encoder {
-    /// A new family begins.
-    fn family(&mut self, family: &FamilyInfo<'_>);
-
-    /// One series of the current family.
-    fn series(&mut self, labels: &Labels<'_>, value: &Value<'_>);
 }

@@ -47,50 +47,34 @@
 //! );
 //! ```
 
-mod atomics;
-mod cache;
-mod counter;
 mod error;
 pub mod exposition;
-mod family;
-mod fingerprint;
 pub mod fork;
-mod gauge;
-mod histogram;
-mod index;
-mod kind;
-mod labels;
-mod members;
-mod metric;
+mod kinds;
+#[cfg(feature = "otlp")]
 pub mod otlp;
-mod pool;
 mod recorder;
 mod registry;
 mod server;
+mod settings;
+mod storage;
 #[cfg(feature = "test-util")]
 pub mod test_util;
-mod timer;
-mod validate;
-mod vec;
 
-pub use cache::{DEFAULT_CACHE_CAPACITY, HandleCache};
-pub use counter::{Counter, IntCounter};
 pub use error::ExporterError;
-pub use exposition::{OVERFLOW_LABEL, TextEncoder, parse};
-pub use gauge::{Gauge, IntGauge};
-pub use histogram::{DEFAULT_BUCKETS, Histogram, MAX_BUCKETS};
-pub use kind::MetricKind;
-pub use metric::{Metric, Registered};
-pub use recorder::{Probed, RegistryRecorder};
-pub use registry::{Clock, DEFAULT_MAX_SERIES, Opts, Registry};
+pub use exposition::{Format, OVERFLOW_LABEL, TextEncoder, parse};
+// Every metric kind of the table (`metric_kinds!`): handles, vecs, and what their files add.
+pub use kinds::*;
+pub use recorder::{DEFAULT_CACHE_CAPACITY, HandleCache, Probed, RegistryRecorder};
+pub use registry::vec::MetricVec;
+pub use registry::{Clock, DEFAULT_MAX_SERIES, Opts, Registry, Shown};
 pub use server::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HEALTH_PATH, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN_BACKLOG,
     DEFAULT_LIVE_PATH, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING_SCRAPES, DEFAULT_WRITE_TIMEOUT,
     Health, HealthFn, METRICS_PATH, ScrapeFn, ServerLimits, StatusServer, StatusServerBuilder,
     check_route_path,
 };
-pub use timer::HistogramTimer;
-pub use vec::{CounterVec, GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec, MetricVec};
+pub use settings::{SettingError, SettingSource};
 
 /// The `Content-Type` of the text exposition format this crate renders.
-pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const TEXT_CONTENT_TYPE: &str = exposition::text::CONTENT_TYPE;

@@ -2,8 +2,9 @@
 //! over OTLP/HTTP with protobuf bodies.
 //!
 //! [`OtlpExporter::start`] runs a thread of its own with a single-threaded tokio runtime.
-//! Each interval it calls a collect hook (which encodes the registry and any callback text
-//! into an [`OtlpEncoder`]), encodes the request with the `opentelemetry-proto` types and
+//! Each interval it calls a collect hook (which hands the registry's families and any callback
+//! text to an [`OtlpEncoder`], as a scrape hands them to a page's encoder), encodes the
+//! request with the `opentelemetry-proto` types and
 //! puts it on a bounded queue; a second task posts the queue in order, trying again on
 //! retryable answers (429, 502, 503, 504, timeouts, connection errors) with exponential
 //! backoff and jitter or the server's `Retry-After`, within the export timeout. Past the
@@ -26,7 +27,9 @@
 //!         .with_endpoint("http://127.0.0.1:9/v1/metrics")
 //!         .with_export_timeout(Duration::from_millis(200)),
 //!     SystemTime::now(),
-//!     Arc::new(move |encoder| source.encode(&[], encoder)),
+//!     Arc::new(move |encoder| {
+//!         source.encode(&[], encoder);
+//!     }),
 //!     metrics,
 //! )
 //! .unwrap();
@@ -48,23 +51,26 @@ use std::time::SystemTime;
 
 use tokio::sync::watch;
 
+#[allow(deprecated)]
+pub use config::OtlpConfigError;
 pub use config::{
     COMPRESSION_VAR, Compression, DEFAULT_ENDPOINT, DEFAULT_EXPORT_TIMEOUT, DEFAULT_INTERVAL,
     DEFAULT_MAX_QUEUED_REQUESTS, DEFAULT_TIMEOUT, ENDPOINT_VAR, EXPORT_INTERVAL_VAR,
     EXPORT_TIMEOUT_VAR, EXPORTER_VAR, HEADERS_VAR, METRICS_COMPRESSION_VAR, METRICS_ENDPOINT_VAR,
-    METRICS_HEADERS_VAR, METRICS_PROTOCOL_VAR, METRICS_TIMEOUT_VAR, OtlpConfig, OtlpConfigError,
-    PROTOCOL_VAR, RESOURCE_ATTRIBUTES_VAR, SDK_DISABLED_VAR, SERVICE_NAME_VAR, TEMPORALITY_VAR,
-    TIMEOUT_VAR, Temporality,
+    METRICS_HEADERS_VAR, METRICS_PROTOCOL_VAR, METRICS_TIMEOUT_VAR, OtlpConfig, PROTOCOL_VAR,
+    RESOURCE_ATTRIBUTES_VAR, SDK_DISABLED_VAR, SERVICE_NAME_VAR, TEMPORALITY_VAR, TIMEOUT_VAR,
+    Temporality,
 };
 pub use encode::OtlpEncoder;
 pub use resource::SDK_NAME;
 
+use crate::exposition::Encoder;
 use crate::{ExporterError, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use export::{Command, Shared};
 
-/// Fills an encoder with everything to export: called once per interval, on the
-/// exporter's blocking pool.
-pub type CollectFn = Arc<dyn Fn(&mut OtlpEncoder) + Send + Sync>;
+/// Hands everything to export to an encoder, as a scrape hook does for a page: called once
+/// per interval, on the exporter's blocking pool.
+pub type CollectFn = Arc<dyn Fn(&mut dyn Encoder) + Send + Sync>;
 
 /// Why a request was dropped, the `reason` label of the drop counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +165,7 @@ impl OtlpSelfMetrics {
 pub enum OtlpStartError {
     /// A setting cannot be used.
     #[error(transparent)]
-    Config(#[from] OtlpConfigError),
+    Config(#[from] crate::SettingError),
     /// The exporter's thread or runtime could not be created.
     #[error("cannot start the OTLP exporter's thread: {0}")]
     Thread(#[source] std::io::Error),

@@ -7,13 +7,16 @@ use metrics::{
     CounterFn, GaugeFn, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
 };
 
-use crate::counter::{F64Counter, U64Counter};
-use crate::family::AnySlot;
-use crate::gauge::{F64Gauge, I64Gauge};
-use crate::histogram::HistogramCell;
-use crate::pool::{Cell, Pool, SlotRef};
-use crate::registry::default_histogram_pool;
+use crate::kinds::{
+    F64Counter, F64Gauge, HistogramCell, I64Gauge, U64Counter, default_histogram_pool,
+};
+use crate::registry::scalars::AnySlot;
+use crate::storage::pool::{Cell, Pool, SlotRef};
 use crate::{ExporterError, IntCounter, MetricKind, Registry};
+
+mod cache;
+
+pub use cache::{DEFAULT_CACHE_CAPACITY, HandleCache};
 
 /// Stores `counter!`, `gauge!` and `histogram!` metrics in a [`Registry`], beside the metrics
 /// registered directly, under the same rules.
@@ -120,58 +123,71 @@ impl RegistryRecorder {
         key: &Key,
         kind: MetricKind,
         pool: &'static Pool<C>,
-    ) -> Result<AnySlot, ExporterError>
-    where
-        SlotRef<C>: Into<AnySlot>,
-    {
+    ) -> Result<AnySlot, ExporterError> {
         let labels: Vec<(&str, &str)> = key.labels().map(|l| (l.key(), l.value())).collect();
         self.registry.macro_scalar(key.name(), kind, &labels, pool)
     }
 
     /// The counter for a `counter!` key, with its liveness.
     pub fn counter(&self, key: &Key) -> Probed<metrics::Counter> {
-        match self.lookup(key, MetricKind::Counter, U64Counter::pool()) {
-            Ok(AnySlot::U64Counter(s)) => {
-                Probed::of(metrics::Counter::from_arc(Arc::new(MacroSeries(s))), &s)
-            }
-            Ok(AnySlot::F64Counter(s)) => {
-                Probed::of(metrics::Counter::from_arc(Arc::new(MacroSeries(s))), &s)
-            }
-            other => {
-                self.reject(key, &refusal(key, MetricKind::Counter, other));
-                Probed::always(metrics::Counter::noop())
-            }
-        }
+        let found = self.lookup(key, MetricKind::Counter, U64Counter::pool());
+        let handle = found.as_ref().ok().and_then(|slot| {
+            probe(slot, as_counter::<U64Counter>).or_else(|| probe(slot, as_counter::<F64Counter>))
+        });
+        handle.unwrap_or_else(|| {
+            self.reject(key, &refusal(key, MetricKind::Counter, found));
+            Probed::always(metrics::Counter::noop())
+        })
     }
 
     /// The gauge for a `gauge!` key, with its liveness.
     pub fn gauge(&self, key: &Key) -> Probed<metrics::Gauge> {
-        match self.lookup(key, MetricKind::Gauge, F64Gauge::pool()) {
-            Ok(AnySlot::F64Gauge(s)) => {
-                Probed::of(metrics::Gauge::from_arc(Arc::new(MacroSeries(s))), &s)
-            }
-            Ok(AnySlot::I64Gauge(s)) => {
-                Probed::of(metrics::Gauge::from_arc(Arc::new(MacroSeries(s))), &s)
-            }
-            other => {
-                self.reject(key, &refusal(key, MetricKind::Gauge, other));
-                Probed::always(metrics::Gauge::noop())
-            }
-        }
+        let found = self.lookup(key, MetricKind::Gauge, F64Gauge::pool());
+        let handle = found.as_ref().ok().and_then(|slot| {
+            probe(slot, as_gauge::<F64Gauge>).or_else(|| probe(slot, as_gauge::<I64Gauge>))
+        });
+        handle.unwrap_or_else(|| {
+            self.reject(key, &refusal(key, MetricKind::Gauge, found));
+            Probed::always(metrics::Gauge::noop())
+        })
     }
 
     /// The histogram for a `histogram!` key, with its liveness.
     pub fn histogram(&self, key: &Key) -> Probed<metrics::Histogram> {
-        match self.lookup(key, MetricKind::Histogram, default_histogram_pool()) {
-            Ok(AnySlot::Histogram(s)) => {
-                Probed::of(metrics::Histogram::from_arc(Arc::new(MacroSeries(s))), &s)
-            }
-            other => {
-                self.reject(key, &refusal(key, MetricKind::Histogram, other));
-                Probed::always(metrics::Histogram::noop())
-            }
-        }
+        let found = self.lookup(key, MetricKind::Histogram, default_histogram_pool());
+        let handle = found
+            .as_ref()
+            .ok()
+            .and_then(|slot| probe(slot, as_histogram));
+        handle.unwrap_or_else(|| {
+            self.reject(key, &refusal(key, MetricKind::Histogram, found));
+            Probed::always(metrics::Histogram::noop())
+        })
     }
+}
+
+/// The macro handle `wrap` makes of `slot`, if its cell is a `C`.
+fn probe<C: Cell, H>(slot: &AnySlot, wrap: fn(MacroSeries<C>) -> H) -> Option<Probed<H>> {
+    let series = slot.typed::<C>()?;
+    Some(Probed::of(wrap(MacroSeries(series)), &series))
+}
+
+fn as_counter<C>(series: MacroSeries<C>) -> metrics::Counter
+where
+    MacroSeries<C>: CounterFn + Send + Sync + 'static,
+{
+    metrics::Counter::from_arc(Arc::new(series))
+}
+
+fn as_gauge<C>(series: MacroSeries<C>) -> metrics::Gauge
+where
+    MacroSeries<C>: GaugeFn + Send + Sync + 'static,
+{
+    metrics::Gauge::from_arc(Arc::new(series))
+}
+
+fn as_histogram(series: MacroSeries<HistogramCell>) -> metrics::Histogram {
+    metrics::Histogram::from_arc(Arc::new(series))
 }
 
 /// Why a macro call got no series: the registry's error, or the series its key names is
@@ -189,11 +205,7 @@ fn refusal(
                 .labels()
                 .map(|l| (l.key().to_string(), l.value().to_string()))
                 .collect(),
-            registered: match slot {
-                AnySlot::F64Counter(_) | AnySlot::U64Counter(_) => MetricKind::Counter,
-                AnySlot::F64Gauge(_) | AnySlot::I64Gauge(_) => MetricKind::Gauge,
-                AnySlot::Histogram(_) => MetricKind::Histogram,
-            },
+            registered: slot.kind,
             requested,
         },
     }

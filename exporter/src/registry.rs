@@ -1,27 +1,39 @@
 //! The registry: every family by name, registration and removal, and scrapes of the whole.
+//!
+//! - [`family`]: the registration rules of one family (type, help, identity, label split).
+//! - [`scalars`] and [`vec`]: a family's metrics without and with variable labels.
+//! - [`streams`]: a family's series merged into label order for a scrape.
+//! - [`idle`], [`shared`], [`validate`]: idle macro series; what a registry's parts share;
+//!   the Prometheus rules for names, labels, help and buckets.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+pub(crate) mod family;
+pub(crate) mod idle;
+pub(crate) mod scalars;
+pub(crate) mod shared;
+pub(crate) mod streams;
+pub(crate) mod validate;
+pub(crate) mod vec;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 
 use crate::exposition::{Encoder, ExtraLabels, TextEncoder};
-use crate::family::{AnySlot, Family, Help, Identity, RegisteredAs, Registering, Sweep};
-use crate::histogram::{self, DEFAULT_BUCKETS, HistogramCell};
-use crate::labels::Layout;
-use crate::metric::sealed::Create;
-use crate::metric::{Core, Metric, Registered};
-use crate::pool::{Cell, Pool, SlotRef};
-use crate::vec::MetricVec;
-use crate::{
-    Counter, CounterVec, ExporterError, Gauge, GaugeVec, Histogram, HistogramVec, IntCounter,
-    IntCounterVec, IntGauge, IntGaugeVec, MetricKind, validate,
-};
+use crate::kinds::handle::sealed::Create;
+use crate::kinds::handle::{Metric, Registered};
+use crate::storage::directory::Core;
+use crate::storage::fingerprint::Fingerprint;
+use crate::storage::labels::Layout;
+use crate::storage::pool::{Cell, Pool};
+use crate::{ExporterError, IntCounterVec, MetricKind, MetricVec};
+use family::{Family, Help, Identity, RegisteredAs, Registering};
+use scalars::AnySlot;
+use shared::Shared;
 
-/// Series a vec may hold unless told otherwise.
-pub const DEFAULT_MAX_SERIES: usize = 10_000;
+pub use shared::{Clock, DEFAULT_MAX_SERIES};
 
 /// Name, help and constant labels of a metric to register.
 #[derive(Debug, Clone, Copy)]
@@ -50,48 +62,6 @@ impl<'a> Opts<'a> {
         Self {
             const_labels,
             ..self
-        }
-    }
-}
-
-/// Where the registry reads the time, as the time since some fixed start.
-pub type Clock = dyn Fn() -> Duration + Send + Sync;
-
-/// What the registry's vecs and families share.
-pub(crate) struct Shared {
-    default_max_series: AtomicUsize,
-    /// Nanoseconds; 0 when macro series never go idle.
-    idle_timeout: AtomicU64,
-    overflow_counter: OnceLock<IntCounterVec>,
-    clock: OnceLock<Box<Clock>>,
-    start: Instant,
-}
-
-impl Shared {
-    pub(crate) fn default_max_series(&self) -> usize {
-        self.default_max_series.load(Ordering::Relaxed)
-    }
-
-    /// Counts one label set folded into an overflow series.
-    pub(crate) fn count_overflow(&self, metric: &str) {
-        if let Some(counter) = self.overflow_counter.get() {
-            counter.with_label_values(&[metric]).inc();
-        }
-    }
-
-    fn now(&self) -> Duration {
-        match self.clock.get() {
-            Some(clock) => clock(),
-            None => self.start.elapsed(),
-        }
-    }
-
-    fn sweep<'a>(&self, extra: &'a ExtraLabels) -> Sweep<'a> {
-        let idle = self.idle_timeout.load(Ordering::Relaxed);
-        Sweep {
-            now: self.now(),
-            idle_timeout: (idle > 0).then(|| Duration::from_nanos(idle)),
-            extra,
         }
     }
 }
@@ -140,13 +110,7 @@ impl Default for Registry {
             families: RwLock::default(),
             descriptions: Mutex::default(),
             extra: RwLock::new(Arc::from(Vec::new())),
-            shared: Arc::new(Shared {
-                default_max_series: AtomicUsize::new(DEFAULT_MAX_SERIES),
-                idle_timeout: AtomicU64::new(0),
-                overflow_counter: OnceLock::new(),
-                clock: OnceLock::new(),
-                start: Instant::now(),
-            }),
+            shared: Arc::new(Shared::default()),
         }
     }
 }
@@ -169,20 +133,20 @@ impl Drop for Registry {
 
 /// The creators of every kind of [`crate::metric_kinds!`].
 macro_rules! creators {
-    ($($handle:ident, $vec:ident: $reg:ident, $reg_vec:ident / $create:ident, $create_vec:ident;
-        $one:literal, $many:literal $(, $settings:ident)?;)*) => {$(
+    ($($module:ident {$($handle:ident, $vec:ident: $reg:ident, $reg_vec:ident / $create:ident, $create_vec:ident;
+        $one:literal, $many:literal $(, $settings:ident)?;)*})*) => {$($(
         #[doc = concat!("Registers ", $one, ".")]
-        $(#[doc = concat!("\n\n`", stringify!($settings), "` of `None` means [`DEFAULT_BUCKETS`].")])?
+        $(#[doc = concat!("\n\n`", stringify!($settings), "` of `None` means [`crate::DEFAULT_BUCKETS`].")])?
         ///
         /// # Errors
         ///
         /// A bad name, help or label, or a conflict with a registered metric.
-        pub fn $reg(&self, opts: &Opts<'_> $(, $settings: <$handle as Create>::Settings<'_>)?) -> Result<$handle, ExporterError> {
-            self.scalar(opts, <$handle as Create>::pool(opts.name, ($($settings)?))?)
+        pub fn $reg(&self, opts: &Opts<'_> $(, $settings: <crate::$handle as Create>::Settings<'_>)?) -> Result<crate::$handle, ExporterError> {
+            self.scalar(opts, <crate::$handle as Create>::pool(opts.name, ($($settings)?))?)
         }
 
         #[doc = concat!("Registers ", $many, " keyed by the values of `variable_labels`.")]
-        $(#[doc = concat!("\n\n`", stringify!($settings), "` of `None` means [`DEFAULT_BUCKETS`].")])?
+        $(#[doc = concat!("\n\n`", stringify!($settings), "` of `None` means [`crate::DEFAULT_BUCKETS`].")])?
         ///
         /// # Errors
         ///
@@ -191,11 +155,11 @@ macro_rules! creators {
             &self,
             opts: &Opts<'_>,
             variable_labels: &[&str]
-            $(, $settings: <$handle as Create>::Settings<'_>)?
-        ) -> Result<$vec, ExporterError> {
-            self.vec(opts, variable_labels, <$handle as Create>::pool(opts.name, ($($settings)?))?)
+            $(, $settings: <crate::$handle as Create>::Settings<'_>)?
+        ) -> Result<crate::$vec, ExporterError> {
+            self.vec(opts, variable_labels, <crate::$handle as Create>::pool(opts.name, ($($settings)?))?)
         }
-    )*};
+    )*)*};
 }
 
 impl Registry {
@@ -298,12 +262,7 @@ impl Registry {
     #[must_use]
     pub fn registered_labels(&self, metric: &dyn Registered) -> Option<Vec<(String, String)>> {
         let core = Core::find(metric.metric_id()).filter(|c| c.registry == self.id)?;
-        Some(
-            core.const_label_refs()
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
+        Some(core.const_labels())
     }
 
     /// The name of a metric registered here.
@@ -317,29 +276,28 @@ impl Registry {
     /// [`MetricVec::set_max_series`]. Also bounds the series that metric macros create
     /// under one name. The default is [`DEFAULT_MAX_SERIES`].
     pub fn set_default_max_series(&self, max: usize) {
-        self.shared.default_max_series.store(max, Ordering::Relaxed);
+        self.shared.set_default_max_series(max);
     }
 
     /// Drops series created by metric macros once their value has not changed for
     /// `timeout`, checked at each scrape; `None` (the default) keeps them.
     pub fn set_idle_timeout(&self, timeout: Option<Duration>) {
-        let nanos = timeout.map_or(0, |t| {
-            u64::try_from(t.as_nanos()).unwrap_or(u64::MAX).max(1)
-        });
-        self.shared.idle_timeout.store(nanos, Ordering::Relaxed);
+        self.shared.set_idle_timeout(timeout);
     }
 
     /// Reads the time from `clock` (for idle series) instead of a monotonic clock. Can be set
     /// once.
     pub fn set_clock(&self, clock: Box<Clock>) {
-        let _ = self.shared.clock.set(clock);
+        self.shared.set_clock(clock);
     }
 
     /// Counts every label set folded into an overflow series in `counter`, by metric name
     /// (its one variable label). Can be set once.
     pub fn set_overflow_counter(&self, counter: IntCounterVec) {
         counter.set_max_series(0);
-        let _ = self.shared.overflow_counter.set(counter);
+        self.shared.set_overflow_count(Box::new(move |metric| {
+            counter.with_label_values(&[metric]).inc();
+        }));
     }
 
     /// The whole exposition text.
@@ -353,19 +311,25 @@ impl Registry {
     /// Appends the exposition text of the series whose labels include every `required` pair
     /// (all series when it is empty): families by name, series by labels.
     pub fn render_into(&self, required: &[(&str, &str)], out: &mut String) {
-        self.encode(required, &mut TextEncoder::new(out));
+        let mut encoder = TextEncoder::new(out);
+        self.encode(required, &mut encoder);
+        encoder.finish();
     }
 
     /// Hands every family and series whose labels include every `required` pair to
-    /// `encoder`, families by name and series by labels.
-    pub fn encode(&self, required: &[(&str, &str)], encoder: &mut dyn Encoder) {
+    /// `encoder`, families by name and series by labels; returns the families shown.
+    pub fn encode(&self, required: &[(&str, &str)], encoder: &mut dyn Encoder) -> Shown {
         let _section = crate::fork::enter();
         let families: Vec<Arc<Family>> = self.families.read().values().cloned().collect();
-        let extra = Arc::clone(&self.extra.read());
+        let extra: Arc<ExtraLabels> = Arc::clone(&self.extra.read());
         let sweep = self.shared.sweep(&extra);
+        let mut shown = Shown::default();
         for family in families {
-            family.encode(required, encoder, &sweep);
+            if family.encode(required, encoder, &sweep) {
+                shown.0.push((Arc::clone(&family.name), family.kind));
+            }
         }
+        shown
     }
 
     /// The names of the families registered.
@@ -379,10 +343,7 @@ impl Registry {
         &self,
         opts: &Opts<'_>,
         pool: &'static Pool<M::Cell>,
-    ) -> Result<M, ExporterError>
-    where
-        SlotRef<M::Cell>: Into<AnySlot>,
-    {
+    ) -> Result<M, ExporterError> {
         let (family, identity, layout) = self.prepare::<M>(opts, Help::Required(opts.help), &[])?;
         let (id, name) = (self.id, Arc::clone(&family.name));
         let result = family.register(
@@ -392,8 +353,11 @@ impl Registry {
             &[],
             |scope: &mut Registering<'_>| {
                 let core = Core::register(id, name, layout);
-                match pool.alloc(core.id, crate::fingerprint::Fingerprint { lo: 0, hi: 0 }) {
-                    Some(slot) => Ok((M::from_slot(slot), scope.add_scalar(core, slot, pool))),
+                match pool.alloc(core.id, Fingerprint { lo: 0, hi: 0 }) {
+                    Some(slot) => Ok((
+                        M::from_slot(slot),
+                        scope.add_scalar(core, slot, pool, M::KIND),
+                    )),
                     None => {
                         core.retire();
                         Err(ExporterError::PoolFull {
@@ -498,27 +462,17 @@ impl Registry {
     }
 
     /// The scalar series with this name and constant labels, registered by a metric macro if
-    /// it does not exist yet. Used by [`crate::RegistryRecorder`].
+    /// it does not exist yet, in `pool`. Used by [`crate::RegistryRecorder`].
     pub(crate) fn macro_scalar<C: Cell>(
         &self,
         name: &str,
         kind: MetricKind,
         const_labels: &[(&str, &str)],
         pool: &'static Pool<C>,
-    ) -> Result<AnySlot, ExporterError>
-    where
-        SlotRef<C>: Into<AnySlot>,
-    {
-        let opts = Opts {
-            name,
-            help: name,
-            const_labels,
-        };
+    ) -> Result<AnySlot, ExporterError> {
         validate::metric_name(name)?;
-        let labels = const_labels.iter().map(|(k, _)| *k);
-        validate::label_names(name, kind, labels)?;
-        let mut consts: Vec<(Box<str>, Box<str>)> = opts
-            .const_labels
+        validate::label_names(name, kind, const_labels.iter().map(|(k, _)| *k))?;
+        let mut consts: Vec<(Box<str>, Box<str>)> = const_labels
             .iter()
             .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect();
@@ -527,11 +481,11 @@ impl Registry {
         let family = self.family(name, kind, Help::Placeholder(name));
         let (id, family_name) = (self.id, Arc::clone(&family.name));
         let max = self.shared.default_max_series();
-        let result = family.macro_scalar(kind, identity, max, self.shared.now(), |_, identity| {
+        let result = family.macro_scalar(kind, identity, max, self.shared.now(), |identity| {
             let layout = Layout::new(identity.to_vec(), Vec::new());
             let core = Core::register(id, family_name, layout);
-            match pool.alloc(core.id, crate::fingerprint::Fingerprint { lo: 0, hi: 0 }) {
-                Some(slot) => Some((core, slot.into(), pool as &'static dyn crate::pool::Series)),
+            match pool.alloc(core.id, Fingerprint { lo: 0, hi: 0 }) {
+                Some(slot) => Some((core, AnySlot::new(slot, pool, kind))),
                 None => {
                     core.retire();
                     None
@@ -554,7 +508,26 @@ impl Registry {
     }
 }
 
-/// The pool of default histograms, for macro calls.
-pub(crate) fn default_histogram_pool() -> &'static Pool<HistogramCell> {
-    histogram::pool(&DEFAULT_BUCKETS)
+/// The families a scrape showed, by name and type: names that text from elsewhere may not
+/// take on the same page.
+#[derive(Debug, Default, Clone)]
+pub struct Shown(Vec<(Arc<str>, MetricKind)>);
+
+impl Shown {
+    /// Each family shown, with its type, in the order shown.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, MetricKind)> {
+        self.0.iter().map(|(name, kind)| (&**name, *kind))
+    }
+
+    /// Every family name shown and every sample name of those families (`h`, `h_bucket`,
+    /// `h_sum`, `h_count` for a histogram `h`).
+    #[must_use]
+    pub fn taken_names(&self) -> HashSet<String> {
+        let mut taken = HashSet::new();
+        for (name, kind) in self.iter() {
+            taken.insert(name.to_string());
+            taken.extend(kind.sample_names(name));
+        }
+        taken
+    }
 }

@@ -32,6 +32,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::exposition::{Encoder, Format};
+
 mod accept;
 mod conn;
 mod host;
@@ -73,8 +75,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Blocking threads of the server's runtime: one render and the gzip of another at most.
 const MAX_BLOCKING_THREADS: usize = 4;
 
-/// Renders the whole scrape. Runs on a blocking thread, so it may take its time.
-pub type ScrapeFn = dyn Fn() -> String + Send + Sync;
+/// Hands everything a scrape shows to an encoder of the format the client asked for (by
+/// `Accept`, among those the server offers). Runs on a blocking thread, so it may take its
+/// time.
+pub type ScrapeFn = dyn Fn(&mut dyn Encoder) + Send + Sync;
 
 /// Reports readiness and uptime. Runs on the server's I/O thread, so it must be quick.
 pub type HealthFn = dyn Fn() -> Health + Send + Sync;
@@ -170,6 +174,7 @@ pub struct StatusServerBuilder {
     health: Arc<HealthFn>,
     health_path: String,
     live_path: String,
+    formats: Vec<Format>,
     limits: ServerLimits,
 }
 
@@ -178,6 +183,7 @@ impl std::fmt::Debug for StatusServerBuilder {
         f.debug_struct("StatusServerBuilder")
             .field("health_path", &self.health_path)
             .field("live_path", &self.live_path)
+            .field("formats", &self.formats)
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
@@ -196,6 +202,15 @@ impl StatusServerBuilder {
     pub fn live_path(self, path: impl Into<String>) -> Self {
         Self {
             live_path: path.into(),
+            ..self
+        }
+    }
+
+    /// The formats `/metrics` offers, the preferred first (default [`Format::ALL`]): a client
+    /// gets the one its `Accept` header ranks highest, or the first when it accepts none.
+    pub fn formats(self, formats: &[Format]) -> Self {
+        Self {
+            formats: formats.to_vec(),
             ..self
         }
     }
@@ -272,6 +287,12 @@ impl StatusServerBuilder {
         self.limits.check().map_err(|(name, reason)| {
             io::Error::new(io::ErrorKind::InvalidInput, format!("{name}: {reason}"))
         })?;
+        if self.formats.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "formats: at least one format must be offered",
+            ));
+        }
         let listener = TcpListener::bind(addr)?;
         // Listening again only sets the backlog (the standard library's is 128).
         let backlog = i32::try_from(self.limits.listen_backlog).unwrap_or(i32::MAX);
@@ -283,6 +304,7 @@ impl StatusServerBuilder {
             health: self.health,
             health_path: self.health_path,
             live_path: self.live_path,
+            formats: self.formats,
             loopback_only: local_addr.ip().is_loopback(),
             max_pending_scrapes: self.limits.max_pending_scrapes,
         });
@@ -381,10 +403,14 @@ pub fn check_route_path(path: &str) -> Result<(), &'static str> {
 /// ```
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use dynamo_exporter::{Health, StatusServer};
+/// use dynamo_exporter::{Health, Opts, Registry, StatusServer};
 ///
+/// let registry = Arc::new(Registry::new());
+/// registry.int_counter(&Opts::new("jobs_total", "Jobs")).unwrap().inc();
 /// let server = StatusServer::builder(
-///     Arc::new(|| "# scrape text\n".to_string()),
+///     Arc::new(move |encoder| {
+///         registry.encode(&[], encoder);
+///     }),
 ///     Arc::new(|| Health { ready: true, uptime: Duration::from_secs(1), endpoints: vec![] }),
 /// )
 /// .idle_timeout(Duration::from_secs(60))
@@ -418,6 +444,7 @@ impl StatusServer {
             scrape,
             health,
             health_path: DEFAULT_HEALTH_PATH.into(),
+            formats: Format::ALL.to_vec(),
             live_path: DEFAULT_LIVE_PATH.into(),
             limits: ServerLimits::default(),
         }

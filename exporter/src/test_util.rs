@@ -11,15 +11,19 @@
 //! use std::sync::Arc;
 //! use std::time::Duration;
 //! use dynamo_exporter::test_util::{get, scrape};
-//! use dynamo_exporter::{Health, StatusServer};
+//! use dynamo_exporter::{Health, Opts, Registry, StatusServer};
 //!
+//! let registry = Arc::new(Registry::new());
+//! registry.int_gauge(&Opts::new("up", "Up")).unwrap().set(1);
 //! let server = StatusServer::builder(
-//!     Arc::new(|| "# TYPE up gauge\nup 1\n".to_string()),
+//!     Arc::new(move |encoder| {
+//!         registry.encode(&[], encoder);
+//!     }),
 //!     Arc::new(|| Health { ready: true, uptime: Duration::ZERO, endpoints: vec![] }),
 //! )
 //! .start("127.0.0.1:0")?;
 //! let addr = server.local_addr();
-//! assert_eq!(scrape(addr), "# TYPE up gauge\nup 1\n");
+//! assert_eq!(scrape(addr), "# HELP up Up\n# TYPE up gauge\nup 1\n");
 //! assert_eq!(get(addr, "/nowhere").status, 404);
 //! # Ok::<(), std::io::Error>(())
 //! ```

@@ -15,6 +15,8 @@ use std::fmt::Display;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use dynamo_exporter::SettingSource;
+
 use crate::MetricsError;
 
 type ReadFn = dyn Fn() -> Result<String, String> + Send + Sync;
@@ -51,8 +53,8 @@ pub const PROCESS_FAMILY_PREFIXES: [&str; 2] = ["process_", "python_"];
 ///     endpoint.metrics().prometheus_expfmt()?,
 ///     concat!(
 ///         "# TYPE vllm:num_requests_running gauge\n",
-///         "vllm:num_requests_running{model_name=\"m\",dynamo_component=\"vllm\",",
-///         "dynamo_endpoint=\"generate\",dynamo_namespace=\"ns\",worker_id=\"7\"} 2\n",
+///         "vllm:num_requests_running{dynamo_component=\"vllm\",dynamo_endpoint=\"generate\",",
+///         "dynamo_namespace=\"ns\",model_name=\"m\",worker_id=\"7\"} 2\n",
 ///     )
 /// );
 /// # Ok(()) }
@@ -226,11 +228,10 @@ impl EnginePass {
         hierarchy: &[(&'static str, String)],
     ) -> Result<Self, MetricsError> {
         crate::const_labels::check(&filter.labels).map_err(|problem| {
-            MetricsError::InvalidSetting {
-                setting: "EngineFilter::with_label",
-                value: format!("{:?}", problem.pair),
-                reason: problem.reason,
-            }
+            MetricsError::from(
+                SettingSource::code("EngineFilter::with_label", &problem.pair)
+                    .invalid(problem.reason),
+            )
         })?;
         let mut labels: Vec<(String, String)> = hierarchy
             .iter()

@@ -1,9 +1,8 @@
 //! The one error type of this crate.
 
-use std::fmt;
 use std::sync::Arc;
 
-use dynamo_exporter::ExporterError;
+use dynamo_exporter::{ExporterError, SettingError, SettingSource};
 
 /// Why a metric, a hierarchy level or the runtime could not be created.
 ///
@@ -75,7 +74,8 @@ pub enum MetricsError {
         /// The text as given.
         value: String,
     },
-    /// An environment variable holds a value the runtime cannot use.
+    /// An environment variable holds a value the runtime cannot use (a [`SettingError`] of
+    /// the environment).
     #[error("{var}={value:?} is invalid: {reason}")]
     InvalidEnv {
         /// The variable.
@@ -86,7 +86,7 @@ pub enum MetricsError {
         reason: String,
     },
     /// A setting given in code (on [`crate::RuntimeBuilder`]) holds a value the runtime
-    /// cannot use.
+    /// cannot use (a [`SettingError`] of code).
     #[error("{setting}({value}) is invalid: {reason}")]
     InvalidSetting {
         /// The builder method that was given the value.
@@ -130,61 +130,17 @@ impl MetricsError {
     }
 }
 
-/// Where the value of a runtime setting came from: an environment variable, or a builder
-/// method given it in code. Errors about a value name it as it was given; its `Display` is
-/// `DYN_SYSTEM_PORT=8081` or `RuntimeBuilder::system_port(Some(8081))`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SettingSource {
-    /// Read from an environment variable (or a lookup standing for the environment).
-    Env {
-        /// The variable.
-        var: &'static str,
-        /// Its value, trimmed.
-        value: String,
-    },
-    /// Given in code to a builder method.
-    Code {
-        /// The builder method, such as `RuntimeBuilder::health_path`.
-        setting: &'static str,
-        /// The value, as Rust's `Debug` prints it.
-        value: String,
-    },
-}
-
-impl fmt::Display for SettingSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Env { var, value } => write!(f, "{var}={value}"),
-            Self::Code { setting, value } => write!(f, "{setting}({value})"),
-        }
-    }
-}
-
-impl SettingSource {
-    /// `value`, read from the variable `var`.
-    pub(crate) fn env(var: &'static str, value: &str) -> Self {
-        Self::Env {
-            var,
-            value: value.into(),
-        }
-    }
-
-    /// `value`, given in code to the builder method `setting`.
-    pub(crate) fn code(setting: &'static str, value: &dyn fmt::Debug) -> Self {
-        Self::Code {
-            setting,
-            value: format!("{value:?}"),
-        }
-    }
-
-    /// The error for this value: [`MetricsError::InvalidEnv`] naming the variable, or
-    /// [`MetricsError::InvalidSetting`] naming the builder method.
-    pub(crate) fn invalid(self, reason: impl Into<String>) -> MetricsError {
-        let reason = reason.into();
-        match self {
-            Self::Env { var, value } => MetricsError::InvalidEnv { var, value, reason },
-            Self::Code { setting, value } => MetricsError::InvalidSetting {
+impl From<SettingError> for MetricsError {
+    fn from(error: SettingError) -> Self {
+        match error {
+            SettingError::InvalidEnv { var, value, reason } => {
+                Self::InvalidEnv { var, value, reason }
+            }
+            SettingError::InvalidSetting {
+                setting,
+                value,
+                reason,
+            } => Self::InvalidSetting {
                 setting,
                 value,
                 reason,

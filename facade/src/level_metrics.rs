@@ -3,10 +3,7 @@
 use std::fmt::Display;
 use std::sync::Arc;
 
-use dynamo_exporter::{
-    Counter, CounterVec, ExporterError, Gauge, GaugeVec, Histogram, HistogramVec, IntCounter,
-    IntCounterVec, IntGauge, IntGaugeVec, Opts, Registered, Registry,
-};
+use dynamo_exporter::{ExporterError, Opts, Registered, Registry, TextEncoder};
 
 use crate::MetricsError;
 use crate::callbacks::CallbackHandle;
@@ -57,8 +54,8 @@ impl std::fmt::Debug for Metrics {
 /// The `create_*` creators of every kind of [`dynamo_exporter::metric_kinds!`]; a kind that
 /// takes buckets takes them last, `None` meaning `0.005 … 10` ([`dynamo_exporter::DEFAULT_BUCKETS`]).
 macro_rules! creators {
-    ($($handle:ident, $vec:ident: $reg:ident, $reg_vec:ident / $create:ident, $create_vec:ident;
-        $one:literal, $many:literal $(, $buckets:ident)?;)*) => {$(
+    ($($module:ident {$($handle:ident, $vec:ident: $reg:ident, $reg_vec:ident / $create:ident, $create_vec:ident;
+        $one:literal, $many:literal $(, $buckets:ident)?;)*})*) => {$($(
         #[doc = concat!("Creates ", $one, ".")]
         $(#[doc = concat!("\n\n`", stringify!($buckets), "` of `None` means `0.005 … 10` ([`dynamo_exporter::DEFAULT_BUCKETS`]).")])?
         ///
@@ -71,7 +68,7 @@ macro_rules! creators {
             help: &str,
             const_labels: &[(&str, &str)],
             $($buckets: Option<Vec<f64>>,)?
-        ) -> Result<$handle, MetricsError> {
+        ) -> Result<dynamo_exporter::$handle, MetricsError> {
             self.create(name, help, const_labels, &[], |registry, opts| {
                 registry.$reg(opts $(, $buckets.as_deref())?)
             })
@@ -90,12 +87,12 @@ macro_rules! creators {
             label_names: &[&str],
             const_labels: &[(&str, &str)],
             $($buckets: Option<Vec<f64>>,)?
-        ) -> Result<$vec, MetricsError> {
+        ) -> Result<dynamo_exporter::$vec, MetricsError> {
             self.create(name, help, const_labels, label_names, |registry, opts| {
                 registry.$reg_vec(opts, label_names $(, $buckets.as_deref())?)
             })
         }
-    )*};
+    )*)*};
 }
 
 impl Metrics {
@@ -123,7 +120,11 @@ impl Metrics {
     /// [`MetricsError::InvalidHierarchyName`] when a level name sanitizes to nothing.
     pub fn prometheus_expfmt(&self) -> Result<String, MetricsError> {
         self.place.path.checked_labels()?;
-        Ok(self.place.runtime.scrape(&self.place.path))
+        let mut page = String::with_capacity(4096);
+        let mut encoder = TextEncoder::new(&mut page);
+        self.place.runtime.scrape(&self.place.path, &mut encoder);
+        dynamo_exporter::exposition::Encoder::finish(&mut encoder);
+        Ok(page)
     }
 
     /// Takes out a metric created at this level, a handle of a metric without variable labels

@@ -136,14 +136,15 @@ pub use callbacks::CallbackHandle;
 /// generate theirs the same way.
 #[doc(hidden)]
 pub use dynamo_exporter::metric_kinds;
+#[cfg(feature = "otlp")]
 pub use dynamo_exporter::otlp::{Compression, OtlpConfig, Temporality};
 pub use dynamo_exporter::{
-    Counter, CounterVec, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, ExporterError, Gauge, GaugeVec,
-    Histogram, HistogramTimer, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    MAX_BUCKETS, Metric, MetricVec, OVERFLOW_LABEL, Registered,
+    CounterNumber, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, ExporterError, GaugeNumber, GenericCounter,
+    GenericGauge, HistogramTimer, MAX_BUCKETS, Metric, MetricVec, OVERFLOW_LABEL, Registered,
+    SettingError, SettingSource,
 };
 pub use engine::{EngineFilter, EngineSource, PROCESS_FAMILY_PREFIXES};
-pub use error::{MetricsError, SettingSource};
+pub use error::MetricsError;
 pub use hierarchy::{Component, Endpoint, Namespace};
 pub use layer::{Naming, NamingLayer};
 pub use level_metrics::Metrics;
@@ -156,6 +157,14 @@ pub use requests::{
 };
 pub use runtime::{DistributedRuntime, RuntimeBuilder};
 pub use scope::Scoped;
+/// Re-exports every handle and vec of the kinds table.
+macro_rules! kind_reexports {
+    ($($module:ident {$($handle:ident, $vec:ident: $reg:ident, $reg_vec:ident / $create:ident,
+        $create_vec:ident; $one:literal, $many:literal $(, $settings:ident)?;)*})*) => {
+        pub use dynamo_exporter::{$($($handle, $vec,)*)*};
+    };
+}
+dynamo_exporter::metric_kinds!(kind_reexports);
 pub use system_server::{
     CALLBACK_THREADS_VAR, DEFAULT_CALLBACK_THREADS, DEFAULT_HOST, HEADER_TIMEOUT_VAR,
     HEALTH_PATH_VAR, HOST_VAR, HealthStatus, IDLE_TIMEOUT_VAR, LISTEN_BACKLOG_VAR, LIVE_PATH_VAR,

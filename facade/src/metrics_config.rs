@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use dynamo_exporter::DEFAULT_MAX_SERIES;
+use dynamo_exporter::{DEFAULT_MAX_SERIES, SettingSource};
 
 use crate::{MetricsError, const_labels};
 
@@ -82,37 +82,30 @@ impl MetricsConfig {
         };
         let mut config = Self::default();
         if let Some(value) = read(MAX_SERIES_VAR) {
-            config.max_series = value.parse().map_err(|_| MetricsError::InvalidEnv {
-                var: MAX_SERIES_VAR,
-                value: value.clone(),
-                reason: "expected a whole number of series (0 for no bound)".into(),
+            config.max_series = value.parse().map_err(|_| {
+                invalid(
+                    MAX_SERIES_VAR,
+                    &value,
+                    "expected a whole number of series (0 for no bound)",
+                )
             })?;
         }
         if let Some(value) = read(SERIES_IDLE_TIMEOUT_VAR) {
-            config.idle_timeout =
-                parse_duration(&value).map_err(|reason| MetricsError::InvalidEnv {
-                    var: SERIES_IDLE_TIMEOUT_VAR,
-                    value: value.clone(),
-                    reason: reason.into(),
-                })?;
+            config.idle_timeout = parse_duration(&value)
+                .map_err(|reason| invalid(SERIES_IDLE_TIMEOUT_VAR, &value, reason))?;
         }
         // Values keep their spaces: only an empty or all-blank variable means none.
         if let Some(value) = lookup(CONST_LABELS_VAR).filter(|v| !v.trim().is_empty()) {
-            config.const_labels =
-                const_labels::parse(&value).map_err(|problem| MetricsError::InvalidEnv {
-                    var: CONST_LABELS_VAR,
-                    value: value.clone(),
-                    reason: format!("pair {:?}: {}", problem.pair, problem.reason),
-                })?;
+            config.const_labels = const_labels::parse(&value).map_err(|problem| {
+                let reason = format!("pair {:?}: {}", problem.pair, problem.reason);
+                invalid(CONST_LABELS_VAR, &value, reason)
+            })?;
         }
         if let Some(value) = read(PROCESS_METRICS_VAR) {
-            config.process_metrics =
-                parse_switch(&value).ok_or_else(|| MetricsError::InvalidEnv {
-                    var: PROCESS_METRICS_VAR,
-                    value: value.clone(),
-                    reason: "expected 1, true or on (show the process metrics) or 0, false or off"
-                        .into(),
-                })?;
+            config.process_metrics = parse_switch(&value).ok_or_else(|| {
+                let reason = "expected 1, true or on (show the process metrics) or 0, false or off";
+                invalid(PROCESS_METRICS_VAR, &value, reason)
+            })?;
         }
         Ok(config)
     }
@@ -231,6 +224,11 @@ fn parse_duration(value: &str) -> Result<SeriesIdleTimeout, &'static str> {
     Ok(SeriesIdleTimeout::from_option(Some(
         Duration::from_secs_f64(seconds),
     )))
+}
+
+/// A bad value read from the variable `var`.
+fn invalid(var: &'static str, value: &str, reason: impl Into<String>) -> MetricsError {
+    SettingSource::env(var, value).invalid(reason).into()
 }
 
 #[cfg(test)]

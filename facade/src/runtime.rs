@@ -1,27 +1,31 @@
-//! The runtime: root of the hierarchy, owner of the registry, the callbacks and the recorder.
+//! The runtime: root of the hierarchy, owner of the registry, the callbacks and the recorder;
+//! its builder is in [`builder`].
+
+mod builder;
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
-use dynamo_exporter::otlp::{OtlpConfig, OtlpEncoder, OtlpExporter};
+use dynamo_exporter::exposition::{Encoder, encode_parsed};
+#[cfg(feature = "otlp")]
+use dynamo_exporter::otlp::OtlpExporter;
 use dynamo_exporter::{Gauge, HandleCache, Probed, Registry, RegistryRecorder, fork};
-use metrics_util::layers::Layer;
 use parking_lot::Mutex;
 
 use crate::callbacks::text::TextCheck;
 use crate::callbacks::{CallbackText, Callbacks};
 use crate::hierarchy::{Namespace, Path, Place};
-use crate::metrics_config::{MetricsConfig, SeriesIdleTimeout};
-use crate::names::full_metric_name;
 use crate::process_metrics::ProcessMetrics;
-use crate::prometheus_names::{distributed_runtime, labels, self_metrics};
+use crate::prometheus_names::labels;
 use crate::requests::RequestClock;
 use crate::scope::{self, Scoped};
-use crate::system_server::{self, HealthStatus, Port, Route, ServerSettings, SystemState};
-use crate::{Metrics, MetricsError, Naming, NamingLayer};
+use crate::system_server::{HealthStatus, SystemState};
+use crate::{Metrics, MetricsError, Naming};
+
+pub use builder::RuntimeBuilder;
 
 /// The recorder each runtime puts macro calls through.
 pub(crate) type RuntimeRecorder = Naming<RegistryRecorder>;
@@ -51,6 +55,7 @@ pub(crate) struct RuntimeInner {
     /// request metrics are (the fast clock calibrates on its first use).
     request_clock: OnceLock<RequestClock>,
     /// The OTLP exporter, while it runs.
+    #[cfg(feature = "otlp")]
     otlp: Mutex<Option<OtlpExporter>>,
 }
 
@@ -64,17 +69,23 @@ pub(crate) struct MacroHandles {
 }
 
 impl RuntimeInner {
-    /// Runs the callbacks at or below `place`, then renders it and appends the text of the
-    /// text callbacks and engine sources that passes the checks, labelled.
-    pub(crate) fn scrape(&self, place: &Path) -> String {
+    /// Runs the callbacks at or below `place`, then hands `encoder` what a scrape of it shows:
+    /// the registry's families, then those of the text callbacks and engine sources that pass
+    /// the checks, labelled. A page, an OTLP export and a level's `prometheus_expfmt` all come
+    /// from here.
+    pub(crate) fn scrape(&self, place: &Path, encoder: &mut dyn Encoder) {
         let texts = self.collect(place);
         let required: Vec<(&str, &str)> =
             place.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let mut out = String::with_capacity(4096);
-        self.registry.render_into(&required, &mut out);
-        self.text_check
-            .append(&mut out, &texts, &self.registry.const_labels());
-        out
+        let shown = self.registry.encode(&required, encoder);
+        if !texts.is_empty() {
+            let families = self.text_check.accepted(
+                shown.taken_names(),
+                &texts,
+                &self.registry.const_labels(),
+            );
+            encode_parsed(&families, encoder);
+        }
     }
 
     /// What comes before rendering `place`: runs its callbacks (returning the texts of the
@@ -91,30 +102,17 @@ impl RuntimeInner {
         texts
     }
 
-    /// Fills an OTLP request with what a scrape of the whole runtime shows: the callbacks
-    /// run (bounded as for a scrape), the uptime refreshed, every family of the registry,
-    /// then the callback text that passes the page's checks.
-    pub(crate) fn collect_otlp(&self, encoder: &mut OtlpEncoder) {
-        let texts = self.collect(&self.root);
-        self.registry.encode(&[], encoder);
-        if !texts.is_empty() {
-            let families = self.text_check.accepted(
-                encoder.taken_names(),
-                &texts,
-                &self.registry.const_labels(),
-            );
-            encoder.text_families(&families);
-        }
-    }
-
     /// Stops OTLP export, if it runs, after a final flush bounded by its export timeout.
     pub(crate) fn stop_otlp(&self) {
-        let exporter = {
-            let _section = fork::enter();
-            self.otlp.lock().take()
-        };
-        if let Some(exporter) = exporter {
-            exporter.shutdown();
+        #[cfg(feature = "otlp")]
+        {
+            let exporter = {
+                let _section = fork::enter();
+                self.otlp.lock().take()
+            };
+            if let Some(exporter) = exporter {
+                exporter.shutdown();
+            }
         }
     }
 
@@ -167,409 +165,6 @@ pub struct DistributedRuntime {
 impl std::fmt::Debug for DistributedRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DistributedRuntime").finish_non_exhaustive()
-    }
-}
-
-/// Options for [`DistributedRuntime`]; [`DistributedRuntime::new`] uses the defaults.
-#[must_use]
-pub struct RuntimeBuilder {
-    callback_timeout: Duration,
-    global_recorder: bool,
-    clock: Option<Clock>,
-    request_clock: Option<RequestClock>,
-    server: ServerSettings,
-    max_series: Option<usize>,
-    series_idle_timeout: Option<SeriesIdleTimeout>,
-    const_labels: Option<Vec<(String, String)>>,
-    process_metrics: Option<bool>,
-    otlp: Option<OtlpConfig>,
-}
-
-impl std::fmt::Debug for RuntimeBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RuntimeBuilder")
-            .field("callback_timeout", &self.callback_timeout)
-            .field("global_recorder", &self.global_recorder)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for RuntimeBuilder {
-    fn default() -> Self {
-        Self {
-            callback_timeout: Duration::from_secs(5),
-            global_recorder: true,
-            clock: None,
-            request_clock: None,
-            server: ServerSettings::default(),
-            max_series: None,
-            series_idle_timeout: None,
-            const_labels: None,
-            process_metrics: None,
-            otlp: None,
-        }
-    }
-}
-
-impl RuntimeBuilder {
-    /// How long a scrape waits for its callbacks, all of them together (default 5 s). A
-    /// callback still running then is left to finish on its own and is not started again
-    /// until it has; one not started by then is not started for that scrape.
-    pub fn callback_timeout(self, timeout: Duration) -> Self {
-        Self {
-            callback_timeout: timeout,
-            ..self
-        }
-    }
-
-    /// Whether to install the process-wide `metrics` recorder if none is installed yet
-    /// (default true). Without it, macro calls reach this runtime only through a recorder
-    /// the application installs.
-    pub fn global_recorder(self, install: bool) -> Self {
-        Self {
-            global_recorder: install,
-            ..self
-        }
-    }
-
-    /// Where the uptime gauge reads the time since start (default: a monotonic clock).
-    pub fn uptime_clock(self, clock: impl Fn() -> Duration + Send + Sync + 'static) -> Self {
-        Self {
-            clock: Some(Arc::new(clock)),
-            ..self
-        }
-    }
-
-    /// How many series one metric may hold (default 10,000, or `DYN_METRICS_MAX_SERIES`;
-    /// 0 for no bound). Past it, new label sets share one overflow series, marked
-    /// `otel_metric_overflow="true"`. Also bounds the series `metrics` macros create under one
-    /// name. A vec can change its own bound ([`dynamo_exporter::MetricVec::set_max_series`]).
-    pub fn max_series(self, max: usize) -> Self {
-        Self {
-            max_series: Some(max),
-            ..self
-        }
-    }
-
-    /// Where request tracking ([`Endpoint::track_request`](crate::Endpoint::track_request))
-    /// reads the time: any monotonic reading, as a duration since a fixed origin. Tests give a
-    /// fake clock to make request durations exact. By default, the machine's fastest monotonic
-    /// clock: the CPU's time-stamp counter where it ticks at a constant rate, calibrated once
-    /// per process when the first request metrics are created; else the OS's monotonic clock.
-    pub fn request_clock(self, clock: impl Fn() -> Duration + Send + Sync + 'static) -> Self {
-        Self {
-            request_clock: Some(RequestClock::Custom(Arc::new(clock))),
-            ..self
-        }
-    }
-
-    /// Drops series created by `metrics` macros once their value has not changed for
-    /// `timeout` (default `None`, or `DYN_METRICS_IDLE_TIMEOUT`), checked at each scrape.
-    pub fn series_idle_timeout(self, timeout: Option<Duration>) -> Self {
-        Self {
-            series_idle_timeout: Some(SeriesIdleTimeout::from_option(timeout)),
-            ..self
-        }
-    }
-
-    /// Labels added to every series of the page that lacks them (default none, or
-    /// `DYN_METRICS_CONST_LABELS`): created and macro metrics, built-in ones, and the text of
-    /// exposition callbacks and engines. A series' own label of the same name wins. Added to
-    /// those of the environment; a name in both takes the value given here.
-    ///
-    /// ```
-    /// # fn main() -> anyhow::Result<()> {
-    /// use dynamo_runtime::DistributedRuntime;
-    ///
-    /// let runtime = DistributedRuntime::builder()
-    ///     .global_recorder(false)
-    ///     .const_labels(&[("cluster", "us-west")])
-    ///     .build()?;
-    /// let ns = runtime.namespace("ns");
-    /// ns.metrics().create_intgauge("slots", "Free slots", &[])?.set(3);
-    /// assert_eq!(
-    ///     ns.metrics().prometheus_expfmt()?,
-    ///     concat!(
-    ///         "# HELP dynamo_component_slots Free slots\n",
-    ///         "# TYPE dynamo_component_slots gauge\n",
-    ///         "dynamo_component_slots{cluster=\"us-west\",dynamo_namespace=\"ns\"} 3\n",
-    ///     )
-    /// );
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// [`RuntimeBuilder::build`] refuses an empty or invalid label name, `le`, `quantile`,
-    /// names starting with `__` or `dynamo_`, and a name given twice.
-    pub fn const_labels(self, labels: &[(&str, &str)]) -> Self {
-        Self {
-            const_labels: Some(
-                labels
-                    .iter()
-                    .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-                    .collect(),
-            ),
-            ..self
-        }
-    }
-
-    /// Whether the runtime's page shows the standard process metrics (`process_cpu_seconds_total`,
-    /// `process_resident_memory_bytes`, ...; default true, or `DYN_METRICS_PROCESS`). They are
-    /// read from `/proc` at each scrape of the runtime level; where a figure cannot be read
-    /// (or on a platform without `/proc`) its metric is absent.
-    pub fn process_metrics(self, on: bool) -> Self {
-        Self {
-            process_metrics: Some(on),
-            ..self
-        }
-    }
-
-    /// Reads every `DYN_*` setting (server and metrics) from the process environment when
-    /// the runtime is built, as [`DistributedRuntime::new`] does. Settings given in code win.
-    pub fn from_env(self) -> Self {
-        self.system_server_from_env()
-    }
-
-    /// Reads the `DYN_SYSTEM_*` and `DYN_METRICS_*` environment variables when the runtime is
-    /// built (as [`DistributedRuntime::new`] does). Settings given in code win over them.
-    pub fn system_server_from_env(self) -> Self {
-        self.system_server_env(|var| {
-            std::env::var_os(var).map(|value| value.to_string_lossy().into_owned())
-        })
-    }
-
-    /// Reads the system status server's settings through `lookup` (a variable's name to
-    /// its value) instead of the process environment; see [`SystemServerConfig::from_lookup`].
-    ///
-    /// [`SystemServerConfig::from_lookup`]: crate::SystemServerConfig::from_lookup
-    pub fn system_server_env(
-        mut self,
-        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
-    ) -> Self {
-        self.server.lookup = Some(Box::new(lookup));
-        self
-    }
-
-    /// The port of the system status server: `None` keeps it off (the default), `Some(0)`
-    /// picks a free port ([`DistributedRuntime::system_status_server_info`] tells which).
-    pub fn system_port(mut self, port: Option<u16>) -> Self {
-        self.server.port = Some(Port::from_option(port));
-        self
-    }
-
-    /// The host the system status server binds (default `0.0.0.0`).
-    pub fn system_host(mut self, host: impl Into<String>) -> Self {
-        self.server.host = Some(host.into());
-        self
-    }
-
-    /// The path of the readiness route (default `/health`).
-    pub fn health_path(mut self, path: impl Into<String>) -> Self {
-        self.server.set_path(Route::Health, path.into());
-        self
-    }
-
-    /// The path of the liveness route (default `/live`).
-    pub fn live_path(mut self, path: impl Into<String>) -> Self {
-        self.server.set_path(Route::Live, path.into());
-        self
-    }
-
-    /// The readiness reported until [`DistributedRuntime::set_health_status`] changes it
-    /// (default [`HealthStatus::NotReady`]).
-    pub fn starting_health(mut self, status: HealthStatus) -> Self {
-        self.server.starting_health = Some(status);
-        self
-    }
-
-    /// Time a client has to send a request head to the status server (default 10 s; env
-    /// `DYN_SYSTEM_HEADER_TIMEOUT_SECS`).
-    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.server.header_read_timeout = Some(timeout);
-        self
-    }
-
-    /// Time a keep-alive connection to the status server may stay idle (default 6 minutes;
-    /// env `DYN_SYSTEM_IDLE_TIMEOUT_SECS`).
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.server.idle_timeout = Some(timeout);
-        self
-    }
-
-    /// Time a response of the status server may make no progress before its connection
-    /// closes (default 30 s; env `DYN_SYSTEM_WRITE_TIMEOUT_SECS`).
-    pub fn write_timeout(mut self, timeout: Duration) -> Self {
-        self.server.write_timeout = Some(timeout);
-        self
-    }
-
-    /// Connections the status server keeps open at most (default 128; env
-    /// `DYN_SYSTEM_MAX_CONNECTIONS`). Past it, a new connection replaces the oldest one that
-    /// is not serving a request, or waits in the backlog.
-    pub fn max_connections(mut self, max: usize) -> Self {
-        self.server.max_connections = Some(max);
-        self
-    }
-
-    /// `/metrics` requests that may wait for a render at once (default 64; env
-    /// `DYN_SYSTEM_MAX_PENDING_SCRAPES`); more are answered `503` with `Retry-After`.
-    pub fn max_pending_scrapes(mut self, max: usize) -> Self {
-        self.server.max_pending_scrapes = Some(max);
-        self
-    }
-
-    /// Connections the kernel queues for the status server past those it serves (default
-    /// 1024, capped by the kernel's `net.core.somaxconn`; env `DYN_SYSTEM_LISTEN_BACKLOG`).
-    /// Past it, the kernel drops new handshakes and clients retry a second later.
-    pub fn listen_backlog(mut self, backlog: usize) -> Self {
-        self.server.listen_backlog = Some(backlog);
-        self
-    }
-
-    /// Threads that run pre-scrape callbacks (default 4; env `DYN_SYSTEM_CALLBACK_THREADS`).
-    pub fn callback_threads(mut self, threads: usize) -> Self {
-        self.server.callback_threads = Some(threads);
-        self
-    }
-
-    /// Pushes the runtime's metrics to an OpenTelemetry collector over OTLP/HTTP, with these
-    /// settings instead of the `OTEL_*` variables (which [`RuntimeBuilder::from_env`] reads:
-    /// export is on there when `OTEL_METRICS_EXPORTER=otlp`). Start from
-    /// [`OtlpConfig::from_env`] to change only some of them.
-    ///
-    /// ```
-    /// # fn main() -> anyhow::Result<()> {
-    /// use std::time::Duration;
-    /// use dynamo_runtime::{DistributedRuntime, OtlpConfig, Temporality};
-    ///
-    /// let runtime = DistributedRuntime::builder()
-    ///     .otlp(
-    ///         OtlpConfig::new()
-    ///             .with_endpoint("http://127.0.0.1:4318/v1/metrics")
-    ///             .with_interval(Duration::from_secs(15))
-    ///             .with_export_timeout(Duration::from_millis(200))
-    ///             .with_temporality(Temporality::Delta)
-    ///             .with_service_name("worker"),
-    ///     )
-    ///     .build()?;
-    /// runtime.shutdown(); // a final export, bounded by the export timeout
-    /// # Ok(()) }
-    /// ```
-    pub fn otlp(self, config: OtlpConfig) -> Self {
-        Self {
-            otlp: Some(config),
-            ..self
-        }
-    }
-
-    /// Creates the runtime, and starts the system status server when a port is set.
-    ///
-    /// # Errors
-    ///
-    /// [`MetricsError::InvalidEnv`] for a server setting of the environment that cannot be
-    /// used, [`MetricsError::InvalidSetting`] for one given in code,
-    /// [`MetricsError::ServerStart`] when the server cannot listen (a port in use),
-    /// [`MetricsError::ExportStart`] when OTLP export cannot start.
-    pub fn build(self) -> Result<DistributedRuntime, MetricsError> {
-        let otlp = crate::otlp::settings(self.otlp, self.server.lookup.as_deref())?;
-        let mut metrics_config = match &self.server.lookup {
-            Some(lookup) => MetricsConfig::from_lookup(lookup)?,
-            None => MetricsConfig::default(),
-        };
-        if let Some(max) = self.max_series {
-            metrics_config = metrics_config.with_max_series(max);
-        }
-        if let Some(timeout) = self.series_idle_timeout {
-            metrics_config = metrics_config.with_idle_timeout(timeout);
-        }
-        if let Some(labels) = &self.const_labels {
-            crate::const_labels::check(labels).map_err(|problem| MetricsError::InvalidSetting {
-                setting: "RuntimeBuilder::const_labels",
-                value: format!("{labels:?}"),
-                reason: format!("pair {:?}: {}", problem.pair, problem.reason),
-            })?;
-            metrics_config = metrics_config.with_const_labels(labels);
-        }
-        if let Some(on) = self.process_metrics {
-            metrics_config = metrics_config.with_process_metrics(on);
-        }
-        let server = self.server.resolve()?;
-        let clock: Clock = self.clock.unwrap_or_else(|| {
-            let start = Instant::now();
-            Arc::new(move || start.elapsed())
-        });
-        let started = SystemTime::now()
-            .checked_sub(clock())
-            .unwrap_or_else(SystemTime::now);
-        let registry = Arc::new(Registry::new());
-        registry.set_default_max_series(metrics_config.max_series());
-        registry.set_idle_timeout(metrics_config.idle_timeout());
-        let const_labels: Vec<(&str, &str)> = metrics_config
-            .const_labels()
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        registry.set_const_labels(&const_labels)?;
-        let registry_clock = Arc::clone(&clock);
-        registry.set_clock(Box::new(move || registry_clock()));
-        let uptime_opts_name = full_metric_name(distributed_runtime::UPTIME_SECONDS)?;
-        let uptime = registry.gauge(&dynamo_exporter::Opts::new(
-            &uptime_opts_name,
-            distributed_runtime::UPTIME_SECONDS_HELP,
-        ))?;
-        let rejections = registry.int_counter(&dynamo_exporter::Opts::new(
-            self_metrics::MACRO_REJECTIONS_TOTAL,
-            self_metrics::MACRO_REJECTIONS_TOTAL_HELP,
-        ))?;
-        let overflows = registry.int_counter_vec(
-            &dynamo_exporter::Opts::new(
-                self_metrics::SERIES_OVERFLOW_TOTAL,
-                self_metrics::SERIES_OVERFLOW_TOTAL_HELP,
-            ),
-            &[self_metrics::METRIC_LABEL],
-        )?;
-        registry.set_overflow_counter(overflows);
-        let dropped = registry.int_counter_vec(
-            &dynamo_exporter::Opts::new(
-                self_metrics::CALLBACK_TEXT_DROPPED_TOTAL,
-                self_metrics::CALLBACK_TEXT_DROPPED_TOTAL_HELP,
-            ),
-            &[self_metrics::DROP_REASON_LABEL],
-        )?;
-        let recorder = NamingLayer::new()
-            .with_rejection_counter(rejections.clone())
-            .layer(RegistryRecorder::new(Arc::clone(&registry)).with_rejection_counter(rejections));
-        let process = metrics_config
-            .process_metrics()
-            .then(|| ProcessMetrics::new(Arc::clone(&registry)));
-        let inner = Arc::new(RuntimeInner {
-            registry,
-            recorder,
-            callbacks: Callbacks::new(server.config.callback_threads()),
-            callback_timeout: self.callback_timeout,
-            text_check: TextCheck::new(&dropped),
-            uptime,
-            process,
-            clock,
-            system: SystemState::new(server.config.starting_health()),
-            paths: Mutex::new(HashSet::new()),
-            root: Arc::new(Path::default()),
-            macro_handles: MacroHandles::default(),
-            request_clock: self.request_clock.map(OnceLock::from).unwrap_or_default(),
-            otlp: Mutex::new(None),
-        });
-        if let Some(config) = &otlp {
-            let exporter = crate::otlp::start(config, &inner, started)?;
-            *inner.otlp.lock() = Some(exporter);
-        }
-        system_server::start(&server, &inner)?;
-        crate::global_recorder::register_runtime(&inner, self.global_recorder);
-        let root = Arc::clone(&inner.root);
-        Ok(DistributedRuntime {
-            root: Place {
-                runtime: inner,
-                path: root,
-            },
-        })
     }
 }
 

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use dynamo_exporter::exposition::Encoder;
 use dynamo_exporter::{Health, StatusServer, fork};
 use parking_lot::Mutex;
 
 use crate::MetricsError;
-use crate::hierarchy::Path;
 use crate::runtime::RuntimeInner;
 
 mod config;
@@ -159,11 +159,10 @@ pub(crate) fn start(resolved: &Resolved, runtime: &Arc<RuntimeInner>) -> Result<
     let port = listen.port;
     let scrape_target: Weak<RuntimeInner> = Arc::downgrade(runtime);
     let health_target = Weak::clone(&scrape_target);
-    let scrape = Arc::new(move || {
-        scrape_target
-            .upgrade()
-            .map(|runtime| runtime.scrape(&Path::default()))
-            .unwrap_or_default()
+    let scrape = Arc::new(move |encoder: &mut dyn Encoder| {
+        if let Some(runtime) = scrape_target.upgrade() {
+            runtime.scrape(&runtime.root, encoder);
+        }
     });
     let health = Arc::new(move || match health_target.upgrade() {
         Some(runtime) => runtime.system.report(runtime.uptime()),

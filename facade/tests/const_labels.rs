@@ -105,11 +105,11 @@ fn every_series_of_the_page_gets_the_labels_it_lacks() {
         "# HELP dynamo_metrics_macro_rejections_total Metric macro calls refused because they broke a naming rule or conflicted with a registered metric".into(),
         "# TYPE dynamo_metrics_macro_rejections_total counter".into(),
         format!("dynamo_metrics_macro_rejections_total{{{fleet}}} 0"),
-        // Callback text: its own labels first, then those added (by name), `le` last.
+        // Callback text: labels sorted by name as every series', `le` last; series in label order.
         "# HELP cb_requests_total From a callback".into(),
         "# TYPE cb_requests_total counter".into(),
-        format!("cb_requests_total{{path=\"/a\",{fleet}}} 8"),
-        format!("cb_requests_total{{path=\"/b\",cluster=\"theirs\",{no_cluster}}} 9"),
+        format!("cb_requests_total{{cluster=\"theirs\",path=\"/b\",{no_cluster}}} 9"),
+        format!("cb_requests_total{{cluster=\"us-west\",path=\"/a\",{no_cluster}}} 8"),
         "# HELP cb_wait_seconds Waits".into(),
         "# TYPE cb_wait_seconds histogram".into(),
         format!("cb_wait_seconds_bucket{{{fleet},le=\"1\"}} 1"),

@@ -80,24 +80,29 @@ fn serves_the_engine_families_filtered_and_labelled() {
         .metrics()
         .register_engine_metrics(&vllm(), vllm_filter())
         .unwrap();
-    let added = concat!(
+    // Every series' labels sorted by name, `le` last, `_sum` before `_count`: as the page's
+    // own series are written.
+    let hierarchy = concat!(
         "cluster=\"us-west\",dynamo_component=\"backend\",dynamo_endpoint=\"generate\",",
-        "dynamo_namespace=\"dynamo\",model=\"llama-3-8b\""
+        "dynamo_namespace=\"dynamo\""
+    );
+    let first = format!(
+        "{hierarchy},engine=\"0\",model=\"llama-3-8b\",model_name=\"llama\",worker_id=\"w7\""
     );
     let engine_text = [
         "# HELP vllm:num_requests_running Number of requests in model execution batches.".to_string(),
         "# TYPE vllm:num_requests_running gauge".into(),
-        format!("vllm:num_requests_running{{engine=\"0\",model_name=\"llama\",{added},worker_id=\"w7\"}} 2"),
+        format!("vllm:num_requests_running{{{first}}} 2"),
         "# HELP vllm:prompt_tokens_total Number of prefill tokens processed.".into(),
         "# TYPE vllm:prompt_tokens_total counter".into(),
-        format!("vllm:prompt_tokens_total{{engine=\"0\",model_name=\"llama\",{added},worker_id=\"w7\"}} 1234"),
-        format!("vllm:prompt_tokens_total{{engine=\"1\",model_name=\"llama\",worker_id=\"own\",{added}}} 10"),
+        format!("vllm:prompt_tokens_total{{{first}}} 1234"),
+        format!("vllm:prompt_tokens_total{{{hierarchy},engine=\"1\",model=\"llama-3-8b\",model_name=\"llama\",worker_id=\"own\"}} 10"),
         "# HELP vllm:time_to_first_token_seconds Histogram of time to first token in seconds.".into(),
         "# TYPE vllm:time_to_first_token_seconds histogram".into(),
-        format!("vllm:time_to_first_token_seconds_bucket{{engine=\"0\",le=\"0.1\",model_name=\"llama\",{added},worker_id=\"w7\"}} 3"),
-        format!("vllm:time_to_first_token_seconds_bucket{{engine=\"0\",le=\"+Inf\",model_name=\"llama\",{added},worker_id=\"w7\"}} 4"),
-        format!("vllm:time_to_first_token_seconds_count{{engine=\"0\",model_name=\"llama\",{added},worker_id=\"w7\"}} 4"),
-        format!("vllm:time_to_first_token_seconds_sum{{engine=\"0\",model_name=\"llama\",{added},worker_id=\"w7\"}} 0.95"),
+        format!("vllm:time_to_first_token_seconds_bucket{{{first},le=\"0.1\"}} 3"),
+        format!("vllm:time_to_first_token_seconds_bucket{{{first},le=\"+Inf\"}} 4"),
+        format!("vllm:time_to_first_token_seconds_sum{{{first}}} 0.95"),
+        format!("vllm:time_to_first_token_seconds_count{{{first}}} 4"),
     ]
     .map(|line| line + "\n")
     .concat();
@@ -153,7 +158,7 @@ fn without_filter_every_family_but_process_and_python_ones_joins_with_the_level_
             "# TYPE process_open_fds gauge\n",
             "process_open_fds{dynamo_namespace=\"all\"} 9\n",
             "# TYPE python_info gauge\n",
-            "python_info{version=\"3.12\",dynamo_namespace=\"all\"} 1\n",
+            "python_info{dynamo_namespace=\"all\",version=\"3.12\"} 1\n",
             "# TYPE engine_up gauge\n",
             "engine_up{dynamo_namespace=\"all\"} 1\n",
         )

@@ -24,15 +24,14 @@ mod decorate;
 mod engine;
 mod errors;
 mod fork;
+mod kinds;
 mod labels;
 mod metrics;
 mod number;
 mod otlp;
 mod requests;
 mod runtime;
-mod scalars;
 mod timers;
-mod vecs;
 
 use pyo3::prelude::*;
 
@@ -45,21 +44,25 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<runtime::PyEndpoint>()?;
     m.add_class::<requests::PyRequestGuard>()?;
     m.add_class::<metrics::PyMetrics>()?;
-    m.add_class::<scalars::PyCounter>()?;
-    m.add_class::<scalars::PyIntCounter>()?;
-    m.add_class::<scalars::PyGauge>()?;
-    m.add_class::<scalars::PyIntGauge>()?;
-    m.add_class::<scalars::PyHistogram>()?;
-    m.add_class::<vecs::PyCounterVec>()?;
-    m.add_class::<vecs::PyIntCounterVec>()?;
-    m.add_class::<vecs::PyGaugeVec>()?;
-    m.add_class::<vecs::PyIntGaugeVec>()?;
-    m.add_class::<vecs::PyHistogramVec>()?;
     m.add_class::<callbacks::PyCallbackHandle>()?;
     m.add_class::<timers::PyTimer>()?;
     m.add_class::<timers::PyInprogressTracker>()?;
     m.add_class::<timers::PyExceptionCounter>()?;
     m.add("MetricsError", m.py().get_type::<errors::MetricsError>())?;
+    let mut metric_names = kinds::add_classes(m)?;
+    metric_names.extend(
+        [
+            "ExceptionCounter",
+            "InprogressTracker",
+            "MetricsError",
+            "Timer",
+        ]
+        .map(String::from),
+    );
+    metric_names.sort_unstable();
+    // What `dynamo.prometheus_metrics` re-exports: every metric class (one per line of the
+    // kinds table), its context managers and the error of conflicts.
+    m.setattr("__all__", metric_names)?;
     fork::register(m)?;
     Ok(())
 }

@@ -1,15 +1,13 @@
 //! `.metrics`: the creators of one hierarchy level, its scrape text and its callbacks.
 
-use dynamo_runtime::{
-    Counter, CounterVec, Gauge, GaugeVec, Histogram, HistogramVec, IntCounter, IntCounterVec,
-    IntGauge, IntGaugeVec, Metrics, Registered,
-};
+use dynamo_runtime::{Metrics, Registered};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 use crate::callbacks::{self, PyCallbackHandle};
 use crate::engine::{self, EngineOptions, Prefixes};
 use crate::errors::{to_py_err, type_name};
+use crate::kinds::{Wrap, registered_id};
 use crate::labels::ConstLabels;
 
 /// The metrics of one hierarchy level: `drt.metrics`, `namespace.metrics`,
@@ -25,12 +23,12 @@ fn names(label_names: &[String]) -> Vec<&str> {
 }
 
 /// The `create_*` methods of every kind of `metric_kinds!`, over the Rust creators of the
-/// same names, and the lookup of the metric behind any of their objects.
+/// same names.
 macro_rules! creators {
-    ($($handle:ident, $vec:ident: $reg:ident, $reg_vec:ident / $create:ident, $create_vec:ident;
-        $one:literal, $many:literal $(, $buckets:ident)?;)*) => {
+    ($($module:ident {$($handle:ident, $vec:ident: $reg:ident, $reg_vec:ident / $create:ident, $create_vec:ident;
+        $one:literal, $many:literal $(, $buckets:ident)?;)*})*) => {
         #[pymethods]
-        impl PyMetrics {$(
+        impl PyMetrics {$($(
             #[doc = concat!("Creates ", $one, ".")]
             $(#[doc = concat!("`", stringify!($buckets), "=None` means `0.005 ... 10`.")])?
             #[pyo3(signature = (name, description, labels = None $(, $buckets = None)?))]
@@ -41,7 +39,7 @@ macro_rules! creators {
                 description: &str,
                 labels: Option<ConstLabels>,
                 $($buckets: Option<Vec<f64>>,)?
-            ) -> PyResult<<$handle as Wrap>::Class> {
+            ) -> PyResult<<dynamo_runtime::$handle as Wrap>::Class> {
                 let labels = ConstLabels::pairs(&labels);
                 let metric = py
                     .detach(|| self.0.$create(name, description, &labels $(, $buckets)?))
@@ -60,39 +58,18 @@ macro_rules! creators {
                 label_names: Vec<String>,
                 const_labels: Option<ConstLabels>,
                 $($buckets: Option<Vec<f64>>,)?
-            ) -> PyResult<<$vec as Wrap>::Class> {
+            ) -> PyResult<<dynamo_runtime::$vec as Wrap>::Class> {
                 let (label_names, const_labels) = (names(&label_names), ConstLabels::pairs(&const_labels));
                 let vec = py
                     .detach(|| self.0.$create_vec(name, description, &label_names, &const_labels $(, $buckets)?))
                     .map_err(to_py_err)?;
                 Ok(vec.wrap(py))
             }
-        )*}
-
-        /// The id of the registered metric behind a metric object, if it is one.
-        fn registered_id(metric: &Bound<'_, PyAny>) -> Option<u32> {
-            $(
-                if let Ok(object) = metric.cast::<<$handle as Wrap>::Class>() {
-                    return Some(object.get().registered().metric_id());
-                }
-                if let Ok(object) = metric.cast::<<$vec as Wrap>::Class>() {
-                    return Some(object.get().registered().metric_id());
-                }
-            )*
-            None
-        }
+        )*)*}
     };
 }
 
 dynamo_runtime::metric_kinds!(creators);
-
-/// A handle of the Rust API and the Python class that wraps it.
-pub(crate) trait Wrap {
-    /// The Python class.
-    type Class: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + AsRegistered + Sync;
-    /// The handle as an object of its class.
-    fn wrap(self, py: Python<'_>) -> Self::Class;
-}
 
 #[pymethods]
 impl PyMetrics {
@@ -172,11 +149,6 @@ impl PyMetrics {
     fn __repr__(&self) -> String {
         format!("{:?}", self.0)
     }
-}
-
-/// A metric class of this module, as something the registry can unregister.
-pub(crate) trait AsRegistered {
-    fn registered(&self) -> &dyn Registered;
 }
 
 /// A registered metric known only by its id.

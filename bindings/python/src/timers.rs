@@ -89,6 +89,18 @@ pub(crate) enum GaugeTarget {
     IntGauge(IntGauge),
 }
 
+impl From<Gauge> for GaugeTarget {
+    fn from(gauge: Gauge) -> Self {
+        Self::Gauge(gauge)
+    }
+}
+
+impl From<IntGauge> for GaugeTarget {
+    fn from(gauge: IntGauge) -> Self {
+        Self::IntGauge(gauge)
+    }
+}
+
 /// Counts the blocks or calls in progress, from `gauge.track_inprogress()`: the gauge goes up
 /// on entering and down on leaving.
 #[pyclass(
@@ -143,6 +155,18 @@ pub(crate) enum CounterTarget {
     Counter(Counter),
     /// An integer counter.
     IntCounter(IntCounter),
+}
+
+impl From<Counter> for CounterTarget {
+    fn from(counter: Counter) -> Self {
+        Self::Counter(counter)
+    }
+}
+
+impl From<IntCounter> for CounterTarget {
+    fn from(counter: IntCounter) -> Self {
+        Self::IntCounter(counter)
+    }
 }
 
 /// Counts the exceptions of a type leaving a block or a function, from

@@ -6,18 +6,19 @@
 //! Every family's lines must form one group, a sample's labels must be distinct, and a
 //! series may appear once. The first line that breaks a rule is a [`ParseError`] naming its
 //! number and what is wrong, so text from outside (callbacks, engines) can be refused before
-//! it spoils a page. [`render`] writes families back with this crate's escaping, so parsed
-//! text can be changed (labels added, families filtered) and served again.
+//! it spoils a page. Histograms and summaries must hold whole counts, and their `le` and
+//! `quantile` labels only where they belong, so every family read can be written in any
+//! format: [`crate::exposition::encode_parsed`] hands them to an encoder.
 //!
 //! ```
-//! use dynamo_exporter::parse::{self, FamilyType};
+//! use dynamo_exporter::MetricKind;
+//! use dynamo_exporter::parse;
 //!
 //! let text = "# TYPE requests_total counter\nrequests_total{model=\"a\\\"b\"} 3\n";
 //! let families = parse::parse(text).unwrap();
 //! assert_eq!(families[0].name, "requests_total");
-//! assert_eq!(families[0].kind, FamilyType::Counter);
+//! assert_eq!(families[0].kind, MetricKind::Counter);
 //! assert_eq!(families[0].samples[0].labels, [("model".to_string(), "a\"b".to_string())]);
-//! assert_eq!(parse::render(&families), text);
 //!
 //! let error = parse::parse("requests_total{model=\"a\"} three\n").unwrap_err();
 //! assert_eq!(error.line, 1);
@@ -26,69 +27,17 @@
 use std::collections::HashSet;
 use std::fmt;
 
-/// The type of a family, as its `# TYPE` line says (`untyped` when it has none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FamilyType {
-    /// `counter`
-    Counter,
-    /// `gauge`
-    Gauge,
-    /// `histogram`: samples `<name>_bucket{le=..}`, `<name>_sum`, `<name>_count`.
-    Histogram,
-    /// `summary`: samples `<name>{quantile=..}`, `<name>_sum`, `<name>_count`.
-    Summary,
-    /// `untyped`, or no `# TYPE` line.
-    Untyped,
-}
+use crate::MetricKind;
 
-impl FamilyType {
-    /// The word on the `# TYPE` line.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Counter => "counter",
-            Self::Gauge => "gauge",
-            Self::Histogram => "histogram",
-            Self::Summary => "summary",
-            Self::Untyped => "untyped",
-        }
-    }
+/// The type of a family: [`MetricKind`], which this module once named separately.
+#[deprecated(note = "use dynamo_exporter::MetricKind")]
+pub type FamilyType = MetricKind;
 
-    fn from_word(word: &str) -> Option<Self> {
-        Some(match word {
-            "counter" => Self::Counter,
-            "gauge" => Self::Gauge,
-            "histogram" => Self::Histogram,
-            "summary" => Self::Summary,
-            "untyped" => Self::Untyped,
-            _ => return None,
-        })
-    }
-
-    /// The suffixes a sample name of this type may add to the family name.
-    fn suffixes(self) -> &'static [&'static str] {
-        match self {
-            Self::Histogram => &["_bucket", "_sum", "_count"],
-            Self::Summary => &["", "_sum", "_count"],
-            Self::Counter | Self::Gauge | Self::Untyped => &[""],
-        }
-    }
-}
-
-impl fmt::Display for FamilyType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Every sample name a family of this name and type may write: `h_bucket`, `h_sum` and
-/// `h_count` for a histogram `h`; the name itself for a counter, gauge or untyped family.
+/// Every sample name a family of this name and type may write.
+#[deprecated(note = "use MetricKind::sample_names")]
 #[must_use]
-pub fn sample_names(name: &str, kind: FamilyType) -> Vec<String> {
-    kind.suffixes()
-        .iter()
-        .map(|suffix| format!("{name}{suffix}"))
-        .collect()
+pub fn sample_names(name: &str, kind: MetricKind) -> Vec<String> {
+    kind.sample_names(name)
 }
 
 /// One sample line.
@@ -111,8 +60,8 @@ pub struct Family {
     pub name: String,
     /// The help text, unescaped, if the family has a `# HELP` line.
     pub help: Option<String>,
-    /// The type.
-    pub kind: FamilyType,
+    /// The type (`untyped` when the text gives none).
+    pub kind: MetricKind,
     /// The samples.
     pub samples: Vec<Sample>,
 }
@@ -157,6 +106,15 @@ pub enum ParseErrorKind {
     MissingBucketLabel(&'static str),
     /// The same series (name and labels) twice.
     DuplicateSeries(String),
+    /// A histogram's bucket or count, or a summary's count, that is not a whole number of
+    /// at least zero.
+    InvalidCount(String),
+    /// `le` on a histogram sample other than a bucket, or `quantile` on a summary's sum or
+    /// count.
+    MisplacedLabel(&'static str),
+    /// Two buckets of one histogram series with the same bound (`le="1"` and `le="1.0"`), or
+    /// two equal quantiles of one summary series.
+    DuplicateBucket(String),
 }
 
 impl fmt::Display for ParseErrorKind {
@@ -182,6 +140,11 @@ impl fmt::Display for ParseErrorKind {
             Self::TrailingText => f.write_str("text after the timestamp"),
             Self::MissingBucketLabel(l) => write!(f, "a sample without its {l} label"),
             Self::DuplicateSeries(s) => write!(f, "series {s} appears twice"),
+            Self::InvalidCount(v) => {
+                write!(f, "count {v:?} is not a whole number of at least zero")
+            }
+            Self::MisplacedLabel(l) => write!(f, "label {l} belongs on buckets or quantiles only"),
+            Self::DuplicateBucket(s) => write!(f, "bucket or quantile {s} appears twice"),
         }
     }
 }
@@ -219,33 +182,6 @@ pub fn parse(text: &str) -> Result<Vec<Family>, ParseError> {
     Ok(parser.families)
 }
 
-/// Writes families in the text format, with this crate's escaping and number formatting.
-#[must_use]
-pub fn render(families: &[Family]) -> String {
-    let mut out = String::new();
-    render_into(families, &mut out);
-    out
-}
-
-/// Appends families in the text format to `out`.
-pub fn render_into(families: &[Family], out: &mut String) {
-    super::text::write_parsed(families, out);
-}
-
-/// The families a page declares with `# TYPE` lines, as `(name, type)`, in order. A quick
-/// scan for pages this crate rendered (every family has its `# TYPE` line); use [`parse`]
-/// for text from elsewhere. Unknown types read as untyped.
-pub fn declared_families(page: &str) -> impl Iterator<Item = (&str, FamilyType)> {
-    page.lines().filter_map(|line| {
-        let rest = line.strip_prefix("# TYPE ")?;
-        let (name, kind) = rest.split_once(' ')?;
-        Some((
-            name,
-            FamilyType::from_word(kind.trim()).unwrap_or(FamilyType::Untyped),
-        ))
-    })
-}
-
 #[derive(Default)]
 struct Parser {
     families: Vec<Family>,
@@ -253,6 +189,9 @@ struct Parser {
     seen: HashSet<String>,
     /// Series of the current family, as `name{labels}`.
     series: HashSet<String>,
+    /// Buckets and quantiles of the current family, as `name{labels without le}` and the
+    /// bits of the bound.
+    bounds: HashSet<(String, u64)>,
     /// The current family has a `# TYPE` line.
     typed: bool,
 }
@@ -282,10 +221,11 @@ impl Parser {
             self.families.push(Family {
                 name: name.into(),
                 help: None,
-                kind: FamilyType::Untyped,
+                kind: MetricKind::Untyped,
                 samples: Vec::new(),
             });
             self.series.clear();
+            self.bounds.clear();
             self.typed = false;
         }
         Ok(self.families.last_mut().expect("a current family"))
@@ -312,7 +252,7 @@ impl Parser {
         }
         let word = words.next().unwrap_or("");
         let kind =
-            FamilyType::from_word(word).ok_or_else(|| ParseErrorKind::UnknownType(word.into()))?;
+            MetricKind::from_word(word).ok_or_else(|| ParseErrorKind::UnknownType(word.into()))?;
         if words.next().is_some() {
             return Err(ParseErrorKind::TrailingText);
         }
@@ -355,18 +295,7 @@ impl Parser {
         }
         let family_name = self.family_of(name);
         let kind = self.family(&family_name)?.kind;
-        let required = match kind {
-            FamilyType::Histogram if name.ends_with("_bucket") => Some("le"),
-            FamilyType::Summary if name == family_name => Some("quantile"),
-            _ => None,
-        };
-        if let Some(label) = required {
-            let bound = labels
-                .iter()
-                .find(|(k, _)| k == label)
-                .ok_or(ParseErrorKind::MissingBucketLabel(label))?;
-            parse_value(&bound.1)?;
-        }
+        self.check_shape(kind, &family_name, name, &labels, value)?;
         let mut key = name.to_string();
         for (k, v) in &labels {
             key.push_str(&format!(",{k}={v:?}"));
@@ -386,13 +315,63 @@ impl Parser {
         Ok(())
     }
 
+    /// Checks what a histogram's or summary's sample must be: a bucket's `le` and a quantile's
+    /// `quantile` there, a number, and once per series; counts whole; `le` and `quantile`
+    /// nowhere else.
+    fn check_shape(
+        &mut self,
+        kind: MetricKind,
+        family: &str,
+        name: &str,
+        labels: &[(String, String)],
+        value: f64,
+    ) -> Result<(), ParseErrorKind> {
+        let Some(label) = kind.reserved_label() else {
+            return Ok(());
+        };
+        let suffix = &name[family.len()..];
+        let carries_label = match kind {
+            MetricKind::Histogram => suffix == "_bucket",
+            _ => suffix.is_empty(),
+        };
+        let bound = labels.iter().find(|(k, _)| k == label);
+        if !carries_label {
+            if bound.is_some() {
+                return Err(ParseErrorKind::MisplacedLabel(label));
+            }
+            if suffix == "_count" {
+                check_count(value)?;
+            }
+            return Ok(());
+        }
+        let bound = bound.ok_or(ParseErrorKind::MissingBucketLabel(label))?;
+        let at = parse_value(&bound.1)?;
+        if at.is_nan() {
+            return Err(ParseErrorKind::InvalidValue(bound.1.clone()));
+        }
+        if kind == MetricKind::Histogram {
+            check_count(value)?;
+        }
+        let mut series = name.to_string();
+        for (k, v) in labels.iter().filter(|(k, _)| k != label) {
+            series.push_str(&format!(",{k}={v:?}"));
+        }
+        if !self.bounds.insert((series, at.to_bits())) {
+            return Err(ParseErrorKind::DuplicateBucket(format!(
+                "{label}=\"{}\"",
+                bound.1
+            )));
+        }
+        Ok(())
+    }
+
     /// The family a sample named `name` belongs to: the current one when the name fits its
     /// type, else a family of that very name.
     fn family_of(&self, name: &str) -> String {
         if let Some(family) = self.families.last() {
             let fits = family
                 .kind
-                .suffixes()
+                .sample_suffixes()
                 .iter()
                 .any(|suffix| name.strip_prefix(family.name.as_str()) == Some(*suffix));
             if fits {
@@ -474,6 +453,17 @@ fn read_labels<'a>(
     }
 }
 
+/// A count must be whole and at least zero.
+fn check_count(value: f64) -> Result<(), ParseErrorKind> {
+    if value >= 0.0 && value.fract() == 0.0 && value < u64::MAX as f64 {
+        Ok(())
+    } else {
+        let mut text = String::new();
+        super::escape::push_f64(&mut text, value);
+        Err(ParseErrorKind::InvalidCount(text))
+    }
+}
+
 fn unescape_help(text: &str) -> Result<String, ParseErrorKind> {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
@@ -552,18 +542,18 @@ mod tests {
             "last_one +Inf",
         );
         let families = parse(text).unwrap();
-        let names: Vec<(&str, FamilyType, usize)> = families
+        let names: Vec<(&str, MetricKind, usize)> = families
             .iter()
             .map(|f| (f.name.as_str(), f.kind, f.samples.len()))
             .collect();
         assert_eq!(
             names,
             [
-                ("latency_seconds", FamilyType::Histogram, 4),
-                ("rpc", FamilyType::Summary, 3),
-                ("spaced_total", FamilyType::Untyped, 1),
-                ("untyped_thing", FamilyType::Untyped, 1),
-                ("last_one", FamilyType::Untyped, 1),
+                ("latency_seconds", MetricKind::Histogram, 4),
+                ("rpc", MetricKind::Summary, 3),
+                ("spaced_total", MetricKind::Untyped, 1),
+                ("untyped_thing", MetricKind::Untyped, 1),
+                ("last_one", MetricKind::Untyped, 1),
             ]
         );
         assert_eq!(
@@ -583,33 +573,6 @@ mod tests {
         );
         assert_eq!(families[3].samples[0].value, 1e-7);
         assert_eq!(families[4].samples[0].value, f64::INFINITY);
-    }
-
-    #[test]
-    fn renders_what_it_read() {
-        let families = parse(concat!(
-            "# HELP a_total A \\\\ help\n",
-            "# TYPE a_total counter\n",
-            "a_total{x=\"q\\\"\\n\\\\\"} 7.5 12\n",
-            "b NaN\n",
-        ))
-        .unwrap();
-        let text = render(&families);
-        assert_eq!(
-            text,
-            concat!(
-                "# HELP a_total A \\\\ help\n",
-                "# TYPE a_total counter\n",
-                "a_total{x=\"q\\\"\\n\\\\\"} 7.5 12\n",
-                "# TYPE b untyped\n",
-                "b NaN\n",
-            )
-        );
-        assert_eq!(
-            parse(&text).unwrap()[0].samples,
-            families[0].samples,
-            "a second round trip changes nothing"
-        );
     }
 
     #[test]
@@ -679,6 +642,34 @@ mod tests {
                 "{a=\"b\"} 1\n",
                 ParseErrorKind::InvalidMetricName(String::new()),
             ),
+            (
+                "# TYPE h histogram\nh_bucket{le=\"1\"} 1.5\n",
+                ParseErrorKind::InvalidCount("1.5".into()),
+            ),
+            (
+                "# TYPE h histogram\nh_count -1\n",
+                ParseErrorKind::InvalidCount("-1".into()),
+            ),
+            (
+                "# TYPE s summary\ns_count NaN\n",
+                ParseErrorKind::InvalidCount("NaN".into()),
+            ),
+            (
+                "# TYPE h histogram\nh_bucket{le=\"NaN\"} 1\n",
+                ParseErrorKind::InvalidValue("NaN".into()),
+            ),
+            (
+                "# TYPE h histogram\nh_sum{le=\"1\"} 1\n",
+                ParseErrorKind::MisplacedLabel("le"),
+            ),
+            (
+                "# TYPE s summary\ns_count{quantile=\"0.5\"} 1\n",
+                ParseErrorKind::MisplacedLabel("quantile"),
+            ),
+            (
+                "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"1.0\"} 1\n",
+                ParseErrorKind::DuplicateBucket("le=\"1.0\"".into()),
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(&kind_of(text), expected, "{text:?}");
@@ -687,28 +678,5 @@ mod tests {
         assert_eq!(error.line, 3);
         assert_eq!(error.text, "bad{ 1");
         assert_eq!(error.to_string(), "line 3: malformed labels: \"bad{ 1\"");
-    }
-
-    #[test]
-    fn lists_the_families_a_page_declares() {
-        let page = concat!(
-            "# HELP h Help\n",
-            "# TYPE h histogram\n",
-            "h_bucket{le=\"+Inf\"} 0\n",
-            "# TYPE c_total counter\n",
-        );
-        let declared: Vec<_> = declared_families(page).collect();
-        assert_eq!(
-            declared,
-            [
-                ("h", FamilyType::Histogram),
-                ("c_total", FamilyType::Counter)
-            ]
-        );
-        assert_eq!(
-            sample_names("h", FamilyType::Histogram),
-            ["h_bucket", "h_sum", "h_count"]
-        );
-        assert_eq!(sample_names("c_total", FamilyType::Counter), ["c_total"]);
     }
 }

@@ -4,9 +4,12 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::parse::Family;
-use super::{Encoder, ExtraLabels, FamilyInfo, Labels, LabelsRepr, Number, Value};
-use crate::labels::Layout;
+use super::escape::{push_escaped, push_f64, push_int, push_pairs};
+use super::{Encoder, ExtraLabels, FamilyInfo, Labels, LabelsRepr, Number, Series, Value};
+use crate::storage::labels::Layout;
+
+/// The `Content-Type` of the text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Writes the text format into a `String`.
 ///
@@ -28,7 +31,14 @@ pub struct TextEncoder<'a> {
     /// nothing up.
     last: Option<(usize, Rc<Pieces>)>,
     /// The `le` values of each bucket layout seen, by the address of its bounds.
-    les: HashMap<usize, Rc<[String]>>,
+    les: HashMap<usize, Les>,
+}
+
+/// The `le` values of a bucket layout, with the bounds they were written from (an address can
+/// be reused by other bounds, for histograms read from text).
+struct Les {
+    bounds: Box<[f64]>,
+    values: Rc<[String]>,
 }
 
 /// A vec's constant labels as text, before and after its variable labels; `None` when they
@@ -49,19 +59,21 @@ impl<'a> TextEncoder<'a> {
         }
     }
 
-    /// Appends `name`, `suffix` and `{labels}` (or nothing without labels), then a space.
-    fn sample_start(&mut self, suffix: &str, labels: &Labels<'_>, le: Option<&str>) {
+    /// Appends `name`, `suffix` and `{labels}` (or nothing without labels), then a space. A
+    /// bucket's `le` or a quantile's `quantile` comes last, its value already text.
+    fn sample_start(&mut self, suffix: &str, labels: &Labels<'_>, last: Option<(&str, &str)>) {
         self.out.push_str(&self.name);
         self.out.push_str(suffix);
         let start = self.out.len();
         self.out.push('{');
         let wrote = self.labels(labels);
-        if let Some(le) = le {
+        if let Some((name, value)) = last {
             if wrote {
                 self.out.push(',');
             }
-            self.out.push_str("le=\"");
-            self.out.push_str(le);
+            self.out.push_str(name);
+            self.out.push_str("=\"");
+            self.out.push_str(value);
             self.out.push('"');
         } else if !wrote {
             self.out.truncate(start);
@@ -80,7 +92,7 @@ impl<'a> TextEncoder<'a> {
                 self.out.push_str(key);
                 !key.is_empty()
             }
-            LabelsRepr::Pairs { .. } | LabelsRepr::Overflow { .. } => {
+            LabelsRepr::Pairs { .. } | LabelsRepr::Overflow { .. } | LabelsRepr::Owned(_) => {
                 push_pairs(self.out, labels.iter())
             }
         }
@@ -153,87 +165,109 @@ impl Pieces {
 }
 
 impl Encoder for TextEncoder<'_> {
+    fn content_type(&self) -> &'static str {
+        CONTENT_TYPE
+    }
+
     fn family(&mut self, family: &FamilyInfo<'_>) {
         self.name.clear();
         self.name.push_str(family.name);
-        self.out.push_str("# HELP ");
-        self.out.push_str(family.name);
-        self.out.push(' ');
-        push_escaped(self.out, family.help, false);
-        self.out.push_str("\n# TYPE ");
+        if let Some(help) = family.help {
+            self.out.push_str("# HELP ");
+            self.out.push_str(family.name);
+            self.out.push(' ');
+            push_escaped(self.out, help, false);
+            self.out.push('\n');
+        }
+        self.out.push_str("# TYPE ");
         self.out.push_str(family.name);
         self.out.push(' ');
         self.out.push_str(family.kind.as_str());
         self.out.push('\n');
     }
 
-    fn series(&mut self, labels: &Labels<'_>, value: &Value<'_>) {
-        match value {
-            Value::Counter(n) | Value::Gauge(n) => {
+    fn series(&mut self, series: &Series<'_>) {
+        let labels = &series.labels;
+        let timestamp = series.timestamp_ms;
+        match &series.value {
+            Value::Number(n) => {
                 self.sample_start("", labels, None);
                 push_number(self.out, *n);
-                self.out.push('\n');
+                self.end_line(timestamp);
             }
             Value::Histogram(h) => {
-                let les = Rc::clone(
-                    self.les
-                        .entry(h.bounds.as_ptr() as usize)
-                        .or_insert_with(|| le_values(h.bounds)),
-                );
+                let les = self.les(h.bounds);
                 for (le, count) in les.iter().zip(h.cumulative) {
-                    self.sample_start("_bucket", labels, Some(le));
-                    push_u64(self.out, *count);
-                    self.out.push('\n');
+                    self.sample_start("_bucket", labels, Some(("le", le)));
+                    push_int(self.out, *count);
+                    self.end_line(timestamp);
                 }
-                self.sample_start("_sum", labels, None);
-                push_f64(self.out, h.sum);
-                self.out.push('\n');
+                if let Some(sum) = h.sum {
+                    self.sample_start("_sum", labels, None);
+                    push_f64(self.out, sum);
+                    self.end_line(timestamp);
+                }
                 self.sample_start("_count", labels, None);
-                push_u64(self.out, h.count());
-                self.out.push('\n');
+                push_int(self.out, h.count);
+                self.end_line(timestamp);
+            }
+            Value::Summary(s) => {
+                let mut quantile = String::new();
+                for (q, v) in s.quantiles {
+                    quantile.clear();
+                    push_f64(&mut quantile, *q);
+                    self.sample_start("", labels, Some(("quantile", &quantile)));
+                    push_f64(self.out, *v);
+                    self.end_line(timestamp);
+                }
+                if let Some(sum) = s.sum {
+                    self.sample_start("_sum", labels, None);
+                    push_f64(self.out, sum);
+                    self.end_line(timestamp);
+                }
+                if let Some(count) = s.count {
+                    self.sample_start("_count", labels, None);
+                    push_int(self.out, count);
+                    self.end_line(timestamp);
+                }
             }
         }
     }
 }
 
-/// Appends families that [`super::parse`] read, in the text format.
-pub(crate) fn write_parsed(families: &[Family], out: &mut String) {
-    for family in families {
-        if let Some(help) = &family.help {
-            out.push_str("# HELP ");
-            out.push_str(&family.name);
-            out.push(' ');
-            push_escaped(out, help, false);
-            out.push('\n');
+impl TextEncoder<'_> {
+    /// Ends a sample line, with its timestamp if it has one.
+    fn end_line(&mut self, timestamp_ms: Option<i64>) {
+        if let Some(timestamp) = timestamp_ms {
+            self.out.push(' ');
+            push_int(self.out, timestamp);
         }
-        out.push_str("# TYPE ");
-        out.push_str(&family.name);
-        out.push(' ');
-        out.push_str(family.kind.as_str());
-        out.push('\n');
-        for sample in &family.samples {
-            out.push_str(&sample.name);
-            if !sample.labels.is_empty() {
-                out.push('{');
-                for (index, (name, value)) in sample.labels.iter().enumerate() {
-                    if index > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(name);
-                    out.push_str("=\"");
-                    push_escaped(out, value, true);
-                    out.push('"');
-                }
-                out.push('}');
+        self.out.push('\n');
+    }
+
+    /// The `le` values of buckets with these bounds, `+Inf` last, written once per layout.
+    fn les(&mut self, bounds: &[f64]) -> Rc<[String]> {
+        let address = bounds.as_ptr() as usize;
+        match self.les.get(&address) {
+            Some(les) if *les.bounds == *bounds => Rc::clone(&les.values),
+            _ => {
+                let values = le_values(bounds);
+                let les = Les {
+                    bounds: bounds.into(),
+                    values: Rc::clone(&values),
+                };
+                self.les.insert(address, les);
+                values
             }
-            out.push(' ');
-            push_f64(out, sample.value);
-            if let Some(timestamp) = sample.timestamp_ms {
-                out.push(' ');
-                out.push_str(itoa::Buffer::new().format(timestamp));
-            }
-            out.push('\n');
         }
+    }
+}
+
+fn push_number(out: &mut String, n: Number) {
+    match n {
+        Number::UInt(v) => push_int(out, v),
+        Number::Int(v) => push_int(out, v),
+        Number::Float(v) => push_f64(out, v),
     }
 }
 
@@ -248,185 +282,4 @@ fn le_values(bounds: &[f64]) -> Rc<[String]> {
         })
         .chain(std::iter::once("+Inf".to_string()))
         .collect()
-}
-
-/// Appends `name="value"` pairs separated by commas; false when there were none.
-fn push_pairs<'a>(out: &mut String, pairs: impl Iterator<Item = (&'a str, Cow<'a, str>)>) -> bool {
-    let mut any = false;
-    for (name, value) in pairs {
-        if any {
-            out.push(',');
-        }
-        any = true;
-        push_pair(out, name, &value);
-    }
-    any
-}
-
-pub(crate) fn push_pair(out: &mut String, name: &str, value: &str) {
-    out.push_str(name);
-    out.push_str("=\"");
-    push_escaped(out, value, true);
-    out.push('"');
-}
-
-/// Appends `text` with `\` and newline escaped, and `"` too in a label value.
-fn push_escaped(out: &mut String, text: &str, quote: bool) {
-    let special = |b: u8| b == b'\\' || b == b'\n' || (quote && b == b'"');
-    if !text.bytes().any(special) {
-        out.push_str(text);
-        return;
-    }
-    let mut start = 0;
-    for (i, b) in text.bytes().enumerate() {
-        if special(b) {
-            out.push_str(&text[start..i]);
-            out.push_str(match b {
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                _ => "\\\"",
-            });
-            start = i + 1;
-        }
-    }
-    out.push_str(&text[start..]);
-}
-
-fn push_number(out: &mut String, n: Number) {
-    match n {
-        Number::UInt(v) => push_u64(out, v),
-        Number::Int(v) => out.push_str(itoa::Buffer::new().format(v)),
-        Number::Float(v) => push_f64(out, v),
-    }
-}
-
-/// Appends `v` in its shortest round-trip form: `50000`, `7.5`, `1e-7`, `+Inf`, `-Inf`, `NaN`.
-fn push_f64(out: &mut String, v: f64) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else if v.fract() == 0.0 && v.abs() < 1e18 {
-        // Whole numbers print without a fraction; a whole f64 below 1e18 fits an i64 exactly.
-        out.push_str(itoa::Buffer::new().format(v as i64));
-    } else {
-        out.push_str(ryu::Buffer::new().format_finite(v));
-    }
-}
-
-fn push_u64(out: &mut String, v: u64) {
-    out.push_str(itoa::Buffer::new().format(v));
-}
-
-/// Formats `v` as the text format writes numbers.
-#[cfg(test)]
-fn f64_text(v: f64) -> String {
-    let mut s = String::new();
-    push_f64(&mut s, v);
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::*;
-    use crate::labels::unescape;
-
-    fn escaped_value(s: &str) -> String {
-        let mut out = String::new();
-        push_escaped(&mut out, s, true);
-        out
-    }
-
-    fn escaped_help(s: &str) -> String {
-        let mut out = String::new();
-        push_escaped(&mut out, s, false);
-        out
-    }
-
-    #[test]
-    fn escapes_known_label_values() {
-        let cases = [
-            ("plain", "plain"),
-            ("", ""),
-            ("a\"b", "a\\\"b"),
-            ("back\\slash", "back\\\\slash"),
-            ("two\nlines", "two\\nlines"),
-            ("\\\"\n", "\\\\\\\"\\n"),
-            ("ünïcødé ✓", "ünïcødé ✓"),
-            ("tab\there", "tab\there"),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(escaped_value(input), expected, "escaping {input:?}");
-        }
-    }
-
-    #[test]
-    fn help_keeps_quotes_but_escapes_backslash_and_newline() {
-        assert_eq!(escaped_help("say \"hi\"\\\n"), "say \"hi\"\\\\\\n");
-    }
-
-    #[test]
-    fn formats_known_numbers() {
-        let cases = [
-            (0.0, "0"),
-            (-0.0, "0"),
-            (1.0, "1"),
-            (50000.0, "50000"),
-            (7.5, "7.5"),
-            (123.456789, "123.456789"),
-            (0.005, "0.005"),
-            (-2.5, "-2.5"),
-            (1e-7, "1e-7"),
-            (1e15, "1000000000000000"),
-            (1e20, "1e20"),
-            (1.5e300, "1.5e300"),
-            (0.1 + 0.2, "0.30000000000000004"),
-            (f64::INFINITY, "+Inf"),
-            (f64::NEG_INFINITY, "-Inf"),
-            (f64::NAN, "NaN"),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(f64_text(input), expected, "formatting {input:?}");
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn label_values_round_trip(s in any::<String>()) {
-            let escaped = escaped_value(&s);
-            prop_assert!(!escaped.contains('\n'));
-            prop_assert_eq!(unescape(&escaped), s);
-        }
-
-        #[test]
-        fn escaped_label_values_have_no_bare_quote(s in any::<String>()) {
-            let escaped = escaped_value(&s);
-            let mut backslashes = 0;
-            for c in escaped.chars() {
-                if c == '"' {
-                    prop_assert!(backslashes % 2 == 1, "bare quote in {:?}", escaped);
-                }
-                backslashes = if c == '\\' { backslashes + 1 } else { 0 };
-            }
-        }
-
-        #[test]
-        fn help_has_no_raw_newline(s in any::<String>()) {
-            prop_assert!(!escaped_help(&s).contains('\n'));
-        }
-
-        #[test]
-        fn numbers_round_trip(v in any::<f64>()) {
-            let text = f64_text(v);
-            let parsed: f64 = match text.as_str() {
-                "+Inf" => f64::INFINITY,
-                "-Inf" => f64::NEG_INFINITY,
-                "NaN" => f64::NAN,
-                other => other.parse().unwrap(),
-            };
-            prop_assert!(parsed == v || (parsed.is_nan() && v.is_nan()), "{} -> {}", v, text);
-        }
-    }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue, Uri};
 
 use super::resource;
+use crate::{SettingError, SettingSource};
 
 /// `OTEL_METRICS_EXPORTER`: `otlp` turns export on; `none` or `prometheus` (the scrape,
 /// always on) leave it off. A comma-separated list may name several.
@@ -127,31 +128,10 @@ impl Compression {
     }
 }
 
-/// A setting that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum OtlpConfigError {
-    /// An environment variable holds a value that cannot be used.
-    #[error("{var}={value:?} is invalid: {reason}")]
-    InvalidEnv {
-        /// The variable.
-        var: &'static str,
-        /// Its value.
-        value: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A value given in code cannot be used.
-    #[error("{setting}({value}) is invalid: {reason}")]
-    InvalidSetting {
-        /// The method that was given the value.
-        setting: &'static str,
-        /// The value, as Rust's `Debug` prints it.
-        value: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-}
+/// A setting that cannot be used: the crate's [`SettingError`], which this module once named
+/// separately.
+#[deprecated(note = "use dynamo_exporter::SettingError")]
+pub type OtlpConfigError = SettingError;
 
 /// Where and how to push metrics over OTLP/HTTP with protobuf bodies.
 ///
@@ -159,7 +139,7 @@ pub enum OtlpConfigError {
 /// set values in code. Values given in code are checked when the exporter starts.
 ///
 /// ```
-/// # fn main() -> Result<(), dynamo_exporter::otlp::OtlpConfigError> {
+/// # fn main() -> Result<(), dynamo_exporter::SettingError> {
 /// use std::time::Duration;
 /// use dynamo_exporter::otlp::{OtlpConfig, Temporality};
 ///
@@ -225,7 +205,7 @@ impl OtlpConfig {
     /// # Errors
     ///
     /// As [`OtlpConfig::from_lookup`].
-    pub fn from_env() -> Result<Option<Self>, OtlpConfigError> {
+    pub fn from_env() -> Result<Option<Self>, SettingError> {
         Self::from_lookup(|var| {
             std::env::var_os(var).map(|value| value.to_string_lossy().into_owned())
         })
@@ -237,14 +217,14 @@ impl OtlpConfig {
     ///
     /// # Errors
     ///
-    /// [`OtlpConfigError::InvalidEnv`] naming the variable and its value: an unknown
+    /// [`SettingError::InvalidEnv`] naming the variable and its value: an unknown
     /// exporter, a protocol other than `http/protobuf`, an endpoint that is not an `http` or
     /// `https` URL, a header or resource attribute list that is not `key=value,...`, a
     /// timeout or interval that is not a whole number of milliseconds above zero, an unknown
     /// compression or temporality.
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<Self>, OtlpConfigError> {
+    ) -> Result<Option<Self>, SettingError> {
         let read = |var: &'static str| {
             lookup(var)
                 .map(|value| value.trim().to_string())
@@ -454,10 +434,10 @@ impl OtlpConfig {
     ///
     /// # Errors
     ///
-    /// [`OtlpConfigError::InvalidSetting`] naming the `with_*` method: an endpoint that is
+    /// [`SettingError::InvalidSetting`] naming the `with_*` method: an endpoint that is
     /// not an `http` or `https` URL, a header that HTTP cannot carry, a duration or queue
     /// bound of zero.
-    pub(crate) fn resolve(&self) -> Result<Resolved, OtlpConfigError> {
+    pub(crate) fn resolve(&self) -> Result<Resolved, SettingError> {
         let endpoint = check_endpoint(&self.endpoint)
             .map_err(|reason| code("OtlpConfig::with_endpoint", &self.endpoint, reason))?;
         let mut headers = Vec::with_capacity(self.headers.len());
@@ -512,24 +492,12 @@ pub(crate) struct Resolved {
     pub(crate) max_queued_requests: usize,
 }
 
-fn env(var: &'static str, value: &str, reason: impl Into<String>) -> OtlpConfigError {
-    OtlpConfigError::InvalidEnv {
-        var,
-        value: value.into(),
-        reason: reason.into(),
-    }
+fn env(var: &'static str, value: &str, reason: impl Into<String>) -> SettingError {
+    SettingSource::env(var, value).invalid(reason)
 }
 
-fn code(
-    setting: &'static str,
-    value: &dyn fmt::Debug,
-    reason: impl Into<String>,
-) -> OtlpConfigError {
-    OtlpConfigError::InvalidSetting {
-        setting,
-        value: format!("{value:?}"),
-        reason: reason.into(),
-    }
+fn code(setting: &'static str, value: &dyn fmt::Debug, reason: impl Into<String>) -> SettingError {
+    SettingSource::code(setting, value).invalid(reason)
 }
 
 /// True when the comma-separated list names `otlp`.
@@ -616,7 +584,7 @@ mod tests {
         }
     }
 
-    fn on(pairs: &[(&'static str, &'static str)]) -> Result<OtlpConfig, OtlpConfigError> {
+    fn on(pairs: &[(&'static str, &'static str)]) -> Result<OtlpConfig, SettingError> {
         let mut all = vec![(EXPORTER_VAR, "otlp")];
         all.extend_from_slice(pairs);
         OtlpConfig::from_lookup(lookup(&all)).map(|c| c.expect("export is on"))

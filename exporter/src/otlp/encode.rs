@@ -1,7 +1,8 @@
-//! The OTLP encoder: families and series of a scrape, and parsed callback text, as one
-//! `ExportMetricsServiceRequest` of the OpenTelemetry project's own protobuf types.
+//! The OTLP encoder: the families and series of a scrape (the registry's and those read from
+//! callback text alike) as one `ExportMetricsServiceRequest` of the OpenTelemetry project's own
+//! protobuf types.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -15,8 +16,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use super::config::Temporality;
 use super::resource::SDK_NAME;
 use crate::MetricKind;
-use crate::exposition::{Encoder, FamilyInfo, Labels, Number, Value};
-use crate::parse::{self, FamilyType};
+use crate::exposition::{Encoder, FamilyInfo, HistogramValue, Number, Series, Value};
 
 /// What a series was at the previous collection, for delta temporality.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,15 +45,15 @@ impl DeltaState {
     }
 }
 
-/// Builds one OTLP request from a collection: an [`Encoder`] for the registry's families,
-/// and [`OtlpEncoder::text_families`] for parsed callback text.
+/// Builds one OTLP request from a collection: an [`Encoder`] of the families a scrape shows.
 ///
 /// Counters become monotonic sums, gauges (and untyped text) gauges, histograms
 /// explicit-bucket histograms (bucket counts per bucket, not cumulative), summaries from
 /// text summaries; label pairs become string attributes. Cumulative points start at the
 /// runtime's start, so a restart shows as a reset; delta points report the change since
 /// the previous collection, and a series whose total went down (removed and created again)
-/// starts over.
+/// starts over. Under [`Temporality::LowMemory`], families observed from callback text stay
+/// cumulative, as an asynchronous instrument's do.
 pub struct OtlpEncoder {
     temporality: Temporality,
     start: u64,
@@ -61,8 +61,6 @@ pub struct OtlpEncoder {
     metrics: Vec<pb::Metric>,
     /// Whether the current family reports changes (delta) rather than totals.
     current_delta: bool,
-    /// Families encoded so far, with their kinds, for [`OtlpEncoder::taken_names`].
-    families: Vec<(String, FamilyType)>,
     previous: DeltaState,
     next: HashMap<String, Previous>,
     key: String,
@@ -102,7 +100,7 @@ impl OtlpEncoder {
     /// The request, with `resource` as the resource's attributes.
     #[must_use]
     pub fn into_request(self, resource: &[(String, String)]) -> ExportMetricsServiceRequest {
-        self.finish(resource).0
+        self.into_parts(resource).0
     }
 
     /// An encoder that remembers `previous` for delta temporality.
@@ -118,101 +116,15 @@ impl OtlpEncoder {
             now,
             metrics: Vec::new(),
             current_delta: false,
-            families: Vec::new(),
             previous,
             next: HashMap::new(),
             key: String::new(),
         }
     }
 
-    /// Every family and sample name encoded so far (`h`, `h_bucket`, `h_sum`, `h_count` for
-    /// a histogram `h`): what text from elsewhere may not reuse.
-    #[must_use]
-    pub fn taken_names(&self) -> HashSet<String> {
-        let mut taken = HashSet::new();
-        for (name, kind) in &self.families {
-            taken.insert(name.clone());
-            taken.extend(parse::sample_names(name, *kind));
-        }
-        taken
-    }
-
-    /// Adds families parsed from callback text. Counters read from text are observed
-    /// totals: delta under [`Temporality::Delta`], cumulative otherwise.
-    pub fn text_families(&mut self, families: &[parse::Family]) {
-        for family in families {
-            if family.samples.is_empty() {
-                continue;
-            }
-            let delta = self.temporality == Temporality::Delta;
-            self.current_delta = delta;
-            self.families.push((family.name.clone(), family.kind));
-            let description = family.help.clone().unwrap_or_default();
-            let data = match family.kind {
-                FamilyType::Counter => Data::Sum(pb::Sum {
-                    data_points: family
-                        .samples
-                        .iter()
-                        .map(|s| {
-                            let labels = sorted(&s.labels);
-                            self.number_point(&family.name, &labels, Number::Float(s.value), true)
-                        })
-                        .collect(),
-                    aggregation_temporality: aggregation(delta),
-                    is_monotonic: true,
-                }),
-                FamilyType::Gauge | FamilyType::Untyped => Data::Gauge(pb::Gauge {
-                    data_points: family
-                        .samples
-                        .iter()
-                        .map(|s| {
-                            let labels = sorted(&s.labels);
-                            self.number_point(&family.name, &labels, Number::Float(s.value), false)
-                        })
-                        .collect(),
-                }),
-                FamilyType::Histogram => Data::Histogram(pb::Histogram {
-                    data_points: text_histograms(family)
-                        .into_iter()
-                        .map(|(labels, h)| {
-                            self.histogram_point(
-                                &family.name,
-                                &labels,
-                                &h.bounds,
-                                &h.cumulative,
-                                h.sum,
-                            )
-                        })
-                        .collect(),
-                    aggregation_temporality: aggregation(delta),
-                }),
-                FamilyType::Summary => Data::Summary(pb::Summary {
-                    data_points: text_summaries(family)
-                        .into_iter()
-                        .map(|(labels, s)| SummaryDataPoint {
-                            attributes: attributes(labels.iter().map(|(k, v)| (&**k, &**v))),
-                            start_time_unix_nano: self.start,
-                            time_unix_nano: self.now,
-                            count: s.count,
-                            sum: s.sum,
-                            quantile_values: s.quantiles,
-                            flags: 0,
-                        })
-                        .collect(),
-                }),
-            };
-            self.metrics.push(pb::Metric {
-                name: family.name.clone(),
-                description,
-                data: Some(data),
-                ..Default::default()
-            });
-        }
-    }
-
     /// The request, with `resource` as the resource's attributes, and what delta
     /// temporality must remember for the next collection.
-    pub(crate) fn finish(
+    pub(crate) fn into_parts(
         self,
         resource: &[(String, String)],
     ) -> (ExportMetricsServiceRequest, DeltaState) {
@@ -314,10 +226,14 @@ impl OtlpEncoder {
         &mut self,
         name: &str,
         labels: &[(&'a str, &'a str)],
-        bounds: &[f64],
-        cumulative: &[u64],
-        sum: f64,
+        histogram: &HistogramValue<'_>,
     ) -> HistogramDataPoint {
+        let HistogramValue {
+            bounds,
+            cumulative,
+            sum,
+            count,
+        } = *histogram;
         let mut counts: Vec<u64> = Vec::with_capacity(cumulative.len());
         let mut below = 0;
         for c in cumulative {
@@ -328,8 +244,8 @@ impl OtlpEncoder {
             attributes: attributes(labels.iter().copied()),
             start_time_unix_nano: self.start,
             time_unix_nano: self.now,
-            count: cumulative.last().copied().unwrap_or(0),
-            sum: Some(sum),
+            count,
+            sum,
             bucket_counts: counts,
             explicit_bounds: bounds.to_vec(),
             ..Default::default()
@@ -340,7 +256,7 @@ impl OtlpEncoder {
         let key = self.series_key(name, labels.iter().copied());
         let current = Previous::Histogram {
             counts: point.bucket_counts.clone(),
-            sum,
+            sum: sum.unwrap_or(0.0),
         };
         if let Some(Previous::Histogram {
             counts: before,
@@ -354,7 +270,7 @@ impl OtlpEncoder {
                     *c -= b;
                 }
                 point.count = point.bucket_counts.iter().sum();
-                point.sum = Some(sum - sum_before);
+                point.sum = sum.map(|sum| sum - sum_before);
             }
         }
         point.start_time_unix_nano = self.delta_start(&key);
@@ -374,68 +290,86 @@ impl OtlpEncoder {
 }
 
 impl Encoder for OtlpEncoder {
+    fn content_type(&self) -> &'static str {
+        "application/x-protobuf"
+    }
+
     fn family(&mut self, family: &FamilyInfo<'_>) {
-        let delta = self.temporality != Temporality::Cumulative;
-        let (data, kind) = match family.kind {
-            MetricKind::Counter => {
-                self.current_delta = delta;
-                (
-                    Data::Sum(pb::Sum {
-                        data_points: Vec::new(),
-                        aggregation_temporality: aggregation(delta),
-                        is_monotonic: true,
-                    }),
-                    FamilyType::Counter,
-                )
-            }
-            MetricKind::Gauge => {
+        self.current_delta = match self.temporality {
+            Temporality::Cumulative => false,
+            Temporality::Delta => true,
+            Temporality::LowMemory => !family.observed,
+        };
+        let delta = self.current_delta;
+        let data = match family.kind {
+            MetricKind::Counter => Data::Sum(pb::Sum {
+                data_points: Vec::new(),
+                aggregation_temporality: aggregation(delta),
+                is_monotonic: true,
+            }),
+            MetricKind::Histogram => Data::Histogram(pb::Histogram {
+                data_points: Vec::new(),
+                aggregation_temporality: aggregation(delta),
+            }),
+            MetricKind::Summary => {
                 self.current_delta = false;
-                (Data::Gauge(pb::Gauge::default()), FamilyType::Gauge)
+                Data::Summary(pb::Summary::default())
             }
-            MetricKind::Histogram => {
-                self.current_delta = delta;
-                (
-                    Data::Histogram(pb::Histogram {
-                        data_points: Vec::new(),
-                        aggregation_temporality: aggregation(delta),
-                    }),
-                    FamilyType::Histogram,
-                )
+            _ => {
+                self.current_delta = false;
+                Data::Gauge(pb::Gauge::default())
             }
         };
-        self.families.push((family.name.to_string(), kind));
         self.metrics.push(pb::Metric {
             name: family.name.to_string(),
-            description: family.help.to_string(),
+            description: family.help.unwrap_or_default().to_string(),
             data: Some(data),
             ..Default::default()
         });
     }
 
-    fn series(&mut self, labels: &Labels<'_>, value: &Value<'_>) {
+    fn series(&mut self, series: &Series<'_>) {
         // The name is lent out while the point is built, rather than copied per series.
         let Some(name) = self.metrics.last_mut().map(|m| std::mem::take(&mut m.name)) else {
             return;
         };
-        let owned: Vec<(&str, std::borrow::Cow<'_, str>)> = labels.iter().collect();
+        let owned: Vec<(&str, std::borrow::Cow<'_, str>)> = series.labels.iter().collect();
         let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, &**v)).collect();
-        match value {
-            Value::Counter(n) => {
-                let point = self.number_point(&name, &pairs, *n, true);
-                if let Some(Data::Sum(sum)) = self.current_data() {
-                    sum.data_points.push(point);
-                }
-            }
-            Value::Gauge(n) => {
-                let point = self.number_point(&name, &pairs, *n, false);
-                if let Some(Data::Gauge(gauge)) = self.current_data() {
-                    gauge.data_points.push(point);
+        let monotonic = matches!(self.current_data(), Some(Data::Sum(_)));
+        match &series.value {
+            Value::Number(n) => {
+                let point = self.number_point(&name, &pairs, *n, monotonic);
+                match self.current_data() {
+                    Some(Data::Sum(sum)) => sum.data_points.push(point),
+                    Some(Data::Gauge(gauge)) => gauge.data_points.push(point),
+                    _ => {}
                 }
             }
             Value::Histogram(h) => {
-                let point = self.histogram_point(&name, &pairs, h.bounds, h.cumulative, h.sum);
+                let point = self.histogram_point(&name, &pairs, h);
                 if let Some(Data::Histogram(histogram)) = self.current_data() {
                     histogram.data_points.push(point);
+                }
+            }
+            Value::Summary(s) => {
+                let point = SummaryDataPoint {
+                    attributes: attributes(pairs.iter().copied()),
+                    start_time_unix_nano: self.start,
+                    time_unix_nano: self.now,
+                    count: s.count.unwrap_or(0),
+                    sum: s.sum.unwrap_or(0.0),
+                    quantile_values: s
+                        .quantiles
+                        .iter()
+                        .map(|(quantile, value)| summary_data_point::ValueAtQuantile {
+                            quantile: *quantile,
+                            value: *value,
+                        })
+                        .collect(),
+                    flags: 0,
+                };
+                if let Some(Data::Summary(summary)) = self.current_data() {
+                    summary.data_points.push(point);
                 }
             }
         }
@@ -482,130 +416,6 @@ fn attributes<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<KeyVal
         .collect()
 }
 
-/// Label pairs sorted by name, as the page orders them.
-fn sorted(labels: &[(String, String)]) -> Vec<(&str, &str)> {
-    let mut pairs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (&**k, &**v)).collect();
-    pairs.sort_unstable();
-    pairs
-}
-
-/// One histogram series read from text.
-#[derive(Default)]
-struct TextHistogram {
-    /// `(le, cumulative count)` as read.
-    buckets: Vec<(f64, u64)>,
-    bounds: Vec<f64>,
-    cumulative: Vec<u64>,
-    sum: f64,
-    count: Option<u64>,
-}
-
-/// One summary series read from text.
-#[derive(Default)]
-struct TextSummary {
-    quantiles: Vec<summary_data_point::ValueAtQuantile>,
-    sum: f64,
-    count: u64,
-}
-
-/// The samples of a family grouped into series by their labels without `skip`, in the order
-/// the series first appear; each group's labels sorted by name.
-fn group_by_series<'f, T: Default>(
-    family: &'f parse::Family,
-    skip: &str,
-    mut add: impl FnMut(&mut T, &'f parse::Sample, Option<&'f str>),
-) -> Vec<(Vec<(&'f str, &'f str)>, T)> {
-    let mut index: HashMap<Vec<(&str, &str)>, usize> = HashMap::new();
-    let mut groups: Vec<(Vec<(&str, &str)>, T)> = Vec::new();
-    for sample in &family.samples {
-        let mut special = None;
-        let mut labels: Vec<(&str, &str)> = Vec::with_capacity(sample.labels.len());
-        for (k, v) in &sample.labels {
-            if k == skip {
-                special = Some(v.as_str());
-            } else {
-                labels.push((k, v));
-            }
-        }
-        labels.sort_unstable();
-        let at = *index.entry(labels.clone()).or_insert_with(|| {
-            groups.push((labels, T::default()));
-            groups.len() - 1
-        });
-        add(&mut groups[at].1, sample, special);
-    }
-    groups
-}
-
-fn text_histograms(family: &parse::Family) -> Vec<(Vec<(&str, &str)>, TextHistogram)> {
-    let bucket = format!("{}_bucket", family.name);
-    let sum = format!("{}_sum", family.name);
-    let mut groups = group_by_series(family, "le", |h: &mut TextHistogram, sample, le| {
-        if sample.name == bucket {
-            let bound = match le {
-                Some("+Inf") => f64::INFINITY,
-                Some(text) => text.parse().unwrap_or(f64::NAN),
-                None => f64::NAN,
-            };
-            if !bound.is_nan() {
-                h.buckets.push((bound, float_count(sample.value)));
-            }
-        } else if sample.name == sum {
-            h.sum = sample.value;
-        } else {
-            h.count = Some(float_count(sample.value));
-        }
-    });
-    for (_, h) in &mut groups {
-        h.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-        h.buckets.dedup_by(|a, b| a.0 == b.0);
-        for (bound, count) in &h.buckets {
-            if bound.is_finite() {
-                h.bounds.push(*bound);
-                h.cumulative.push(*count);
-            }
-        }
-        let total = match h.buckets.last() {
-            Some((bound, count)) if bound.is_infinite() => *count,
-            _ => h
-                .count
-                .unwrap_or_else(|| h.cumulative.last().copied().unwrap_or(0)),
-        };
-        h.cumulative.push(total);
-    }
-    groups
-}
-
-fn text_summaries(family: &parse::Family) -> Vec<(Vec<(&str, &str)>, TextSummary)> {
-    let sum = format!("{}_sum", family.name);
-    let count = format!("{}_count", family.name);
-    group_by_series(
-        family,
-        "quantile",
-        |s: &mut TextSummary, sample, quantile| {
-            if sample.name == sum {
-                s.sum = sample.value;
-            } else if sample.name == count {
-                s.count = float_count(sample.value);
-            } else if let Some(q) = quantile.and_then(|q| q.parse::<f64>().ok()) {
-                s.quantiles.push(summary_data_point::ValueAtQuantile {
-                    quantile: q,
-                    value: sample.value,
-                });
-            }
-        },
-    )
-}
-
-/// A count read from text as a float: whole, at least zero.
-fn float_count(value: f64) -> u64 {
-    if value.is_finite() && value > 0.0 {
-        value as u64
-    } else {
-        0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,7 +429,7 @@ mod tests {
     ) -> (Vec<pb::Metric>, DeltaState) {
         let mut encoder = OtlpEncoder::with_previous(temporality, 100, now, state);
         registry.encode(&[], &mut encoder);
-        let (request, state) = encoder.finish(&[]);
+        let (request, state) = encoder.into_parts(&[]);
         let metrics = request.resource_metrics[0].scope_metrics[0].metrics.clone();
         (metrics, state)
     }
@@ -728,11 +538,10 @@ mod tests {
             "# TYPE s summary\n",
             "s{quantile=\"0.5\"} 2\ns_sum 10\ns_count 4\n",
         );
-        let families = parse::parse(text).unwrap();
+        let families = crate::parse::parse(text).unwrap();
         let mut encoder = OtlpEncoder::new(Temporality::LowMemory, 100, 1000);
-        encoder.text_families(&families);
-        assert!(encoder.taken_names().contains("h_bucket"));
-        let (request, state) = encoder.finish(&[]);
+        crate::exposition::encode_parsed(&families, &mut encoder);
+        let (request, state) = encoder.into_parts(&[]);
         assert_eq!(state.len(), 0, "lowmemory keeps text counters cumulative");
         let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
         let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();

@@ -76,7 +76,8 @@ impl Shared {
         let mut encoder =
             OtlpEncoder::with_previous(self.config.temporality, self.start, now, previous);
         (self.collect)(&mut encoder);
-        let (request, state) = encoder.finish(&self.config.resource);
+        crate::exposition::Encoder::finish(&mut encoder);
+        let (request, state) = encoder.into_parts(&self.config.resource);
         *self.delta.lock() = state;
         let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
         if metrics.is_empty() {

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{
-    ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER, VARY,
+    ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER, VARY,
 };
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
@@ -22,7 +22,7 @@ use super::conn::{BusyGuard, ConnState};
 use super::host::{self, HostError};
 use super::scrape::{ScrapeError, Scraper};
 use super::{Health, HealthFn, METRICS_PATH, ScrapeFn};
-use crate::TEXT_CONTENT_TYPE;
+use crate::exposition::Format;
 
 /// The body of Dynamo's answer to an unknown path.
 pub(super) const NOT_FOUND_BODY: &str = "Route not found";
@@ -36,6 +36,8 @@ pub(super) struct RouteConfig {
     pub(super) health: Arc<HealthFn>,
     pub(super) health_path: String,
     pub(super) live_path: String,
+    /// The formats `/metrics` offers, the preferred first.
+    pub(super) formats: Vec<Format>,
     /// The server listens on a loopback address: only loopback `Host` names are answered.
     pub(super) loopback_only: bool,
     pub(super) max_pending_scrapes: usize,
@@ -47,6 +49,7 @@ pub(super) struct Routes {
     health: Arc<HealthFn>,
     health_path: String,
     live_path: String,
+    formats: Vec<Format>,
     loopback_only: bool,
 }
 
@@ -100,6 +103,7 @@ impl Routes {
             health: config.health,
             health_path: config.health_path,
             live_path: config.live_path,
+            formats: config.formats,
             loopback_only: config.loopback_only,
         }
     }
@@ -149,11 +153,21 @@ impl Routes {
             return response;
         }
         match route {
-            Route::Metrics if *method == Method::HEAD => {
-                // The headers a GET would get, without rendering: no length, no body.
-                metrics_headers(Bytes::new(), accepts_gzip(request.headers()))
+            Route::Metrics => {
+                let headers = request.headers();
+                let accept = headers.get(ACCEPT).and_then(|v| v.to_str().ok());
+                let page = Page {
+                    format: Format::negotiate(accept, &self.formats),
+                    gzip: accepts_gzip(headers),
+                    varies_by_format: self.formats.len() > 1,
+                };
+                if *method == Method::HEAD {
+                    // The headers a GET would get, without rendering: no length, no body.
+                    page.response(Bytes::new())
+                } else {
+                    self.metrics(page).await
+                }
             }
-            Route::Metrics => self.metrics(accepts_gzip(request.headers())).await,
             Route::Health => {
                 let health = (self.health)();
                 let status = if health.ready {
@@ -168,9 +182,10 @@ impl Routes {
         }
     }
 
-    /// Joins the render in flight (or starts one) and answers with its shared body.
-    async fn metrics(&self, gzip: bool) -> Plain {
-        let mut ticket = match self.scraper.join() {
+    /// Joins the render in flight of the page's format (or starts one) and answers with its
+    /// shared body.
+    async fn metrics(&self, page: Page) -> Plain {
+        let mut ticket = match self.scraper.join(page.format) {
             Ok(ticket) => ticket,
             Err(error) => return scrape_error(error),
         };
@@ -178,25 +193,40 @@ impl Routes {
             Ok(rendered) => rendered,
             Err(error) => return scrape_error(error),
         };
-        if gzip {
+        if page.gzip {
             match rendered.gzip().await {
-                Some(body) => metrics_headers(body, true),
+                Some(body) => page.response(body),
                 None => scrape_error(ScrapeError::Failed),
             }
         } else {
-            metrics_headers(rendered.text.clone(), false)
+            page.response(rendered.body.clone())
         }
     }
 }
 
-fn metrics_headers(body: Bytes, gzip: bool) -> Plain {
-    let mut response = respond(StatusCode::OK, TEXT_CONTENT_TYPE, body);
-    let headers = response.headers_mut();
-    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-    if gzip {
-        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+/// What a `/metrics` request asked for.
+struct Page {
+    format: Format,
+    gzip: bool,
+    /// More than one format is offered, so the format depends on `Accept`.
+    varies_by_format: bool,
+}
+
+impl Page {
+    fn response(&self, body: Bytes) -> Plain {
+        let mut response = respond(StatusCode::OK, self.format.content_type(), body);
+        let headers = response.headers_mut();
+        let vary = if self.varies_by_format {
+            "Accept, Accept-Encoding"
+        } else {
+            "Accept-Encoding"
+        };
+        headers.insert(VARY, HeaderValue::from_static(vary));
+        if self.gzip {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        response
     }
-    response
 }
 
 fn scrape_error(error: ScrapeError) -> Plain {
@@ -358,7 +388,7 @@ mod tests {
     #[test]
     fn a_refused_route_path_is_named_in_the_start_error() {
         let error = crate::StatusServer::builder(
-            Arc::new(String::new),
+            Arc::new(|_: &mut dyn crate::exposition::Encoder| {}),
             Arc::new(|| Health {
                 ready: true,
                 uptime: Duration::ZERO,

@@ -1,6 +1,8 @@
-//! Single-flight scrapes: one render at a time, its body shared by every request waiting.
+//! Single-flight scrapes: one render at a time per format, its body shared by every request
+//! waiting for that format.
 //!
-//! A `/metrics` request joins the render in flight, or starts one when none runs. The render
+//! A `/metrics` request joins the render in flight for its format, or starts one when none
+//! runs. The render
 //! runs on the blocking pool, and skips its work when every request that wanted it has gone.
 //! Requests waiting (for a render or for its gzip) are counted; past the cap they are refused
 //! at once, so a flood costs a counter increment each, not a render each.
@@ -16,11 +18,12 @@ use flate2::write::GzEncoder;
 use tokio::sync::{OnceCell, watch};
 
 use super::ScrapeFn;
+use crate::exposition::Format;
 
-/// A finished render: the text, and its gzip once someone asked for it.
+/// A finished render: the page, and its gzip once someone asked for it.
 #[derive(Debug)]
 pub(super) struct Rendered {
-    pub(super) text: Bytes,
+    pub(super) body: Bytes,
     gzip: OnceCell<Option<Bytes>>,
 }
 
@@ -30,8 +33,8 @@ impl Rendered {
         let rendered = Arc::clone(self);
         self.gzip
             .get_or_init(|| async move {
-                let text = rendered.text.clone();
-                match tokio::task::spawn_blocking(move || compress(&text)).await {
+                let body = rendered.body.clone();
+                match tokio::task::spawn_blocking(move || compress(&body)).await {
                     Ok(Ok(body)) => Some(Bytes::from(body)),
                     Ok(Err(error)) => {
                         tracing::error!(%error, "could not compress the scrape");
@@ -66,15 +69,17 @@ enum Outcome {
 
 /// One render and the requests waiting for it.
 struct Flight {
+    format: Format,
     result: watch::Sender<Option<Outcome>>,
     waiters: AtomicUsize,
 }
 
 #[derive(Default)]
 struct State {
-    /// Requests holding a [`Ticket`].
+    /// Requests holding a [`Ticket`], for any format.
     pending: usize,
-    flight: Option<Arc<Flight>>,
+    /// The render in flight of each format that has one.
+    flights: Vec<Arc<Flight>>,
 }
 
 /// The single-flight renderer of one server.
@@ -106,15 +111,15 @@ impl Scraper {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Joins the render in flight, or starts one; `Busy` when too many wait already. The
-    /// returned ticket holds a place among the pending scrapes until dropped.
-    pub(super) fn join(self: &Arc<Self>) -> Result<Ticket, ScrapeError> {
+    /// Joins the render in flight of `format`, or starts one; `Busy` when too many wait
+    /// already. The returned ticket holds a place among the pending scrapes until dropped.
+    pub(super) fn join(self: &Arc<Self>, format: Format) -> Result<Ticket, ScrapeError> {
         let mut state = self.lock();
         if state.pending >= self.max_pending {
             return Err(ScrapeError::Busy);
         }
         state.pending += 1;
-        let flight = match &state.flight {
+        let flight = match state.flights.iter().find(|f| f.format == format) {
             Some(flight) => {
                 flight.waiters.fetch_add(1, Ordering::SeqCst);
                 Arc::clone(flight)
@@ -122,10 +127,11 @@ impl Scraper {
             None => {
                 // Counted before the render can start, so it is not taken for abandoned.
                 let flight = Arc::new(Flight {
+                    format,
                     result: watch::Sender::new(None),
                     waiters: AtomicUsize::new(1),
                 });
-                state.flight = Some(Arc::clone(&flight));
+                state.flights.push(Arc::clone(&flight));
                 self.start(Arc::clone(&flight));
                 flight
             }
@@ -145,13 +151,9 @@ impl Scraper {
             {
                 // Requests arriving from now on start a fresh render.
                 let mut state = scraper.lock();
-                if state
-                    .flight
-                    .as_ref()
-                    .is_some_and(|current| Arc::ptr_eq(current, &flight))
-                {
-                    state.flight = None;
-                }
+                state
+                    .flights
+                    .retain(|current| !Arc::ptr_eq(current, &flight));
             }
             flight.result.send_replace(Some(outcome));
         });
@@ -162,9 +164,10 @@ impl Scraper {
         if flight.waiters.load(Ordering::SeqCst) == 0 {
             return Outcome::Abandoned;
         }
-        match catch_unwind(AssertUnwindSafe(|| (self.scrape)())) {
-            Ok(text) => Outcome::Done(Arc::new(Rendered {
-                text: Bytes::from(text),
+        let render = || flight.format.render(|encoder| (self.scrape)(encoder));
+        match catch_unwind(AssertUnwindSafe(render)) {
+            Ok(body) => Outcome::Done(Arc::new(Rendered {
+                body: Bytes::from(body),
                 gzip: OnceCell::new(),
             })),
             Err(_) => {
@@ -178,7 +181,7 @@ impl Scraper {
     #[cfg(test)]
     fn counts(&self) -> (usize, bool) {
         let state = self.lock();
-        (state.pending, state.flight.is_some())
+        (state.pending, !state.flights.is_empty())
     }
 }
 
@@ -221,6 +224,23 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::MetricKind;
+    use crate::exposition::{Encoder, FamilyInfo, Labels, Number, Series, Value};
+
+    /// Hands one counter family, `x_total 1`, to `encoder`.
+    fn one_counter(encoder: &mut dyn Encoder) {
+        encoder.family(&FamilyInfo {
+            name: "x_total",
+            help: None,
+            kind: MetricKind::Counter,
+            observed: true,
+        });
+        encoder.series(&Series {
+            labels: Labels::sorted(&[]),
+            value: Value::Number(Number::UInt(1)),
+            timestamp_ms: None,
+        });
+    }
 
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
@@ -236,26 +256,28 @@ mod tests {
         let released = Mutex::new(released);
         let counted = Arc::clone(&renders);
         let scraper = Arc::new(Scraper::new(
-            Arc::new(move || {
+            Arc::new(move |encoder: &mut dyn Encoder| {
                 counted.fetch_add(1, Ordering::SeqCst);
                 let _ = released
                     .lock()
                     .unwrap()
                     .recv_timeout(Duration::from_secs(30));
-                "x_total 1\n".to_string()
+                one_counter(encoder);
             }),
             3,
         ));
         runtime().block_on(async {
-            let mut tickets: Vec<Ticket> = (0..3).map(|_| scraper.join().unwrap()).collect();
-            assert_eq!(scraper.join().err(), Some(ScrapeError::Busy));
+            let mut tickets: Vec<Ticket> = (0..3)
+                .map(|_| scraper.join(Format::Text).unwrap())
+                .collect();
+            assert_eq!(scraper.join(Format::Text).err(), Some(ScrapeError::Busy));
             release.send(()).unwrap();
             let mut bodies = Vec::new();
             for ticket in &mut tickets {
                 bodies.push(ticket.rendered().await.unwrap());
             }
             assert!(bodies.iter().all(|b| Arc::ptr_eq(b, &bodies[0])));
-            assert_eq!(&bodies[0].text[..], b"x_total 1\n");
+            assert_eq!(&bodies[0].body[..], b"# TYPE x_total counter\nx_total 1\n");
             let first = bodies[0].gzip().await.unwrap();
             let second = bodies[1].gzip().await.unwrap();
             assert_eq!(first.as_ptr(), second.as_ptr(), "compressed once");
@@ -270,13 +292,13 @@ mod tests {
         let renders = Arc::new(AtomicUsize::new(0));
         let counted = Arc::clone(&renders);
         let scraper = Scraper::new(
-            Arc::new(move || {
+            Arc::new(move |_: &mut dyn Encoder| {
                 counted.fetch_add(1, Ordering::SeqCst);
-                String::new()
             }),
             8,
         );
         let flight = Flight {
+            format: Format::Text,
             result: watch::Sender::new(None),
             waiters: AtomicUsize::new(0),
         };
@@ -289,9 +311,12 @@ mod tests {
 
     #[test]
     fn a_panicking_scrape_fails_its_waiters() {
-        let scraper = Arc::new(Scraper::new(Arc::new(|| panic!("render bug")), 8));
+        let scraper = Arc::new(Scraper::new(
+            Arc::new(|_: &mut dyn Encoder| panic!("render bug")),
+            8,
+        ));
         runtime().block_on(async {
-            let mut ticket = scraper.join().unwrap();
+            let mut ticket = scraper.join(Format::Text).unwrap();
             assert_eq!(ticket.rendered().await.err(), Some(ScrapeError::Failed));
         });
     }

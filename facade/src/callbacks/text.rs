@@ -8,15 +8,15 @@
 //! `# TYPE` for a family among them), when one of its families or sample names is already on
 //! the page (from the registry or from an earlier text), or when adding labels makes two of
 //! its series the same. Each would make the whole page invalid, and Prometheus would drop the
-//! whole scrape. What joins the page is the parsed text written again, so only text that
-//! parsed can reach it. Each drop is counted in
+//! whole scrape. What joins the page is the parsed families, handed to the page's encoder as
+//! the registry's are, so only text that parsed can reach it, in any format. Each drop is counted in
 //! `dynamo_metrics_callback_text_dropped_total{reason}` and logged, at most once a minute
 //! with the count of drops since the last message.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use dynamo_exporter::parse::{self, Family, FamilyType};
+use dynamo_exporter::parse::{self, Family};
 use dynamo_exporter::{IntCounter, IntCounterVec, fork};
 use parking_lot::Mutex;
 
@@ -63,41 +63,10 @@ impl TextCheck {
         }
     }
 
-    /// Appends to `page` the text of each callback (in order) that parses and adds no name
-    /// already on the page, filtered and labelled; `const_labels` go to every sample that
-    /// lacks them.
-    pub(crate) fn append(
-        &self,
-        page: &mut String,
-        texts: &[CallbackText],
-        const_labels: &[(String, String)],
-    ) {
-        let families = self.families(page, texts, const_labels);
-        parse::render_into(&families, page);
-    }
-
-    /// The families of the texts (in order) that may join `page`: each text parsed, filtered
-    /// and labelled, and left out whole when it does not parse or would repeat a name of the
-    /// page, of an earlier text, or one of its own series.
-    pub(crate) fn families(
-        &self,
-        page: &str,
-        texts: &[CallbackText],
-        const_labels: &[(String, String)],
-    ) -> Vec<Family> {
-        if texts.is_empty() {
-            return Vec::new();
-        }
-        let mut taken: HashSet<String> = HashSet::new();
-        for (name, kind) in parse::declared_families(page) {
-            taken.insert(name.to_string());
-            taken.extend(parse::sample_names(name, kind));
-        }
-        self.accepted(taken, texts, const_labels)
-    }
-
-    /// As [`TextCheck::families`], with the names already exported given as `taken` (the
-    /// registry's families and their sample names), for exports that render no page.
+    /// The families of the texts (in order) that may join a page whose families and sample
+    /// names are `taken` (the registry's, [`dynamo_exporter::Shown::taken_names`]): each text
+    /// parsed, filtered and labelled, and left out whole when it does not parse or would
+    /// repeat a name of the page, of an earlier text, or one of its own series.
     pub(crate) fn accepted(
         &self,
         mut taken: HashSet<String>,
@@ -133,7 +102,7 @@ impl TextCheck {
             }
             for family in &families {
                 taken.insert(family.name.clone());
-                taken.extend(parse::sample_names(&family.name, family.kind));
+                taken.extend(family.kind.sample_names(&family.name));
                 taken.extend(family.samples.iter().map(|s| s.name.clone()));
             }
             accepted.append(&mut families);
@@ -183,31 +152,21 @@ fn sorted(labels: &[(String, String)]) -> Vec<(String, String)> {
     out
 }
 
-/// Adds each pair of `added` to every sample that has no label of its name: after the
-/// sample's own labels, before a closing `le` or `quantile`. Fails with the first series that
-/// then appears twice in its family.
+/// Adds each pair of `added` to every sample that has no label of its name (encoders sort a
+/// series' labels). Fails with the first series that then appears twice in its family.
 fn add_labels(families: &mut [Family], added: &[(String, String)]) -> Result<(), String> {
     if added.is_empty() {
         return Ok(());
     }
     for family in families.iter_mut() {
-        let closing = match family.kind {
-            FamilyType::Histogram => Some("le"),
-            FamilyType::Summary => Some("quantile"),
-            FamilyType::Counter | FamilyType::Gauge | FamilyType::Untyped => None,
-        };
         let mut seen: HashSet<(String, Vec<(String, String)>)> = HashSet::new();
         for sample in &mut family.samples {
-            let missing = added
+            let missing: Vec<(String, String)> = added
                 .iter()
                 .filter(|(name, _)| !sample.labels.iter().any(|(n, _)| n == name))
                 .cloned()
-                .collect::<Vec<_>>();
-            let at = match sample.labels.last() {
-                Some((last, _)) if Some(last.as_str()) == closing => sample.labels.len() - 1,
-                _ => sample.labels.len(),
-            };
-            sample.labels.splice(at..at, missing);
+                .collect();
+            sample.labels.extend(missing);
             let mut key = sample.labels.clone();
             key.sort();
             if !seen.insert((sample.name.clone(), key)) {
@@ -233,7 +192,7 @@ fn clash<'a>(families: &'a [Family], taken: &HashSet<String>) -> Option<&'a str>
         if taken.contains(&family.name) {
             return Some(&family.name);
         }
-        let own = parse::sample_names(&family.name, family.kind);
+        let own = family.kind.sample_names(&family.name);
         if own.iter().any(|name| taken.contains(name)) {
             return Some(&family.name);
         }
@@ -248,7 +207,8 @@ fn clash<'a>(families: &'a [Family], taken: &HashSet<String>) -> Option<&'a str>
 mod tests {
     use std::sync::Arc;
 
-    use dynamo_exporter::{Opts, Registry};
+    use dynamo_exporter::exposition::encode_parsed;
+    use dynamo_exporter::{MetricKind, Opts, Registry, TextEncoder};
 
     use super::*;
 
@@ -273,18 +233,21 @@ mod tests {
         (TextCheck::new(&dropped), dropped, registry)
     }
 
+    /// The text the accepted families add to a page.
+    fn text_of(families: &[Family]) -> String {
+        let mut page = String::new();
+        encode_parsed(families, &mut TextEncoder::new(&mut page));
+        page
+    }
+
     #[test]
     fn only_text_that_parses_and_adds_new_names_joins_the_page() {
         let (check, dropped, _registry) = check();
-        let mut page = concat!(
-            "# HELP h Latency\n",
-            "# TYPE h histogram\n",
-            "h_bucket{le=\"+Inf\"} 1\n",
-            "h_sum 1\n",
-            "h_count 1\n",
-        )
-        .to_string();
-        let before = page.clone();
+        let mut taken: HashSet<String> = MetricKind::Histogram
+            .sample_names("h")
+            .into_iter()
+            .collect();
+        taken.insert("h".into());
         let texts = plain(&[
             "# TYPE good gauge\ngood 1",
             "# TYPE h gauge\nh 2\n",
@@ -294,17 +257,16 @@ mod tests {
             "good 5\n",
             "# HELP also_good Fine\nalso_good{a=\"b\"} 2\n",
         ]);
-        check.append(&mut page, &texts, &[]);
+        let families = check.accepted(taken, &texts, &[]);
         assert_eq!(
-            page,
-            before
-                + concat!(
-                    "# TYPE good gauge\n",
-                    "good 1\n",
-                    "# HELP also_good Fine\n",
-                    "# TYPE also_good untyped\n",
-                    "also_good{a=\"b\"} 2\n",
-                )
+            text_of(&families),
+            concat!(
+                "# TYPE good gauge\n",
+                "good 1\n",
+                "# HELP also_good Fine\n",
+                "# TYPE also_good untyped\n",
+                "also_good{a=\"b\"} 2\n",
+            )
         );
         assert_eq!(dropped.with_label_values(&["conflict"]).get(), 3);
         assert_eq!(dropped.with_label_values(&["invalid"]).get(), 2);
@@ -317,7 +279,7 @@ mod tests {
     }
 
     #[test]
-    fn added_labels_go_before_a_closing_le_or_quantile_and_never_over_a_samples_own() {
+    fn added_labels_never_go_over_a_samples_own_and_le_and_quantile_come_last() {
         let (check, dropped, _registry) = check();
         let engine = crate::engine::EnginePass::new(
             &crate::EngineSource::new(|| Ok::<_, String>(String::new())),
@@ -343,23 +305,24 @@ mod tests {
             .into(),
             engine: Some(Arc::new(engine)),
         }];
-        let mut page = String::new();
-        check.append(
-            &mut page,
+        let families = check.accepted(
+            HashSet::new(),
             &texts,
             &pairs(&[("cluster", "fleet"), ("model", "fleet")]),
         );
         assert_eq!(
-            page,
+            text_of(&families),
             concat!(
                 "# TYPE rpc summary\n",
                 "rpc{cluster=\"fleet\",dynamo_namespace=\"ns\",model=\"engine\",zone=\"engine\",quantile=\"0.5\"} 1\n",
-                "rpc_sum{model=\"own\",cluster=\"fleet\",dynamo_namespace=\"ns\",zone=\"engine\"} 2\n",
                 "rpc_count{cluster=\"fleet\",dynamo_namespace=\"ns\",model=\"engine\",zone=\"engine\"} 3\n",
+                "rpc_sum{cluster=\"fleet\",dynamo_namespace=\"ns\",model=\"own\",zone=\"engine\"} 2\n",
                 "# TYPE h histogram\n",
-                "h_bucket{le=\"+Inf\",zone=\"own\",cluster=\"fleet\",dynamo_namespace=\"ns\",model=\"engine\"} 1\n",
+                "h_bucket{cluster=\"fleet\",dynamo_namespace=\"ns\",model=\"engine\",zone=\"engine\",le=\"+Inf\"} 1\n",
                 "h_sum{cluster=\"fleet\",dynamo_namespace=\"ns\",model=\"engine\",zone=\"engine\"} 1\n",
                 "h_count{cluster=\"fleet\",dynamo_namespace=\"ns\",model=\"engine\",zone=\"engine\"} 1\n",
+                "h_bucket{cluster=\"fleet\",dynamo_namespace=\"ns\",model=\"engine\",zone=\"own\",le=\"+Inf\"} 1\n",
+                "h_count{cluster=\"fleet\",dynamo_namespace=\"ns\",model=\"engine\",zone=\"own\"} 1\n",
             )
         );
         assert_eq!(dropped.with_label_values(&["conflict"]).get(), 0);

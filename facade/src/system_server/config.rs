@@ -16,7 +16,7 @@ use super::{
     MAX_PENDING_SCRAPES_VAR, PORT_VAR, STARTING_HEALTH_VAR, WRITE_TIMEOUT_VAR, host, values,
 };
 use crate::MetricsError;
-use crate::error::SettingSource;
+use dynamo_exporter::SettingSource;
 
 /// The system status server's settings.
 ///
@@ -351,7 +351,7 @@ impl Choice {
 
 /// A bad value read from the variable `var`.
 fn invalid(var: &'static str, value: &str, reason: impl Into<String>) -> MetricsError {
-    SettingSource::env(var, value).invalid(reason)
+    SettingSource::env(var, value).invalid(reason).into()
 }
 
 /// A bad value given in code to the builder method `setting`.
@@ -360,7 +360,7 @@ fn in_code(
     value: &dyn fmt::Debug,
     reason: impl Into<String>,
 ) -> MetricsError {
-    SettingSource::code(setting, value).invalid(reason)
+    SettingSource::code(setting, value).invalid(reason).into()
 }
 
 #[cfg(test)]

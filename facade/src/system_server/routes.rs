@@ -6,7 +6,7 @@ use dynamo_exporter::{DEFAULT_HEALTH_PATH, DEFAULT_LIVE_PATH, check_route_path};
 
 use super::{HEALTH_PATH_VAR, LIVE_PATH_VAR};
 use crate::MetricsError;
-use crate::error::SettingSource;
+use dynamo_exporter::SettingSource;
 
 /// A route of the status server whose path can be configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +103,8 @@ impl RouteChoice {
         path: String,
         source: SettingSource,
     ) -> Result<(), MetricsError> {
-        check_route_path(&path).map_err(|reason| source.clone().invalid(reason))?;
+        check_route_path(&path)
+            .map_err(|reason| MetricsError::from(source.clone().invalid(reason)))?;
         self.paths.0[route.index()] = path;
         self.sources[route.index()] = Some(source);
         Ok(())
@@ -130,9 +131,8 @@ impl RouteChoice {
                 // Two defaults never clash (a test holds them apart), so the blamed path
                 // was set.
                 if let Some(source) = self.sources[blamed.index()].clone() {
-                    return Err(
-                        source.invalid(format!("it is the {} path too", other.declaration().name))
-                    );
+                    let reason = format!("it is the {} path too", other.declaration().name);
+                    return Err(source.invalid(reason).into());
                 }
             }
         }

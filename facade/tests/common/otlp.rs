@@ -10,7 +10,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use dynamo_exporter::parse::{self, FamilyType};
+use dynamo_exporter::MetricKind;
+use dynamo_exporter::parse;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -459,10 +460,10 @@ pub fn from_page(page: &str) -> Common {
     let mut out = Common::new();
     for family in parse::parse(page).expect("the page parses") {
         let kind = match family.kind {
-            FamilyType::Counter => Kind::Counter,
-            FamilyType::Gauge | FamilyType::Untyped => Kind::Gauge,
-            FamilyType::Histogram => Kind::Histogram,
-            FamilyType::Summary => Kind::Summary,
+            MetricKind::Counter => Kind::Counter,
+            MetricKind::Histogram => Kind::Histogram,
+            MetricKind::Summary => Kind::Summary,
+            _ => Kind::Gauge,
         };
         let mut points: BTreeMap<Vec<(String, String)>, Point> = BTreeMap::new();
         for sample in &family.samples {

@@ -4,13 +4,11 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, Protocol, TypedDict, TypeVar, final, overload
 
+# What `dynamo.prometheus_metrics` re-exports: the metric classes (one scalar and one vec class
+# per line of the kinds table), their context managers and the error of conflicts.
 __all__ = [
-    "CallbackHandle",
-    "Component",
     "Counter",
     "CounterVec",
-    "DistributedRuntime",
-    "Endpoint",
     "ExceptionCounter",
     "Gauge",
     "GaugeVec",
@@ -21,10 +19,7 @@ __all__ = [
     "IntCounterVec",
     "IntGauge",
     "IntGaugeVec",
-    "Metrics",
     "MetricsError",
-    "Namespace",
-    "RequestGuard",
     "Timer",
 ]
 

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use crate::exposition::text::push_pair;
+use crate::exposition::escape::{push_pair, unescape};
 
 /// The labels of one metric: constant pairs and variable names, in the orders they are needed.
 #[derive(Debug)]
@@ -177,24 +177,6 @@ impl<'a> Iterator for KeyPairs<'a> {
         };
         Some((name, value))
     }
-}
-
-/// A label value with `\\`, `\"` and `\n` turned back into what they stand for.
-pub(crate) fn unescape(escaped: &str) -> String {
-    let mut out = String::with_capacity(escaped.len());
-    let mut chars = escaped.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n') => out.push('\n'),
-                Some(other) => out.push(other),
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Orders two keys as their raw pairs: by name, then by unescaped value; a shorter name,

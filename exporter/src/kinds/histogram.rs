@@ -6,11 +6,15 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use parking_lot::Mutex;
 
-use crate::atomics::{add_f64, load_f64};
 use crate::exposition::{HistogramValue, Value};
-use crate::metric::handle;
-use crate::pool::{Cell, Pool};
+use crate::kinds::handle::{handle, sealed};
+use crate::storage::atomics::{add_f64, load_f64};
+use crate::storage::pool::{Cell, Pool, SlotRef};
 use crate::{ExporterError, MetricKind};
+
+mod timer;
+
+pub use timer::HistogramTimer;
 
 /// The buckets used when none are given: `0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10`.
 pub const DEFAULT_BUCKETS: [f64; 11] = [
@@ -99,6 +103,11 @@ pub(crate) fn pool(bounds: &[f64]) -> &'static Pool<HistogramCell> {
     })
 }
 
+/// The pool of histograms with the default buckets, for metric macros.
+pub(crate) fn default_pool() -> &'static Pool<HistogramCell> {
+    pool(&DEFAULT_BUCKETS)
+}
+
 /// The cell of a histogram: one count per bucket (not cumulative) and the sum.
 ///
 /// The total count is the sum of the bucket counts, so `_count` always equals the `+Inf` bucket.
@@ -132,8 +141,9 @@ impl Cell for HistogramCell {
         self.cumulative(scratch);
         Value::Histogram(HistogramValue {
             bounds: &self.buckets.bounds,
+            count: scratch.last().copied().unwrap_or(0),
             cumulative: scratch,
-            sum: self.sum(),
+            sum: Some(self.sum()),
         })
     }
 }
@@ -171,23 +181,26 @@ impl HistogramCell {
     }
 }
 
-handle! {
-    /// Observations counted into fixed buckets.
-    ///
-    /// ```
-    /// # use dynamo_exporter::{Opts, Registry};
-    /// let registry = Registry::new();
-    /// let latency = registry
-    ///     .histogram(&Opts::new("latency_seconds", "Latency"), Some(&[0.1, 1.0]))
-    ///     .unwrap();
-    /// latency.observe(0.05);
-    /// latency.observe(2.0);
-    /// assert_eq!((latency.get_count(), latency.get_sum()), (2, 2.05));
-    /// ```
-    Histogram(HistogramCell), MetricKind::Histogram, settings
+/// Observations counted into fixed buckets.
+///
+/// ```
+/// # use dynamo_exporter::{Opts, Registry};
+/// let registry = Registry::new();
+/// let latency = registry
+///     .histogram(&Opts::new("latency_seconds", "Latency"), Some(&[0.1, 1.0]))
+///     .unwrap();
+/// latency.observe(0.05);
+/// latency.observe(2.0);
+/// assert_eq!((latency.get_count(), latency.get_sum()), (2, 2.05));
+/// ```
+#[must_use]
+pub struct Histogram {
+    series: SlotRef<HistogramCell>,
 }
 
-impl crate::metric::sealed::Create for Histogram {
+handle! { impl[] Histogram, HistogramCell, MetricKind::Histogram, "Histogram" }
+
+impl sealed::Create for Histogram {
     /// The upper bounds of the buckets; `None` means [`DEFAULT_BUCKETS`].
     type Settings<'a> = Option<&'a [f64]>;
 
@@ -195,7 +208,7 @@ impl crate::metric::sealed::Create for Histogram {
         name: &str,
         buckets: Option<&[f64]>,
     ) -> Result<&'static Pool<HistogramCell>, ExporterError> {
-        let bounds = crate::validate::buckets(name, buckets.unwrap_or(&DEFAULT_BUCKETS))?;
+        let bounds = crate::registry::validate::buckets(name, buckets.unwrap_or(&DEFAULT_BUCKETS))?;
         Ok(pool(&bounds))
     }
 }

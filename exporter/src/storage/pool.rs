@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use crate::exposition::Value;
-use crate::fingerprint::Fingerprint;
+use crate::storage::fingerprint::Fingerprint;
 
 /// Slots per chunk of a pool; chunks are allocated as the pool grows.
 pub(crate) const CHUNK_BITS: u32 = 10;
@@ -53,6 +53,9 @@ pub(crate) trait Series: Send + Sync {
 
     /// Ends the series of `generation` in slot `index`; see [`Pool::free`].
     fn end(&self, index: u32, generation: u32) -> bool;
+
+    /// The pool itself, to be seen again as a pool of its cell type.
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 impl<C: Cell> Series for Pool<C> {
@@ -81,6 +84,10 @@ impl<C: Cell> Series for Pool<C> {
         };
         let state = slot.state();
         (state >> 32) as u32 == generation && self.free(index, state)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
@@ -233,7 +240,7 @@ impl<C: Cell> Pool<C> {
                 Some(index) => index,
                 None => {
                     let index = alloc.next;
-                    if index >= crate::index::MAX_SLOTS {
+                    if index >= crate::storage::index::MAX_SLOTS {
                         return None;
                     }
                     let chunk = self.chunks.get((index >> CHUNK_BITS) as usize)?;
@@ -299,10 +306,11 @@ macro_rules! static_pool {
         impl $cell {
             /// The process-wide pool of this cell type.
             #[inline]
-            pub(crate) fn pool() -> &'static $crate::pool::Pool<$cell> {
-                static CHUNKS: [std::sync::OnceLock<$crate::pool::Chunk<$cell>>; $chunks] =
+            pub(crate) fn pool() -> &'static $crate::storage::pool::Pool<$cell> {
+                static CHUNKS: [std::sync::OnceLock<$crate::storage::pool::Chunk<$cell>>; $chunks] =
                     [const { std::sync::OnceLock::new() }; $chunks];
-                static POOL: $crate::pool::Pool<$cell> = $crate::pool::Pool::new(&CHUNKS, ());
+                static POOL: $crate::storage::pool::Pool<$cell> =
+                    $crate::storage::pool::Pool::new(&CHUNKS, ());
                 &POOL
             }
         }
@@ -328,7 +336,7 @@ mod tests {
             self.0.store(0, Ordering::Relaxed);
         }
         fn value<'s>(&self, _: &'s mut Vec<u64>) -> Value<'s> {
-            Value::Counter(crate::exposition::Number::UInt(
+            Value::Number(crate::exposition::Number::UInt(
                 self.0.load(Ordering::Relaxed),
             ))
         }

@@ -1,12 +1,176 @@
-//! Counters: `Counter` (f64) and `IntCounter` (u64).
+//! Counters: one handle, [`GenericCounter`], over an f64 cell ([`Counter`]) and a u64 cell
+//! ([`IntCounter`]).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::MetricKind;
-use crate::atomics::{add_f64, load_f64};
 use crate::exposition::{Number, Value};
-use crate::metric::handle;
-use crate::pool::{Cell, static_pool};
+use crate::ExporterError;
+use crate::kinds::handle::{handle, sealed};
+use crate::storage::atomics::{add_f64, load_f64};
+use crate::storage::pool::{Cell, Pool, SlotRef, static_pool};
+
+/// A counter: a number that only goes up, `f64` ([`Counter`]) or `u64` ([`IntCounter`]).
+///
+/// Handles are small copies of a reference to the series; they cost nothing to clone.
+#[must_use]
+pub struct GenericCounter<N: CounterNumber> {
+    series: SlotRef<N::Cell>,
+}
+
+/// A counter of f64 values that only goes up.
+///
+/// ```
+/// # use dynamo_exporter::{Opts, Registry};
+/// let registry = Registry::new();
+/// let bytes = registry.counter(&Opts::new("bytes_total", "Bytes sent")).unwrap();
+/// bytes.inc_by(1.5);
+/// bytes.inc();
+/// assert_eq!(bytes.get(), 2.5);
+/// ```
+pub type Counter = GenericCounter<f64>;
+
+/// A counter of u64 values that only goes up.
+///
+/// ```
+/// # use dynamo_exporter::{Opts, Registry};
+/// let registry = Registry::new();
+/// let requests = registry.int_counter(&Opts::new("requests_total", "Requests")).unwrap();
+/// requests.inc();
+/// requests.inc_by(2);
+/// assert_eq!(requests.get(), 3);
+/// ```
+pub type IntCounter = GenericCounter<u64>;
+
+/// The numbers a counter holds: `f64` and `u64`.
+pub trait CounterNumber: private::CounterNumber {}
+
+impl CounterNumber for f64 {}
+impl CounterNumber for u64 {}
+
+mod private {
+    use super::*;
+
+    /// How a counter of this number type stores its value.
+    pub trait CounterNumber: Copy + std::fmt::Debug + Send + Sync + 'static {
+        type Cell: Cell<Config = ()>;
+        /// The handle's name, for `Debug`.
+        const HANDLE: &'static str;
+        const ZERO: Self;
+        fn pool() -> &'static Pool<Self::Cell>;
+        /// False for what a counter cannot take: a negative or NaN increment.
+        fn is_increment(self) -> bool;
+        fn add_one(cell: &Self::Cell);
+        fn add(cell: &Self::Cell, v: Self);
+        fn get(cell: &Self::Cell) -> Self;
+    }
+
+    impl CounterNumber for f64 {
+        type Cell = F64Counter;
+        const HANDLE: &'static str = "Counter";
+        const ZERO: Self = 0.0;
+
+        #[inline(always)]
+        fn pool() -> &'static Pool<F64Counter> {
+            F64Counter::pool()
+        }
+
+        #[inline(always)]
+        fn is_increment(self) -> bool {
+            self >= 0.0
+        }
+
+        #[inline(always)]
+        fn add_one(cell: &F64Counter) {
+            cell.add_whole(1);
+        }
+
+        #[inline(always)]
+        fn add(cell: &F64Counter, v: f64) {
+            cell.add(v);
+        }
+
+        fn get(cell: &F64Counter) -> f64 {
+            cell.get()
+        }
+    }
+
+    impl CounterNumber for u64 {
+        type Cell = U64Counter;
+        const HANDLE: &'static str = "IntCounter";
+        const ZERO: Self = 0;
+
+        #[inline(always)]
+        fn pool() -> &'static Pool<U64Counter> {
+            U64Counter::pool()
+        }
+
+        #[inline(always)]
+        fn is_increment(self) -> bool {
+            true
+        }
+
+        #[inline(always)]
+        fn add_one(cell: &U64Counter) {
+            cell.add(1);
+        }
+
+        #[inline(always)]
+        fn add(cell: &U64Counter, v: u64) {
+            cell.add(v);
+        }
+
+        fn get(cell: &U64Counter) -> u64 {
+            cell.get()
+        }
+    }
+}
+
+handle! { impl[N: CounterNumber] GenericCounter<N>, N::Cell, MetricKind::Counter, N::HANDLE }
+
+impl<N: CounterNumber> sealed::Create for GenericCounter<N> {
+    type Settings<'a> = ();
+
+    fn pool(_: &str, (): ()) -> Result<&'static Pool<N::Cell>, ExporterError> {
+        Ok(N::pool())
+    }
+}
+
+impl<N: CounterNumber> GenericCounter<N> {
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        if let Some(cell) = self.cell() {
+            N::add_one(cell);
+        }
+    }
+
+    /// Adds `v`. A negative or NaN `v` would break the counter's promise and is ignored (and
+    /// logged); a `u64` counter wraps past `u64::MAX`.
+    #[inline]
+    pub fn inc_by(&self, v: N) {
+        if v.is_increment() {
+            if let Some(cell) = self.cell() {
+                N::add(cell, v);
+            }
+        } else {
+            tracing::warn!(metric = %self.name(), value = ?v, "ignored a negative or NaN counter increment");
+        }
+    }
+
+    /// The current value; 0 once the series was removed.
+    #[must_use]
+    pub fn get(&self) -> N {
+        self.cell().map_or(N::ZERO, N::get)
+    }
+
+    /// A handle that records nothing and belongs to no registry.
+    pub fn noop() -> Self {
+        Self {
+            series: N::pool().noop(),
+        }
+    }
+}
 
 /// The cell of an f64 counter: whole increments in an integer (one atomic add, which never
 /// retries under contention) and the rest in an f64.
@@ -31,7 +195,7 @@ impl Cell for F64Counter {
     }
 
     fn value<'s>(&self, _: &'s mut Vec<u64>) -> Value<'s> {
-        Value::Counter(Number::Float(self.get()))
+        Value::Number(Number::Float(self.get()))
     }
 }
 
@@ -114,7 +278,7 @@ impl Cell for U64Counter {
     }
 
     fn value<'s>(&self, _: &'s mut Vec<u64>) -> Value<'s> {
-        Value::Counter(Number::UInt(self.get()))
+        Value::Number(Number::UInt(self.get()))
     }
 }
 
@@ -132,100 +296,6 @@ impl U64Counter {
 
     pub(crate) fn raise_to(&self, v: u64) {
         self.0.fetch_max(v, Relaxed);
-    }
-}
-
-handle! {
-    /// A counter of f64 values that only goes up.
-    ///
-    /// Handles are small copies of a reference to the series; they cost nothing to clone.
-    ///
-    /// ```
-    /// # use dynamo_exporter::{Opts, Registry};
-    /// let registry = Registry::new();
-    /// let bytes = registry.counter(&Opts::new("bytes_total", "Bytes sent")).unwrap();
-    /// bytes.inc_by(1.5);
-    /// bytes.inc();
-    /// assert_eq!(bytes.get(), 2.5);
-    /// ```
-    Counter(F64Counter), MetricKind::Counter
-}
-
-impl Counter {
-    /// Adds one.
-    #[inline]
-    pub fn inc(&self) {
-        if let Some(cell) = self.cell() {
-            cell.add_whole(1);
-        }
-    }
-
-    /// Adds `v`. A negative or NaN `v` would break the counter's promise and is ignored.
-    #[inline]
-    pub fn inc_by(&self, v: f64) {
-        if v >= 0.0 {
-            if let Some(cell) = self.cell() {
-                cell.add(v);
-            }
-        } else {
-            tracing::warn!(metric = %self.name(), value = v, "ignored a negative or NaN counter increment");
-        }
-    }
-
-    /// The current value; 0 once the series was removed.
-    #[must_use]
-    pub fn get(&self) -> f64 {
-        self.cell().map_or(0.0, F64Counter::get)
-    }
-
-    /// A handle that records nothing and belongs to no registry.
-    pub fn noop() -> Self {
-        Self {
-            series: F64Counter::pool().noop(),
-        }
-    }
-}
-
-handle! {
-    /// A counter of u64 values that only goes up.
-    ///
-    /// ```
-    /// # use dynamo_exporter::{Opts, Registry};
-    /// let registry = Registry::new();
-    /// let requests = registry.int_counter(&Opts::new("requests_total", "Requests")).unwrap();
-    /// requests.inc();
-    /// requests.inc_by(2);
-    /// assert_eq!(requests.get(), 3);
-    /// ```
-    IntCounter(U64Counter), MetricKind::Counter
-}
-
-impl IntCounter {
-    /// Adds one.
-    #[inline]
-    pub fn inc(&self) {
-        self.inc_by(1);
-    }
-
-    /// Adds `v` (wrapping past `u64::MAX`).
-    #[inline]
-    pub fn inc_by(&self, v: u64) {
-        if let Some(cell) = self.cell() {
-            cell.add(v);
-        }
-    }
-
-    /// The current value; 0 once the series was removed.
-    #[must_use]
-    pub fn get(&self) -> u64 {
-        self.cell().map_or(0, U64Counter::get)
-    }
-
-    /// A handle that records nothing and belongs to no registry.
-    pub fn noop() -> Self {
-        Self {
-            series: U64Counter::pool().noop(),
-        }
     }
 }
 

@@ -6,14 +6,15 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
-use crate::family::{Source, Stream};
-use crate::fingerprint::Seed;
-use crate::index::{Index, IndexCounts};
-use crate::members::{Members, Merge};
-use crate::metric::{Core, Metric, Registered};
-use crate::pool::{Cell, Pool, Series, Slot, SlotRef, owner_of};
-use crate::registry::Shared;
-use crate::{Counter, ExporterError, Gauge, Histogram, IntCounter, IntGauge};
+use crate::ExporterError;
+use crate::kinds::handle::{Metric, Registered};
+use crate::registry::shared::Shared;
+use crate::registry::streams::{Source, Stream};
+use crate::storage::directory::Core;
+use crate::storage::fingerprint::{Fingerprint, Seed};
+use crate::storage::index::{Index, IndexCounts};
+use crate::storage::members::{Members, Merge};
+use crate::storage::pool::{Cell, Pool, Series, Slot, SlotRef, owner_of};
 
 /// A metric with variable labels: each distinct set of label values is its own series.
 ///
@@ -68,17 +69,6 @@ struct VecState<C: 'static> {
     /// Unregistered: lookups of new values get no-op handles.
     detached: bool,
 }
-
-/// A vec of [`Counter`]s.
-pub type CounterVec = MetricVec<Counter>;
-/// A vec of [`IntCounter`]s.
-pub type IntCounterVec = MetricVec<IntCounter>;
-/// A vec of [`Gauge`]s.
-pub type GaugeVec = MetricVec<Gauge>;
-/// A vec of [`IntGauge`]s.
-pub type IntGaugeVec = MetricVec<IntGauge>;
-/// A vec of [`Histogram`]s.
-pub type HistogramVec = MetricVec<Histogram>;
 
 impl<M: Metric> Clone for MetricVec<M> {
     fn clone(&self) -> Self {
@@ -145,12 +135,7 @@ impl<M: Metric> MetricVec<M> {
     /// The constant labels, sorted by name (as handles give them).
     #[must_use]
     pub fn const_labels(&self) -> Vec<(String, String)> {
-        self.inner
-            .core
-            .const_label_refs()
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect()
+        self.inner.core.const_labels()
     }
 
     /// The variable label names, in declaration order.
@@ -328,7 +313,7 @@ impl<C: Cell> VecInner<C> {
         if let Some(shared) = self.shared.upgrade() {
             shared.count_overflow(&self.core.name);
         }
-        let fingerprint = crate::fingerprint::Fingerprint { lo: 0, hi: 0 };
+        let fingerprint = Fingerprint { lo: 0, hi: 0 };
         let current = state.overflow.filter(|s| s.slot.holds(s.state));
         match current.or_else(|| self.pool.alloc(self.core.id, fingerprint)) {
             Some(series) => {

@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 
-use crate::labels::cmp_keys;
+use crate::storage::labels::cmp_keys;
 
 /// Entries the head holds before it is sorted into a run.
 const HEAD_LIMIT: usize = 512;
@@ -310,7 +310,7 @@ impl<'a> Iterator for Merged<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labels::pairs_key;
+    use crate::storage::labels::pairs_key;
 
     fn key(n: u32) -> String {
         pairs_key([("n", format!("{n:05}").as_str())])

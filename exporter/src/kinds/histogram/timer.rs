@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::Histogram;
+use super::Histogram;
 
 impl Histogram {
     /// Starts a timer that observes the seconds elapsed into this histogram when it is

@@ -52,8 +52,11 @@ pub(crate) fn label_names<'a>(
     let mut seen: Vec<&str> = Vec::new();
     for label in names {
         let problem = label_name_problem(label).or_else(|| {
-            (kind == MetricKind::Histogram && label == "le")
-                .then_some("\"le\" is reserved for histogram buckets")
+            (kind.reserved_label() == Some(label)).then_some(match kind {
+                MetricKind::Histogram => "\"le\" is reserved for histogram buckets",
+                MetricKind::Summary => "\"quantile\" is reserved for summary quantiles",
+                _ => "the metric's type reserves it",
+            })
         });
         if let Some(reason) = problem {
             return Err(ExporterError::InvalidLabelName {

@@ -1,0 +1,123 @@
+//! Counters: `Counter` (floats) and `IntCounter` (integers), and their vecs `CounterVec` and
+//! `IntCounterVec`, from one definition.
+
+use dynamo_runtime::{Counter, IntCounter};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::errors::bad_counter_increment;
+use crate::kinds::{Argument, scalar_class, vec_class};
+use crate::number::Number;
+use crate::timers::PyExceptionCounter;
+
+/// An increment from Python, refused when a counter cannot take it (a negative or NaN float;
+/// an `int` out of range never gets here).
+trait Increment: Argument {
+    fn checked(self, metric: impl FnOnce() -> String) -> PyResult<Self::Value>;
+}
+
+impl Increment for Number {
+    #[inline(always)]
+    fn checked(self, metric: impl FnOnce() -> String) -> PyResult<f64> {
+        if self.0 >= 0.0 {
+            Ok(self.0)
+        } else {
+            Err(bad_counter_increment(&metric(), self.0))
+        }
+    }
+}
+
+impl Increment for u64 {
+    #[inline(always)]
+    fn checked(self, _: impl FnOnce() -> String) -> PyResult<u64> {
+        Ok(self)
+    }
+}
+
+/// The classes of one counter number type.
+macro_rules! counter_classes {
+    ($(
+        $class:ident($handle:ty) as $name:literal, $doc:literal;
+        $vec_class:ident as $vec_name:literal, $vec_doc:literal;
+        $argument:ty => $value:ty;
+    )*) => {$(
+        scalar_class! {
+            #[doc = $doc]
+            $class($handle) as $name {
+                /// Adds one.
+                fn inc(&self) {
+                    self.0.inc();
+                }
+
+                /// Adds `value`; a negative value (or one past 2**64 - 1 for an integer
+                /// counter) raises `OverflowError`, NaN raises `ValueError`.
+                fn inc_by(&self, value: $argument) -> PyResult<()> {
+                    self.0.inc_by(value.checked(|| self.0.name())?);
+                    Ok(())
+                }
+
+                /// The current value.
+                fn get(&self) -> $value {
+                    self.0.get()
+                }
+
+                /// Counts the exceptions of type `exception` (default `Exception`) leaving a
+                /// block (`with`) or a decorated function.
+                #[pyo3(signature = (exception = None))]
+                fn count_exceptions(
+                    &self,
+                    py: Python<'_>,
+                    exception: Option<Bound<'_, PyAny>>,
+                ) -> PyResult<PyExceptionCounter> {
+                    PyExceptionCounter::new(py, self.0.clone().into(), exception)
+                }
+            }
+        }
+
+        vec_class! {
+            #[doc = $vec_doc]
+            $vec_class($handle) as $vec_name {
+                /// Adds one to the series of `labels`.
+                fn inc(&self, labels: &Bound<'_, PyDict>) -> PyResult<()> {
+                    self.child(labels)?.inc();
+                    Ok(())
+                }
+
+                /// Adds `value` to the series of `labels`; a negative value (or one past
+                /// 2**64 - 1 for an integer counter) raises `OverflowError`.
+                fn inc_by(&self, labels: &Bound<'_, PyDict>, value: $argument) -> PyResult<()> {
+                    let value = value.checked(|| self.vec.name().to_string())?;
+                    self.child(labels)?.inc_by(value);
+                    Ok(())
+                }
+
+                /// The value of the series of `labels`.
+                fn get(&self, labels: &Bound<'_, PyDict>) -> PyResult<$value> {
+                    Ok(self.child(labels)?.get())
+                }
+
+                /// Counts, in the series of `labels`, the exceptions of type `exception`
+                /// (default `Exception`) leaving a block (`with`) or a decorated function.
+                #[pyo3(signature = (labels, exception = None))]
+                fn count_exceptions(
+                    &self,
+                    labels: &Bound<'_, PyDict>,
+                    exception: Option<Bound<'_, PyAny>>,
+                ) -> PyResult<PyExceptionCounter> {
+                    let counter = self.child(labels)?.clone().into();
+                    PyExceptionCounter::new(labels.py(), counter, exception)
+                }
+            }
+        }
+    )*};
+}
+
+counter_classes! {
+    PyCounter(Counter) as "Counter", "A counter of floats that only goes up.";
+    PyCounterVec as "CounterVec", "Float counters, one per set of label values.";
+    Number => f64;
+
+    PyIntCounter(IntCounter) as "IntCounter", "A counter of integers (0 to 2**64 - 1) that only goes up.";
+    PyIntCounterVec as "IntCounterVec", "Integer counters, one per set of label values.";
+    u64 => u64;
+}

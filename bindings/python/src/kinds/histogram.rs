@@ -1,0 +1,61 @@
+//! Histograms: `Histogram` and `HistogramVec`.
+
+use dynamo_runtime::Histogram;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::kinds::{scalar_class, vec_class};
+use crate::number::Number;
+use crate::timers::{PyTimer, TimerTarget};
+
+scalar_class! {
+    /// Observations counted into buckets fixed at creation.
+    PyHistogram(Histogram) as "Histogram" {
+        /// Records one observation.
+        fn observe(&self, value: Number) {
+            self.0.observe(value.0);
+        }
+
+        /// How many observations were recorded.
+        fn get_count(&self) -> u64 {
+            self.0.get_count()
+        }
+
+        /// The sum of all observations.
+        fn get_sum(&self) -> f64 {
+            self.0.get_sum()
+        }
+
+        /// Observes the seconds a block (`with`) or each call of a decorated function takes.
+        fn time(&self) -> PyTimer {
+            PyTimer::new(TimerTarget::Histogram(self.0.clone()))
+        }
+    }
+}
+
+vec_class! {
+    /// Histograms, one per set of label values, all with the same buckets.
+    PyHistogramVec(Histogram) as "HistogramVec" {
+        /// Records `value` in the series of `labels`.
+        fn observe(&self, value: Number, labels: &Bound<'_, PyDict>) -> PyResult<()> {
+            self.child(labels)?.observe(value.0);
+            Ok(())
+        }
+
+        /// How many observations the series of `labels` recorded.
+        fn get_count(&self, labels: &Bound<'_, PyDict>) -> PyResult<u64> {
+            Ok(self.child(labels)?.get_count())
+        }
+
+        /// The sum of the observations of the series of `labels`.
+        fn get_sum(&self, labels: &Bound<'_, PyDict>) -> PyResult<f64> {
+            Ok(self.child(labels)?.get_sum())
+        }
+
+        /// Observes, in the series of `labels`, the seconds a block (`with`) or each call of
+        /// a decorated function takes.
+        fn time(&self, labels: &Bound<'_, PyDict>) -> PyResult<PyTimer> {
+            Ok(PyTimer::new(TimerTarget::Histogram(self.child(labels)?.clone())))
+        }
+    }
+}

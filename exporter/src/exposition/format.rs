@@ -1,0 +1,207 @@
+//! The formats a scrape is served in: one line each here (its content type, the media ranges
+//! of `Accept` that ask for it, its encoder), and the choice among them by a client's `Accept`.
+
+use super::{Encoder, TextEncoder, text};
+
+/// An exposition format a page can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// The Prometheus text format, version 0.0.4: what every scraper reads, and the default.
+    Text,
+}
+
+impl Format {
+    /// Every format, in the order a server prefers them when a client accepts several
+    /// equally.
+    pub const ALL: &'static [Format] = &[Format::Text];
+
+    /// The `Content-Type` of a page in this format.
+    #[must_use]
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Text => text::CONTENT_TYPE,
+        }
+    }
+
+    /// The media type and the parameters that name this format in `Accept`.
+    fn media(self) -> (&'static str, &'static [(&'static str, &'static str)]) {
+        match self {
+            Self::Text => ("text/plain", &[("version", "0.0.4")]),
+        }
+    }
+
+    /// A whole page in this format: `fill` hands the families to the encoder, and the page is
+    /// finished after.
+    pub fn render(self, fill: impl FnOnce(&mut dyn Encoder)) -> Vec<u8> {
+        match self {
+            Self::Text => {
+                let mut out = String::with_capacity(4096);
+                let mut encoder = TextEncoder::new(&mut out);
+                fill(&mut encoder);
+                encoder.finish();
+                out.into_bytes()
+            }
+        }
+    }
+
+    /// The format to answer a request with: among `offered`, the one `accept` (an `Accept`
+    /// header) gives the highest quality, the first offered on a tie; the first offered when
+    /// there is no header or it accepts none of them (a scraper that cannot read it will say
+    /// so, while one that sent an odd header still gets a page).
+    ///
+    /// ```
+    /// use dynamo_exporter::exposition::Format;
+    ///
+    /// let prometheus = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    /// assert_eq!(Format::negotiate(Some(prometheus), Format::ALL), Format::Text);
+    /// assert_eq!(Format::negotiate(None, Format::ALL), Format::Text);
+    /// ```
+    #[must_use]
+    pub fn negotiate(accept: Option<&str>, offered: &[Format]) -> Format {
+        let first = offered.first().copied().unwrap_or(Format::Text);
+        let Some(accept) = accept else {
+            return first;
+        };
+        let ranges: Vec<MediaRange<'_>> = accept.split(',').filter_map(MediaRange::parse).collect();
+        let mut best: Option<(Format, f32)> = None;
+        for format in offered {
+            let quality = format.quality(&ranges);
+            if quality > 0.0 && best.is_none_or(|(_, q)| quality > q) {
+                best = Some((*format, quality));
+            }
+        }
+        best.map_or(first, |(format, _)| format)
+    }
+
+    /// The quality `ranges` give this format: that of the most specific range that matches
+    /// it, 0 when none does.
+    fn quality(self, ranges: &[MediaRange<'_>]) -> f32 {
+        let (media, params) = self.media();
+        let (kind, subtype) = media.split_once('/').unwrap_or((media, ""));
+        ranges
+            .iter()
+            .filter_map(|range| {
+                let specificity = range.matches(kind, subtype, params)?;
+                Some((specificity, range.quality))
+            })
+            .max_by_key(|(specificity, _)| *specificity)
+            .map_or(0.0, |(_, quality)| quality)
+    }
+}
+
+/// One media range of an `Accept` header: `type/subtype;param=value;q=0.5`.
+struct MediaRange<'a> {
+    kind: &'a str,
+    subtype: &'a str,
+    params: Vec<(&'a str, &'a str)>,
+    quality: f32,
+}
+
+impl<'a> MediaRange<'a> {
+    fn parse(text: &'a str) -> Option<Self> {
+        let mut parts = text.split(';');
+        let media = parts.next()?.trim();
+        let (kind, subtype) = media.split_once('/')?;
+        let mut range = Self {
+            kind: kind.trim(),
+            subtype: subtype.trim(),
+            params: Vec::new(),
+            quality: 1.0,
+        };
+        for param in parts {
+            let Some((name, value)) = param.split_once('=') else {
+                continue;
+            };
+            let (name, value) = (name.trim(), value.trim().trim_matches('"'));
+            if name.eq_ignore_ascii_case("q") {
+                range.quality = value
+                    .parse::<f32>()
+                    .ok()
+                    .filter(|q| (0.0..=1.0).contains(q))?;
+            } else {
+                range.params.push((name, value));
+            }
+        }
+        Some(range)
+    }
+
+    /// How specifically this range names a format of `kind/subtype` with `params` (higher is
+    /// more specific), or `None` when it does not name it.
+    fn matches(&self, kind: &str, subtype: &str, params: &[(&str, &str)]) -> Option<u8> {
+        if self.kind == "*" {
+            return (self.subtype == "*").then_some(0);
+        }
+        if !self.kind.eq_ignore_ascii_case(kind) {
+            return None;
+        }
+        if self.subtype == "*" {
+            return Some(1);
+        }
+        if !self.subtype.eq_ignore_ascii_case(subtype) {
+            return None;
+        }
+        let agree = self.params.iter().all(|(name, value)| {
+            params
+                .iter()
+                .any(|(n, v)| n.eq_ignore_ascii_case(name) && v.eq_ignore_ascii_case(value))
+        });
+        agree.then_some(if self.params.is_empty() { 2 } else { 3 })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chooses_by_quality_then_specificity_and_falls_back_to_the_first_offered() {
+        let cases = [
+            (None, Format::Text),
+            (Some(""), Format::Text),
+            (Some("text/plain"), Format::Text),
+            (
+                Some("text/plain; version=0.0.4; charset=utf-8"),
+                Format::Text,
+            ),
+            (Some("text/*;q=0.3"), Format::Text),
+            (Some("*/*"), Format::Text),
+            (Some("application/json"), Format::Text),
+            (Some("text/plain;version=1.0.0"), Format::Text),
+            (Some("text/plain;q=0"), Format::Text),
+            (Some("text/plain;q=bogus, */*;q=0.1"), Format::Text),
+            (
+                Some(
+                    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+                ),
+                Format::Text,
+            ),
+        ];
+        for (accept, expected) in cases {
+            assert_eq!(
+                Format::negotiate(accept, Format::ALL),
+                expected,
+                "{accept:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_range_names_a_format_only_with_its_parameters() {
+        let range = |text| MediaRange::parse(text).unwrap();
+        let text = ("text", "plain", &[("version", "0.0.4")][..]);
+        let specificity = |r: &MediaRange<'_>| r.matches(text.0, text.1, text.2);
+        assert_eq!(specificity(&range("*/*")), Some(0));
+        assert_eq!(specificity(&range("TEXT/*")), Some(1));
+        assert_eq!(specificity(&range("text/plain")), Some(2));
+        assert_eq!(specificity(&range("text/plain;version=\"0.0.4\"")), Some(3));
+        assert_eq!(specificity(&range("text/plain;version=1.0.0")), None);
+        assert_eq!(specificity(&range("text/html")), None);
+        assert_eq!(specificity(&range("*/plain")), None);
+        assert_eq!(range("text/plain;q=0.25").quality, 0.25);
+        assert!(
+            MediaRange::parse("text/plain;q=2").is_none(),
+            "a quality past 1 is no range"
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! Settings whose values cannot be used: one error for all of them, naming where the value
+//! came from (an environment variable, or a method given it in code) and the value.
+
+use std::fmt;
+
+/// Where the value of a setting came from: an environment variable, or a method given it in
+/// code. Errors about a value name it as it was given; its `Display` is `DYN_SYSTEM_PORT=8081`
+/// or `RuntimeBuilder::system_port(Some(8081))`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingSource {
+    /// Read from an environment variable (or a lookup standing for the environment).
+    Env {
+        /// The variable.
+        var: &'static str,
+        /// Its value, trimmed.
+        value: String,
+    },
+    /// Given in code to a builder method.
+    Code {
+        /// The method, such as `RuntimeBuilder::health_path`.
+        setting: &'static str,
+        /// The value, as Rust's `Debug` prints it.
+        value: String,
+    },
+}
+
+impl fmt::Display for SettingSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Env { var, value } => write!(f, "{var}={value}"),
+            Self::Code { setting, value } => write!(f, "{setting}({value})"),
+        }
+    }
+}
+
+impl SettingSource {
+    /// `value`, read from the variable `var`.
+    #[must_use]
+    pub fn env(var: &'static str, value: &str) -> Self {
+        Self::Env {
+            var,
+            value: value.into(),
+        }
+    }
+
+    /// `value`, given in code to the method `setting`.
+    #[must_use]
+    pub fn code(setting: &'static str, value: &dyn fmt::Debug) -> Self {
+        Self::Code {
+            setting,
+            value: format!("{value:?}"),
+        }
+    }
+
+    /// The error for this value, and why it cannot be used.
+    #[must_use]
+    pub fn invalid(self, reason: impl Into<String>) -> SettingError {
+        let reason = reason.into();
+        match self {
+            Self::Env { var, value } => SettingError::InvalidEnv { var, value, reason },
+            Self::Code { setting, value } => SettingError::InvalidSetting {
+                setting,
+                value,
+                reason,
+            },
+        }
+    }
+}
+
+/// A setting holds a value that cannot be used: from the environment, or given in code. The
+/// message names the variable or the method, the value, and what is wrong with it.
+///
+/// ```
+/// use dynamo_exporter::SettingSource;
+///
+/// let error = SettingSource::env("DYN_SYSTEM_PORT", "http").invalid("not a port number");
+/// assert_eq!(error.to_string(), "DYN_SYSTEM_PORT=\"http\" is invalid: not a port number");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    /// An environment variable holds a value that cannot be used.
+    #[error("{var}={value:?} is invalid: {reason}")]
+    InvalidEnv {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A value given in code cannot be used.
+    #[error("{setting}({value}) is invalid: {reason}")]
+    InvalidSetting {
+        /// The method that was given the value.
+        setting: &'static str,
+        /// The value, as Rust's `Debug` prints it.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
