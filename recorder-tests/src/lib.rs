@@ -2,6 +2,10 @@
 //!
 //! [`seen`] turns a `DebuggingRecorder` snapshot into plain [`Seen`] records, sorted, so a
 //! test compares everything the macros produced with one `assert_eq!`.
+//!
+//! [`logs::logged`] keeps what a call logs, for tests of what a refused macro call reports.
+
+pub mod logs;
 
 use metrics_util::MetricKind;
 use metrics_util::debugging::{DebugValue, Snapshotter};

@@ -74,7 +74,7 @@ def test_unknown_routes_answer_dynamos_404(served):
     assert headers["Content-Type"] == "text/plain; charset=utf-8"
 
 
-# The same table as the Rust suite's `facade/tests/health_status_text.rs`: one rule for the
+# The same table as the Rust suite's `facade/tests/api/health_status_text.rs`: one rule for the
 # environment variable and for Python.
 ACCEPTED = [
     ("ready", "ready"),

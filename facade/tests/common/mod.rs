@@ -5,14 +5,13 @@
 // Each test binary uses a part of the helpers, and of the shared ones re-exported here.
 #![allow(dead_code, unused_imports)]
 
-pub mod logs;
 pub mod otlp;
 pub mod requests;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
 pub use dynamo_exporter::test_util::{
@@ -99,6 +98,12 @@ pub fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Opti
                     .all(|(k, v)| s.labels.iter().any(|(sk, sv)| sk == k && sv == v))
         })
         .map(|s| s.value)
+}
+
+/// Runs the tests that hold its guard one at a time, as they bound what the whole process uses.
+pub fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static ALONE: Mutex<()> = Mutex::new(());
+    ALONE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What the test process uses now: open descriptors, threads and resident memory. The

@@ -1,0 +1,15 @@
+//! The system status server's behaviour: routes, settings, gzip, `Host`, pre-scrape callbacks,
+//! shared renders, shutdown, and serving from inside an async application.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod async_app;
+mod callbacks;
+mod config;
+mod gzip;
+mod host_header;
+mod port_in_use;
+mod routes;
+mod shutdown;
+mod single_flight;
