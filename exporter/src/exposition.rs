@@ -8,20 +8,64 @@
 //! `Accept` header chooses among them; [`TextEncoder`] writes the Prometheus text format, and
 //! the OTLP exporter's encoder implements the same trait.
 
+mod accept;
 pub(crate) mod escape;
-mod format;
 pub mod parse;
 mod parsed;
 pub(crate) mod text;
 
 use std::borrow::Cow;
 
-pub use format::Format;
 pub use parsed::encode_parsed;
 pub use text::TextEncoder;
 
 use crate::MetricKind;
 use crate::storage::labels::{KeyPairs, Layout, Pairs};
+
+/// An exposition format a page can be written in: one variant and its arms here, its encoder
+/// in a file of its own; a client's `Accept` chooses among those a server offers
+/// ([`Format::negotiate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// The Prometheus text format, version 0.0.4: what every scraper reads, and the default.
+    Text,
+}
+
+impl Format {
+    /// Every format, in the order a server prefers them when a client accepts several
+    /// equally.
+    pub const ALL: &'static [Format] = &[Format::Text];
+
+    /// The `Content-Type` of a page in this format.
+    #[must_use]
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Text => text::CONTENT_TYPE,
+        }
+    }
+
+    /// The media type and the parameters that name this format in `Accept`.
+    fn media(self) -> (&'static str, &'static [(&'static str, &'static str)]) {
+        match self {
+            Self::Text => ("text/plain", &[("version", "0.0.4")]),
+        }
+    }
+
+    /// A whole page in this format: `fill` hands the families to the encoder, and the page is
+    /// finished after.
+    pub fn render(self, fill: impl FnOnce(&mut dyn Encoder)) -> Vec<u8> {
+        match self {
+            Self::Text => {
+                let mut out = String::with_capacity(4096);
+                let mut encoder = TextEncoder::new(&mut out);
+                fill(&mut encoder);
+                encoder.finish();
+                out.into_bytes()
+            }
+        }
+    }
+}
 
 /// Turns families and series into an exposition format.
 ///

@@ -1,29 +1,37 @@
-//! Metric storage and Prometheus text rendering for `dynamo-runtime`.
+//! Metric storage, exposition formats and the HTTP status server for `dynamo-runtime`.
 //!
-//! This crate knows metrics, labels and the text exposition format; it knows nothing of the
-//! runtime's namespaces, components or endpoints, which reach it as ordinary constant labels.
+//! This crate knows metrics, labels and exposition formats; it knows nothing of the runtime's
+//! namespaces, components or endpoints, which reach it as ordinary constant labels. Its layers,
+//! each using only those below: `storage` (slots, pools, the lock-free index), [`exposition`]
+//! (what a scrape sees, and the formats), the metric kinds, the [`Registry`], the
+//! [`RegistryRecorder`] of the `metrics` macros, and the ways out ([`StatusServer`], `otlp`).
 //!
-//! - [`Registry`] holds metric families and renders them deterministically: families by
-//!   name, series by their label pairs. A scrape renders from a snapshot, so creating,
-//!   updating and removing series never wait for it.
+//! - [`Registry`] holds metric families and hands them to an [`exposition::Encoder`]
+//!   deterministically: families by name, series by their label pairs. A scrape reads from a
+//!   snapshot, so creating, updating and removing series never wait for it.
 //! - Handles ([`Counter`], [`IntCounter`], [`Gauge`], [`IntGauge`], [`Histogram`]) are small
 //!   copies of a reference to a slot of type-stable storage: an update is one check and one
 //!   atomic operation, with no lock, no allocation and no reference count. A [`MetricVec`]
 //!   finds an existing series without a lock, removes series, and bounds how many it holds.
-//! - [`exposition`] describes what a scrape sees (families, labels, values); its
-//!   [`TextEncoder`] writes the text format.
+//!   Every kind is one file and one line of the kinds table, `metric_kinds!`, which the
+//!   registry's, the runtime's and Python's creators are generated from.
+//! - [`exposition`] describes what a scrape sees (families, series, values by the shape of
+//!   their samples) and the [`Format`]s a page is served in; [`TextEncoder`] writes the text
+//!   format. [`parse`] reads the text format back strictly, and
+//!   [`exposition::encode_parsed`] hands what it read to any encoder.
 //! - [`RegistryRecorder`] stores the `metrics` crate's macro calls in the same registry, and
 //!   [`HandleCache`] lets a recorder hand repeated macro calls their handle without a lock.
-//! - [`StatusServer`] serves a scrape hook on `/metrics` (gzip when asked), with readiness
-//!   and liveness routes, from a thread and tokio runtime of its own, bounded in time,
-//!   connections and renders whatever its clients do.
-//! - [`otlp`] pushes the same families to an OpenTelemetry collector over OTLP/HTTP, from a
-//!   thread of its own, with a bounded queue, retries and a final flush.
-//! - [`parse`] reads the text exposition format back into typed families, strictly, and
-//!   renders them again; [`fork`] keeps the storage usable in a child after `fork()`.
+//! - [`StatusServer`] serves a scrape hook on `/metrics` in the format a client's `Accept`
+//!   asks for (gzip when asked), with readiness and liveness routes, from a thread and tokio
+//!   runtime of its own, bounded in time, connections and renders whatever its clients do.
+//! - `otlp` (feature `otlp`) pushes the same families to an OpenTelemetry collector over
+//!   OTLP/HTTP, from a thread of its own, with a bounded queue, retries and a final flush.
+//! - [`fork`] keeps the storage usable in a child after `fork()`; [`SettingError`] is the one
+//!   error of a setting, from the environment or from code.
 //!
-//! Feature `test-util` (for the workspace's tests, from `[dev-dependencies]` only) adds
-//! `test_util`: promtool checks of a text, a small HTTP client and readiness polling.
+//! Features: `otlp` (OTLP export, with protobuf and TLS; off here, on in `dynamo-runtime`);
+//! `test-util` (for the workspace's tests, from `[dev-dependencies]` only) adds `test_util`:
+//! promtool checks of a text, a small HTTP client and readiness polling.
 //!
 //! ```
 //! use dynamo_exporter::{Opts, Registry};

@@ -130,4 +130,50 @@ mod refuse {
         }
         Ok(())
     }
+
+    #[cfg(test)]
+    mod tests {
+        use crate::{DistributedRuntime, MetricsError};
+
+        fn build(env: &'static [(&'static str, &'static str)]) -> Result<(), MetricsError> {
+            DistributedRuntime::builder()
+                .global_recorder(false)
+                .system_server_env(move |var| {
+                    env.iter()
+                        .find(|(name, _)| *name == var)
+                        .map(|(_, value)| (*value).to_string())
+                })
+                .build()
+                .map(|_| ())
+        }
+
+        #[test]
+        fn an_environment_that_asks_for_export_is_refused_naming_the_variable() {
+            let error = build(&[("OTEL_METRICS_EXPORTER", " prometheus, OTLP ")]).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "OTEL_METRICS_EXPORTER=\"prometheus, OTLP\" is invalid: OTLP export is not built \
+                 in: build dynamo-runtime with its `otlp` feature"
+            );
+            assert!(matches!(
+                error,
+                MetricsError::InvalidEnv {
+                    var: "OTEL_METRICS_EXPORTER",
+                    ..
+                }
+            ));
+        }
+
+        #[test]
+        fn an_environment_without_export_or_with_the_sdk_off_is_accepted() {
+            build(&[]).unwrap();
+            build(&[("OTEL_METRICS_EXPORTER", "prometheus")]).unwrap();
+            build(&[("OTEL_METRICS_EXPORTER", "none")]).unwrap();
+            build(&[
+                ("OTEL_METRICS_EXPORTER", "otlp"),
+                ("OTEL_SDK_DISABLED", "TRUE"),
+            ])
+            .unwrap();
+        }
+    }
 }

@@ -1,50 +1,9 @@
-//! The formats a scrape is served in: one line each here (its content type, the media ranges
-//! of `Accept` that ask for it, its encoder), and the choice among them by a client's `Accept`.
+//! The choice of a [`Format`] by a client's `Accept` header (RFC 9110 media ranges with
+//! their parameters and qualities).
 
-use super::{Encoder, TextEncoder, text};
-
-/// An exposition format a page can be written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Format {
-    /// The Prometheus text format, version 0.0.4: what every scraper reads, and the default.
-    Text,
-}
+use super::Format;
 
 impl Format {
-    /// Every format, in the order a server prefers them when a client accepts several
-    /// equally.
-    pub const ALL: &'static [Format] = &[Format::Text];
-
-    /// The `Content-Type` of a page in this format.
-    #[must_use]
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Self::Text => text::CONTENT_TYPE,
-        }
-    }
-
-    /// The media type and the parameters that name this format in `Accept`.
-    fn media(self) -> (&'static str, &'static [(&'static str, &'static str)]) {
-        match self {
-            Self::Text => ("text/plain", &[("version", "0.0.4")]),
-        }
-    }
-
-    /// A whole page in this format: `fill` hands the families to the encoder, and the page is
-    /// finished after.
-    pub fn render(self, fill: impl FnOnce(&mut dyn Encoder)) -> Vec<u8> {
-        match self {
-            Self::Text => {
-                let mut out = String::with_capacity(4096);
-                let mut encoder = TextEncoder::new(&mut out);
-                fill(&mut encoder);
-                encoder.finish();
-                out.into_bytes()
-            }
-        }
-    }
-
     /// The format to answer a request with: among `offered`, the one `accept` (an `Accept`
     /// header) gives the highest quality, the first offered on a tie; the first offered when
     /// there is no header or it accepts none of them (a scraper that cannot read it will say
