@@ -1,6 +1,6 @@
 //! The one error type of this crate.
 
-use crate::MetricKind;
+use crate::kinds::table::MetricKind;
 
 /// Why a metric could not be registered, or a series could not be reached.
 ///

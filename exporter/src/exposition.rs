@@ -19,7 +19,7 @@ use std::borrow::Cow;
 pub use parsed::encode_parsed;
 pub use text::TextEncoder;
 
-use crate::MetricKind;
+use crate::kinds::table::MetricKind;
 use crate::storage::labels::{KeyPairs, Layout, Pairs};
 
 /// An exposition format a page can be written in: one variant and its arms here, its encoder

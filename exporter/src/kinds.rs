@@ -1,69 +1,23 @@
-//! Metric kinds: the Prometheus types ([`MetricKind`]) and the table of the handles this crate
-//! stores ([`metric_kinds!`]), which every layer's creators, classes and re-exports are
-//! generated from.
+//! Metric kinds: one file each in `kinds/`, and the table of them (`kinds/table.rs`: the
+//! Prometheus types, [`MetricKind`], and the handles this crate stores, `metric_kinds!`), which
+//! every layer's creators, classes and re-exports are generated from.
 //!
-//! A kind is one file in `kinds/`: its cell (the atomics of one series and their operations),
-//! its handle (given what every handle has by `handle!`), how a registry creates it, and how
-//! its series reads as a [`crate::exposition::Value`].
-
-use std::fmt;
+//! A kind's file holds its cell (the atomics of one series and their operations), its handle
+//! (given what every handle has by `handle!`), how a registry creates it, and how its series
+//! reads as a [`crate::exposition::Value`].
 
 pub(crate) mod handle;
+pub(crate) mod table;
 
 pub use handle::{Metric, Registered};
+pub use table::MetricKind;
 
-/// The one list of the handles a registry creates, grouped by the file of their kind:
-/// `metric_kinds!(my_macro)` expands to `my_macro! { .. }` with, for each kind, its module
-/// and one line per handle:
-///
-/// ```text
-/// module {
-///     Handle, VecHandle: registry_fn, registry_vec_fn / create_fn, create_vec_fn; "one", "many" [, settings];
-/// }
-/// ```
-///
-/// the module (`kinds/<module>.rs` here, and the binding's file of the same name), the handle
-/// types, the [`crate::Registry`] creators, the names of the runtime's `create_*` creators,
-/// the words that document them, and, for a kind whose creation takes more than a name, help
-/// and labels, the name of that argument (`buckets`). What a kind stores and how it is
-/// created is its own file's business; this list only names it.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! metric_kinds {
-    ($callback:ident) => {
-        $callback! {
-            counter {
-                Counter, CounterVec: counter, counter_vec / create_counter, create_countervec;
-                    "an f64 counter", "f64 counters";
-                IntCounter, IntCounterVec: int_counter, int_counter_vec / create_intcounter, create_intcountervec;
-                    "a u64 counter", "u64 counters";
-            }
-            gauge {
-                Gauge, GaugeVec: gauge, gauge_vec / create_gauge, create_gaugevec;
-                    "an f64 gauge", "f64 gauges";
-                IntGauge, IntGaugeVec: int_gauge, int_gauge_vec / create_intgauge, create_intgaugevec;
-                    "an i64 gauge", "i64 gauges";
-            }
-            histogram {
-                Histogram, HistogramVec: histogram, histogram_vec / create_histogram, create_histogramvec;
-                    "a histogram", "histograms", buckets;
-            }
-        }
-    };
-}
-
-/// Each kind's module, its handles, and a vec type of each handle.
+/// Each kind's module, and its handles.
 macro_rules! kind_modules {
-    ($($module:ident {
-        $($handle:ident, $vec:ident: $reg:ident, $reg_vec:ident / $create:ident, $create_vec:ident;
-            $one:literal, $many:literal $(, $settings:ident)?;)*
-    })*) => {$(
+    ($($module:ident {$($handle:ident, $vec:ident: $reg:ident, $reg_vec:ident / $create:ident,
+        $create_vec:ident; $one:literal, $many:literal $(, $settings:ident)?;)*})*) => {$(
         mod $module;
         pub use $module::{$($handle),*};
-        $(
-            #[doc = concat!("A vec of [`", stringify!($handle), "`]s: ", $many, " keyed by label values.")]
-            pub type $vec = crate::MetricVec<$handle>;
-        )*
     )*};
 }
 
@@ -75,88 +29,3 @@ pub(crate) use gauge::{F64Gauge, I64Gauge};
 pub use gauge::{GaugeNumber, GenericGauge};
 pub use histogram::{DEFAULT_BUCKETS, HistogramTimer, MAX_BUCKETS};
 pub(crate) use histogram::{HistogramCell, default_pool as default_histogram_pool};
-
-/// The type of a metric family, as its `# TYPE` line says.
-///
-/// Integer and float variants of a metric share a type: an `IntCounter` and a `Counter` of the
-/// same name belong to one `counter` family. A registry creates counters, gauges and
-/// histograms; text read by [`crate::parse`] may also hold summaries and untyped families.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum MetricKind {
-    /// A value that only goes up.
-    Counter,
-    /// A value that goes up and down.
-    Gauge,
-    /// Observations counted into buckets, with their sum and count.
-    Histogram,
-    /// Quantiles of observations, with their sum and count (from text only).
-    Summary,
-    /// No type given (from text only).
-    Untyped,
-}
-
-impl MetricKind {
-    /// The word on the `# TYPE` line.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Counter => "counter",
-            Self::Gauge => "gauge",
-            Self::Histogram => "histogram",
-            Self::Summary => "summary",
-            Self::Untyped => "untyped",
-        }
-    }
-
-    /// The kind a `# TYPE` line's word names.
-    #[must_use]
-    pub fn from_word(word: &str) -> Option<Self> {
-        Some(match word {
-            "counter" => Self::Counter,
-            "gauge" => Self::Gauge,
-            "histogram" => Self::Histogram,
-            "summary" => Self::Summary,
-            "untyped" => Self::Untyped,
-            _ => return None,
-        })
-    }
-
-    /// What a sample name of this type adds to its family's name: `_bucket`, `_sum` and
-    /// `_count` for a histogram; nothing for a counter, gauge or untyped family.
-    #[must_use]
-    pub fn sample_suffixes(self) -> &'static [&'static str] {
-        match self {
-            Self::Histogram => &["_bucket", "_sum", "_count"],
-            Self::Summary => &["", "_sum", "_count"],
-            Self::Counter | Self::Gauge | Self::Untyped => &[""],
-        }
-    }
-
-    /// Every sample name a family of this type and name writes: `h_bucket`, `h_sum` and
-    /// `h_count` for a histogram `h`; the name itself for a counter, gauge or untyped family.
-    #[must_use]
-    pub fn sample_names(self, family: &str) -> Vec<String> {
-        self.sample_suffixes()
-            .iter()
-            .map(|suffix| format!("{family}{suffix}"))
-            .collect()
-    }
-
-    /// The label this type adds to some of its samples, which its metrics may not have:
-    /// `le` (histogram buckets), `quantile` (summary quantiles).
-    #[must_use]
-    pub fn reserved_label(self) -> Option<&'static str> {
-        match self {
-            Self::Histogram => Some("le"),
-            Self::Summary => Some("quantile"),
-            Self::Counter | Self::Gauge | Self::Untyped => None,
-        }
-    }
-}
-
-impl fmt::Display for MetricKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}

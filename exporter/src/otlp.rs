@@ -64,8 +64,13 @@ pub use config::{
 pub use encode::OtlpEncoder;
 pub use resource::SDK_NAME;
 
+use crate::error::ExporterError;
 use crate::exposition::Encoder;
-use crate::{ExporterError, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use crate::kinds::IntCounter;
+use crate::kinds::IntGauge;
+use crate::registry::Opts;
+use crate::registry::Registry;
+use crate::registry::vec::IntCounterVec;
 use export::{Command, Shared};
 
 /// Hands everything to export to an encoder, as a scrape hook does for a page: called once
@@ -165,7 +170,7 @@ impl OtlpSelfMetrics {
 pub enum OtlpStartError {
     /// A setting cannot be used.
     #[error(transparent)]
-    Config(#[from] crate::SettingError),
+    Config(#[from] crate::settings::SettingError),
     /// The exporter's thread or runtime could not be created.
     #[error("cannot start the OTLP exporter's thread: {0}")]
     Thread(#[source] std::io::Error),

@@ -7,12 +7,15 @@ use metrics::{
     CounterFn, GaugeFn, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
 };
 
+use crate::error::ExporterError;
+use crate::kinds::IntCounter;
+use crate::kinds::table::MetricKind;
 use crate::kinds::{
     F64Counter, F64Gauge, HistogramCell, I64Gauge, U64Counter, default_histogram_pool,
 };
+use crate::registry::Registry;
 use crate::registry::scalars::AnySlot;
 use crate::storage::pool::{Cell, Pool, SlotRef};
-use crate::{ExporterError, IntCounter, MetricKind, Registry};
 
 mod cache;
 

@@ -21,14 +21,17 @@ use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::error::ExporterError;
 use crate::exposition::{Encoder, ExtraLabels, TextEncoder};
 use crate::kinds::handle::sealed::Create;
 use crate::kinds::handle::{Metric, Registered};
+use crate::kinds::table::MetricKind;
+use crate::registry::vec::IntCounterVec;
+use crate::registry::vec::MetricVec;
 use crate::storage::directory::Core;
 use crate::storage::fingerprint::Fingerprint;
 use crate::storage::labels::Layout;
 use crate::storage::pool::{Cell, Pool};
-use crate::{ExporterError, IntCounterVec, MetricKind, MetricVec};
 use family::{Family, Help, Identity, RegisteredAs, Registering};
 use scalars::AnySlot;
 use shared::Shared;

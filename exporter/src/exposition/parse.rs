@@ -27,7 +27,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use crate::MetricKind;
+use crate::kinds::table::MetricKind;
 
 /// The type of a family: [`MetricKind`], which this module once named separately.
 #[deprecated(note = "use dynamo_exporter::MetricKind")]

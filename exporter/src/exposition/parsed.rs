@@ -4,7 +4,7 @@
 
 use super::parse::Family;
 use super::{Encoder, FamilyInfo, HistogramValue, Labels, Number, Series, SummaryValue, Value};
-use crate::MetricKind;
+use crate::kinds::table::MetricKind;
 
 /// Hands `families` (as [`super::parse::parse`] read them) to `encoder`, in order; a family
 /// without samples is left out, as the registry leaves out families without series.
@@ -256,7 +256,7 @@ fn parse_number(text: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TextEncoder;
+    use crate::exposition::TextEncoder;
     use crate::parse::parse;
 
     fn text_of(text: &str) -> String {

@@ -3,9 +3,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::MetricKind;
+use crate::kinds::table::MetricKind;
 use crate::exposition::{Number, Value};
-use crate::ExporterError;
+use crate::error::ExporterError;
 use crate::kinds::handle::{handle, sealed};
 use crate::storage::atomics::{add_f64, load_f64};
 use crate::storage::pool::{Cell, Pool, SlotRef, static_pool};

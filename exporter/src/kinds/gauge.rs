@@ -7,7 +7,8 @@ use crate::exposition::{Number, Value};
 use crate::kinds::handle::{handle, sealed};
 use crate::storage::atomics::{add_f64, load_f64, store_f64};
 use crate::storage::pool::{Cell, Pool, SlotRef, static_pool};
-use crate::{ExporterError, MetricKind};
+use crate::error::ExporterError;
+use crate::kinds::table::MetricKind;
 
 /// A gauge: a number that goes up and down, `f64` ([`Gauge`]) or `i64` ([`IntGauge`]).
 #[must_use]

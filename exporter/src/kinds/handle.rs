@@ -1,8 +1,8 @@
 //! What every handle has: the sealed traits that tie a handle type to its storage, and the
 //! [`handle!`] macro that gives a kind's handle its name, labels and liveness.
 
-use crate::ExporterError;
-use crate::MetricKind;
+use crate::error::ExporterError;
+use crate::kinds::table::MetricKind;
 use crate::storage::pool::{Cell, Pool, SlotRef};
 
 pub(crate) mod sealed {
@@ -87,7 +87,7 @@ macro_rules! handle {
 
         impl<$($generics)*> $crate::kinds::handle::sealed::Handle for $handle {
             type Cell = $cell;
-            const KIND: $crate::MetricKind = $kind;
+            const KIND: $crate::kinds::table::MetricKind = $kind;
 
             #[inline(always)]
             fn from_slot(series: $crate::storage::pool::SlotRef<$cell>) -> Self {

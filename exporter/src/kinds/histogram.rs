@@ -10,7 +10,8 @@ use crate::exposition::{HistogramValue, Value};
 use crate::kinds::handle::{handle, sealed};
 use crate::storage::atomics::{add_f64, load_f64};
 use crate::storage::pool::{Cell, Pool, SlotRef};
-use crate::{ExporterError, MetricKind};
+use crate::error::ExporterError;
+use crate::kinds::table::MetricKind;
 
 mod timer;
 
@@ -208,7 +209,7 @@ impl sealed::Create for Histogram {
         name: &str,
         buckets: Option<&[f64]>,
     ) -> Result<&'static Pool<HistogramCell>, ExporterError> {
-        let bounds = crate::registry::validate::buckets(name, buckets.unwrap_or(&DEFAULT_BUCKETS))?;
+        let bounds = checked_bounds(name, buckets.unwrap_or(&DEFAULT_BUCKETS))?;
         Ok(pool(&bounds))
     }
 }
@@ -245,6 +246,36 @@ impl Histogram {
         Self {
             series: pool(&[]).noop(),
         }
+    }
+}
+
+/// Checks bucket bounds and returns them without a trailing `+Inf`.
+fn checked_bounds(metric: &str, given: &[f64]) -> Result<Vec<f64>, ExporterError> {
+    let bounds = match given.split_last() {
+        Some((last, rest)) if *last == f64::INFINITY => rest,
+        _ => given,
+    };
+    if bounds.len() > MAX_BUCKETS {
+        return Err(ExporterError::TooManyBuckets {
+            metric: metric.into(),
+            count: bounds.len(),
+            max: MAX_BUCKETS,
+        });
+    }
+    let reason = if bounds.iter().any(|b| !b.is_finite()) {
+        Some("bounds must be finite (only a trailing +Inf is allowed)")
+    } else if bounds.windows(2).any(|w| w[0] >= w[1]) {
+        Some("bounds must be strictly increasing")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(ExporterError::InvalidBuckets {
+            metric: metric.into(),
+            buckets: given.to_vec(),
+            reason,
+        }),
+        None => Ok(bounds.to_vec()),
     }
 }
 
@@ -288,5 +319,53 @@ mod tests {
             bounds.dedup();
             prop_assert_eq!(Buckets::new(&bounds).bucket_of(v), by_definition(&bounds, v));
         }
+    }
+
+    #[test]
+    fn drops_trailing_infinity_and_checks_order() {
+        assert_eq!(checked_bounds("h", &[1.0, 2.0, f64::INFINITY]), Ok(vec![1.0, 2.0]));
+        assert_eq!(checked_bounds("h", &[]), Ok(vec![]));
+        let increasing = "bounds must be strictly increasing";
+        let finite = "bounds must be finite (only a trailing +Inf is allowed)";
+        let cases: [(&[f64], &str); 5] = [
+            (&[2.0, 1.0], increasing),
+            (&[1.0, 1.0], increasing),
+            (&[f64::NAN], finite),
+            (&[f64::NEG_INFINITY, 1.0], finite),
+            (&[1.0, f64::INFINITY, f64::INFINITY], finite),
+        ];
+        for (given, reason) in cases {
+            match checked_bounds("h", given) {
+                Err(ExporterError::InvalidBuckets {
+                    metric,
+                    buckets,
+                    reason: said,
+                }) => {
+                    assert_eq!(metric, "h", "{given:?}");
+                    // NaN != NaN, so the bounds are compared by their bits.
+                    let bits = |b: &[f64]| b.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&buckets), bits(given), "{given:?}");
+                    assert_eq!(said, reason, "{given:?}");
+                }
+                other => panic!("{given:?}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            checked_bounds("h", &[2.0, 1.0]).unwrap_err().to_string(),
+            "metric \"h\": invalid buckets [2.0, 1.0]: bounds must be strictly increasing"
+        );
+        let many: Vec<f64> = (0..=MAX_BUCKETS).map(|i| i as f64).collect();
+        assert_eq!(
+            checked_bounds("h", &many),
+            Err(ExporterError::TooManyBuckets {
+                metric: "h".into(),
+                count: MAX_BUCKETS + 1,
+                max: MAX_BUCKETS
+            })
+        );
+        assert_eq!(
+            checked_bounds("h", &many[..MAX_BUCKETS]).map(|b| b.len()),
+            Ok(MAX_BUCKETS)
+        );
     }
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue, Uri};
 
 use super::resource;
-use crate::{SettingError, SettingSource};
+use crate::settings::SettingError;
+use crate::settings::SettingSource;
 
 /// `OTEL_METRICS_EXPORTER`: `otlp` turns export on; `none` or `prometheus` (the scrape,
 /// always on) leave it off. A comma-separated list may name several.

@@ -15,8 +15,8 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use super::config::Temporality;
 use super::resource::SDK_NAME;
-use crate::MetricKind;
 use crate::exposition::{Encoder, FamilyInfo, HistogramValue, Number, Series, Value};
+use crate::kinds::table::MetricKind;
 
 /// What a series was at the previous collection, for delta temporality.
 #[derive(Debug, Clone, PartialEq)]
@@ -419,7 +419,8 @@ fn attributes<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<KeyVal
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Opts, Registry};
+    use crate::registry::Opts;
+    use crate::registry::Registry;
 
     fn encode(
         registry: &Registry,

@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::error::ExporterError;
 use crate::exposition::{Encoder, ExtraLabels, FamilyInfo, OVERFLOW_LABEL};
+use crate::kinds::table::MetricKind;
 use crate::registry::idle::Idle;
 use crate::registry::scalars::{AnySlot, Scalar, ScalarGroups};
 use crate::registry::streams::{Source, Stream, write_series};
 use crate::storage::directory::Core;
 use crate::storage::labels::pairs_key;
 use crate::storage::pool::{Cell, Pool, SlotRef};
-use crate::{ExporterError, MetricKind};
 
 /// Constant labels sorted by name: with the family name, a metric's identity.
 pub(crate) type Identity = Box<[(Box<str>, Box<str>)]>;

@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::MetricKind;
+use crate::kinds::table::MetricKind;
 use crate::registry::idle::Idle;
 use crate::storage::directory::Core;
 use crate::storage::members::{Members, Merge};

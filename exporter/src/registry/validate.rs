@@ -1,6 +1,8 @@
-//! The Prometheus rules for names, labels, help and buckets, checked before anything is stored.
+//! The Prometheus rules for names, labels and help, checked before anything is stored.
 
-use crate::{ExporterError, MetricKind};
+use crate::error::ExporterError;
+use crate::exposition::OVERFLOW_LABEL;
+use crate::kinds::table::MetricKind;
 
 /// Checks a metric name against `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 pub(crate) fn metric_name(name: &str) -> Result<(), ExporterError> {
@@ -36,7 +38,7 @@ pub(crate) fn label_name_problem(label: &str) -> Option<&'static str> {
             Some("only ASCII letters, digits and '_' are allowed")
         }
         _ if label.starts_with("__") => Some("names starting with \"__\" are reserved"),
-        _ if label == crate::OVERFLOW_LABEL => {
+        _ if label == OVERFLOW_LABEL => {
             Some("it marks the series that new label sets fold into past a metric's bound")
         }
         _ => None,
@@ -84,36 +86,6 @@ pub(crate) fn help(metric: &str, help: &str) -> Result<(), ExporterError> {
         });
     }
     Ok(())
-}
-
-/// Checks bucket bounds and returns them without a trailing `+Inf`.
-pub(crate) fn buckets(metric: &str, given: &[f64]) -> Result<Vec<f64>, ExporterError> {
-    let bounds = match given.split_last() {
-        Some((last, rest)) if *last == f64::INFINITY => rest,
-        _ => given,
-    };
-    if bounds.len() > crate::MAX_BUCKETS {
-        return Err(ExporterError::TooManyBuckets {
-            metric: metric.into(),
-            count: bounds.len(),
-            max: crate::MAX_BUCKETS,
-        });
-    }
-    let reason = if bounds.iter().any(|b| !b.is_finite()) {
-        Some("bounds must be finite (only a trailing +Inf is allowed)")
-    } else if bounds.windows(2).any(|w| w[0] >= w[1]) {
-        Some("bounds must be strictly increasing")
-    } else {
-        None
-    };
-    match reason {
-        Some(reason) => Err(ExporterError::InvalidBuckets {
-            metric: metric.into(),
-            buckets: given.to_vec(),
-            reason,
-        }),
-        None => Ok(bounds.to_vec()),
-    }
 }
 
 #[cfg(test)]
@@ -170,7 +142,7 @@ mod tests {
             ("a:b", "only ASCII letters, digits and '_' are allowed"),
             ("__x", "names starting with \"__\" are reserved"),
             (
-                crate::OVERFLOW_LABEL,
+                OVERFLOW_LABEL,
                 "it marks the series that new label sets fold into past a metric's bound",
             ),
         ];
@@ -195,54 +167,6 @@ mod tests {
                 metric: "m".into(),
                 label: "a".into()
             }
-        );
-    }
-
-    #[test]
-    fn drops_trailing_infinity_and_checks_order() {
-        assert_eq!(buckets("h", &[1.0, 2.0, f64::INFINITY]), Ok(vec![1.0, 2.0]));
-        assert_eq!(buckets("h", &[]), Ok(vec![]));
-        let increasing = "bounds must be strictly increasing";
-        let finite = "bounds must be finite (only a trailing +Inf is allowed)";
-        let cases: [(&[f64], &str); 5] = [
-            (&[2.0, 1.0], increasing),
-            (&[1.0, 1.0], increasing),
-            (&[f64::NAN], finite),
-            (&[f64::NEG_INFINITY, 1.0], finite),
-            (&[1.0, f64::INFINITY, f64::INFINITY], finite),
-        ];
-        for (given, reason) in cases {
-            match buckets("h", given) {
-                Err(ExporterError::InvalidBuckets {
-                    metric,
-                    buckets,
-                    reason: said,
-                }) => {
-                    assert_eq!(metric, "h", "{given:?}");
-                    // NaN != NaN, so the bounds are compared by their bits.
-                    let bits = |b: &[f64]| b.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                    assert_eq!(bits(&buckets), bits(given), "{given:?}");
-                    assert_eq!(said, reason, "{given:?}");
-                }
-                other => panic!("{given:?}: {other:?}"),
-            }
-        }
-        assert_eq!(
-            buckets("h", &[2.0, 1.0]).unwrap_err().to_string(),
-            "metric \"h\": invalid buckets [2.0, 1.0]: bounds must be strictly increasing"
-        );
-        let many: Vec<f64> = (0..=crate::MAX_BUCKETS).map(|i| i as f64).collect();
-        assert_eq!(
-            buckets("h", &many),
-            Err(ExporterError::TooManyBuckets {
-                metric: "h".into(),
-                count: crate::MAX_BUCKETS + 1,
-                max: crate::MAX_BUCKETS
-            })
-        );
-        assert_eq!(
-            buckets("h", &many[..crate::MAX_BUCKETS]).map(|b| b.len()),
-            Ok(crate::MAX_BUCKETS)
         );
     }
 }

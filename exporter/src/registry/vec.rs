@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
-use crate::ExporterError;
+use crate::error::ExporterError;
 use crate::kinds::handle::{Metric, Registered};
 use crate::registry::shared::Shared;
 use crate::registry::streams::{Source, Stream};
@@ -15,6 +15,17 @@ use crate::storage::fingerprint::{Fingerprint, Seed};
 use crate::storage::index::{Index, IndexCounts};
 use crate::storage::members::{Members, Merge};
 use crate::storage::pool::{Cell, Pool, Series, Slot, SlotRef, owner_of};
+
+/// A vec type of each handle of the kinds table (`CounterVec`, ...).
+macro_rules! vec_types {
+    ($($module:ident {$($handle:ident, $vec:ident: $reg:ident, $reg_vec:ident / $create:ident,
+        $create_vec:ident; $one:literal, $many:literal $(, $settings:ident)?;)*})*) => {$($(
+        #[doc = concat!("A vec of [`", stringify!($handle), "`](crate::", stringify!($handle), ")s: ", $many, " keyed by label values.")]
+        pub type $vec = MetricVec<crate::kinds::$handle>;
+    )*)*};
+}
+
+crate::metric_kinds!(vec_types);
 
 /// A metric with variable labels: each distinct set of label values is its own series.
 ///

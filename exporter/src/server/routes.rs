@@ -387,7 +387,7 @@ mod tests {
 
     #[test]
     fn a_refused_route_path_is_named_in_the_start_error() {
-        let error = crate::StatusServer::builder(
+        let error = crate::server::StatusServer::builder(
             Arc::new(|_: &mut dyn crate::exposition::Encoder| {}),
             Arc::new(|| Health {
                 ready: true,

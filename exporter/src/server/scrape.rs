@@ -224,8 +224,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::MetricKind;
     use crate::exposition::{Encoder, FamilyInfo, Labels, Number, Series, Value};
+    use crate::kinds::table::MetricKind;
 
     /// Hands one counter family, `x_total 1`, to `encoder`.
     fn one_counter(encoder: &mut dyn Encoder) {
