@@ -6,9 +6,11 @@
 Each case runs under valgrind's callgrind with 10,000 and with 60,000 calls in a list
 comprehension; the difference over 50,000, less that of an empty comprehension, is the count
 per call, without the interpreter's start-up or the loop. Unlike times, these counts do not
-move with the host's load.
+move with the host's load; the interpreter runs with a fixed hash seed (`PYTHONHASHSEED=0`),
+without which its string hashing moves a call's count by a dozen instructions from run to run.
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -57,6 +59,7 @@ def collected(statement, calls):
         capture_output=True,
         text=True,
         check=True,
+        env=dict(os.environ, PYTHONHASHSEED="0"),
     )
     return int(re.search(r"Collected : (\d+)", run.stderr).group(1))
 
