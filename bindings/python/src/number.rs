@@ -7,6 +7,7 @@ use pyo3::types::PyInt;
 /// or `__index__`, as an f64. An `int` is converted directly; `float(int)` would allocate a
 /// float object first, which made `counter.inc_by(1)` cost a third more than
 /// `counter.inc_by(1.0)`.
+#[derive(Clone, Copy)]
 pub(crate) struct Number(pub(crate) f64);
 
 impl<'py> FromPyObject<'_, 'py> for Number {

@@ -52,7 +52,7 @@ mod private {
     use super::*;
 
     /// How a counter of this number type stores its value.
-    pub trait CounterNumber: Copy + std::fmt::Debug + Send + Sync + 'static {
+    pub trait CounterNumber: Copy + Send + Sync + 'static {
         type Cell: Cell<Config = ()>;
         /// The handle's name, for `Debug`.
         const HANDLE: &'static str;
@@ -60,6 +60,8 @@ mod private {
         fn pool() -> &'static Pool<Self::Cell>;
         /// False for what a counter cannot take: a negative or NaN increment.
         fn is_increment(self) -> bool;
+        /// The value as a float, for messages.
+        fn as_f64(self) -> f64;
         fn add_one(cell: &Self::Cell);
         fn add(cell: &Self::Cell, v: Self);
         fn get(cell: &Self::Cell) -> Self;
@@ -78,6 +80,10 @@ mod private {
         #[inline(always)]
         fn is_increment(self) -> bool {
             self >= 0.0
+        }
+
+        fn as_f64(self) -> f64 {
+            self
         }
 
         #[inline(always)]
@@ -108,6 +114,10 @@ mod private {
         #[inline(always)]
         fn is_increment(self) -> bool {
             true
+        }
+
+        fn as_f64(self) -> f64 {
+            self as f64
         }
 
         #[inline(always)]
@@ -154,8 +164,15 @@ impl<N: CounterNumber> GenericCounter<N> {
                 N::add(cell, v);
             }
         } else {
-            tracing::warn!(metric = %self.name(), value = ?v, "ignored a negative or NaN counter increment");
+            self.ignored(v);
         }
+    }
+
+    /// Logs an increment the counter cannot take.
+    #[cold]
+    #[inline(never)]
+    fn ignored(&self, v: N) {
+        tracing::warn!(metric = %self.name(), value = v.as_f64(), "ignored a negative or NaN counter increment");
     }
 
     /// The current value; 0 once the series was removed.

@@ -53,7 +53,7 @@ macro_rules! handle {
     (impl[$($generics:tt)*] $handle:ty, $cell:ty, $kind:expr, $debug_name:expr) => {
         impl<$($generics)*> $handle {
             /// The cell, while the series lives.
-            #[inline(always)]
+            #[inline]
             fn cell(&self) -> Option<&'static $cell> {
                 let series = &self.series;
                 series.slot.holds(series.state).then_some(&series.slot.cell)

@@ -12,26 +12,44 @@ use crate::timers::PyExceptionCounter;
 
 /// An increment from Python, refused when a counter cannot take it (a negative or NaN float;
 /// an `int` out of range never gets here).
-trait Increment: Argument {
-    fn checked(self, metric: impl FnOnce() -> String) -> PyResult<Self::Value>;
+trait Increment: Argument + Copy {
+    /// True when a counter can take it.
+    fn is_increment(self) -> bool;
+    /// The error for an increment it cannot take, naming the counter.
+    fn refused(self, metric: &str) -> PyErr;
 }
 
 impl Increment for Number {
     #[inline(always)]
-    fn checked(self, metric: impl FnOnce() -> String) -> PyResult<f64> {
-        if self.0 >= 0.0 {
-            Ok(self.0)
-        } else {
-            Err(bad_counter_increment(&metric(), self.0))
-        }
+    fn is_increment(self) -> bool {
+        self.0 >= 0.0
+    }
+
+    fn refused(self, metric: &str) -> PyErr {
+        bad_counter_increment(metric, self.0)
     }
 }
 
 impl Increment for u64 {
     #[inline(always)]
-    fn checked(self, _: impl FnOnce() -> String) -> PyResult<u64> {
-        Ok(self)
+    fn is_increment(self) -> bool {
+        true
     }
+
+    /// Never called: every `u64` is an increment.
+    fn refused(self, metric: &str) -> PyErr {
+        bad_counter_increment(metric, self as f64)
+    }
+}
+
+/// The error of an increment `counter` cannot take, out of the way of the calls that can.
+#[cold]
+#[inline(never)]
+fn refused<N: dynamo_runtime::CounterNumber>(
+    counter: &dynamo_runtime::GenericCounter<N>,
+    value: impl Increment,
+) -> PyErr {
+    value.refused(&counter.name())
 }
 
 /// The classes of one counter number type.
@@ -52,8 +70,12 @@ macro_rules! counter_classes {
                 /// Adds `value`; a negative value (or one past 2**64 - 1 for an integer
                 /// counter) raises `OverflowError`, NaN raises `ValueError`.
                 fn inc_by(&self, value: $argument) -> PyResult<()> {
-                    self.0.inc_by(value.checked(|| self.0.name())?);
-                    Ok(())
+                    if value.is_increment() {
+                        self.0.inc_by(value.value());
+                        Ok(())
+                    } else {
+                        Err(refused(&self.0, value))
+                    }
                 }
 
                 /// The current value.
@@ -86,9 +108,12 @@ macro_rules! counter_classes {
                 /// Adds `value` to the series of `labels`; a negative value (or one past
                 /// 2**64 - 1 for an integer counter) raises `OverflowError`.
                 fn inc_by(&self, labels: &Bound<'_, PyDict>, value: $argument) -> PyResult<()> {
-                    let value = value.checked(|| self.vec.name().to_string())?;
-                    self.child(labels)?.inc_by(value);
-                    Ok(())
+                    if value.is_increment() {
+                        self.child(labels)?.inc_by(value.value());
+                        Ok(())
+                    } else {
+                        Err(value.refused(self.vec.name()))
+                    }
                 }
 
                 /// The value of the series of `labels`.
