@@ -164,15 +164,8 @@ impl<N: CounterNumber> GenericCounter<N> {
                 N::add(cell, v);
             }
         } else {
-            self.ignored(v);
+            ignored(&self.series.state, v.as_f64());
         }
-    }
-
-    /// Logs an increment the counter cannot take.
-    #[cold]
-    #[inline(never)]
-    fn ignored(&self, v: N) {
-        tracing::warn!(metric = %self.name(), value = v.as_f64(), "ignored a negative or NaN counter increment");
     }
 
     /// The current value; 0 once the series was removed.
@@ -187,6 +180,18 @@ impl<N: CounterNumber> GenericCounter<N> {
             series: N::pool().noop(),
         }
     }
+}
+
+/// Logs an increment a counter cannot take (negative or NaN), naming the counter by the owner
+/// in its series' state; out of line, and given the state by reference, so the increments a
+/// counter takes carry none of it.
+#[cold]
+#[inline(never)]
+fn ignored(state: &u64, value: f64) {
+    let metric = crate::storage::directory::Core::find(crate::storage::pool::owner_of(*state))
+        .map(|core| core.name.to_string())
+        .unwrap_or_default();
+    tracing::warn!(%metric, value, "ignored a negative or NaN counter increment");
 }
 
 /// The cell of an f64 counter: whole increments in an integer (one atomic add, which never
