@@ -4,8 +4,9 @@
 Usage: python3 benches/instructions.py   (from any directory; needs valgrind)
 
 Builds `benches/src/bin/instructions.rs` in release mode and runs each case under valgrind's
-callgrind with 100,000 and with 200,000 calls; the difference over 100,000 is the count per
-call, without the set-up. Unlike times, these counts do not move with the host's load.
+callgrind with N and with 2N calls (N = 100,000, or 5 renders of a whole page); the
+difference over N is the count per call, without the set-up. Unlike times, these counts do
+not move with the host's load.
 """
 
 import pathlib
@@ -15,6 +16,8 @@ import subprocess
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BINARY = ROOT / "target" / "release" / "instructions"
 CALLS = 100_000
+# A render of a whole page runs millions of instructions: a few are enough.
+RENDERS = 5
 
 
 def collected(case, calls):
@@ -38,7 +41,8 @@ def main():
     print("| case | instructions per call |")
     print("|---|---:|")
     for case in cases.stdout.split():
-        per_call = (collected(case, 2 * CALLS) - collected(case, CALLS)) / CALLS
+        calls = RENDERS if case.startswith("render_") else CALLS
+        per_call = (collected(case, 2 * calls) - collected(case, calls)) / calls
         print(f"| {case} | {per_call:.0f} |")
 
 

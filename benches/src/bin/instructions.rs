@@ -1,6 +1,7 @@
-//! Runs one hot path N times, for counting its instructions under valgrind's callgrind
-//! (`benches/instructions.py` runs it at two N and prints the difference per call): a count
-//! that does not depend on the host's load, beside the same call on the `prometheus` crate.
+//! Runs one hot path (or the render of a whole page) N times, for counting its instructions
+//! under valgrind's callgrind (`benches/instructions.py` runs it at two N and prints the
+//! difference per call): a count that does not depend on the host's load, beside the same call
+//! on a peer (the `prometheus` crate, metrics-exporter-prometheus, prometheus-client).
 //!
 //! Usage: `instructions <case> <calls>`, cases as listed by `instructions --list`.
 
@@ -8,7 +9,7 @@ use std::hint::black_box;
 
 use dynamo_benches::ours_endpoint;
 
-const CASES: [&str; 13] = [
+const CASES: [&str; 17] = [
     "counter_inc/ours",
     "counter_inc/prometheus",
     "counter_inc_by/ours_whole",
@@ -22,6 +23,10 @@ const CASES: [&str; 13] = [
     "histogram_observe/prometheus",
     "counter_macro/ours",
     "counter_macro/metrics_exporter_prometheus",
+    "render_10000_series/ours",
+    "render_10000_series/prometheus_client",
+    "render_1000_histograms/ours",
+    "render_1000_histograms/prometheus_client",
 ];
 
 const LABELS: [&str; 2] = ["model", "size"];
@@ -103,6 +108,30 @@ fn main() {
         "counter_macro/metrics_exporter_prometheus" => {
             let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
             metrics::with_local_recorder(&recorder, || (0..calls).for_each(|_| count_request()));
+        }
+        "render_10000_series/ours" => {
+            let runtime = dynamo_benches::ours_series(10_000);
+            (0..calls).for_each(|_| {
+                black_box(runtime.metrics().prometheus_expfmt().unwrap());
+            });
+        }
+        "render_10000_series/prometheus_client" => {
+            let registry = dynamo_benches::prometheus_client_crate::series(10_000);
+            (0..calls).for_each(|_| {
+                black_box(dynamo_benches::prometheus_client_crate::render(&registry));
+            });
+        }
+        "render_1000_histograms/ours" => {
+            let runtime = dynamo_benches::ours_histograms(1_000);
+            (0..calls).for_each(|_| {
+                black_box(runtime.metrics().prometheus_expfmt().unwrap());
+            });
+        }
+        "render_1000_histograms/prometheus_client" => {
+            let registry = dynamo_benches::prometheus_client_crate::histograms(1_000);
+            (0..calls).for_each(|_| {
+                black_box(dynamo_benches::prometheus_client_crate::render(&registry));
+            });
         }
         other => panic!("no case {other:?} (cases: instructions --list)"),
     }

@@ -30,15 +30,17 @@ pub struct TextEncoder<'a> {
     /// The layout of the last series and its pieces, so a run of one vec's series looks
     /// nothing up.
     last: Option<(usize, Rc<Pieces>)>,
-    /// The `le` values of each bucket layout seen, by the address of its bounds.
-    les: HashMap<usize, Les>,
+    /// The `le` pairs of each bucket layout seen, by the address of its bounds.
+    les: HashMap<usize, Rc<Les>>,
+    /// The layout of the last histogram and its pairs.
+    last_les: Option<(usize, Rc<Les>)>,
 }
 
-/// The `le` values of a bucket layout, with the bounds they were written from (an address can
-/// be reused by other bounds, for histograms read from text).
+/// The `le` pairs of a bucket layout (`le="0.5"`), with the bounds they were written from: an
+/// address can be reused by other bounds, for histograms read from text.
 struct Les {
     bounds: Box<[f64]>,
-    values: Rc<[String]>,
+    pairs: Box<[String]>,
 }
 
 /// A vec's constant labels as text, before and after its variable labels; `None` when they
@@ -56,25 +58,23 @@ impl<'a> TextEncoder<'a> {
             pieces: HashMap::new(),
             last: None,
             les: HashMap::new(),
+            last_les: None,
         }
     }
 
     /// Appends `name`, `suffix` and `{labels}` (or nothing without labels), then a space. A
-    /// bucket's `le` or a quantile's `quantile` comes last, its value already text.
-    fn sample_start(&mut self, suffix: &str, labels: &Labels<'_>, last: Option<(&str, &str)>) {
+    /// bucket's `le` or a quantile's `quantile` pair comes last, already text (`le="0.5"`).
+    fn sample_start(&mut self, suffix: &str, labels: &Labels<'_>, last: Option<&str>) {
         self.out.push_str(&self.name);
         self.out.push_str(suffix);
         let start = self.out.len();
         self.out.push('{');
         let wrote = self.labels(labels);
-        if let Some((name, value)) = last {
+        if let Some(pair) = last {
             if wrote {
                 self.out.push(',');
             }
-            self.out.push_str(name);
-            self.out.push_str("=\"");
-            self.out.push_str(value);
-            self.out.push('"');
+            self.out.push_str(pair);
         } else if !wrote {
             self.out.truncate(start);
             self.out.push(' ');
@@ -197,8 +197,8 @@ impl Encoder for TextEncoder<'_> {
             }
             Value::Histogram(h) => {
                 let les = self.les(h.bounds);
-                for (le, count) in les.iter().zip(h.cumulative) {
-                    self.sample_start("_bucket", labels, Some(("le", le)));
+                for (le, count) in les.pairs.iter().zip(h.cumulative) {
+                    self.sample_start("_bucket", labels, Some(le));
                     push_int(self.out, *count);
                     self.end_line(timestamp);
                 }
@@ -215,8 +215,10 @@ impl Encoder for TextEncoder<'_> {
                 let mut quantile = String::new();
                 for (q, v) in s.quantiles {
                     quantile.clear();
+                    quantile.push_str("quantile=\"");
                     push_f64(&mut quantile, *q);
-                    self.sample_start("", labels, Some(("quantile", &quantile)));
+                    quantile.push('"');
+                    self.sample_start("", labels, Some(&quantile));
                     push_f64(self.out, *v);
                     self.end_line(timestamp);
                 }
@@ -245,21 +247,28 @@ impl TextEncoder<'_> {
         self.out.push('\n');
     }
 
-    /// The `le` values of buckets with these bounds, `+Inf` last, written once per layout.
-    fn les(&mut self, bounds: &[f64]) -> Rc<[String]> {
+    /// The `le` pairs of buckets with these bounds, `+Inf` last, written once per layout; a run
+    /// of series of one layout finds them without a lookup.
+    fn les(&mut self, bounds: &[f64]) -> Rc<Les> {
         let address = bounds.as_ptr() as usize;
-        match self.les.get(&address) {
-            Some(les) if *les.bounds == *bounds => Rc::clone(&les.values),
-            _ => {
-                let values = le_values(bounds);
-                let les = Les {
-                    bounds: bounds.into(),
-                    values: Rc::clone(&values),
-                };
-                self.les.insert(address, les);
-                values
+        if let Some((last, les)) = &self.last_les {
+            if *last == address && *les.bounds == *bounds {
+                return Rc::clone(les);
             }
         }
+        let les = match self.les.get(&address) {
+            Some(les) if *les.bounds == *bounds => Rc::clone(les),
+            _ => {
+                let les = Rc::new(Les {
+                    bounds: bounds.into(),
+                    pairs: le_pairs(bounds),
+                });
+                self.les.insert(address, Rc::clone(&les));
+                les
+            }
+        };
+        self.last_les = Some((address, Rc::clone(&les)));
+        les
     }
 }
 
@@ -271,15 +280,16 @@ fn push_number(out: &mut String, n: Number) {
     }
 }
 
-/// The `le` label values of buckets with these bounds, `+Inf` last.
-fn le_values(bounds: &[f64]) -> Rc<[String]> {
+/// The `le` pairs of buckets with these bounds, `+Inf` last.
+fn le_pairs(bounds: &[f64]) -> Box<[String]> {
     bounds
         .iter()
         .map(|b| {
-            let mut le = String::new();
+            let mut le = String::from("le=\"");
             push_f64(&mut le, *b);
+            le.push('"');
             le
         })
-        .chain(std::iter::once("+Inf".to_string()))
+        .chain(std::iter::once("le=\"+Inf\"".to_string()))
         .collect()
 }
