@@ -6,6 +6,7 @@
 //! - [`request`], [`get`] and [`scrape`]: a small HTTP/1.1 client over `TcpStream`, for a
 //!   server bound to port 0 of a loopback address, reading whole responses (de-chunked).
 //! - [`poll_until`]: waits, within a bound, until a server or a value is ready.
+//! - `otlp` (with the `otlp` feature): a test OTLP/HTTP receiver that decodes what it gets.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -29,6 +30,8 @@
 //! ```
 
 mod http;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 mod poll;
 mod promtool;
 

@@ -1,6 +1,7 @@
 //! A test OTLP/HTTP receiver on a free loopback port, decoding requests with
 //! `opentelemetry-proto`'s own types, and a common form of metrics to compare an export
-//! with the scrape page.
+//! with the scrape page (feature `otlp`). The protobuf types tests look into are re-exported
+//! here, so test crates need no dependency of their own on them.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -10,14 +11,15 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use dynamo_exporter::MetricKind;
-use dynamo_exporter::parse;
+use crate::exposition::parse;
+use crate::kinds::table::MetricKind;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
-use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, metric::Data, number_data_point,
-};
+use opentelemetry_proto::tonic::metrics::v1::number_data_point;
 use prost::Message;
+
+/// The protobuf types a test reads an export's metrics with.
+pub use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, metric::Data};
 
 /// How the receiver answers one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,15 +351,22 @@ pub enum Point {
     Number(f64),
     /// Bounds, counts per bucket (the last one above every bound), sum and count.
     Histogram {
+        /// Upper bounds, without `+Inf`.
         bounds: Vec<f64>,
+        /// Counts per bucket.
         counts: Vec<u64>,
+        /// The sum of observations.
         sum: f64,
+        /// How many observations.
         count: u64,
     },
     /// Quantiles, sum and count.
     Summary {
+        /// `(quantile, value)` pairs.
         quantiles: Vec<(f64, f64)>,
+        /// The sum of observations.
         sum: f64,
+        /// How many observations.
         count: u64,
     },
 }

@@ -1,11 +1,11 @@
-//! Helpers of the system status server tests: runtimes serving on a free loopback port, an
-//! exposition parser, attackers' connections and usage bounds. The HTTP client and promtool
-//! come from `dynamo_exporter::test_util`, shared by every test crate.
+//! Helpers of the runtime's tests: runtimes serving on a free loopback port, an exposition
+//! parser, attackers' connections and usage bounds, request tracking. The HTTP client,
+//! promtool and the OTLP receiver come from `dynamo_exporter::test_util`, shared by every test
+//! crate.
 
 // Each test binary uses a part of the helpers, and of the shared ones re-exported here.
 #![allow(dead_code, unused_imports)]
 
-pub mod otlp;
 pub mod requests;
 
 use std::io::{Read, Write};
@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
+#[cfg(feature = "otlp")]
+pub use dynamo_exporter::test_util::otlp;
 pub use dynamo_exporter::test_util::{
     HttpResponse, IO_TIMEOUT, assert_promtool_accepts, assert_promtool_accepts_allowing, get,
     read_response, request, request_with_timeout, scrape,

@@ -4,9 +4,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::common;
+use crate::common::otlp::{AggregationTemporality, Data};
 use crate::common::otlp::{Receiver, number_in};
 use dynamo_runtime::{DistributedRuntime, OtlpConfig, Temporality};
-use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, metric::Data};
 
 const CUMULATIVE: i32 = AggregationTemporality::Cumulative as i32;
 const DELTA: i32 = AggregationTemporality::Delta as i32;

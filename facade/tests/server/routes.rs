@@ -55,6 +55,26 @@ fn metrics_serves_the_whole_runtime_as_text() {
 }
 
 #[test]
+fn metrics_answers_the_text_format_whatever_the_client_accepts() {
+    let (runtime, addr) = serve(builder());
+    count_a_hit(&runtime);
+    // Prometheus 2.42's header, a header naming no format offered, one refusing every format.
+    let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    for accept in [prometheus, "application/json", "text/plain;q=0"] {
+        let response = request(addr, "GET", "/metrics", &[("Accept", accept)]).unwrap();
+        assert_eq!(response.status, 200, "{accept}");
+        assert_eq!(
+            response.header("content-type"),
+            Some(dynamo_exporter::TEXT_CONTENT_TYPE),
+            "{accept}"
+        );
+        // One format offered: the answer does not depend on `Accept`.
+        assert_eq!(response.header("vary"), Some("Accept-Encoding"), "{accept}");
+        assert_eq!(response.text(), HITS_SCRAPE, "{accept}");
+    }
+}
+
+#[test]
 fn metrics_ignores_the_query_string() {
     let (runtime, addr) = serve(builder());
     count_a_hit(&runtime);
