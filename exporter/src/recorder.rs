@@ -79,13 +79,6 @@ impl<H> Probed<H> {
             liveness: Liveness::Always,
         }
     }
-
-    fn of<C: Cell>(handle: H, slot: &SlotRef<C>) -> Self {
-        Self {
-            handle,
-            liveness: Liveness::Series(slot.slot.state_word(), slot.state),
-        }
-    }
 }
 
 impl RegistryRecorder {
@@ -172,7 +165,11 @@ impl RegistryRecorder {
 /// The macro handle `wrap` makes of `slot`, if its cell is a `C`.
 fn probe<C: Cell, H>(slot: &AnySlot, wrap: fn(MacroSeries<C>) -> H) -> Option<Probed<H>> {
     let series = slot.typed::<C>()?;
-    Some(Probed::of(wrap(MacroSeries(series)), &series))
+    let liveness = Liveness::Series(series.slot.state_word(), series.state);
+    Some(Probed {
+        handle: wrap(MacroSeries(series)),
+        liveness,
+    })
 }
 
 fn as_counter<C>(series: MacroSeries<C>) -> metrics::Counter

@@ -357,10 +357,10 @@ impl Registry {
             |scope: &mut Registering<'_>| {
                 let core = Core::register(id, name, layout);
                 match pool.alloc(core.id, Fingerprint { lo: 0, hi: 0 }) {
-                    Some(slot) => Ok((
-                        M::from_slot(slot),
-                        scope.add_scalar(core, slot, pool, M::KIND),
-                    )),
+                    Some(slot) => {
+                        let registered = scope.add_scalar(core, &slot, pool, M::KIND);
+                        Ok((M::from_slot(slot), registered))
+                    }
                     None => {
                         core.retire();
                         Err(ExporterError::PoolFull {
@@ -488,7 +488,7 @@ impl Registry {
             let layout = Layout::new(identity.to_vec(), Vec::new());
             let core = Core::register(id, family_name, layout);
             match pool.alloc(core.id, Fingerprint { lo: 0, hi: 0 }) {
-                Some(slot) => Some((core, AnySlot::new(slot, pool, kind))),
+                Some(slot) => Some((core, AnySlot::new(&slot, pool, kind))),
                 None => {
                     core.retire();
                     None

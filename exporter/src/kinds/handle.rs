@@ -110,7 +110,9 @@ macro_rules! handle {
         impl<$($generics)*> Clone for $handle {
             #[inline(always)]
             fn clone(&self) -> Self {
-                Self { series: self.series }
+                Self {
+                    series: self.series.clone(),
+                }
             }
         }
 

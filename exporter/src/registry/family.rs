@@ -84,7 +84,7 @@ impl Registering<'_> {
     pub(crate) fn add_scalar<C: Cell>(
         &mut self,
         core: Arc<Core>,
-        slot: SlotRef<C>,
+        slot: &SlotRef<C>,
         pool: &'static Pool<C>,
         kind: MetricKind,
     ) -> RegisteredAs {

@@ -22,7 +22,11 @@ pub(crate) struct AnySlot {
 }
 
 impl AnySlot {
-    pub(crate) fn new<C: Cell>(slot: SlotRef<C>, pool: &'static Pool<C>, kind: MetricKind) -> Self {
+    pub(crate) fn new<C: Cell>(
+        slot: &SlotRef<C>,
+        pool: &'static Pool<C>,
+        kind: MetricKind,
+    ) -> Self {
         Self {
             pool,
             index: slot.index,
@@ -31,15 +35,11 @@ impl AnySlot {
         }
     }
 
-    /// The slot as a slot of cell type `C`, if that is its type.
+    /// A hold on the series as a series of cell type `C`, if that is its type and it lives.
     pub(crate) fn typed<C: Cell>(&self) -> Option<SlotRef<C>> {
         let pool: &'static dyn Any = self.pool.as_any();
         let pool = pool.downcast_ref::<Pool<C>>()?;
-        Some(SlotRef {
-            slot: pool.slot(self.index)?,
-            index: self.index,
-            state: self.state,
-        })
+        SlotRef::hold(pool.slot(self.index)?, self.index, self.state)
     }
 
     /// The slot's index in its pool and the generation of the series.

@@ -256,7 +256,7 @@ impl<C: Cell> VecInner<C> {
         self.index.find(fingerprint.lo, |index| {
             let slot = pool.slot(index)?;
             let state = slot.live_state(owner, fingerprint)?;
-            Some(SlotRef { slot, index, state })
+            SlotRef::hold(slot, index, state)
         })
     }
 
@@ -325,14 +325,10 @@ impl<C: Cell> VecInner<C> {
             shared.count_overflow(&self.core.name);
         }
         let fingerprint = Fingerprint { lo: 0, hi: 0 };
-        let current = state.overflow.filter(|s| s.slot.holds(s.state));
-        match current.or_else(|| self.pool.alloc(self.core.id, fingerprint)) {
-            Some(series) => {
-                state.overflow = Some(series);
-                series
-            }
-            None => self.pool.noop(),
+        if !state.overflow.as_ref().is_some_and(SlotRef::is_live) {
+            state.overflow = self.pool.alloc(self.core.id, fingerprint);
         }
+        state.overflow.clone().unwrap_or_else(|| self.pool.noop())
     }
 
     fn remove<V: AsRef<str>>(&self, values: &[V]) -> Result<(), ExporterError> {
@@ -440,7 +436,7 @@ impl<C: Cell> Source for VecInner<C> {
         let mut state = self.state.lock();
         let members = state.members.snapshot();
         out.push(Stream::vec(Arc::clone(&self.core), members, self.pool));
-        if let Some(overflow) = state.overflow.filter(|s| s.slot.holds(s.state)) {
+        if let Some(overflow) = state.overflow.as_ref().filter(|s| s.is_live()) {
             out.push(Stream::overflow(
                 Arc::clone(&self.core),
                 overflow.index,

@@ -3,16 +3,21 @@
 //! Every series lives in a [`Slot`] of a process-wide [`Pool`] of its cell type. A slot's
 //! state word holds a generation and the id of the metric that owns it; a handle remembers the
 //! state it was given and checks it on every update, so a handle to a removed series records
-//! nothing, even after its slot serves another series. Slots are handed out again oldest-freed
-//! first, so a freed slot stays unused for as long as possible.
+//! nothing.
 //!
-//! Pools are never freed and their memory is reused, so handles are plain references with no
-//! reference count: copying one costs nothing and an update is one load, one compare and the
-//! atomic operation itself. A pool holds at most as many slots as were ever live at once.
+//! A check and the update after it are two steps, so a slot must not serve a new series while
+//! an update through a handle of the old one could sit between them: each slot counts the
+//! handles ([`SlotRef`]s) that point to it, and a freed slot is handed out again only once
+//! none does. The count moves when a handle is made, cloned or dropped, never on an update,
+//! which stays one load, one compare and the atomic operation itself. Freed slots are handed
+//! out again oldest-freed first.
+//!
+//! Pools are never freed and their memory is reused, so a handle is a plain reference. A pool
+//! holds at most as many slots as were ever live or held at once.
 
 use std::collections::VecDeque;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -94,6 +99,8 @@ impl<C: Cell> Series for Pool<C> {
 /// A cell with its state: `generation << 32 | owner`. An odd generation is a live series.
 pub struct Slot<C> {
     state: AtomicU64,
+    /// The handles that point to this slot, whatever series they were made for.
+    handles: AtomicU32,
     fingerprint: [AtomicU64; 2],
     pub(crate) cell: C,
 }
@@ -102,6 +109,7 @@ impl<C: Cell> Slot<C> {
     fn new(config: &C::Config) -> Self {
         Self {
             state: AtomicU64::new(0),
+            handles: AtomicU32::new(0),
             fingerprint: [AtomicU64::new(0), AtomicU64::new(0)],
             cell: C::new(config),
         }
@@ -164,20 +172,113 @@ pub(crate) fn owner_of(state: u64) -> u32 {
     state as u32
 }
 
-/// A live series: its slot, its index in the pool and the state it was given.
+/// A handle's hold on a series: its slot, its index in the pool and the state it was given.
+/// While it exists, the slot serves no other series.
 pub struct SlotRef<C: 'static> {
     pub(crate) slot: &'static Slot<C>,
     pub(crate) index: u32,
     pub(crate) state: u64,
 }
 
-impl<C> Clone for SlotRef<C> {
-    fn clone(&self) -> Self {
-        *self
+/// The index of the no-op handle, which holds no slot.
+const NOOP_INDEX: u32 = u32::MAX;
+
+impl<C> SlotRef<C> {
+    /// A hold on the series `state` names in `slot`, if it still lives there. The count goes
+    /// up (or the thread's parked hold on the slot is taken) before the state is checked
+    /// again, so a slot freed and handed out meanwhile is seen.
+    #[inline]
+    pub(crate) fn hold(slot: &'static Slot<C>, index: u32, state: u64) -> Option<Self> {
+        if !parked::take(&slot.handles) {
+            slot.handles.fetch_add(1, Ordering::SeqCst);
+        }
+        if slot.state.load(Ordering::SeqCst) == state {
+            Some(Self { slot, index, state })
+        } else {
+            parked::release(&slot.handles);
+            None
+        }
+    }
+
+    /// True while the series it was made for lives.
+    #[inline]
+    pub(crate) fn is_live(&self) -> bool {
+        self.slot.holds(self.state)
     }
 }
 
-impl<C> Copy for SlotRef<C> {}
+impl<C> Clone for SlotRef<C> {
+    #[inline]
+    fn clone(&self) -> Self {
+        if self.index != NOOP_INDEX {
+            self.slot.handles.fetch_add(1, Ordering::Relaxed);
+        }
+        Self { ..*self }
+    }
+}
+
+impl<C> Drop for SlotRef<C> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.index != NOOP_INDEX {
+            parked::park(&self.slot.handles);
+        }
+    }
+}
+
+/// The hold a thread last dropped, kept for its next lookup of the same series: a handle
+/// looked up, updated and dropped again and again (`vec.with_label_values(..).inc()`) then
+/// costs no atomic operation besides the update's. A parked hold is a hold like any other: the
+/// slot it counts in is not reused until it is released, by the thread's next drop of
+/// another series' handle or at the thread's exit.
+mod parked {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    struct Parked(Cell<Option<&'static AtomicU32>>);
+
+    impl Drop for Parked {
+        fn drop(&mut self) {
+            if let Some(handles) = self.0.take() {
+                release(handles);
+            }
+        }
+    }
+
+    thread_local! {
+        static PARKED: Parked = const { Parked(Cell::new(None)) };
+    }
+
+    /// Takes the thread's parked hold if it counts in `handles`.
+    #[inline]
+    pub(super) fn take(handles: &'static AtomicU32) -> bool {
+        PARKED
+            .try_with(|parked| {
+                let mine = parked.0.get().is_some_and(|p| std::ptr::eq(p, handles));
+                if mine {
+                    parked.0.set(None);
+                }
+                mine
+            })
+            .unwrap_or(false)
+    }
+
+    /// Parks a hold that counts in `handles`, releasing the one parked before.
+    #[inline]
+    pub(super) fn park(handles: &'static AtomicU32) {
+        match PARKED.try_with(|parked| parked.0.replace(Some(handles))) {
+            Ok(None) => {}
+            Ok(Some(before)) => release(before),
+            Err(_) => release(handles),
+        }
+    }
+
+    /// Release: the updates made through a handle come before its slot's reuse.
+    #[inline]
+    pub(super) fn release(handles: &AtomicU32) {
+        handles.fetch_sub(1, Ordering::Release);
+    }
+}
 
 /// Every slot of one cell type (and, for histograms, one bucket layout).
 pub struct Pool<C: Cell> {
@@ -236,7 +337,7 @@ impl<C: Cell> Pool<C> {
         let _section = crate::fork::enter();
         let index = {
             let mut alloc = self.alloc.lock();
-            match alloc.free.pop_front() {
+            match self.unheld_free_slot(&mut alloc) {
                 Some(index) => index,
                 None => {
                     let index = alloc.next;
@@ -256,8 +357,34 @@ impl<C: Cell> Pool<C> {
         slot.fingerprint[1].store(fingerprint.hi, Ordering::Release);
         let generation = ((slot.state.load(Ordering::Relaxed) >> 32) as u32).wrapping_add(1) | 1;
         let state = u64::from(generation) << 32 | u64::from(owner);
+        slot.handles.fetch_add(1, Ordering::Relaxed);
         slot.state.store(state, Ordering::Release);
         Some(SlotRef { slot, index, state })
+    }
+
+    /// The oldest freed slot no handle points to, if one is at hand. Held slots go to the back
+    /// of the queue; a few are looked at before the pool grows, all of them when it cannot.
+    fn unheld_free_slot(&self, alloc: &mut Alloc) -> Option<u32> {
+        const LOOK_AT: usize = 4;
+        let capacity =
+            (self.chunks.len() << CHUNK_BITS).min(crate::storage::index::MAX_SLOTS as usize);
+        let full = alloc.next as usize >= capacity;
+        let tries = if full {
+            alloc.free.len()
+        } else {
+            alloc.free.len().min(LOOK_AT)
+        };
+        for _ in 0..tries {
+            let index = alloc.free.pop_front()?;
+            let held = self
+                .slot(index)
+                .is_some_and(|slot| slot.handles.load(Ordering::SeqCst) != 0);
+            if !held {
+                return Some(index);
+            }
+            alloc.free.push_back(index);
+        }
+        None
     }
 
     /// Ends the series `state` names in slot `index`; its handles record nothing from now on.
@@ -271,7 +398,7 @@ impl<C: Cell> Pool<C> {
             (state & !u64::from(u32::MAX)).wrapping_add(1 << 32) | u64::from(owner_of(state));
         if slot
             .state
-            .compare_exchange(state, freed, Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(state, freed, Ordering::SeqCst, Ordering::Relaxed)
             .is_err()
         {
             return false;
@@ -286,7 +413,7 @@ impl<C: Cell> Pool<C> {
         let chunk = self.chunks[0].get_or_init(|| self.new_chunk());
         SlotRef {
             slot: &chunk[0],
-            index: u32::MAX,
+            index: NOOP_INDEX,
             state: u64::MAX,
         }
     }
@@ -346,6 +473,11 @@ mod tests {
         Fingerprint { lo: n, hi: !n }
     }
 
+    /// Drops handles on a thread that then ends, so no hold stays parked.
+    fn release<T: Send + 'static>(handles: T) {
+        std::thread::spawn(move || drop(handles)).join().unwrap();
+    }
+
     #[test]
     fn reuses_freed_slots_oldest_first_and_invalidates_old_states() {
         let pool = Pool::<TestCell>::leak(4, ());
@@ -357,10 +489,12 @@ mod tests {
         assert!(!pool.free(a.index, a.state), "a second free is refused");
         assert!(!a.slot.holds(a.state));
         assert!(pool.free(b.index, b.state));
+        let (a_index, a_state) = (a.index, a.state);
+        release((a, b));
         let c = pool.alloc(9, fp(3)).unwrap();
-        assert_eq!(c.index, a.index, "the oldest freed slot comes back first");
+        assert_eq!(c.index, a_index, "the oldest freed slot comes back first");
         assert_eq!(c.slot.cell.0.load(Ordering::Relaxed), 0, "reset on reuse");
-        assert_ne!(c.state, a.state);
+        assert_ne!(c.state, a_state);
         assert_eq!(owner_of(c.state), 9);
         assert_eq!(c.slot.live_state(9, fp(3)), Some(c.state));
         assert_eq!(c.slot.live_state(7, fp(3)), None, "another owner");
@@ -369,14 +503,95 @@ mod tests {
     }
 
     #[test]
+    fn a_freed_slot_is_not_handed_out_while_a_handle_points_to_it() {
+        let pool = Pool::<TestCell>::leak(4, ());
+        let held = pool.alloc(7, fp(1)).unwrap();
+        let clone = held.clone();
+        assert!(pool.free(held.index, held.state));
+        release(held);
+        let other = pool.alloc(7, fp(2)).unwrap();
+        assert_ne!(
+            other.index, clone.index,
+            "a clone still points to the freed slot"
+        );
+        assert!(!clone.is_live());
+        let lookup = SlotRef::hold(clone.slot, clone.index, clone.state);
+        assert!(lookup.is_none(), "no new hold on a removed series");
+        let index = clone.index;
+        release(clone);
+        let again = pool.alloc(7, fp(3)).unwrap();
+        assert_eq!(again.index, index, "handed out once unheld");
+        assert_eq!(pool.slot(index).unwrap().handles.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_full_pool_looks_at_every_freed_slot() {
+        let pool = Pool::<TestCell>::leak(1, ());
+        let mut all: Vec<_> = (0..CHUNK_LEN as u64)
+            .map(|n| pool.alloc(1, fp(n)).unwrap())
+            .collect();
+        for series in &all {
+            assert!(pool.free(series.index, series.state));
+        }
+        let last = all.pop().unwrap();
+        let index = last.index;
+        release(last);
+        assert_eq!(
+            pool.alloc(1, fp(0)).unwrap().index,
+            index,
+            "the one unheld slot"
+        );
+        assert!(pool.alloc(1, fp(0)).is_none(), "every other slot is held");
+        let noop = pool.noop();
+        drop(noop.clone());
+        assert_eq!(
+            pool.slot(0).unwrap().handles.load(Ordering::Relaxed),
+            1,
+            "no-ops hold nothing"
+        );
+    }
+
+    #[test]
+    fn a_dropped_hold_is_parked_for_the_next_lookup_of_its_series() {
+        let pool = Pool::<TestCell>::leak(1, ());
+        let (a, b) = (pool.alloc(1, fp(1)).unwrap(), pool.alloc(1, fp(2)).unwrap());
+        let handles = |r: &SlotRef<TestCell>| r.slot.handles.load(Ordering::Relaxed);
+        let (a_again, b_again) = (a.clone(), b.clone());
+        drop(a);
+        assert_eq!(handles(&a_again), 2, "parked, still counted");
+        let looked_up = SlotRef::hold(a_again.slot, a_again.index, a_again.state).unwrap();
+        assert_eq!(handles(&a_again), 2, "taken back without a count");
+        drop(looked_up);
+        drop(b);
+        assert_eq!(handles(&a_again), 1, "released when another is parked");
+        assert_eq!(handles(&b_again), 2);
+        release((a_again, b_again));
+        std::thread::spawn(move || {
+            let parked_here = pool.alloc(1, fp(3)).unwrap();
+            let slot = parked_here.slot;
+            drop(parked_here);
+            assert_eq!(slot.handles.load(Ordering::Relaxed), 1);
+        })
+        .join()
+        .unwrap();
+        assert!(
+            pool.slot(2)
+                .is_some_and(|s| s.handles.load(Ordering::Relaxed) == 0),
+            "released at the thread's exit"
+        );
+    }
+
+    #[test]
     fn grows_chunk_by_chunk_and_stops_when_full() {
         let pool = Pool::<TestCell>::leak(2, ());
-        let all: Vec<_> = (0..2 * CHUNK_LEN as u64)
+        let mut all: Vec<_> = (0..2 * CHUNK_LEN as u64)
             .map(|n| pool.alloc(1, fp(n)).unwrap())
             .collect();
         assert_eq!(all.last().unwrap().index as usize, 2 * CHUNK_LEN - 1);
         assert!(pool.alloc(1, fp(0)).is_none(), "no room for a third chunk");
-        assert!(pool.free(all[3].index, all[3].state));
+        let third = all.swap_remove(3);
+        assert!(pool.free(third.index, third.state));
+        release(third);
         assert_eq!(pool.alloc(1, fp(0)).unwrap().index, 3);
     }
 }
