@@ -12,7 +12,8 @@
 //!   closes after [`DEFAULT_WRITE_TIMEOUT`] without progress.
 //! - **Connections.** At most [`DEFAULT_MAX_CONNECTIONS`] are open. A new one past the cap
 //!   takes the place of the oldest that is not serving a request (idle, or still sending
-//!   its head); when every one is serving, new ones wait in the kernel's
+//!   its head); a response still being written counts as serving. When every one is
+//!   serving, new ones wait in the kernel's
 //!   backlog of [`DEFAULT_LISTEN_BACKLOG`].
 //! - **Scrapes.** One render at a time: every `/metrics` request that arrives while a render
 //!   runs shares its body (and its gzip, compressed once). At most

@@ -1,8 +1,8 @@
 //! One connection's clock: what it is doing, since when, and so when it must close.
 //!
-//! The socket is wrapped in [`WatchedIo`], which reports the first byte of each request and
-//! whether writes make progress; the request handler reports when a request starts and when
-//! its response is handed over. [`ConnState::deadline`] turns that into the one instant at
+//! The socket is wrapped in [`WatchedIo`], which reports the first byte of each request,
+//! whether writes make progress, and when everything handed to it has been written; the
+//! request handler reports when a request starts and when its response is handed over. [`ConnState::deadline`] turns that into the one instant at
 //! which the connection closes, which the connection's task sleeps until.
 
 use std::io;
@@ -25,6 +25,8 @@ pub(super) enum Phase {
     Head,
     /// A request is being served.
     Busy,
+    /// The response is handed over and still being written.
+    Sending,
     /// Between requests, kept alive.
     Idle,
 }
@@ -36,6 +38,8 @@ struct Clock {
     since: Instant,
     /// Since when writes have been refused by a client that does not read, if they are.
     write_blocked: Option<Instant>,
+    /// Bytes of the next request arrived while a response was being sent.
+    head_started: bool,
 }
 
 /// What the connection's task, its socket and its request handler share.
@@ -55,6 +59,7 @@ impl ConnState {
                 phase: Phase::Fresh,
                 since: now,
                 write_blocked: None,
+                head_started: false,
             }),
             changed: Notify::new(),
             evict: Notify::new(),
@@ -79,17 +84,37 @@ impl ConnState {
 
     /// The handler starts serving a request.
     pub(super) fn request_started(&self) {
+        self.clock().head_started = false;
         self.set_phase(Phase::Busy);
     }
 
-    /// The handler has handed its whole response over.
+    /// The handler has handed its whole response over; it is still to be written.
     pub(super) fn response_done(&self) {
-        self.set_phase(Phase::Idle);
+        self.set_phase(Phase::Sending);
+    }
+
+    /// Everything handed to the socket has been written: a response being sent is done.
+    fn written_out(&self) {
+        let next = {
+            let mut clock = self.clock();
+            if clock.phase != Phase::Sending {
+                return;
+            }
+            let started = std::mem::take(&mut clock.head_started);
+            if started { Phase::Head } else { Phase::Idle }
+        };
+        self.set_phase(next);
     }
 
     fn bytes_read(&self) {
-        let idle = self.clock().phase == Phase::Idle;
-        if idle {
+        let phase = {
+            let mut clock = self.clock();
+            if clock.phase == Phase::Sending {
+                clock.head_started = true;
+            }
+            clock.phase
+        };
+        if phase == Phase::Idle {
             self.set_phase(Phase::Head);
         }
     }
@@ -116,7 +141,7 @@ impl ConnState {
         let phase = match clock.phase {
             Phase::Fresh | Phase::Head => Some(clock.since + limits.header_read_timeout),
             Phase::Idle => Some(clock.since + limits.idle_timeout),
-            Phase::Busy => None,
+            Phase::Busy | Phase::Sending => None,
         };
         let write = clock
             .write_blocked
@@ -127,10 +152,12 @@ impl ConnState {
         }
     }
 
-    /// Since when the connection could be closed without harming a request, if it could.
+    /// Since when the connection could be closed without harming a request, if it could:
+    /// not while a request is served or its response still being written.
     pub(super) fn evictable_since(&self) -> Option<Instant> {
         let clock = self.clock();
-        (clock.phase != Phase::Busy).then_some(clock.since)
+        let harmless = !matches!(clock.phase, Phase::Busy | Phase::Sending);
+        harmless.then_some(clock.since)
     }
 
     #[cfg(test)]
@@ -139,7 +166,8 @@ impl ConnState {
     }
 }
 
-/// Marks a connection busy while alive; dropped once the response is handed over.
+/// Marks a connection busy while alive; dropped once the response is handed over, when the
+/// connection is sending until its socket is flushed.
 #[derive(Debug)]
 pub(super) struct BusyGuard(std::sync::Arc<ConnState>);
 
@@ -219,9 +247,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedIo<S> {
         self.inner.is_write_vectored()
     }
 
+    /// hyper flushes the socket only once its own buffer is empty, so a flush that ends
+    /// means every byte handed over so far has been written.
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.inner).poll_flush(cx);
+        if matches!(poll, Poll::Ready(Ok(()))) {
+            this.state.written_out();
+        }
         this.written(poll)
     }
 
@@ -268,12 +301,33 @@ mod tests {
         assert_eq!(state.deadline(&limits()), None);
 
         drop(busy);
+        assert_eq!(state.phase(), Phase::Sending);
+        assert_eq!(state.deadline(&limits()), None);
+        assert_eq!(state.evictable_since(), None, "a response being sent");
+        state.written_out();
         assert_eq!(state.phase(), Phase::Idle);
+        assert!(state.evictable_since().is_some());
         let idle = state.deadline(&limits()).unwrap();
         assert!(idle > start + Duration::from_secs(99));
 
         state.bytes_read();
         assert_eq!(state.phase(), Phase::Head);
         assert!(state.deadline(&limits()).unwrap() < start + Duration::from_secs(50));
+    }
+
+    #[test]
+    fn a_head_begun_while_sending_keeps_the_header_deadline() {
+        let state = std::sync::Arc::new(ConnState::new(Instant::now()));
+        drop(BusyGuard::new(std::sync::Arc::clone(&state)));
+        state.bytes_read();
+        assert_eq!(state.phase(), Phase::Sending);
+        state.written_out();
+        assert_eq!(state.phase(), Phase::Head);
+        state.written_out();
+        assert_eq!(
+            state.phase(),
+            Phase::Head,
+            "only a response being sent ends"
+        );
     }
 }

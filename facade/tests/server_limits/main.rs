@@ -16,5 +16,6 @@ mod listen_backlog;
 mod load;
 mod oversized_request;
 mod silent_sockets;
+mod slow_readers;
 mod slowloris;
 mod unread_responses;
