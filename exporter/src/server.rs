@@ -22,7 +22,8 @@
 //! - **Requests.** `Host` is checked per RFC 9112 (missing or repeated on HTTP/1.1: `400`);
 //!   bound to a loopback address, the server answers `421` to a `Host` that is not a loopback
 //!   name, so a web page cannot reach it through DNS rebinding. A client that half-closes
-//!   after its request still gets its answer.
+//!   after its request still gets its answer; one that hangs up holds no pending place,
+//!   and one found gone (it resets when written to) is dropped at once.
 
 use std::cell::Cell;
 use std::io;
@@ -38,8 +39,10 @@ use crate::exposition::{Encoder, Format};
 mod accept;
 mod conn;
 mod host;
+mod peer;
 mod routes;
 mod scrape;
+mod waiting;
 
 /// The path of the metrics route.
 pub const METRICS_PATH: &str = "/metrics";

@@ -7,7 +7,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
 use super::ServerLimits;
+use super::peer::Peer;
 
 /// What a connection is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,8 @@ struct Clock {
     write_blocked: Option<Instant>,
     /// Bytes of the next request arrived while a response was being sent.
     head_started: bool,
+    /// A response was handed over and hyper has not flushed it all yet.
+    unsent: bool,
 }
 
 /// What the connection's task, its socket and its request handler share.
@@ -60,6 +63,7 @@ impl ConnState {
                 since: now,
                 write_blocked: None,
                 head_started: false,
+                unsent: false,
             }),
             changed: Notify::new(),
             evict: Notify::new(),
@@ -90,13 +94,20 @@ impl ConnState {
 
     /// The handler has handed its whole response over; it is still to be written.
     pub(super) fn response_done(&self) {
+        self.clock().unsent = true;
         self.set_phase(Phase::Sending);
+    }
+
+    /// Whether every response handed over has been written.
+    pub(super) fn all_written(&self) -> bool {
+        !self.clock().unsent
     }
 
     /// Everything handed to the socket has been written: a response being sent is done.
     fn written_out(&self) {
         let next = {
             let mut clock = self.clock();
+            clock.unsent = false;
             if clock.phase != Phase::Sending {
                 return;
             }
@@ -169,10 +180,10 @@ impl ConnState {
 /// Marks a connection busy while alive; dropped once the response is handed over, when the
 /// connection is sending until its socket is flushed.
 #[derive(Debug)]
-pub(super) struct BusyGuard(std::sync::Arc<ConnState>);
+pub(super) struct BusyGuard(Arc<ConnState>);
 
 impl BusyGuard {
-    pub(super) fn new(state: std::sync::Arc<ConnState>) -> Self {
+    pub(super) fn new(state: Arc<ConnState>) -> Self {
         state.request_started();
         Self(state)
     }
@@ -184,16 +195,16 @@ impl Drop for BusyGuard {
     }
 }
 
-/// A socket that reports reads and write progress to its [`ConnState`].
+/// The client's socket, reporting reads, write progress and flushes to its [`ConnState`].
 #[derive(Debug)]
-pub(super) struct WatchedIo<S> {
-    inner: S,
-    state: std::sync::Arc<ConnState>,
+pub(super) struct WatchedIo {
+    peer: Arc<Peer>,
+    state: Arc<ConnState>,
 }
 
-impl<S> WatchedIo<S> {
-    pub(super) fn new(inner: S, state: std::sync::Arc<ConnState>) -> Self {
-        Self { inner, state }
+impl WatchedIo {
+    pub(super) fn new(peer: Arc<Peer>, state: Arc<ConnState>) -> Self {
+        Self { peer, state }
     }
 
     fn written<T>(&self, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
@@ -206,31 +217,29 @@ impl<S> WatchedIo<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for WatchedIo<S> {
+impl AsyncRead for WatchedIo {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
         let before = buf.filled().len();
-        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let poll = self.peer.poll_read(cx, buf);
         if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.state.bytes_read();
+            self.state.bytes_read();
         }
         poll
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedIo<S> {
+impl AsyncWrite for WatchedIo {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.written(poll)
+        let poll = self.peer.poll_write_vectored(cx, &[io::IoSlice::new(buf)]);
+        self.written(poll)
     }
 
     fn poll_write_vectored(
@@ -238,28 +247,23 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedIo<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.written(poll)
+        let poll = self.peer.poll_write_vectored(cx, bufs);
+        self.written(poll)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        true
     }
 
-    /// hyper flushes the socket only once its own buffer is empty, so a flush that ends
-    /// means every byte handed over so far has been written.
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_flush(cx);
-        if matches!(poll, Poll::Ready(Ok(()))) {
-            this.state.written_out();
-        }
-        this.written(poll)
+    /// hyper flushes the socket only once its own buffer is empty, so a flush means every
+    /// byte handed over so far has been written (TCP itself has nothing to flush).
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.state.written_out();
+        self.written(Poll::Ready(Ok(())))
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.peer.shutdown())
     }
 }
 
@@ -281,14 +285,14 @@ mod tests {
     #[test]
     fn each_phase_has_its_deadline() {
         let start = Instant::now();
-        let state = std::sync::Arc::new(ConnState::new(start));
+        let state = Arc::new(ConnState::new(start));
         assert_eq!(
             state.deadline(&limits()),
             Some(start + Duration::from_secs(1))
         );
         assert!(state.evictable_since().is_some());
 
-        let busy = BusyGuard::new(std::sync::Arc::clone(&state));
+        let busy = BusyGuard::new(Arc::clone(&state));
         assert_eq!(state.phase(), Phase::Busy);
         assert_eq!(state.deadline(&limits()), None);
         assert_eq!(state.evictable_since(), None);
@@ -317,8 +321,8 @@ mod tests {
 
     #[test]
     fn a_head_begun_while_sending_keeps_the_header_deadline() {
-        let state = std::sync::Arc::new(ConnState::new(Instant::now()));
-        drop(BusyGuard::new(std::sync::Arc::clone(&state)));
+        let state = Arc::new(ConnState::new(Instant::now()));
+        drop(BusyGuard::new(Arc::clone(&state)));
         state.bytes_read();
         assert_eq!(state.phase(), Phase::Sending);
         state.written_out();

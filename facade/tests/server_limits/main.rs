@@ -9,6 +9,7 @@ mod common;
 
 mod abandoned_scrapes;
 mod callback_storm;
+mod closed_clients;
 mod connection_cap;
 mod half_close;
 mod idle_timeout;
