@@ -12,7 +12,8 @@
 //!   closes after [`DEFAULT_WRITE_TIMEOUT`] without progress.
 //! - **Connections.** At most [`DEFAULT_MAX_CONNECTIONS`] are open. A new one past the cap
 //!   takes the place of the oldest that is not serving a request (idle, or still sending
-//!   its head); when every one is serving, new ones wait in the kernel's
+//!   its head); a response still being written counts as serving. When every one is
+//!   serving, new ones wait in the kernel's
 //!   backlog of [`DEFAULT_LISTEN_BACKLOG`].
 //! - **Scrapes.** One render at a time: every `/metrics` request that arrives while a render
 //!   runs shares its body (and its gzip, compressed once). At most
@@ -21,7 +22,8 @@
 //! - **Requests.** `Host` is checked per RFC 9112 (missing or repeated on HTTP/1.1: `400`);
 //!   bound to a loopback address, the server answers `421` to a `Host` that is not a loopback
 //!   name, so a web page cannot reach it through DNS rebinding. A client that half-closes
-//!   after its request still gets its answer.
+//!   after its request still gets its answer; one that hangs up holds no pending place,
+//!   and one found gone (it resets when written to) is dropped at once.
 
 use std::cell::Cell;
 use std::io;
@@ -37,8 +39,10 @@ use crate::exposition::{Encoder, Format};
 mod accept;
 mod conn;
 mod host;
+mod peer;
 mod routes;
 mod scrape;
+mod waiting;
 
 /// The path of the metrics route.
 pub const METRICS_PATH: &str = "/metrics";

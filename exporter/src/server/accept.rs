@@ -13,6 +13,7 @@ use tokio::sync::{Notify, watch};
 
 use super::ServerLimits;
 use super::conn::{ConnState, WatchedIo};
+use super::peer::Peer;
 use super::routes::Routes;
 use crate::fork::TrackedFd;
 
@@ -211,12 +212,14 @@ async fn connection(
 ) {
     let _ = stream.set_nodelay(true);
     let tracked = track(&stream);
-    let io = TokioIo::new(WatchedIo::new(stream, Arc::clone(&state)));
+    let peer = Arc::new(Peer::new(stream));
+    let io = TokioIo::new(WatchedIo::new(Arc::clone(&peer), Arc::clone(&state)));
     let service_state = Arc::clone(&state);
     let service = hyper::service::service_fn(move |request| {
         let routes = Arc::clone(&routes);
         let state = Arc::clone(&service_state);
-        async move { Ok::<_, Infallible>(routes.handle(request, state).await) }
+        let peer = Arc::clone(&peer);
+        async move { Ok::<_, Infallible>(routes.handle(request, state, peer).await) }
     });
     let conn = http.serve_connection(io, service);
     tokio::pin!(conn);

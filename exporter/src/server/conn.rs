@@ -1,13 +1,13 @@
 //! One connection's clock: what it is doing, since when, and so when it must close.
 //!
-//! The socket is wrapped in [`WatchedIo`], which reports the first byte of each request and
-//! whether writes make progress; the request handler reports when a request starts and when
-//! its response is handed over. [`ConnState::deadline`] turns that into the one instant at
+//! The socket is wrapped in [`WatchedIo`], which reports the first byte of each request,
+//! whether writes make progress, and when everything handed to it has been written; the
+//! request handler reports when a request starts and when its response is handed over. [`ConnState::deadline`] turns that into the one instant at
 //! which the connection closes, which the connection's task sleeps until.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
 use super::ServerLimits;
+use super::peer::Peer;
 
 /// What a connection is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub(super) enum Phase {
     Head,
     /// A request is being served.
     Busy,
+    /// The response is handed over and still being written.
+    Sending,
     /// Between requests, kept alive.
     Idle,
 }
@@ -36,6 +39,10 @@ struct Clock {
     since: Instant,
     /// Since when writes have been refused by a client that does not read, if they are.
     write_blocked: Option<Instant>,
+    /// Bytes of the next request arrived while a response was being sent.
+    head_started: bool,
+    /// A response was handed over and hyper has not flushed it all yet.
+    unsent: bool,
 }
 
 /// What the connection's task, its socket and its request handler share.
@@ -55,6 +62,8 @@ impl ConnState {
                 phase: Phase::Fresh,
                 since: now,
                 write_blocked: None,
+                head_started: false,
+                unsent: false,
             }),
             changed: Notify::new(),
             evict: Notify::new(),
@@ -79,17 +88,44 @@ impl ConnState {
 
     /// The handler starts serving a request.
     pub(super) fn request_started(&self) {
+        self.clock().head_started = false;
         self.set_phase(Phase::Busy);
     }
 
-    /// The handler has handed its whole response over.
+    /// The handler has handed its whole response over; it is still to be written.
     pub(super) fn response_done(&self) {
-        self.set_phase(Phase::Idle);
+        self.clock().unsent = true;
+        self.set_phase(Phase::Sending);
+    }
+
+    /// Whether every response handed over has been written.
+    pub(super) fn all_written(&self) -> bool {
+        !self.clock().unsent
+    }
+
+    /// Everything handed to the socket has been written: a response being sent is done.
+    fn written_out(&self) {
+        let next = {
+            let mut clock = self.clock();
+            clock.unsent = false;
+            if clock.phase != Phase::Sending {
+                return;
+            }
+            let started = std::mem::take(&mut clock.head_started);
+            if started { Phase::Head } else { Phase::Idle }
+        };
+        self.set_phase(next);
     }
 
     fn bytes_read(&self) {
-        let idle = self.clock().phase == Phase::Idle;
-        if idle {
+        let phase = {
+            let mut clock = self.clock();
+            if clock.phase == Phase::Sending {
+                clock.head_started = true;
+            }
+            clock.phase
+        };
+        if phase == Phase::Idle {
             self.set_phase(Phase::Head);
         }
     }
@@ -116,7 +152,7 @@ impl ConnState {
         let phase = match clock.phase {
             Phase::Fresh | Phase::Head => Some(clock.since + limits.header_read_timeout),
             Phase::Idle => Some(clock.since + limits.idle_timeout),
-            Phase::Busy => None,
+            Phase::Busy | Phase::Sending => None,
         };
         let write = clock
             .write_blocked
@@ -127,10 +163,12 @@ impl ConnState {
         }
     }
 
-    /// Since when the connection could be closed without harming a request, if it could.
+    /// Since when the connection could be closed without harming a request, if it could:
+    /// not while a request is served or its response still being written.
     pub(super) fn evictable_since(&self) -> Option<Instant> {
         let clock = self.clock();
-        (clock.phase != Phase::Busy).then_some(clock.since)
+        let harmless = !matches!(clock.phase, Phase::Busy | Phase::Sending);
+        harmless.then_some(clock.since)
     }
 
     #[cfg(test)]
@@ -139,12 +177,13 @@ impl ConnState {
     }
 }
 
-/// Marks a connection busy while alive; dropped once the response is handed over.
+/// Marks a connection busy while alive; dropped once the response is handed over, when the
+/// connection is sending until its socket is flushed.
 #[derive(Debug)]
-pub(super) struct BusyGuard(std::sync::Arc<ConnState>);
+pub(super) struct BusyGuard(Arc<ConnState>);
 
 impl BusyGuard {
-    pub(super) fn new(state: std::sync::Arc<ConnState>) -> Self {
+    pub(super) fn new(state: Arc<ConnState>) -> Self {
         state.request_started();
         Self(state)
     }
@@ -156,16 +195,16 @@ impl Drop for BusyGuard {
     }
 }
 
-/// A socket that reports reads and write progress to its [`ConnState`].
+/// The client's socket, reporting reads, write progress and flushes to its [`ConnState`].
 #[derive(Debug)]
-pub(super) struct WatchedIo<S> {
-    inner: S,
-    state: std::sync::Arc<ConnState>,
+pub(super) struct WatchedIo {
+    peer: Arc<Peer>,
+    state: Arc<ConnState>,
 }
 
-impl<S> WatchedIo<S> {
-    pub(super) fn new(inner: S, state: std::sync::Arc<ConnState>) -> Self {
-        Self { inner, state }
+impl WatchedIo {
+    pub(super) fn new(peer: Arc<Peer>, state: Arc<ConnState>) -> Self {
+        Self { peer, state }
     }
 
     fn written<T>(&self, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
@@ -178,31 +217,29 @@ impl<S> WatchedIo<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for WatchedIo<S> {
+impl AsyncRead for WatchedIo {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
         let before = buf.filled().len();
-        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let poll = self.peer.poll_read(cx, buf);
         if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.state.bytes_read();
+            self.state.bytes_read();
         }
         poll
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedIo<S> {
+impl AsyncWrite for WatchedIo {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.written(poll)
+        let poll = self.peer.poll_write_vectored(cx, &[io::IoSlice::new(buf)]);
+        self.written(poll)
     }
 
     fn poll_write_vectored(
@@ -210,23 +247,23 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedIo<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.written(poll)
+        let poll = self.peer.poll_write_vectored(cx, bufs);
+        self.written(poll)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let poll = Pin::new(&mut this.inner).poll_flush(cx);
-        this.written(poll)
+    /// hyper flushes the socket only once its own buffer is empty, so a flush means every
+    /// byte handed over so far has been written (TCP itself has nothing to flush).
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.state.written_out();
+        self.written(Poll::Ready(Ok(())))
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.peer.shutdown())
     }
 }
 
@@ -248,14 +285,14 @@ mod tests {
     #[test]
     fn each_phase_has_its_deadline() {
         let start = Instant::now();
-        let state = std::sync::Arc::new(ConnState::new(start));
+        let state = Arc::new(ConnState::new(start));
         assert_eq!(
             state.deadline(&limits()),
             Some(start + Duration::from_secs(1))
         );
         assert!(state.evictable_since().is_some());
 
-        let busy = BusyGuard::new(std::sync::Arc::clone(&state));
+        let busy = BusyGuard::new(Arc::clone(&state));
         assert_eq!(state.phase(), Phase::Busy);
         assert_eq!(state.deadline(&limits()), None);
         assert_eq!(state.evictable_since(), None);
@@ -268,12 +305,33 @@ mod tests {
         assert_eq!(state.deadline(&limits()), None);
 
         drop(busy);
+        assert_eq!(state.phase(), Phase::Sending);
+        assert_eq!(state.deadline(&limits()), None);
+        assert_eq!(state.evictable_since(), None, "a response being sent");
+        state.written_out();
         assert_eq!(state.phase(), Phase::Idle);
+        assert!(state.evictable_since().is_some());
         let idle = state.deadline(&limits()).unwrap();
         assert!(idle > start + Duration::from_secs(99));
 
         state.bytes_read();
         assert_eq!(state.phase(), Phase::Head);
         assert!(state.deadline(&limits()).unwrap() < start + Duration::from_secs(50));
+    }
+
+    #[test]
+    fn a_head_begun_while_sending_keeps_the_header_deadline() {
+        let state = Arc::new(ConnState::new(Instant::now()));
+        drop(BusyGuard::new(Arc::clone(&state)));
+        state.bytes_read();
+        assert_eq!(state.phase(), Phase::Sending);
+        state.written_out();
+        assert_eq!(state.phase(), Phase::Head);
+        state.written_out();
+        assert_eq!(
+            state.phase(),
+            Phase::Head,
+            "only a response being sent ends"
+        );
     }
 }

@@ -20,7 +20,9 @@ use http_body_util::Full;
 
 use super::conn::{BusyGuard, ConnState};
 use super::host::{self, HostError};
+use super::peer::Peer;
 use super::scrape::{ScrapeError, Scraper};
+use super::waiting;
 use super::{Health, HealthFn, METRICS_PATH, ScrapeFn};
 use crate::exposition::Format;
 
@@ -113,14 +115,15 @@ impl Routes {
         &self,
         request: Request<B>,
         conn: Arc<ConnState>,
+        peer: Arc<Peer>,
     ) -> Response<TrackedBody> {
-        let busy = BusyGuard::new(conn);
-        self.route(&request)
+        let busy = BusyGuard::new(Arc::clone(&conn));
+        self.route(&request, &conn, &peer)
             .await
             .map(|inner| TrackedBody { inner, _busy: busy })
     }
 
-    async fn route<B>(&self, request: &Request<B>) -> Plain {
+    async fn route<B>(&self, request: &Request<B>, conn: &ConnState, peer: &Peer) -> Plain {
         if let Err(error) = host::check(request, self.loopback_only) {
             let status = match error {
                 HostError::NotLoopback => StatusCode::MISDIRECTED_REQUEST,
@@ -165,7 +168,7 @@ impl Routes {
                     // The headers a GET would get, without rendering: no length, no body.
                     page.response(Bytes::new())
                 } else {
-                    self.metrics(page).await
+                    self.metrics(page, conn, peer).await
                 }
             }
             Route::Health => {
@@ -184,15 +187,12 @@ impl Routes {
 
     /// Joins the render in flight of the page's format (or starts one) and answers with its
     /// shared body.
-    async fn metrics(&self, page: Page) -> Plain {
-        let mut ticket = match self.scraper.join(page.format) {
-            Ok(ticket) => ticket,
-            Err(error) => return scrape_error(error),
-        };
-        let rendered = match ticket.rendered().await {
-            Ok(rendered) => rendered,
-            Err(error) => return scrape_error(error),
-        };
+    async fn metrics(&self, page: Page, conn: &ConnState, peer: &Peer) -> Plain {
+        let (_ticket, rendered) =
+            match waiting::render(&self.scraper, page.format, conn, peer).await {
+                Ok(rendered) => rendered,
+                Err(error) => return scrape_error(error),
+            };
         if page.gzip {
             match rendered.gzip().await {
                 Some(body) => page.response(body),
@@ -243,6 +243,8 @@ fn scrape_error(error: ScrapeError) -> Plain {
             response
         }
         ScrapeError::Failed => respond(StatusCode::INTERNAL_SERVER_ERROR, PLAIN, "scrape failed\n"),
+        // Nobody reads it: its write fails and closes the connection.
+        ScrapeError::Gone => respond(StatusCode::SERVICE_UNAVAILABLE, PLAIN, "client gone\n"),
     }
 }
 

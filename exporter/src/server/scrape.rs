@@ -5,7 +5,8 @@
 //! runs. The render
 //! runs on the blocking pool, and skips its work when every request that wanted it has gone.
 //! Requests waiting (for a render or for its gzip) are counted; past the cap they are refused
-//! at once, so a flood costs a counter increment each, not a render each.
+//! at once, so a flood costs a counter increment each, not a render each. A request whose
+//! client has hung up holds no place: it rides along without being counted.
 
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -96,6 +97,8 @@ pub(super) enum ScrapeError {
     Busy,
     /// The render failed: answer 500.
     Failed,
+    /// The client is gone: nobody reads the answer.
+    Gone,
 }
 
 impl Scraper {
@@ -112,13 +115,25 @@ impl Scraper {
     }
 
     /// Joins the render in flight of `format`, or starts one; `Busy` when too many wait
-    /// already. The returned ticket holds a place among the pending scrapes until dropped.
+    /// already. The returned ticket holds a place among the pending scrapes until dropped
+    /// or given up.
     pub(super) fn join(self: &Arc<Self>, format: Format) -> Result<Ticket, ScrapeError> {
         let mut state = self.lock();
         if state.pending >= self.max_pending {
             return Err(ScrapeError::Busy);
         }
         state.pending += 1;
+        Ok(self.board(&mut state, format, true))
+    }
+
+    /// Joins as [`Scraper::join`] does without taking a place, for a client that hung up.
+    pub(super) fn ride(self: &Arc<Self>, format: Format) -> Ticket {
+        let mut state = self.lock();
+        self.board(&mut state, format, false)
+    }
+
+    /// A ticket for the render in flight of `format`, started if none runs.
+    fn board(self: &Arc<Self>, state: &mut State, format: Format, place: bool) -> Ticket {
         let flight = match state.flights.iter().find(|f| f.format == format) {
             Some(flight) => {
                 flight.waiters.fetch_add(1, Ordering::SeqCst);
@@ -137,11 +152,12 @@ impl Scraper {
             }
         };
         let result = flight.result.subscribe();
-        Ok(Ticket {
+        Ticket {
             scraper: Arc::clone(self),
             flight,
             result,
-        })
+            place,
+        }
     }
 
     fn start(self: &Arc<Self>, flight: Arc<Flight>) {
@@ -185,14 +201,28 @@ impl Scraper {
     }
 }
 
-/// A place among the pending scrapes, and the render it waits for.
+/// A place among the pending scrapes (unless it rides along), and the render it waits for.
 pub(super) struct Ticket {
     scraper: Arc<Scraper>,
     flight: Arc<Flight>,
     result: watch::Receiver<Option<Outcome>>,
+    /// Holds one of the counted places.
+    place: bool,
 }
 
 impl Ticket {
+    /// Whether the ticket holds one of the counted places.
+    pub(super) fn holds_place(&self) -> bool {
+        self.place
+    }
+
+    /// Frees the ticket's place for another request, still waiting for the render.
+    pub(super) fn give_up_place(&mut self) {
+        if std::mem::take(&mut self.place) {
+            self.scraper.lock().pending -= 1;
+        }
+    }
+
     /// The render's body, once it is done.
     ///
     /// # Errors
@@ -213,7 +243,7 @@ impl Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.flight.waiters.fetch_sub(1, Ordering::SeqCst);
-        self.scraper.lock().pending -= 1;
+        self.give_up_place();
     }
 }
 
@@ -285,6 +315,24 @@ mod tests {
             assert_eq!(scraper.counts(), (0, false));
         });
         assert_eq!(renders.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_ticket_that_gave_up_its_place_still_gets_the_render() {
+        let scraper = Arc::new(Scraper::new(Arc::new(one_counter), 1));
+        runtime().block_on(async {
+            let mut first = scraper.join(Format::Text).unwrap();
+            assert_eq!(scraper.join(Format::Text).err(), Some(ScrapeError::Busy));
+            first.give_up_place();
+            let mut second = scraper.join(Format::Text).unwrap();
+            let mut rider = scraper.ride(Format::Text);
+            assert_eq!(scraper.counts().0, 1, "the rider holds no place");
+            let body = first.rendered().await.unwrap();
+            assert!(Arc::ptr_eq(&body, &second.rendered().await.unwrap()));
+            assert!(Arc::ptr_eq(&body, &rider.rendered().await.unwrap()));
+            drop((first, second, rider));
+            assert_eq!(scraper.counts(), (0, false));
+        });
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod common;
 
 mod abandoned_scrapes;
 mod callback_storm;
+mod closed_clients;
 mod connection_cap;
 mod half_close;
 mod idle_timeout;
@@ -16,5 +17,6 @@ mod listen_backlog;
 mod load;
 mod oversized_request;
 mod silent_sockets;
+mod slow_readers;
 mod slowloris;
 mod unread_responses;
