@@ -305,7 +305,7 @@ impl GaugeFn for MacroSeries<I64Gauge> {
 
     fn decrement(&self, value: f64) {
         if let Some(cell) = self.cell() {
-            cell.add((value.round() as i64).wrapping_neg());
+            cell.add((-value).round() as i64);
         }
     }
 

@@ -65,6 +65,36 @@ def test_intcounter_inc_inc_by_get(endpoint):
     )
 
 
+def test_intcounter_stops_at_its_limit(endpoint):
+    c = endpoint.metrics.create_intcounter("requests_total", "Requests")
+    c.inc_by(2**64 - 1)
+    c.inc()
+    assert c.get() == 2**64 - 1
+    c.inc_by(2**64 - 1)
+    assert c.get() == 2**64 - 1
+
+
+def test_intgauge_stops_at_its_limits(endpoint):
+    g = endpoint.metrics.create_intgauge("slots", "Slots")
+    g.set(2**63 - 1)
+    g.inc()
+    assert g.get() == 2**63 - 1
+    g.add(2**63 - 1)
+    assert g.get() == 2**63 - 1
+    g.set(-(2**63))
+    g.dec()
+    assert g.get() == -(2**63)
+    g.sub(2**63 - 1)
+    assert g.get() == -(2**63)
+    g.set(0)
+    g.sub(-(2**63))
+    assert g.get() == 2**63 - 1
+    assert_samples(
+        endpoint.metrics.prometheus_expfmt(),
+        {key("dynamo_component_slots", EP_LABELS): 2**63 - 1},
+    )
+
+
 def test_intcounter_refuses_out_of_range_and_non_integers(endpoint):
     c = endpoint.metrics.create_intcounter("requests_total", "Requests")
     with pytest.raises(OverflowError):

@@ -88,7 +88,7 @@ mod private {
 
         #[inline(always)]
         fn add_one(cell: &F64Counter) {
-            cell.add_whole(1);
+            cell.add_one();
         }
 
         #[inline(always)]
@@ -156,7 +156,7 @@ impl<N: CounterNumber> GenericCounter<N> {
     }
 
     /// Adds `v`. A negative or NaN `v` would break the counter's promise and is ignored (and
-    /// logged); a `u64` counter wraps past `u64::MAX`.
+    /// logged); a `u64` counter stops at `u64::MAX` rather than wrap.
     #[inline]
     pub fn inc_by(&self, v: N) {
         if v.is_increment() {
@@ -246,9 +246,29 @@ fn exact_whole(v: f64) -> Option<u64> {
 }
 
 impl F64Counter {
+    /// Adds one. The integer part cannot wrap this way: from the most [`Self::add_whole`]
+    /// leaves it, 2^63 more increments would be needed.
+    #[inline]
+    pub(crate) fn add_one(&self) {
+        self.whole.fetch_add(1, Relaxed);
+    }
+
+    /// Adds a whole `v`. The integer part stays below 2^63 (give or take what racing
+    /// increments add): an increment that would take it there, or past 2^64, goes to the
+    /// float part instead.
     #[inline]
     pub(crate) fn add_whole(&self, v: u64) {
-        self.whole.fetch_add(v, Relaxed);
+        let before = self.whole.fetch_add(v, Relaxed);
+        if (before.wrapping_add(v) | v) >> 63 != 0 {
+            self.move_to_fraction(v);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn move_to_fraction(&self, v: u64) {
+        self.whole.fetch_sub(v, Relaxed);
+        add_f64(&self.fraction, v as f64);
     }
 
     /// Adds `v`, which must not be negative or NaN.
@@ -307,9 +327,21 @@ impl Cell for U64Counter {
 static_pool!(U64Counter, 1 << 14);
 
 impl U64Counter {
+    /// Adds `v`, stopping at `u64::MAX`.
     #[inline]
     pub(crate) fn add(&self, v: u64) {
-        self.0.fetch_add(v, Relaxed);
+        let before = self.0.fetch_add(v, Relaxed);
+        if before.checked_add(v).is_none() {
+            self.saturate();
+        }
+    }
+
+    /// Sets the value to `u64::MAX` after an addition wrapped. A reader may see the wrapped
+    /// value for the few instructions in between.
+    #[cold]
+    #[inline(never)]
+    fn saturate(&self) {
+        self.0.store(u64::MAX, Relaxed);
     }
 
     pub(crate) fn get(&self) -> u64 {

@@ -29,7 +29,8 @@ pub struct GenericGauge<N: GaugeNumber> {
 /// ```
 pub type Gauge = GenericGauge<f64>;
 
-/// An i64 value that goes up and down; `add` and `sub` wrap on overflow.
+/// An i64 value that goes up and down; `add` and `sub` stop at `i64::MAX` and `i64::MIN`
+/// rather than wrap.
 ///
 /// ```
 /// # use dynamo_exporter::{Opts, Registry};
@@ -59,10 +60,9 @@ mod private {
         const ZERO: Self;
         const ONE: Self;
         fn pool() -> &'static Pool<Self::Cell>;
-        /// `-v` (wrapping for integers).
-        fn negated(self) -> Self;
         fn set(cell: &Self::Cell, v: Self);
         fn add(cell: &Self::Cell, v: Self);
+        fn sub(cell: &Self::Cell, v: Self);
         fn get(cell: &Self::Cell) -> Self;
     }
 
@@ -78,11 +78,6 @@ mod private {
         }
 
         #[inline(always)]
-        fn negated(self) -> Self {
-            -self
-        }
-
-        #[inline(always)]
         fn set(cell: &F64Gauge, v: f64) {
             cell.set(v);
         }
@@ -90,6 +85,11 @@ mod private {
         #[inline(always)]
         fn add(cell: &F64Gauge, v: f64) {
             cell.add(v);
+        }
+
+        #[inline(always)]
+        fn sub(cell: &F64Gauge, v: f64) {
+            cell.add(-v);
         }
 
         fn get(cell: &F64Gauge) -> f64 {
@@ -109,11 +109,6 @@ mod private {
         }
 
         #[inline(always)]
-        fn negated(self) -> Self {
-            self.wrapping_neg()
-        }
-
-        #[inline(always)]
         fn set(cell: &I64Gauge, v: i64) {
             cell.set(v);
         }
@@ -121,6 +116,11 @@ mod private {
         #[inline(always)]
         fn add(cell: &I64Gauge, v: i64) {
             cell.add(v);
+        }
+
+        #[inline(always)]
+        fn sub(cell: &I64Gauge, v: i64) {
+            cell.sub(v);
         }
 
         fn get(cell: &I64Gauge) -> i64 {
@@ -163,7 +163,7 @@ impl<N: GaugeNumber> GenericGauge<N> {
     /// Subtracts one.
     #[inline]
     pub fn dec(&self) {
-        self.add(N::ONE.negated());
+        self.sub(N::ONE);
     }
 
     /// Adds `v`.
@@ -177,7 +177,9 @@ impl<N: GaugeNumber> GenericGauge<N> {
     /// Subtracts `v`.
     #[inline]
     pub fn sub(&self, v: N) {
-        self.add(v.negated());
+        if let Some(cell) = self.cell() {
+            N::sub(cell, v);
+        }
     }
 
     /// A handle that records nothing and belongs to no registry.
@@ -266,9 +268,30 @@ impl I64Gauge {
         self.0.store(v, Relaxed);
     }
 
+    /// Adds `v`, stopping at `i64::MAX` or `i64::MIN`.
     #[inline]
     pub(crate) fn add(&self, v: i64) {
-        self.0.fetch_add(v, Relaxed);
+        let before = self.0.fetch_add(v, Relaxed);
+        if before.checked_add(v).is_none() {
+            self.saturate(v > 0);
+        }
+    }
+
+    /// Subtracts `v`, stopping at `i64::MAX` or `i64::MIN`.
+    #[inline]
+    pub(crate) fn sub(&self, v: i64) {
+        let before = self.0.fetch_sub(v, Relaxed);
+        if before.checked_sub(v).is_none() {
+            self.saturate(v < 0);
+        }
+    }
+
+    /// Sets the value to its limit after an addition wrapped. A reader may see the wrapped
+    /// value for the few instructions in between.
+    #[cold]
+    #[inline(never)]
+    fn saturate(&self, upwards: bool) {
+        self.0.store(if upwards { i64::MAX } else { i64::MIN }, Relaxed);
     }
 
     pub(crate) fn get(&self) -> i64 {
