@@ -99,3 +99,39 @@ pub enum SettingError {
         reason: String,
     },
 }
+
+/// Reads a duration as the `DYN_*` variables write it: `90s`, `5m`, `1h`, `500ms`, or a plain
+/// number of seconds; fractions allowed (`1.5s`). Zero is returned as it is: callers decide
+/// what it means.
+///
+/// ```
+/// use std::time::Duration;
+/// use dynamo_exporter::parse_duration;
+///
+/// assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+/// assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+/// assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+/// assert!(parse_duration("5 days").is_err());
+/// ```
+///
+/// # Errors
+///
+/// When the text is not a number followed by `ms`, `s`, `m`, `h` or nothing, or is too large
+/// for a [`std::time::Duration`].
+pub fn parse_duration(value: &str) -> Result<std::time::Duration, &'static str> {
+    const EXPECTED: &str = "expected a duration such as 90s, 5m, 1h or 500ms";
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: f64 = number.parse().map_err(|_| EXPECTED)?;
+    let seconds = match unit.trim() {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return Err(EXPECTED),
+    };
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|_| EXPECTED)
+}

@@ -102,7 +102,7 @@ impl RuntimeInner {
         texts
     }
 
-    /// Stops OTLP export, if it runs, after a final flush bounded by its export timeout.
+    /// Stops OTLP export, if it runs, after a final flush bounded by its shutdown timeout.
     pub(crate) fn stop_otlp(&self) {
         #[cfg(feature = "otlp")]
         {
@@ -219,7 +219,9 @@ impl DistributedRuntime {
 
     /// Stops the system status server, if it runs: requests in flight finish, then the
     /// server's thread is joined. Stops OTLP export, if it runs, after a final export
-    /// bounded by its export timeout. Metrics keep working; calling it again does nothing.
+    /// bounded by its shutdown timeout ([`crate::OtlpConfig::with_shutdown_timeout`], 5 s by
+    /// default) whatever the collector does. Metrics keep working; calling it again does
+    /// nothing.
     pub fn shutdown(&self) {
         self.root.runtime.system.shutdown();
         self.root.runtime.stop_otlp();

@@ -39,9 +39,14 @@ pub const METRICS_COMPRESSION_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSIO
 pub const TEMPORALITY_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
 /// `OTEL_METRIC_EXPORT_INTERVAL`: milliseconds between two collections (default 60000).
 pub const EXPORT_INTERVAL_VAR: &str = "OTEL_METRIC_EXPORT_INTERVAL";
-/// `OTEL_METRIC_EXPORT_TIMEOUT`: milliseconds one export may take, retries included, and
-/// the bound of the final flush (default 30000).
+/// `OTEL_METRIC_EXPORT_TIMEOUT`: milliseconds one export may take, retries included (default
+/// 30000).
 pub const EXPORT_TIMEOUT_VAR: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
+/// `DYN_METRICS_OTLP_SHUTDOWN_TIMEOUT`: how long the final export at shutdown may take, the
+/// collection and the sending of what is queued together, whatever the collector does
+/// (default `5s`; a duration such as `5s`, `500ms` or `1m`). OpenTelemetry defines no
+/// variable for it.
+pub const SHUTDOWN_TIMEOUT_VAR: &str = "DYN_METRICS_OTLP_SHUTDOWN_TIMEOUT";
 /// `OTEL_SERVICE_NAME`: the `service.name` resource attribute.
 pub const SERVICE_NAME_VAR: &str = "OTEL_SERVICE_NAME";
 /// `OTEL_RESOURCE_ATTRIBUTES`: `key=value,key2=value2`, percent-encoded.
@@ -53,8 +58,12 @@ pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318/v1/metrics";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time between two collections unless told otherwise.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
-/// Time one export (retries included) and the final flush may take unless told otherwise.
+/// Time one export (retries included) may take unless told otherwise.
 pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time the final export at shutdown may take unless told otherwise: well within the 30 s
+/// Kubernetes gives a pod between SIGTERM and SIGKILL, beside the status server's own
+/// shutdown.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Encoded requests waiting to be sent at most, unless told otherwise; past it the oldest is
 /// dropped.
 pub const DEFAULT_MAX_QUEUED_REQUESTS: usize = 4;
@@ -170,6 +179,7 @@ pub struct OtlpConfig {
     timeout: Duration,
     interval: Duration,
     export_timeout: Duration,
+    shutdown_timeout: Duration,
     compression: Compression,
     temporality: Temporality,
     service_name: Option<String>,
@@ -185,7 +195,8 @@ impl Default for OtlpConfig {
 
 impl OtlpConfig {
     /// The defaults: `http://localhost:4318/v1/metrics`, a 10 s request timeout, a 60 s
-    /// interval, a 30 s export timeout, no compression, cumulative temporality.
+    /// interval, a 30 s export timeout, a 5 s shutdown timeout, no compression, cumulative
+    /// temporality.
     pub fn new() -> Self {
         Self {
             endpoint: DEFAULT_ENDPOINT.into(),
@@ -193,6 +204,7 @@ impl OtlpConfig {
             timeout: DEFAULT_TIMEOUT,
             interval: DEFAULT_INTERVAL,
             export_timeout: DEFAULT_EXPORT_TIMEOUT,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             compression: Compression::None,
             temporality: Temporality::Cumulative,
             service_name: None,
@@ -284,6 +296,10 @@ impl OtlpConfig {
         if let Some((var, value)) = read(EXPORT_TIMEOUT_VAR) {
             config.export_timeout = millis(&value).map_err(|reason| env(var, &value, reason))?;
         }
+        if let Some((var, value)) = read(SHUTDOWN_TIMEOUT_VAR) {
+            config.shutdown_timeout =
+                duration(&value).map_err(|reason| env(var, &value, reason))?;
+        }
         if let Some((var, value)) = read(RESOURCE_ATTRIBUTES_VAR) {
             config.resource_attributes =
                 resource::parse_pairs(&value).map_err(|reason| env(var, &value, reason))?;
@@ -319,11 +335,20 @@ impl OtlpConfig {
         Self { interval, ..self }
     }
 
-    /// Time one export may take, retries included; also bounds the final flush when the
-    /// runtime shuts down (default 30 s).
+    /// Time one export may take, retries included (default 30 s).
     pub fn with_export_timeout(self, export_timeout: Duration) -> Self {
         Self {
             export_timeout,
+            ..self
+        }
+    }
+
+    /// Time the final export may take when the runtime shuts down: collecting once more and
+    /// sending what is queued, whatever the collector does (default 5 s). What is not sent by
+    /// then is dropped and counted.
+    pub fn with_shutdown_timeout(self, shutdown_timeout: Duration) -> Self {
+        Self {
+            shutdown_timeout,
             ..self
         }
     }
@@ -395,10 +420,16 @@ impl OtlpConfig {
         self.interval
     }
 
-    /// Time one export may take, retries included, and the bound of the final flush.
+    /// Time one export may take, retries included.
     #[must_use]
     pub fn export_timeout(&self) -> Duration {
         self.export_timeout
+    }
+
+    /// Time the final export at shutdown may take.
+    #[must_use]
+    pub fn shutdown_timeout(&self) -> Duration {
+        self.shutdown_timeout
     }
 
     /// How request bodies are compressed.
@@ -452,6 +483,7 @@ impl OtlpConfig {
             ("OtlpConfig::with_timeout", self.timeout),
             ("OtlpConfig::with_interval", self.interval),
             ("OtlpConfig::with_export_timeout", self.export_timeout),
+            ("OtlpConfig::with_shutdown_timeout", self.shutdown_timeout),
         ];
         for (setting, duration) in durations {
             if duration.is_zero() {
@@ -471,6 +503,7 @@ impl OtlpConfig {
             timeout: self.timeout,
             interval: self.interval,
             export_timeout: self.export_timeout,
+            shutdown_timeout: self.shutdown_timeout,
             compression: self.compression,
             temporality: self.temporality,
             resource: resource::attributes(self.service_name.as_deref(), &self.resource_attributes),
@@ -487,6 +520,7 @@ pub(crate) struct Resolved {
     pub(crate) timeout: Duration,
     pub(crate) interval: Duration,
     pub(crate) export_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
     pub(crate) compression: Compression,
     pub(crate) temporality: Temporality,
     pub(crate) resource: Vec<(String, String)>,
@@ -557,6 +591,15 @@ fn check_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), St
     let header_value = HeaderValue::from_str(value)
         .map_err(|_| format!("the value of header {name:?} holds characters HTTP cannot carry"))?;
     Ok((header_name, header_value))
+}
+
+/// A duration above zero as the `DYN_*` variables write it (`5s`, `500ms`).
+fn duration(value: &str) -> Result<Duration, String> {
+    const EXPECTED: &str = "expected a duration above zero, such as 5s, 500ms or 1m";
+    match crate::settings::parse_duration(value) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        _ => Err(EXPECTED.into()),
+    }
 }
 
 /// A whole number of milliseconds above zero.
@@ -632,6 +675,7 @@ mod tests {
         assert_eq!(config.timeout(), Duration::from_secs(10));
         assert_eq!(config.interval(), Duration::from_secs(60));
         assert_eq!(config.export_timeout(), Duration::from_secs(30));
+        assert_eq!(config.shutdown_timeout(), Duration::from_secs(5));
         assert_eq!(config.temporality(), Temporality::Cumulative);
         assert_eq!(config.compression(), Compression::None);
     }
@@ -682,6 +726,28 @@ mod tests {
         assert_eq!(config.timeout(), Duration::from_millis(200));
         assert_eq!(config.headers(), [("b".to_string(), "2".to_string())]);
         assert_eq!(config.compression(), Compression::Gzip);
+    }
+
+    #[test]
+    fn reads_the_shutdown_timeout_as_a_duration() {
+        for (value, expected) in [
+            ("250ms", Duration::from_millis(250)),
+            ("2s", Duration::from_secs(2)),
+            ("1m", Duration::from_secs(60)),
+            ("3", Duration::from_secs(3)),
+        ] {
+            let config = on(&[(SHUTDOWN_TIMEOUT_VAR, value)]).unwrap();
+            assert_eq!(config.shutdown_timeout(), expected, "{value}");
+        }
+        for bad in ["0", "0ms", "soon", "-1s"] {
+            assert_eq!(
+                error_of(&[(SHUTDOWN_TIMEOUT_VAR, bad)]),
+                format!(
+                    "DYN_METRICS_OTLP_SHUTDOWN_TIMEOUT={bad:?} is invalid: expected a duration \
+                     above zero, such as 5s, 500ms or 1m"
+                )
+            );
+        }
     }
 
     #[test]

@@ -303,12 +303,12 @@ impl RuntimeBuilder {
     ///         OtlpConfig::new()
     ///             .with_endpoint("http://127.0.0.1:4318/v1/metrics")
     ///             .with_interval(Duration::from_secs(15))
-    ///             .with_export_timeout(Duration::from_millis(200))
+    ///             .with_shutdown_timeout(Duration::from_millis(200))
     ///             .with_temporality(Temporality::Delta)
     ///             .with_service_name("worker"),
     ///     )
     ///     .build()?;
-    /// runtime.shutdown(); // a final export, bounded by the export timeout
+    /// runtime.shutdown(); // a final export, bounded by the shutdown timeout
     /// # Ok(()) }
     /// ```
     #[cfg(feature = "otlp")]
