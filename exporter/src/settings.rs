@@ -135,3 +135,57 @@ pub fn parse_duration(value: &str) -> Result<std::time::Duration, &'static str> 
     };
     std::time::Duration::try_from_secs_f64(seconds).map_err(|_| EXPECTED)
 }
+
+/// A duration as the `DYN_*` variables write it, in its largest whole unit: `24h`, `5m`,
+/// `30s`, `250ms` (a fraction of a millisecond is shown in nanoseconds).
+///
+/// ```
+/// use std::time::Duration;
+/// use dynamo_exporter::format_duration;
+///
+/// assert_eq!(format_duration(Duration::from_secs(300)), "5m");
+/// assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+/// ```
+#[must_use]
+pub fn format_duration(duration: std::time::Duration) -> String {
+    let nanos = duration.as_nanos();
+    let units: [(u128, &str); 4] = [
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+    ];
+    for (size, unit) in units {
+        if nanos >= size && nanos % size == 0 {
+            return format!("{}{unit}", nanos / size);
+        }
+    }
+    format!("{nanos}ns")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn durations_read_and_written() {
+        let cases = [
+            ("90s", Duration::from_secs(90), "90s"),
+            ("5m", Duration::from_secs(300), "5m"),
+            ("1h", Duration::from_secs(3600), "1h"),
+            ("168h", Duration::from_secs(7 * 86400), "168h"),
+            ("500ms", Duration::from_millis(500), "500ms"),
+            ("1.5s", Duration::from_millis(1500), "1500ms"),
+            ("0", Duration::ZERO, "0ns"),
+        ];
+        for (text, duration, written) in cases {
+            assert_eq!(parse_duration(text), Ok(duration), "{text}");
+            assert_eq!(format_duration(duration), written, "{text}");
+        }
+        for bad in ["-1", "5 days", "m", "1e400", "abc", "5x", ""] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}

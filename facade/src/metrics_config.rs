@@ -11,8 +11,12 @@ use crate::{MetricsError, const_labels};
 /// `DYN_METRICS_MAX_SERIES`: series one metric may hold (default 10,000; `0` = no bound).
 pub const MAX_SERIES_VAR: &str = "DYN_METRICS_MAX_SERIES";
 /// `DYN_METRICS_IDLE_TIMEOUT`: drop macro series unchanged this long (`90s`, `5m`, `1h`,
-/// `500ms`, or plain seconds; `0` or `off`, the default, never).
+/// `500ms`, or plain seconds; `0` or `off`, the default, never; at most
+/// [`MAX_SERIES_IDLE_TIMEOUT`]).
 pub const SERIES_IDLE_TIMEOUT_VAR: &str = "DYN_METRICS_IDLE_TIMEOUT";
+/// The longest idle timeout of macro series: a week. A series unchanged for longer is kept
+/// only by turning the timeout off.
+pub const MAX_SERIES_IDLE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 /// `DYN_METRICS_CONST_LABELS`: labels added to every series of the page, such as
 /// `cluster=us-west,team=infer` (a literal `,`, `=` or `\` in a value written `\,`, `\=`,
 /// `\\`).
@@ -191,6 +195,17 @@ impl SeriesIdleTimeout {
         }
     }
 
+    /// The timeout, unless it is longer than [`MAX_SERIES_IDLE_TIMEOUT`]; the error is that
+    /// bound as the variable writes it.
+    pub(crate) fn within_bound(self) -> Result<Self, String> {
+        match self {
+            Self::After(timeout) if timeout > MAX_SERIES_IDLE_TIMEOUT => {
+                Err(dynamo_exporter::format_duration(MAX_SERIES_IDLE_TIMEOUT))
+            }
+            _ => Ok(self),
+        }
+    }
+
     /// How long a series may stay unchanged, or `None` for ever.
     pub(crate) fn duration(self) -> Option<Duration> {
         match self {
@@ -200,30 +215,18 @@ impl SeriesIdleTimeout {
     }
 }
 
-/// `90s`, `5m`, `1h`, `500ms` or plain seconds; `0` and `off` mean never.
-fn parse_duration(value: &str) -> Result<SeriesIdleTimeout, &'static str> {
+/// `90s`, `5m`, `1h`, `500ms` or plain seconds, at most [`MAX_SERIES_IDLE_TIMEOUT`]; `0` and
+/// `off` mean never.
+fn parse_duration(value: &str) -> Result<SeriesIdleTimeout, String> {
     const EXPECTED: &str = "expected a duration such as 90s, 5m, 1h or 500ms (0 or off: never)";
     if value.eq_ignore_ascii_case("off") {
         return Ok(SeriesIdleTimeout::Never);
     }
-    let split = value
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(value.len());
-    let (number, unit) = value.split_at(split);
-    let number: f64 = number.parse().map_err(|_| EXPECTED)?;
-    let seconds = match unit.trim() {
-        "" | "s" => number,
-        "ms" => number / 1000.0,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => return Err(EXPECTED),
-    };
-    if !seconds.is_finite() || seconds > 1e9 {
-        return Err(EXPECTED);
-    }
-    Ok(SeriesIdleTimeout::from_option(Some(
-        Duration::from_secs_f64(seconds),
-    )))
+    let duration = dynamo_exporter::parse_duration(value).map_err(|_| EXPECTED)?;
+    let timeout = SeriesIdleTimeout::from_option(Some(duration));
+    timeout
+        .within_bound()
+        .map_err(|max| format!("expected at most {max} (0 or off: never)"))
 }
 
 /// A bad value read from the variable `var`.
@@ -256,8 +259,16 @@ mod tests {
         for bad in ["-1", "5 days", "m", "1e400", "abc", "5x"] {
             assert_eq!(
                 parse_duration(bad),
-                Err("expected a duration such as 90s, 5m, 1h or 500ms (0 or off: never)"),
+                Err("expected a duration such as 90s, 5m, 1h or 500ms (0 or off: never)".into()),
                 "{bad} should be refused"
+            );
+        }
+        assert_eq!(parse_duration("168h"), after(MAX_SERIES_IDLE_TIMEOUT));
+        for too_long in ["168.5h", "604801", "9999999999"] {
+            assert_eq!(
+                parse_duration(too_long),
+                Err("expected at most 168h (0 or off: never)".into()),
+                "{too_long} should be refused"
             );
         }
     }

@@ -25,7 +25,7 @@ use crate::scope::{self, Scoped};
 use crate::system_server::{HealthStatus, SystemState};
 use crate::{Metrics, MetricsError, Naming};
 
-pub use builder::RuntimeBuilder;
+pub use builder::{MAX_CALLBACK_TIMEOUT, RuntimeBuilder};
 
 /// The recorder each runtime puts macro calls through.
 pub(crate) type RuntimeRecorder = Naming<RegistryRecorder>;

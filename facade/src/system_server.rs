@@ -55,6 +55,14 @@ pub const LISTEN_BACKLOG_VAR: &str = "DYN_SYSTEM_LISTEN_BACKLOG";
 /// `DYN_SYSTEM_CALLBACK_THREADS`: threads that run pre-scrape callbacks (default 4).
 pub const CALLBACK_THREADS_VAR: &str = "DYN_SYSTEM_CALLBACK_THREADS";
 
+/// The longest [`HEADER_TIMEOUT_VAR`]: five minutes to send a request head.
+pub const MAX_HEADER_TIMEOUT: Duration = Duration::from_secs(300);
+/// The longest [`IDLE_TIMEOUT_VAR`]: an hour, well past Prometheus' own 5-minute idle timeout
+/// and any scrape interval.
+pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The longest [`WRITE_TIMEOUT_VAR`]: five minutes without progress.
+pub const MAX_WRITE_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// The default bind address.
 pub const DEFAULT_HOST: &str = "0.0.0.0";
 /// The default number of threads that run pre-scrape callbacks.

@@ -8,6 +8,7 @@ use http::{HeaderName, HeaderValue, Uri};
 use super::resource;
 use crate::settings::SettingError;
 use crate::settings::SettingSource;
+use crate::settings::{format_duration, parse_duration};
 
 /// `OTEL_METRICS_EXPORTER`: `otlp` turns export on; `none` or `prometheus` (the scrape,
 /// always on) leave it off. A comma-separated list may name several.
@@ -64,6 +65,15 @@ pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Kubernetes gives a pod between SIGTERM and SIGKILL, beside the status server's own
 /// shutdown.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest time one request may take: past it a collector is down, not slow.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+/// The longest time one export may take, retries included.
+pub const MAX_EXPORT_TIMEOUT: Duration = Duration::from_secs(300);
+/// The longest time between two collections: a day.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// The longest time the final export at shutdown may take: past a minute, a pod's grace
+/// period has usually ended and the process is killed anyway.
+pub const MAX_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Encoded requests waiting to be sent at most, unless told otherwise; past it the oldest is
 /// dropped.
 pub const DEFAULT_MAX_QUEUED_REQUESTS: usize = 4;
@@ -280,7 +290,8 @@ impl OtlpConfig {
             config.headers = pairs;
         }
         if let Some((var, value)) = either(METRICS_TIMEOUT_VAR, TIMEOUT_VAR) {
-            config.timeout = millis(&value).map_err(|reason| env(var, &value, reason))?;
+            config.timeout =
+                millis(&value, MAX_TIMEOUT).map_err(|reason| env(var, &value, reason))?;
         }
         if let Some((var, value)) = either(METRICS_COMPRESSION_VAR, COMPRESSION_VAR) {
             config.compression =
@@ -291,14 +302,16 @@ impl OtlpConfig {
                 Temporality::parse(&value).map_err(|reason| env(var, &value, reason))?;
         }
         if let Some((var, value)) = read(EXPORT_INTERVAL_VAR) {
-            config.interval = millis(&value).map_err(|reason| env(var, &value, reason))?;
+            config.interval =
+                millis(&value, MAX_INTERVAL).map_err(|reason| env(var, &value, reason))?;
         }
         if let Some((var, value)) = read(EXPORT_TIMEOUT_VAR) {
-            config.export_timeout = millis(&value).map_err(|reason| env(var, &value, reason))?;
+            config.export_timeout =
+                millis(&value, MAX_EXPORT_TIMEOUT).map_err(|reason| env(var, &value, reason))?;
         }
         if let Some((var, value)) = read(SHUTDOWN_TIMEOUT_VAR) {
-            config.shutdown_timeout =
-                duration(&value).map_err(|reason| env(var, &value, reason))?;
+            config.shutdown_timeout = duration(&value, MAX_SHUTDOWN_TIMEOUT)
+                .map_err(|reason| env(var, &value, reason))?;
         }
         if let Some((var, value)) = read(RESOURCE_ATTRIBUTES_VAR) {
             config.resource_attributes =
@@ -480,14 +493,26 @@ impl OtlpConfig {
             );
         }
         let durations = [
-            ("OtlpConfig::with_timeout", self.timeout),
-            ("OtlpConfig::with_interval", self.interval),
-            ("OtlpConfig::with_export_timeout", self.export_timeout),
-            ("OtlpConfig::with_shutdown_timeout", self.shutdown_timeout),
+            ("OtlpConfig::with_timeout", self.timeout, MAX_TIMEOUT),
+            ("OtlpConfig::with_interval", self.interval, MAX_INTERVAL),
+            (
+                "OtlpConfig::with_export_timeout",
+                self.export_timeout,
+                MAX_EXPORT_TIMEOUT,
+            ),
+            (
+                "OtlpConfig::with_shutdown_timeout",
+                self.shutdown_timeout,
+                MAX_SHUTDOWN_TIMEOUT,
+            ),
         ];
-        for (setting, duration) in durations {
+        for (setting, duration, max) in durations {
             if duration.is_zero() {
                 return Err(code(setting, &duration, "expected a duration above zero"));
+            }
+            if duration > max {
+                let reason = format!("expected a duration of at most {}", format_duration(max));
+                return Err(code(setting, &duration, reason));
             }
         }
         if self.max_queued_requests == 0 {
@@ -593,24 +618,35 @@ fn check_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), St
     Ok((header_name, header_value))
 }
 
-/// A duration above zero as the `DYN_*` variables write it (`5s`, `500ms`).
-fn duration(value: &str) -> Result<Duration, String> {
+/// A duration above zero and at most `max` as the `DYN_*` variables write it (`5s`,
+/// `500ms`).
+fn duration(value: &str, max: Duration) -> Result<Duration, String> {
     const EXPECTED: &str = "expected a duration above zero, such as 5s, 500ms or 1m";
-    match crate::settings::parse_duration(value) {
+    match parse_duration(value) {
+        Ok(duration) if duration > max => Err(format!("expected at most {}", format_duration(max))),
         Ok(duration) if !duration.is_zero() => Ok(duration),
         _ => Err(EXPECTED.into()),
     }
 }
 
-/// A whole number of milliseconds above zero.
-fn millis(value: &str) -> Result<Duration, String> {
+/// A whole number of milliseconds above zero and at most `max`.
+fn millis(value: &str, max: Duration) -> Result<Duration, String> {
     let expected = "expected a whole number of milliseconds above zero";
-    if !value.bytes().all(|b| b.is_ascii_digit()) {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(expected.into());
     }
+    let too_long = || {
+        format!(
+            "expected at most {} milliseconds ({})",
+            max.as_millis(),
+            format_duration(max)
+        )
+    };
     match value.parse::<u64>() {
-        Ok(0) | Err(_) => Err(expected.into()),
-        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Ok(0) => Err(expected.into()),
+        Ok(ms) if u128::from(ms) <= max.as_millis() => Ok(Duration::from_millis(ms)),
+        // Digits only: a number past u64 is too long as well.
+        Ok(_) | Err(_) => Err(too_long()),
     }
 }
 

@@ -25,6 +25,11 @@ use crate::requests::RequestClock;
 use crate::system_server::{self, HealthStatus, Port, Route, ServerSettings, SystemState};
 use crate::{MetricsError, NamingLayer};
 
+/// The longest [`RuntimeBuilder::callback_timeout`]: a scrape that waits longer for its
+/// callbacks has long been given up by Prometheus (whose scrape timeout is at most its
+/// interval).
+pub const MAX_CALLBACK_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Options for [`DistributedRuntime`]; [`DistributedRuntime::new`] uses the defaults.
 #[must_use]
 pub struct RuntimeBuilder {
@@ -69,9 +74,10 @@ impl Default for RuntimeBuilder {
 }
 
 impl RuntimeBuilder {
-    /// How long a scrape waits for its callbacks, all of them together (default 5 s). A
-    /// callback still running then is left to finish on its own and is not started again
-    /// until it has; one not started by then is not started for that scrape.
+    /// How long a scrape waits for its callbacks, all of them together (default 5 s, at most
+    /// [`MAX_CALLBACK_TIMEOUT`]). A callback still running then is left to finish on its own
+    /// and is not started again until it has; one not started by then is not started for that
+    /// scrape.
     pub fn callback_timeout(self, timeout: Duration) -> Self {
         Self {
             callback_timeout: timeout,
@@ -121,7 +127,8 @@ impl RuntimeBuilder {
     }
 
     /// Drops series created by `metrics` macros once their value has not changed for
-    /// `timeout` (default `None`, or `DYN_METRICS_IDLE_TIMEOUT`), checked at each scrape.
+    /// `timeout` (default `None`, or `DYN_METRICS_IDLE_TIMEOUT`; at most
+    /// [`crate::MAX_SERIES_IDLE_TIMEOUT`]), checked at each scrape.
     pub fn series_idle_timeout(self, timeout: Option<Duration>) -> Self {
         Self {
             series_idle_timeout: Some(SeriesIdleTimeout::from_option(timeout)),
@@ -340,7 +347,22 @@ impl RuntimeBuilder {
             metrics_config = metrics_config.with_max_series(max);
         }
         if let Some(timeout) = self.series_idle_timeout {
+            let timeout = timeout.within_bound().map_err(|max| {
+                SettingSource::code("RuntimeBuilder::series_idle_timeout", &timeout.duration())
+                    .invalid(format!("expected at most {max} (None or zero: never)"))
+            })?;
             metrics_config = metrics_config.with_idle_timeout(timeout);
+        }
+        if self.callback_timeout > MAX_CALLBACK_TIMEOUT {
+            return Err(SettingSource::code(
+                "RuntimeBuilder::callback_timeout",
+                &self.callback_timeout,
+            )
+            .invalid(format!(
+                "a timeout must be at most {}",
+                dynamo_exporter::format_duration(MAX_CALLBACK_TIMEOUT)
+            ))
+            .into());
         }
         if let Some(labels) = &self.const_labels {
             crate::const_labels::check(labels).map_err(|problem| {

@@ -12,8 +12,9 @@ use super::routes::{Route, RouteChoice, RoutePaths};
 use super::values::Port;
 use super::{
     CALLBACK_THREADS_VAR, DEFAULT_CALLBACK_THREADS, DEFAULT_HOST, HEADER_TIMEOUT_VAR, HOST_VAR,
-    HealthStatus, IDLE_TIMEOUT_VAR, LISTEN_BACKLOG_VAR, MAX_CONNECTIONS_VAR,
-    MAX_PENDING_SCRAPES_VAR, PORT_VAR, STARTING_HEALTH_VAR, WRITE_TIMEOUT_VAR, host, values,
+    HealthStatus, IDLE_TIMEOUT_VAR, LISTEN_BACKLOG_VAR, MAX_CONNECTIONS_VAR, MAX_HEADER_TIMEOUT,
+    MAX_IDLE_TIMEOUT, MAX_PENDING_SCRAPES_VAR, MAX_WRITE_TIMEOUT, PORT_VAR, STARTING_HEALTH_VAR,
+    WRITE_TIMEOUT_VAR, host, values,
 };
 use crate::MetricsError;
 use dynamo_exporter::SettingSource;
@@ -234,13 +235,22 @@ impl Choice {
         }
         let limits = &mut config.limits;
         let timeouts = [
-            (HEADER_TIMEOUT_VAR, &mut limits.header_read_timeout),
-            (IDLE_TIMEOUT_VAR, &mut limits.idle_timeout),
-            (WRITE_TIMEOUT_VAR, &mut limits.write_timeout),
+            (
+                HEADER_TIMEOUT_VAR,
+                &mut limits.header_read_timeout,
+                MAX_HEADER_TIMEOUT,
+            ),
+            (IDLE_TIMEOUT_VAR, &mut limits.idle_timeout, MAX_IDLE_TIMEOUT),
+            (
+                WRITE_TIMEOUT_VAR,
+                &mut limits.write_timeout,
+                MAX_WRITE_TIMEOUT,
+            ),
         ];
-        for (var, slot) in timeouts {
+        for (var, slot, max) in timeouts {
             if let Some(value) = read(var) {
-                *slot = values::seconds(&value).map_err(|reason| invalid(var, &value, reason))?;
+                *slot =
+                    values::seconds(&value, max).map_err(|reason| invalid(var, &value, reason))?;
             }
         }
         let counts = [
@@ -284,21 +294,24 @@ impl Choice {
                 "RuntimeBuilder::header_read_timeout",
                 given.header_read_timeout,
                 &mut limits.header_read_timeout,
+                MAX_HEADER_TIMEOUT,
             ),
             (
                 "RuntimeBuilder::idle_timeout",
                 given.idle_timeout,
                 &mut limits.idle_timeout,
+                MAX_IDLE_TIMEOUT,
             ),
             (
                 "RuntimeBuilder::write_timeout",
                 given.write_timeout,
                 &mut limits.write_timeout,
+                MAX_WRITE_TIMEOUT,
             ),
         ];
-        for (setting, duration, slot) in timeouts {
+        for (setting, duration, slot, max) in timeouts {
             if let Some(duration) = duration {
-                *slot = values::duration_above_zero(duration)
+                *slot = values::timeout_within(duration, max)
                     .map_err(|reason| in_code(setting, &duration, reason))?;
             }
         }

@@ -3,6 +3,8 @@
 use std::num::NonZeroU16;
 use std::time::Duration;
 
+use dynamo_exporter::format_duration;
+
 /// Whether the status server runs, and on which port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Port {
@@ -54,8 +56,8 @@ pub(super) fn port(value: &str) -> Result<Port, String> {
         .map_err(|_| expected.to_string())
 }
 
-/// A number of seconds above zero, fractions allowed: `10`, `2.5`.
-pub(super) fn seconds(value: &str) -> Result<Duration, String> {
+/// A number of seconds above zero and at most `max`, fractions allowed: `10`, `2.5`.
+pub(super) fn seconds(value: &str, max: Duration) -> Result<Duration, String> {
     let expected = "expected a number of seconds above zero, such as 10 or 2.5";
     let plain = value.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && value.bytes().any(|b| b.is_ascii_digit());
@@ -63,8 +65,19 @@ pub(super) fn seconds(value: &str) -> Result<Duration, String> {
         return Err(expected.into());
     }
     let secs: f64 = value.parse().map_err(|_| expected.to_string())?;
-    let duration = Duration::try_from_secs_f64(secs).map_err(|_| expected.to_string())?;
+    let too_long = || {
+        format!(
+            "expected at most {} seconds ({})",
+            max.as_secs(),
+            format_duration(max)
+        )
+    };
+    // Digits only: a number too large for a duration is too long as well.
+    let duration = Duration::try_from_secs_f64(secs).map_err(|_| too_long())?;
     duration_above_zero(duration).map_err(|_| expected.to_string())?;
+    if duration > max {
+        return Err(too_long());
+    }
     Ok(duration)
 }
 
@@ -84,6 +97,19 @@ pub(super) fn count(value: &str) -> Result<usize, String> {
 pub(super) fn duration_above_zero(duration: Duration) -> Result<Duration, String> {
     if duration.is_zero() {
         Err("a timeout must be longer than zero".into())
+    } else {
+        Ok(duration)
+    }
+}
+
+/// A timeout given in code: above zero and at most `max`.
+pub(crate) fn timeout_within(duration: Duration, max: Duration) -> Result<Duration, String> {
+    let duration = duration_above_zero(duration)?;
+    if duration > max {
+        Err(format!(
+            "a timeout must be at most {}",
+            format_duration(max)
+        ))
     } else {
         Ok(duration)
     }
@@ -127,15 +153,27 @@ mod tests {
 
     #[test]
     fn parses_seconds_and_counts() {
-        assert_eq!(seconds("10"), Ok(Duration::from_secs(10)));
-        assert_eq!(seconds("2.5"), Ok(Duration::from_millis(2500)));
-        assert_eq!(seconds("0.001"), Ok(Duration::from_millis(1)));
+        let hour = Duration::from_secs(3600);
+        assert_eq!(seconds("10", hour), Ok(Duration::from_secs(10)));
+        assert_eq!(seconds("2.5", hour), Ok(Duration::from_millis(2500)));
+        assert_eq!(seconds("0.001", hour), Ok(Duration::from_millis(1)));
+        assert_eq!(seconds("3600", hour), Ok(hour));
         for bad in [
             "0", "0.0", "-1", "1e3", "ten", "", ".", "1.2.3", "inf", "NaN",
         ] {
-            assert!(seconds(bad).is_err(), "{bad:?} should be refused");
+            assert!(seconds(bad, hour).is_err(), "{bad:?} should be refused");
         }
-        assert!(seconds("99999999999999999999999").is_err());
+        for too_long in [
+            "3600.001",
+            "18446744073709551615",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(
+                seconds(too_long, hour),
+                Err("expected at most 3600 seconds (1h)".to_string()),
+                "{too_long:?}"
+            );
+        }
         assert_eq!(count("1"), Ok(1));
         assert_eq!(count("128"), Ok(128));
         for bad in ["0", "-1", "1.5", "x", "99999999999999999999999"] {
