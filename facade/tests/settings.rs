@@ -173,6 +173,29 @@ const FROM_THE_ENVIRONMENT: &[EnvCase] = &[
     EnvCase {
         vars: &[
             ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "Content-Length=5"),
+        ],
+        var: "OTEL_EXPORTER_OTLP_HEADERS",
+        value: "Content-Length=5",
+        reason: "the header \"Content-Length\" cannot be set: the exporter writes the headers \
+                 that frame and describe the request",
+    },
+    EnvCase {
+        vars: &[
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+                "x-key=1,transfer-encoding=chunked",
+            ),
+        ],
+        var: "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+        value: "x-key=1,transfer-encoding=chunked",
+        reason: "the header \"transfer-encoding\" cannot be set: the exporter writes the \
+                 headers that frame and describe the request",
+    },
+    EnvCase {
+        vars: &[
+            ("OTEL_METRICS_EXPORTER", "otlp"),
             ("OTEL_METRIC_EXPORT_TIMEOUT", "3600000"),
         ],
         var: "OTEL_METRIC_EXPORT_TIMEOUT",
@@ -390,6 +413,13 @@ fn a_bad_value_given_in_code_names_the_builder_method_and_no_variable() {
             "OtlpConfig::with_interval",
             "0ns",
             "expected a duration above zero",
+        ),
+        (
+            code().otlp(OtlpConfig::new().with_header("Host", "collector")),
+            "OtlpConfig::with_header",
+            "(\"Host\", \"collector\")",
+            "the header \"Host\" cannot be set: the exporter writes the headers that frame and \
+             describe the request",
         ),
         (
             code().otlp(OtlpConfig::new().with_timeout(Duration::from_secs(3600))),

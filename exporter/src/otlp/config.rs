@@ -23,7 +23,8 @@ pub const METRICS_ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
 pub const PROTOCOL_VAR: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
 /// `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`: overrides [`PROTOCOL_VAR`] for metrics.
 pub const METRICS_PROTOCOL_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
-/// `OTEL_EXPORTER_OTLP_HEADERS`: `key=value,key2=value2`, percent-encoded.
+/// `OTEL_EXPORTER_OTLP_HEADERS`: `key=value,key2=value2`, percent-encoded. Headers that
+/// frame or describe the request (`Content-Length`, `Content-Type`, `Host`, ...) are refused.
 pub const HEADERS_VAR: &str = "OTEL_EXPORTER_OTLP_HEADERS";
 /// `OTEL_EXPORTER_OTLP_METRICS_HEADERS`: overrides [`HEADERS_VAR`] for metrics.
 pub const METRICS_HEADERS_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
@@ -332,7 +333,10 @@ impl OtlpConfig {
         }
     }
 
-    /// Adds a header sent with every request (an API key, say).
+    /// Adds a header sent with every request (an API key, say). Headers that frame or
+    /// describe the request (`Content-Length`, `Transfer-Encoding`, `Content-Type`,
+    /// `Content-Encoding`, `Host`, `Connection` and the other hop-by-hop ones) are refused
+    /// when the exporter starts.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -610,9 +614,33 @@ fn check_endpoint(endpoint: &str) -> Result<Uri, String> {
     Ok(uri)
 }
 
+/// Headers the exporter writes itself, or that frame the request or its connection: given
+/// again they would send two lengths or two types, or change how the body is read.
+const RESERVED_HEADERS: [&str; 12] = [
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-type",
+    "expect",
+    "host",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
 fn check_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
     let header_name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| format!("{name:?} is not a valid HTTP header name"))?;
+    // `HeaderName` is lowercase.
+    if RESERVED_HEADERS.contains(&header_name.as_str()) {
+        return Err(format!(
+            "the header {name:?} cannot be set: the exporter writes the headers that frame and \
+             describe the request"
+        ));
+    }
     let header_value = HeaderValue::from_str(value)
         .map_err(|_| format!("the value of header {name:?} holds characters HTTP cannot carry"))?;
     Ok((header_name, header_value))
@@ -859,6 +887,61 @@ mod tests {
         for (vars, expected) in cases {
             assert_eq!(error_of(vars), expected, "{vars:?}");
         }
+    }
+
+    #[test]
+    fn headers_that_frame_or_describe_the_request_are_refused_in_any_case() {
+        let refused = [
+            "Content-Length",
+            "transfer-encoding",
+            "CONTENT-TYPE",
+            "Content-Encoding",
+            "Host",
+            "connection",
+            "Keep-Alive",
+            "Proxy-Connection",
+            "TE",
+            "Trailer",
+            "Upgrade",
+            "Expect",
+        ];
+        for name in refused {
+            let reason = format!(
+                "the header {name:?} cannot be set: the exporter writes the headers that frame \
+                 and describe the request"
+            );
+            let value = format!("x-tenant=a,{name}=5");
+            let vars = vec![
+                (EXPORTER_VAR, "otlp".to_string()),
+                (HEADERS_VAR, value.clone()),
+            ];
+            let error = OtlpConfig::from_lookup(|var| {
+                vars.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone())
+            })
+            .unwrap_err();
+            assert_eq!(
+                error,
+                SettingSource::env(HEADERS_VAR, &value).invalid(reason.clone()),
+                "{name}"
+            );
+            let error = OtlpConfig::new()
+                .with_header(name, "5")
+                .resolve()
+                .unwrap_err();
+            assert_eq!(
+                error,
+                SettingSource::code("OtlpConfig::with_header", &(name, "5")).invalid(reason),
+                "{name}"
+            );
+        }
+        // Other headers, the user agent and authorization among them, are sent as given.
+        let config = on(&[(
+            METRICS_HEADERS_VAR,
+            "Authorization=Bearer%20x,User-Agent=worker/1,x-content-length=5",
+        )])
+        .unwrap();
+        assert_eq!(config.headers().len(), 3);
+        assert!(config.resolve().is_ok());
     }
 
     #[test]
