@@ -173,6 +173,36 @@ const FROM_THE_ENVIRONMENT: &[EnvCase] = &[
     EnvCase {
         vars: &[
             ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"),
+        ],
+        var: "OTEL_EXPORTER_OTLP_ENDPOINT",
+        value: "http://",
+        reason: "the URL has no host",
+    },
+    EnvCase {
+        vars: &[
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "http://collector:99999/v1/metrics",
+            ),
+        ],
+        var: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        value: "http://collector:99999/v1/metrics",
+        reason: "the port must be from 1 to 65535",
+    },
+    EnvCase {
+        vars: &[
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:0"),
+        ],
+        var: "OTEL_EXPORTER_OTLP_ENDPOINT",
+        value: "http://collector:0",
+        reason: "the port must be from 1 to 65535",
+    },
+    EnvCase {
+        vars: &[
+            ("OTEL_METRICS_EXPORTER", "otlp"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "Content-Length=5"),
         ],
         var: "OTEL_EXPORTER_OTLP_HEADERS",
@@ -413,6 +443,12 @@ fn a_bad_value_given_in_code_names_the_builder_method_and_no_variable() {
             "OtlpConfig::with_interval",
             "0ns",
             "expected a duration above zero",
+        ),
+        (
+            code().otlp(OtlpConfig::new().with_endpoint("http://127.0.0.1:0/v1/metrics")),
+            "OtlpConfig::with_endpoint",
+            "\"http://127.0.0.1:0/v1/metrics\"",
+            "the port must be from 1 to 65535",
         ),
         (
             code().otlp(OtlpConfig::new().with_header("Host", "collector")),

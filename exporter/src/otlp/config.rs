@@ -243,9 +243,11 @@ impl OtlpConfig {
     ///
     /// [`SettingError::InvalidEnv`] naming the variable and its value: an unknown
     /// exporter, a protocol other than `http/protobuf`, an endpoint that is not an `http` or
-    /// `https` URL, a header or resource attribute list that is not `key=value,...`, a
-    /// timeout or interval that is not a whole number of milliseconds above zero, an unknown
-    /// compression or temporality.
+    /// `https` URL with a host (and a port from 1 to 65535 when it names one), a header or
+    /// resource attribute list that is not `key=value,...`, a header that frames or
+    /// describes the request, a timeout or interval that is not a whole number of
+    /// milliseconds above zero or is past its maximum, a shutdown timeout that is not a
+    /// duration above zero or is past its maximum, an unknown compression or temporality.
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, SettingError> {
@@ -279,6 +281,8 @@ impl OtlpConfig {
             check_endpoint(&value).map_err(|reason| env(var, &value, reason))?;
             config.endpoint = value;
         } else if let Some((var, value)) = read(ENDPOINT_VAR) {
+            // The base is checked alone: `http://` would otherwise become `http://v1/metrics`.
+            check_endpoint(&value).map_err(|reason| env(var, &value, reason))?;
             let endpoint = signal_endpoint(&value);
             check_endpoint(&endpoint).map_err(|reason| env(var, &value, reason))?;
             config.endpoint = endpoint;
@@ -484,8 +488,9 @@ impl OtlpConfig {
     /// # Errors
     ///
     /// [`SettingError::InvalidSetting`] naming the `with_*` method: an endpoint that is
-    /// not an `http` or `https` URL, a header that HTTP cannot carry, a duration or queue
-    /// bound of zero.
+    /// not an `http` or `https` URL with a host (and a port from 1 to 65535 when it names
+    /// one), a header that HTTP cannot carry or that frames or describes the request, a
+    /// duration of zero or past its maximum, a queue bound of zero.
     pub(crate) fn resolve(&self) -> Result<Resolved, SettingError> {
         let endpoint = check_endpoint(&self.endpoint)
             .map_err(|reason| code("OtlpConfig::with_endpoint", &self.endpoint, reason))?;
@@ -602,14 +607,34 @@ fn signal_endpoint(base: &str) -> String {
     }
 }
 
+/// An `http` or `https` URL with a host, and a port from 1 to 65535 when it names one.
 fn check_endpoint(endpoint: &str) -> Result<Uri, String> {
     const EXPECTED: &str = "expected an http:// or https:// URL";
+    const NO_HOST: &str = "the URL has no host";
+    let after_scheme = endpoint
+        .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"));
+    if after_scheme.is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', ':', '?', '#'])) {
+        return Err(NO_HOST.into());
+    }
     let uri: Uri = endpoint.parse().map_err(|_| EXPECTED)?;
     if !matches!(uri.scheme_str(), Some("http" | "https")) {
         return Err(EXPECTED.into());
     }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err("the URL has no host".into());
+    let Some(authority) = uri.authority() else {
+        return Err(NO_HOST.into());
+    };
+    if authority.host().is_empty() {
+        return Err(NO_HOST.into());
+    }
+    // A port the URL names must be one a connection can use: not 0, not past 65535, not
+    // empty (`host:`).
+    let has_port = authority
+        .as_str()
+        .rsplit_once(':')
+        .is_some_and(|(_, after)| !after.contains(']'));
+    if has_port && !authority.port_u16().is_some_and(|port| port > 0) {
+        return Err("the port must be from 1 to 65535".into());
     }
     Ok(uri)
 }
@@ -774,6 +799,75 @@ mod tests {
         for (vars, expected) in cases {
             assert_eq!(on(vars).unwrap().endpoint(), expected, "{vars:?}");
         }
+    }
+
+    #[test]
+    fn endpoints_need_a_scheme_a_host_and_a_port_from_1_to_65535() {
+        let cases: [(&'static str, &'static str, &str); 9] = [
+            (ENDPOINT_VAR, "http://", "the URL has no host"),
+            (METRICS_ENDPOINT_VAR, "http://", "the URL has no host"),
+            (
+                METRICS_ENDPOINT_VAR,
+                "http:///v1/metrics",
+                "the URL has no host",
+            ),
+            (ENDPOINT_VAR, "http://:4318", "the URL has no host"),
+            (
+                METRICS_ENDPOINT_VAR,
+                "http://c:99999/v1/metrics",
+                "the port must be from 1 to 65535",
+            ),
+            (
+                ENDPOINT_VAR,
+                "http://c:0",
+                "the port must be from 1 to 65535",
+            ),
+            (
+                ENDPOINT_VAR,
+                "https://c:/x",
+                "the port must be from 1 to 65535",
+            ),
+            (
+                ENDPOINT_VAR,
+                "http://c:4318x",
+                "the port must be from 1 to 65535",
+            ),
+            (
+                ENDPOINT_VAR,
+                "c:4318",
+                "expected an http:// or https:// URL",
+            ),
+        ];
+        for (var, value, reason) in cases {
+            assert_eq!(
+                on(&[(var, value)]).unwrap_err(),
+                SettingSource::env(var, value).invalid(reason),
+                "{var}={value}"
+            );
+        }
+        for good in [
+            "http://c:1/v1/metrics",
+            "https://c:65535/v1/metrics",
+            "http://[::1]:4318/v1/metrics",
+            "https://collector.example/otlp/v1/metrics",
+        ] {
+            assert_eq!(
+                on(&[(METRICS_ENDPOINT_VAR, good)]).unwrap().endpoint(),
+                good
+            );
+            assert!(
+                OtlpConfig::new().with_endpoint(good).resolve().is_ok(),
+                "{good}"
+            );
+        }
+        assert_eq!(
+            OtlpConfig::new()
+                .with_endpoint("http://c:0/v1/metrics")
+                .resolve()
+                .unwrap_err(),
+            SettingSource::code("OtlpConfig::with_endpoint", &"http://c:0/v1/metrics")
+                .invalid("the port must be from 1 to 65535")
+        );
     }
 
     #[test]
