@@ -100,6 +100,23 @@ pub enum SettingError {
     },
 }
 
+/// Reads the variable `var` of the process environment: `None` when it is unset. What the
+/// settings' `from_env` functions read with.
+///
+/// # Errors
+///
+/// [`SettingError::InvalidEnv`] naming the variable when its value is not UTF-8, rather than
+/// a value with its bytes replaced by U+FFFD (the error shows it so).
+pub fn env_var(var: &'static str) -> Result<Option<String>, SettingError> {
+    match std::env::var_os(var) {
+        None => Ok(None),
+        Some(value) => value.into_string().map(Some).map_err(|value| {
+            SettingSource::env(var, &value.to_string_lossy())
+                .invalid("the value is not valid UTF-8")
+        }),
+    }
+}
+
 /// Reads a duration as the `DYN_*` variables write it: `90s`, `5m`, `1h`, `500ms`, or a plain
 /// number of seconds; fractions allowed (`1.5s`). Zero is returned as it is: callers decide
 /// what it means.

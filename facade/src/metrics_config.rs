@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use dynamo_exporter::{DEFAULT_MAX_SERIES, SettingSource};
+use dynamo_exporter::{DEFAULT_MAX_SERIES, SettingError, SettingSource};
 
 use crate::{MetricsError, const_labels};
 
@@ -79,13 +79,30 @@ impl MetricsConfig {
     /// (the reason names the pair), or a process switch other than `0`/`1`, `false`/`true`,
     /// `off`/`on`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MetricsError> {
-        let read = |var: &str| {
-            lookup(var)
+        Self::from_vars(&|var| Ok(lookup(var)))
+    }
+
+    /// Reads the `DYN_METRICS_*` variables of the process environment.
+    ///
+    /// # Errors
+    ///
+    /// As [`MetricsConfig::from_lookup`], and [`MetricsError::InvalidEnv`] naming a variable
+    /// whose value is not UTF-8.
+    pub fn from_env() -> Result<Self, MetricsError> {
+        Self::from_vars(&dynamo_exporter::env_var)
+    }
+
+    /// As [`MetricsConfig::from_lookup`], through a lookup that may fail.
+    pub(crate) fn from_vars(
+        lookup: &dyn Fn(&'static str) -> Result<Option<String>, SettingError>,
+    ) -> Result<Self, MetricsError> {
+        let read = |var: &'static str| -> Result<Option<String>, SettingError> {
+            Ok(lookup(var)?
                 .map(|value| value.trim().to_string())
-                .filter(|value| !value.is_empty())
+                .filter(|value| !value.is_empty()))
         };
         let mut config = Self::default();
-        if let Some(value) = read(MAX_SERIES_VAR) {
+        if let Some(value) = read(MAX_SERIES_VAR)? {
             config.max_series = value.parse().map_err(|_| {
                 invalid(
                     MAX_SERIES_VAR,
@@ -94,18 +111,18 @@ impl MetricsConfig {
                 )
             })?;
         }
-        if let Some(value) = read(SERIES_IDLE_TIMEOUT_VAR) {
+        if let Some(value) = read(SERIES_IDLE_TIMEOUT_VAR)? {
             config.idle_timeout = parse_duration(&value)
                 .map_err(|reason| invalid(SERIES_IDLE_TIMEOUT_VAR, &value, reason))?;
         }
         // Values keep their spaces: only an empty or all-blank variable means none.
-        if let Some(value) = lookup(CONST_LABELS_VAR).filter(|v| !v.trim().is_empty()) {
+        if let Some(value) = lookup(CONST_LABELS_VAR)?.filter(|v| !v.trim().is_empty()) {
             config.const_labels = const_labels::parse(&value).map_err(|problem| {
                 let reason = format!("pair {:?}: {}", problem.pair, problem.reason);
                 invalid(CONST_LABELS_VAR, &value, reason)
             })?;
         }
-        if let Some(value) = read(PROCESS_METRICS_VAR) {
+        if let Some(value) = read(PROCESS_METRICS_VAR)? {
             config.process_metrics = parse_switch(&value).ok_or_else(|| {
                 let reason = "expected 1, true or on (show the process metrics) or 0, false or off";
                 invalid(PROCESS_METRICS_VAR, &value, reason)

@@ -128,7 +128,19 @@ const FROM_THE_ENVIRONMENT: &[EnvCase] = &[
         vars: &[("DYN_SYSTEM_CALLBACK_THREADS", "many")],
         var: "DYN_SYSTEM_CALLBACK_THREADS",
         value: "many",
-        reason: "expected a whole number above zero",
+        reason: "expected a whole number from 1 to 64",
+    },
+    EnvCase {
+        vars: &[("DYN_SYSTEM_CALLBACK_THREADS", "18446744073709551615")],
+        var: "DYN_SYSTEM_CALLBACK_THREADS",
+        value: "18446744073709551615",
+        reason: "expected a whole number from 1 to 64",
+    },
+    EnvCase {
+        vars: &[("DYN_SYSTEM_CALLBACK_THREADS", "65")],
+        var: "DYN_SYSTEM_CALLBACK_THREADS",
+        value: "65",
+        reason: "expected a whole number from 1 to 64",
     },
     EnvCase {
         vars: &[("DYN_METRICS_MAX_SERIES", "lots")],
@@ -423,7 +435,13 @@ fn a_bad_value_given_in_code_names_the_builder_method_and_no_variable() {
             code().callback_threads(0),
             "RuntimeBuilder::callback_threads",
             "0",
-            "expected a whole number above zero",
+            "expected a whole number from 1 to 64",
+        ),
+        (
+            code().callback_threads(65),
+            "RuntimeBuilder::callback_threads",
+            "65",
+            "expected a whole number from 1 to 64",
         ),
         (
             code().const_labels(&[("dynamo_x", "1")]),
@@ -641,4 +659,75 @@ fn every_duration_at_its_maximum_is_accepted() {
         .build()
         .unwrap();
     drop(runtime);
+}
+
+/// A child of this test binary runs `test` with `var` set to bytes that are not UTF-8 (a
+/// test cannot change its own process' environment safely) and the `also` variables set, and
+/// must pass.
+fn run_with_non_utf8(test: &str, var: &str, value: &[u8], also: &[(&str, &str)]) {
+    use std::os::unix::ffi::OsStrExt;
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(var, std::ffi::OsStr::from_bytes(value))
+        .envs(also.iter().copied())
+        .env("DYN_SETTINGS_TEST_CHILD", var)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success() && String::from_utf8_lossy(&output.stdout).contains("1 passed"),
+        "{test} with {var} not UTF-8 failed in the child:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The error every reader of the process environment gives for `var`, whose value is
+/// `lossy` once its bytes that are not UTF-8 are replaced.
+fn assert_not_utf8(error: &MetricsError, var: &str, lossy: &str) {
+    assert!(
+        matches!(
+            error,
+            MetricsError::InvalidEnv { var: v, value, reason }
+                if *v == var && value == lossy && reason == "the value is not valid UTF-8"
+        ),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_value_of_the_environment_that_is_not_utf8_is_an_error_naming_the_variable() {
+    const TEST: &str =
+        "a_value_of_the_environment_that_is_not_utf8_is_an_error_naming_the_variable";
+    let Some(var) = std::env::var_os("DYN_SETTINGS_TEST_CHILD") else {
+        for var in [
+            "DYN_METRICS_CONST_LABELS",
+            "DYN_SYSTEM_HOST",
+            "DYN_SYSTEM_HEALTH_PATH",
+        ] {
+            run_with_non_utf8(TEST, var, b"team=infer\xff", &[]);
+        }
+        let otlp_on = [("OTEL_METRICS_EXPORTER", "otlp")];
+        run_with_non_utf8(
+            TEST,
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            b"team=infer\xff",
+            &otlp_on,
+        );
+        return;
+    };
+    let var = var.into_string().unwrap();
+    let lossy = "team=infer\u{fffd}";
+    let error = DistributedRuntime::builder()
+        .global_recorder(false)
+        .from_env()
+        .build()
+        .unwrap_err();
+    assert_not_utf8(&error, &var, lossy);
+    if var.starts_with("DYN_SYSTEM_") {
+        assert_not_utf8(&SystemServerConfig::from_env().unwrap_err(), &var, lossy);
+    }
+    if var.starts_with("OTEL_") {
+        let error = MetricsError::from(OtlpConfig::from_env().unwrap_err());
+        assert_not_utf8(&error, &var, lossy);
+    }
 }

@@ -230,9 +230,7 @@ impl OtlpConfig {
     ///
     /// As [`OtlpConfig::from_lookup`].
     pub fn from_env() -> Result<Option<Self>, SettingError> {
-        Self::from_lookup(|var| {
-            std::env::var_os(var).map(|value| value.to_string_lossy().into_owned())
-        })
+        Self::from_vars(crate::settings::env_var)
     }
 
     /// Reads the `OTEL_*` variables through `lookup`: `None` unless `OTEL_METRICS_EXPORTER`
@@ -251,78 +249,91 @@ impl OtlpConfig {
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, SettingError> {
-        let read = |var: &'static str| {
-            lookup(var)
+        Self::from_vars(|var| Ok(lookup(var)))
+    }
+
+    /// As [`OtlpConfig::from_lookup`], through a lookup that may fail: the process
+    /// environment read by [`crate::env_var`] refuses a value that is not UTF-8.
+    ///
+    /// # Errors
+    ///
+    /// As [`OtlpConfig::from_lookup`], and the lookup's own error.
+    pub fn from_vars(
+        lookup: impl Fn(&'static str) -> Result<Option<String>, SettingError>,
+    ) -> Result<Option<Self>, SettingError> {
+        let read = |var: &'static str| -> Result<Option<(&'static str, String)>, SettingError> {
+            Ok(lookup(var)?
                 .map(|value| value.trim().to_string())
                 .filter(|value| !value.is_empty())
-                .map(|value| (var, value))
+                .map(|value| (var, value)))
         };
-        let either = |specific: &'static str, general: &'static str| {
-            read(specific).or_else(|| read(general))
+        let either = |specific: &'static str, general: &'static str| match read(specific)? {
+            Some(found) => Ok(Some(found)),
+            None => read(general),
         };
-        if let Some((var, value)) = read(SDK_DISABLED_VAR) {
+        if let Some((var, value)) = read(SDK_DISABLED_VAR)? {
             match value.to_ascii_lowercase().as_str() {
                 "true" => return Ok(None),
                 "false" => {}
                 _ => return Err(env(var, &value, "expected `true` or `false`")),
             }
         }
-        let Some((var, value)) = read(EXPORTER_VAR) else {
+        let Some((var, value)) = read(EXPORTER_VAR)? else {
             return Ok(None);
         };
         if !exporters_include_otlp(&value).map_err(|reason| env(var, &value, reason))? {
             return Ok(None);
         }
         let mut config = Self::new();
-        if let Some((var, value)) = either(METRICS_PROTOCOL_VAR, PROTOCOL_VAR) {
+        if let Some((var, value)) = either(METRICS_PROTOCOL_VAR, PROTOCOL_VAR)? {
             check_protocol(&value).map_err(|reason| env(var, &value, reason))?;
         }
-        if let Some((var, value)) = read(METRICS_ENDPOINT_VAR) {
+        if let Some((var, value)) = read(METRICS_ENDPOINT_VAR)? {
             check_endpoint(&value).map_err(|reason| env(var, &value, reason))?;
             config.endpoint = value;
-        } else if let Some((var, value)) = read(ENDPOINT_VAR) {
+        } else if let Some((var, value)) = read(ENDPOINT_VAR)? {
             // The base is checked alone: `http://` would otherwise become `http://v1/metrics`.
             check_endpoint(&value).map_err(|reason| env(var, &value, reason))?;
             let endpoint = signal_endpoint(&value);
             check_endpoint(&endpoint).map_err(|reason| env(var, &value, reason))?;
             config.endpoint = endpoint;
         }
-        if let Some((var, value)) = either(METRICS_HEADERS_VAR, HEADERS_VAR) {
+        if let Some((var, value)) = either(METRICS_HEADERS_VAR, HEADERS_VAR)? {
             let pairs = resource::parse_pairs(&value).map_err(|reason| env(var, &value, reason))?;
             for (name, header_value) in &pairs {
                 check_header(name, header_value).map_err(|reason| env(var, &value, reason))?;
             }
             config.headers = pairs;
         }
-        if let Some((var, value)) = either(METRICS_TIMEOUT_VAR, TIMEOUT_VAR) {
+        if let Some((var, value)) = either(METRICS_TIMEOUT_VAR, TIMEOUT_VAR)? {
             config.timeout =
                 millis(&value, MAX_TIMEOUT).map_err(|reason| env(var, &value, reason))?;
         }
-        if let Some((var, value)) = either(METRICS_COMPRESSION_VAR, COMPRESSION_VAR) {
+        if let Some((var, value)) = either(METRICS_COMPRESSION_VAR, COMPRESSION_VAR)? {
             config.compression =
                 Compression::parse(&value).map_err(|reason| env(var, &value, reason))?;
         }
-        if let Some((var, value)) = read(TEMPORALITY_VAR) {
+        if let Some((var, value)) = read(TEMPORALITY_VAR)? {
             config.temporality =
                 Temporality::parse(&value).map_err(|reason| env(var, &value, reason))?;
         }
-        if let Some((var, value)) = read(EXPORT_INTERVAL_VAR) {
+        if let Some((var, value)) = read(EXPORT_INTERVAL_VAR)? {
             config.interval =
                 millis(&value, MAX_INTERVAL).map_err(|reason| env(var, &value, reason))?;
         }
-        if let Some((var, value)) = read(EXPORT_TIMEOUT_VAR) {
+        if let Some((var, value)) = read(EXPORT_TIMEOUT_VAR)? {
             config.export_timeout =
                 millis(&value, MAX_EXPORT_TIMEOUT).map_err(|reason| env(var, &value, reason))?;
         }
-        if let Some((var, value)) = read(SHUTDOWN_TIMEOUT_VAR) {
+        if let Some((var, value)) = read(SHUTDOWN_TIMEOUT_VAR)? {
             config.shutdown_timeout = duration(&value, MAX_SHUTDOWN_TIMEOUT)
                 .map_err(|reason| env(var, &value, reason))?;
         }
-        if let Some((var, value)) = read(RESOURCE_ATTRIBUTES_VAR) {
+        if let Some((var, value)) = read(RESOURCE_ATTRIBUTES_VAR)? {
             config.resource_attributes =
                 resource::parse_pairs(&value).map_err(|reason| env(var, &value, reason))?;
         }
-        if let Some((_, value)) = read(SERVICE_NAME_VAR) {
+        if let Some((_, value)) = read(SERVICE_NAME_VAR)? {
             config.service_name = Some(value);
         }
         Ok(Some(config))

@@ -195,10 +195,11 @@ impl RuntimeBuilder {
 
     /// Reads the `DYN_SYSTEM_*` and `DYN_METRICS_*` environment variables when the runtime is
     /// built (as [`DistributedRuntime::new`] does). Settings given in code win over them.
-    pub fn system_server_from_env(self) -> Self {
-        self.system_server_env(|var| {
-            std::env::var_os(var).map(|value| value.to_string_lossy().into_owned())
-        })
+    /// A value that is not UTF-8 is an error of [`RuntimeBuilder::build`] naming the
+    /// variable.
+    pub fn system_server_from_env(mut self) -> Self {
+        self.server.lookup = Some(Box::new(dynamo_exporter::env_var));
+        self
     }
 
     /// Reads the system status server's settings through `lookup` (a variable's name to
@@ -209,7 +210,7 @@ impl RuntimeBuilder {
         mut self,
         lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
-        self.server.lookup = Some(Box::new(lookup));
+        self.server.lookup = Some(Box::new(move |var| Ok(lookup(var))));
         self
     }
 
@@ -340,7 +341,7 @@ impl RuntimeBuilder {
         #[cfg(not(feature = "otlp"))]
         crate::otlp::refuse_export(self.server.lookup.as_deref())?;
         let mut metrics_config = match &self.server.lookup {
-            Some(lookup) => MetricsConfig::from_lookup(lookup)?,
+            Some(lookup) => MetricsConfig::from_vars(lookup)?,
             None => MetricsConfig::default(),
         };
         if let Some(max) = self.max_series {

@@ -81,15 +81,24 @@ pub(super) fn seconds(value: &str, max: Duration) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// A whole number above zero.
-pub(super) fn count(value: &str) -> Result<usize, String> {
-    let expected = "expected a whole number above zero";
+/// A whole number above zero, and at most `max` (`usize::MAX` for no bound of its own).
+pub(super) fn count(value: &str, max: usize) -> Result<usize, String> {
+    let expected = expected_count(max);
     if !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(expected.into());
+        return Err(expected);
     }
     match value.parse::<usize>() {
-        Ok(0) | Err(_) => Err(expected.into()),
-        Ok(n) => Ok(n),
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        Ok(_) | Err(_) => Err(expected),
+    }
+}
+
+/// What a count must be.
+fn expected_count(max: usize) -> String {
+    if max == usize::MAX {
+        "expected a whole number above zero".into()
+    } else {
+        format!("expected a whole number from 1 to {max}")
     }
 }
 
@@ -115,12 +124,12 @@ pub(crate) fn timeout_within(duration: Duration, max: Duration) -> Result<Durati
     }
 }
 
-/// A count given in code: above zero.
-pub(super) fn count_above_zero(count: usize) -> Result<usize, String> {
-    if count == 0 {
-        Err("expected a whole number above zero".into())
-    } else {
+/// A count given in code: above zero, and at most `max`.
+pub(super) fn count_within(count: usize, max: usize) -> Result<usize, String> {
+    if (1..=max).contains(&count) {
         Ok(count)
+    } else {
+        Err(expected_count(max))
     }
 }
 
@@ -174,10 +183,17 @@ mod tests {
                 "{too_long:?}"
             );
         }
-        assert_eq!(count("1"), Ok(1));
-        assert_eq!(count("128"), Ok(128));
+        assert_eq!(count("1", usize::MAX), Ok(1));
+        assert_eq!(count("128", usize::MAX), Ok(128));
+        assert_eq!(count("64", 64), Ok(64));
         for bad in ["0", "-1", "1.5", "x", "99999999999999999999999"] {
-            assert!(count(bad).is_err(), "{bad:?} should be refused");
+            assert!(count(bad, usize::MAX).is_err(), "{bad:?} should be refused");
+        }
+        for bad in ["0", "65", "18446744073709551615"] {
+            assert_eq!(
+                count(bad, 64),
+                Err("expected a whole number from 1 to 64".to_string())
+            );
         }
     }
 }
