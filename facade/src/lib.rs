@@ -149,8 +149,9 @@ pub use hierarchy::{Component, Endpoint, Namespace};
 pub use layer::{Naming, NamingLayer};
 pub use level_metrics::Metrics;
 pub use metrics_config::{
-    CONST_LABELS_VAR, MAX_SERIES_IDLE_TIMEOUT, MAX_SERIES_VAR, MetricsConfig, PROCESS_METRICS_VAR,
-    SERIES_IDLE_TIMEOUT_VAR,
+    CONST_LABELS_VAR, DEFAULT_MAX_CALLBACK_TEXT_BYTES, MAX_CALLBACK_TEXT_BYTES_BOUND,
+    MAX_CALLBACK_TEXT_BYTES_VAR, MAX_SERIES_IDLE_TIMEOUT, MAX_SERIES_VAR, MetricsConfig,
+    PROCESS_METRICS_VAR, SERIES_IDLE_TIMEOUT_VAR,
 };
 pub use requests::{
     DEFAULT_REQUEST_DURATION_BUCKETS, RequestGuard, RequestMetrics, RequestMetricsOptions,

@@ -21,6 +21,17 @@ pub const MAX_SERIES_IDLE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600)
 /// `cluster=us-west,team=infer` (a literal `,`, `=` or `\` in a value written `\,`, `\=`,
 /// `\\`).
 pub const CONST_LABELS_VAR: &str = "DYN_METRICS_CONST_LABELS";
+/// `DYN_METRICS_MAX_CALLBACK_TEXT_BYTES`: the longest text one exposition callback or engine
+/// source may return for a scrape (default [`DEFAULT_MAX_CALLBACK_TEXT_BYTES`], at most
+/// [`MAX_CALLBACK_TEXT_BYTES_BOUND`]); a longer text is left off the page and counted.
+pub const MAX_CALLBACK_TEXT_BYTES_VAR: &str = "DYN_METRICS_MAX_CALLBACK_TEXT_BYTES";
+/// The default longest callback text: 4 MiB. A vLLM or SGLang page with histograms for a
+/// few models is 100 KB to 1 MB, so this leaves room for several times that, while parsing
+/// and labelling what is accepted (about 20 bytes of memory per byte of text) stays under
+/// about 100 MB per scrape.
+pub const DEFAULT_MAX_CALLBACK_TEXT_BYTES: usize = 4 << 20;
+/// The largest value [`MAX_CALLBACK_TEXT_BYTES_VAR`] takes: 256 MiB.
+pub const MAX_CALLBACK_TEXT_BYTES_BOUND: usize = 256 << 20;
 /// `DYN_METRICS_PROCESS`: `1`, `true` or `on` (the default) shows the standard `process_*`
 /// metrics; `0`, `false` or `off` leaves them out.
 pub const PROCESS_METRICS_VAR: &str = "DYN_METRICS_PROCESS";
@@ -55,6 +66,7 @@ pub struct MetricsConfig {
     idle_timeout: SeriesIdleTimeout,
     const_labels: Vec<(String, String)>,
     process_metrics: bool,
+    max_callback_text_bytes: usize,
 }
 
 impl Default for MetricsConfig {
@@ -64,6 +76,7 @@ impl Default for MetricsConfig {
             idle_timeout: SeriesIdleTimeout::Never,
             const_labels: Vec::new(),
             process_metrics: true,
+            max_callback_text_bytes: DEFAULT_MAX_CALLBACK_TEXT_BYTES,
         }
     }
 }
@@ -122,6 +135,19 @@ impl MetricsConfig {
                 invalid(CONST_LABELS_VAR, &value, reason)
             })?;
         }
+        if let Some(value) = read(MAX_CALLBACK_TEXT_BYTES_VAR)? {
+            config.max_callback_text_bytes = value
+                .parse()
+                .ok()
+                .and_then(|bytes| text_bytes_within_bound(bytes).ok())
+                .ok_or_else(|| {
+                    invalid(
+                        MAX_CALLBACK_TEXT_BYTES_VAR,
+                        &value,
+                        EXPECTED_CALLBACK_TEXT_BYTES,
+                    )
+                })?;
+        }
         if let Some(value) = read(PROCESS_METRICS_VAR)? {
             config.process_metrics = parse_switch(&value).ok_or_else(|| {
                 let reason = "expected 1, true or on (show the process metrics) or 0, false or off";
@@ -155,6 +181,19 @@ impl MetricsConfig {
         self.process_metrics
     }
 
+    /// The longest text one exposition callback or engine source may return for a scrape.
+    #[must_use]
+    pub fn max_callback_text_bytes(&self) -> usize {
+        self.max_callback_text_bytes
+    }
+
+    pub(crate) fn with_max_callback_text_bytes(self, max_callback_text_bytes: usize) -> Self {
+        Self {
+            max_callback_text_bytes,
+            ..self
+        }
+    }
+
     /// These labels added to those of the environment; a name in both takes the value given
     /// here.
     pub(crate) fn with_const_labels(self, labels: &[(String, String)]) -> Self {
@@ -180,6 +219,19 @@ impl MetricsConfig {
             idle_timeout,
             ..self
         }
+    }
+}
+
+/// What [`MAX_CALLBACK_TEXT_BYTES_VAR`] and `RuntimeBuilder::max_callback_text_bytes` take.
+pub(crate) const EXPECTED_CALLBACK_TEXT_BYTES: &str =
+    "expected a whole number of bytes from 1 to 268435456 (256 MiB)";
+
+/// A limit of callback text from 1 to [`MAX_CALLBACK_TEXT_BYTES_BOUND`].
+pub(crate) fn text_bytes_within_bound(bytes: usize) -> Result<usize, &'static str> {
+    if (1..=MAX_CALLBACK_TEXT_BYTES_BOUND).contains(&bytes) {
+        Ok(bytes)
+    } else {
+        Err(EXPECTED_CALLBACK_TEXT_BYTES)
     }
 }
 

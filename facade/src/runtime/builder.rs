@@ -42,6 +42,7 @@ pub struct RuntimeBuilder {
     series_idle_timeout: Option<SeriesIdleTimeout>,
     const_labels: Option<Vec<(String, String)>>,
     process_metrics: Option<bool>,
+    max_callback_text_bytes: Option<usize>,
     #[cfg(feature = "otlp")]
     otlp: Option<OtlpConfig>,
 }
@@ -67,6 +68,7 @@ impl Default for RuntimeBuilder {
             series_idle_timeout: None,
             const_labels: None,
             process_metrics: None,
+            max_callback_text_bytes: None,
             #[cfg(feature = "otlp")]
             otlp: None,
         }
@@ -183,6 +185,18 @@ impl RuntimeBuilder {
     pub fn process_metrics(self, on: bool) -> Self {
         Self {
             process_metrics: Some(on),
+            ..self
+        }
+    }
+
+    /// The longest text one exposition callback or engine source may return for a scrape
+    /// (default 4 MiB, or `DYN_METRICS_MAX_CALLBACK_TEXT_BYTES`; from 1 byte to 256 MiB). A
+    /// longer text is dropped as soon as the call returns, before it is parsed, logged, and
+    /// counted in `dynamo_metrics_callback_text_dropped_total{reason="too_large"}`: a runaway
+    /// engine cannot make the page, or the worker's memory, grow with it.
+    pub fn max_callback_text_bytes(self, bytes: usize) -> Self {
+        Self {
+            max_callback_text_bytes: Some(bytes),
             ..self
         }
     }
@@ -375,6 +389,14 @@ impl RuntimeBuilder {
         if let Some(on) = self.process_metrics {
             metrics_config = metrics_config.with_process_metrics(on);
         }
+        if let Some(bytes) = self.max_callback_text_bytes {
+            let bytes =
+                crate::metrics_config::text_bytes_within_bound(bytes).map_err(|reason| {
+                    SettingSource::code("RuntimeBuilder::max_callback_text_bytes", &bytes)
+                        .invalid(reason)
+                })?;
+            metrics_config = metrics_config.with_max_callback_text_bytes(bytes);
+        }
         let server = self.server.resolve()?;
         let clock: Clock = self.clock.unwrap_or_else(|| {
             let start = Instant::now();
@@ -419,6 +441,9 @@ impl RuntimeBuilder {
             ),
             &[self_metrics::DROP_REASON_LABEL],
         )?;
+        // One series per reason, all made below: the series bound of the application's
+        // metrics (which may be lower than the number of reasons) is not this vec's.
+        dropped.set_max_series(0);
         let recorder = NamingLayer::new()
             .with_rejection_counter(rejections.clone())
             .layer(RegistryRecorder::new(Arc::clone(&registry)).with_rejection_counter(rejections));
@@ -428,7 +453,10 @@ impl RuntimeBuilder {
         let inner = Arc::new(RuntimeInner {
             registry,
             recorder,
-            callbacks: Callbacks::new(server.config.callback_threads()),
+            callbacks: Callbacks::new(
+                server.config.callback_threads(),
+                metrics_config.max_callback_text_bytes(),
+            ),
             callback_timeout: self.callback_timeout,
             text_check: TextCheck::new(&dropped),
             uptime,
