@@ -644,7 +644,7 @@ fn check_endpoint(endpoint: &str) -> Result<Uri, String> {
         .as_str()
         .rsplit_once(':')
         .is_some_and(|(_, after)| !after.contains(']'));
-    if has_port && !authority.port_u16().is_some_and(|port| port > 0) {
+    if has_port && authority.port_u16().is_none_or(|port| port == 0) {
         return Err("the port must be from 1 to 65535".into());
     }
     Ok(uri)
@@ -1016,7 +1016,7 @@ mod tests {
                  and describe the request"
             );
             let value = format!("x-tenant=a,{name}=5");
-            let vars = vec![
+            let vars = [
                 (EXPORTER_VAR, "otlp".to_string()),
                 (HEADERS_VAR, value.clone()),
             ];
