@@ -83,7 +83,7 @@ pub use server::{
     Health, HealthFn, METRICS_PATH, ScrapeFn, ServerLimits, StatusServer, StatusServerBuilder,
     check_route_path,
 };
-pub use settings::{SettingError, SettingSource};
+pub use settings::{SettingError, SettingSource, env_var, format_duration, parse_duration};
 
 /// The `Content-Type` of the text exposition format this crate renders.
 pub const TEXT_CONTENT_TYPE: &str = exposition::text::CONTENT_TYPE;

@@ -10,7 +10,7 @@
 //! backoff and jitter or the server's `Retry-After`, within the export timeout. Past the
 //! queue's bound the oldest request is dropped. Drops are counted by reason and logged at
 //! most once a minute. [`OtlpExporter::shutdown`] collects once more and sends what is
-//! queued, within the export timeout.
+//! queued, within the shutdown timeout, whatever the collector does.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -25,7 +25,7 @@
 //! let exporter = OtlpExporter::start(
 //!     &OtlpConfig::new()
 //!         .with_endpoint("http://127.0.0.1:9/v1/metrics")
-//!         .with_export_timeout(Duration::from_millis(200)),
+//!         .with_shutdown_timeout(Duration::from_millis(200)),
 //!     SystemTime::now(),
 //!     Arc::new(move |encoder| {
 //!         source.encode(&[], encoder);
@@ -33,7 +33,7 @@
 //!     metrics,
 //! )
 //! .unwrap();
-//! exporter.shutdown(); // one final export attempt, bounded by the export timeout
+//! exporter.shutdown(); // one final export attempt, bounded by the shutdown timeout
 //! ```
 
 mod client;
@@ -55,11 +55,12 @@ use tokio::sync::watch;
 pub use config::OtlpConfigError;
 pub use config::{
     COMPRESSION_VAR, Compression, DEFAULT_ENDPOINT, DEFAULT_EXPORT_TIMEOUT, DEFAULT_INTERVAL,
-    DEFAULT_MAX_QUEUED_REQUESTS, DEFAULT_TIMEOUT, ENDPOINT_VAR, EXPORT_INTERVAL_VAR,
-    EXPORT_TIMEOUT_VAR, EXPORTER_VAR, HEADERS_VAR, METRICS_COMPRESSION_VAR, METRICS_ENDPOINT_VAR,
+    DEFAULT_MAX_QUEUED_REQUESTS, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_TIMEOUT, ENDPOINT_VAR,
+    EXPORT_INTERVAL_VAR, EXPORT_TIMEOUT_VAR, EXPORTER_VAR, HEADERS_VAR, MAX_EXPORT_TIMEOUT,
+    MAX_INTERVAL, MAX_SHUTDOWN_TIMEOUT, MAX_TIMEOUT, METRICS_COMPRESSION_VAR, METRICS_ENDPOINT_VAR,
     METRICS_HEADERS_VAR, METRICS_PROTOCOL_VAR, METRICS_TIMEOUT_VAR, OtlpConfig, PROTOCOL_VAR,
-    RESOURCE_ATTRIBUTES_VAR, SDK_DISABLED_VAR, SERVICE_NAME_VAR, TEMPORALITY_VAR, TIMEOUT_VAR,
-    Temporality,
+    RESOURCE_ATTRIBUTES_VAR, SDK_DISABLED_VAR, SERVICE_NAME_VAR, SHUTDOWN_TIMEOUT_VAR,
+    TEMPORALITY_VAR, TIMEOUT_VAR, Temporality,
 };
 pub use encode::OtlpEncoder;
 pub use resource::SDK_NAME;
@@ -188,7 +189,7 @@ thread_local! {
 pub struct OtlpExporter {
     commands: watch::Sender<Command>,
     thread: Option<JoinHandle<()>>,
-    export_timeout: std::time::Duration,
+    shutdown_timeout: std::time::Duration,
     pid: u32,
 }
 
@@ -213,7 +214,7 @@ impl OtlpExporter {
         metrics: OtlpSelfMetrics,
     ) -> Result<Self, OtlpStartError> {
         let resolved = config.resolve()?;
-        let export_timeout = resolved.export_timeout;
+        let shutdown_timeout = resolved.shutdown_timeout;
         let endpoint = resolved.endpoint.to_string();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -237,15 +238,16 @@ impl OtlpExporter {
         Ok(Self {
             commands,
             thread: Some(thread),
-            export_timeout,
+            shutdown_timeout,
             pid: std::process::id(),
         })
     }
 
-    /// Collects once more, sends what is queued, and stops; waits at most the export
-    /// timeout, dropping (and counting) what could not be sent by then.
+    /// Collects once more, sends what is queued, and stops; waits at most the shutdown
+    /// timeout ([`OtlpConfig::with_shutdown_timeout`]), whatever the collector does, dropping
+    /// (and counting) what could not be sent by then.
     pub fn shutdown(self) {
-        let deadline = export::flush_deadline(self.export_timeout);
+        let deadline = export::flush_deadline(self.shutdown_timeout);
         let _ = self.commands.send(Command::Flush(deadline));
         drop(self);
     }

@@ -8,7 +8,9 @@
 //! for that call. One still running past a timeout is skipped by later scrapes until it ends.
 //! The queue starts at another callback each scrape, so slow ones cannot keep the same
 //! others from running forever. An engine source registered at several levels is due once
-//! per scrape: at its first registration due.
+//! per scrape: at its first registration due. A text longer than the runtime's limit is
+//! dropped as soon as its call returns, before it is shared with the scrapes waiting for it
+//! or parsed; they are told only its size.
 
 mod pool;
 pub(crate) mod text;
@@ -42,15 +44,24 @@ enum Job {
     Engine(Arc<EnginePass>),
 }
 
+/// What a text callback or an engine source returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Returned {
+    /// Text within the limit.
+    Text(String),
+    /// Text longer than `limit` bytes, dropped when the call returned.
+    TooLarge { bytes: usize, limit: usize },
+}
+
 /// The text a text callback or an engine source returned for one scrape.
 pub(crate) struct CallbackText {
-    pub(crate) text: String,
+    pub(crate) text: Returned,
     /// How to filter and label it, for an engine's text.
     pub(crate) engine: Option<Arc<EnginePass>>,
 }
 
 /// Where a finished call sends its outcome: `(index in that scrape, text)`.
-type Reply = mpsc::Sender<(usize, Option<String>)>;
+type Reply = mpsc::Sender<(usize, Option<Returned>)>;
 
 /// A scrape waiting for a call: the callback's index in it, where to reply, and until when
 /// it listens.
@@ -117,15 +128,18 @@ pub(crate) struct Callbacks {
     next_id: AtomicU64,
     rotation: AtomicUsize,
     pool: Pool,
+    /// The longest text a call may return.
+    text_limit: usize,
 }
 
 impl Callbacks {
-    pub(crate) fn new(threads: usize) -> Self {
+    pub(crate) fn new(threads: usize, text_limit: usize) -> Self {
         Self {
             entries: RwLock::new(Vec::new()),
             next_id: AtomicU64::new(0),
             rotation: AtomicUsize::new(0),
             pool: Pool::new(threads),
+            text_limit,
         }
     }
 
@@ -194,7 +208,7 @@ impl Callbacks {
             return Vec::new();
         }
         let deadline = Instant::now() + timeout;
-        let (tx, rx) = mpsc::channel::<(usize, Option<String>)>();
+        let (tx, rx) = mpsc::channel::<(usize, Option<Returned>)>();
         let first = self.rotation.fetch_add(1, Ordering::Relaxed) % due.len();
         let waiter = |index| Waiter {
             index,
@@ -238,15 +252,16 @@ impl Callbacks {
                     waiting += 1;
                     drop(call);
                     let on_pool = Arc::clone(callback);
+                    let limit = self.text_limit;
                     self.pool
-                        .submit(Box::new(move || run_one(&on_pool)), timeout);
+                        .submit(Box::new(move || run_one(&on_pool, limit)), timeout);
                 }
             }
         }
         drop(tx);
         // Jobs queued by earlier scrapes behind hung callbacks get a thread now.
         self.pool.kick(timeout);
-        let mut texts: Vec<(usize, String)> = Vec::new();
+        let mut texts: Vec<(usize, Returned)> = Vec::new();
         while waiting > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
@@ -285,7 +300,7 @@ impl Callbacks {
 }
 
 /// Runs `callback` on a thread of the pool, unless every scrape that wanted it gave up.
-fn run_one(callback: &Callback) {
+fn run_one(callback: &Callback, limit: usize) {
     {
         let _section = fork::enter();
         let mut call = callback.call.lock();
@@ -304,7 +319,7 @@ fn run_one(callback: &Callback) {
             CallState::Idle | CallState::Running { .. } => return,
         }
     }
-    let text = call(callback);
+    let text = call(callback).map(|text| within(text, limit));
     let waiting = {
         let _section = fork::enter();
         let mut call = callback.call.lock();
@@ -314,6 +329,19 @@ fn run_one(callback: &Callback) {
     for waiter in waiting {
         // A scrape past its deadline has stopped listening.
         let _ = waiter.reply.send((waiter.index, text.clone()));
+    }
+}
+
+/// The text, or only its size when it is longer than `limit` bytes (the text is freed here,
+/// before any copy is made for the scrapes waiting).
+fn within(text: String, limit: usize) -> Returned {
+    if text.len() > limit {
+        Returned::TooLarge {
+            bytes: text.len(),
+            limit,
+        }
+    } else {
+        Returned::Text(text)
     }
 }
 
@@ -393,13 +421,36 @@ mod tests {
 
     use super::*;
 
-    fn texts(texts: Vec<CallbackText>) -> Vec<String> {
+    fn texts(texts: Vec<CallbackText>) -> Vec<Returned> {
         texts.into_iter().map(|t| t.text).collect()
+    }
+
+    fn text(text: &str) -> Returned {
+        Returned::Text(text.into())
+    }
+
+    #[test]
+    fn a_text_past_the_limit_is_told_by_its_size_only() {
+        let callbacks = Callbacks::new(1, 8);
+        for text in ["a 1\n", "long_name 1\n", "b 12345\n"] {
+            callbacks.add_text(Arc::new(Path::default()), Box::new(move || Ok(text.into())));
+        }
+        assert_eq!(
+            texts(callbacks.run(&Path::default(), Duration::from_secs(10))),
+            [
+                text("a 1\n"),
+                Returned::TooLarge {
+                    bytes: 12,
+                    limit: 8
+                },
+                text("b 12345\n"),
+            ]
+        );
     }
 
     #[test]
     fn concurrent_scrapes_share_the_call_under_way() {
-        let callbacks = Arc::new(Callbacks::new(4));
+        let callbacks = Arc::new(Callbacks::new(4, usize::MAX));
         let calls = Arc::new(AtomicUsize::new(0));
         let (release, released) = mpsc::channel::<()>();
         let released = Mutex::new(released);
@@ -425,14 +476,14 @@ mod tests {
         }
         release.send(()).unwrap();
         for scrape in scrapes {
-            assert_eq!(texts(scrape.join().unwrap()), ["shared_total 1\n"]);
+            assert_eq!(texts(scrape.join().unwrap()), [text("shared_total 1\n")]);
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[test]
     fn many_slow_callbacks_end_within_the_timeout_on_few_threads() {
-        let callbacks = Callbacks::new(2);
+        let callbacks = Callbacks::new(2, usize::MAX);
         let ran = Arc::new(AtomicUsize::new(0));
         for _ in 0..200 {
             let ran = Arc::clone(&ran);
@@ -460,7 +511,7 @@ mod tests {
 
     #[test]
     fn callbacks_queued_behind_hung_ones_still_run_and_keep_no_stale_waiters() {
-        let callbacks = Callbacks::new(1);
+        let callbacks = Callbacks::new(1, usize::MAX);
         let (release, released) = mpsc::channel::<()>();
         let released = Arc::new(Mutex::new(released));
         for _ in 0..pool::STUCK_FACTOR - 1 {
@@ -499,11 +550,11 @@ mod tests {
 
     #[test]
     fn an_unregistered_callback_no_longer_runs() {
-        let callbacks = Callbacks::new(1);
+        let callbacks = Callbacks::new(1, usize::MAX);
         let id = callbacks.add_text(Arc::new(Path::default()), Box::new(|| Ok("a 1\n".into())));
         assert_eq!(
             texts(callbacks.run(&Path::default(), Duration::from_secs(10))),
-            ["a 1\n"]
+            [text("a 1\n")]
         );
         assert!(callbacks.remove(id));
         assert!(!callbacks.remove(id));

@@ -149,13 +149,15 @@ pub use hierarchy::{Component, Endpoint, Namespace};
 pub use layer::{Naming, NamingLayer};
 pub use level_metrics::Metrics;
 pub use metrics_config::{
-    CONST_LABELS_VAR, MAX_SERIES_VAR, MetricsConfig, PROCESS_METRICS_VAR, SERIES_IDLE_TIMEOUT_VAR,
+    CONST_LABELS_VAR, DEFAULT_MAX_CALLBACK_TEXT_BYTES, MAX_CALLBACK_TEXT_BYTES_BOUND,
+    MAX_CALLBACK_TEXT_BYTES_VAR, MAX_SERIES_IDLE_TIMEOUT, MAX_SERIES_VAR, MetricsConfig,
+    PROCESS_METRICS_VAR, SERIES_IDLE_TIMEOUT_VAR,
 };
 pub use requests::{
     DEFAULT_REQUEST_DURATION_BUCKETS, RequestGuard, RequestMetrics, RequestMetricsOptions,
     TrackedFuture, TrackedStream,
 };
-pub use runtime::{DistributedRuntime, RuntimeBuilder};
+pub use runtime::{DistributedRuntime, MAX_CALLBACK_TIMEOUT, RuntimeBuilder};
 pub use scope::Scoped;
 /// Re-exports every handle and vec of the kinds table.
 macro_rules! kind_reexports {
@@ -168,6 +170,7 @@ dynamo_exporter::metric_kinds!(kind_reexports);
 pub use system_server::{
     CALLBACK_THREADS_VAR, DEFAULT_CALLBACK_THREADS, DEFAULT_HOST, HEADER_TIMEOUT_VAR,
     HEALTH_PATH_VAR, HOST_VAR, HealthStatus, IDLE_TIMEOUT_VAR, LISTEN_BACKLOG_VAR, LIVE_PATH_VAR,
-    MAX_CONNECTIONS_VAR, MAX_PENDING_SCRAPES_VAR, PORT_VAR, STARTING_HEALTH_VAR,
-    SystemServerConfig, WRITE_TIMEOUT_VAR,
+    MAX_CALLBACK_THREADS, MAX_CONNECTIONS_VAR, MAX_HEADER_TIMEOUT, MAX_IDLE_TIMEOUT,
+    MAX_PENDING_SCRAPES_VAR, MAX_WRITE_TIMEOUT, PORT_VAR, STARTING_HEALTH_VAR, SystemServerConfig,
+    WRITE_TIMEOUT_VAR,
 };

@@ -4,19 +4,34 @@
 
 use std::time::Duration;
 
-use dynamo_exporter::{DEFAULT_MAX_SERIES, SettingSource};
+use dynamo_exporter::{DEFAULT_MAX_SERIES, SettingError, SettingSource};
 
 use crate::{MetricsError, const_labels};
 
 /// `DYN_METRICS_MAX_SERIES`: series one metric may hold (default 10,000; `0` = no bound).
 pub const MAX_SERIES_VAR: &str = "DYN_METRICS_MAX_SERIES";
 /// `DYN_METRICS_IDLE_TIMEOUT`: drop macro series unchanged this long (`90s`, `5m`, `1h`,
-/// `500ms`, or plain seconds; `0` or `off`, the default, never).
+/// `500ms`, or plain seconds; `0` or `off`, the default, never; at most
+/// [`MAX_SERIES_IDLE_TIMEOUT`]).
 pub const SERIES_IDLE_TIMEOUT_VAR: &str = "DYN_METRICS_IDLE_TIMEOUT";
+/// The longest idle timeout of macro series: a week. A series unchanged for longer is kept
+/// only by turning the timeout off.
+pub const MAX_SERIES_IDLE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 /// `DYN_METRICS_CONST_LABELS`: labels added to every series of the page, such as
 /// `cluster=us-west,team=infer` (a literal `,`, `=` or `\` in a value written `\,`, `\=`,
 /// `\\`).
 pub const CONST_LABELS_VAR: &str = "DYN_METRICS_CONST_LABELS";
+/// `DYN_METRICS_MAX_CALLBACK_TEXT_BYTES`: the longest text one exposition callback or engine
+/// source may return for a scrape (default [`DEFAULT_MAX_CALLBACK_TEXT_BYTES`], at most
+/// [`MAX_CALLBACK_TEXT_BYTES_BOUND`]); a longer text is left off the page and counted.
+pub const MAX_CALLBACK_TEXT_BYTES_VAR: &str = "DYN_METRICS_MAX_CALLBACK_TEXT_BYTES";
+/// The default longest callback text: 4 MiB. A vLLM or SGLang page with histograms for a
+/// few models is 100 KB to 1 MB, so this leaves room for several times that, while parsing
+/// and labelling what is accepted (about 20 bytes of memory per byte of text) stays under
+/// about 100 MB per scrape.
+pub const DEFAULT_MAX_CALLBACK_TEXT_BYTES: usize = 4 << 20;
+/// The largest value [`MAX_CALLBACK_TEXT_BYTES_VAR`] takes: 256 MiB.
+pub const MAX_CALLBACK_TEXT_BYTES_BOUND: usize = 256 << 20;
 /// `DYN_METRICS_PROCESS`: `1`, `true` or `on` (the default) shows the standard `process_*`
 /// metrics; `0`, `false` or `off` leaves them out.
 pub const PROCESS_METRICS_VAR: &str = "DYN_METRICS_PROCESS";
@@ -51,6 +66,7 @@ pub struct MetricsConfig {
     idle_timeout: SeriesIdleTimeout,
     const_labels: Vec<(String, String)>,
     process_metrics: bool,
+    max_callback_text_bytes: usize,
 }
 
 impl Default for MetricsConfig {
@@ -60,6 +76,7 @@ impl Default for MetricsConfig {
             idle_timeout: SeriesIdleTimeout::Never,
             const_labels: Vec::new(),
             process_metrics: true,
+            max_callback_text_bytes: DEFAULT_MAX_CALLBACK_TEXT_BYTES,
         }
     }
 }
@@ -75,13 +92,30 @@ impl MetricsConfig {
     /// (the reason names the pair), or a process switch other than `0`/`1`, `false`/`true`,
     /// `off`/`on`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MetricsError> {
-        let read = |var: &str| {
-            lookup(var)
+        Self::from_vars(&|var| Ok(lookup(var)))
+    }
+
+    /// Reads the `DYN_METRICS_*` variables of the process environment.
+    ///
+    /// # Errors
+    ///
+    /// As [`MetricsConfig::from_lookup`], and [`MetricsError::InvalidEnv`] naming a variable
+    /// whose value is not UTF-8.
+    pub fn from_env() -> Result<Self, MetricsError> {
+        Self::from_vars(&dynamo_exporter::env_var)
+    }
+
+    /// As [`MetricsConfig::from_lookup`], through a lookup that may fail.
+    pub(crate) fn from_vars(
+        lookup: &dyn Fn(&'static str) -> Result<Option<String>, SettingError>,
+    ) -> Result<Self, MetricsError> {
+        let read = |var: &'static str| -> Result<Option<String>, SettingError> {
+            Ok(lookup(var)?
                 .map(|value| value.trim().to_string())
-                .filter(|value| !value.is_empty())
+                .filter(|value| !value.is_empty()))
         };
         let mut config = Self::default();
-        if let Some(value) = read(MAX_SERIES_VAR) {
+        if let Some(value) = read(MAX_SERIES_VAR)? {
             config.max_series = value.parse().map_err(|_| {
                 invalid(
                     MAX_SERIES_VAR,
@@ -90,18 +124,31 @@ impl MetricsConfig {
                 )
             })?;
         }
-        if let Some(value) = read(SERIES_IDLE_TIMEOUT_VAR) {
+        if let Some(value) = read(SERIES_IDLE_TIMEOUT_VAR)? {
             config.idle_timeout = parse_duration(&value)
                 .map_err(|reason| invalid(SERIES_IDLE_TIMEOUT_VAR, &value, reason))?;
         }
         // Values keep their spaces: only an empty or all-blank variable means none.
-        if let Some(value) = lookup(CONST_LABELS_VAR).filter(|v| !v.trim().is_empty()) {
+        if let Some(value) = lookup(CONST_LABELS_VAR)?.filter(|v| !v.trim().is_empty()) {
             config.const_labels = const_labels::parse(&value).map_err(|problem| {
                 let reason = format!("pair {:?}: {}", problem.pair, problem.reason);
                 invalid(CONST_LABELS_VAR, &value, reason)
             })?;
         }
-        if let Some(value) = read(PROCESS_METRICS_VAR) {
+        if let Some(value) = read(MAX_CALLBACK_TEXT_BYTES_VAR)? {
+            config.max_callback_text_bytes = value
+                .parse()
+                .ok()
+                .and_then(|bytes| text_bytes_within_bound(bytes).ok())
+                .ok_or_else(|| {
+                    invalid(
+                        MAX_CALLBACK_TEXT_BYTES_VAR,
+                        &value,
+                        EXPECTED_CALLBACK_TEXT_BYTES,
+                    )
+                })?;
+        }
+        if let Some(value) = read(PROCESS_METRICS_VAR)? {
             config.process_metrics = parse_switch(&value).ok_or_else(|| {
                 let reason = "expected 1, true or on (show the process metrics) or 0, false or off";
                 invalid(PROCESS_METRICS_VAR, &value, reason)
@@ -134,6 +181,19 @@ impl MetricsConfig {
         self.process_metrics
     }
 
+    /// The longest text one exposition callback or engine source may return for a scrape.
+    #[must_use]
+    pub fn max_callback_text_bytes(&self) -> usize {
+        self.max_callback_text_bytes
+    }
+
+    pub(crate) fn with_max_callback_text_bytes(self, max_callback_text_bytes: usize) -> Self {
+        Self {
+            max_callback_text_bytes,
+            ..self
+        }
+    }
+
     /// These labels added to those of the environment; a name in both takes the value given
     /// here.
     pub(crate) fn with_const_labels(self, labels: &[(String, String)]) -> Self {
@@ -159,6 +219,19 @@ impl MetricsConfig {
             idle_timeout,
             ..self
         }
+    }
+}
+
+/// What [`MAX_CALLBACK_TEXT_BYTES_VAR`] and `RuntimeBuilder::max_callback_text_bytes` take.
+pub(crate) const EXPECTED_CALLBACK_TEXT_BYTES: &str =
+    "expected a whole number of bytes from 1 to 268435456 (256 MiB)";
+
+/// A limit of callback text from 1 to [`MAX_CALLBACK_TEXT_BYTES_BOUND`].
+pub(crate) fn text_bytes_within_bound(bytes: usize) -> Result<usize, &'static str> {
+    if (1..=MAX_CALLBACK_TEXT_BYTES_BOUND).contains(&bytes) {
+        Ok(bytes)
+    } else {
+        Err(EXPECTED_CALLBACK_TEXT_BYTES)
     }
 }
 
@@ -191,6 +264,17 @@ impl SeriesIdleTimeout {
         }
     }
 
+    /// The timeout, unless it is longer than [`MAX_SERIES_IDLE_TIMEOUT`]; the error is that
+    /// bound as the variable writes it.
+    pub(crate) fn within_bound(self) -> Result<Self, String> {
+        match self {
+            Self::After(timeout) if timeout > MAX_SERIES_IDLE_TIMEOUT => {
+                Err(dynamo_exporter::format_duration(MAX_SERIES_IDLE_TIMEOUT))
+            }
+            _ => Ok(self),
+        }
+    }
+
     /// How long a series may stay unchanged, or `None` for ever.
     pub(crate) fn duration(self) -> Option<Duration> {
         match self {
@@ -200,30 +284,18 @@ impl SeriesIdleTimeout {
     }
 }
 
-/// `90s`, `5m`, `1h`, `500ms` or plain seconds; `0` and `off` mean never.
-fn parse_duration(value: &str) -> Result<SeriesIdleTimeout, &'static str> {
+/// `90s`, `5m`, `1h`, `500ms` or plain seconds, at most [`MAX_SERIES_IDLE_TIMEOUT`]; `0` and
+/// `off` mean never.
+fn parse_duration(value: &str) -> Result<SeriesIdleTimeout, String> {
     const EXPECTED: &str = "expected a duration such as 90s, 5m, 1h or 500ms (0 or off: never)";
     if value.eq_ignore_ascii_case("off") {
         return Ok(SeriesIdleTimeout::Never);
     }
-    let split = value
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(value.len());
-    let (number, unit) = value.split_at(split);
-    let number: f64 = number.parse().map_err(|_| EXPECTED)?;
-    let seconds = match unit.trim() {
-        "" | "s" => number,
-        "ms" => number / 1000.0,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => return Err(EXPECTED),
-    };
-    if !seconds.is_finite() || seconds > 1e9 {
-        return Err(EXPECTED);
-    }
-    Ok(SeriesIdleTimeout::from_option(Some(
-        Duration::from_secs_f64(seconds),
-    )))
+    let duration = dynamo_exporter::parse_duration(value).map_err(|_| EXPECTED)?;
+    let timeout = SeriesIdleTimeout::from_option(Some(duration));
+    timeout
+        .within_bound()
+        .map_err(|max| format!("expected at most {max} (0 or off: never)"))
 }
 
 /// A bad value read from the variable `var`.
@@ -256,8 +328,16 @@ mod tests {
         for bad in ["-1", "5 days", "m", "1e400", "abc", "5x"] {
             assert_eq!(
                 parse_duration(bad),
-                Err("expected a duration such as 90s, 5m, 1h or 500ms (0 or off: never)"),
+                Err("expected a duration such as 90s, 5m, 1h or 500ms (0 or off: never)".into()),
                 "{bad} should be refused"
+            );
+        }
+        assert_eq!(parse_duration("168h"), after(MAX_SERIES_IDLE_TIMEOUT));
+        for too_long in ["168.5h", "604801", "9999999999"] {
+            assert_eq!(
+                parse_duration(too_long),
+                Err("expected at most 168h (0 or off: never)".into()),
+                "{too_long} should be refused"
             );
         }
     }

@@ -23,7 +23,7 @@ mod export {
     use crate::MetricsError;
     use crate::runtime::RuntimeInner;
 
-    type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+    use crate::system_server::Lookup;
 
     /// The settings to export with, if export is on: those given in code, else the
     /// environment's (when the builder reads it).
@@ -39,7 +39,7 @@ mod export {
             return Ok(given);
         }
         match lookup {
-            Some(lookup) => Ok(OtlpConfig::from_lookup(lookup)?),
+            Some(lookup) => Ok(OtlpConfig::from_vars(lookup)?),
             None => Ok(None),
         }
     }
@@ -96,7 +96,7 @@ mod refuse {
 
     use crate::MetricsError;
 
-    type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+    use crate::system_server::Lookup;
 
     /// `OTEL_METRICS_EXPORTER`, which turns OTLP export on when it names `otlp`.
     const EXPORTER_VAR: &str = "OTEL_METRICS_EXPORTER";
@@ -113,9 +113,9 @@ mod refuse {
         let Some(lookup) = lookup else {
             return Ok(());
         };
-        let disabled =
-            lookup(SDK_DISABLED_VAR).is_some_and(|value| value.trim().eq_ignore_ascii_case("true"));
-        let Some(exporters) = lookup(EXPORTER_VAR) else {
+        let disabled = lookup(SDK_DISABLED_VAR)?
+            .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"));
+        let Some(exporters) = lookup(EXPORTER_VAR)? else {
             return Ok(());
         };
         let asks = exporters

@@ -132,13 +132,15 @@ pub mod self_metrics {
     /// Texts of exposition callbacks left off a page (a counter, by `reason`).
     pub const CALLBACK_TEXT_DROPPED_TOTAL: &str = "dynamo_metrics_callback_text_dropped_total";
     /// Help of [`CALLBACK_TEXT_DROPPED_TOTAL`].
-    pub const CALLBACK_TEXT_DROPPED_TOTAL_HELP: &str = "Texts returned by exposition callbacks and left off the page, because a line did not parse or a family was already on the page";
+    pub const CALLBACK_TEXT_DROPPED_TOTAL_HELP: &str = "Texts returned by exposition callbacks and left off the page, because a line did not parse, a family was already on the page, or the text was longer than the limit";
     /// The label of [`CALLBACK_TEXT_DROPPED_TOTAL`] that says why.
     pub const DROP_REASON_LABEL: &str = "reason";
     /// A line of the text did not parse.
     pub const DROP_REASON_INVALID: &str = "invalid";
     /// A family or sample name of the text was already on the page.
     pub const DROP_REASON_CONFLICT: &str = "conflict";
+    /// The text was longer than `DYN_METRICS_MAX_CALLBACK_TEXT_BYTES`.
+    pub const DROP_REASON_TOO_LARGE: &str = "too_large";
     /// OTLP export requests the collector accepted (a counter).
     pub const OTLP_EXPORTED_TOTAL: &str = "dynamo_metrics_otlp_exported_total";
     /// OTLP export requests dropped, by `reason` (a counter).

@@ -25,7 +25,7 @@ use crate::scope::{self, Scoped};
 use crate::system_server::{HealthStatus, SystemState};
 use crate::{Metrics, MetricsError, Naming};
 
-pub use builder::RuntimeBuilder;
+pub use builder::{MAX_CALLBACK_TIMEOUT, RuntimeBuilder};
 
 /// The recorder each runtime puts macro calls through.
 pub(crate) type RuntimeRecorder = Naming<RegistryRecorder>;
@@ -102,7 +102,7 @@ impl RuntimeInner {
         texts
     }
 
-    /// Stops OTLP export, if it runs, after a final flush bounded by its export timeout.
+    /// Stops OTLP export, if it runs, after a final flush bounded by its shutdown timeout.
     pub(crate) fn stop_otlp(&self) {
         #[cfg(feature = "otlp")]
         {
@@ -219,7 +219,9 @@ impl DistributedRuntime {
 
     /// Stops the system status server, if it runs: requests in flight finish, then the
     /// server's thread is joined. Stops OTLP export, if it runs, after a final export
-    /// bounded by its export timeout. Metrics keep working; calling it again does nothing.
+    /// bounded by its shutdown timeout ([`crate::OtlpConfig::with_shutdown_timeout`], 5 s by
+    /// default) whatever the collector does. Metrics keep working; calling it again does
+    /// nothing.
     pub fn shutdown(&self) {
         self.root.runtime.system.shutdown();
         self.root.runtime.stop_otlp();

@@ -23,7 +23,7 @@ mod routes;
 mod values;
 
 pub use config::SystemServerConfig;
-pub(crate) use config::{Resolved, ServerSettings};
+pub(crate) use config::{Lookup, Resolved, ServerSettings};
 pub use health::HealthStatus;
 pub(crate) use routes::Route;
 pub(crate) use values::Port;
@@ -52,13 +52,25 @@ pub const MAX_PENDING_SCRAPES_VAR: &str = "DYN_SYSTEM_MAX_PENDING_SCRAPES";
 /// `DYN_SYSTEM_LISTEN_BACKLOG`: connections the kernel queues for the server past those it
 /// serves (default 1024).
 pub const LISTEN_BACKLOG_VAR: &str = "DYN_SYSTEM_LISTEN_BACKLOG";
-/// `DYN_SYSTEM_CALLBACK_THREADS`: threads that run pre-scrape callbacks (default 4).
+/// `DYN_SYSTEM_CALLBACK_THREADS`: threads that run pre-scrape callbacks (default 4, at most
+/// [`MAX_CALLBACK_THREADS`]).
 pub const CALLBACK_THREADS_VAR: &str = "DYN_SYSTEM_CALLBACK_THREADS";
+
+/// The longest [`HEADER_TIMEOUT_VAR`]: five minutes to send a request head.
+pub const MAX_HEADER_TIMEOUT: Duration = Duration::from_secs(300);
+/// The longest [`IDLE_TIMEOUT_VAR`]: an hour, well past Prometheus' own 5-minute idle timeout
+/// and any scrape interval.
+pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The longest [`WRITE_TIMEOUT_VAR`]: five minutes without progress.
+pub const MAX_WRITE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The default bind address.
 pub const DEFAULT_HOST: &str = "0.0.0.0";
 /// The default number of threads that run pre-scrape callbacks.
 pub const DEFAULT_CALLBACK_THREADS: usize = 4;
+/// The most threads that run pre-scrape callbacks. Threads of callbacks stuck past the
+/// callback timeout are replaced, up to four times this many in all: 256 threads at most.
+pub const MAX_CALLBACK_THREADS: usize = 64;
 
 /// The runtime's side of the server: readiness, the endpoints' readiness, and the server
 /// while it runs.

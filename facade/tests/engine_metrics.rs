@@ -411,3 +411,130 @@ fn bad_labels_of_a_filter_are_refused_naming_them() {
         "{error:?}"
     );
 }
+
+/// `bytes` of exposition text: one gauge family, padded with a comment to the exact size.
+fn text_of_size(family: &str, bytes: usize) -> String {
+    let mut text = format!("# HELP {family} Padded\n# TYPE {family} gauge\n{family} 1\n# ");
+    assert!(bytes > text.len(), "{bytes} bytes cannot hold {family}");
+    text.push_str(&"x".repeat(bytes - text.len() - 1));
+    text.push('\n');
+    assert_eq!(text.len(), bytes);
+    text
+}
+
+#[test]
+fn text_past_the_size_limit_is_dropped_and_counted_and_the_page_stays_valid() {
+    const LIMIT: usize = 1024;
+    let runtime = builder().max_callback_text_bytes(LIMIT).build().unwrap();
+    let ns = runtime.namespace("ns");
+    // At the limit: joins the page.
+    let fits = text_of_size("engine_fits", LIMIT);
+    ns.metrics()
+        .register_engine_metrics(
+            &EngineSource::new(move || Ok::<_, String>(fits.clone())),
+            EngineFilter::new(),
+        )
+        .unwrap();
+    // One byte past it, from a plain exposition callback: dropped.
+    let over = text_of_size("callback_over", LIMIT + 1);
+    ns.metrics()
+        .register_prometheus_expfmt_callback(move || Ok::<_, String>(over.clone()));
+    // A runaway engine returning 50 MB of series: dropped before it is parsed.
+    let runaway: Arc<String> = Arc::new({
+        let mut text = String::from("# TYPE engine_runaway gauge\n");
+        let mut series = 0u64;
+        while text.len() < 50 << 20 {
+            text.push_str(&format!("engine_runaway{{request=\"{series}\"}} 1\n"));
+            series += 1;
+        }
+        text
+    });
+    let reads = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&reads);
+    ns.metrics()
+        .register_engine_metrics(
+            &EngineSource::new(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, String>(runaway.as_ref().clone())
+            }),
+            EngineFilter::new(),
+        )
+        .unwrap();
+    let expected_ns = concat!(
+        "# HELP engine_fits Padded\n",
+        "# TYPE engine_fits gauge\n",
+        "engine_fits{dynamo_namespace=\"ns\"} 1\n",
+    );
+    assert_eq!(ns.metrics().prometheus_expfmt().unwrap(), expected_ns);
+    let page = runtime.metrics().prometheus_expfmt().unwrap();
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        2,
+        "the engine is read at each scrape"
+    );
+    assert_eq!(
+        page,
+        concat!(
+            "# HELP dynamo_component_uptime_seconds Total uptime of the DistributedRuntime in seconds\n",
+            "# TYPE dynamo_component_uptime_seconds gauge\n",
+            "dynamo_component_uptime_seconds 2\n",
+            "# HELP dynamo_metrics_callback_text_dropped_total Texts returned by exposition callbacks and left off the page, because a line did not parse, a family was already on the page, or the text was longer than the limit\n",
+            "# TYPE dynamo_metrics_callback_text_dropped_total counter\n",
+            "dynamo_metrics_callback_text_dropped_total{reason=\"conflict\"} 0\n",
+            "dynamo_metrics_callback_text_dropped_total{reason=\"invalid\"} 0\n",
+            "dynamo_metrics_callback_text_dropped_total{reason=\"too_large\"} 2\n",
+            "# HELP dynamo_metrics_macro_rejections_total Metric macro calls refused because they broke a naming rule or conflicted with a registered metric\n",
+            "# TYPE dynamo_metrics_macro_rejections_total counter\n",
+            "dynamo_metrics_macro_rejections_total 0\n",
+            "# HELP engine_fits Padded\n",
+            "# TYPE engine_fits gauge\n",
+            "engine_fits{dynamo_namespace=\"ns\"} 1\n",
+        )
+    );
+    assert_promtool_accepts(&page);
+}
+
+#[test]
+fn the_text_size_limit_is_a_setting_with_a_default_and_a_maximum() {
+    let defaults = dynamo_runtime::MetricsConfig::from_lookup(|_| None).unwrap();
+    assert_eq!(defaults.max_callback_text_bytes(), 4 << 20);
+    let read = |value: &'static str| {
+        dynamo_runtime::MetricsConfig::from_lookup(move |var| {
+            (var == "DYN_METRICS_MAX_CALLBACK_TEXT_BYTES").then(|| value.to_string())
+        })
+    };
+    assert_eq!(read("1024").unwrap().max_callback_text_bytes(), 1024);
+    assert_eq!(
+        read("268435456").unwrap().max_callback_text_bytes(),
+        256 << 20
+    );
+    for bad in ["0", "268435457", "18446744073709551615", "4MiB", "-1"] {
+        assert_eq!(
+            read(bad).unwrap_err().to_string(),
+            format!(
+                "DYN_METRICS_MAX_CALLBACK_TEXT_BYTES={bad:?} is invalid: expected a whole number \
+                 of bytes from 1 to 268435456 (256 MiB)"
+            )
+        );
+    }
+    for bad in [0, (256 << 20) + 1] {
+        let error = builder().max_callback_text_bytes(bad).build().unwrap_err();
+        assert!(
+            matches!(
+                error,
+                MetricsError::InvalidSetting {
+                    setting: "RuntimeBuilder::max_callback_text_bytes",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "RuntimeBuilder::max_callback_text_bytes({bad}) is invalid: expected a whole \
+                 number of bytes from 1 to 268435456 (256 MiB)"
+            )
+        );
+    }
+}

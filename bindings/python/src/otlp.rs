@@ -8,8 +8,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 /// The keys `otlp=` accepts.
-const KEYS: &str = "endpoint, headers, timeout, interval, export_timeout, compression, \
-                    temporality, service_name, resource_attributes, max_queued_requests";
+const KEYS: &str = "endpoint, headers, timeout, interval, export_timeout, shutdown_timeout, \
+                    compression, temporality, service_name, resource_attributes, \
+                    max_queued_requests";
 
 /// The settings of `otlp=`, over those of the `OTEL_*` variables (or the defaults when the
 /// variables do not turn export on). Durations are seconds.
@@ -35,6 +36,7 @@ pub(crate) fn config(settings: &Bound<'_, PyDict>) -> PyResult<OtlpConfig> {
             "timeout" => config.with_timeout(seconds(&key, &value)?),
             "interval" => config.with_interval(seconds(&key, &value)?),
             "export_timeout" => config.with_export_timeout(seconds(&key, &value)?),
+            "shutdown_timeout" => config.with_shutdown_timeout(seconds(&key, &value)?),
             "compression" => config.with_compression(
                 Compression::parse(&value.extract::<String>()?)
                     .map_err(|reason| PyValueError::new_err(format!("otlp[{key:?}]: {reason}")))?,

@@ -74,7 +74,7 @@ impl PyDistributedRuntime {
     }
 
     /// Stops the system status server, if it runs, and OTLP export after a final export
-    /// (bounded by its export timeout). Metrics keep working.
+    /// (bounded by its shutdown timeout). Metrics keep working.
     fn shutdown(&self, py: Python<'_>) {
         py.detach(|| self.0.shutdown());
     }

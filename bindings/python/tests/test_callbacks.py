@@ -205,6 +205,7 @@ def test_text_that_would_spoil_the_page_is_left_off_and_counted(drt):
                     "dynamo_metrics_callback_text_dropped_total", {"reason": "conflict"}
                 ): conflicts,
                 key("dynamo_metrics_callback_text_dropped_total", {"reason": "invalid"}): invalid,
+                key("dynamo_metrics_callback_text_dropped_total", {"reason": "too_large"}): 0,
             },
         )
 

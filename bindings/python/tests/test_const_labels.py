@@ -48,6 +48,7 @@ def test_every_series_of_the_page_gets_the_labels_it_lacks(fleet_env):
             key("dynamo_metrics_macro_rejections_total", FLEET): 0,
             key("dynamo_metrics_callback_text_dropped_total", {**FLEET, "reason": "conflict"}): 0,
             key("dynamo_metrics_callback_text_dropped_total", {**FLEET, "reason": "invalid"}): 0,
+            key("dynamo_metrics_callback_text_dropped_total", {**FLEET, "reason": "too_large"}): 0,
             key("cb_total", {**FLEET, "path": "/a"}): 4,
             key("cb_total", {**FLEET, "cluster": "theirs"}): 5,
             key("vllm:up", {**at, "team": "engine"}): 1,

@@ -8,6 +8,7 @@ use http::{HeaderName, HeaderValue, Uri};
 use super::resource;
 use crate::settings::SettingError;
 use crate::settings::SettingSource;
+use crate::settings::{format_duration, parse_duration};
 
 /// `OTEL_METRICS_EXPORTER`: `otlp` turns export on; `none` or `prometheus` (the scrape,
 /// always on) leave it off. A comma-separated list may name several.
@@ -22,7 +23,8 @@ pub const METRICS_ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
 pub const PROTOCOL_VAR: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
 /// `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`: overrides [`PROTOCOL_VAR`] for metrics.
 pub const METRICS_PROTOCOL_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
-/// `OTEL_EXPORTER_OTLP_HEADERS`: `key=value,key2=value2`, percent-encoded.
+/// `OTEL_EXPORTER_OTLP_HEADERS`: `key=value,key2=value2`, percent-encoded. Headers that
+/// frame or describe the request (`Content-Length`, `Content-Type`, `Host`, ...) are refused.
 pub const HEADERS_VAR: &str = "OTEL_EXPORTER_OTLP_HEADERS";
 /// `OTEL_EXPORTER_OTLP_METRICS_HEADERS`: overrides [`HEADERS_VAR`] for metrics.
 pub const METRICS_HEADERS_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
@@ -39,9 +41,14 @@ pub const METRICS_COMPRESSION_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSIO
 pub const TEMPORALITY_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
 /// `OTEL_METRIC_EXPORT_INTERVAL`: milliseconds between two collections (default 60000).
 pub const EXPORT_INTERVAL_VAR: &str = "OTEL_METRIC_EXPORT_INTERVAL";
-/// `OTEL_METRIC_EXPORT_TIMEOUT`: milliseconds one export may take, retries included, and
-/// the bound of the final flush (default 30000).
+/// `OTEL_METRIC_EXPORT_TIMEOUT`: milliseconds one export may take, retries included (default
+/// 30000).
 pub const EXPORT_TIMEOUT_VAR: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
+/// `DYN_METRICS_OTLP_SHUTDOWN_TIMEOUT`: how long the final export at shutdown may take, the
+/// collection and the sending of what is queued together, whatever the collector does
+/// (default `5s`; a duration such as `5s`, `500ms` or `1m`). OpenTelemetry defines no
+/// variable for it.
+pub const SHUTDOWN_TIMEOUT_VAR: &str = "DYN_METRICS_OTLP_SHUTDOWN_TIMEOUT";
 /// `OTEL_SERVICE_NAME`: the `service.name` resource attribute.
 pub const SERVICE_NAME_VAR: &str = "OTEL_SERVICE_NAME";
 /// `OTEL_RESOURCE_ATTRIBUTES`: `key=value,key2=value2`, percent-encoded.
@@ -53,8 +60,21 @@ pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318/v1/metrics";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time between two collections unless told otherwise.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
-/// Time one export (retries included) and the final flush may take unless told otherwise.
+/// Time one export (retries included) may take unless told otherwise.
 pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time the final export at shutdown may take unless told otherwise: well within the 30 s
+/// Kubernetes gives a pod between SIGTERM and SIGKILL, beside the status server's own
+/// shutdown.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest time one request may take: past it a collector is down, not slow.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+/// The longest time one export may take, retries included.
+pub const MAX_EXPORT_TIMEOUT: Duration = Duration::from_secs(300);
+/// The longest time between two collections: a day.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// The longest time the final export at shutdown may take: past a minute, a pod's grace
+/// period has usually ended and the process is killed anyway.
+pub const MAX_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Encoded requests waiting to be sent at most, unless told otherwise; past it the oldest is
 /// dropped.
 pub const DEFAULT_MAX_QUEUED_REQUESTS: usize = 4;
@@ -170,6 +190,7 @@ pub struct OtlpConfig {
     timeout: Duration,
     interval: Duration,
     export_timeout: Duration,
+    shutdown_timeout: Duration,
     compression: Compression,
     temporality: Temporality,
     service_name: Option<String>,
@@ -185,7 +206,8 @@ impl Default for OtlpConfig {
 
 impl OtlpConfig {
     /// The defaults: `http://localhost:4318/v1/metrics`, a 10 s request timeout, a 60 s
-    /// interval, a 30 s export timeout, no compression, cumulative temporality.
+    /// interval, a 30 s export timeout, a 5 s shutdown timeout, no compression, cumulative
+    /// temporality.
     pub fn new() -> Self {
         Self {
             endpoint: DEFAULT_ENDPOINT.into(),
@@ -193,6 +215,7 @@ impl OtlpConfig {
             timeout: DEFAULT_TIMEOUT,
             interval: DEFAULT_INTERVAL,
             export_timeout: DEFAULT_EXPORT_TIMEOUT,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             compression: Compression::None,
             temporality: Temporality::Cumulative,
             service_name: None,
@@ -207,9 +230,7 @@ impl OtlpConfig {
     ///
     /// As [`OtlpConfig::from_lookup`].
     pub fn from_env() -> Result<Option<Self>, SettingError> {
-        Self::from_lookup(|var| {
-            std::env::var_os(var).map(|value| value.to_string_lossy().into_owned())
-        })
+        Self::from_vars(crate::settings::env_var)
     }
 
     /// Reads the `OTEL_*` variables through `lookup`: `None` unless `OTEL_METRICS_EXPORTER`
@@ -220,75 +241,99 @@ impl OtlpConfig {
     ///
     /// [`SettingError::InvalidEnv`] naming the variable and its value: an unknown
     /// exporter, a protocol other than `http/protobuf`, an endpoint that is not an `http` or
-    /// `https` URL, a header or resource attribute list that is not `key=value,...`, a
-    /// timeout or interval that is not a whole number of milliseconds above zero, an unknown
-    /// compression or temporality.
+    /// `https` URL with a host (and a port from 1 to 65535 when it names one), a header or
+    /// resource attribute list that is not `key=value,...`, a header that frames or
+    /// describes the request, a timeout or interval that is not a whole number of
+    /// milliseconds above zero or is past its maximum, a shutdown timeout that is not a
+    /// duration above zero or is past its maximum, an unknown compression or temporality.
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, SettingError> {
-        let read = |var: &'static str| {
-            lookup(var)
+        Self::from_vars(|var| Ok(lookup(var)))
+    }
+
+    /// As [`OtlpConfig::from_lookup`], through a lookup that may fail: the process
+    /// environment read by [`crate::env_var`] refuses a value that is not UTF-8.
+    ///
+    /// # Errors
+    ///
+    /// As [`OtlpConfig::from_lookup`], and the lookup's own error.
+    pub fn from_vars(
+        lookup: impl Fn(&'static str) -> Result<Option<String>, SettingError>,
+    ) -> Result<Option<Self>, SettingError> {
+        let read = |var: &'static str| -> Result<Option<(&'static str, String)>, SettingError> {
+            Ok(lookup(var)?
                 .map(|value| value.trim().to_string())
                 .filter(|value| !value.is_empty())
-                .map(|value| (var, value))
+                .map(|value| (var, value)))
         };
-        let either = |specific: &'static str, general: &'static str| {
-            read(specific).or_else(|| read(general))
+        let either = |specific: &'static str, general: &'static str| match read(specific)? {
+            Some(found) => Ok(Some(found)),
+            None => read(general),
         };
-        if let Some((var, value)) = read(SDK_DISABLED_VAR) {
+        if let Some((var, value)) = read(SDK_DISABLED_VAR)? {
             match value.to_ascii_lowercase().as_str() {
                 "true" => return Ok(None),
                 "false" => {}
                 _ => return Err(env(var, &value, "expected `true` or `false`")),
             }
         }
-        let Some((var, value)) = read(EXPORTER_VAR) else {
+        let Some((var, value)) = read(EXPORTER_VAR)? else {
             return Ok(None);
         };
         if !exporters_include_otlp(&value).map_err(|reason| env(var, &value, reason))? {
             return Ok(None);
         }
         let mut config = Self::new();
-        if let Some((var, value)) = either(METRICS_PROTOCOL_VAR, PROTOCOL_VAR) {
+        if let Some((var, value)) = either(METRICS_PROTOCOL_VAR, PROTOCOL_VAR)? {
             check_protocol(&value).map_err(|reason| env(var, &value, reason))?;
         }
-        if let Some((var, value)) = read(METRICS_ENDPOINT_VAR) {
+        if let Some((var, value)) = read(METRICS_ENDPOINT_VAR)? {
             check_endpoint(&value).map_err(|reason| env(var, &value, reason))?;
             config.endpoint = value;
-        } else if let Some((var, value)) = read(ENDPOINT_VAR) {
+        } else if let Some((var, value)) = read(ENDPOINT_VAR)? {
+            // The base is checked alone: `http://` would otherwise become `http://v1/metrics`.
+            check_endpoint(&value).map_err(|reason| env(var, &value, reason))?;
             let endpoint = signal_endpoint(&value);
             check_endpoint(&endpoint).map_err(|reason| env(var, &value, reason))?;
             config.endpoint = endpoint;
         }
-        if let Some((var, value)) = either(METRICS_HEADERS_VAR, HEADERS_VAR) {
+        if let Some((var, value)) = either(METRICS_HEADERS_VAR, HEADERS_VAR)? {
             let pairs = resource::parse_pairs(&value).map_err(|reason| env(var, &value, reason))?;
             for (name, header_value) in &pairs {
                 check_header(name, header_value).map_err(|reason| env(var, &value, reason))?;
             }
             config.headers = pairs;
         }
-        if let Some((var, value)) = either(METRICS_TIMEOUT_VAR, TIMEOUT_VAR) {
-            config.timeout = millis(&value).map_err(|reason| env(var, &value, reason))?;
+        if let Some((var, value)) = either(METRICS_TIMEOUT_VAR, TIMEOUT_VAR)? {
+            config.timeout =
+                millis(&value, MAX_TIMEOUT).map_err(|reason| env(var, &value, reason))?;
         }
-        if let Some((var, value)) = either(METRICS_COMPRESSION_VAR, COMPRESSION_VAR) {
+        if let Some((var, value)) = either(METRICS_COMPRESSION_VAR, COMPRESSION_VAR)? {
             config.compression =
                 Compression::parse(&value).map_err(|reason| env(var, &value, reason))?;
         }
-        if let Some((var, value)) = read(TEMPORALITY_VAR) {
+        if let Some((var, value)) = read(TEMPORALITY_VAR)? {
             config.temporality =
                 Temporality::parse(&value).map_err(|reason| env(var, &value, reason))?;
         }
-        if let Some((var, value)) = read(EXPORT_INTERVAL_VAR) {
-            config.interval = millis(&value).map_err(|reason| env(var, &value, reason))?;
+        if let Some((var, value)) = read(EXPORT_INTERVAL_VAR)? {
+            config.interval =
+                millis(&value, MAX_INTERVAL).map_err(|reason| env(var, &value, reason))?;
         }
-        if let Some((var, value)) = read(EXPORT_TIMEOUT_VAR) {
-            config.export_timeout = millis(&value).map_err(|reason| env(var, &value, reason))?;
+        if let Some((var, value)) = read(EXPORT_TIMEOUT_VAR)? {
+            config.export_timeout =
+                millis(&value, MAX_EXPORT_TIMEOUT).map_err(|reason| env(var, &value, reason))?;
         }
-        if let Some((var, value)) = read(RESOURCE_ATTRIBUTES_VAR) {
+        if let Some((var, value)) = read(SHUTDOWN_TIMEOUT_VAR)? {
+            config.shutdown_timeout = duration(&value, MAX_SHUTDOWN_TIMEOUT)
+                .map_err(|reason| env(var, &value, reason))?;
+        }
+        if let Some((var, value)) = read(RESOURCE_ATTRIBUTES_VAR)? {
             config.resource_attributes =
                 resource::parse_pairs(&value).map_err(|reason| env(var, &value, reason))?;
         }
-        if let Some((_, value)) = read(SERVICE_NAME_VAR) {
+        if let Some((_, value)) = read(SERVICE_NAME_VAR)? {
             config.service_name = Some(value);
         }
         Ok(Some(config))
@@ -303,7 +348,10 @@ impl OtlpConfig {
         }
     }
 
-    /// Adds a header sent with every request (an API key, say).
+    /// Adds a header sent with every request (an API key, say). Headers that frame or
+    /// describe the request (`Content-Length`, `Transfer-Encoding`, `Content-Type`,
+    /// `Content-Encoding`, `Host`, `Connection` and the other hop-by-hop ones) are refused
+    /// when the exporter starts.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -319,11 +367,20 @@ impl OtlpConfig {
         Self { interval, ..self }
     }
 
-    /// Time one export may take, retries included; also bounds the final flush when the
-    /// runtime shuts down (default 30 s).
+    /// Time one export may take, retries included (default 30 s).
     pub fn with_export_timeout(self, export_timeout: Duration) -> Self {
         Self {
             export_timeout,
+            ..self
+        }
+    }
+
+    /// Time the final export may take when the runtime shuts down: collecting once more and
+    /// sending what is queued, whatever the collector does (default 5 s). What is not sent by
+    /// then is dropped and counted.
+    pub fn with_shutdown_timeout(self, shutdown_timeout: Duration) -> Self {
+        Self {
+            shutdown_timeout,
             ..self
         }
     }
@@ -395,10 +452,16 @@ impl OtlpConfig {
         self.interval
     }
 
-    /// Time one export may take, retries included, and the bound of the final flush.
+    /// Time one export may take, retries included.
     #[must_use]
     pub fn export_timeout(&self) -> Duration {
         self.export_timeout
+    }
+
+    /// Time the final export at shutdown may take.
+    #[must_use]
+    pub fn shutdown_timeout(&self) -> Duration {
+        self.shutdown_timeout
     }
 
     /// How request bodies are compressed.
@@ -436,8 +499,9 @@ impl OtlpConfig {
     /// # Errors
     ///
     /// [`SettingError::InvalidSetting`] naming the `with_*` method: an endpoint that is
-    /// not an `http` or `https` URL, a header that HTTP cannot carry, a duration or queue
-    /// bound of zero.
+    /// not an `http` or `https` URL with a host (and a port from 1 to 65535 when it names
+    /// one), a header that HTTP cannot carry or that frames or describes the request, a
+    /// duration of zero or past its maximum, a queue bound of zero.
     pub(crate) fn resolve(&self) -> Result<Resolved, SettingError> {
         let endpoint = check_endpoint(&self.endpoint)
             .map_err(|reason| code("OtlpConfig::with_endpoint", &self.endpoint, reason))?;
@@ -449,13 +513,26 @@ impl OtlpConfig {
             );
         }
         let durations = [
-            ("OtlpConfig::with_timeout", self.timeout),
-            ("OtlpConfig::with_interval", self.interval),
-            ("OtlpConfig::with_export_timeout", self.export_timeout),
+            ("OtlpConfig::with_timeout", self.timeout, MAX_TIMEOUT),
+            ("OtlpConfig::with_interval", self.interval, MAX_INTERVAL),
+            (
+                "OtlpConfig::with_export_timeout",
+                self.export_timeout,
+                MAX_EXPORT_TIMEOUT,
+            ),
+            (
+                "OtlpConfig::with_shutdown_timeout",
+                self.shutdown_timeout,
+                MAX_SHUTDOWN_TIMEOUT,
+            ),
         ];
-        for (setting, duration) in durations {
+        for (setting, duration, max) in durations {
             if duration.is_zero() {
                 return Err(code(setting, &duration, "expected a duration above zero"));
+            }
+            if duration > max {
+                let reason = format!("expected a duration of at most {}", format_duration(max));
+                return Err(code(setting, &duration, reason));
             }
         }
         if self.max_queued_requests == 0 {
@@ -471,6 +548,7 @@ impl OtlpConfig {
             timeout: self.timeout,
             interval: self.interval,
             export_timeout: self.export_timeout,
+            shutdown_timeout: self.shutdown_timeout,
             compression: self.compression,
             temporality: self.temporality,
             resource: resource::attributes(self.service_name.as_deref(), &self.resource_attributes),
@@ -487,6 +565,7 @@ pub(crate) struct Resolved {
     pub(crate) timeout: Duration,
     pub(crate) interval: Duration,
     pub(crate) export_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
     pub(crate) compression: Compression,
     pub(crate) temporality: Temporality,
     pub(crate) resource: Vec<(String, String)>,
@@ -539,35 +618,99 @@ fn signal_endpoint(base: &str) -> String {
     }
 }
 
+/// An `http` or `https` URL with a host, and a port from 1 to 65535 when it names one.
 fn check_endpoint(endpoint: &str) -> Result<Uri, String> {
     const EXPECTED: &str = "expected an http:// or https:// URL";
+    const NO_HOST: &str = "the URL has no host";
+    let after_scheme = endpoint
+        .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"));
+    if after_scheme.is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', ':', '?', '#'])) {
+        return Err(NO_HOST.into());
+    }
     let uri: Uri = endpoint.parse().map_err(|_| EXPECTED)?;
     if !matches!(uri.scheme_str(), Some("http" | "https")) {
         return Err(EXPECTED.into());
     }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err("the URL has no host".into());
+    let Some(authority) = uri.authority() else {
+        return Err(NO_HOST.into());
+    };
+    if authority.host().is_empty() {
+        return Err(NO_HOST.into());
+    }
+    // A port the URL names must be one a connection can use: not 0, not past 65535, not
+    // empty (`host:`).
+    let has_port = authority
+        .as_str()
+        .rsplit_once(':')
+        .is_some_and(|(_, after)| !after.contains(']'));
+    if has_port && authority.port_u16().is_none_or(|port| port == 0) {
+        return Err("the port must be from 1 to 65535".into());
     }
     Ok(uri)
 }
 
+/// Headers the exporter writes itself, or that frame the request or its connection: given
+/// again they would send two lengths or two types, or change how the body is read.
+const RESERVED_HEADERS: [&str; 12] = [
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-type",
+    "expect",
+    "host",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
 fn check_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
     let header_name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| format!("{name:?} is not a valid HTTP header name"))?;
+    // `HeaderName` is lowercase.
+    if RESERVED_HEADERS.contains(&header_name.as_str()) {
+        return Err(format!(
+            "the header {name:?} cannot be set: the exporter writes the headers that frame and \
+             describe the request"
+        ));
+    }
     let header_value = HeaderValue::from_str(value)
         .map_err(|_| format!("the value of header {name:?} holds characters HTTP cannot carry"))?;
     Ok((header_name, header_value))
 }
 
-/// A whole number of milliseconds above zero.
-fn millis(value: &str) -> Result<Duration, String> {
+/// A duration above zero and at most `max` as the `DYN_*` variables write it (`5s`,
+/// `500ms`).
+fn duration(value: &str, max: Duration) -> Result<Duration, String> {
+    const EXPECTED: &str = "expected a duration above zero, such as 5s, 500ms or 1m";
+    match parse_duration(value) {
+        Ok(duration) if duration > max => Err(format!("expected at most {}", format_duration(max))),
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        _ => Err(EXPECTED.into()),
+    }
+}
+
+/// A whole number of milliseconds above zero and at most `max`.
+fn millis(value: &str, max: Duration) -> Result<Duration, String> {
     let expected = "expected a whole number of milliseconds above zero";
-    if !value.bytes().all(|b| b.is_ascii_digit()) {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(expected.into());
     }
+    let too_long = || {
+        format!(
+            "expected at most {} milliseconds ({})",
+            max.as_millis(),
+            format_duration(max)
+        )
+    };
     match value.parse::<u64>() {
-        Ok(0) | Err(_) => Err(expected.into()),
-        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Ok(0) => Err(expected.into()),
+        Ok(ms) if u128::from(ms) <= max.as_millis() => Ok(Duration::from_millis(ms)),
+        // Digits only: a number past u64 is too long as well.
+        Ok(_) | Err(_) => Err(too_long()),
     }
 }
 
@@ -632,6 +775,7 @@ mod tests {
         assert_eq!(config.timeout(), Duration::from_secs(10));
         assert_eq!(config.interval(), Duration::from_secs(60));
         assert_eq!(config.export_timeout(), Duration::from_secs(30));
+        assert_eq!(config.shutdown_timeout(), Duration::from_secs(5));
         assert_eq!(config.temporality(), Temporality::Cumulative);
         assert_eq!(config.compression(), Compression::None);
     }
@@ -669,6 +813,75 @@ mod tests {
     }
 
     #[test]
+    fn endpoints_need_a_scheme_a_host_and_a_port_from_1_to_65535() {
+        let cases: [(&'static str, &'static str, &str); 9] = [
+            (ENDPOINT_VAR, "http://", "the URL has no host"),
+            (METRICS_ENDPOINT_VAR, "http://", "the URL has no host"),
+            (
+                METRICS_ENDPOINT_VAR,
+                "http:///v1/metrics",
+                "the URL has no host",
+            ),
+            (ENDPOINT_VAR, "http://:4318", "the URL has no host"),
+            (
+                METRICS_ENDPOINT_VAR,
+                "http://c:99999/v1/metrics",
+                "the port must be from 1 to 65535",
+            ),
+            (
+                ENDPOINT_VAR,
+                "http://c:0",
+                "the port must be from 1 to 65535",
+            ),
+            (
+                ENDPOINT_VAR,
+                "https://c:/x",
+                "the port must be from 1 to 65535",
+            ),
+            (
+                ENDPOINT_VAR,
+                "http://c:4318x",
+                "the port must be from 1 to 65535",
+            ),
+            (
+                ENDPOINT_VAR,
+                "c:4318",
+                "expected an http:// or https:// URL",
+            ),
+        ];
+        for (var, value, reason) in cases {
+            assert_eq!(
+                on(&[(var, value)]).unwrap_err(),
+                SettingSource::env(var, value).invalid(reason),
+                "{var}={value}"
+            );
+        }
+        for good in [
+            "http://c:1/v1/metrics",
+            "https://c:65535/v1/metrics",
+            "http://[::1]:4318/v1/metrics",
+            "https://collector.example/otlp/v1/metrics",
+        ] {
+            assert_eq!(
+                on(&[(METRICS_ENDPOINT_VAR, good)]).unwrap().endpoint(),
+                good
+            );
+            assert!(
+                OtlpConfig::new().with_endpoint(good).resolve().is_ok(),
+                "{good}"
+            );
+        }
+        assert_eq!(
+            OtlpConfig::new()
+                .with_endpoint("http://c:0/v1/metrics")
+                .resolve()
+                .unwrap_err(),
+            SettingSource::code("OtlpConfig::with_endpoint", &"http://c:0/v1/metrics")
+                .invalid("the port must be from 1 to 65535")
+        );
+    }
+
+    #[test]
     fn specific_variables_win_over_general_ones() {
         let config = on(&[
             (TIMEOUT_VAR, "100"),
@@ -682,6 +895,28 @@ mod tests {
         assert_eq!(config.timeout(), Duration::from_millis(200));
         assert_eq!(config.headers(), [("b".to_string(), "2".to_string())]);
         assert_eq!(config.compression(), Compression::Gzip);
+    }
+
+    #[test]
+    fn reads_the_shutdown_timeout_as_a_duration() {
+        for (value, expected) in [
+            ("250ms", Duration::from_millis(250)),
+            ("2s", Duration::from_secs(2)),
+            ("1m", Duration::from_secs(60)),
+            ("3", Duration::from_secs(3)),
+        ] {
+            let config = on(&[(SHUTDOWN_TIMEOUT_VAR, value)]).unwrap();
+            assert_eq!(config.shutdown_timeout(), expected, "{value}");
+        }
+        for bad in ["0", "0ms", "soon", "-1s"] {
+            assert_eq!(
+                error_of(&[(SHUTDOWN_TIMEOUT_VAR, bad)]),
+                format!(
+                    "DYN_METRICS_OTLP_SHUTDOWN_TIMEOUT={bad:?} is invalid: expected a duration \
+                     above zero, such as 5s, 500ms or 1m"
+                )
+            );
+        }
     }
 
     #[test]
@@ -757,6 +992,61 @@ mod tests {
         for (vars, expected) in cases {
             assert_eq!(error_of(vars), expected, "{vars:?}");
         }
+    }
+
+    #[test]
+    fn headers_that_frame_or_describe_the_request_are_refused_in_any_case() {
+        let refused = [
+            "Content-Length",
+            "transfer-encoding",
+            "CONTENT-TYPE",
+            "Content-Encoding",
+            "Host",
+            "connection",
+            "Keep-Alive",
+            "Proxy-Connection",
+            "TE",
+            "Trailer",
+            "Upgrade",
+            "Expect",
+        ];
+        for name in refused {
+            let reason = format!(
+                "the header {name:?} cannot be set: the exporter writes the headers that frame \
+                 and describe the request"
+            );
+            let value = format!("x-tenant=a,{name}=5");
+            let vars = [
+                (EXPORTER_VAR, "otlp".to_string()),
+                (HEADERS_VAR, value.clone()),
+            ];
+            let error = OtlpConfig::from_lookup(|var| {
+                vars.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone())
+            })
+            .unwrap_err();
+            assert_eq!(
+                error,
+                SettingSource::env(HEADERS_VAR, &value).invalid(reason.clone()),
+                "{name}"
+            );
+            let error = OtlpConfig::new()
+                .with_header(name, "5")
+                .resolve()
+                .unwrap_err();
+            assert_eq!(
+                error,
+                SettingSource::code("OtlpConfig::with_header", &(name, "5")).invalid(reason),
+                "{name}"
+            );
+        }
+        // Other headers, the user agent and authorization among them, are sent as given.
+        let config = on(&[(
+            METRICS_HEADERS_VAR,
+            "Authorization=Bearer%20x,User-Agent=worker/1,x-content-length=5",
+        )])
+        .unwrap();
+        assert_eq!(config.headers().len(), 3);
+        assert!(config.resolve().is_ok());
     }
 
     #[test]

@@ -267,6 +267,6 @@ pub(crate) fn unix_nanos(time: SystemTime) -> u64 {
 }
 
 /// How long the flush may wait at most.
-pub(crate) fn flush_deadline(export_timeout: Duration) -> Instant {
-    Instant::now() + export_timeout
+pub(crate) fn flush_deadline(shutdown_timeout: Duration) -> Instant {
+    Instant::now() + shutdown_timeout
 }

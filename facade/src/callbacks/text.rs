@@ -8,10 +8,12 @@
 //! `# TYPE` for a family among them), when one of its families or sample names is already on
 //! the page (from the registry or from an earlier text), or when adding labels makes two of
 //! its series the same. Each would make the whole page invalid, and Prometheus would drop the
-//! whole scrape. What joins the page is the parsed families, handed to the page's encoder as
-//! the registry's are, so only text that parsed can reach it, in any format. Each drop is counted in
-//! `dynamo_metrics_callback_text_dropped_total{reason}` and logged, at most once a minute
-//! with the count of drops since the last message.
+//! whole scrape. A text longer than the runtime's limit (`DYN_METRICS_MAX_CALLBACK_TEXT_BYTES`)
+//! never gets here: it was dropped when its call returned, and only its size is left. What
+//! joins the page is the parsed families, handed to the page's encoder as the registry's are,
+//! so only text that parsed can reach it, in any format. Each drop is counted in
+//! `dynamo_metrics_callback_text_dropped_total{reason}` (`invalid`, `conflict`, `too_large`)
+//! and logged, at most once a minute with the count of drops since the last message.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -20,7 +22,7 @@ use dynamo_exporter::parse::{self, Family};
 use dynamo_exporter::{IntCounter, IntCounterVec, fork};
 use parking_lot::Mutex;
 
-use crate::callbacks::CallbackText;
+use crate::callbacks::{CallbackText, Returned};
 use crate::prometheus_names::self_metrics;
 
 /// The shortest time between two log messages about dropped text.
@@ -33,6 +35,8 @@ enum Reason {
     Invalid,
     /// A family or sample name is already on the page.
     Conflict,
+    /// The text is longer than the limit.
+    TooLarge,
 }
 
 struct LogState {
@@ -44,6 +48,7 @@ struct LogState {
 pub(crate) struct TextCheck {
     invalid: IntCounter,
     conflict: IntCounter,
+    too_large: IntCounter,
     log: Mutex<LogState>,
 }
 
@@ -55,6 +60,9 @@ impl TextCheck {
                 .clone(),
             conflict: dropped
                 .with_label_values(&[self_metrics::DROP_REASON_CONFLICT])
+                .clone(),
+            too_large: dropped
+                .with_label_values(&[self_metrics::DROP_REASON_TOO_LARGE])
                 .clone(),
             log: Mutex::new(LogState {
                 last: None,
@@ -75,7 +83,20 @@ impl TextCheck {
     ) -> Vec<Family> {
         let mut accepted = Vec::new();
         for text in texts {
-            let mut families = match parse::parse(&text.text) {
+            let text_of = match &text.text {
+                Returned::Text(text) => text,
+                Returned::TooLarge { bytes, limit } => {
+                    self.dropped(
+                        Reason::TooLarge,
+                        &format!(
+                            "{bytes} bytes, longer than the limit of {limit} \
+                             (DYN_METRICS_MAX_CALLBACK_TEXT_BYTES)"
+                        ),
+                    );
+                    continue;
+                }
+            };
+            let mut families = match parse::parse(text_of) {
                 Err(error) => {
                     self.dropped(Reason::Invalid, &error.to_string());
                     continue;
@@ -114,6 +135,7 @@ impl TextCheck {
         match why {
             Reason::Invalid => self.invalid.inc(),
             Reason::Conflict => self.conflict.inc(),
+            Reason::TooLarge => self.too_large.inc(),
         }
         let suppressed = {
             let _section = fork::enter();
@@ -216,7 +238,7 @@ mod tests {
         texts
             .iter()
             .map(|text| CallbackText {
-                text: (*text).to_string(),
+                text: Returned::Text((*text).to_string()),
                 engine: None,
             })
             .collect()
@@ -291,18 +313,20 @@ mod tests {
         )
         .unwrap();
         let texts = vec![CallbackText {
-            text: concat!(
-                "# TYPE rpc summary\n",
-                "rpc{quantile=\"0.5\"} 1\n",
-                "rpc_sum{model=\"own\"} 2\n",
-                "rpc_count 3\n",
-                "# TYPE h histogram\n",
-                "h_bucket{le=\"+Inf\",zone=\"own\"} 1\n",
-                "h_sum 1\n",
-                "h_count 1\n",
-                "skipped 1\n",
-            )
-            .into(),
+            text: Returned::Text(
+                concat!(
+                    "# TYPE rpc summary\n",
+                    "rpc{quantile=\"0.5\"} 1\n",
+                    "rpc_sum{model=\"own\"} 2\n",
+                    "rpc_count 3\n",
+                    "# TYPE h histogram\n",
+                    "h_bucket{le=\"+Inf\",zone=\"own\"} 1\n",
+                    "h_sum 1\n",
+                    "h_count 1\n",
+                    "skipped 1\n",
+                )
+                .into(),
+            ),
             engine: Some(Arc::new(engine)),
         }];
         let families = check.accepted(

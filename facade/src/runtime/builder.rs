@@ -25,6 +25,11 @@ use crate::requests::RequestClock;
 use crate::system_server::{self, HealthStatus, Port, Route, ServerSettings, SystemState};
 use crate::{MetricsError, NamingLayer};
 
+/// The longest [`RuntimeBuilder::callback_timeout`]: a scrape that waits longer for its
+/// callbacks has long been given up by Prometheus (whose scrape timeout is at most its
+/// interval).
+pub const MAX_CALLBACK_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Options for [`DistributedRuntime`]; [`DistributedRuntime::new`] uses the defaults.
 #[must_use]
 pub struct RuntimeBuilder {
@@ -37,6 +42,7 @@ pub struct RuntimeBuilder {
     series_idle_timeout: Option<SeriesIdleTimeout>,
     const_labels: Option<Vec<(String, String)>>,
     process_metrics: Option<bool>,
+    max_callback_text_bytes: Option<usize>,
     #[cfg(feature = "otlp")]
     otlp: Option<OtlpConfig>,
 }
@@ -62,6 +68,7 @@ impl Default for RuntimeBuilder {
             series_idle_timeout: None,
             const_labels: None,
             process_metrics: None,
+            max_callback_text_bytes: None,
             #[cfg(feature = "otlp")]
             otlp: None,
         }
@@ -69,9 +76,10 @@ impl Default for RuntimeBuilder {
 }
 
 impl RuntimeBuilder {
-    /// How long a scrape waits for its callbacks, all of them together (default 5 s). A
-    /// callback still running then is left to finish on its own and is not started again
-    /// until it has; one not started by then is not started for that scrape.
+    /// How long a scrape waits for its callbacks, all of them together (default 5 s, at most
+    /// [`MAX_CALLBACK_TIMEOUT`]). A callback still running then is left to finish on its own
+    /// and is not started again until it has; one not started by then is not started for that
+    /// scrape.
     pub fn callback_timeout(self, timeout: Duration) -> Self {
         Self {
             callback_timeout: timeout,
@@ -121,7 +129,8 @@ impl RuntimeBuilder {
     }
 
     /// Drops series created by `metrics` macros once their value has not changed for
-    /// `timeout` (default `None`, or `DYN_METRICS_IDLE_TIMEOUT`), checked at each scrape.
+    /// `timeout` (default `None`, or `DYN_METRICS_IDLE_TIMEOUT`; at most
+    /// [`crate::MAX_SERIES_IDLE_TIMEOUT`]), checked at each scrape.
     pub fn series_idle_timeout(self, timeout: Option<Duration>) -> Self {
         Self {
             series_idle_timeout: Some(SeriesIdleTimeout::from_option(timeout)),
@@ -180,6 +189,18 @@ impl RuntimeBuilder {
         }
     }
 
+    /// The longest text one exposition callback or engine source may return for a scrape
+    /// (default 4 MiB, or `DYN_METRICS_MAX_CALLBACK_TEXT_BYTES`; from 1 byte to 256 MiB). A
+    /// longer text is dropped as soon as the call returns, before it is parsed, logged, and
+    /// counted in `dynamo_metrics_callback_text_dropped_total{reason="too_large"}`: a runaway
+    /// engine cannot make the page, or the worker's memory, grow with it.
+    pub fn max_callback_text_bytes(self, bytes: usize) -> Self {
+        Self {
+            max_callback_text_bytes: Some(bytes),
+            ..self
+        }
+    }
+
     /// Reads every `DYN_*` setting (server and metrics) from the process environment when
     /// the runtime is built, as [`DistributedRuntime::new`] does. Settings given in code win.
     pub fn from_env(self) -> Self {
@@ -188,10 +209,11 @@ impl RuntimeBuilder {
 
     /// Reads the `DYN_SYSTEM_*` and `DYN_METRICS_*` environment variables when the runtime is
     /// built (as [`DistributedRuntime::new`] does). Settings given in code win over them.
-    pub fn system_server_from_env(self) -> Self {
-        self.system_server_env(|var| {
-            std::env::var_os(var).map(|value| value.to_string_lossy().into_owned())
-        })
+    /// A value that is not UTF-8 is an error of [`RuntimeBuilder::build`] naming the
+    /// variable.
+    pub fn system_server_from_env(mut self) -> Self {
+        self.server.lookup = Some(Box::new(dynamo_exporter::env_var));
+        self
     }
 
     /// Reads the system status server's settings through `lookup` (a variable's name to
@@ -202,7 +224,7 @@ impl RuntimeBuilder {
         mut self,
         lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
-        self.server.lookup = Some(Box::new(lookup));
+        self.server.lookup = Some(Box::new(move |var| Ok(lookup(var))));
         self
     }
 
@@ -303,12 +325,12 @@ impl RuntimeBuilder {
     ///         OtlpConfig::new()
     ///             .with_endpoint("http://127.0.0.1:4318/v1/metrics")
     ///             .with_interval(Duration::from_secs(15))
-    ///             .with_export_timeout(Duration::from_millis(200))
+    ///             .with_shutdown_timeout(Duration::from_millis(200))
     ///             .with_temporality(Temporality::Delta)
     ///             .with_service_name("worker"),
     ///     )
     ///     .build()?;
-    /// runtime.shutdown(); // a final export, bounded by the export timeout
+    /// runtime.shutdown(); // a final export, bounded by the shutdown timeout
     /// # Ok(()) }
     /// ```
     #[cfg(feature = "otlp")]
@@ -333,14 +355,29 @@ impl RuntimeBuilder {
         #[cfg(not(feature = "otlp"))]
         crate::otlp::refuse_export(self.server.lookup.as_deref())?;
         let mut metrics_config = match &self.server.lookup {
-            Some(lookup) => MetricsConfig::from_lookup(lookup)?,
+            Some(lookup) => MetricsConfig::from_vars(lookup)?,
             None => MetricsConfig::default(),
         };
         if let Some(max) = self.max_series {
             metrics_config = metrics_config.with_max_series(max);
         }
         if let Some(timeout) = self.series_idle_timeout {
+            let timeout = timeout.within_bound().map_err(|max| {
+                SettingSource::code("RuntimeBuilder::series_idle_timeout", &timeout.duration())
+                    .invalid(format!("expected at most {max} (None or zero: never)"))
+            })?;
             metrics_config = metrics_config.with_idle_timeout(timeout);
+        }
+        if self.callback_timeout > MAX_CALLBACK_TIMEOUT {
+            return Err(SettingSource::code(
+                "RuntimeBuilder::callback_timeout",
+                &self.callback_timeout,
+            )
+            .invalid(format!(
+                "a timeout must be at most {}",
+                dynamo_exporter::format_duration(MAX_CALLBACK_TIMEOUT)
+            ))
+            .into());
         }
         if let Some(labels) = &self.const_labels {
             crate::const_labels::check(labels).map_err(|problem| {
@@ -351,6 +388,14 @@ impl RuntimeBuilder {
         }
         if let Some(on) = self.process_metrics {
             metrics_config = metrics_config.with_process_metrics(on);
+        }
+        if let Some(bytes) = self.max_callback_text_bytes {
+            let bytes =
+                crate::metrics_config::text_bytes_within_bound(bytes).map_err(|reason| {
+                    SettingSource::code("RuntimeBuilder::max_callback_text_bytes", &bytes)
+                        .invalid(reason)
+                })?;
+            metrics_config = metrics_config.with_max_callback_text_bytes(bytes);
         }
         let server = self.server.resolve()?;
         let clock: Clock = self.clock.unwrap_or_else(|| {
@@ -396,6 +441,9 @@ impl RuntimeBuilder {
             ),
             &[self_metrics::DROP_REASON_LABEL],
         )?;
+        // One series per reason, all made below: the series bound of the application's
+        // metrics (which may be lower than the number of reasons) is not this vec's.
+        dropped.set_max_series(0);
         let recorder = NamingLayer::new()
             .with_rejection_counter(rejections.clone())
             .layer(RegistryRecorder::new(Arc::clone(&registry)).with_rejection_counter(rejections));
@@ -405,7 +453,10 @@ impl RuntimeBuilder {
         let inner = Arc::new(RuntimeInner {
             registry,
             recorder,
-            callbacks: Callbacks::new(server.config.callback_threads()),
+            callbacks: Callbacks::new(
+                server.config.callback_threads(),
+                metrics_config.max_callback_text_bytes(),
+            ),
             callback_timeout: self.callback_timeout,
             text_check: TextCheck::new(&dropped),
             uptime,

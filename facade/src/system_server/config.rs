@@ -12,11 +12,12 @@ use super::routes::{Route, RouteChoice, RoutePaths};
 use super::values::Port;
 use super::{
     CALLBACK_THREADS_VAR, DEFAULT_CALLBACK_THREADS, DEFAULT_HOST, HEADER_TIMEOUT_VAR, HOST_VAR,
-    HealthStatus, IDLE_TIMEOUT_VAR, LISTEN_BACKLOG_VAR, MAX_CONNECTIONS_VAR,
-    MAX_PENDING_SCRAPES_VAR, PORT_VAR, STARTING_HEALTH_VAR, WRITE_TIMEOUT_VAR, host, values,
+    HealthStatus, IDLE_TIMEOUT_VAR, LISTEN_BACKLOG_VAR, MAX_CALLBACK_THREADS, MAX_CONNECTIONS_VAR,
+    MAX_HEADER_TIMEOUT, MAX_IDLE_TIMEOUT, MAX_PENDING_SCRAPES_VAR, MAX_WRITE_TIMEOUT, PORT_VAR,
+    STARTING_HEALTH_VAR, WRITE_TIMEOUT_VAR, host, values,
 };
 use crate::MetricsError;
-use dynamo_exporter::SettingSource;
+use dynamo_exporter::{SettingError, SettingSource};
 
 /// The system status server's settings.
 ///
@@ -70,9 +71,9 @@ impl SystemServerConfig {
     ///
     /// As [`SystemServerConfig::from_lookup`].
     pub fn from_env() -> Result<Self, MetricsError> {
-        Self::from_lookup(|var| {
-            std::env::var_os(var).map(|value| value.to_string_lossy().into_owned())
-        })
+        let mut choice = Choice::default();
+        choice.read_env(&dynamo_exporter::env_var)?;
+        Ok(choice.finish()?.config)
     }
 
     /// Reads the `DYN_SYSTEM_*` variables through `lookup`. Unset and empty variables take
@@ -84,11 +85,12 @@ impl SystemServerConfig {
     /// integer or is above 65535, a host with a port or that is neither an address nor a
     /// name, a route path that does not start with `/` (or holds spaces, `?` or `#`, or is
     /// `/metrics`), the path of another route, a starting health other than `ready` or
-    /// `notready` (in any case), a timeout that is not a number of seconds above zero, or a
-    /// limit that is not a whole number above zero.
+    /// `notready` (in any case), a timeout that is not a number of seconds above zero or is
+    /// past its maximum, or a limit that is not a whole number above zero (or is past its
+    /// maximum). [`SystemServerConfig::from_env`] also refuses a value that is not UTF-8.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MetricsError> {
         let mut choice = Choice::default();
-        choice.read_env(&lookup)?;
+        choice.read_env(&|var| Ok(lookup(var)))?;
         Ok(choice.finish()?.config)
     }
 
@@ -144,7 +146,8 @@ impl SystemServerConfig {
     }
 }
 
-type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+/// Reads a variable: its value, `None` when unset, or an error (a value that is not UTF-8).
+pub(crate) type Lookup = dyn Fn(&'static str) -> Result<Option<String>, SettingError> + Send + Sync;
 
 /// The server settings a [`crate::RuntimeBuilder`] collects: an optional environment to read,
 /// and settings given in code, which win over it.
@@ -206,52 +209,73 @@ struct Choice {
 
 impl Choice {
     /// Reads the variables of `lookup`; unset and blank ones keep what is chosen.
-    fn read_env(&mut self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<(), MetricsError> {
-        let read = |var: &str| {
-            lookup(var)
+    fn read_env(
+        &mut self,
+        lookup: &dyn Fn(&'static str) -> Result<Option<String>, SettingError>,
+    ) -> Result<(), MetricsError> {
+        let read = |var: &'static str| -> Result<Option<String>, SettingError> {
+            Ok(lookup(var)?
                 .map(|value| value.trim().to_string())
-                .filter(|value| !value.is_empty())
+                .filter(|value| !value.is_empty()))
         };
-        if let Some(value) = read(PORT_VAR) {
+        if let Some(value) = read(PORT_VAR)? {
             let port = values::port(&value).map_err(|reason| invalid(PORT_VAR, &value, reason))?;
             self.port = Some((port, SettingSource::env(PORT_VAR, &value)));
         }
         let config = &mut self.config;
-        if let Some(value) = read(HOST_VAR) {
+        if let Some(value) = read(HOST_VAR)? {
             host::check(&value, PORT_VAR).map_err(|reason| invalid(HOST_VAR, &value, reason))?;
             config.host = value;
         }
         for route in Route::ALL {
-            if let Some(value) = read(route.var()) {
+            if let Some(value) = read(route.var())? {
                 let source = SettingSource::env(route.var(), &value);
                 self.routes.set(route, value, source)?;
             }
         }
-        if let Some(value) = read(STARTING_HEALTH_VAR) {
+        if let Some(value) = read(STARTING_HEALTH_VAR)? {
             config.starting_health = value
                 .parse()
                 .map_err(|_| invalid(STARTING_HEALTH_VAR, &value, HealthStatus::EXPECTED))?;
         }
         let limits = &mut config.limits;
         let timeouts = [
-            (HEADER_TIMEOUT_VAR, &mut limits.header_read_timeout),
-            (IDLE_TIMEOUT_VAR, &mut limits.idle_timeout),
-            (WRITE_TIMEOUT_VAR, &mut limits.write_timeout),
+            (
+                HEADER_TIMEOUT_VAR,
+                &mut limits.header_read_timeout,
+                MAX_HEADER_TIMEOUT,
+            ),
+            (IDLE_TIMEOUT_VAR, &mut limits.idle_timeout, MAX_IDLE_TIMEOUT),
+            (
+                WRITE_TIMEOUT_VAR,
+                &mut limits.write_timeout,
+                MAX_WRITE_TIMEOUT,
+            ),
         ];
-        for (var, slot) in timeouts {
-            if let Some(value) = read(var) {
-                *slot = values::seconds(&value).map_err(|reason| invalid(var, &value, reason))?;
+        for (var, slot, max) in timeouts {
+            if let Some(value) = read(var)? {
+                *slot =
+                    values::seconds(&value, max).map_err(|reason| invalid(var, &value, reason))?;
             }
         }
         let counts = [
-            (MAX_CONNECTIONS_VAR, &mut limits.max_connections),
-            (MAX_PENDING_SCRAPES_VAR, &mut limits.max_pending_scrapes),
-            (LISTEN_BACKLOG_VAR, &mut limits.listen_backlog),
-            (CALLBACK_THREADS_VAR, &mut config.callback_threads),
+            (MAX_CONNECTIONS_VAR, &mut limits.max_connections, usize::MAX),
+            (
+                MAX_PENDING_SCRAPES_VAR,
+                &mut limits.max_pending_scrapes,
+                usize::MAX,
+            ),
+            (LISTEN_BACKLOG_VAR, &mut limits.listen_backlog, usize::MAX),
+            (
+                CALLBACK_THREADS_VAR,
+                &mut config.callback_threads,
+                MAX_CALLBACK_THREADS,
+            ),
         ];
-        for (var, slot) in counts {
-            if let Some(value) = read(var) {
-                *slot = values::count(&value).map_err(|reason| invalid(var, &value, reason))?;
+        for (var, slot, max) in counts {
+            if let Some(value) = read(var)? {
+                *slot =
+                    values::count(&value, max).map_err(|reason| invalid(var, &value, reason))?;
             }
         }
         Ok(())
@@ -284,21 +308,24 @@ impl Choice {
                 "RuntimeBuilder::header_read_timeout",
                 given.header_read_timeout,
                 &mut limits.header_read_timeout,
+                MAX_HEADER_TIMEOUT,
             ),
             (
                 "RuntimeBuilder::idle_timeout",
                 given.idle_timeout,
                 &mut limits.idle_timeout,
+                MAX_IDLE_TIMEOUT,
             ),
             (
                 "RuntimeBuilder::write_timeout",
                 given.write_timeout,
                 &mut limits.write_timeout,
+                MAX_WRITE_TIMEOUT,
             ),
         ];
-        for (setting, duration, slot) in timeouts {
+        for (setting, duration, slot, max) in timeouts {
             if let Some(duration) = duration {
-                *slot = values::duration_above_zero(duration)
+                *slot = values::timeout_within(duration, max)
                     .map_err(|reason| in_code(setting, &duration, reason))?;
             }
         }
@@ -307,26 +334,30 @@ impl Choice {
                 "RuntimeBuilder::max_connections",
                 given.max_connections,
                 &mut limits.max_connections,
+                usize::MAX,
             ),
             (
                 "RuntimeBuilder::max_pending_scrapes",
                 given.max_pending_scrapes,
                 &mut limits.max_pending_scrapes,
+                usize::MAX,
             ),
             (
                 "RuntimeBuilder::listen_backlog",
                 given.listen_backlog,
                 &mut limits.listen_backlog,
+                usize::MAX,
             ),
             (
                 "RuntimeBuilder::callback_threads",
                 given.callback_threads,
                 &mut config.callback_threads,
+                MAX_CALLBACK_THREADS,
             ),
         ];
-        for (setting, count, slot) in counts {
+        for (setting, count, slot, max) in counts {
             if let Some(count) = count {
-                *slot = values::count_above_zero(count)
+                *slot = values::count_within(count, max)
                     .map_err(|reason| in_code(setting, &count, reason))?;
             }
         }

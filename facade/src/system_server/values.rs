@@ -3,6 +3,8 @@
 use std::num::NonZeroU16;
 use std::time::Duration;
 
+use dynamo_exporter::format_duration;
+
 /// Whether the status server runs, and on which port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Port {
@@ -54,8 +56,8 @@ pub(super) fn port(value: &str) -> Result<Port, String> {
         .map_err(|_| expected.to_string())
 }
 
-/// A number of seconds above zero, fractions allowed: `10`, `2.5`.
-pub(super) fn seconds(value: &str) -> Result<Duration, String> {
+/// A number of seconds above zero and at most `max`, fractions allowed: `10`, `2.5`.
+pub(super) fn seconds(value: &str, max: Duration) -> Result<Duration, String> {
     let expected = "expected a number of seconds above zero, such as 10 or 2.5";
     let plain = value.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && value.bytes().any(|b| b.is_ascii_digit());
@@ -63,20 +65,40 @@ pub(super) fn seconds(value: &str) -> Result<Duration, String> {
         return Err(expected.into());
     }
     let secs: f64 = value.parse().map_err(|_| expected.to_string())?;
-    let duration = Duration::try_from_secs_f64(secs).map_err(|_| expected.to_string())?;
+    let too_long = || {
+        format!(
+            "expected at most {} seconds ({})",
+            max.as_secs(),
+            format_duration(max)
+        )
+    };
+    // Digits only: a number too large for a duration is too long as well.
+    let duration = Duration::try_from_secs_f64(secs).map_err(|_| too_long())?;
     duration_above_zero(duration).map_err(|_| expected.to_string())?;
+    if duration > max {
+        return Err(too_long());
+    }
     Ok(duration)
 }
 
-/// A whole number above zero.
-pub(super) fn count(value: &str) -> Result<usize, String> {
-    let expected = "expected a whole number above zero";
+/// A whole number above zero, and at most `max` (`usize::MAX` for no bound of its own).
+pub(super) fn count(value: &str, max: usize) -> Result<usize, String> {
+    let expected = expected_count(max);
     if !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(expected.into());
+        return Err(expected);
     }
     match value.parse::<usize>() {
-        Ok(0) | Err(_) => Err(expected.into()),
-        Ok(n) => Ok(n),
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        Ok(_) | Err(_) => Err(expected),
+    }
+}
+
+/// What a count must be.
+fn expected_count(max: usize) -> String {
+    if max == usize::MAX {
+        "expected a whole number above zero".into()
+    } else {
+        format!("expected a whole number from 1 to {max}")
     }
 }
 
@@ -89,12 +111,25 @@ pub(super) fn duration_above_zero(duration: Duration) -> Result<Duration, String
     }
 }
 
-/// A count given in code: above zero.
-pub(super) fn count_above_zero(count: usize) -> Result<usize, String> {
-    if count == 0 {
-        Err("expected a whole number above zero".into())
+/// A timeout given in code: above zero and at most `max`.
+pub(crate) fn timeout_within(duration: Duration, max: Duration) -> Result<Duration, String> {
+    let duration = duration_above_zero(duration)?;
+    if duration > max {
+        Err(format!(
+            "a timeout must be at most {}",
+            format_duration(max)
+        ))
     } else {
+        Ok(duration)
+    }
+}
+
+/// A count given in code: above zero, and at most `max`.
+pub(super) fn count_within(count: usize, max: usize) -> Result<usize, String> {
+    if (1..=max).contains(&count) {
         Ok(count)
+    } else {
+        Err(expected_count(max))
     }
 }
 
@@ -127,19 +162,38 @@ mod tests {
 
     #[test]
     fn parses_seconds_and_counts() {
-        assert_eq!(seconds("10"), Ok(Duration::from_secs(10)));
-        assert_eq!(seconds("2.5"), Ok(Duration::from_millis(2500)));
-        assert_eq!(seconds("0.001"), Ok(Duration::from_millis(1)));
+        let hour = Duration::from_secs(3600);
+        assert_eq!(seconds("10", hour), Ok(Duration::from_secs(10)));
+        assert_eq!(seconds("2.5", hour), Ok(Duration::from_millis(2500)));
+        assert_eq!(seconds("0.001", hour), Ok(Duration::from_millis(1)));
+        assert_eq!(seconds("3600", hour), Ok(hour));
         for bad in [
             "0", "0.0", "-1", "1e3", "ten", "", ".", "1.2.3", "inf", "NaN",
         ] {
-            assert!(seconds(bad).is_err(), "{bad:?} should be refused");
+            assert!(seconds(bad, hour).is_err(), "{bad:?} should be refused");
         }
-        assert!(seconds("99999999999999999999999").is_err());
-        assert_eq!(count("1"), Ok(1));
-        assert_eq!(count("128"), Ok(128));
+        for too_long in [
+            "3600.001",
+            "18446744073709551615",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(
+                seconds(too_long, hour),
+                Err("expected at most 3600 seconds (1h)".to_string()),
+                "{too_long:?}"
+            );
+        }
+        assert_eq!(count("1", usize::MAX), Ok(1));
+        assert_eq!(count("128", usize::MAX), Ok(128));
+        assert_eq!(count("64", 64), Ok(64));
         for bad in ["0", "-1", "1.5", "x", "99999999999999999999999"] {
-            assert!(count(bad).is_err(), "{bad:?} should be refused");
+            assert!(count(bad, usize::MAX).is_err(), "{bad:?} should be refused");
+        }
+        for bad in ["0", "65", "18446744073709551615"] {
+            assert_eq!(
+                count(bad, 64),
+                Err("expected a whole number from 1 to 64".to_string())
+            );
         }
     }
 }

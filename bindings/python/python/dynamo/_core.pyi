@@ -49,6 +49,7 @@ class _OtlpSettings(TypedDict, total=False):
     timeout: float
     interval: float
     export_timeout: float
+    shutdown_timeout: float
     compression: Literal["gzip", "none"]
     temporality: Literal["cumulative", "delta", "lowmemory"]
     service_name: str
@@ -82,7 +83,7 @@ class DistributedRuntime:
         """``(host, port)`` of the system status server, or ``None`` when it does not run."""
     def shutdown(self) -> None:
         """Stops the system status server, if it runs, and OTLP export after a final export
-        (bounded by its export timeout). Metrics keep working."""
+        (bounded by its shutdown timeout). Metrics keep working."""
     def set_health_status(self, status: Literal["ready", "notready"]) -> None:
         """Sets the runtime's readiness. ``/health`` answers 200 when the runtime and every
         endpoint that set its own readiness are ready, else 503."""

@@ -144,7 +144,7 @@ class self_metrics:  # noqa: N801
     """Texts of exposition callbacks left off a page (a counter, by ``reason``)."""
     CALLBACK_TEXT_DROPPED_TOTAL_HELP = (
         "Texts returned by exposition callbacks and left off the page, because a line did not "
-        "parse or a family was already on the page"
+        "parse, a family was already on the page, or the text was longer than the limit"
     )
     """Help of ``CALLBACK_TEXT_DROPPED_TOTAL``."""
     DROP_REASON_LABEL = "reason"
@@ -153,6 +153,8 @@ class self_metrics:  # noqa: N801
     """A line of the text did not parse."""
     DROP_REASON_CONFLICT = "conflict"
     """A family or sample name of the text was already on the page."""
+    DROP_REASON_TOO_LARGE = "too_large"
+    """The text was longer than ``DYN_METRICS_MAX_CALLBACK_TEXT_BYTES``."""
     OTLP_EXPORTED_TOTAL = "dynamo_metrics_otlp_exported_total"
     """OTLP export requests the collector accepted (a counter)."""
     OTLP_DROPPED_TOTAL = "dynamo_metrics_otlp_dropped_total"
