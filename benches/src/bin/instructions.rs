@@ -9,12 +9,18 @@ use std::hint::black_box;
 
 use dynamo_benches::ours_endpoint;
 
-const CASES: [&str; 17] = [
+const CASES: [&str; 23] = [
     "counter_inc/ours",
     "counter_inc/prometheus",
     "counter_inc_by/ours_whole",
     "counter_inc_by/ours_fraction",
     "counter_inc_by/prometheus",
+    "int_counter_inc/ours",
+    "int_counter_inc/prometheus",
+    "int_counter_inc_by/ours",
+    "int_counter_inc_by/prometheus",
+    "int_gauge_add/ours",
+    "int_gauge_add/prometheus",
     "vec_lookup_inc/ours_int",
     "vec_lookup_inc/prometheus_int",
     "vec_lookup_inc/ours_f64",
@@ -67,6 +73,32 @@ fn main() {
         "counter_inc_by/prometheus" => {
             let counter = prometheus::Counter::with_opts(opts()).unwrap();
             (0..calls).for_each(|_| black_box(&counter).inc_by(black_box(2.5)));
+        }
+        "int_counter_inc/ours" => {
+            let counter = metrics
+                .create_intcounter("requests_total", "Requests", &[])
+                .unwrap();
+            (0..calls).for_each(|_| black_box(&counter).inc());
+        }
+        "int_counter_inc/prometheus" => {
+            let counter = prometheus::IntCounter::with_opts(opts()).unwrap();
+            (0..calls).for_each(|_| black_box(&counter).inc());
+        }
+        "int_counter_inc_by/ours" => {
+            let counter = metrics.create_intcounter("bytes_total", "Bytes", &[]).unwrap();
+            (0..calls).for_each(|_| black_box(&counter).inc_by(black_box(3)));
+        }
+        "int_counter_inc_by/prometheus" => {
+            let counter = prometheus::IntCounter::with_opts(opts()).unwrap();
+            (0..calls).for_each(|_| black_box(&counter).inc_by(black_box(3)));
+        }
+        "int_gauge_add/ours" => {
+            let gauge = metrics.create_intgauge("slots", "Slots", &[]).unwrap();
+            (0..calls).for_each(|_| black_box(&gauge).add(black_box(3)));
+        }
+        "int_gauge_add/prometheus" => {
+            let gauge = prometheus::IntGauge::with_opts(opts()).unwrap();
+            (0..calls).for_each(|_| black_box(&gauge).add(black_box(3)));
         }
         "vec_lookup_inc/ours_int" => {
             let vec = metrics
