@@ -3,7 +3,8 @@
 //! The runtime calls them from its own threads (the server's, or the callback threads of a
 //! `prometheus_expfmt()` call); each call attaches to the interpreter for as long as the
 //! function runs. An exception is logged on the `dynamo.runtime` logger, with its traceback,
-//! and the scrape goes on without it.
+//! and the scrape goes on without it. Once the interpreter exits, no callback starts
+//! ([`crate::exit`]).
 
 use dynamo_runtime::{CallbackHandle, Metrics};
 use pyo3::exceptions::PyTypeError;
@@ -11,6 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
 use crate::errors::type_name;
+use crate::exit;
 
 /// Unregisters a callback: returned by `register_callback`,
 /// `register_prometheus_expfmt_callback` and `register_engine_metrics`. Dropping it keeps the
@@ -87,12 +89,13 @@ fn callable(callback: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
     }
 }
 
-/// Runs `f` attached to the interpreter, unless the interpreter is shutting down.
+/// Runs `f` attached to the interpreter, unless the interpreter is exiting or gone (see
+/// [`crate::exit`]): then the callback is skipped, as a failed one is.
 pub(crate) fn attached<T>(
     f: impl for<'py> FnOnce(Python<'py>) -> Result<T, String>,
 ) -> Result<T, String> {
-    Python::try_attach(f)
-        .unwrap_or_else(|| Err("the Python interpreter is not running; callback skipped".into()))
+    exit::call(f)
+        .unwrap_or_else(|| Err("the Python interpreter is exiting; callback skipped".into()))
 }
 
 /// Logs `err` with its traceback on the `dynamo.runtime` logger and returns its message.

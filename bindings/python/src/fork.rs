@@ -33,6 +33,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         None,
         |args: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
             fork::after_in_child();
+            crate::exit::after_fork_in_child();
             let os = args.py().import("os")?;
             for fd in fork::inherited_fds() {
                 // Already closed or never ours in this process: nothing to do.

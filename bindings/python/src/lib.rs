@@ -17,12 +17,15 @@
 //!
 //! Every class is frozen and wraps a cheap `Arc` handle of the Rust API, so objects are safe
 //! to share between threads. Calls that may run Python callbacks on other threads
-//! (`prometheus_expfmt()`, `shutdown()`) release the interpreter while they wait.
+//! (`prometheus_expfmt()`, `shutdown()`) release the interpreter while they wait. At
+//! interpreter exit, an `atexit` hook lets the callbacks under way end and starts no other
+//! (`exit.rs`), so `shutdown()` is optional.
 
 mod callbacks;
 mod decorate;
 mod engine;
 mod errors;
+mod exit;
 mod fork;
 mod kinds;
 mod labels;
@@ -64,5 +67,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // kinds table), its context managers and the error of conflicts.
     m.setattr("__all__", metric_names)?;
     fork::register(m)?;
+    exit::register(m)?;
     Ok(())
 }
