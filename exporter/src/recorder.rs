@@ -264,7 +264,7 @@ impl CounterFn for MacroSeries<U64Counter> {
 impl CounterFn for MacroSeries<F64Counter> {
     fn increment(&self, value: u64) {
         if let Some(cell) = self.cell() {
-            cell.add_whole(value);
+            cell.add_u64(value);
         }
     }
 

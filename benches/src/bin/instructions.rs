@@ -85,7 +85,9 @@ fn main() {
             (0..calls).for_each(|_| black_box(&counter).inc());
         }
         "int_counter_inc_by/ours" => {
-            let counter = metrics.create_intcounter("bytes_total", "Bytes", &[]).unwrap();
+            let counter = metrics
+                .create_intcounter("bytes_total", "Bytes", &[])
+                .unwrap();
             (0..calls).for_each(|_| black_box(&counter).inc_by(black_box(3)));
         }
         "int_counter_inc_by/prometheus" => {

@@ -253,14 +253,23 @@ impl F64Counter {
         self.whole.fetch_add(1, Relaxed);
     }
 
-    /// Adds a whole `v`. The integer part stays below 2^63 (give or take what racing
-    /// increments add): an increment that would take it there, or past 2^64, goes to the
-    /// float part instead.
+    /// Adds a whole `v` below 2^53. Once the integer part has reached 2^63, increments go to
+    /// the float part instead, so the integer part stays below 2^63 plus what the increments
+    /// racing the one that crossed add: it never wraps.
     #[inline]
     pub(crate) fn add_whole(&self, v: u64) {
         let before = self.whole.fetch_add(v, Relaxed);
-        if (before.wrapping_add(v) | v) >> 63 != 0 {
+        if before >> 63 != 0 {
             self.move_to_fraction(v);
+        }
+    }
+
+    /// Adds any whole `v`: below 2^53 to the integer part, above to the float part.
+    pub(crate) fn add_u64(&self, v: u64) {
+        if v < 1 << 53 {
+            self.add_whole(v);
+        } else {
+            add_f64(&self.fraction, v as f64);
         }
     }
 
