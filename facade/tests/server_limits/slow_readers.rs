@@ -10,8 +10,8 @@ use crate::common::{self, builder, get, serve, silent_connections};
 
 const CAP: usize = 8;
 const SERIES: usize = 10_000;
-/// Bytes of label value per series: the page is about 10 MB.
-const PADDING: usize = 1_000;
+/// Bytes of label value per series: the page is about 21 MB.
+const PADDING: usize = 2_100;
 /// How fast the slow client reads, in bytes per second.
 const READ_RATE: f64 = 5.0 * 1024.0 * 1024.0;
 const SILENT: usize = 300;
@@ -57,7 +57,7 @@ fn a_page_still_being_sent_is_not_evicted_for_new_connections() {
     let (runtime, addr) = serve(builder().max_connections(CAP).max_series(0));
     let big = runtime
         .metrics()
-        .create_gaugevec("big", "A page of about ten megabytes", &["key"], &[])
+        .create_gaugevec("big", "A page of about twenty megabytes", &["key"], &[])
         .unwrap();
     let padding = "x".repeat(PADDING);
     for i in 0..SERIES {
@@ -65,7 +65,7 @@ fn a_page_still_being_sent_is_not_evicted_for_new_connections() {
     }
     let expected = common::scrape(addr);
     assert!(
-        expected.len() > 8 << 20,
+        expected.len() > 20 << 20,
         "the page has {} bytes",
         expected.len()
     );
