@@ -39,19 +39,25 @@ pub(crate) fn register_runtime(runtime: &Arc<RuntimeInner>, install: bool) {
 
 /// Runs `f` on the runtime of the current scope (with the scope's place id), or on the
 /// default runtime (with its root's id).
+#[inline]
 fn with_target_runtime<R>(f: impl FnOnce(&RuntimeInner, usize) -> R) -> Option<R> {
     scope::with_current(|place| match place {
         Some(place) => Some(f(&place.runtime, place.id())),
-        None => {
-            let _section = dynamo_exporter::fork::enter();
-            let default = RUNTIMES
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .find_map(Weak::upgrade);
-            default.map(|runtime| f(&runtime, Arc::as_ptr(&runtime.root) as usize))
-        }
+        None => default_runtime().map(|runtime| f(&runtime, Arc::as_ptr(&runtime.root) as usize)),
     })
+}
+
+/// The first runtime still alive. Out of line, so the scoped path around it stays small
+/// enough to be inlined with the thread-local read.
+#[cold]
+#[inline(never)]
+fn default_runtime() -> Option<Arc<RuntimeInner>> {
+    let _section = dynamo_exporter::fork::enter();
+    RUNTIMES
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find_map(Weak::upgrade)
 }
 
 /// The global recorder installed by the first runtime: each call goes to the runtime of its
