@@ -199,7 +199,9 @@ impl Namespace {
 impl Endpoint {
     /// Sets this endpoint's readiness. From then on `/health` lists it in its `endpoints`
     /// map (by the endpoint's name) and reports `ready` only while it, every other endpoint
-    /// that set one, and the runtime are ready. `/live` is unaffected.
+    /// that set one, and the runtime are ready; with `DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS`
+    /// ([`crate::RuntimeBuilder::use_endpoint_health_status`]), only while every listed
+    /// endpoint is. `/live` is unaffected.
     pub fn set_health_status(&self, status: HealthStatus) {
         self.place
             .runtime

@@ -229,7 +229,8 @@ impl DistributedRuntime {
 
     /// Sets the runtime's readiness: `/health` answers 200 `ready` when it and every endpoint
     /// that reported its own ([`crate::Endpoint::set_health_status`]) are ready, else 503
-    /// `notready`.
+    /// `notready`. Not consulted when a list of endpoints decides
+    /// ([`RuntimeBuilder::use_endpoint_health_status`]).
     pub fn set_health_status(&self, status: HealthStatus) {
         self.root.runtime.system.set_health(status);
     }

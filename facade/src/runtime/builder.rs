@@ -260,6 +260,21 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The endpoints whose readiness alone decides `/health` (default none; env
+    /// `DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS`, a JSON list such as `["generate"]`). `/health`
+    /// lists them from the start, `notready` until each is set ready
+    /// ([`crate::Endpoint::set_health_status`]), and is ready once all of them are, whatever
+    /// [`DistributedRuntime::set_health_status`] says. Names are sanitized as endpoint names
+    /// are; one that sanitizes to nothing is an error of [`RuntimeBuilder::build`].
+    pub fn use_endpoint_health_status<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.server.health_endpoints = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// Time a client has to send a request head to the status server (default 10 s; env
     /// `DYN_SYSTEM_HEADER_TIMEOUT_SECS`).
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
@@ -462,7 +477,10 @@ impl RuntimeBuilder {
             uptime,
             process,
             clock,
-            system: SystemState::new(server.config.starting_health()),
+            system: SystemState::new(
+                server.config.starting_health(),
+                server.config.use_endpoint_health_status().to_vec(),
+            ),
             paths: Mutex::new(HashSet::new()),
             root: Arc::new(Path::default()),
             macro_handles: MacroHandles::default(),

@@ -11,10 +11,11 @@ use dynamo_exporter::ServerLimits;
 use super::routes::{Route, RouteChoice, RoutePaths};
 use super::values::Port;
 use super::{
-    CALLBACK_THREADS_VAR, DEFAULT_CALLBACK_THREADS, DEFAULT_HOST, HEADER_TIMEOUT_VAR, HOST_VAR,
-    HealthStatus, IDLE_TIMEOUT_VAR, LISTEN_BACKLOG_VAR, MAX_CALLBACK_THREADS, MAX_CONNECTIONS_VAR,
-    MAX_HEADER_TIMEOUT, MAX_IDLE_TIMEOUT, MAX_PENDING_SCRAPES_VAR, MAX_WRITE_TIMEOUT, PORT_VAR,
-    STARTING_HEALTH_VAR, WRITE_TIMEOUT_VAR, host, values,
+    CALLBACK_THREADS_VAR, DEFAULT_CALLBACK_THREADS, DEFAULT_HOST, ENABLED_VAR, HEADER_TIMEOUT_VAR,
+    HOST_VAR, HealthStatus, IDLE_TIMEOUT_VAR, LISTEN_BACKLOG_VAR, MAX_CALLBACK_THREADS,
+    MAX_CONNECTIONS_VAR, MAX_HEADER_TIMEOUT, MAX_IDLE_TIMEOUT, MAX_PENDING_SCRAPES_VAR,
+    MAX_WRITE_TIMEOUT, PORT_VAR, STARTING_HEALTH_VAR, USE_ENDPOINT_HEALTH_VAR, WRITE_TIMEOUT_VAR,
+    host, values,
 };
 use crate::MetricsError;
 use dynamo_exporter::{SettingError, SettingSource};
@@ -46,6 +47,7 @@ pub struct SystemServerConfig {
     host: String,
     routes: RoutePaths,
     starting_health: HealthStatus,
+    health_endpoints: Vec<String>,
     limits: ServerLimits,
     callback_threads: usize,
 }
@@ -58,6 +60,7 @@ impl Default for SystemServerConfig {
             host: DEFAULT_HOST.into(),
             routes: RoutePaths::default(),
             starting_health: HealthStatus::NotReady,
+            health_endpoints: Vec::new(),
             limits: ServerLimits::default(),
             callback_threads: DEFAULT_CALLBACK_THREADS,
         }
@@ -85,7 +88,8 @@ impl SystemServerConfig {
     /// integer or is above 65535, a host with a port or that is neither an address nor a
     /// name, a route path that does not start with `/` (or holds spaces, `?` or `#`, or is
     /// `/metrics`), the path of another route, a starting health other than `ready` or
-    /// `notready` (in any case), a timeout that is not a number of seconds above zero or is
+    /// `notready` (in any case), an endpoint list that is not a JSON list of names, a
+    /// `DYN_SYSTEM_ENABLED` that is not a boolean, a timeout that is not a number of seconds above zero or is
     /// past its maximum, or a limit that is not a whole number above zero (or is past its
     /// maximum). [`SystemServerConfig::from_env`] also refuses a value that is not UTF-8.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MetricsError> {
@@ -124,6 +128,13 @@ impl SystemServerConfig {
         self.starting_health
     }
 
+    /// The endpoints whose readiness alone decides `/health`, by the name it shows (sorted);
+    /// empty when the runtime's own readiness and every reporting endpoint's decide.
+    #[must_use]
+    pub fn use_endpoint_health_status(&self) -> &[String] {
+        &self.health_endpoints
+    }
+
     /// The limits the server puts on its clients.
     #[must_use]
     pub fn limits(&self) -> ServerLimits {
@@ -158,6 +169,7 @@ pub(crate) struct ServerSettings {
     pub(crate) host: Option<String>,
     paths: [Option<String>; Route::ALL.len()],
     pub(crate) starting_health: Option<HealthStatus>,
+    pub(crate) health_endpoints: Option<Vec<String>>,
     pub(crate) header_read_timeout: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) write_timeout: Option<Duration>,
@@ -238,6 +250,13 @@ impl Choice {
                 .parse()
                 .map_err(|_| invalid(STARTING_HEALTH_VAR, &value, HealthStatus::EXPECTED))?;
         }
+        if let Some(value) = read(USE_ENDPOINT_HEALTH_VAR)? {
+            config.health_endpoints = values::endpoint_names(&value)
+                .map_err(|reason| invalid(USE_ENDPOINT_HEALTH_VAR, &value, reason))?;
+        }
+        if let Some(value) = read(ENABLED_VAR)? {
+            values::boolean(&value).map_err(|reason| invalid(ENABLED_VAR, &value, reason))?;
+        }
         let limits = &mut config.limits;
         let timeouts = [
             (
@@ -301,6 +320,12 @@ impl Choice {
         }
         if let Some(status) = given.starting_health {
             config.starting_health = status;
+        }
+        if let Some(names) = given.health_endpoints {
+            config.health_endpoints = values::sanitized_endpoint_names(names.iter().cloned())
+                .map_err(|reason| {
+                    in_code("RuntimeBuilder::use_endpoint_health_status", &names, reason)
+                })?;
         }
         let limits = &mut config.limits;
         let timeouts = [

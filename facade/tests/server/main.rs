@@ -7,6 +7,7 @@ mod common;
 mod async_app;
 mod callbacks;
 mod config;
+mod endpoint_health;
 mod gzip;
 mod host_header;
 mod port_in_use;
