@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 
 use crate::callbacks::text::TextCheck;
 use crate::callbacks::{CallbackText, Callbacks};
+use crate::health_checks::HealthChecks;
 use crate::hierarchy::{Namespace, Path, Place};
 use crate::process_metrics::ProcessMetrics;
 use crate::prometheus_names::labels;
@@ -46,6 +47,8 @@ pub(crate) struct RuntimeInner {
     clock: Clock,
     /// Readiness and the system status server.
     pub(crate) system: SystemState,
+    /// Canary health checks of idle endpoints.
+    pub(crate) health_checks: HealthChecks,
     /// One `Arc` per distinct path, so that places can be told apart by address.
     paths: Mutex<HashSet<Arc<Path>>>,
     pub(crate) root: Arc<Path>,
@@ -223,6 +226,7 @@ impl DistributedRuntime {
     /// default) whatever the collector does. Metrics keep working; calling it again does
     /// nothing.
     pub fn shutdown(&self) {
+        self.root.runtime.health_checks.shutdown();
         self.root.runtime.system.shutdown();
         self.root.runtime.stop_otlp();
     }

@@ -22,7 +22,7 @@ mod host;
 mod routes;
 mod values;
 
-pub use config::SystemServerConfig;
+pub use config::{HealthCheckConfig, SystemServerConfig};
 pub(crate) use config::{Lookup, Resolved, ServerSettings};
 pub use health::HealthStatus;
 pub(crate) use routes::Route;
@@ -44,6 +44,15 @@ pub const USE_ENDPOINT_HEALTH_VAR: &str = "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS
 /// `DYN_SYSTEM_ENABLED`: a boolean Dynamo no longer uses (`DYN_SYSTEM_PORT` alone turns the
 /// server on); read only to refuse a value that is not a boolean.
 pub const ENABLED_VAR: &str = "DYN_SYSTEM_ENABLED";
+/// `DYN_HEALTH_CHECK_ENABLED`: a boolean; when true, endpoints with a health check
+/// ([`crate::Endpoint::register_health_check`]) are probed once idle (default false).
+pub const HEALTH_CHECK_ENABLED_VAR: &str = "DYN_HEALTH_CHECK_ENABLED";
+/// `DYN_CANARY_WAIT_TIME`: seconds without a successful request before an endpoint is probed
+/// (default 10).
+pub const CANARY_WAIT_TIME_VAR: &str = "DYN_CANARY_WAIT_TIME";
+/// `DYN_HEALTH_CHECK_REQUEST_TIMEOUT`: seconds a probe may take before the endpoint turns not
+/// ready (default 3).
+pub const HEALTH_CHECK_REQUEST_TIMEOUT_VAR: &str = "DYN_HEALTH_CHECK_REQUEST_TIMEOUT";
 /// `DYN_SYSTEM_HEADER_TIMEOUT_SECS`: seconds a client has to send a request head (default 10).
 pub const HEADER_TIMEOUT_VAR: &str = "DYN_SYSTEM_HEADER_TIMEOUT_SECS";
 /// `DYN_SYSTEM_IDLE_TIMEOUT_SECS`: seconds a keep-alive connection may stay idle (default 360).
@@ -69,6 +78,15 @@ pub const MAX_HEADER_TIMEOUT: Duration = Duration::from_secs(300);
 pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The longest [`WRITE_TIMEOUT_VAR`]: five minutes without progress.
 pub const MAX_WRITE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The longest [`CANARY_WAIT_TIME_VAR`]: an hour.
+pub const MAX_CANARY_WAIT_TIME: Duration = Duration::from_secs(3600);
+/// The longest [`HEALTH_CHECK_REQUEST_TIMEOUT_VAR`]: five minutes.
+pub const MAX_HEALTH_CHECK_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+/// The default [`CANARY_WAIT_TIME_VAR`], as in Dynamo.
+pub const DEFAULT_CANARY_WAIT_TIME: Duration = Duration::from_secs(10);
+/// The default [`HEALTH_CHECK_REQUEST_TIMEOUT_VAR`], as in Dynamo.
+pub const DEFAULT_HEALTH_CHECK_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The default bind address.
 pub const DEFAULT_HOST: &str = "0.0.0.0";

@@ -9,6 +9,7 @@ mod callbacks;
 mod config;
 mod endpoint_health;
 mod gzip;
+mod health_checks;
 mod host_header;
 mod port_in_use;
 mod routes;
