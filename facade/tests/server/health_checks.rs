@@ -265,6 +265,19 @@ fn settings_come_from_the_environment_and_bad_ones_name_their_variable() {
             request_timeout: Duration::from_secs(3),
         }
     );
+    let at_most = SystemServerConfig::from_lookup(|var| match var {
+        "DYN_CANARY_WAIT_TIME" => Some("3600".into()),
+        "DYN_HEALTH_CHECK_REQUEST_TIMEOUT" => Some("300".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(
+        (
+            at_most.health_checks().canary_wait_time,
+            at_most.health_checks().request_timeout
+        ),
+        (Duration::from_secs(3600), Duration::from_secs(300))
+    );
     let cases = [
         (
             "DYN_HEALTH_CHECK_ENABLED",
@@ -304,6 +317,16 @@ fn settings_come_from_the_environment_and_bad_ones_name_their_variable() {
             "{error:?}"
         );
     }
+}
+
+#[test]
+fn durations_in_code_are_accepted_up_to_their_maximum() {
+    let runtime = common::builder()
+        .health_check_enabled(true)
+        .canary_wait_time(Duration::from_secs(3600))
+        .health_check_request_timeout(Duration::from_secs(300))
+        .build();
+    assert!(runtime.is_ok(), "{runtime:?}");
 }
 
 #[test]
