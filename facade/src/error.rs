@@ -108,6 +108,12 @@ pub enum MetricsError {
         /// Why binding failed.
         source: std::io::Error,
     },
+    /// The health checks' thread could not be started.
+    #[error("cannot start the health checks: {source}")]
+    HealthChecks {
+        /// Why.
+        source: std::io::Error,
+    },
     /// The OTLP exporter's thread could not be started.
     #[error("cannot start OTLP metrics export: {source}")]
     ExportStart {

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Weak};
 
+use crate::health_checks::Activity;
 use crate::names::sanitize_hierarchy_name;
 use crate::prometheus_names::labels;
 use crate::requests::RequestSlot;
@@ -47,6 +48,8 @@ pub(crate) struct Path {
     pub(crate) invalid: Option<(&'static str, String)>,
     /// The request metrics of this place, created on first use (endpoints only).
     pub(crate) requests: RequestSlot,
+    /// What request tracking tells the health checks (endpoints only).
+    pub(crate) activity: Arc<Activity>,
 }
 
 impl PartialEq for Path {
@@ -78,6 +81,7 @@ impl Path {
             labels,
             invalid,
             requests: RequestSlot::default(),
+            activity: Arc::default(),
         }
     }
 
@@ -199,7 +203,9 @@ impl Namespace {
 impl Endpoint {
     /// Sets this endpoint's readiness. From then on `/health` lists it in its `endpoints`
     /// map (by the endpoint's name) and reports `ready` only while it, every other endpoint
-    /// that set one, and the runtime are ready. `/live` is unaffected.
+    /// that set one, and the runtime are ready; with `DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS`
+    /// ([`crate::RuntimeBuilder::use_endpoint_health_status`]), only while every listed
+    /// endpoint is. `/live` is unaffected.
     pub fn set_health_status(&self, status: HealthStatus) {
         self.place
             .runtime
@@ -218,7 +224,7 @@ impl Endpoint {
 
     /// The endpoint's name as `/health` shows it: its `dynamo_endpoint` label, or the name
     /// as given when it sanitizes to nothing.
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         let path = &self.place.path;
         match (path.labels.last(), &path.invalid) {
             (Some((label, value)), _) if *label == labels::ENDPOINT => value.clone(),

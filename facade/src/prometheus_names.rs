@@ -141,6 +141,14 @@ pub mod self_metrics {
     pub const DROP_REASON_CONFLICT: &str = "conflict";
     /// The text was longer than `DYN_METRICS_MAX_CALLBACK_TEXT_BYTES`.
     pub const DROP_REASON_TOO_LARGE: &str = "too_large";
+    /// Canary health checks of idle endpoints, by `endpoint` and `result` (a counter).
+    pub const HEALTH_CHECKS_TOTAL: &str = "dynamo_metrics_health_checks_total";
+    /// Help of [`HEALTH_CHECKS_TOTAL`].
+    pub const HEALTH_CHECKS_TOTAL_HELP: &str = "Canary health checks of idle endpoints, by endpoint and result (success, error or timeout)";
+    /// The label of [`HEALTH_CHECKS_TOTAL`] naming the endpoint, as `/health` shows it.
+    pub const ENDPOINT_LABEL: &str = "endpoint";
+    /// The label of [`HEALTH_CHECKS_TOTAL`] saying how the probe ended.
+    pub const RESULT_LABEL: &str = "result";
     /// OTLP export requests the collector accepted (a counter).
     pub const OTLP_EXPORTED_TOTAL: &str = "dynamo_metrics_otlp_exported_total";
     /// OTLP export requests dropped, by `reason` (a counter).

@@ -33,6 +33,7 @@ use std::sync::{Arc, OnceLock};
 use dynamo_exporter::{Histogram, IntCounter, IntCounterVec, IntGauge, Registered};
 use parking_lot::Mutex;
 
+use crate::health_checks::{Activity, probing};
 use crate::hierarchy::{Place, WeakPlace};
 use crate::prometheus_names::work_handler as names;
 use crate::{Endpoint, Metrics, MetricsError};
@@ -47,6 +48,8 @@ pub struct RequestMetrics(Arc<Inner>);
 
 struct Inner {
     handles: Handles,
+    /// Told of each successful request, for the endpoint's health check.
+    activity: Arc<Activity>,
     first_response: FirstResponse,
     clock: RequestClock,
 }
@@ -125,6 +128,12 @@ impl RequestMetrics {
         &self.0.clock
     }
 
+    /// Tells the endpoint's health check of a successful request.
+    #[inline]
+    pub(crate) fn succeeded(&self) {
+        self.0.activity.succeeded();
+    }
+
     /// `time_to_first_response_seconds`, created on the first call. When it cannot be created
     /// (a metric of that name exists already at this endpoint), the error is logged once and
     /// a handle registered nowhere is returned.
@@ -165,6 +174,7 @@ fn create(place: &Place, settings: Settings) -> Result<RequestMetrics, MetricsEr
     let handles = register(&metrics, &settings)?;
     Ok(RequestMetrics(Arc::new(Inner {
         handles,
+        activity: Arc::clone(&place.path.activity),
         first_response: FirstResponse {
             place: place.downgrade(),
             settings,
@@ -437,6 +447,9 @@ impl Endpoint {
     /// tried to create them; the guard of that call and of every later one counts nothing.
     #[inline]
     pub fn track_request_or_report(&self, report: impl FnOnce(&MetricsError)) -> RequestGuard {
+        if self.place.path.activity.watched() && probing() {
+            return RequestGuard::noop();
+        }
         match self.place.path.requests.get_or_create(&self.place, report) {
             Ok(metrics) => metrics.track(),
             Err(_) => RequestGuard::noop(),
@@ -452,6 +465,9 @@ impl Endpoint {
     /// one of their names exists already at this endpoint with other labels, type or help, or
     /// an option is malformed.
     pub fn try_track_request(&self) -> Result<RequestGuard, MetricsError> {
+        if self.place.path.activity.watched() && probing() {
+            return Ok(RequestGuard::noop());
+        }
         Ok(self.request_metrics()?.track())
     }
 

@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 
 use crate::callbacks::text::TextCheck;
 use crate::callbacks::{CallbackText, Callbacks};
+use crate::health_checks::HealthChecks;
 use crate::hierarchy::{Namespace, Path, Place};
 use crate::process_metrics::ProcessMetrics;
 use crate::prometheus_names::labels;
@@ -46,6 +47,8 @@ pub(crate) struct RuntimeInner {
     clock: Clock,
     /// Readiness and the system status server.
     pub(crate) system: SystemState,
+    /// Canary health checks of idle endpoints.
+    pub(crate) health_checks: HealthChecks,
     /// One `Arc` per distinct path, so that places can be told apart by address.
     paths: Mutex<HashSet<Arc<Path>>>,
     pub(crate) root: Arc<Path>,
@@ -223,13 +226,15 @@ impl DistributedRuntime {
     /// default) whatever the collector does. Metrics keep working; calling it again does
     /// nothing.
     pub fn shutdown(&self) {
+        self.root.runtime.health_checks.shutdown();
         self.root.runtime.system.shutdown();
         self.root.runtime.stop_otlp();
     }
 
     /// Sets the runtime's readiness: `/health` answers 200 `ready` when it and every endpoint
     /// that reported its own ([`crate::Endpoint::set_health_status`]) are ready, else 503
-    /// `notready`.
+    /// `notready`. Not consulted when a list of endpoints decides
+    /// ([`RuntimeBuilder::use_endpoint_health_status`]).
     pub fn set_health_status(&self, status: HealthStatus) {
         self.root.runtime.system.set_health(status);
     }

@@ -22,7 +22,7 @@ mod host;
 mod routes;
 mod values;
 
-pub use config::SystemServerConfig;
+pub use config::{HealthCheckConfig, SystemServerConfig};
 pub(crate) use config::{Lookup, Resolved, ServerSettings};
 pub use health::HealthStatus;
 pub(crate) use routes::Route;
@@ -38,6 +38,21 @@ pub const HEALTH_PATH_VAR: &str = "DYN_SYSTEM_HEALTH_PATH";
 pub const LIVE_PATH_VAR: &str = "DYN_SYSTEM_LIVE_PATH";
 /// `DYN_SYSTEM_STARTING_HEALTH_STATUS`: `ready` or `notready` (default `notready`).
 pub const STARTING_HEALTH_VAR: &str = "DYN_SYSTEM_STARTING_HEALTH_STATUS";
+/// `DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS`: a JSON list of endpoint names (`["generate"]`);
+/// when set, `/health` is ready exactly when every listed endpoint is.
+pub const USE_ENDPOINT_HEALTH_VAR: &str = "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS";
+/// `DYN_SYSTEM_ENABLED`: a boolean Dynamo no longer uses (`DYN_SYSTEM_PORT` alone turns the
+/// server on); read only to refuse a value that is not a boolean.
+pub const ENABLED_VAR: &str = "DYN_SYSTEM_ENABLED";
+/// `DYN_HEALTH_CHECK_ENABLED`: a boolean; when true, endpoints with a health check
+/// ([`crate::Endpoint::register_health_check`]) are probed once idle (default false).
+pub const HEALTH_CHECK_ENABLED_VAR: &str = "DYN_HEALTH_CHECK_ENABLED";
+/// `DYN_CANARY_WAIT_TIME`: seconds without a successful request before an endpoint is probed
+/// (default 10).
+pub const CANARY_WAIT_TIME_VAR: &str = "DYN_CANARY_WAIT_TIME";
+/// `DYN_HEALTH_CHECK_REQUEST_TIMEOUT`: seconds a probe may take before the endpoint turns not
+/// ready (default 3).
+pub const HEALTH_CHECK_REQUEST_TIMEOUT_VAR: &str = "DYN_HEALTH_CHECK_REQUEST_TIMEOUT";
 /// `DYN_SYSTEM_HEADER_TIMEOUT_SECS`: seconds a client has to send a request head (default 10).
 pub const HEADER_TIMEOUT_VAR: &str = "DYN_SYSTEM_HEADER_TIMEOUT_SECS";
 /// `DYN_SYSTEM_IDLE_TIMEOUT_SECS`: seconds a keep-alive connection may stay idle (default 360).
@@ -64,6 +79,15 @@ pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The longest [`WRITE_TIMEOUT_VAR`]: five minutes without progress.
 pub const MAX_WRITE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// The longest [`CANARY_WAIT_TIME_VAR`]: an hour.
+pub const MAX_CANARY_WAIT_TIME: Duration = Duration::from_secs(3600);
+/// The longest [`HEALTH_CHECK_REQUEST_TIMEOUT_VAR`]: five minutes.
+pub const MAX_HEALTH_CHECK_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+/// The default [`CANARY_WAIT_TIME_VAR`], as in Dynamo.
+pub const DEFAULT_CANARY_WAIT_TIME: Duration = Duration::from_secs(10);
+/// The default [`HEALTH_CHECK_REQUEST_TIMEOUT_VAR`], as in Dynamo.
+pub const DEFAULT_HEALTH_CHECK_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// The default bind address.
 pub const DEFAULT_HOST: &str = "0.0.0.0";
 /// The default number of threads that run pre-scrape callbacks.
@@ -76,15 +100,19 @@ pub const MAX_CALLBACK_THREADS: usize = 64;
 /// while it runs.
 pub(crate) struct SystemState {
     ready: AtomicBool,
+    /// The endpoints whose readiness alone decides, when any are listed
+    /// (`DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS`).
+    required: Vec<String>,
     /// Readiness each endpoint reported, by endpoint name and place.
     endpoints: Mutex<BTreeMap<(String, usize), HealthStatus>>,
     server: Mutex<Option<StatusServer>>,
 }
 
 impl SystemState {
-    pub(crate) fn new(starting: HealthStatus) -> Self {
+    pub(crate) fn new(starting: HealthStatus, required: Vec<String>) -> Self {
         Self {
             ready: AtomicBool::new(starting == HealthStatus::Ready),
+            required,
             endpoints: Mutex::new(BTreeMap::new()),
             server: Mutex::new(None),
         }
@@ -116,25 +144,37 @@ impl SystemState {
         self.endpoints.lock().get(&(name.to_string(), id)).copied()
     }
 
-    /// What the readiness route reports: ready when the runtime and every endpoint that
-    /// reported are ready; endpoints by name (one that several places share is ready when
-    /// all of them are).
+    /// What the readiness route reports, endpoints by name (one that several places share is
+    /// ready when all of them are). With required endpoints, ready when each of them has
+    /// reported and is ready, and they are listed even before they report; else ready when
+    /// the runtime and every endpoint that reported are ready.
     pub(crate) fn report(&self, uptime: Duration) -> Health {
-        let mut endpoints: Vec<(String, bool)> = Vec::new();
+        let mut endpoints: BTreeMap<String, bool> = self
+            .required
+            .iter()
+            .map(|name| (name.clone(), false))
+            .collect();
+        let mut reported = Vec::new();
         {
             let _section = fork::enter();
             for ((name, _), status) in self.endpoints.lock().iter() {
                 let ready = *status == HealthStatus::Ready;
-                match endpoints.last_mut() {
+                match reported.last_mut() {
                     Some((last, all)) if last == name => *all &= ready,
-                    _ => endpoints.push((name.clone(), ready)),
+                    _ => reported.push((name.clone(), ready)),
                 }
             }
         }
+        endpoints.extend(reported);
+        let ready = if self.required.is_empty() {
+            self.health() == HealthStatus::Ready && endpoints.values().all(|ready| *ready)
+        } else {
+            self.required.iter().all(|name| endpoints[name])
+        };
         Health {
-            ready: self.health() == HealthStatus::Ready && endpoints.iter().all(|(_, r)| *r),
+            ready,
             uptime,
-            endpoints,
+            endpoints: endpoints.into_iter().collect(),
         }
     }
 
@@ -204,7 +244,7 @@ mod tests {
 
     #[test]
     fn readiness_needs_the_runtime_and_every_endpoint() {
-        let state = SystemState::new(HealthStatus::Ready);
+        let state = SystemState::new(HealthStatus::Ready, Vec::new());
         assert!(state.report(Duration::ZERO).ready);
         state.set_endpoint_health("generate", 1, HealthStatus::Ready);
         state.set_endpoint_health("generate", 2, HealthStatus::NotReady);
@@ -218,6 +258,27 @@ mod tests {
         state.set_endpoint_health("generate", 2, HealthStatus::Ready);
         assert!(state.report(Duration::ZERO).ready);
         state.set_health(HealthStatus::NotReady);
+        assert!(!state.report(Duration::ZERO).ready);
+    }
+
+    #[test]
+    fn required_endpoints_alone_decide_and_are_listed_before_they_report() {
+        let state = SystemState::new(HealthStatus::NotReady, vec!["generate".into()]);
+        let report = state.report(Duration::ZERO);
+        assert!(!report.ready);
+        assert_eq!(report.endpoints, [("generate".to_string(), false)]);
+        state.set_endpoint_health("clear", 1, HealthStatus::NotReady);
+        state.set_endpoint_health("generate", 2, HealthStatus::Ready);
+        let report = state.report(Duration::ZERO);
+        assert!(
+            report.ready,
+            "the runtime and unlisted endpoints do not count"
+        );
+        assert_eq!(
+            report.endpoints,
+            [("clear".to_string(), false), ("generate".to_string(), true)]
+        );
+        state.set_endpoint_health("generate", 3, HealthStatus::NotReady);
         assert!(!state.report(Duration::ZERO).ready);
     }
 }

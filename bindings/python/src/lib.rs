@@ -27,6 +27,7 @@ mod engine;
 mod errors;
 mod exit;
 mod fork;
+mod health;
 mod kinds;
 mod labels;
 mod metrics;

@@ -159,6 +159,17 @@ level_class! {
             self.0.health_status().map(HealthStatus::as_str)
         }
 
+        /// Registers this endpoint's health check: with `DYN_HEALTH_CHECK_ENABLED=true`, once
+        /// the endpoint has had no successful tracked request for `DYN_CANARY_WAIT_TIME`
+        /// seconds, `handler(payload)` is called on a thread of its own (a plain function, an
+        /// `async def` run on an event loop of that thread, or a generator whose first item
+        /// counts). An answer within `DYN_HEALTH_CHECK_REQUEST_TIMEOUT` seconds makes the
+        /// endpoint ready; an exception or no answer in time makes it `notready` until the
+        /// next success. With health checks off, registering marks the endpoint ready.
+        fn register_health_check(&self, py: Python<'_>, handler: Py<PyAny>, payload: Py<PyAny>) -> PyResult<()> {
+            py.detach(|| crate::health::register(&self.0, handler, payload))
+        }
+
         /// Starts tracking one request: a `RequestGuard`, for a `with` block. An exception
         /// leaving the block counts an error of `error_type`, or of the exception's class
         /// name when `None`.

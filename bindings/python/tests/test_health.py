@@ -68,6 +68,61 @@ def test_live_is_shallow_and_has_the_same_body(served):
     assert (status, state, endpoints) == (200, "notready", {"generate": "notready"})
 
 
+OPERATOR_ENV = {
+    "DYN_SYSTEM_ENABLED": "true",
+    "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS": '["generate"]',
+    "DYN_SYSTEM_PORT": "0",
+    "DYN_SYSTEM_HOST": "127.0.0.1",
+}
+"""Dynamo's operator's environment for a worker, on a free port of loopback."""
+
+
+def test_the_listed_endpoint_decides_under_the_operators_environment(monkeypatch):
+    for var, value in OPERATOR_ENV.items():
+        monkeypatch.setenv(var, value)
+    runtime = DistributedRuntime(process_metrics=False)
+    try:
+        # `health` checks the body holds these three keys and the uptime's two numbers.
+        not_ready = (503, "notready", {"generate": "notready"})
+        assert health(runtime) == not_ready
+        generate = runtime.namespace("ns").component("worker").endpoint("generate")
+        generate.set_health_status("ready")
+        assert health(runtime) == (200, "ready", {"generate": "ready"})
+        assert runtime.health_status() == "notready"
+        generate.set_health_status("notready")
+        assert health(runtime) == not_ready
+    finally:
+        runtime.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "reason"),
+    [
+        (
+            "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS",
+            "generate",
+            'expected a JSON list of endpoint names, such as ["generate"]',
+        ),
+        (
+            "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS",
+            '["-"]',
+            'endpoint name "-" is empty or only underscores once sanitized',
+        ),
+        (
+            "DYN_SYSTEM_ENABLED",
+            "maybe",
+            "expected a boolean: true, false, 1, 0, on, off, yes or no",
+        ),
+    ],
+)
+def test_malformed_operator_variables_are_value_errors_naming_them(monkeypatch, var, value, reason):
+    monkeypatch.delenv("DYN_SYSTEM_PORT", raising=False)
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValueError) as raised:
+        DistributedRuntime(process_metrics=False)
+    assert str(raised.value) == f"{var}={json.dumps(value)} is invalid: {reason}"
+
+
 def test_unknown_routes_answer_dynamos_404(served):
     status, headers, body = get(served, "/nowhere")
     assert (status, body) == (404, "Route not found")

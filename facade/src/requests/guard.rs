@@ -183,6 +183,9 @@ impl RequestGuard {
         let handles = &metrics.0.handles;
         handles.inflight.dec();
         handles.duration.observe(elapsed.as_secs_f64());
+        if self.marks & (ERRORED | CANCELLED) == 0 {
+            metrics.succeeded();
+        }
         elapsed
     }
 }

@@ -16,6 +16,7 @@ use parking_lot::Mutex;
 use super::{Clock, DistributedRuntime, MacroHandles, RuntimeInner};
 use crate::callbacks::Callbacks;
 use crate::callbacks::text::TextCheck;
+use crate::health_checks::HealthChecks;
 use crate::hierarchy::{Path, Place};
 use crate::metrics_config::{MetricsConfig, SeriesIdleTimeout};
 use crate::names::full_metric_name;
@@ -260,6 +261,43 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The endpoints whose readiness alone decides `/health` (default none; env
+    /// `DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS`, a JSON list such as `["generate"]`). `/health`
+    /// lists them from the start, `notready` until each is set ready
+    /// ([`crate::Endpoint::set_health_status`]), and is ready once all of them are, whatever
+    /// [`DistributedRuntime::set_health_status`] says. Names are sanitized as endpoint names
+    /// are; one that sanitizes to nothing is an error of [`RuntimeBuilder::build`].
+    pub fn use_endpoint_health_status<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.server.health_endpoints = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Whether endpoints with a health check
+    /// ([`crate::Endpoint::register_health_check`]) are probed once idle (default false; env
+    /// `DYN_HEALTH_CHECK_ENABLED`).
+    pub fn health_check_enabled(mut self, enabled: bool) -> Self {
+        self.server.health_check_enabled = Some(enabled);
+        self
+    }
+
+    /// Time an endpoint with a health check may go without a successful request before it
+    /// is probed (default 10 s, at most an hour; env `DYN_CANARY_WAIT_TIME`, in seconds).
+    pub fn canary_wait_time(mut self, wait: Duration) -> Self {
+        self.server.canary_wait_time = Some(wait);
+        self
+    }
+
+    /// Time a probe may take before its endpoint turns not ready (default 3 s, at most 5
+    /// minutes; env `DYN_HEALTH_CHECK_REQUEST_TIMEOUT`, in seconds).
+    pub fn health_check_request_timeout(mut self, timeout: Duration) -> Self {
+        self.server.health_check_request_timeout = Some(timeout);
+        self
+    }
+
     /// Time a client has to send a request head to the status server (default 10 s; env
     /// `DYN_SYSTEM_HEADER_TIMEOUT_SECS`).
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
@@ -462,7 +500,11 @@ impl RuntimeBuilder {
             uptime,
             process,
             clock,
-            system: SystemState::new(server.config.starting_health()),
+            system: SystemState::new(
+                server.config.starting_health(),
+                server.config.use_endpoint_health_status().to_vec(),
+            ),
+            health_checks: HealthChecks::new(server.config.health_checks()),
             paths: Mutex::new(HashSet::new()),
             root: Arc::new(Path::default()),
             macro_handles: MacroHandles::default(),

@@ -11,10 +11,16 @@ use dynamo_exporter::ServerLimits;
 use super::routes::{Route, RouteChoice, RoutePaths};
 use super::values::Port;
 use super::{
-    CALLBACK_THREADS_VAR, DEFAULT_CALLBACK_THREADS, DEFAULT_HOST, HEADER_TIMEOUT_VAR, HOST_VAR,
-    HealthStatus, IDLE_TIMEOUT_VAR, LISTEN_BACKLOG_VAR, MAX_CALLBACK_THREADS, MAX_CONNECTIONS_VAR,
-    MAX_HEADER_TIMEOUT, MAX_IDLE_TIMEOUT, MAX_PENDING_SCRAPES_VAR, MAX_WRITE_TIMEOUT, PORT_VAR,
-    STARTING_HEALTH_VAR, WRITE_TIMEOUT_VAR, host, values,
+    CALLBACK_THREADS_VAR, DEFAULT_CALLBACK_THREADS, DEFAULT_HOST, ENABLED_VAR, HEADER_TIMEOUT_VAR,
+    HOST_VAR, HealthStatus, IDLE_TIMEOUT_VAR, LISTEN_BACKLOG_VAR, MAX_CALLBACK_THREADS,
+    MAX_CONNECTIONS_VAR, MAX_HEADER_TIMEOUT, MAX_IDLE_TIMEOUT, MAX_PENDING_SCRAPES_VAR,
+    MAX_WRITE_TIMEOUT, PORT_VAR, STARTING_HEALTH_VAR, USE_ENDPOINT_HEALTH_VAR, WRITE_TIMEOUT_VAR,
+    host, values,
+};
+use super::{
+    CANARY_WAIT_TIME_VAR, DEFAULT_CANARY_WAIT_TIME, DEFAULT_HEALTH_CHECK_REQUEST_TIMEOUT,
+    HEALTH_CHECK_ENABLED_VAR, HEALTH_CHECK_REQUEST_TIMEOUT_VAR, MAX_CANARY_WAIT_TIME,
+    MAX_HEALTH_CHECK_REQUEST_TIMEOUT,
 };
 use crate::MetricsError;
 use dynamo_exporter::{SettingError, SettingSource};
@@ -46,8 +52,33 @@ pub struct SystemServerConfig {
     host: String,
     routes: RoutePaths,
     starting_health: HealthStatus,
+    health_endpoints: Vec<String>,
+    health_checks: HealthCheckConfig,
     limits: ServerLimits,
     callback_threads: usize,
+}
+
+/// The canary health checks' settings: whether they run, how long an endpoint stays idle
+/// before it is probed, and how long a probe may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthCheckConfig {
+    /// Whether endpoints with a health check are probed (`DYN_HEALTH_CHECK_ENABLED`).
+    pub enabled: bool,
+    /// Time without a successful request before a probe (`DYN_CANARY_WAIT_TIME`).
+    pub canary_wait_time: Duration,
+    /// Time a probe may take (`DYN_HEALTH_CHECK_REQUEST_TIMEOUT`).
+    pub request_timeout: Duration,
+}
+
+impl Default for HealthCheckConfig {
+    /// Off, with Dynamo's 10 s wait and 3 s timeout.
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            canary_wait_time: DEFAULT_CANARY_WAIT_TIME,
+            request_timeout: DEFAULT_HEALTH_CHECK_REQUEST_TIMEOUT,
+        }
+    }
 }
 
 impl Default for SystemServerConfig {
@@ -58,6 +89,8 @@ impl Default for SystemServerConfig {
             host: DEFAULT_HOST.into(),
             routes: RoutePaths::default(),
             starting_health: HealthStatus::NotReady,
+            health_endpoints: Vec::new(),
+            health_checks: HealthCheckConfig::default(),
             limits: ServerLimits::default(),
             callback_threads: DEFAULT_CALLBACK_THREADS,
         }
@@ -85,7 +118,8 @@ impl SystemServerConfig {
     /// integer or is above 65535, a host with a port or that is neither an address nor a
     /// name, a route path that does not start with `/` (or holds spaces, `?` or `#`, or is
     /// `/metrics`), the path of another route, a starting health other than `ready` or
-    /// `notready` (in any case), a timeout that is not a number of seconds above zero or is
+    /// `notready` (in any case), an endpoint list that is not a JSON list of names, a
+    /// `DYN_SYSTEM_ENABLED` that is not a boolean, a timeout that is not a number of seconds above zero or is
     /// past its maximum, or a limit that is not a whole number above zero (or is past its
     /// maximum). [`SystemServerConfig::from_env`] also refuses a value that is not UTF-8.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MetricsError> {
@@ -124,6 +158,19 @@ impl SystemServerConfig {
         self.starting_health
     }
 
+    /// The endpoints whose readiness alone decides `/health`, by the name it shows (sorted);
+    /// empty when the runtime's own readiness and every reporting endpoint's decide.
+    #[must_use]
+    pub fn use_endpoint_health_status(&self) -> &[String] {
+        &self.health_endpoints
+    }
+
+    /// The canary health checks' settings.
+    #[must_use]
+    pub fn health_checks(&self) -> HealthCheckConfig {
+        self.health_checks
+    }
+
     /// The limits the server puts on its clients.
     #[must_use]
     pub fn limits(&self) -> ServerLimits {
@@ -158,6 +205,10 @@ pub(crate) struct ServerSettings {
     pub(crate) host: Option<String>,
     paths: [Option<String>; Route::ALL.len()],
     pub(crate) starting_health: Option<HealthStatus>,
+    pub(crate) health_endpoints: Option<Vec<String>>,
+    pub(crate) health_check_enabled: Option<bool>,
+    pub(crate) canary_wait_time: Option<Duration>,
+    pub(crate) health_check_request_timeout: Option<Duration>,
     pub(crate) header_read_timeout: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) write_timeout: Option<Duration>,
@@ -238,6 +289,36 @@ impl Choice {
                 .parse()
                 .map_err(|_| invalid(STARTING_HEALTH_VAR, &value, HealthStatus::EXPECTED))?;
         }
+        if let Some(value) = read(USE_ENDPOINT_HEALTH_VAR)? {
+            config.health_endpoints = values::endpoint_names(&value)
+                .map_err(|reason| invalid(USE_ENDPOINT_HEALTH_VAR, &value, reason))?;
+        }
+        if let Some(value) = read(ENABLED_VAR)? {
+            values::boolean(&value).map_err(|reason| invalid(ENABLED_VAR, &value, reason))?;
+        }
+        let checks = &mut config.health_checks;
+        if let Some(value) = read(HEALTH_CHECK_ENABLED_VAR)? {
+            checks.enabled = values::boolean(&value)
+                .map_err(|reason| invalid(HEALTH_CHECK_ENABLED_VAR, &value, reason))?;
+        }
+        let check_times = [
+            (
+                CANARY_WAIT_TIME_VAR,
+                &mut checks.canary_wait_time,
+                MAX_CANARY_WAIT_TIME,
+            ),
+            (
+                HEALTH_CHECK_REQUEST_TIMEOUT_VAR,
+                &mut checks.request_timeout,
+                MAX_HEALTH_CHECK_REQUEST_TIMEOUT,
+            ),
+        ];
+        for (var, slot, max) in check_times {
+            if let Some(value) = read(var)? {
+                *slot =
+                    values::seconds(&value, max).map_err(|reason| invalid(var, &value, reason))?;
+            }
+        }
         let limits = &mut config.limits;
         let timeouts = [
             (
@@ -301,6 +382,36 @@ impl Choice {
         }
         if let Some(status) = given.starting_health {
             config.starting_health = status;
+        }
+        let checks = &mut config.health_checks;
+        if let Some(enabled) = given.health_check_enabled {
+            checks.enabled = enabled;
+        }
+        let check_times = [
+            (
+                "RuntimeBuilder::canary_wait_time",
+                given.canary_wait_time,
+                &mut checks.canary_wait_time,
+                MAX_CANARY_WAIT_TIME,
+            ),
+            (
+                "RuntimeBuilder::health_check_request_timeout",
+                given.health_check_request_timeout,
+                &mut checks.request_timeout,
+                MAX_HEALTH_CHECK_REQUEST_TIMEOUT,
+            ),
+        ];
+        for (setting, duration, slot, max) in check_times {
+            if let Some(duration) = duration {
+                *slot = values::timeout_within(duration, max)
+                    .map_err(|reason| in_code(setting, &duration, reason))?;
+            }
+        }
+        if let Some(names) = given.health_endpoints {
+            config.health_endpoints = values::sanitized_endpoint_names(names.iter().cloned())
+                .map_err(|reason| {
+                    in_code("RuntimeBuilder::use_endpoint_health_status", &names, reason)
+                })?;
         }
         let limits = &mut config.limits;
         let timeouts = [

@@ -1,9 +1,11 @@
-//! Reading the values of the settings: ports, seconds, counts.
+//! Reading the values of the settings: ports, seconds, counts, booleans, endpoint lists.
 
 use std::num::NonZeroU16;
 use std::time::Duration;
 
 use dynamo_exporter::format_duration;
+
+use crate::names::sanitize_hierarchy_name;
 
 /// Whether the status server runs, and on which port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -102,6 +104,46 @@ fn expected_count(max: usize) -> String {
     }
 }
 
+/// What [`endpoint_names`] and `RuntimeBuilder::use_endpoint_health_status` take.
+pub(super) const EXPECTED_ENDPOINT_NAMES: &str =
+    "expected a JSON list of endpoint names, such as [\"generate\"]";
+
+/// A JSON list of endpoint names: `["generate"]`. Each name is sanitized as endpoint names
+/// are, so it matches the name `/health` shows.
+pub(super) fn endpoint_names(value: &str) -> Result<Vec<String>, String> {
+    let names: Vec<String> =
+        serde_json::from_str(value).map_err(|_| EXPECTED_ENDPOINT_NAMES.to_string())?;
+    sanitized_endpoint_names(names)
+}
+
+/// Endpoint names as `/health` shows them, sorted, each once; an error for a name that
+/// sanitizes to nothing.
+pub(super) fn sanitized_endpoint_names(
+    names: impl IntoIterator<Item = String>,
+) -> Result<Vec<String>, String> {
+    let mut sanitized = names
+        .into_iter()
+        .map(|name| {
+            sanitize_hierarchy_name(&name).ok_or_else(|| {
+                format!("endpoint name {name:?} is empty or only underscores once sanitized")
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    sanitized.sort();
+    sanitized.dedup();
+    Ok(sanitized)
+}
+
+/// A boolean as Dynamo reads one: `true`, `1`, `on`, `yes` or `false`, `0`, `off`, `no`, in
+/// any case.
+pub(super) fn boolean(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "on" | "yes" => Ok(true),
+        "false" | "0" | "off" | "no" => Ok(false),
+        _ => Err("expected a boolean: true, false, 1, 0, on, off, yes or no".into()),
+    }
+}
+
 /// A duration given in code: above zero.
 pub(super) fn duration_above_zero(duration: Duration) -> Result<Duration, String> {
     if duration.is_zero() {
@@ -194,6 +236,40 @@ mod tests {
                 count(bad, 64),
                 Err("expected a whole number from 1 to 64".to_string())
             );
+        }
+    }
+
+    #[test]
+    fn parses_endpoint_lists_and_booleans() {
+        let names = |list: &[&str]| Ok(list.iter().map(|n| n.to_string()).collect::<Vec<_>>());
+        assert_eq!(endpoint_names(r#"["generate"]"#), names(&["generate"]));
+        assert_eq!(
+            endpoint_names(r#"[ "generate", "clear-kv", "generate" ]"#),
+            names(&["clear_kv", "generate"])
+        );
+        assert_eq!(endpoint_names("[]"), names(&[]));
+        for bad in [
+            "generate",
+            "[generate]",
+            r#"["generate""#,
+            "[1]",
+            r#"{"a":1}"#,
+        ] {
+            assert_eq!(
+                endpoint_names(bad),
+                Err(EXPECTED_ENDPOINT_NAMES.to_string()),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            endpoint_names(r#"["__"]"#),
+            Err("endpoint name \"__\" is empty or only underscores once sanitized".to_string())
+        );
+        for (text, value) in [("true", true), ("TRUE", true), ("1", true), ("off", false)] {
+            assert_eq!(boolean(text), Ok(value), "{text:?}");
+        }
+        for bad in ["", "2", "enabled", "truthy"] {
+            assert!(boolean(bad).is_err(), "{bad:?} should be refused");
         }
     }
 }

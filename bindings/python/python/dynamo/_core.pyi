@@ -122,6 +122,11 @@ class Endpoint:
         ready only while every endpoint that set one is."""
     def health_status(self) -> Literal["ready", "notready"] | None:
         """The readiness this endpoint set, or ``None`` when it set none."""
+    def register_health_check(self, handler: Callable[[Any], object], payload: Any) -> None:
+        """Registers the endpoint's health check: with ``DYN_HEALTH_CHECK_ENABLED=true``,
+        ``handler(payload)`` (plain, ``async def`` or generator) is called on its own thread
+        once the endpoint has had no successful request for ``DYN_CANARY_WAIT_TIME``
+        seconds; its answer decides the endpoint's readiness until the next success."""
     def track_request(self, error_type: str | None = None) -> RequestGuard:
         """Starts tracking one request, for a ``with`` block. An exception leaving the block
         counts an error of ``error_type``, or of the exception's class name."""
