@@ -154,6 +154,7 @@ def test_an_export_equals_the_page_of_the_same_moment(receiver):
         # The process metrics move between the page and the export.
         process_metrics=False,
         otlp={
+            "protocol": "http/protobuf",
             "endpoint": receiver.endpoint,
             "interval": 0.05,
             "service_name": "py-worker",
@@ -205,7 +206,12 @@ def test_an_export_equals_the_page_of_the_same_moment(receiver):
 
 def test_delta_temporality_reports_changes(receiver):
     drt = DistributedRuntime(
-        otlp={"endpoint": receiver.endpoint, "interval": 3600, "temporality": "delta"}
+        otlp={
+            "protocol": "http/protobuf",
+            "endpoint": receiver.endpoint,
+            "interval": 3600,
+            "temporality": "delta",
+        }
     )
     counter = drt.metrics.create_intcounter("jobs_total", "Jobs")
     counter.inc_by(5)
@@ -222,6 +228,8 @@ def test_bad_settings_raise_value_error():
         DistributedRuntime(otlp={"temporality": "sometimes"})
     with pytest.raises(ValueError, match=r"OtlpConfig::with_endpoint\(\"nope\"\) is invalid"):
         DistributedRuntime(otlp={"endpoint": "nope"})
+    with pytest.raises(ValueError, match="expected `grpc` or `http/protobuf`"):
+        DistributedRuntime(otlp={"protocol": "http/json"})
     with pytest.raises(ValueError, match="expected a number of seconds above zero"):
         DistributedRuntime(otlp={"interval": 0})
     with pytest.raises(TypeError):
@@ -230,6 +238,9 @@ def test_bad_settings_raise_value_error():
 
 def test_bad_environment_raises_value_error_naming_the_variable(monkeypatch):
     monkeypatch.setenv("OTEL_METRICS_EXPORTER", "otlp")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-    with pytest.raises(ValueError, match='OTEL_EXPORTER_OTLP_PROTOCOL="grpc" is invalid'):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpcs")
+    with pytest.raises(
+        ValueError,
+        match='OTEL_EXPORTER_OTLP_PROTOCOL="grpcs" is invalid: expected `grpc` or `http/protobuf`',
+    ):
         DistributedRuntime()
