@@ -1,7 +1,8 @@
 //! OTLP over gRPC, the protocol used when none is named (as in Dynamo): Dynamo's variables
 //! alone reach a tonic `MetricsService` with every family of the page; headers travel as
-//! metadata; a receiver that is down, busy (`UNAVAILABLE` with a `RetryInfo` delay) or silent
-//! never hurts the application, and shutdown stays within its timeout.
+//! metadata; a receiver that is down, busy (`UNAVAILABLE` with a `RetryInfo` delay), refusing
+//! or silent never hurts the application, shutdown stays within its timeout, and a partial
+//! success still counts as exported.
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;
@@ -273,4 +274,24 @@ fn shutdown_is_bounded_by_its_timeout_when_the_receiver_never_answers() {
         took < Duration::from_millis(1500),
         "shutdown took {took:?} with a 500 ms timeout"
     );
+}
+
+#[test]
+fn a_partial_success_counts_as_exported() {
+    let receiver = GrpcReceiver::answering(|_| GrpcAnswer::Partial(2, "two bad points".into()));
+    let (runtime, _counter) = runtime(
+        OtlpConfig::new()
+            .with_endpoint(receiver.endpoint())
+            .with_interval(Duration::from_millis(50)),
+    );
+    receiver.wait_for_count(2);
+    eventually("an export is counted", || {
+        sample(&runtime, "dynamo_metrics_otlp_exported_total", &[]) >= 1.0
+    });
+    let page = runtime.metrics().prometheus_expfmt().unwrap();
+    assert!(
+        !page.contains("dynamo_metrics_otlp_dropped_total{"),
+        "nothing is dropped: {page}"
+    );
+    runtime.shutdown();
 }
