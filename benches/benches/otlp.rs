@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use dynamo_benches::{HIERARCHY, label_values};
 use dynamo_exporter::otlp::{OtlpEncoder, Temporality};
 use dynamo_exporter::{Opts, Registry};
-use dynamo_runtime::{DistributedRuntime, OtlpConfig};
+use dynamo_runtime::{DistributedRuntime, OtlpConfig, Protocol};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use prost::Message;
@@ -156,6 +156,7 @@ fn hot_paths() {
         let builder = if export {
             builder.otlp(
                 OtlpConfig::new()
+                    .with_protocol(Protocol::HttpProtobuf)
                     .with_endpoint(endpoint.clone())
                     .with_interval(Duration::from_millis(100)),
             )

@@ -1,13 +1,15 @@
 //! OTLP export: the same metrics as the scrape page, pushed to an OpenTelemetry collector
-//! over OTLP/HTTP with protobuf bodies.
+//! over OTLP/gRPC (feature `otlp-grpc`, the default protocol then) or OTLP/HTTP with protobuf
+//! bodies.
 //!
 //! [`OtlpExporter::start`] runs a thread of its own with a single-threaded tokio runtime.
 //! Each interval it calls a collect hook (which hands the registry's families and any callback
 //! text to an [`OtlpEncoder`], as a scrape hands them to a page's encoder), encodes the
 //! request with the `opentelemetry-proto` types and
-//! puts it on a bounded queue; a second task posts the queue in order, trying again on
-//! retryable answers (429, 502, 503, 504, timeouts, connection errors) with exponential
-//! backoff and jitter or the server's `Retry-After`, within the export timeout. Past the
+//! puts it on a bounded queue; a second task sends the queue in order, trying again on
+//! retryable answers (HTTP 429, 502, 503, 504; gRPC `UNAVAILABLE` and the other retryable
+//! codes; timeouts, connection errors) with exponential backoff and jitter or the server's
+//! `Retry-After` (gRPC: `RetryInfo`), within the export timeout. Past the
 //! queue's bound the oldest request is dropped. Drops are counted by reason and logged at
 //! most once a minute. [`OtlpExporter::shutdown`] collects once more and sends what is
 //! queued, within the shutdown timeout, whatever the collector does.
@@ -40,6 +42,8 @@ mod client;
 mod config;
 mod encode;
 mod export;
+#[cfg(feature = "otlp-grpc")]
+pub(crate) mod grpc;
 mod log;
 mod resource;
 mod retry;
@@ -54,13 +58,13 @@ use tokio::sync::watch;
 #[allow(deprecated)]
 pub use config::OtlpConfigError;
 pub use config::{
-    COMPRESSION_VAR, Compression, DEFAULT_ENDPOINT, DEFAULT_EXPORT_TIMEOUT, DEFAULT_INTERVAL,
-    DEFAULT_MAX_QUEUED_REQUESTS, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_TIMEOUT, ENDPOINT_VAR,
-    EXPORT_INTERVAL_VAR, EXPORT_TIMEOUT_VAR, EXPORTER_VAR, HEADERS_VAR, MAX_EXPORT_TIMEOUT,
-    MAX_INTERVAL, MAX_SHUTDOWN_TIMEOUT, MAX_TIMEOUT, METRICS_COMPRESSION_VAR, METRICS_ENDPOINT_VAR,
-    METRICS_HEADERS_VAR, METRICS_PROTOCOL_VAR, METRICS_TIMEOUT_VAR, OtlpConfig, PROTOCOL_VAR,
-    RESOURCE_ATTRIBUTES_VAR, SDK_DISABLED_VAR, SERVICE_NAME_VAR, SHUTDOWN_TIMEOUT_VAR,
-    TEMPORALITY_VAR, TIMEOUT_VAR, Temporality,
+    COMPRESSION_VAR, Compression, DEFAULT_ENDPOINT, DEFAULT_EXPORT_TIMEOUT, DEFAULT_GRPC_ENDPOINT,
+    DEFAULT_INTERVAL, DEFAULT_MAX_QUEUED_REQUESTS, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_TIMEOUT,
+    ENDPOINT_VAR, EXPORT_INTERVAL_VAR, EXPORT_TIMEOUT_VAR, EXPORTER_VAR, HEADERS_VAR,
+    MAX_EXPORT_TIMEOUT, MAX_INTERVAL, MAX_SHUTDOWN_TIMEOUT, MAX_TIMEOUT, METRICS_COMPRESSION_VAR,
+    METRICS_ENDPOINT_VAR, METRICS_HEADERS_VAR, METRICS_PROTOCOL_VAR, METRICS_TIMEOUT_VAR,
+    OtlpConfig, PROTOCOL_VAR, Protocol, RESOURCE_ATTRIBUTES_VAR, SDK_DISABLED_VAR,
+    SERVICE_NAME_VAR, SHUTDOWN_TIMEOUT_VAR, TEMPORALITY_VAR, TIMEOUT_VAR, Temporality,
 };
 pub use encode::OtlpEncoder;
 pub use resource::SDK_NAME;

@@ -138,7 +138,7 @@ pub use callbacks::CallbackHandle;
 #[doc(hidden)]
 pub use dynamo_exporter::metric_kinds;
 #[cfg(feature = "otlp")]
-pub use dynamo_exporter::otlp::{Compression, OtlpConfig, Temporality};
+pub use dynamo_exporter::otlp::{Compression, OtlpConfig, Protocol, Temporality};
 pub use dynamo_exporter::{
     CounterNumber, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, ExporterError, GaugeNumber, GenericCounter,
     GenericGauge, HistogramTimer, MAX_BUCKETS, Metric, MetricVec, OVERFLOW_LABEL, Registered,

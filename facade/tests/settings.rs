@@ -176,11 +176,11 @@ const FROM_THE_ENVIRONMENT: &[EnvCase] = &[
     EnvCase {
         vars: &[
             ("OTEL_METRICS_EXPORTER", "otlp"),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "h2c"),
         ],
         var: "OTEL_EXPORTER_OTLP_PROTOCOL",
-        value: "grpc",
-        reason: "gRPC is not supported: use `http/protobuf`, the OTLP/HTTP port (4318)",
+        value: "h2c",
+        reason: "expected `grpc` or `http/protobuf`",
     },
     EnvCase {
         vars: &[

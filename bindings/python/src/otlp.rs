@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use dynamo_runtime::{Compression, OtlpConfig, Temporality};
+use dynamo_runtime::{Compression, OtlpConfig, Protocol, Temporality};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 /// The keys `otlp=` accepts.
-const KEYS: &str = "endpoint, headers, timeout, interval, export_timeout, shutdown_timeout, \
+const KEYS: &str = "protocol, endpoint, headers, timeout, interval, export_timeout, shutdown_timeout, \
                     compression, temporality, service_name, resource_attributes, \
                     max_queued_requests";
 
@@ -24,6 +24,10 @@ pub(crate) fn config(settings: &Bound<'_, PyDict>) -> PyResult<OtlpConfig> {
     for (key, value) in settings.iter() {
         let key: String = key.extract()?;
         config = match key.as_str() {
+            "protocol" => config.with_protocol(
+                Protocol::parse(&value.extract::<String>()?)
+                    .map_err(|reason| PyValueError::new_err(format!("otlp[{key:?}]: {reason}")))?,
+            ),
             "endpoint" => config.with_endpoint(value.extract::<String>()?),
             "headers" => {
                 let mut config = config;

@@ -1,10 +1,13 @@
-"""OTLP export from Python: a receiver decoding requests with the OpenTelemetry project's
-own ``opentelemetry-proto`` package finds what the scrape page shows."""
+"""OTLP export from Python: receivers decoding requests with the OpenTelemetry project's
+own ``opentelemetry-proto`` package (over HTTP, and over gRPC with ``grpcio``) find what the
+scrape page shows."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -154,6 +157,7 @@ def test_an_export_equals_the_page_of_the_same_moment(receiver):
         # The process metrics move between the page and the export.
         process_metrics=False,
         otlp={
+            "protocol": "http/protobuf",
             "endpoint": receiver.endpoint,
             "interval": 0.05,
             "service_name": "py-worker",
@@ -205,7 +209,12 @@ def test_an_export_equals_the_page_of_the_same_moment(receiver):
 
 def test_delta_temporality_reports_changes(receiver):
     drt = DistributedRuntime(
-        otlp={"endpoint": receiver.endpoint, "interval": 3600, "temporality": "delta"}
+        otlp={
+            "protocol": "http/protobuf",
+            "endpoint": receiver.endpoint,
+            "interval": 3600,
+            "temporality": "delta",
+        }
     )
     counter = drt.metrics.create_intcounter("jobs_total", "Jobs")
     counter.inc_by(5)
@@ -222,6 +231,8 @@ def test_bad_settings_raise_value_error():
         DistributedRuntime(otlp={"temporality": "sometimes"})
     with pytest.raises(ValueError, match=r"OtlpConfig::with_endpoint\(\"nope\"\) is invalid"):
         DistributedRuntime(otlp={"endpoint": "nope"})
+    with pytest.raises(ValueError, match="expected `grpc` or `http/protobuf`"):
+        DistributedRuntime(otlp={"protocol": "http/json"})
     with pytest.raises(ValueError, match="expected a number of seconds above zero"):
         DistributedRuntime(otlp={"interval": 0})
     with pytest.raises(TypeError):
@@ -230,6 +241,96 @@ def test_bad_settings_raise_value_error():
 
 def test_bad_environment_raises_value_error_naming_the_variable(monkeypatch):
     monkeypatch.setenv("OTEL_METRICS_EXPORTER", "otlp")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-    with pytest.raises(ValueError, match='OTEL_EXPORTER_OTLP_PROTOCOL="grpc" is invalid'):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpcs")
+    with pytest.raises(
+        ValueError,
+        match='OTEL_EXPORTER_OTLP_PROTOCOL="grpcs" is invalid: expected `grpc` or `http/protobuf`',
+    ):
         DistributedRuntime()
+
+
+class GrpcReceiver:
+    """A grpcio ``MetricsService`` on a free loopback port that keeps every request."""
+
+    def __init__(self) -> None:
+        import grpc
+        from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
+
+        self.requests: list = []
+        self.arrived = threading.Condition()
+        receiver = self
+
+        class Servicer(metrics_service_pb2_grpc.MetricsServiceServicer):
+            def Export(self, request, context):  # noqa: N802
+                with receiver.arrived:
+                    receiver.requests.append((time.monotonic(), request))
+                    receiver.arrived.notify_all()
+                return metrics_service_pb2.ExportMetricsServiceResponse()
+
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Servicer(), self.server)
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+        self.endpoint = f"http://127.0.0.1:{port}"
+
+    def wait_for(self, wanted, timeout: float = 20.0):
+        """``(arrival, request)`` of the first request ``wanted`` accepts."""
+        deadline = time.monotonic() + timeout
+        with self.arrived:
+            while True:
+                for arrival, request in self.requests:
+                    if wanted(request):
+                        return arrival, request
+                left = deadline - time.monotonic()
+                assert left > 0, f"no wanted request in {timeout} s ({len(self.requests)} received)"
+                self.arrived.wait(left)
+
+    def close(self) -> None:
+        self.server.stop(grace=None)
+
+
+def page_families(page: str) -> set[str]:
+    """The names of the families of a page, from its ``# TYPE`` lines."""
+    return {line.split()[2] for line in page.splitlines() if line.startswith("# TYPE ")}
+
+
+def exported_names(request) -> set[str]:
+    return {
+        metric.name
+        for rm in request.resource_metrics
+        for sm in rm.scope_metrics
+        for metric in sm.metrics
+    }
+
+
+def test_dynamos_variables_alone_export_every_family_over_grpc(monkeypatch):
+    pytest.importorskip("grpc")
+    pytest.importorskip("opentelemetry.proto.collector.metrics.v1.metrics_service_pb2_grpc")
+    receiver = GrpcReceiver()
+    for var in list(os.environ):
+        if var.startswith("OTEL_"):
+            monkeypatch.delenv(var)
+    # Dynamo's variables: no protocol, so gRPC, to the endpoint used as it is.
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "otlp")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", receiver.endpoint)
+    monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "1000")
+    started = time.monotonic()
+    drt = DistributedRuntime()
+    try:
+        ep = drt.namespace("ns").component("vllm").endpoint("generate")
+        ep.metrics.create_intcounter("requests_total", "Requests").inc()
+        ep.metrics.create_histogram("latency_seconds", "Latency").observe(0.2)
+        drt.metrics.register_prometheus_expfmt_callback(
+            lambda: "# TYPE callback_queue gauge\ncallback_queue 4\n"
+        )
+        arrival, request = receiver.wait_for(lambda r: "callback_queue" in exported_names(r))
+        assert arrival - started < 5, f"the first export came after {arrival - started:.1f} s"
+        exported = exported_names(request)
+        assert exported == page_families(drt.metrics.prometheus_expfmt())
+        assert "dynamo_component_requests_total" in exported
+        assert "dynamo_metrics_otlp_exported_total" in exported
+        if os.path.exists("/proc/self/stat"):
+            assert any(name.startswith("process_") for name in exported), exported
+    finally:
+        drt.shutdown()
+        receiver.close()

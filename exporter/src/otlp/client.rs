@@ -1,5 +1,6 @@
-//! Posting one encoded request: hyper's pooled HTTP/1.1 client over TCP or rustls, a
-//! timeout, and what the answer means for the request (done, try again, give up).
+//! Sending one encoded request: over OTLP/HTTP, hyper's pooled HTTP/1.1 client over TCP or
+//! rustls; over OTLP/gRPC, the client of `super::grpc`. A timeout, and what the answer means
+//! for the request (done, try again, give up).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use hyper_util::rt::TokioExecutor;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use prost::Message;
 
-use super::config::{Compression, Resolved};
+use super::config::{Compression, Protocol, Resolved};
 
 /// The largest response body read (a collector's answer is a few bytes, or a short error).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
@@ -39,8 +40,41 @@ pub(crate) enum Outcome {
     Rejected { why: String },
 }
 
-/// The HTTP client of one exporter.
-pub(crate) struct Client {
+/// The client of one exporter, for its protocol.
+pub(crate) enum Client {
+    /// OTLP/HTTP.
+    Http(HttpClient),
+    /// OTLP/gRPC.
+    #[cfg(feature = "otlp-grpc")]
+    Grpc(super::grpc::GrpcClient),
+}
+
+impl Client {
+    /// A client for `config`'s protocol and endpoint.
+    pub(crate) fn new(config: &Resolved) -> Self {
+        match config.protocol {
+            Protocol::HttpProtobuf => Self::Http(HttpClient::new(config)),
+            #[cfg(feature = "otlp-grpc")]
+            Protocol::Grpc => Self::Grpc(super::grpc::GrpcClient::new(config)),
+            // `OtlpConfig::resolve` refuses gRPC in a build without it.
+            #[cfg(not(feature = "otlp-grpc"))]
+            Protocol::Grpc => Self::Http(HttpClient::new(config)),
+        }
+    }
+
+    /// Sends `body`, an encoded `ExportMetricsServiceRequest` (gzipped for OTLP/HTTP when
+    /// compression is on), bounded by the request timeout.
+    pub(crate) async fn send(&self, body: Bytes) -> Outcome {
+        match self {
+            Self::Http(client) => client.send(body).await,
+            #[cfg(feature = "otlp-grpc")]
+            Self::Grpc(client) => client.send(body).await,
+        }
+    }
+}
+
+/// The OTLP/HTTP client of one exporter.
+pub(crate) struct HttpClient {
     inner: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
     endpoint: Uri,
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -48,7 +82,7 @@ pub(crate) struct Client {
     gzip: bool,
 }
 
-impl Client {
+impl HttpClient {
     /// A client for `config`'s endpoint. HTTPS checks servers against the system's roots;
     /// without any, HTTPS requests fail and are counted, plain HTTP still works.
     pub(crate) fn new(config: &Resolved) -> Self {
@@ -183,7 +217,7 @@ pub(crate) fn retry_after_seconds(value: &str) -> Option<Duration> {
 }
 
 /// An error and its sources, joined by `: `.
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

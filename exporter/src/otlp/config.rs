@@ -15,11 +15,13 @@ use crate::settings::{format_duration, parse_duration};
 pub const EXPORTER_VAR: &str = "OTEL_METRICS_EXPORTER";
 /// `OTEL_SDK_DISABLED`: `true` turns export off whatever else is set.
 pub const SDK_DISABLED_VAR: &str = "OTEL_SDK_DISABLED";
-/// `OTEL_EXPORTER_OTLP_ENDPOINT`: base URL; `v1/metrics` is appended.
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`: base URL; over HTTP `v1/metrics` is appended, over gRPC it
+/// is used as it is.
 pub const ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 /// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`: the full URL, used as it is.
 pub const METRICS_ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
-/// `OTEL_EXPORTER_OTLP_PROTOCOL`: only `http/protobuf` is supported.
+/// `OTEL_EXPORTER_OTLP_PROTOCOL`: `grpc` or `http/protobuf`; unset, gRPC (with the
+/// `otlp-grpc` feature, else `http/protobuf`).
 pub const PROTOCOL_VAR: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
 /// `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`: overrides [`PROTOCOL_VAR`] for metrics.
 pub const METRICS_PROTOCOL_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
@@ -54,8 +56,10 @@ pub const SERVICE_NAME_VAR: &str = "OTEL_SERVICE_NAME";
 /// `OTEL_RESOURCE_ATTRIBUTES`: `key=value,key2=value2`, percent-encoded.
 pub const RESOURCE_ATTRIBUTES_VAR: &str = "OTEL_RESOURCE_ATTRIBUTES";
 
-/// Where requests go unless told otherwise.
+/// Where requests go over OTLP/HTTP unless told otherwise.
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318/v1/metrics";
+/// Where requests go over OTLP/gRPC unless told otherwise.
+pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 /// Time one request may take unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time between two collections unless told otherwise.
@@ -124,6 +128,69 @@ impl fmt::Display for Temporality {
     }
 }
 
+/// How requests travel to the collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP/gRPC: the `MetricsService/Export` call over HTTP/2 (feature `otlp-grpc`). The
+    /// default when the feature is on, as in Dynamo.
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies, posted over HTTP/1.1. The default without the
+    /// `otlp-grpc` feature, and OpenTelemetry's default.
+    HttpProtobuf,
+}
+
+impl Default for Protocol {
+    fn default() -> Self {
+        if cfg!(feature = "otlp-grpc") {
+            Self::Grpc
+        } else {
+            Self::HttpProtobuf
+        }
+    }
+}
+
+impl Protocol {
+    /// The word of the protocol variables: `grpc` or `http/protobuf`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Grpc => "grpc",
+            Self::HttpProtobuf => "http/protobuf",
+        }
+    }
+
+    /// Reads `grpc` or `http/protobuf`, in any case (Dynamo reads `GRPC` too).
+    ///
+    /// # Errors
+    ///
+    /// A message listing the accepted words.
+    pub fn parse(word: &str) -> Result<Self, String> {
+        match word.trim().to_ascii_lowercase().as_str() {
+            "grpc" => Ok(Self::Grpc),
+            "http/protobuf" => Ok(Self::HttpProtobuf),
+            "http/json" => {
+                Err("JSON bodies are not supported: expected `grpc` or `http/protobuf`".into())
+            }
+            _ => Err("expected `grpc` or `http/protobuf`".into()),
+        }
+    }
+
+    /// Where requests go unless an endpoint is given.
+    #[must_use]
+    pub fn default_endpoint(self) -> &'static str {
+        match self {
+            Self::Grpc => DEFAULT_GRPC_ENDPOINT,
+            Self::HttpProtobuf => DEFAULT_ENDPOINT,
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How request bodies are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
@@ -154,7 +221,7 @@ impl Compression {
 #[deprecated(note = "use dynamo_exporter::SettingError")]
 pub type OtlpConfigError = SettingError;
 
-/// Where and how to push metrics over OTLP/HTTP with protobuf bodies.
+/// Where and how to push metrics over OTLP: gRPC or HTTP with protobuf bodies.
 ///
 /// [`OtlpConfig::from_lookup`] reads the standard `OTEL_*` variables; the `with_*` methods
 /// set values in code. Values given in code are checked when the exporter starts.
@@ -166,6 +233,7 @@ pub type OtlpConfigError = SettingError;
 ///
 /// let config = OtlpConfig::from_lookup(|var| match var {
 ///     "OTEL_METRICS_EXPORTER" => Some("otlp".into()),
+///     "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("http/protobuf".into()),
 ///     "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://collector:4318".into()),
 ///     "OTEL_METRIC_EXPORT_INTERVAL" => Some("15000".into()),
 ///     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE" => Some("delta".into()),
@@ -185,7 +253,11 @@ pub type OtlpConfigError = SettingError;
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub struct OtlpConfig {
-    endpoint: String,
+    protocol: Protocol,
+    /// The full URL given (`with_endpoint`, the metrics variable), used as it is.
+    endpoint: Option<String>,
+    /// The base URL of the general variable, completed by the protocol's path rule.
+    base_endpoint: Option<String>,
     headers: Vec<(String, String)>,
     timeout: Duration,
     interval: Duration,
@@ -205,12 +277,15 @@ impl Default for OtlpConfig {
 }
 
 impl OtlpConfig {
-    /// The defaults: `http://localhost:4318/v1/metrics`, a 10 s request timeout, a 60 s
+    /// The defaults: gRPC to `http://localhost:4317` (with the `otlp-grpc` feature, else
+    /// OTLP/HTTP to `http://localhost:4318/v1/metrics`), a 10 s request timeout, a 60 s
     /// interval, a 30 s export timeout, a 5 s shutdown timeout, no compression, cumulative
     /// temporality.
     pub fn new() -> Self {
         Self {
-            endpoint: DEFAULT_ENDPOINT.into(),
+            protocol: Protocol::default(),
+            endpoint: None,
+            base_endpoint: None,
             headers: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             interval: DEFAULT_INTERVAL,
@@ -286,17 +361,18 @@ impl OtlpConfig {
         }
         let mut config = Self::new();
         if let Some((var, value)) = either(METRICS_PROTOCOL_VAR, PROTOCOL_VAR)? {
-            check_protocol(&value).map_err(|reason| env(var, &value, reason))?;
+            config.protocol = Protocol::parse(&value)
+                .and_then(check_protocol_built)
+                .map_err(|reason| env(var, &value, reason))?;
         }
         if let Some((var, value)) = read(METRICS_ENDPOINT_VAR)? {
             check_endpoint(&value).map_err(|reason| env(var, &value, reason))?;
-            config.endpoint = value;
+            config.endpoint = Some(value);
         } else if let Some((var, value)) = read(ENDPOINT_VAR)? {
             // The base is checked alone: `http://` would otherwise become `http://v1/metrics`.
             check_endpoint(&value).map_err(|reason| env(var, &value, reason))?;
-            let endpoint = signal_endpoint(&value);
-            check_endpoint(&endpoint).map_err(|reason| env(var, &value, reason))?;
-            config.endpoint = endpoint;
+            check_endpoint(&signal_endpoint(&value)).map_err(|reason| env(var, &value, reason))?;
+            config.base_endpoint = Some(value);
         }
         if let Some((var, value)) = either(METRICS_HEADERS_VAR, HEADERS_VAR)? {
             let pairs = resource::parse_pairs(&value).map_err(|reason| env(var, &value, reason))?;
@@ -339,11 +415,18 @@ impl OtlpConfig {
         Ok(Some(config))
     }
 
-    /// The full URL requests are posted to, used as it is (default
-    /// `http://localhost:4318/v1/metrics`).
+    /// How requests travel: gRPC or HTTP with protobuf bodies (default gRPC with the
+    /// `otlp-grpc` feature, else HTTP).
+    pub fn with_protocol(self, protocol: Protocol) -> Self {
+        Self { protocol, ..self }
+    }
+
+    /// The full URL requests go to, used as it is (default `http://localhost:4317` over gRPC,
+    /// `http://localhost:4318/v1/metrics` over HTTP). Over gRPC only the scheme, host and
+    /// port count: the call's path is the service's.
     pub fn with_endpoint(self, endpoint: impl Into<String>) -> Self {
         Self {
-            endpoint: endpoint.into(),
+            endpoint: Some(endpoint.into()),
             ..self
         }
     }
@@ -428,10 +511,24 @@ impl OtlpConfig {
         }
     }
 
-    /// The URL requests are posted to.
+    /// How requests travel.
     #[must_use]
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The URL requests go to: the one given, else the base of `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// (with `v1/metrics` appended over HTTP), else the protocol's default.
+    #[must_use]
+    pub fn endpoint(&self) -> String {
+        match (&self.endpoint, &self.base_endpoint) {
+            (Some(endpoint), _) => endpoint.clone(),
+            (None, Some(base)) => match self.protocol {
+                Protocol::Grpc => base.clone(),
+                Protocol::HttpProtobuf => signal_endpoint(base),
+            },
+            (None, None) => self.protocol.default_endpoint().into(),
+        }
     }
 
     /// Headers sent with every request.
@@ -503,8 +600,11 @@ impl OtlpConfig {
     /// one), a header that HTTP cannot carry or that frames or describes the request, a
     /// duration of zero or past its maximum, a queue bound of zero.
     pub(crate) fn resolve(&self) -> Result<Resolved, SettingError> {
-        let endpoint = check_endpoint(&self.endpoint)
-            .map_err(|reason| code("OtlpConfig::with_endpoint", &self.endpoint, reason))?;
+        let protocol = check_protocol_built(self.protocol)
+            .map_err(|reason| code("OtlpConfig::with_protocol", &self.protocol, reason))?;
+        let given = self.endpoint();
+        let endpoint = check_endpoint(&given)
+            .map_err(|reason| code("OtlpConfig::with_endpoint", &given, reason))?;
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
             headers.push(
@@ -543,6 +643,7 @@ impl OtlpConfig {
             ));
         }
         Ok(Resolved {
+            protocol,
             endpoint,
             headers,
             timeout: self.timeout,
@@ -560,6 +661,7 @@ impl OtlpConfig {
 /// Checked settings, as the exporter uses them.
 #[derive(Debug, Clone)]
 pub(crate) struct Resolved {
+    pub(crate) protocol: Protocol,
     pub(crate) endpoint: Uri,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) timeout: Duration,
@@ -598,15 +700,16 @@ fn exporters_include_otlp(list: &str) -> Result<bool, String> {
     Ok(otlp)
 }
 
-fn check_protocol(value: &str) -> Result<(), String> {
-    match value {
-        "http/protobuf" => Ok(()),
-        "grpc" => {
-            Err("gRPC is not supported: use `http/protobuf`, the OTLP/HTTP port (4318)".into())
-        }
-        "http/json" => Err("JSON bodies are not supported: use `http/protobuf`".into()),
-        _ => Err("expected `http/protobuf`".into()),
+/// The protocol, when this build can speak it.
+fn check_protocol_built(protocol: Protocol) -> Result<Protocol, String> {
+    if protocol == Protocol::Grpc && !cfg!(feature = "otlp-grpc") {
+        return Err(
+            "gRPC is not built in (the `otlp-grpc` feature): use `http/protobuf`, the \
+                    OTLP/HTTP port (4318)"
+                .into(),
+        );
     }
+    Ok(protocol)
 }
 
 /// `base` with `v1/metrics` appended after one `/`.
@@ -771,7 +874,23 @@ mod tests {
     fn defaults_follow_the_specification() {
         let config = on(&[]).unwrap();
         assert_eq!(config, OtlpConfig::new());
-        assert_eq!(config.endpoint(), "http://localhost:4318/v1/metrics");
+        // gRPC unless told otherwise, as in Dynamo (OpenTelemetry's default is HTTP).
+        #[cfg(feature = "otlp-grpc")]
+        {
+            assert_eq!(config.protocol(), Protocol::Grpc);
+            assert_eq!(config.endpoint(), "http://localhost:4317");
+        }
+        #[cfg(not(feature = "otlp-grpc"))]
+        assert_eq!(config.protocol(), Protocol::HttpProtobuf);
+        let http = on(&[(PROTOCOL_VAR, "http/protobuf")]).unwrap();
+        assert_eq!(http.protocol(), Protocol::HttpProtobuf);
+        assert_eq!(http.endpoint(), "http://localhost:4318/v1/metrics");
+        assert_eq!(
+            OtlpConfig::new()
+                .with_protocol(Protocol::HttpProtobuf)
+                .endpoint(),
+            "http://localhost:4318/v1/metrics"
+        );
         assert_eq!(config.timeout(), Duration::from_secs(10));
         assert_eq!(config.interval(), Duration::from_secs(60));
         assert_eq!(config.export_timeout(), Duration::from_secs(30));
@@ -808,8 +927,76 @@ mod tests {
             ),
         ];
         for (vars, expected) in cases {
-            assert_eq!(on(vars).unwrap().endpoint(), expected, "{vars:?}");
+            let mut vars = vars.to_vec();
+            vars.push((PROTOCOL_VAR, "http/protobuf"));
+            assert_eq!(on(&vars).unwrap().endpoint(), expected, "{vars:?}");
         }
+    }
+
+    #[test]
+    fn reads_the_protocol_the_metrics_variable_first() {
+        let cases: [(&[(&'static str, &'static str)], Protocol); 4] = [
+            (&[(PROTOCOL_VAR, "http/protobuf")], Protocol::HttpProtobuf),
+            (
+                &[(METRICS_PROTOCOL_VAR, " http/protobuf ")],
+                Protocol::HttpProtobuf,
+            ),
+            (
+                &[
+                    (PROTOCOL_VAR, "http/protobuf"),
+                    (METRICS_PROTOCOL_VAR, "grpc"),
+                ],
+                Protocol::Grpc,
+            ),
+            (
+                &[
+                    (PROTOCOL_VAR, "grpc"),
+                    (METRICS_PROTOCOL_VAR, "http/protobuf"),
+                ],
+                Protocol::HttpProtobuf,
+            ),
+        ];
+        for (vars, expected) in cases {
+            match on(vars) {
+                Ok(config) => assert_eq!(config.protocol(), expected, "{vars:?}"),
+                // A build without gRPC refuses it, naming the variable.
+                Err(error) => assert!(
+                    !cfg!(feature = "otlp-grpc")
+                        && expected == Protocol::Grpc
+                        && error.to_string().contains("gRPC is not built in"),
+                    "{vars:?}: {error}"
+                ),
+            }
+        }
+    }
+
+    #[cfg(feature = "otlp-grpc")]
+    #[test]
+    fn grpc_endpoints_are_used_as_they_are() {
+        let cases: [(&[(&'static str, &'static str)], &str); 4] = [
+            (&[], "http://localhost:4317"),
+            (&[(ENDPOINT_VAR, "http://c:4317")], "http://c:4317"),
+            (&[(ENDPOINT_VAR, "https://c:4317/")], "https://c:4317/"),
+            (
+                &[
+                    (ENDPOINT_VAR, "http://a"),
+                    (METRICS_ENDPOINT_VAR, "http://b:1"),
+                ],
+                "http://b:1",
+            ),
+        ];
+        for (vars, expected) in cases {
+            let config = on(vars).unwrap();
+            assert_eq!(config.protocol(), Protocol::Grpc);
+            assert_eq!(config.endpoint(), expected, "{vars:?}");
+            assert!(config.resolve().is_ok(), "{vars:?}");
+        }
+        // The general variable's base follows a protocol set later in code.
+        let config = on(&[(ENDPOINT_VAR, "http://c:4318")]).unwrap();
+        assert_eq!(
+            config.with_protocol(Protocol::HttpProtobuf).endpoint(),
+            "http://c:4318/v1/metrics"
+        );
     }
 
     #[test]
@@ -939,14 +1126,14 @@ mod tests {
     fn bad_values_name_the_variable() {
         let cases: [(&[(&'static str, &'static str)], &str); 10] = [
             (
-                &[(PROTOCOL_VAR, "grpc")],
-                "OTEL_EXPORTER_OTLP_PROTOCOL=\"grpc\" is invalid: gRPC is not supported: use \
-                 `http/protobuf`, the OTLP/HTTP port (4318)",
+                &[(PROTOCOL_VAR, "grpcs")],
+                "OTEL_EXPORTER_OTLP_PROTOCOL=\"grpcs\" is invalid: expected `grpc` or \
+                 `http/protobuf`",
             ),
             (
                 &[(METRICS_PROTOCOL_VAR, "http/json")],
                 "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=\"http/json\" is invalid: JSON bodies are \
-                 not supported: use `http/protobuf`",
+                 not supported: expected `grpc` or `http/protobuf`",
             ),
             (
                 &[(ENDPOINT_VAR, "collector:4318")],

@@ -16,7 +16,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::client::{Client, Outcome};
-use super::config::{Compression, Resolved};
+use super::config::{Compression, Protocol, Resolved};
 use super::encode::{DeltaState, OtlpEncoder};
 use super::log::RateLimitedLog;
 use super::retry::Backoff;
@@ -84,9 +84,10 @@ impl Shared {
             return None;
         }
         let encoded = request.encode_to_vec();
-        Some(match self.config.compression {
-            Compression::None => Bytes::from(encoded),
-            Compression::Gzip => Bytes::from(gzip(&encoded)),
+        // gRPC compresses its messages itself.
+        Some(match (self.config.compression, self.config.protocol) {
+            (Compression::Gzip, Protocol::HttpProtobuf) => Bytes::from(gzip(&encoded)),
+            _ => Bytes::from(encoded),
         })
     }
 

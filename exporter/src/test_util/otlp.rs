@@ -1,4 +1,5 @@
-//! A test OTLP/HTTP receiver on a free loopback port, decoding requests with
+//! Test OTLP receivers on a free loopback port, over HTTP ([`Receiver`]) and, with the
+//! `otlp-grpc` feature, over gRPC ([`GrpcReceiver`], a tonic server), decoding requests with
 //! `opentelemetry-proto`'s own types, and a common form of metrics to compare an export
 //! with the scrape page (feature `otlp`). The protobuf types tests look into are re-exported
 //! here, so test crates need no dependency of their own on them.
@@ -115,9 +116,65 @@ pub fn metrics_of(
         .flat_map(|s| &s.metrics)
 }
 
-struct State {
+/// The requests a receiver got, and a way to wait for them.
+#[derive(Default)]
+struct Log {
     received: Mutex<Vec<Received>>,
     arrived: Condvar,
+}
+
+impl Log {
+    /// Adds a request; returns its index.
+    fn push(&self, request: Received) -> usize {
+        let mut received = self.received.lock().unwrap();
+        received.push(request);
+        self.arrived.notify_all();
+        received.len() - 1
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    fn wait_for(&self, what: &str, wanted: impl Fn(&Received) -> bool) -> Received {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut received = self.received.lock().unwrap();
+        loop {
+            if let Some(found) = received.iter().find(|r| wanted(r)) {
+                return found.clone();
+            }
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "no request {what} within 20 s ({} received)",
+                        received.len()
+                    )
+                });
+            received = self.arrived.wait_timeout(received, left).unwrap().0;
+        }
+    }
+
+    fn wait_for_count(&self, count: usize) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut received = self.received.lock().unwrap();
+        while received.len() < count {
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{count} requests expected within 20 s, got {}",
+                        received.len()
+                    )
+                });
+            received = self.arrived.wait_timeout(received, left).unwrap().0;
+        }
+        received.clone()
+    }
+}
+
+struct State {
+    log: Log,
     answer: Mutex<Box<dyn FnMut(usize) -> Answer + Send>>,
     stop: AtomicBool,
 }
@@ -140,8 +197,7 @@ impl Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State {
-            received: Mutex::new(Vec::new()),
-            arrived: Condvar::new(),
+            log: Log::default(),
             answer: Mutex::new(Box::new(answer)),
             stop: AtomicBool::new(false),
         });
@@ -175,45 +231,17 @@ impl Receiver {
 
     /// Every request so far.
     pub fn received(&self) -> Vec<Received> {
-        self.state.received.lock().unwrap().clone()
+        self.state.log.received()
     }
 
     /// Waits (up to 20 s) for the first request that `wanted` accepts, and returns it.
     pub fn wait_for(&self, what: &str, wanted: impl Fn(&Received) -> bool) -> Received {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut received = self.state.received.lock().unwrap();
-        loop {
-            if let Some(found) = received.iter().find(|r| wanted(r)) {
-                return found.clone();
-            }
-            let left = deadline
-                .checked_duration_since(Instant::now())
-                .unwrap_or_else(|| {
-                    panic!(
-                        "no request {what} within 20 s ({} received)",
-                        received.len()
-                    )
-                });
-            received = self.state.arrived.wait_timeout(received, left).unwrap().0;
-        }
+        self.state.log.wait_for(what, wanted)
     }
 
     /// Waits (up to 20 s) until `count` requests arrived.
     pub fn wait_for_count(&self, count: usize) -> Vec<Received> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut received = self.state.received.lock().unwrap();
-        while received.len() < count {
-            let left = deadline
-                .checked_duration_since(Instant::now())
-                .unwrap_or_else(|| {
-                    panic!(
-                        "{count} requests expected within 20 s, got {}",
-                        received.len()
-                    )
-                });
-            received = self.state.arrived.wait_timeout(received, left).unwrap().0;
-        }
-        received.clone()
+        self.state.log.wait_for_count(count)
     }
 }
 
@@ -267,18 +295,13 @@ fn serve(stream: TcpStream, state: &State) {
         let decoded = if gzip { gunzip(&body) } else { body.clone() };
         let request = ExportMetricsServiceRequest::decode(decoded.as_slice())
             .expect("the body is an ExportMetricsServiceRequest");
-        let index = {
-            let mut received = state.received.lock().unwrap();
-            received.push(Received {
-                at: Instant::now(),
-                path,
-                headers,
-                body,
-                request,
-            });
-            state.arrived.notify_all();
-            received.len() - 1
-        };
+        let index = state.log.push(Received {
+            at: Instant::now(),
+            path,
+            headers,
+            body,
+            request,
+        });
         let answer = (state.answer.lock().unwrap())(index);
         let response = match answer {
             Answer::Ok => ok(),
@@ -293,6 +316,203 @@ fn serve(stream: TcpStream, state: &State) {
         };
         if writer.write_all(response.as_bytes()).is_err() {
             return;
+        }
+    }
+}
+
+#[cfg(feature = "otlp-grpc")]
+pub use grpc::{Code, EXPORT_PATH, GrpcAnswer, GrpcReceiver};
+
+#[cfg(feature = "otlp-grpc")]
+mod grpc {
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+    use std::thread::JoinHandle;
+    use std::time::{Duration, Instant};
+
+    use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+        MetricsService, MetricsServiceServer,
+    };
+    use opentelemetry_proto::tonic::collector::metrics::v1::{
+        ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+    };
+    use prost::Message;
+    use tokio::sync::oneshot;
+    use tonic::codec::CompressionEncoding;
+    use tonic::transport::Server;
+    use tonic::transport::server::TcpIncoming;
+
+    /// A gRPC status code, for [`GrpcAnswer::Status`].
+    pub use tonic::Code;
+
+    use super::{Log, Received};
+
+    /// The path of the call a [`GrpcReceiver`] serves.
+    pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+
+    /// How a [`GrpcReceiver`] answers one call.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum GrpcAnswer {
+        /// An empty `ExportMetricsServiceResponse`.
+        Ok,
+        /// A partial success refusing this many points, with a message.
+        Partial(i64, String),
+        /// This status, with a `google.rpc.RetryInfo` of the delay when given.
+        Status(Code, Option<Duration>),
+        /// Waits this long, then answers as [`GrpcAnswer::Ok`].
+        Slow(Duration),
+        /// Never answers.
+        Never,
+    }
+
+    type Script = Arc<Mutex<Box<dyn FnMut(usize) -> GrpcAnswer + Send>>>;
+
+    struct Service {
+        log: Arc<Log>,
+        answer: Script,
+    }
+
+    #[tonic::async_trait]
+    impl MetricsService for Service {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportMetricsServiceRequest>,
+        ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+            let headers = request
+                .metadata()
+                .clone()
+                .into_headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let request = request.into_inner();
+            let index = self.log.push(Received {
+                at: Instant::now(),
+                path: EXPORT_PATH.into(),
+                headers,
+                body: request.encode_to_vec(),
+                request,
+            });
+            let answer = (self.answer.lock().unwrap())(index);
+            let ok = |partial: Option<ExportMetricsPartialSuccess>| {
+                Ok(tonic::Response::new(ExportMetricsServiceResponse {
+                    partial_success: partial,
+                }))
+            };
+            match answer {
+                GrpcAnswer::Ok => ok(None),
+                GrpcAnswer::Partial(rejected_data_points, error_message) => {
+                    ok(Some(ExportMetricsPartialSuccess {
+                        rejected_data_points,
+                        error_message,
+                    }))
+                }
+                GrpcAnswer::Slow(delay) => {
+                    tokio::time::sleep(delay).await;
+                    ok(None)
+                }
+                GrpcAnswer::Never => std::future::pending().await,
+                GrpcAnswer::Status(code, None) => Err(tonic::Status::new(code, "test answer")),
+                GrpcAnswer::Status(code, Some(delay)) => Err(tonic::Status::with_details(
+                    code,
+                    "test answer",
+                    crate::otlp::grpc::retry_details(code, delay).into(),
+                )),
+            }
+        }
+    }
+
+    /// A tonic gRPC `MetricsService` on a free loopback port (gzip accepted), answering by
+    /// a script: the call's index (from 0) to the answer. The headers of a [`Received`] are
+    /// the call's metadata; its body is the request encoded again, uncompressed.
+    pub struct GrpcReceiver {
+        addr: SocketAddr,
+        log: Arc<Log>,
+        stop: Option<oneshot::Sender<()>>,
+        thread: Option<JoinHandle<()>>,
+    }
+
+    impl GrpcReceiver {
+        /// A receiver that accepts every call.
+        pub fn accepting() -> Self {
+            Self::answering(|_| GrpcAnswer::Ok)
+        }
+
+        /// A receiver answering call `i` with `answer(i)`.
+        pub fn answering(answer: impl FnMut(usize) -> GrpcAnswer + Send + 'static) -> Self {
+            let listener =
+                std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+            listener.set_nonblocking(true).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let log = Arc::new(Log::default());
+            let service = Service {
+                log: Arc::clone(&log),
+                answer: Arc::new(Mutex::new(Box::new(answer))),
+            };
+            let (stop, stopped) = oneshot::channel::<()>();
+            let thread = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime for the receiver");
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                    let server = Server::builder()
+                        .add_service(
+                            MetricsServiceServer::new(service)
+                                .accept_compressed(CompressionEncoding::Gzip),
+                        )
+                        .serve_with_incoming(TcpIncoming::from(listener));
+                    tokio::select! {
+                        result = server => result.expect("the receiver serves"),
+                        _ = stopped => {}
+                    }
+                });
+                // Calls that never answer end with the runtime.
+                runtime.shutdown_background();
+            });
+            Self {
+                addr,
+                log,
+                stop: Some(stop),
+                thread: Some(thread),
+            }
+        }
+
+        /// The URL to export to: `http://127.0.0.1:<port>`.
+        pub fn endpoint(&self) -> String {
+            format!("http://{}", self.addr)
+        }
+
+        /// Every call so far.
+        pub fn received(&self) -> Vec<Received> {
+            self.log.received()
+        }
+
+        /// Waits (up to 20 s) for the first call that `wanted` accepts, and returns it.
+        pub fn wait_for(&self, what: &str, wanted: impl Fn(&Received) -> bool) -> Received {
+            self.log.wait_for(what, wanted)
+        }
+
+        /// Waits (up to 20 s) until `count` calls arrived.
+        pub fn wait_for_count(&self, count: usize) -> Vec<Received> {
+            self.log.wait_for_count(count)
+        }
+    }
+
+    impl Drop for GrpcReceiver {
+        fn drop(&mut self) {
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+            if let Some(thread) = self.thread.take() {
+                let _ = thread.join();
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::common;
 use crate::common::otlp::{Answer, Receiver};
-use dynamo_runtime::{DistributedRuntime, IntCounter, OtlpConfig};
+use dynamo_runtime::{DistributedRuntime, IntCounter, OtlpConfig, Protocol};
 
 const QUEUE: usize = 2;
 
@@ -87,6 +87,7 @@ fn a_collector_that_is_down_costs_the_app_nothing() {
     drop(closed);
     let (runtime, counter) = runtime(
         OtlpConfig::new()
+            .with_protocol(Protocol::HttpProtobuf)
             .with_endpoint(endpoint)
             .with_interval(Duration::from_millis(20))
             .with_timeout(Duration::from_secs(2))
@@ -115,6 +116,7 @@ fn a_slow_collector_fills_the_queue_and_the_oldest_requests_are_dropped() {
     let receiver = Receiver::answering(|_| Answer::Slow(Duration::from_millis(1500)));
     let (runtime, counter) = runtime(
         OtlpConfig::new()
+            .with_protocol(Protocol::HttpProtobuf)
             .with_endpoint(receiver.endpoint())
             .with_interval(Duration::from_millis(20))
             .with_timeout(Duration::from_millis(200))
@@ -146,6 +148,7 @@ fn a_busy_collector_is_retried_after_its_retry_after() {
     });
     let (runtime, counter) = runtime(
         OtlpConfig::new()
+            .with_protocol(Protocol::HttpProtobuf)
             .with_endpoint(receiver.endpoint())
             .with_interval(Duration::from_millis(50))
             .with_max_queued_requests(QUEUE),
@@ -174,6 +177,7 @@ fn a_refused_request_is_dropped_without_retries() {
     let receiver = Receiver::answering(|_| Answer::Status(400, None));
     let (runtime, counter) = runtime(
         OtlpConfig::new()
+            .with_protocol(Protocol::HttpProtobuf)
             .with_endpoint(receiver.endpoint())
             .with_interval(Duration::from_millis(30))
             .with_max_queued_requests(QUEUE),

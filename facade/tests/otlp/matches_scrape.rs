@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::common;
 use crate::common::otlp::{self, Kind, Receiver};
-use dynamo_runtime::{DistributedRuntime, OtlpConfig};
+use dynamo_runtime::{DistributedRuntime, OtlpConfig, Protocol};
 
 #[test]
 fn an_export_equals_the_scrape_page_of_the_same_moment() {
@@ -20,6 +20,7 @@ fn an_export_equals_the_scrape_page_of_the_same_moment() {
         .process_metrics(false)
         .otlp(
             OtlpConfig::new()
+                .with_protocol(Protocol::HttpProtobuf)
                 .with_endpoint(receiver.endpoint())
                 .with_interval(Duration::from_millis(50)),
         )

@@ -19,6 +19,8 @@ fn endpoint_headers_compression_and_resource_come_from_the_variables() {
     let receiver = Receiver::accepting();
     let runtime = with_env(vec![
         ("OTEL_METRICS_EXPORTER", "otlp".into()),
+        // Selects OTLP/HTTP, which appends `/v1/metrics` to the base.
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".into()),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.base()),
         (
             "OTEL_EXPORTER_OTLP_HEADERS",
@@ -70,6 +72,10 @@ fn the_service_name_defaults_to_unknown_service_and_the_executable() {
     let receiver = Receiver::accepting();
     let runtime = with_env(vec![
         ("OTEL_METRICS_EXPORTER", "otlp".into()),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+            "http/protobuf".into(),
+        ),
         ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", receiver.endpoint()),
         ("OTEL_METRIC_EXPORT_INTERVAL", "50".into()),
     ])
@@ -89,9 +95,14 @@ fn bad_variables_are_errors_naming_them() {
     let cases = [
         (
             "OTEL_EXPORTER_OTLP_PROTOCOL",
-            "grpc",
-            "OTEL_EXPORTER_OTLP_PROTOCOL=\"grpc\" is invalid: gRPC is not supported: use \
-             `http/protobuf`, the OTLP/HTTP port (4318)",
+            "h2",
+            "OTEL_EXPORTER_OTLP_PROTOCOL=\"h2\" is invalid: expected `grpc` or `http/protobuf`",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+            "http/json",
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=\"http/json\" is invalid: JSON bodies are not \
+             supported: expected `grpc` or `http/protobuf`",
         ),
         (
             "OTEL_METRIC_EXPORT_TIMEOUT",

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::common::otlp::{Answer, Receiver, number_in};
-use dynamo_runtime::{DistributedRuntime, OtlpConfig};
+use dynamo_runtime::{DistributedRuntime, OtlpConfig, Protocol};
 
 fn runtime(config: OtlpConfig) -> DistributedRuntime {
     DistributedRuntime::builder()
@@ -22,6 +22,7 @@ fn shutdown_exports_the_latest_values_once_more() {
     let receiver = Receiver::accepting();
     let runtime = runtime(
         OtlpConfig::new()
+            .with_protocol(Protocol::HttpProtobuf)
             .with_endpoint(receiver.endpoint())
             .with_interval(Duration::from_secs(3600)),
     );
@@ -48,6 +49,7 @@ fn shutdown_waits_no_longer_than_the_shutdown_timeout() {
     let receiver = Receiver::answering(|_| Answer::Slow(Duration::from_secs(5)));
     let runtime = runtime(
         OtlpConfig::new()
+            .with_protocol(Protocol::HttpProtobuf)
             .with_endpoint(receiver.endpoint())
             .with_interval(Duration::from_secs(3600))
             .with_shutdown_timeout(Duration::from_millis(300)),
@@ -89,6 +91,7 @@ fn shutdown_is_bounded_by_its_own_timeout_when_the_collector_never_answers() {
     let bound = Duration::from_millis(300);
     let runtime = runtime(
         OtlpConfig::new()
+            .with_protocol(Protocol::HttpProtobuf)
             .with_endpoint(endpoint)
             .with_interval(Duration::from_secs(3600))
             .with_timeout(Duration::from_secs(10))
@@ -122,6 +125,7 @@ fn dropping_the_runtime_stops_export_at_once() {
     let receiver = Receiver::answering(|_| Answer::Slow(Duration::from_secs(5)));
     let runtime = runtime(
         OtlpConfig::new()
+            .with_protocol(Protocol::HttpProtobuf)
             .with_endpoint(receiver.endpoint())
             .with_interval(Duration::from_millis(20)),
     );

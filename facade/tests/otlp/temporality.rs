@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::common;
 use crate::common::otlp::{AggregationTemporality, Data};
 use crate::common::otlp::{Receiver, number_in};
-use dynamo_runtime::{DistributedRuntime, OtlpConfig, Temporality};
+use dynamo_runtime::{DistributedRuntime, OtlpConfig, Protocol, Temporality};
 
 const CUMULATIVE: i32 = AggregationTemporality::Cumulative as i32;
 const DELTA: i32 = AggregationTemporality::Delta as i32;
@@ -17,6 +17,7 @@ fn runtime(receiver: &Receiver, temporality: Temporality) -> DistributedRuntime 
         .uptime_clock(|| common::UPTIME)
         .otlp(
             OtlpConfig::new()
+                .with_protocol(Protocol::HttpProtobuf)
                 .with_endpoint(receiver.endpoint())
                 .with_interval(Duration::from_millis(30))
                 .with_temporality(temporality),

@@ -44,6 +44,7 @@ class _ContextManager:
 class _OtlpSettings(TypedDict, total=False):
     """Settings of ``DistributedRuntime(otlp=...)``; durations in seconds."""
 
+    protocol: Literal["grpc", "http/protobuf"]
     endpoint: str
     headers: Mapping[str, str]
     timeout: float
