@@ -121,7 +121,7 @@ impl Shared {
     /// Counts a probe's outcome and marks its endpoint.
     fn record(&self, check: &Check, outcome: &Outcome) -> bool {
         self.counter
-            .with_label_values(&[&check.name, outcome.label()])
+            .with_label_values(&[check.name.as_str(), outcome.label()])
             .inc();
         match outcome {
             Outcome::Success => self.mark(check, HealthStatus::Ready),

@@ -295,3 +295,38 @@ fn a_partial_success_counts_as_exported() {
     );
     runtime.shutdown();
 }
+
+#[test]
+fn a_four_megabyte_response_costs_the_app_nothing_and_ends_within_bounds() {
+    // A partial success whose message alone is 4 MiB: past what a gRPC client decodes by
+    // default, so the answer cannot be read.
+    let message = "x".repeat(4 << 20);
+    let receiver = GrpcReceiver::answering(move |_| GrpcAnswer::Partial(1, message.clone()));
+    let (runtime, counter) = runtime(
+        OtlpConfig::new()
+            .with_endpoint(receiver.endpoint())
+            .with_interval(Duration::from_millis(50))
+            .with_export_timeout(Duration::from_secs(1))
+            .with_shutdown_timeout(Duration::from_millis(500))
+            .with_max_queued_requests(2),
+    );
+    receiver.wait_for_count(3);
+    app_keeps_working(&runtime, &counter, Duration::from_secs(1));
+    // An answer that cannot be read is a failed attempt: retried, then dropped, never counted
+    // as exported.
+    eventually("retries run out", || {
+        sample(
+            &runtime,
+            "dynamo_metrics_otlp_dropped_total",
+            &[("reason", "retries_exhausted")],
+        ) >= 1.0
+    });
+    assert_eq!(
+        sample(&runtime, "dynamo_metrics_otlp_exported_total", &[]),
+        0.0
+    );
+    let started = Instant::now();
+    runtime.shutdown();
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1500), "shutdown took {took:?}");
+}
