@@ -32,9 +32,7 @@ def first_request(receiver, wanted):
 
 
 @pytest.mark.parametrize("protocol", [None, "http/protobuf"], ids=["grpc", "http"])
-def test_the_operators_environment_and_dynamos_otlp_variables_work_unchanged(
-    monkeypatch, protocol
-):
+def test_the_operators_environment_and_dynamos_otlp_variables_work_unchanged(monkeypatch, protocol):
     if protocol is None:
         pytest.importorskip("grpc")
         pytest.importorskip("opentelemetry.proto.collector.metrics.v1.metrics_service_pb2_grpc")
@@ -65,9 +63,7 @@ def test_the_operators_environment_and_dynamos_otlp_variables_work_unchanged(
         generate.set_health_status("ready")
         assert health(drt) == (200, "ready", {"generate": "ready"})
 
-        arrival, request = first_request(
-            receiver, lambda r: "callback_queue" in exported_names(r)
-        )
+        arrival, request = first_request(receiver, lambda r: "callback_queue" in exported_names(r))
         assert arrival - started < 5, f"the first export came after {arrival - started:.1f} s"
         exported = exported_names(request)
         assert exported == page_families(scrape(drt))
