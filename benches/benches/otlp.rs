@@ -1,5 +1,6 @@
 //! OTLP export: the cost of one export of 10,000 series (encoding to the protobuf request,
-//! then gzip), and the hot paths with export on and off.
+//! then gzip), one whole export over each protocol to a receiver on loopback, and the hot
+//! paths with export on and off.
 //!
 //! Timed runs, min/median/max: `cargo bench -p dynamo-benches --bench otlp`.
 
@@ -213,10 +214,80 @@ fn hot_paths() {
     on.0.shutdown();
 }
 
+/// One whole export of [`SERIES`] series over each protocol, to a receiver on loopback that
+/// decodes every request as a collector does: once the first periodic export has opened the
+/// connection, the runtime's final export at shutdown, timed from the call to its return
+/// (collect, encode, gzip, send, the receiver's answer, the exporter's thread joined).
+fn export_over_each_protocol() {
+    use dynamo_exporter::test_util::otlp::{GrpcReceiver, Receiver};
+
+    const EXPORTS: usize = 7;
+    println!("| one export of {SERIES} series, sent and answered | min | median | max |");
+    println!("|---|---:|---:|---:|");
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+        let mut took = Vec::new();
+        for _ in 0..EXPORTS {
+            let (endpoint, wait_first): (String, Box<dyn Fn()>) = match protocol {
+                Protocol::Grpc => {
+                    let receiver = GrpcReceiver::accepting();
+                    (
+                        receiver.endpoint(),
+                        Box::new(move || drop(receiver.wait_for_count(1))),
+                    )
+                }
+                Protocol::HttpProtobuf => {
+                    let receiver = Receiver::accepting();
+                    (
+                        receiver.endpoint(),
+                        Box::new(move || drop(receiver.wait_for_count(1))),
+                    )
+                }
+            };
+            let runtime = DistributedRuntime::builder()
+                .global_recorder(false)
+                .process_metrics(false)
+                .otlp(
+                    OtlpConfig::new()
+                        .with_protocol(protocol)
+                        .with_endpoint(endpoint)
+                        .with_interval(Duration::from_secs(1)),
+                )
+                .build()
+                .unwrap();
+            fill(&runtime, SERIES);
+            wait_first();
+            let started = Instant::now();
+            runtime.shutdown();
+            took.push(started.elapsed());
+        }
+        show(protocol.as_str(), took);
+    }
+}
+
+/// The series of [`registry`], created through the runtime.
+fn fill(runtime: &DistributedRuntime, series: usize) {
+    let metrics = runtime.metrics();
+    let counters = metrics
+        .create_intcountervec("requests_total", "Requests", &["model", "worker"], &[])
+        .unwrap();
+    let gauges = metrics
+        .create_gaugevec("load", "Load", &["model", "worker"], &[])
+        .unwrap();
+    for i in 0..series {
+        let values = label_values(i);
+        if i % 2 == 0 {
+            counters.with_label_values(&values).inc_by(i as u64);
+        } else {
+            gauges.with_label_values(&values).set(i as f64 * 0.5);
+        }
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
     export_cost();
+    export_over_each_protocol();
     hot_paths();
 }
