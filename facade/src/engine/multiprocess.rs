@@ -444,93 +444,73 @@ impl Merge {
     /// The samples of `metric` merged over the processes, as `MultiProcessCollector` merges
     /// them.
     fn accumulate(&self, metric: &Metric) -> Vec<(String, Labels, f64)> {
-        type SampleKey = (String, Labels);
-        let mut order: Vec<SampleKey> = Vec::new();
-        let mut values: HashMap<SampleKey, f64> = HashMap::new();
-        let mut timestamps: HashMap<SampleKey, f64> = HashMap::new();
+        let mut slots = Slots::default();
+        // Where the values of each key go, found once per key however many files hold it
+        // (not for gauges of the `all` modes, whose series are one per file).
+        let mut targets: HashMap<usize, Target> = HashMap::new();
         // Histogram buckets by labels without `le`: (bound, summed count) in first-seen order.
         let mut buckets: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
         let mut bucket_ids: HashMap<Labels, usize> = HashMap::new();
-        let mut put = |key: SampleKey, f: &mut dyn FnMut(Option<f64>) -> Option<f64>| match values
-            .entry(key)
-        {
-            MapEntry::Occupied(mut slot) => {
-                if let Some(v) = f(Some(*slot.get())) {
-                    *slot.get_mut() = v;
-                }
-            }
-            MapEntry::Vacant(slot) => {
-                if let Some(v) = f(None) {
-                    order.push(slot.key().clone());
-                    slot.insert(v);
-                }
-            }
-        };
         for raw in &metric.raws {
             let key = &self.keys[raw.key];
             let value = raw.value;
-            match metric.kind {
-                Kind::Gauge => {
-                    let mut labels: Vec<(String, String)> = key
-                        .labels
-                        .iter()
-                        .filter(|(k, _)| k != "pid")
-                        .cloned()
-                        .collect();
-                    if metric.mode == Mode::All {
-                        labels.push(("pid".into(), self.pids[raw.pid].clone()));
-                    }
-                    let sample = (key.name.clone(), labels);
-                    match metric.mode {
-                        Mode::Min => put(sample, &mut |old| match old {
-                            Some(old) if value < old => Some(value),
-                            Some(_) => None,
-                            None => Some(value),
-                        }),
-                        Mode::Max => put(sample, &mut |old| match old {
-                            Some(old) if value > old => Some(value),
-                            Some(_) => None,
-                            None => Some(value),
-                        }),
-                        Mode::Sum => put(sample, &mut |old| Some(old.unwrap_or(0.0) + value)),
-                        Mode::MostRecent => {
-                            let newest = timestamps.entry(sample.clone()).or_insert(0.0);
-                            if *newest < raw.timestamp {
-                                *newest = raw.timestamp;
-                                put(sample, &mut |_| Some(value));
-                            }
-                        }
-                        Mode::All => put(sample, &mut |_| Some(value)),
-                    }
-                }
-                Kind::Histogram => {
-                    if let Some((_, le)) = key.labels.iter().find(|(k, _)| k == "le") {
-                        let bound = parse_bound(le);
-                        let without_le: Vec<(String, String)> = key
-                            .labels
-                            .iter()
-                            .filter(|(k, _)| k != "le")
-                            .cloned()
-                            .collect();
-                        let id = *bucket_ids.entry(without_le.clone()).or_insert_with(|| {
+            if metric.kind == Kind::Gauge && metric.mode == Mode::All {
+                let mut labels = without(&key.labels, "pid");
+                labels.push(("pid".into(), self.pids[raw.pid].clone()));
+                let slot = slots.slot((key.name.clone(), labels));
+                slots.values[slot] = Some(value);
+                continue;
+            }
+            let target = *targets.entry(raw.key).or_insert_with(|| {
+                let le = key.labels.iter().find(|(k, _)| k == "le");
+                match (metric.kind, le) {
+                    (Kind::Histogram, Some((_, le))) => {
+                        let without_le = without(&key.labels, "le");
+                        let group = *bucket_ids.entry(without_le.clone()).or_insert_with(|| {
                             buckets.push((without_le, Vec::new()));
                             buckets.len() - 1
                         });
-                        let counts = &mut buckets[id].1;
-                        match counts.iter_mut().find(|(b, _)| b.total_cmp(&bound).is_eq()) {
-                            Some((_, n)) => *n += value,
-                            None => counts.push((bound, 0.0 + value)),
-                        }
-                    } else {
-                        put((key.name.clone(), key.labels.clone()), &mut |old| {
-                            Some(old.unwrap_or(0.0) + value)
-                        });
+                        Target::Bucket(group, parse_bound(le))
+                    }
+                    (Kind::Gauge, _) => {
+                        Target::Slot(slots.slot((key.name.clone(), without(&key.labels, "pid"))))
+                    }
+                    _ => Target::Slot(slots.slot((key.name.clone(), key.labels.clone()))),
+                }
+            });
+            match target {
+                Target::Bucket(group, bound) => {
+                    let counts = &mut buckets[group].1;
+                    match counts.iter_mut().find(|(b, _)| b.total_cmp(&bound).is_eq()) {
+                        Some((_, n)) => *n += value,
+                        None => counts.push((bound, 0.0 + value)),
                     }
                 }
-                Kind::Counter | Kind::Summary => {
-                    put((key.name.clone(), key.labels.clone()), &mut |old| {
-                        Some(old.unwrap_or(0.0) + value)
-                    });
+                Target::Slot(slot) => {
+                    let old = slots.values[slot];
+                    slots.values[slot] = match (metric.kind, metric.mode) {
+                        // The first value, then any lower (higher) one: a NaN stays.
+                        (Kind::Gauge, Mode::Min) => match old {
+                            Some(old) if value < old => Some(value),
+                            Some(old) => Some(old),
+                            None => Some(value),
+                        },
+                        (Kind::Gauge, Mode::Max) => match old {
+                            Some(old) if value > old => Some(value),
+                            Some(old) => Some(old),
+                            None => Some(value),
+                        },
+                        (Kind::Gauge, Mode::MostRecent) => {
+                            if slots.timestamps[slot] < raw.timestamp {
+                                slots.timestamps[slot] = raw.timestamp;
+                                Some(value)
+                            } else {
+                                old
+                            }
+                        }
+                        // Counters, summaries, histograms' `_sum`, gauges of the `sum` modes.
+                        _ => Some(old.unwrap_or(0.0) + value),
+                    };
                 }
             }
         }
@@ -543,22 +523,59 @@ impl Merge {
                 let mut le = String::new();
                 push_number(&mut le, bound);
                 with_le.push(("le".into(), le));
-                put((format!("{}_bucket", metric.name), with_le), &mut |_| {
-                    Some(total)
-                });
+                let slot = slots.slot((format!("{}_bucket", metric.name), with_le));
+                slots.values[slot] = Some(total);
             }
-            put((format!("{}_count", metric.name), labels), &mut |_| {
-                Some(total)
-            });
+            let slot = slots.slot((format!("{}_count", metric.name), labels));
+            slots.values[slot] = Some(total);
         }
-        order
+        slots
+            .keys
             .into_iter()
-            .map(|key| {
-                let value = values[&key];
-                (key.0, key.1, value)
-            })
+            .zip(slots.values)
+            .filter_map(|((name, labels), value)| Some((name, labels, value?)))
             .collect()
     }
+}
+
+/// Where the values of one key go.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// A sample of the merge.
+    Slot(usize),
+    /// A histogram bucket: the index of its labels without `le`, and its bound.
+    Bucket(usize, f64),
+}
+
+/// The samples of one metric's merge, in first-seen order; a sample without a value yet (a
+/// `mostrecent` gauge never set with a timestamp) is left out.
+#[derive(Default)]
+struct Slots {
+    keys: Vec<(String, Labels)>,
+    values: Vec<Option<f64>>,
+    /// The newest timestamp of each sample, for `mostrecent` gauges.
+    timestamps: Vec<f64>,
+    index: HashMap<(String, Labels), usize>,
+}
+
+impl Slots {
+    fn slot(&mut self, key: (String, Labels)) -> usize {
+        match self.index.entry(key) {
+            MapEntry::Occupied(slot) => *slot.get(),
+            MapEntry::Vacant(slot) => {
+                let id = self.keys.len();
+                self.keys.push(slot.key().clone());
+                self.values.push(None);
+                self.timestamps.push(0.0);
+                slot.insert(id);
+                id
+            }
+        }
+    }
+}
+
+fn without(labels: &[(String, String)], name: &str) -> Labels {
+    labels.iter().filter(|(k, _)| k != name).cloned().collect()
 }
 
 /// A bucket bound as `float()` reads it (`+Inf` and `inf` alike); NaN when it is not one.
