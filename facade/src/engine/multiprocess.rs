@@ -243,11 +243,11 @@ type Labels = Vec<(String, String)>;
 
 /// A key of the files, parsed once per merge.
 struct Key {
-    metric: String,
+    /// The index of its metric in the merge.
+    metric: usize,
     name: String,
     /// Sorted by name.
     labels: Vec<(String, String)>,
-    help: String,
 }
 
 /// One value read, for the metric it belongs to.
@@ -353,12 +353,12 @@ impl Merge {
                         entry.key,
                     ) {
                         Ok((metric, name, labels, help)) => {
+                            let metric = self.metric_id(metric, help, file.kind);
                             let id = self.keys.len();
                             self.keys.push(Key {
                                 metric,
                                 name,
                                 labels: labels.into_iter().collect(),
-                                help,
                             });
                             self.key_ids.insert(entry.key.to_owned(), id);
                             id
@@ -370,22 +370,7 @@ impl Merge {
                     }
                 }
             };
-            let name = &self.keys[key].metric;
-            let metric = match self.metric_ids.get(name.as_str()) {
-                Some(&id) => id,
-                None => {
-                    let id = self.metrics.len();
-                    self.metrics.push(Metric {
-                        name: name.clone(),
-                        help: self.keys[key].help.clone(),
-                        kind: file.kind,
-                        mode: Mode::All,
-                        raws: Vec::new(),
-                    });
-                    self.metric_ids.insert(name.clone(), id);
-                    id
-                }
-            };
+            let metric = self.keys[key].metric;
             let metric = &mut self.metrics[metric];
             if let Some((mode, _)) = file.mode {
                 metric.mode = mode;
@@ -400,9 +385,31 @@ impl Merge {
         problem
     }
 
+    /// The index of the metric `name`, made with `help` and `kind` when it is new: the first
+    /// file that holds a metric gives its type and help, as in `MultiProcessCollector`.
+    fn metric_id(&mut self, name: String, help: String, kind: Kind) -> usize {
+        if let Some(&id) = self.metric_ids.get(name.as_str()) {
+            return id;
+        }
+        let id = self.metrics.len();
+        self.metric_ids.insert(name.clone(), id);
+        self.metrics.push(Metric {
+            name,
+            help,
+            kind,
+            mode: Mode::All,
+            raws: Vec::new(),
+        });
+        id
+    }
+
     /// The merged metrics as exposition text.
     fn text(&self) -> String {
         let mut out = String::new();
+        // Where the values of each key go, found once per key however many files hold it
+        // (not for gauges of the `all` modes, whose series are one per file). A key belongs
+        // to one metric.
+        let mut targets = vec![None; self.keys.len()];
         for metric in &self.metrics {
             // A counter's family is named after its samples, as `generate_latest` names it.
             let suffix = if metric.kind == Kind::Counter {
@@ -418,7 +425,7 @@ impl Merge {
                 metric.name,
                 metric.kind.name()
             );
-            for (name, labels, value) in self.accumulate(metric) {
+            for (name, labels, value) in self.accumulate(metric, &mut targets) {
                 out.push_str(&name);
                 if !labels.is_empty() {
                     out.push('{');
@@ -443,11 +450,12 @@ impl Merge {
 
     /// The samples of `metric` merged over the processes, as `MultiProcessCollector` merges
     /// them.
-    fn accumulate(&self, metric: &Metric) -> Vec<(String, Labels, f64)> {
+    fn accumulate(
+        &self,
+        metric: &Metric,
+        targets: &mut [Option<Target>],
+    ) -> Vec<(String, Labels, f64)> {
         let mut slots = Slots::default();
-        // Where the values of each key go, found once per key however many files hold it
-        // (not for gauges of the `all` modes, whose series are one per file).
-        let mut targets: HashMap<usize, Target> = HashMap::new();
         // Histogram buckets by labels without `le`: (bound, summed count) in first-seen order.
         let mut buckets: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
         let mut bucket_ids: HashMap<Labels, usize> = HashMap::new();
@@ -461,7 +469,7 @@ impl Merge {
                 slots.values[slot] = Some(value);
                 continue;
             }
-            let target = *targets.entry(raw.key).or_insert_with(|| {
+            let target = *targets[raw.key].get_or_insert_with(|| {
                 let le = key.labels.iter().find(|(k, _)| k == "le");
                 match (metric.kind, le) {
                     (Kind::Histogram, Some((_, le))) => {
