@@ -136,9 +136,10 @@ fn read_used(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut file = File::open(path)?;
     let mut data = Vec::with_capacity(PAGE as usize);
     (&mut file).take(PAGE).read_to_end(&mut data)?;
-    if let Some(used) = int_at(&data, 0).and_then(|n| u64::try_from(n).ok())
-        && used > data.len() as u64
-    {
+    let used = int_at(&data, 0)
+        .and_then(|n| u64::try_from(n).ok())
+        .unwrap_or(0);
+    if used > data.len() as u64 {
         file.take(used - data.len() as u64).read_to_end(&mut data)?;
     }
     Ok(data)
