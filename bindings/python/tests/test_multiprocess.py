@@ -233,6 +233,51 @@ def reference_without(directory, names) -> str:
     return generate_latest(registry).decode()
 
 
+GROWER = """
+import sys
+from prometheus_client import Counter
+
+grow = Counter("mp_grow", "Series made one after the other.", ["n"])
+print("ready", flush=True)
+for n in range(int(sys.argv[1])):
+    grow.labels(str(n)).inc()
+"""
+
+
+def test_files_being_written_never_spoil_the_page(drt, tmp_path):
+    """A process adds series (its file grows past its first allocation, several times) while
+    the directory is scraped: every page parses, and the series only ever grow in number."""
+    directory = tmp_path / "growing"
+    directory.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    grower = subprocess.Popen(
+        [sys.executable, "-c", GROWER, "20000"], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert grower.stdout.readline() == "ready\n"
+        ns = drt.namespace("grow")
+        ns.metrics.register_engine_metrics(multiprocess_dir=directory)
+        seen = [0]
+        for _ in range(200):
+            running = grower.poll() is None
+            page = ns.metrics.prometheus_expfmt()
+            count = sum(1 for name, _ in samples(page) if name == "mp_grow_total")
+            assert count >= seen[-1]
+            seen.append(count)
+            if not running:
+                break
+        assert grower.wait(timeout=60) == 0
+    finally:
+        if grower.poll() is None:
+            grower.kill()
+            grower.wait(timeout=60)
+        grower.stdout.close()
+    page = ns.metrics.prometheus_expfmt()
+    assert sum(1 for name, _ in samples(page) if name == "mp_grow_total") == 20000
+    root = drt.metrics.prometheus_expfmt()
+    assert "dynamo_metrics_multiprocess_files_skipped_total" not in root
+
+
 def test_a_registry_and_a_directory_together_are_refused(drt, tmp_path):
     with pytest.raises(TypeError, match="not both"):
         drt.namespace("x").metrics.register_engine_metrics(

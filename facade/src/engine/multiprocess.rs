@@ -839,6 +839,10 @@ mod tests {
 
     #[test]
     fn a_directory_with_bad_files_still_merges_the_good_ones() {
+        assert!(matches!(
+            read_used(Path::new("/nonexistent/counter_1.db")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound
+        ));
         let dir = std::env::temp_dir().join(format!("dynamo-mp-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -847,6 +851,8 @@ mod tests {
         std::fs::write(dir.join("counter_2.db"), &good[..20]).unwrap();
         std::fs::write(dir.join("notes.db"), b"hello").unwrap();
         std::fs::write(dir.join("README"), b"not a db").unwrap();
+        // Opens, but cannot be read: as a file that vanished would be.
+        std::fs::create_dir(dir.join("counter_5.db")).unwrap();
         // A live gauge of a process that is gone is left out; a plain one stays.
         let gauge = file(&[entry(&key("g", "g", "", "G."), 4.0, 0.0)]);
         std::fs::write(dir.join("gauge_livesum_4194304999.db"), &gauge).unwrap();
@@ -857,7 +863,7 @@ mod tests {
         assert!(text.contains("c_total 2.0\n"), "{text}");
         assert!(text.contains("g 4.0\n"), "{text}");
         let whys: Vec<Skip> = merged.skipped.iter().map(|s| s.why).collect();
-        assert_eq!(whys, [Skip::Corrupt, Skip::Unrecognized]);
+        assert_eq!(whys, [Skip::Corrupt, Skip::Unreadable, Skip::Unrecognized]);
         assert!(read_dir(&dir).is_err());
     }
 }
