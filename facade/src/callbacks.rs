@@ -21,10 +21,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak, mpsc};
 use std::time::{Duration, Instant};
 
-use dynamo_exporter::fork;
+use dynamo_exporter::{IntCounterVec, fork};
 use parking_lot::{Mutex, RwLock};
 
-use crate::engine::EnginePass;
+use crate::engine::{EnginePass, ReadContext};
 use crate::hierarchy::Path;
 use crate::runtime::RuntimeInner;
 use pool::Pool;
@@ -130,6 +130,8 @@ pub(crate) struct Callbacks {
     pool: Pool,
     /// The longest text a call may return.
     text_limit: usize,
+    /// Counts the files of multiprocess directories that engine sources skipped.
+    files_skipped: Option<IntCounterVec>,
 }
 
 impl Callbacks {
@@ -140,7 +142,14 @@ impl Callbacks {
             rotation: AtomicUsize::new(0),
             pool: Pool::new(threads),
             text_limit,
+            files_skipped: None,
         }
+    }
+
+    /// Has engine sources count the files of multiprocess directories they skip in `counter`.
+    pub(crate) fn with_files_skipped(mut self, counter: IntCounterVec) -> Self {
+        self.files_skipped = Some(counter);
+        self
     }
 
     pub(crate) fn add_update(&self, path: Arc<Path>, f: Box<UpdateFn>) -> u64 {
@@ -253,8 +262,11 @@ impl Callbacks {
                     drop(call);
                     let on_pool = Arc::clone(callback);
                     let limit = self.text_limit;
-                    self.pool
-                        .submit(Box::new(move || run_one(&on_pool, limit)), timeout);
+                    let skipped = self.files_skipped.clone();
+                    self.pool.submit(
+                        Box::new(move || run_one(&on_pool, limit, skipped.as_ref())),
+                        timeout,
+                    );
                 }
             }
         }
@@ -300,7 +312,7 @@ impl Callbacks {
 }
 
 /// Runs `callback` on a thread of the pool, unless every scrape that wanted it gave up.
-fn run_one(callback: &Callback, limit: usize) {
+fn run_one(callback: &Callback, limit: usize, files_skipped: Option<&IntCounterVec>) {
     {
         let _section = fork::enter();
         let mut call = callback.call.lock();
@@ -319,7 +331,7 @@ fn run_one(callback: &Callback, limit: usize) {
             CallState::Idle | CallState::Running { .. } => return,
         }
     }
-    let text = call(callback).map(|text| within(text, limit));
+    let text = call(callback, &ReadContext { files_skipped }).map(|text| within(text, limit));
     let waiting = {
         let _section = fork::enter();
         let mut call = callback.call.lock();
@@ -346,11 +358,11 @@ fn within(text: String, limit: usize) -> Returned {
 }
 
 /// Calls one callback, logging a failure or panic; text callbacks return their text.
-fn call(callback: &Callback) -> Option<String> {
+fn call(callback: &Callback, context: &ReadContext<'_>) -> Option<String> {
     let outcome = catch_unwind(AssertUnwindSafe(|| match &callback.job {
         Job::Update(f) => f().map(|()| None),
         Job::Text(f) => f().map(Some),
-        Job::Engine(pass) => pass.source.read().map(Some),
+        Job::Engine(pass) => pass.source.read(context).map(Some),
     }));
     match outcome {
         Ok(Ok(text)) => text,

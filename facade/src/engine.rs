@@ -11,15 +11,31 @@
 //! A source registered at several levels is read once per scrape, and its families appear
 //! once: the first registration due wins, with its labels.
 
+pub(crate) mod multiprocess;
+
 use std::fmt::Display;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use dynamo_exporter::SettingSource;
+use dynamo_exporter::{IntCounterVec, SettingSource, fork};
+use parking_lot::Mutex;
 
 use crate::MetricsError;
 
-type ReadFn = dyn Fn() -> Result<String, String> + Send + Sync;
+type ReadFn = dyn Fn(&ReadContext<'_>) -> Result<String, String> + Send + Sync;
+
+/// What a read may use of the runtime that scrapes.
+#[derive(Default)]
+pub(crate) struct ReadContext<'a> {
+    /// `dynamo_metrics_multiprocess_files_skipped_total`, by reason.
+    pub(crate) files_skipped: Option<&'a IntCounterVec>,
+}
+
+/// The shortest time between two log messages about a directory's skipped files.
+const SKIP_LOG_EVERY: Duration = Duration::from_secs(60);
 
 static NEXT_SOURCE: AtomicU64 = AtomicU64::new(1);
 
@@ -73,6 +89,8 @@ pub(crate) enum SourceIdentity {
     Own(u64),
     /// Made by [`EngineSource::with_key`].
     Keyed(u64),
+    /// Made by [`EngineSource::multiprocess_dir`]: the hash of the directory's path.
+    Directory(u64),
 }
 
 impl std::fmt::Debug for EngineSource {
@@ -93,7 +111,73 @@ impl EngineSource {
     {
         Self {
             identity: SourceIdentity::Own(NEXT_SOURCE.fetch_add(1, Ordering::Relaxed)),
-            read: Arc::new(move || read().map_err(|e| e.to_string())),
+            read: Arc::new(move |_: &ReadContext<'_>| read().map_err(|e| e.to_string())),
+        }
+    }
+
+    /// A source that reads a `prometheus_client` multiprocess directory (the
+    /// `PROMETHEUS_MULTIPROC_DIR` of an engine that runs several processes, such as vLLM's API
+    /// server and its workers) and merges its files as `prometheus_client`'s
+    /// `MultiProcessCollector` does, without Python: counters, histograms and summaries summed
+    /// over the processes, gauges by their `multiprocess_mode` (`all` and `liveall` one series
+    /// per process with a `pid` label). Files of `live*` gauges whose process is gone are left
+    /// out without waiting for `mark_process_dead`.
+    ///
+    /// A file that cannot be read (it vanished since the directory was listed) or has an
+    /// unknown name is skipped; one cut short, being written or corrupt is read up to its last
+    /// whole entry. Each is logged (at most once a minute) and counted in
+    /// `dynamo_metrics_multiprocess_files_skipped_total{reason}` (`unreadable`, `corrupt`,
+    /// `unrecognized`); the other files still join the page. A directory that cannot be
+    /// listed is an error of the read: logged, and the scrape goes on without it.
+    ///
+    /// Sources made for the same path (as given) are the same source: read once per scrape.
+    ///
+    /// ```
+    /// # fn main() -> anyhow::Result<()> {
+    /// use dynamo_runtime::{DistributedRuntime, EngineFilter, EngineSource};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("doc-multiproc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// // One entry of a counter, as prometheus_client writes it in process 42: the bytes in
+    /// // use, padding, the key's length, the key padded to 8-byte alignment, value, timestamp.
+    /// let key = br#"["jobs", "jobs_total", {}, "Jobs done."]"#;
+    /// let padded = key.len() + (8 - (key.len() + 4) % 8);
+    /// let mut file = Vec::new();
+    /// file.extend_from_slice(&i32::try_from(8 + 4 + padded + 16)?.to_ne_bytes());
+    /// file.extend_from_slice(&[0; 4]);
+    /// file.extend_from_slice(&i32::try_from(key.len())?.to_ne_bytes());
+    /// file.extend_from_slice(key);
+    /// file.resize(8 + 4 + padded, b' ');
+    /// file.extend_from_slice(&3.0_f64.to_ne_bytes());
+    /// file.extend_from_slice(&0.0_f64.to_ne_bytes());
+    /// std::fs::write(dir.join("counter_42.db"), &file)?;
+    ///
+    /// let runtime = DistributedRuntime::builder().global_recorder(false).build()?;
+    /// let ns = runtime.namespace("ns");
+    /// ns.metrics()
+    ///     .register_engine_metrics(&EngineSource::multiprocess_dir(&dir), EngineFilter::new())?;
+    /// let page = ns.metrics().prometheus_expfmt()?;
+    /// std::fs::remove_dir_all(&dir)?;
+    /// assert!(page.contains("jobs_total{dynamo_namespace=\"ns\"} 3\n"), "{page}");
+    /// # Ok(()) }
+    /// ```
+    pub fn multiprocess_dir(path: impl Into<PathBuf>) -> Self {
+        let dir = path.into();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        dir.hash(&mut hasher);
+        let log = Mutex::new(SkipLog {
+            last: None,
+            since_last: 0,
+        });
+        Self {
+            identity: SourceIdentity::Directory(hasher.finish()),
+            read: Arc::new(move |context: &ReadContext<'_>| {
+                let merged = multiprocess::read_dir(&dir)?;
+                if !merged.skipped.is_empty() {
+                    log_skipped(&log, &merged.skipped, context);
+                }
+                Ok(merged.text)
+            }),
         }
     }
 
@@ -109,7 +193,7 @@ impl EngineSource {
     {
         Self {
             identity: SourceIdentity::Keyed(key),
-            read: Arc::new(move || read().map_err(|e| e.to_string())),
+            read: Arc::new(move |_: &ReadContext<'_>| read().map_err(|e| e.to_string())),
         }
     }
 
@@ -119,8 +203,42 @@ impl EngineSource {
     }
 
     /// Reads the engine's text.
-    pub(crate) fn read(&self) -> Result<String, String> {
-        (self.read)()
+    pub(crate) fn read(&self, context: &ReadContext<'_>) -> Result<String, String> {
+        (self.read)(context)
+    }
+}
+
+struct SkipLog {
+    last: Option<Instant>,
+    since_last: u64,
+}
+
+/// Counts the files a read of a multiprocess directory skipped, and logs them at most once
+/// a minute.
+fn log_skipped(log: &Mutex<SkipLog>, skipped: &[multiprocess::Skipped], context: &ReadContext<'_>) {
+    if let Some(counter) = context.files_skipped {
+        for file in skipped {
+            counter.with_label_values(&[file.why.reason()]).inc();
+        }
+    }
+    let suppressed = {
+        let _section = fork::enter();
+        let mut log = log.lock();
+        log.since_last += skipped.len() as u64;
+        if log.last.is_some_and(|at| at.elapsed() < SKIP_LOG_EVERY) {
+            return;
+        }
+        log.last = Some(Instant::now());
+        std::mem::take(&mut log.since_last) - skipped.len() as u64
+    };
+    for file in skipped {
+        tracing::warn!(
+            file = %file.file.display(),
+            reason = file.why.reason(),
+            detail = file.detail,
+            skipped_since_last_message = suppressed,
+            "a file of a prometheus_client multiprocess directory was skipped or read in part"
+        );
     }
 }
 

@@ -149,6 +149,18 @@ pub mod self_metrics {
     pub const ENDPOINT_LABEL: &str = "endpoint";
     /// The label of [`HEALTH_CHECKS_TOTAL`] saying how the probe ended.
     pub const RESULT_LABEL: &str = "result";
+    /// Files of `prometheus_client` multiprocess directories skipped or read only in part
+    /// (a counter, by `reason`).
+    pub const MULTIPROCESS_FILES_SKIPPED_TOTAL: &str =
+        "dynamo_metrics_multiprocess_files_skipped_total";
+    /// Help of [`MULTIPROCESS_FILES_SKIPPED_TOTAL`].
+    pub const MULTIPROCESS_FILES_SKIPPED_TOTAL_HELP: &str = "Files of prometheus_client multiprocess directories skipped because they could not be read or had an unknown name, or read up to their last whole entry because they were cut short or corrupt";
+    /// The file could not be opened or read (it vanished since the listing, say).
+    pub const MULTIPROCESS_UNREADABLE: &str = "unreadable";
+    /// The file was cut short or corrupt: read up to its last whole entry.
+    pub const MULTIPROCESS_CORRUPT: &str = "corrupt";
+    /// The file's name is not one prometheus_client gives.
+    pub const MULTIPROCESS_UNRECOGNIZED: &str = "unrecognized";
     /// OTLP export requests the collector accepted (a counter).
     pub const OTLP_EXPORTED_TOTAL: &str = "dynamo_metrics_otlp_exported_total";
     /// OTLP export requests dropped, by `reason` (a counter).

@@ -538,3 +538,81 @@ fn the_text_size_limit_is_a_setting_with_a_default_and_a_maximum() {
         );
     }
 }
+
+/// A file of a `prometheus_client` multiprocess directory holding `entries` (key, value).
+fn multiprocess_file(entries: &[(&str, f64)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (key, value) in entries {
+        body.extend_from_slice(&i32::try_from(key.len()).unwrap().to_ne_bytes());
+        body.extend_from_slice(key.as_bytes());
+        body.resize(body.len() + (8 - (key.len() + 4) % 8), b' ');
+        body.extend_from_slice(&value.to_ne_bytes());
+        body.extend_from_slice(&0.0_f64.to_ne_bytes());
+    }
+    let mut file = i32::try_from(8 + body.len())
+        .unwrap()
+        .to_ne_bytes()
+        .to_vec();
+    file.extend_from_slice(&[0; 4]);
+    file.extend_from_slice(&body);
+    file.resize(4096, 0);
+    file
+}
+
+#[test]
+fn a_multiprocess_directory_is_merged_filtered_labelled_and_its_bad_files_counted() {
+    let dir = std::env::temp_dir().join(format!("engine-multiproc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tokens = r#"["vllm:tokens", "vllm:tokens_total", {"model_name": "m"}, "Tokens."]"#;
+    let other = r#"["other", "other_total", {}, "Other."]"#;
+    for pid in [11, 12] {
+        std::fs::write(
+            dir.join(format!("counter_{pid}.db")),
+            multiprocess_file(&[(tokens, f64::from(pid)), (other, 1.0)]),
+        )
+        .unwrap();
+    }
+    let running = r#"["vllm:running", "vllm:running", {}, "Running."]"#;
+    // No process has this pid: its live gauge is left out.
+    std::fs::write(
+        dir.join("gauge_livesum_4194304999.db"),
+        multiprocess_file(&[(running, 1.0)]),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("gauge_all_11.db"),
+        &multiprocess_file(&[(running, 1.0)])[..30],
+    )
+    .unwrap();
+
+    let runtime = builder().build().unwrap();
+    let ns = runtime.namespace("ns");
+    let worker = ns.component("worker");
+    let source = EngineSource::multiprocess_dir(&dir);
+    let filter = || EngineFilter::new().with_include_prefix("vllm:");
+    ns.metrics()
+        .register_engine_metrics(&source, filter())
+        .unwrap();
+    // Made apart for the same directory: the same source, shown once.
+    worker
+        .metrics()
+        .register_engine_metrics(&EngineSource::multiprocess_dir(&dir), filter())
+        .unwrap();
+    let page = ns.metrics().prometheus_expfmt().unwrap();
+    assert!(
+        page.contains("vllm:tokens_total{dynamo_namespace=\"ns\",model_name=\"m\"} 23\n"),
+        "{page}"
+    );
+    assert_eq!(page.matches("vllm:tokens_total{").count(), 1, "{page}");
+    assert!(!page.contains("other_total"), "{page}");
+    assert!(!page.contains("vllm:running"), "{page}");
+    // The whole page: the bad file counted again, once per read.
+    let page = runtime.metrics().prometheus_expfmt().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        page.contains("dynamo_metrics_multiprocess_files_skipped_total{reason=\"corrupt\"} 2\n"),
+        "{page}"
+    );
+    assert_promtool_accepts_allowing(&page, &[COLON_LINT]);
+}

@@ -2,9 +2,15 @@
 //! registry (vLLM, SGLang, TensorRT-LLM keep theirs there), or of any function returning
 //! exposition text, served on the page with the hierarchy labels and chosen labels.
 //!
+//! A `prometheus_client` multiprocess directory (`multiprocess_dir`, or
+//! `PROMETHEUS_MULTIPROC_DIR` when no registry is given) is read and merged in Rust, without
+//! the GIL.
+//!
 //! `prometheus_client` is optional: it is imported when a registry is registered, not before.
 //! The source is known by the Python object it reads, so the same registry registered at
 //! several levels is read once per scrape and shows each family once.
+
+use std::path::PathBuf;
 
 use dynamo_runtime::{EngineFilter, EngineSource, Metrics};
 use pyo3::exceptions::{PyImportError, PyTypeError};
@@ -92,19 +98,36 @@ pub(crate) fn register(
     py: Python<'_>,
     metrics: &Metrics,
     registry: Option<Bound<'_, PyAny>>,
+    multiprocess_dir: Option<PathBuf>,
     options: EngineOptions,
 ) -> PyResult<PyCallbackHandle> {
-    let reader = reader(py, registry)?;
-    // The object's address names the source: the registration keeps the object alive, so no
-    // other object can take the address while it is registered.
-    let key = reader.object().as_ptr() as usize as u64;
-    let source = EngineSource::with_key(key, move || {
-        attached(|py| {
-            reader
-                .read(py)
-                .map_err(|err| logged(py, "engine metrics source", reader.object().bind(py), err))
-        })
-    });
+    let multiprocess_dir = match (&registry, multiprocess_dir) {
+        (Some(_), Some(_)) => {
+            return Err(PyTypeError::new_err(
+                "register_engine_metrics takes a registry or a multiprocess_dir, not both",
+            ));
+        }
+        (Some(_), None) => None,
+        (None, Some(dir)) => Some(dir),
+        (None, None) => environment_dir(py)?,
+    };
+    let source = match multiprocess_dir {
+        // Read and merged in Rust on the runtime's threads: the GIL is never taken.
+        Some(dir) => EngineSource::multiprocess_dir(dir),
+        None => {
+            let reader = reader(py, registry)?;
+            // The object's address names the source: the registration keeps the object
+            // alive, so no other object can take the address while it is registered.
+            let key = reader.object().as_ptr() as usize as u64;
+            EngineSource::with_key(key, move || {
+                attached(|py| {
+                    reader.read(py).map_err(|err| {
+                        logged(py, "engine metrics source", reader.object().bind(py), err)
+                    })
+                })
+            })
+        }
+    };
     let mut filter = EngineFilter::new().with_process_families(!options.skip_process_metrics);
     for prefix in options.include.map(|p| p.0).unwrap_or_default() {
         filter = filter.with_include_prefix(prefix);
@@ -119,6 +142,20 @@ pub(crate) fn register(
         .register_engine_metrics(&source, filter)
         .map(PyCallbackHandle)
         .map_err(to_py_err)
+}
+
+/// The multiprocess directory `prometheus_client` writes to in this process:
+/// `PROMETHEUS_MULTIPROC_DIR` (or the older `prometheus_multiproc_dir`) of `os.environ`, when
+/// set and not empty.
+fn environment_dir(py: Python<'_>) -> PyResult<Option<PathBuf>> {
+    let environ = py.import("os")?.getattr("environ")?;
+    for name in ["PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"] {
+        let value: Option<String> = environ.call_method1("get", (name,))?.extract()?;
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            return Ok(Some(PathBuf::from(value)));
+        }
+    }
+    Ok(None)
 }
 
 /// How to read `registry`: through `generate_latest` when it has `collect()`, by calling it

@@ -1,5 +1,7 @@
 //! `.metrics`: the creators of one hierarchy level, its scrape text and its callbacks.
 
+use std::path::PathBuf;
+
 use dynamo_runtime::{Metrics, Registered};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -113,11 +115,19 @@ impl PyMetrics {
     /// removes the registration. Raises `ValueError` for a bad label, `TypeError` for a
     /// `registry` of another kind, `ImportError` when a registry is to be read and
     /// `prometheus_client` is not installed.
-    #[pyo3(signature = (registry = None, *, include = None, exclude = None, labels = None, skip_process_metrics = true))]
+    ///
+    /// `multiprocess_dir` (a path, instead of `registry`) reads a `prometheus_client`
+    /// multiprocess directory and merges its files as `MultiProcessCollector` does, in Rust
+    /// and without the GIL. With neither given and `PROMETHEUS_MULTIPROC_DIR` set, that
+    /// directory is read: a `prometheus_client` application in multiprocess mode keeps its
+    /// values there, not in its registry.
+    #[pyo3(signature = (registry = None, *, multiprocess_dir = None, include = None, exclude = None, labels = None, skip_process_metrics = true))]
+    #[allow(clippy::too_many_arguments)]
     fn register_engine_metrics(
         &self,
         py: Python<'_>,
         registry: Option<Bound<'_, PyAny>>,
+        multiprocess_dir: Option<PathBuf>,
         include: Option<Prefixes>,
         exclude: Option<Prefixes>,
         labels: Option<ConstLabels>,
@@ -129,7 +139,7 @@ impl PyMetrics {
             labels,
             skip_process_metrics,
         };
-        engine::register(py, &self.0, registry, options)
+        engine::register(py, &self.0, registry, multiprocess_dir, options)
     }
 
     /// Takes out a metric created at this level (any metric object): its series leave the

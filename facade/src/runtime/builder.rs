@@ -482,6 +482,15 @@ impl RuntimeBuilder {
         // One series per reason, all made below: the series bound of the application's
         // metrics (which may be lower than the number of reasons) is not this vec's.
         dropped.set_max_series(0);
+        // Series appear with the first file skipped, one per reason.
+        let files_skipped = registry.int_counter_vec(
+            &dynamo_exporter::Opts::new(
+                self_metrics::MULTIPROCESS_FILES_SKIPPED_TOTAL,
+                self_metrics::MULTIPROCESS_FILES_SKIPPED_TOTAL_HELP,
+            ),
+            &[self_metrics::DROP_REASON_LABEL],
+        )?;
+        files_skipped.set_max_series(0);
         let recorder = NamingLayer::new()
             .with_rejection_counter(rejections.clone())
             .layer(RegistryRecorder::new(Arc::clone(&registry)).with_rejection_counter(rejections));
@@ -494,7 +503,8 @@ impl RuntimeBuilder {
             callbacks: Callbacks::new(
                 server.config.callback_threads(),
                 metrics_config.max_callback_text_bytes(),
-            ),
+            )
+            .with_files_skipped(files_skipped),
             callback_timeout: self.callback_timeout,
             text_check: TextCheck::new(&dropped),
             uptime,

@@ -1,5 +1,6 @@
 """Type stubs of the native module behind ``dynamo.runtime`` and ``dynamo.prometheus_metrics``."""
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, Protocol, TypedDict, TypeVar, final, overload
@@ -259,6 +260,7 @@ class Metrics:
         self,
         registry: _Collector | Callable[[], str | bytes] | None = None,
         *,
+        multiprocess_dir: str | os.PathLike[str] | None = None,
         include: Sequence[str] | None = None,
         exclude: Sequence[str] | None = None,
         labels: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
@@ -271,7 +273,15 @@ class Metrics:
         and ``python_*`` families unless ``skip_process_metrics`` is false. Each sample gets
         this level's hierarchy labels and ``labels`` where it lacks them (its own win). The
         same registry registered at several levels shows each family once, with the labels
-        of its first registration."""
+        of its first registration.
+
+        ``multiprocess_dir`` (instead of ``registry``) reads a ``prometheus_client``
+        multiprocess directory and merges its files as ``MultiProcessCollector`` does, in
+        Rust and without the GIL; with neither given and ``PROMETHEUS_MULTIPROC_DIR`` set,
+        that directory is read. Files of ``live*`` gauges whose process is gone are left
+        out; files that cannot be read or are corrupt are skipped (or read up to their last
+        whole entry), logged and counted in
+        ``dynamo_metrics_multiprocess_files_skipped_total``."""
     def unregister(self, metric: _Metric) -> None:
         """Takes out a metric created at this level: its series leave the scrape, it records
         nothing from then on, and the same name and labels can be created again."""

@@ -155,6 +155,32 @@ class self_metrics:  # noqa: N801
     """A family or sample name of the text was already on the page."""
     DROP_REASON_TOO_LARGE = "too_large"
     """The text was longer than ``DYN_METRICS_MAX_CALLBACK_TEXT_BYTES``."""
+    HEALTH_CHECKS_TOTAL = "dynamo_metrics_health_checks_total"
+    """Canary health checks of idle endpoints, by ``endpoint`` and ``result`` (a counter)."""
+    HEALTH_CHECKS_TOTAL_HELP = (
+        "Canary health checks of idle endpoints, by endpoint and result (success, error or "
+        "timeout)"
+    )
+    """Help of ``HEALTH_CHECKS_TOTAL``."""
+    ENDPOINT_LABEL = "endpoint"
+    """The label of ``HEALTH_CHECKS_TOTAL`` naming the endpoint, as ``/health`` shows it."""
+    RESULT_LABEL = "result"
+    """The label of ``HEALTH_CHECKS_TOTAL`` saying how the probe ended."""
+    MULTIPROCESS_FILES_SKIPPED_TOTAL = "dynamo_metrics_multiprocess_files_skipped_total"
+    """Files of ``prometheus_client`` multiprocess directories skipped or read only in part (a
+    counter, by ``reason``)."""
+    MULTIPROCESS_FILES_SKIPPED_TOTAL_HELP = (
+        "Files of prometheus_client multiprocess directories skipped because they could not be "
+        "read or had an unknown name, or read up to their last whole entry because they were "
+        "cut short or corrupt"
+    )
+    """Help of ``MULTIPROCESS_FILES_SKIPPED_TOTAL``."""
+    MULTIPROCESS_UNREADABLE = "unreadable"
+    """The file could not be opened or read (it vanished since the listing, say)."""
+    MULTIPROCESS_CORRUPT = "corrupt"
+    """The file was cut short or corrupt: read up to its last whole entry."""
+    MULTIPROCESS_UNRECOGNIZED = "unrecognized"
+    """The file's name is not one prometheus_client gives."""
     OTLP_EXPORTED_TOTAL = "dynamo_metrics_otlp_exported_total"
     """OTLP export requests the collector accepted (a counter)."""
     OTLP_DROPPED_TOTAL = "dynamo_metrics_otlp_dropped_total"
