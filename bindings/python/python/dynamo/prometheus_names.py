@@ -158,8 +158,7 @@ class self_metrics:  # noqa: N801
     HEALTH_CHECKS_TOTAL = "dynamo_metrics_health_checks_total"
     """Canary health checks of idle endpoints, by ``endpoint`` and ``result`` (a counter)."""
     HEALTH_CHECKS_TOTAL_HELP = (
-        "Canary health checks of idle endpoints, by endpoint and result (success, error or "
-        "timeout)"
+        "Canary health checks of idle endpoints, by endpoint and result (success, error or timeout)"
     )
     """Help of ``HEALTH_CHECKS_TOTAL``."""
     ENDPOINT_LABEL = "endpoint"
