@@ -1,19 +1,21 @@
 //! OTLP/gRPC: the `opentelemetry.proto.collector.metrics.v1.MetricsService/Export` call over
-//! HTTP/2 (tonic's channel, rustls for `https`), with `opentelemetry-proto`'s generated
-//! client, and what a gRPC status means for the request.
+//! HTTP/2 (tonic's channel, rustls for `https`), sending the queued request's bytes as they
+//! are ([`codec`]), and what a gRPC status means for the request.
 //!
 //! Retryable codes are those of the OTLP specification: `CANCELLED`, `DEADLINE_EXCEEDED`,
 //! `ABORTED`, `OUT_OF_RANGE`, `UNAVAILABLE`, `DATA_LOSS`, and `RESOURCE_EXHAUSTED` when the
 //! server says when to come back (a `google.rpc.RetryInfo` in `grpc-status-details-bin`).
 //! A `RetryInfo` delay replaces the backoff.
 
+mod codec;
+
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::uri::PathAndQuery;
 use http::{HeaderMap, Uri};
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use prost::Message;
+use tonic::client::Grpc;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
@@ -28,9 +30,12 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// The `type_url` of a `google.rpc.RetryInfo` in a status' details.
 pub(crate) const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
 
+/// The path of the `Export` call.
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+
 /// The gRPC client of one exporter.
 pub(crate) struct GrpcClient {
-    client: Result<MetricsServiceClient<Channel>, String>,
+    client: Result<Grpc<Channel>, String>,
     endpoint: Uri,
     headers: HeaderMap,
     timeout: Duration,
@@ -46,8 +51,7 @@ impl GrpcClient {
         }
         Self {
             client: channel(config).map(|channel| {
-                let client = MetricsServiceClient::new(channel)
-                    .max_decoding_message_size(MAX_RESPONSE_BYTES);
+                let client = Grpc::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES);
                 match config.compression {
                     Compression::Gzip => client.send_compressed(CompressionEncoding::Gzip),
                     Compression::None => client,
@@ -66,24 +70,23 @@ impl GrpcClient {
             Ok(client) => client.clone(),
             Err(why) => return Outcome::Rejected { why: why.clone() },
         };
-        let message = match ExportMetricsServiceRequest::decode(body) {
-            Ok(message) => message,
-            Err(error) => {
-                return Outcome::Rejected {
-                    why: format!("cannot decode the request: {error}"),
-                };
-            }
-        };
         // The metadata tonic writes itself (`te`, `content-type`, `grpc-*`) is removed from
         // what is given.
         let mut request = tonic::Request::from_parts(
             MetadataMap::from_headers(self.headers.clone()),
             tonic::Extensions::default(),
-            message,
+            body,
         );
         request.set_timeout(self.timeout);
         let mut client = client;
-        match tokio::time::timeout(self.timeout, client.export(request)).await {
+        let call = async move {
+            client.ready().await.map_err(|error| {
+                Status::unavailable(format!("the channel is not ready: {}", error_chain(&error)))
+            })?;
+            let path = PathAndQuery::from_static(EXPORT_PATH);
+            client.unary(request, path, codec::ExportCodec).await
+        };
+        match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(response)) => {
                 let partial = response.into_inner().partial_success.unwrap_or_default();
                 Outcome::Accepted {
