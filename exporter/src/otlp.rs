@@ -157,6 +157,8 @@ impl OtlpSelfMetrics {
             &Opts::new(&name(names::DROPPED_TOTAL), names::DROPPED_TOTAL_HELP),
             &[names::REASON_LABEL],
         )?;
+        // Its reasons are few and known: each keeps its series whatever the registry's bound.
+        dropped.set_max_series(0);
         let queued = registry.int_gauge(&Opts::new(
             &name(names::QUEUED_REQUESTS),
             names::QUEUED_REQUESTS_HELP,
@@ -308,5 +310,37 @@ impl Drop for OtlpExporter {
         if thread.join().is_err() {
             tracing::error!("OTLP export thread panicked");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_drop_reason_keeps_its_series_under_a_small_bound() {
+        let registry = Registry::new();
+        registry.set_default_max_series(1);
+        let metrics = OtlpSelfMetrics::register(&registry, str::to_string).unwrap();
+        for reason in ["queue_full", "rejected", "retries_exhausted", "shutdown"] {
+            metrics.dropped.with_label_values(&[reason]).inc();
+        }
+        assert_eq!(
+            registry.render(),
+            concat!(
+                "# HELP dynamo_metrics_otlp_dropped_total OTLP export requests dropped: the queue was full, the collector refused them, retries ran out, or the final flush ran out of time\n",
+                "# TYPE dynamo_metrics_otlp_dropped_total counter\n",
+                "dynamo_metrics_otlp_dropped_total{reason=\"queue_full\"} 1\n",
+                "dynamo_metrics_otlp_dropped_total{reason=\"rejected\"} 1\n",
+                "dynamo_metrics_otlp_dropped_total{reason=\"retries_exhausted\"} 1\n",
+                "dynamo_metrics_otlp_dropped_total{reason=\"shutdown\"} 1\n",
+                "# HELP dynamo_metrics_otlp_exported_total OTLP export requests the collector accepted\n",
+                "# TYPE dynamo_metrics_otlp_exported_total counter\n",
+                "dynamo_metrics_otlp_exported_total 0\n",
+                "# HELP dynamo_metrics_otlp_queued_requests OTLP export requests encoded and waiting to be sent\n",
+                "# TYPE dynamo_metrics_otlp_queued_requests gauge\n",
+                "dynamo_metrics_otlp_queued_requests 0\n",
+            )
+        );
     }
 }
