@@ -265,32 +265,13 @@ fn export_over_each_protocol() {
                 )
                 .build()
                 .unwrap();
-            fill(&runtime, SERIES);
+            dynamo_benches::fill(&runtime.metrics(), SERIES);
             wait_first();
             let started = Instant::now();
             runtime.shutdown();
             took.push(started.elapsed());
         }
         show(protocol.as_str(), took);
-    }
-}
-
-/// The series of [`registry`], created through the runtime.
-fn fill(runtime: &DistributedRuntime, series: usize) {
-    let metrics = runtime.metrics();
-    let counters = metrics
-        .create_intcountervec("requests_total", "Requests", &["model", "worker"], &[])
-        .unwrap();
-    let gauges = metrics
-        .create_gaugevec("load", "Load", &["model", "worker"], &[])
-        .unwrap();
-    for i in 0..series {
-        let values = label_values(i);
-        if i % 2 == 0 {
-            counters.with_label_values(&values).inc_by(i as u64);
-        } else {
-            gauges.with_label_values(&values).set(i as f64 * 0.5);
-        }
     }
 }
 

@@ -42,6 +42,13 @@ pub fn ours_endpoint() -> (DistributedRuntime, Metrics) {
 /// Our runtime with `series` counter and gauge series; render with `prometheus_expfmt`.
 pub fn ours_series(series: usize) -> DistributedRuntime {
     let (runtime, metrics) = ours_endpoint();
+    fill(&metrics, series);
+    runtime
+}
+
+/// Creates `series` series at `metrics`' level: half integer counters, half f64 gauges, with
+/// the two variable labels of [`label_values`].
+pub fn fill(metrics: &Metrics, series: usize) {
     let counters = metrics
         .create_intcountervec("requests_total", "Requests", &["model", "worker"], &[])
         .unwrap();
@@ -56,7 +63,6 @@ pub fn ours_series(series: usize) -> DistributedRuntime {
             gauges.with_label_values(&values).set(i as f64 * 0.5);
         }
     }
-    runtime
 }
 
 /// Our runtime with `count` histograms of ten buckets.
