@@ -11,7 +11,8 @@ use dynamo_runtime::{DistributedRuntime, IntCounter, OtlpConfig, Protocol};
 
 const QUEUE: usize = 2;
 
-fn runtime(config: OtlpConfig) -> (DistributedRuntime, IntCounter) {
+/// A runtime exporting as `config` says, with a counter to update.
+pub(crate) fn runtime(config: OtlpConfig) -> (DistributedRuntime, IntCounter) {
     let runtime = DistributedRuntime::builder()
         .global_recorder(false)
         .uptime_clock(|| common::UPTIME)
@@ -26,7 +27,7 @@ fn runtime(config: OtlpConfig) -> (DistributedRuntime, IntCounter) {
 }
 
 /// A sample of the runtime's page.
-fn sample(runtime: &DistributedRuntime, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn sample(runtime: &DistributedRuntime, name: &str, labels: &[(&str, &str)]) -> f64 {
     let page = runtime.metrics().prometheus_expfmt().unwrap();
     let samples = common::parse_exposition(&page).unwrap();
     common::value_of(&samples, name, labels).unwrap_or(0.0)
@@ -72,7 +73,7 @@ fn app_keeps_working(runtime: &DistributedRuntime, counter: &IntCounter, duratio
 }
 
 /// Waits (polling the page, up to 20 s) until `check` holds.
-fn eventually(what: &str, check: impl Fn() -> bool) {
+pub(crate) fn eventually(what: &str, check: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !check() {
         assert!(Instant::now() < deadline, "{what} within 20 s");

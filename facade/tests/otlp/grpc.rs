@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use crate::common;
 use crate::common::otlp::{self, Code, EXPORT_PATH, GrpcAnswer, GrpcReceiver};
+use crate::faults::{eventually, runtime, sample};
 use dynamo_runtime::{
     DistributedRuntime, EngineFilter, EngineSource, IntCounter, MetricsError, OtlpConfig,
 };
@@ -129,25 +129,6 @@ fn the_general_endpoint_is_used_as_it_is_and_headers_travel_as_metadata() {
     runtime.shutdown();
 }
 
-fn runtime(config: OtlpConfig) -> (DistributedRuntime, IntCounter) {
-    let runtime = DistributedRuntime::builder()
-        .global_recorder(false)
-        .otlp(config)
-        .build()
-        .unwrap();
-    let counter = runtime
-        .metrics()
-        .create_intcounter("jobs_total", "Jobs", &[])
-        .unwrap();
-    (runtime, counter)
-}
-
-fn sample(runtime: &DistributedRuntime, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let page = runtime.metrics().prometheus_expfmt().unwrap();
-    let samples = common::parse_exposition(&page).unwrap();
-    common::value_of(&samples, name, labels).unwrap_or(0.0)
-}
-
 /// Updates and scrapes for `duration`, each batch well under the exporter's timeouts.
 fn app_keeps_working(runtime: &DistributedRuntime, counter: &IntCounter, duration: Duration) {
     let end = Instant::now() + duration;
@@ -166,14 +147,6 @@ fn app_keeps_working(runtime: &DistributedRuntime, counter: &IntCounter, duratio
         scrapes += 1;
     }
     assert!(scrapes > 5, "the app kept scraping ({scrapes} scrapes)");
-}
-
-fn eventually(what: &str, check: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "{what} within 20 s");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]
