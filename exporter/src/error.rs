@@ -149,6 +149,19 @@ pub enum ExporterError {
         /// How many values were given.
         got: usize,
     },
+    /// The multiprocess directory cannot be used.
+    #[error("multiprocess directory {path:?}: {reason}")]
+    Multiprocess {
+        /// The directory.
+        path: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A gauge's multiprocess mode is not one of the modes.
+    #[error(
+        "unknown multiprocess mode {0:?}: use all, liveall, sum, livesum, min, livemin, max or livemax"
+    )]
+    GaugeMode(String),
 }
 
 impl ExporterError {

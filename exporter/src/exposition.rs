@@ -220,9 +220,14 @@ const NO_EXTRA: &ExtraLabels = &[];
 impl<'a> Labels<'a> {
     /// Pairs sorted by name, as they are.
     pub(crate) fn sorted(pairs: &'a [(String, String)]) -> Self {
+        Self::sorted_with_extra(pairs, NO_EXTRA)
+    }
+
+    /// Pairs sorted by name, with a registry's extra labels.
+    pub(crate) fn sorted_with_extra(pairs: &'a [(String, String)], extra: &'a ExtraLabels) -> Self {
         Self {
             repr: LabelsRepr::Owned(pairs),
-            extra: NO_EXTRA,
+            extra,
         }
     }
 

@@ -59,6 +59,7 @@ mod error;
 pub mod exposition;
 pub mod fork;
 mod kinds;
+pub mod multiprocess;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 mod recorder;

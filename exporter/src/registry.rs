@@ -28,6 +28,7 @@ use crate::kinds::handle::{Metric, Registered};
 use crate::kinds::table::MetricKind;
 use crate::registry::vec::IntCounterVec;
 use crate::registry::vec::MetricVec;
+use crate::storage::catalog::{self, GaugeMode};
 use crate::storage::directory::Core;
 use crate::storage::fingerprint::Fingerprint;
 use crate::storage::labels::Layout;
@@ -48,6 +49,8 @@ pub struct Opts<'a> {
     pub help: &'a str,
     /// Constant labels: part of the metric's identity.
     pub const_labels: &'a [(&'a str, &'a str)],
+    /// How a gauge's values from the processes of a multiprocess directory are merged.
+    pub multiprocess_mode: GaugeMode,
 }
 
 impl<'a> Opts<'a> {
@@ -57,6 +60,15 @@ impl<'a> Opts<'a> {
             name,
             help,
             const_labels: &[],
+            multiprocess_mode: GaugeMode::default(),
+        }
+    }
+
+    /// The same options with this multiprocess mode (for a gauge; see [`GaugeMode`]).
+    pub fn with_multiprocess_mode(self, multiprocess_mode: GaugeMode) -> Self {
+        Self {
+            multiprocess_mode,
+            ..self
         }
     }
 
@@ -128,9 +140,12 @@ impl std::fmt::Debug for Registry {
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        for family in self.families.get_mut().values() {
-            family.end_all();
-        }
+        // The values stay in the multiprocess directory: a process ending keeps its counts.
+        catalog::keeping(|| {
+            for family in self.families.get_mut().values() {
+                family.end_all();
+            }
+        });
     }
 }
 
@@ -322,6 +337,13 @@ impl Registry {
     /// Hands every family and series whose labels include every `required` pair to
     /// `encoder`, families by name and series by labels; returns the families shown.
     pub fn encode(&self, required: &[(&str, &str)], encoder: &mut dyn Encoder) -> Shown {
+        if self.shared.multiprocess()
+            && let Some(dir) = crate::storage::mapped::directory()
+        {
+            let extra: Arc<ExtraLabels> = Arc::clone(&self.extra.read());
+            let names = crate::multiprocess::encode(dir, required, &extra, encoder);
+            return Shown(names);
+        }
         let _section = crate::fork::enter();
         let families: Vec<Arc<Family>> = self.families.read().values().cloned().collect();
         let extra: Arc<ExtraLabels> = Arc::clone(&self.extra.read());
@@ -333,6 +355,26 @@ impl Registry {
             }
         }
         shown
+    }
+
+    /// From now on, the metrics registered here join the page of the multiprocess directory,
+    /// and this registry's scrapes show that page: the merge of every process's metrics.
+    ///
+    /// # Errors
+    ///
+    /// When the process is not in multiprocess mode (see [`crate::multiprocess`]).
+    pub fn join_multiprocess(&self) -> Result<(), ExporterError> {
+        if crate::storage::mapped::directory().is_none() {
+            return Err(ExporterError::Multiprocess {
+                path: String::new(),
+                reason: format!(
+                    "the process is not in multiprocess mode (set {} or call multiprocess::set_directory first)",
+                    crate::storage::mapped::DIRECTORY_VARIABLE
+                ),
+            });
+        }
+        self.shared.join_multiprocess();
+        Ok(())
     }
 
     /// The names of the families registered.
@@ -349,6 +391,7 @@ impl Registry {
     ) -> Result<M, ExporterError> {
         let (family, identity, layout) = self.prepare::<M>(opts, Help::Required(opts.help), &[])?;
         let (id, name) = (self.id, Arc::clone(&family.name));
+        let cataloged = self.shared.multiprocess();
         let result = family.register(
             M::KIND,
             Help::Required(opts.help),
@@ -358,6 +401,16 @@ impl Registry {
                 let core = Core::register(id, name, layout);
                 match pool.alloc(core.id, Fingerprint { lo: 0, hi: 0 }) {
                     Some(slot) => {
+                        if cataloged {
+                            catalog::metric(&core, M::KIND, opts.help, opts.multiprocess_mode);
+                            catalog::series::<&str>(
+                                core.id,
+                                pool.name(),
+                                slot.index,
+                                slot.state,
+                                Some(&[]),
+                            );
+                        }
                         let registered = scope.add_scalar(core, &slot, pool, M::KIND);
                         Ok((M::from_slot(slot), registered))
                     }
@@ -390,7 +443,11 @@ impl Registry {
             variable_labels,
             |_: &mut Registering<'_>| {
                 let core = Core::register(id, name, layout);
-                let (vec, source) = MetricVec::new(core, pool, shared);
+                let cataloged = shared.multiprocess();
+                if cataloged {
+                    catalog::metric(&core, M::KIND, opts.help, opts.multiprocess_mode);
+                }
+                let (vec, source) = MetricVec::new(core, pool, shared, cataloged);
                 Ok((vec, RegisteredAs::Vec(source)))
             },
         );
@@ -483,12 +540,30 @@ impl Registry {
         let identity: Identity = consts.into();
         let family = self.family(name, kind, Help::Placeholder(name));
         let (id, family_name) = (self.id, Arc::clone(&family.name));
+        let cataloged = self.shared.multiprocess();
+        let help = if cataloged {
+            family.help()
+        } else {
+            String::new()
+        };
         let max = self.shared.default_max_series();
         let result = family.macro_scalar(kind, identity, max, self.shared.now(), |identity| {
             let layout = Layout::new(identity.to_vec(), Vec::new());
             let core = Core::register(id, family_name, layout);
             match pool.alloc(core.id, Fingerprint { lo: 0, hi: 0 }) {
-                Some(slot) => Some((core, AnySlot::new(&slot, pool, kind))),
+                Some(slot) => {
+                    if cataloged {
+                        catalog::metric(&core, kind, &help, GaugeMode::default());
+                        catalog::series::<&str>(
+                            core.id,
+                            pool.name(),
+                            slot.index,
+                            slot.state,
+                            Some(&[]),
+                        );
+                    }
+                    Some((core, AnySlot::new(&slot, pool, kind)))
+                }
                 None => {
                     core.retire();
                     None

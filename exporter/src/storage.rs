@@ -10,14 +10,18 @@
 //! - [`labels`]: a metric's label layout, and the keys that hold a series' label pairs as text.
 //! - [`directory`]: every registered metric by id, for the introspection of handles.
 //! - [`atomics`]: f64 arithmetic on atomic words.
+//! - [`mapped`] and [`catalog`]: the memory of the pools' chunks (the heap, or files another
+//!   process reads in multiprocess mode), and the record of what those files hold.
 //!
 //! Nothing here knows a metric kind or an exposition format: a kind brings its cell type
 //! ([`pool::Cell`]), and encoders read series through [`pool::Series`].
 
 pub(crate) mod atomics;
+pub(crate) mod catalog;
 pub(crate) mod directory;
 pub(crate) mod fingerprint;
 pub(crate) mod index;
 pub(crate) mod labels;
+pub(crate) mod mapped;
 pub(crate) mod members;
 pub(crate) mod pool;

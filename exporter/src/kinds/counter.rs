@@ -8,6 +8,7 @@ use crate::exposition::{Number, Value};
 use crate::error::ExporterError;
 use crate::kinds::handle::{handle, sealed};
 use crate::storage::atomics::{add_f64, load_f64};
+use crate::storage::catalog::CellType;
 use crate::storage::pool::{Cell, Pool, SlotRef, static_pool};
 
 /// A counter: a number that only goes up, `f64` ([`Counter`]) or `u64` ([`IntCounter`]).
@@ -196,6 +197,7 @@ fn ignored(state: &u64, value: f64) {
 
 /// The cell of an f64 counter: whole increments in an integer (one atomic add, which never
 /// retries under contention) and the rest in an f64.
+#[repr(C)]
 pub struct F64Counter {
     whole: AtomicU64,
     fraction: AtomicU64,
@@ -203,8 +205,9 @@ pub struct F64Counter {
 
 impl Cell for F64Counter {
     type Config = ();
+    const CELL_TYPE: CellType = CellType::F64Counter;
 
-    fn new(_: &()) -> Self {
+    fn new(_: &(), _: &'static [AtomicU64]) -> Self {
         Self {
             whole: AtomicU64::new(0),
             fraction: AtomicU64::new(0),
@@ -221,7 +224,19 @@ impl Cell for F64Counter {
     }
 }
 
-static_pool!(F64Counter, 1 << 14);
+impl F64Counter {
+    /// The value of a cell read as words (whole part, then the fraction's bits) from
+    /// another process's file.
+    pub(crate) fn from_words(words: &[u64]) -> f64 {
+        let cell = Self {
+            whole: AtomicU64::new(words.first().copied().unwrap_or(0)),
+            fraction: AtomicU64::new(words.get(1).copied().unwrap_or(0)),
+        };
+        cell.get()
+    }
+}
+
+static_pool!(F64Counter, "f64_counter", 1 << 14);
 
 /// `v` as an integer when it is whole, not negative and below 2^53 (so exact in an f64),
 /// read from its bits: `fract`, or a round trip through an integer, is a call into libm on
@@ -315,12 +330,14 @@ impl F64Counter {
 }
 
 /// The cell of a u64 counter.
+#[repr(C)]
 pub struct U64Counter(AtomicU64);
 
 impl Cell for U64Counter {
     type Config = ();
+    const CELL_TYPE: CellType = CellType::U64Counter;
 
-    fn new(_: &()) -> Self {
+    fn new(_: &(), _: &'static [AtomicU64]) -> Self {
         Self(AtomicU64::new(0))
     }
 
@@ -333,7 +350,7 @@ impl Cell for U64Counter {
     }
 }
 
-static_pool!(U64Counter, 1 << 14);
+static_pool!(U64Counter, "u64_counter", 1 << 14);
 
 impl U64Counter {
     /// Adds `v`, stopping at `u64::MAX`.

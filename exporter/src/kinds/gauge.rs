@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use crate::exposition::{Number, Value};
 use crate::kinds::handle::{handle, sealed};
 use crate::storage::atomics::{add_f64, load_f64, store_f64};
+use crate::storage::catalog::CellType;
 use crate::storage::pool::{Cell, Pool, SlotRef, static_pool};
 use crate::error::ExporterError;
 use crate::kinds::table::MetricKind;
@@ -205,12 +206,14 @@ impl Gauge {
 }
 
 /// The cell of an f64 gauge.
+#[repr(C)]
 pub struct F64Gauge(AtomicU64);
 
 impl Cell for F64Gauge {
     type Config = ();
+    const CELL_TYPE: CellType = CellType::F64Gauge;
 
-    fn new(_: &()) -> Self {
+    fn new(_: &(), _: &'static [AtomicU64]) -> Self {
         Self(AtomicU64::new(0))
     }
 
@@ -223,7 +226,7 @@ impl Cell for F64Gauge {
     }
 }
 
-static_pool!(F64Gauge, 1 << 14);
+static_pool!(F64Gauge, "f64_gauge", 1 << 14);
 
 impl F64Gauge {
     #[inline]
@@ -242,12 +245,14 @@ impl F64Gauge {
 }
 
 /// The cell of an i64 gauge.
+#[repr(C)]
 pub struct I64Gauge(AtomicI64);
 
 impl Cell for I64Gauge {
     type Config = ();
+    const CELL_TYPE: CellType = CellType::I64Gauge;
 
-    fn new(_: &()) -> Self {
+    fn new(_: &(), _: &'static [AtomicU64]) -> Self {
         Self(AtomicI64::new(0))
     }
 
@@ -260,7 +265,7 @@ impl Cell for I64Gauge {
     }
 }
 
-static_pool!(I64Gauge, 1 << 14);
+static_pool!(I64Gauge, "i64_gauge", 1 << 14);
 
 impl I64Gauge {
     #[inline]

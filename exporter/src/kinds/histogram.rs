@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use crate::exposition::{HistogramValue, Value};
 use crate::kinds::handle::{handle, sealed};
 use crate::storage::atomics::{add_f64, load_f64};
+use crate::storage::catalog::CellType;
 use crate::storage::pool::{Cell, Pool, SlotRef};
 use crate::error::ExporterError;
 use crate::kinds::table::MetricKind;
@@ -98,9 +99,10 @@ pub(crate) fn pool(bounds: &[f64]) -> &'static Pool<HistogramCell> {
     let _section = crate::fork::enter();
     let bits: Box<[u64]> = bounds.iter().map(|b| b.to_bits()).collect();
     let mut pools = POOLS.lock();
+    let number = pools.len();
     pools.entry(bits).or_insert_with(|| {
         let buckets: &'static Buckets = Box::leak(Box::new(Buckets::new(bounds)));
-        Pool::leak(LAYOUT_CHUNKS, buckets)
+        Pool::leak(format!("histogram_{number}"), LAYOUT_CHUNKS, buckets)
     })
 }
 
@@ -112,27 +114,38 @@ pub(crate) fn default_pool() -> &'static Pool<HistogramCell> {
 /// The cell of a histogram: one count per bucket (not cumulative) and the sum.
 ///
 /// The total count is the sum of the bucket counts, so `_count` always equals the `+Inf` bucket.
+///
+/// The counts are the cell's extra words, kept beside the slots of its chunk, so another
+/// process reading the chunk from the multiprocess directory finds them there.
+#[repr(C)]
 pub struct HistogramCell {
     buckets: &'static Buckets,
-    counts: Box<[AtomicU64]>,
+    counts: &'static [AtomicU64],
     sum: AtomicU64,
 }
 
 impl Cell for HistogramCell {
     type Config = &'static Buckets;
+    const CELL_TYPE: CellType = CellType::Histogram;
 
-    fn new(buckets: &&'static Buckets) -> Self {
+    fn extra_words(buckets: &&'static Buckets) -> usize {
+        buckets.bounds.len() + 1
+    }
+
+    fn bounds<'c>(buckets: &'c &'static Buckets) -> &'c [f64] {
+        &buckets.bounds
+    }
+
+    fn new(buckets: &&'static Buckets, counts: &'static [AtomicU64]) -> Self {
         Self {
             buckets,
-            counts: (0..=buckets.bounds.len())
-                .map(|_| AtomicU64::new(0))
-                .collect(),
+            counts,
             sum: AtomicU64::new(0),
         }
     }
 
     fn reset(&self) {
-        for count in &*self.counts {
+        for count in self.counts {
             count.store(0, Relaxed);
         }
         self.sum.store(0, Relaxed);
@@ -150,6 +163,9 @@ impl Cell for HistogramCell {
 }
 
 impl HistogramCell {
+    /// Where the sum is in the cell, for a reader of another process's file.
+    pub(crate) const SUM_OFFSET: usize = std::mem::offset_of!(HistogramCell, sum);
+
     #[inline]
     pub(crate) fn observe(&self, v: f64) {
         let i = self.buckets.bucket_of(v);
@@ -175,7 +191,7 @@ impl HistogramCell {
     pub(crate) fn cumulative(&self, out: &mut Vec<u64>) {
         out.clear();
         let mut total = 0;
-        for count in &*self.counts {
+        for count in self.counts {
             total += count.load(Relaxed);
             out.push(total);
         }

@@ -150,6 +150,11 @@ impl Family {
         Ok(made)
     }
 
+    /// The help text it has now.
+    pub(crate) fn help(&self) -> String {
+        self.state.lock().help.to_string()
+    }
+
     /// True when no metric is registered in the family.
     pub(crate) fn is_empty(&self) -> bool {
         let _section = crate::fork::enter();

@@ -24,6 +24,21 @@ pub(crate) struct Shared {
     overflow: OnceLock<Box<OverflowCount>>,
     clock: OnceLock<Box<Clock>>,
     start: Instant,
+    /// Whether the registry's metrics are in the multiprocess directory's catalog, and its
+    /// page the directory's merge.
+    multiprocess: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    /// Whether the registry's metrics join the multiprocess directory's page.
+    pub(crate) fn multiprocess(&self) -> bool {
+        self.multiprocess.load(Ordering::Relaxed)
+    }
+
+    /// From now on the registry's metrics join the multiprocess directory's page.
+    pub(crate) fn join_multiprocess(&self) {
+        self.multiprocess.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Default for Shared {
@@ -34,6 +49,7 @@ impl Default for Shared {
             overflow: OnceLock::new(),
             clock: OnceLock::new(),
             start: Instant::now(),
+            multiprocess: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::error::ExporterError;
 use crate::kinds::handle::{Metric, Registered};
 use crate::registry::shared::Shared;
 use crate::registry::streams::{Source, Stream};
+use crate::storage::catalog;
 use crate::storage::directory::Core;
 use crate::storage::fingerprint::{Fingerprint, Seed};
 use crate::storage::index::{Index, IndexCounts};
@@ -59,6 +60,8 @@ pub struct MetricVec<M: Metric> {
 
 pub(crate) struct VecInner<C: Cell> {
     core: Arc<Core>,
+    /// Whether its series go into the multiprocess directory's catalog.
+    cataloged: bool,
     /// The metric's id, which its slots' states carry (the core's, kept at hand for lookups).
     owner: u32,
     pool: &'static Pool<C>,
@@ -111,8 +114,10 @@ impl<M: Metric> MetricVec<M> {
         core: Arc<Core>,
         pool: &'static Pool<M::Cell>,
         shared: &Arc<Shared>,
+        cataloged: bool,
     ) -> (Self, Arc<dyn Source>) {
         let inner = Arc::new(VecInner {
+            cataloged,
             variable_count: core.layout.names().len(),
             owner: core.id,
             core,
@@ -300,6 +305,10 @@ impl<C: Cell> VecInner<C> {
         let Some(slot) = slot else {
             return Ok(self.overflow(&mut state, values));
         };
+        if self.cataloged {
+            let (name, owner) = (self.pool.name(), self.owner);
+            catalog::series(owner, name, slot.index, slot.state, Some(values));
+        }
         let pool = self.pool;
         self.index
             .insert(&mut state.counts, fingerprint.lo, slot.index, |i| {
@@ -327,6 +336,10 @@ impl<C: Cell> VecInner<C> {
         let fingerprint = Fingerprint { lo: 0, hi: 0 };
         if !state.overflow.as_ref().is_some_and(SlotRef::is_live) {
             state.overflow = self.pool.alloc(self.core.id, fingerprint);
+            if let (true, Some(slot)) = (self.cataloged, &state.overflow) {
+                let (name, owner) = (self.pool.name(), self.owner);
+                catalog::series::<&str>(owner, name, slot.index, slot.state, None);
+            }
         }
         state.overflow.clone().unwrap_or_else(|| self.pool.noop())
     }
@@ -464,7 +477,7 @@ impl<C: Cell> Drop for VecInner<C> {
         let _section = crate::fork::enter();
         let mut state = self.state.lock();
         let state = &mut *state;
-        self.end_all(state);
+        catalog::keeping(|| self.end_all(state));
         self.core.retire();
     }
 }

@@ -22,23 +22,39 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use crate::exposition::Value;
+use crate::storage::catalog::{self, CellType};
 use crate::storage::fingerprint::Fingerprint;
+use crate::storage::mapped;
 
 /// Slots per chunk of a pool; chunks are allocated as the pool grows.
 pub(crate) const CHUNK_BITS: u32 = 10;
 const CHUNK_LEN: usize = 1 << CHUNK_BITS;
 const CHUNK_MASK: u32 = (1 << CHUNK_BITS) - 1;
 
-/// A fixed number of slots, allocated together.
-pub type Chunk<C> = Box<[Slot<C>; CHUNK_LEN]>;
+/// A fixed number of slots, allocated together (on the heap, or mapped from a file of the
+/// multiprocess directory), for the life of the process.
+pub type Chunk<C> = &'static [Slot<C>; CHUNK_LEN];
 
 /// The atomic storage of one series of some metric type.
 pub trait Cell: Send + Sync + Sized + 'static {
     /// What every series of one metric shares (histogram buckets); `()` for most kinds.
     type Config: Send + Sync + 'static;
 
-    /// A zeroed cell.
-    fn new(config: &Self::Config) -> Self;
+    /// How another process reads cells of this type (see [`catalog`]).
+    const CELL_TYPE: CellType;
+
+    /// Words each cell keeps beside the slots of its chunk (a histogram's bucket counts).
+    fn extra_words(_config: &Self::Config) -> usize {
+        0
+    }
+
+    /// The bucket bounds another process needs to read the cell (a histogram's).
+    fn bounds(_config: &Self::Config) -> &[f64] {
+        &[]
+    }
+
+    /// A zeroed cell, with its `extra` words (as many as [`Cell::extra_words`] says).
+    fn new(config: &Self::Config, extra: &'static [AtomicU64]) -> Self;
 
     /// Sets the cell back to zero before its slot serves a new series.
     fn reset(&self);
@@ -97,6 +113,10 @@ impl<C: Cell> Series for Pool<C> {
 }
 
 /// A cell with its state: `generation << 32 | owner`. An odd generation is a live series.
+///
+/// Its layout is fixed (`repr(C)`): another process reads slots from the multiprocess
+/// directory's files.
+#[repr(C)]
 pub struct Slot<C> {
     state: AtomicU64,
     /// The handles that point to this slot, whatever series they were made for.
@@ -106,12 +126,12 @@ pub struct Slot<C> {
 }
 
 impl<C: Cell> Slot<C> {
-    fn new(config: &C::Config) -> Self {
+    fn new(config: &C::Config, extra: &'static [AtomicU64]) -> Self {
         Self {
             state: AtomicU64::new(0),
             handles: AtomicU32::new(0),
             fingerprint: [AtomicU64::new(0), AtomicU64::new(0)],
-            cell: C::new(config),
+            cell: C::new(config, extra),
         }
     }
 }
@@ -282,9 +302,13 @@ mod parked {
 
 /// Every slot of one cell type (and, for histograms, one bucket layout).
 pub struct Pool<C: Cell> {
+    /// Its name among the pools of the process (in the multiprocess directory's files).
+    name: &'static str,
     chunks: &'static [OnceLock<Chunk<C>>],
     config: C::Config,
     alloc: Mutex<Alloc>,
+    /// Whether the catalog has the pool yet.
+    cataloged: std::sync::atomic::AtomicBool,
 }
 
 struct Alloc {
@@ -296,24 +320,36 @@ struct Alloc {
 
 impl<C: Cell> Pool<C> {
     /// A pool over `chunks` (each entry one chunk of slots, allocated on first use).
-    pub(crate) const fn new(chunks: &'static [OnceLock<Chunk<C>>], config: C::Config) -> Self {
+    pub(crate) const fn new(
+        name: &'static str,
+        chunks: &'static [OnceLock<Chunk<C>>],
+        config: C::Config,
+    ) -> Self {
         Self {
+            name,
             chunks,
             config,
             alloc: Mutex::new(Alloc {
                 next: 0,
                 free: VecDeque::new(),
             }),
+            cataloged: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// A pool allocated for the life of the process, with room for `chunks` chunks.
-    pub(crate) fn leak(chunks: usize, config: C::Config) -> &'static Self {
+    pub(crate) fn leak(name: String, chunks: usize, config: C::Config) -> &'static Self {
         let chunks: Vec<OnceLock<Chunk<C>>> = (0..chunks).map(|_| OnceLock::new()).collect();
         Box::leak(Box::new(Self::new(
+            Box::leak(name.into_boxed_str()),
             Box::leak(chunks.into_boxed_slice()),
             config,
         )))
+    }
+
+    /// Its name among the pools of the process.
+    pub(crate) fn name(&self) -> &'static str {
+        self.name
     }
 
     /// The slot at `index`, if the pool has one there.
@@ -323,11 +359,36 @@ impl<C: Cell> Pool<C> {
         Some(&chunk[(index & CHUNK_MASK) as usize])
     }
 
-    fn new_chunk(&self) -> Chunk<C> {
-        let slots: Box<[Slot<C>]> = (0..CHUNK_LEN).map(|_| Slot::new(&self.config)).collect();
-        match slots.try_into() {
-            Ok(chunk) => chunk,
-            Err(_) => unreachable!("built with CHUNK_LEN slots"),
+    /// Chunk `number`: its slots, then the cells' extra words, in one piece of memory.
+    #[allow(unsafe_code)]
+    fn new_chunk(&self, number: usize) -> Chunk<C> {
+        const { assert!(std::mem::align_of::<Slot<C>>() <= 8) };
+        let extra = C::extra_words(&self.config);
+        let slots_len = CHUNK_LEN * std::mem::size_of::<Slot<C>>();
+        let len = slots_len + CHUNK_LEN * extra * 8;
+        let (base, mapped) = mapped::chunk_memory(len, self.name, number as u32, reset_chunk::<C>);
+        // SAFETY: `base` is zeroed memory of `len` bytes, aligned to 8, never freed; slots are
+        // written in place before the chunk is seen, each with its own extra words.
+        unsafe {
+            let extras = base.add(slots_len).cast::<AtomicU64>();
+            let slots = base.cast::<Slot<C>>();
+            for i in 0..CHUNK_LEN {
+                let words = std::slice::from_raw_parts(extras.add(i * extra), extra);
+                slots.add(i).write(Slot::new(&self.config, words));
+            }
+            if mapped {
+                if !self.cataloged.swap(true, Ordering::Relaxed) {
+                    catalog::pool(
+                        self.name,
+                        C::CELL_TYPE,
+                        std::mem::size_of::<Slot<C>>(),
+                        extra,
+                        C::bounds(&self.config),
+                    );
+                }
+                catalog::chunk(self.name, number as u32);
+            }
+            &*base.cast::<[Slot<C>; CHUNK_LEN]>()
         }
     }
 
@@ -344,14 +405,18 @@ impl<C: Cell> Pool<C> {
                     if index >= crate::storage::index::MAX_SLOTS {
                         return None;
                     }
-                    let chunk = self.chunks.get((index >> CHUNK_BITS) as usize)?;
-                    chunk.get_or_init(|| self.new_chunk());
+                    let number = (index >> CHUNK_BITS) as usize;
+                    let chunk = self.chunks.get(number)?;
+                    chunk.get_or_init(|| self.new_chunk(number));
                     alloc.next += 1;
                     index
                 }
             }
         };
         let slot = self.slot(index)?;
+        if slot.state.load(Ordering::Relaxed) != 0 && mapped::directory().is_some() {
+            catalog::ended(self.name, index, 0);
+        }
         slot.cell.reset();
         slot.fingerprint[0].store(fingerprint.lo, Ordering::Release);
         slot.fingerprint[1].store(fingerprint.hi, Ordering::Release);
@@ -403,6 +468,9 @@ impl<C: Cell> Pool<C> {
         {
             return false;
         }
+        if mapped::directory().is_some() {
+            catalog::ended(self.name, index, state);
+        }
         self.alloc.lock().free.push_back(index);
         true
     }
@@ -410,7 +478,8 @@ impl<C: Cell> Pool<C> {
     /// A handle's view of a series that never lives: any slot, with a state no slot has.
     /// Every update through it is dropped.
     pub(crate) fn noop(&'static self) -> SlotRef<C> {
-        let chunk = self.chunks[0].get_or_init(|| self.new_chunk());
+        let _section = crate::fork::enter();
+        let chunk = self.chunks[0].get_or_init(|| self.new_chunk(0));
         SlotRef {
             slot: &chunk[0],
             index: NOOP_INDEX,
@@ -426,10 +495,24 @@ impl<C: Cell> Pool<C> {
     }
 }
 
+/// Sets every cell of the chunk at `address` back to zero (for a forked child's copy).
+///
+/// # Safety
+///
+/// `address` must be a chunk of `Slot<C>`s.
+#[allow(unsafe_code)]
+unsafe fn reset_chunk<C: Cell>(address: usize) {
+    // SAFETY: the caller's promise.
+    let chunk = unsafe { &*(address as *const [Slot<C>; CHUNK_LEN]) };
+    for slot in chunk {
+        slot.cell.reset();
+    }
+}
+
 /// Defines `Cell::pool` for a cell type without configuration: one static pool of
 /// `2^chunk_bits` chunks, which costs no memory until its chunks are used.
 macro_rules! static_pool {
-    ($cell:ty, $chunks:expr) => {
+    ($cell:ty, $name:literal, $chunks:expr) => {
         impl $cell {
             /// The process-wide pool of this cell type.
             #[inline]
@@ -437,7 +520,7 @@ macro_rules! static_pool {
                 static CHUNKS: [std::sync::OnceLock<$crate::storage::pool::Chunk<$cell>>; $chunks] =
                     [const { std::sync::OnceLock::new() }; $chunks];
                 static POOL: $crate::storage::pool::Pool<$cell> =
-                    $crate::storage::pool::Pool::new(&CHUNKS, ());
+                    $crate::storage::pool::Pool::new($name, &CHUNKS, ());
                 &POOL
             }
         }
@@ -456,7 +539,8 @@ mod tests {
 
     impl Cell for TestCell {
         type Config = ();
-        fn new(_: &()) -> Self {
+        const CELL_TYPE: CellType = CellType::U64Counter;
+        fn new(_: &(), _: &'static [AtomicU64]) -> Self {
             Self(AtomicU64::new(0))
         }
         fn reset(&self) {
@@ -480,7 +564,7 @@ mod tests {
 
     #[test]
     fn reuses_freed_slots_oldest_first_and_invalidates_old_states() {
-        let pool = Pool::<TestCell>::leak(4, ());
+        let pool = Pool::<TestCell>::leak("test".into(), 4, ());
         let a = pool.alloc(7, fp(1)).unwrap();
         let b = pool.alloc(7, fp(2)).unwrap();
         a.slot.cell.0.store(5, Ordering::Relaxed);
@@ -504,7 +588,7 @@ mod tests {
 
     #[test]
     fn a_freed_slot_is_not_handed_out_while_a_handle_points_to_it() {
-        let pool = Pool::<TestCell>::leak(4, ());
+        let pool = Pool::<TestCell>::leak("test".into(), 4, ());
         let held = pool.alloc(7, fp(1)).unwrap();
         let clone = held.clone();
         assert!(pool.free(held.index, held.state));
@@ -526,7 +610,7 @@ mod tests {
 
     #[test]
     fn a_full_pool_looks_at_every_freed_slot() {
-        let pool = Pool::<TestCell>::leak(1, ());
+        let pool = Pool::<TestCell>::leak("test".into(), 1, ());
         let mut all: Vec<_> = (0..CHUNK_LEN as u64)
             .map(|n| pool.alloc(1, fp(n)).unwrap())
             .collect();
@@ -553,7 +637,7 @@ mod tests {
 
     #[test]
     fn a_dropped_hold_is_parked_for_the_next_lookup_of_its_series() {
-        let pool = Pool::<TestCell>::leak(1, ());
+        let pool = Pool::<TestCell>::leak("test".into(), 1, ());
         let (a, b) = (pool.alloc(1, fp(1)).unwrap(), pool.alloc(1, fp(2)).unwrap());
         let handles = |r: &SlotRef<TestCell>| r.slot.handles.load(Ordering::Relaxed);
         let (a_again, b_again) = (a.clone(), b.clone());
@@ -583,7 +667,7 @@ mod tests {
 
     #[test]
     fn grows_chunk_by_chunk_and_stops_when_full() {
-        let pool = Pool::<TestCell>::leak(2, ());
+        let pool = Pool::<TestCell>::leak("test".into(), 2, ());
         let mut all: Vec<_> = (0..2 * CHUNK_LEN as u64)
             .map(|n| pool.alloc(1, fp(n)).unwrap())
             .collect();

@@ -1,0 +1,292 @@
+//! Reading the processes of a multiprocess directory: each one's catalog (read on from where
+//! the last scrape stopped) and the cells of its series (read from its chunk files).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::{Read as _, Seek as _, SeekFrom};
+use std::path::Path;
+
+use crate::exposition::Number;
+use crate::kinds::table::MetricKind;
+use crate::kinds::{F64Counter, F64Gauge, HistogramCell, I64Gauge, U64Counter};
+use crate::storage::catalog::{self, CellType, Fields, GaugeMode};
+use crate::storage::mapped;
+use crate::storage::pool::{CHUNK_BITS, Slot};
+
+/// What a process's catalog said so far.
+#[derive(Default)]
+pub(super) struct Process {
+    /// Its start time, to tell it from a later process with its pid.
+    start_time: u64,
+    /// Catalog bytes read so far.
+    read_to: u64,
+    pools: HashMap<String, PoolInfo>,
+    pub(super) metrics: HashMap<u32, MetricInfo>,
+    /// The series of each slot, the latest record winning.
+    series: HashMap<(String, u32), SeriesInfo>,
+    /// Its values, once it is gone and they were read (its files no longer change).
+    final_values: Option<Vec<Read>>,
+}
+
+struct PoolInfo {
+    cell: CellType,
+    slot_size: usize,
+    extra_words: usize,
+    bounds: Vec<f64>,
+}
+
+/// A metric as its process registered it.
+pub(super) struct MetricInfo {
+    pub(super) kind: MetricKind,
+    pub(super) mode: GaugeMode,
+    pub(super) name: String,
+    pub(super) help: String,
+    consts: Vec<(String, String)>,
+    names: Vec<String>,
+}
+
+struct SeriesInfo {
+    owner: u32,
+    state: u64,
+    /// Sorted by name.
+    labels: Vec<(String, String)>,
+}
+
+/// One series' value as read.
+#[derive(Clone)]
+pub(super) enum Cell {
+    Number(Number),
+    Histogram {
+        bounds: Vec<f64>,
+        /// Per bucket, not cumulative; the last is `+Inf`.
+        counts: Vec<u64>,
+        sum: f64,
+    },
+}
+
+/// A series read from a process: its metric, labels and value.
+#[derive(Clone)]
+pub(super) struct Read {
+    pub(super) owner: u32,
+    pub(super) labels: Vec<(String, String)>,
+    pub(super) cell: Cell,
+}
+
+impl Process {
+    /// Reads what `pid`'s catalog gained since the last call; false when it cannot be read.
+    pub(super) fn catch_up(&mut self, dir: &Path, pid: u32) -> bool {
+        if self.final_values.is_some() {
+            return true;
+        }
+        let Ok(mut file) = std::fs::File::open(dir.join(catalog::file_name(pid))) else {
+            return false;
+        };
+        let mut bytes = Vec::new();
+        if file.seek(SeekFrom::Start(self.read_to)).is_err()
+            || file.read_to_end(&mut bytes).is_err()
+        {
+            return false;
+        }
+        let (records, used) = catalog::records(&bytes);
+        for (tag, fields) in records {
+            self.apply(tag, fields);
+        }
+        self.read_to += used as u64;
+        true
+    }
+
+    fn apply(&mut self, tag: u8, mut f: Fields<'_>) -> Option<()> {
+        match tag {
+            catalog::PROCESS => {
+                f.u32()?;
+                self.start_time = f.u64()?;
+            }
+            catalog::POOL => {
+                let name = f.str()?.to_owned();
+                let cell = CellType::from_code(f.u8()?)?;
+                let slot_size = f.u32()? as usize;
+                let extra_words = f.u32()? as usize;
+                let bounds = (0..f.u32()?)
+                    .map(|_| f.u64().map(f64::from_bits))
+                    .collect::<Option<Vec<f64>>>()?;
+                if slot_size != own_slot_size(cell) {
+                    tracing::warn!(
+                        pool = name,
+                        "a process of the multiprocess directory has another slot layout (another version of the library): its series are left out"
+                    );
+                    return None;
+                }
+                self.pools.insert(
+                    name,
+                    PoolInfo {
+                        cell,
+                        slot_size,
+                        extra_words,
+                        bounds,
+                    },
+                );
+            }
+            catalog::METRIC => {
+                let id = f.u32()?;
+                let kind = match f.u8()? {
+                    k if k == MetricKind::Counter as u8 => MetricKind::Counter,
+                    k if k == MetricKind::Gauge as u8 => MetricKind::Gauge,
+                    k if k == MetricKind::Histogram as u8 => MetricKind::Histogram,
+                    _ => return None,
+                };
+                let mode = GaugeMode::from_code(f.u8()?)?;
+                let name = f.str()?.to_owned();
+                let help = f.str()?.to_owned();
+                let consts = (0..f.u32()?)
+                    .map(|_| Some((f.str()?.to_owned(), f.str()?.to_owned())))
+                    .collect::<Option<Vec<_>>>()?;
+                let names = (0..f.u32()?)
+                    .map(|_| f.str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()?;
+                self.metrics.insert(
+                    id,
+                    MetricInfo {
+                        kind,
+                        mode,
+                        name,
+                        help,
+                        consts,
+                        names,
+                    },
+                );
+            }
+            catalog::SERIES => {
+                let owner = f.u32()?;
+                let pool = f.str()?.to_owned();
+                let index = f.u32()?;
+                let state = f.u64()?;
+                let metric = self.metrics.get(&owner)?;
+                let mut labels = metric.consts.clone();
+                if f.u8()? == 0 {
+                    let count = f.u32()? as usize;
+                    for name in metric.names.iter().take(count) {
+                        labels.push((name.clone(), f.str()?.to_owned()));
+                    }
+                } else {
+                    labels.push((crate::OVERFLOW_LABEL.to_owned(), "true".to_owned()));
+                }
+                labels.sort();
+                self.series.insert(
+                    (pool, index),
+                    SeriesInfo {
+                        owner,
+                        state,
+                        labels,
+                    },
+                );
+            }
+            catalog::ENDED => {
+                let key = (f.str()?.to_owned(), f.u32()?);
+                let state = f.u64()?;
+                if state == 0 || self.series.get(&key).is_some_and(|s| s.state == state) {
+                    self.series.remove(&key);
+                }
+            }
+            _ => {}
+        }
+        Some(())
+    }
+
+    /// True while the process runs (the pid's start time is the one it recorded).
+    pub(super) fn is_live(&self, pid: u32) -> bool {
+        self.final_values.is_none()
+            && catalog::start_time(pid)
+                .is_some_and(|t| self.start_time == 0 || t == self.start_time)
+    }
+
+    /// The values of its live series, read from its chunk files. A process that is gone
+    /// is read once more, then its values are kept (its files no longer change).
+    pub(super) fn values(&mut self, dir: &Path, pid: u32, live: bool) -> Cow<'_, [Read]> {
+        if self.final_values.is_none() {
+            let values = self.read_cells(dir, pid);
+            if live {
+                return Cow::Owned(values);
+            }
+            self.series.clear();
+            self.final_values = Some(values);
+        }
+        Cow::Borrowed(self.final_values.as_deref().unwrap_or(&[]))
+    }
+
+    fn read_cells(&self, dir: &Path, pid: u32) -> Vec<Read> {
+        let mut by_chunk: HashMap<(&str, u32), Vec<(u32, &SeriesInfo)>> = HashMap::new();
+        for ((pool, index), series) in &self.series {
+            by_chunk
+                .entry((pool.as_str(), index >> CHUNK_BITS))
+                .or_default()
+                .push((*index, series));
+        }
+        let mut out = Vec::new();
+        for ((pool_name, chunk), series) in by_chunk {
+            let Some(pool) = self.pools.get(pool_name) else {
+                continue;
+            };
+            let path = dir.join(mapped::file_name(pid, &format!("{pool_name}_{chunk}")));
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let slots_len = pool.slot_size << CHUNK_BITS;
+            for (index, info) in series {
+                let i = (index & ((1 << CHUNK_BITS) - 1)) as usize;
+                let slot = bytes.get(i * pool.slot_size..(i + 1) * pool.slot_size);
+                let Some(slot) = slot else { continue };
+                let extra_at = slots_len + i * pool.extra_words * 8;
+                let extra = bytes
+                    .get(extra_at..extra_at + pool.extra_words * 8)
+                    .unwrap_or(&[]);
+                if let Some(cell) = read_cell(pool, slot, extra) {
+                    out.push(Read {
+                        owner: info.owner,
+                        labels: info.labels.clone(),
+                        cell,
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The word at byte `at`, as the writer's atomics stored it (native byte order).
+fn word(bytes: &[u8], at: usize) -> u64 {
+    bytes
+        .get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_ne_bytes)
+}
+
+fn own_slot_size(cell: CellType) -> usize {
+    match cell {
+        CellType::U64Counter => size_of::<Slot<U64Counter>>(),
+        CellType::F64Counter => size_of::<Slot<F64Counter>>(),
+        CellType::I64Gauge => size_of::<Slot<I64Gauge>>(),
+        CellType::F64Gauge => size_of::<Slot<F64Gauge>>(),
+        CellType::Histogram => size_of::<Slot<HistogramCell>>(),
+    }
+}
+
+fn read_cell(pool: &PoolInfo, slot: &[u8], extra: &[u8]) -> Option<Cell> {
+    let at = std::mem::offset_of!(Slot<U64Counter>, cell);
+    let words = |n: usize| -> Vec<u64> { (0..n).map(|k| word(slot, at + 8 * k)).collect() };
+    Some(match pool.cell {
+        CellType::U64Counter => Cell::Number(Number::UInt(words(1)[0])),
+        CellType::F64Counter => Cell::Number(Number::Float(F64Counter::from_words(&words(2)))),
+        CellType::I64Gauge => Cell::Number(Number::Int(words(1)[0] as i64)),
+        CellType::F64Gauge => Cell::Number(Number::Float(f64::from_bits(words(1)[0]))),
+        CellType::Histogram => {
+            let sum_at =
+                std::mem::offset_of!(Slot<HistogramCell>, cell) + HistogramCell::SUM_OFFSET;
+            let counts = (0..pool.extra_words).map(|k| word(extra, 8 * k)).collect();
+            Cell::Histogram {
+                bounds: pool.bounds.clone(),
+                counts,
+                sum: f64::from_bits(word(slot, sum_at)),
+            }
+        }
+    })
+}
