@@ -3,6 +3,7 @@
 use std::fmt::Display;
 use std::sync::Arc;
 
+use dynamo_exporter::multiprocess::GaugeMode;
 use dynamo_exporter::{ExporterError, Opts, Registered, Registry, TextEncoder};
 
 use crate::MetricsError;
@@ -41,6 +42,8 @@ pub struct Metrics {
     place: Place,
     /// Where the creators register: the runtime's registry, or a scratch one for a dry run.
     registry: Arc<Registry>,
+    /// How the gauges it creates merge across the processes of a multiprocess directory.
+    gauge_mode: GaugeMode,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -96,9 +99,36 @@ macro_rules! creators {
 }
 
 impl Metrics {
+    /// The same creators, whose gauges merge across the processes of a multiprocess
+    /// directory by `mode` (the default is [`GaugeMode::LiveSum`]: the sum over the processes
+    /// that run). Other kinds ignore it: counters and histograms are always summed.
+    ///
+    /// ```
+    /// use dynamo_runtime::{DistributedRuntime, GaugeMode};
+    ///
+    /// let drt = DistributedRuntime::builder().build().unwrap();
+    /// let metrics = drt.namespace("ns").unwrap().metrics();
+    /// let loaded = metrics
+    ///     .with_multiprocess_mode(GaugeMode::Max)
+    ///     .create_gauge("model_loaded", "Whether the model is loaded", &[])
+    ///     .unwrap();
+    /// loaded.set(1.0);
+    /// ```
+    pub fn with_multiprocess_mode(&self, mode: GaugeMode) -> Self {
+        Self {
+            place: self.place.clone(),
+            registry: Arc::clone(&self.registry),
+            gauge_mode: mode,
+        }
+    }
+
     pub(crate) fn new(place: Place) -> Self {
         let registry = Arc::clone(&place.runtime.registry);
-        Self { place, registry }
+        Self {
+            place,
+            registry,
+            gauge_mode: GaugeMode::default(),
+        }
     }
 
     /// The same creators over an empty registry of their own: what they refuse there is
@@ -107,6 +137,7 @@ impl Metrics {
         Self {
             place: self.place.clone(),
             registry: Arc::new(Registry::new()),
+            gauge_mode: self.gauge_mode,
         }
     }
 
@@ -270,7 +301,9 @@ impl Metrics {
         let mut labels: Vec<(&str, &str)> =
             hierarchy.iter().map(|(k, v)| (*k, v.as_str())).collect();
         labels.extend_from_slice(const_labels);
-        let opts = Opts::new(&full_name, help).with_const_labels(&labels);
+        let opts = Opts::new(&full_name, help)
+            .with_const_labels(&labels)
+            .with_multiprocess_mode(self.gauge_mode);
         Ok(register(&self.registry, &opts)?)
     }
 }

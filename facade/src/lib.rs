@@ -137,6 +137,7 @@ pub use callbacks::CallbackHandle;
 /// generate theirs the same way.
 #[doc(hidden)]
 pub use dynamo_exporter::metric_kinds;
+pub use dynamo_exporter::multiprocess::GaugeMode;
 #[cfg(feature = "otlp")]
 pub use dynamo_exporter::otlp::{Compression, OtlpConfig, Protocol, Temporality};
 pub use dynamo_exporter::{

@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 use std::time::{Duration, Instant};
 
+use dynamo_exporter::multiprocess::{self, GaugeMode};
 #[cfg(feature = "otlp")]
 use dynamo_exporter::otlp::OtlpConfig;
 use dynamo_exporter::{Registry, RegistryRecorder, SettingSource};
@@ -44,6 +45,7 @@ pub struct RuntimeBuilder {
     const_labels: Option<Vec<(String, String)>>,
     process_metrics: Option<bool>,
     max_callback_text_bytes: Option<usize>,
+    multiprocess_dir: Option<std::path::PathBuf>,
     #[cfg(feature = "otlp")]
     otlp: Option<OtlpConfig>,
 }
@@ -70,6 +72,7 @@ impl Default for RuntimeBuilder {
             const_labels: None,
             process_metrics: None,
             max_callback_text_bytes: None,
+            multiprocess_dir: None,
             #[cfg(feature = "otlp")]
             otlp: None,
         }
@@ -200,6 +203,16 @@ impl RuntimeBuilder {
             max_callback_text_bytes: Some(bytes),
             ..self
         }
+    }
+
+    /// Puts the process in multiprocess mode: every process of the worker that sets the same
+    /// directory (here or with `DYN_METRICS_MULTIPROC_DIR`) keeps its metrics in files of it,
+    /// and the one process that serves the status server shows them all on one page
+    /// (counters and histograms summed, gauges by their multiprocess mode). Set it before the
+    /// process creates its first metric. See the guide's section on multi-process workers.
+    pub fn multiprocess_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.multiprocess_dir = Some(dir.into());
+        self
     }
 
     /// Reads every `DYN_*` setting (server and metrics) from the process environment when
@@ -388,6 +401,7 @@ impl RuntimeBuilder {
     /// [`MetricsError::ServerStart`] when the server cannot listen (a port in use),
     /// [`MetricsError::ExportStart`] when OTLP export cannot start.
     pub fn build(self) -> Result<DistributedRuntime, MetricsError> {
+        let multiprocess = self.multiprocess_directory()?;
         #[cfg(feature = "otlp")]
         let otlp = crate::otlp::settings(self.otlp, self.server.lookup.as_deref())?;
         #[cfg(not(feature = "otlp"))]
@@ -445,6 +459,9 @@ impl RuntimeBuilder {
             .checked_sub(clock())
             .unwrap_or_else(SystemTime::now);
         let registry = Arc::new(Registry::new());
+        if multiprocess.is_some() {
+            registry.join_multiprocess()?;
+        }
         registry.set_default_max_series(metrics_config.max_series());
         registry.set_idle_timeout(metrics_config.idle_timeout());
         let const_labels: Vec<(&str, &str)> = metrics_config
@@ -456,10 +473,13 @@ impl RuntimeBuilder {
         let registry_clock = Arc::clone(&clock);
         registry.set_clock(Box::new(move || registry_clock()));
         let uptime_opts_name = full_metric_name(distributed_runtime::UPTIME_SECONDS)?;
-        let uptime = registry.gauge(&dynamo_exporter::Opts::new(
-            &uptime_opts_name,
-            distributed_runtime::UPTIME_SECONDS_HELP,
-        ))?;
+        let uptime = registry.gauge(
+            &dynamo_exporter::Opts::new(
+                &uptime_opts_name,
+                distributed_runtime::UPTIME_SECONDS_HELP,
+            )
+            .with_multiprocess_mode(GaugeMode::LiveMax),
+        )?;
         let rejections = registry.int_counter(&dynamo_exporter::Opts::new(
             self_metrics::MACRO_REJECTIONS_TOTAL,
             self_metrics::MACRO_REJECTIONS_TOTAL_HELP,
@@ -527,7 +547,19 @@ impl RuntimeBuilder {
             let exporter = crate::otlp::start(config, &inner, started)?;
             *inner.otlp.lock() = Some(exporter);
         }
-        system_server::start(&server, &inner)?;
+        // In multiprocess mode one process of the worker serves the page: the first to claim
+        // the directory. The others (children, forked or spawned, with the same environment)
+        // leave the port alone.
+        let serves = multiprocess
+            .as_deref()
+            .is_none_or(multiprocess::claim_server);
+        if serves {
+            system_server::start(&server, &inner)?;
+        } else {
+            tracing::info!(
+                "another process of this multiprocess directory serves the page: no status server here"
+            );
+        }
         crate::global_recorder::register_runtime(&inner, self.global_recorder);
         let root = Arc::clone(&inner.root);
         Ok(DistributedRuntime {
@@ -536,5 +568,28 @@ impl RuntimeBuilder {
                 path: root,
             },
         })
+    }
+
+    /// The multiprocess directory given in code or in `DYN_METRICS_MULTIPROC_DIR`, with the
+    /// process put in multiprocess mode when there is one.
+    fn multiprocess_directory(&self) -> Result<Option<std::path::PathBuf>, MetricsError> {
+        let (dir, source) = match (&self.multiprocess_dir, &self.server.lookup) {
+            (Some(dir), _) => (
+                dir.clone(),
+                SettingSource::code("RuntimeBuilder::multiprocess_dir", dir),
+            ),
+            (None, Some(lookup)) => {
+                match lookup(multiprocess::DIRECTORY_VARIABLE)?.filter(|d| !d.is_empty()) {
+                    Some(dir) => (
+                        dir.clone().into(),
+                        SettingSource::env(multiprocess::DIRECTORY_VARIABLE, &dir),
+                    ),
+                    None => return Ok(None),
+                }
+            }
+            (None, None) => return Ok(None),
+        };
+        multiprocess::set_directory(&dir).map_err(|e| source.invalid(e.to_string()))?;
+        Ok(Some(dir))
     }
 }
