@@ -12,6 +12,7 @@ use rcgen::{
     KeyPair, KeyUsagePurpose,
 };
 
+use crate::common;
 use crate::common::otlp::{self, Receiver, ServerTls};
 use crate::faults::{eventually, sample};
 use dynamo_runtime::{DistributedRuntime, MetricsError, OtlpConfig};
@@ -175,6 +176,7 @@ fn assert_fails(received: impl Fn() -> Vec<otlp::Received>, runtime: Distributed
 
 #[test]
 fn otlp_http_over_tls_arrives_when_the_ca_is_trusted_and_fails_when_not() {
+    let _beside = common::beside_others();
     let pki = Pki::new();
     let receiver = Receiver::accepting_tls(&pki.server(false));
     assert!(receiver.endpoint().starts_with("https://localhost:"));
@@ -197,6 +199,7 @@ fn otlp_http_over_tls_arrives_when_the_ca_is_trusted_and_fails_when_not() {
 
 #[test]
 fn otlp_http_presents_the_client_certificate_a_receiver_asks_for() {
+    let _beside = common::beside_others();
     let pki = Pki::new();
     let ca = ("OTEL_EXPORTER_OTLP_CERTIFICATE", pki.path("ca.pem"));
     let receiver = Receiver::accepting_tls(&pki.server(true));
@@ -227,6 +230,7 @@ mod grpc {
 
     #[test]
     fn otlp_grpc_over_tls_arrives_when_the_ca_is_trusted_and_fails_when_not() {
+        let _beside = common::beside_others();
         let pki = Pki::new();
         let receiver = GrpcReceiver::accepting_tls(&pki.server(false));
         assert!(receiver.endpoint().starts_with("https://localhost:"));
@@ -245,6 +249,7 @@ mod grpc {
 
     #[test]
     fn otlp_grpc_presents_the_client_certificate_a_receiver_asks_for() {
+        let _beside = common::beside_others();
         let pki = Pki::new();
         let receiver = GrpcReceiver::accepting_tls(&pki.server(true));
         // Given in code, the same files.
@@ -283,6 +288,7 @@ fn error_with(extra: &[(&'static str, String)]) -> String {
 
 #[test]
 fn files_that_cannot_be_used_are_errors_naming_the_variable_and_the_path() {
+    let _beside = common::beside_others();
     let pki = Pki::new();
     // The variables, then the variable and the path the error names, and its reason.
     type Case = (
@@ -388,6 +394,7 @@ fn error_of(config: OtlpConfig) -> String {
 
 #[test]
 fn files_given_in_code_are_read_at_once_and_refused_when_the_runtime_is_built() {
+    let _beside = common::beside_others();
     let pki = Pki::new();
     let missing = pki.path("missing.pem");
     let config = OtlpConfig::new()
