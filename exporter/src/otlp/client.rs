@@ -2,7 +2,6 @@
 //! rustls; over OTLP/gRPC, the client of `super::grpc`. A timeout, and what the answer means
 //! for the request (done, try again, give up).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -83,10 +82,11 @@ pub(crate) struct HttpClient {
 }
 
 impl HttpClient {
-    /// A client for `config`'s endpoint. HTTPS checks servers against the system's roots;
-    /// without any, HTTPS requests fail and are counted, plain HTTP still works.
+    /// A client for `config`'s endpoint. HTTPS checks servers against the system's roots and
+    /// the certificates given to trust, and presents the client certificate when one is
+    /// given; without any root, HTTPS requests fail and are counted, plain HTTP still works.
     pub(crate) fn new(config: &Resolved) -> Self {
-        let tls = tls_config();
+        let tls = super::tls::client_config(&config.tls);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -160,27 +160,6 @@ impl HttpClient {
             .map(|collected| collected.to_bytes())
             .unwrap_or_default();
         classify(status, retry_after, &body)
-    }
-}
-
-/// TLS with the `ring` provider and the system's root certificates (none when the system
-/// has none: HTTPS then fails, and is counted, while plain HTTP works).
-fn tls_config() -> rustls::ClientConfig {
-    use hyper_rustls::ConfigBuilderExt;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let Ok(builder) =
-        rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()
-    else {
-        unreachable!("the ring provider supports the default TLS versions")
-    };
-    match builder.clone().with_native_roots() {
-        Ok(builder) => builder.with_no_client_auth(),
-        Err(error) => {
-            tracing::warn!(%error, "no system root certificates: OTLP export over https will fail");
-            builder
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth()
-        }
     }
 }
 

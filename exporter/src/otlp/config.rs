@@ -1,11 +1,13 @@
 //! OTLP export settings: the standard `OTEL_*` variables, or values given in code.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Uri};
 
 use super::resource;
+use super::tls::{self, PemFile, TlsFiles};
 use crate::settings::SettingError;
 use crate::settings::SettingSource;
 use crate::settings::{format_duration, parse_duration};
@@ -38,6 +40,23 @@ pub const METRICS_TIMEOUT_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
 pub const COMPRESSION_VAR: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
 /// `OTEL_EXPORTER_OTLP_METRICS_COMPRESSION`: overrides [`COMPRESSION_VAR`] for metrics.
 pub const METRICS_COMPRESSION_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION";
+/// `OTEL_EXPORTER_OTLP_CERTIFICATE`: path of a PEM file of CA certificates trusted for the
+/// collector's certificate over `https`, beside the system's roots. Read once, when the
+/// settings are read.
+pub const CERTIFICATE_VAR: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+/// `OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE`: overrides [`CERTIFICATE_VAR`] for metrics.
+pub const METRICS_CERTIFICATE_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE";
+/// `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`: path of a PEM file of the client's certificate
+/// (and the chain to its CA) for mutual TLS; needs [`CLIENT_KEY_VAR`].
+pub const CLIENT_CERTIFICATE_VAR: &str = "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE";
+/// `OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE`: overrides [`CLIENT_CERTIFICATE_VAR`] for
+/// metrics.
+pub const METRICS_CLIENT_CERTIFICATE_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE";
+/// `OTEL_EXPORTER_OTLP_CLIENT_KEY`: path of a PEM file of the client certificate's private
+/// key (PKCS#8, PKCS#1 or SEC1) for mutual TLS; needs [`CLIENT_CERTIFICATE_VAR`].
+pub const CLIENT_KEY_VAR: &str = "OTEL_EXPORTER_OTLP_CLIENT_KEY";
+/// `OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY`: overrides [`CLIENT_KEY_VAR`] for metrics.
+pub const METRICS_CLIENT_KEY_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY";
 /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`: `cumulative` (default), `delta` or
 /// `lowmemory`.
 pub const TEMPORALITY_VAR: &str = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
@@ -268,7 +287,14 @@ pub struct OtlpConfig {
     service_name: Option<String>,
     resource_attributes: Vec<(String, String)>,
     max_queued_requests: usize,
+    /// The trusted certificates' file as given, and what reading it gave.
+    certificate: Option<(PathBuf, Result<PemFile, SettingError>)>,
+    /// The client certificate's and key's files as given, and what reading them gave.
+    client_certificate: Option<(PathBuf, PathBuf, Result<ClientPair, SettingError>)>,
 }
+
+/// A client certificate chain and its private key, read.
+type ClientPair = (PemFile, PemFile);
 
 impl Default for OtlpConfig {
     fn default() -> Self {
@@ -296,6 +322,8 @@ impl OtlpConfig {
             service_name: None,
             resource_attributes: Vec::new(),
             max_queued_requests: DEFAULT_MAX_QUEUED_REQUESTS,
+            certificate: None,
+            client_certificate: None,
         }
     }
 
@@ -320,7 +348,10 @@ impl OtlpConfig {
     /// resource attribute list that is not `key=value,...`, a header that frames or
     /// describes the request, a timeout or interval that is not a whole number of
     /// milliseconds above zero or is past its maximum, a shutdown timeout that is not a
-    /// duration above zero or is past its maximum, an unknown compression or temporality.
+    /// duration above zero or is past its maximum, an unknown compression or temporality; a
+    /// certificate or key file (named by its path) that cannot be read, is not PEM or holds no
+    /// certificate or no private key; a client key without a client certificate or the
+    /// reverse, or a key that does not go with the certificate.
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, SettingError> {
@@ -411,6 +442,46 @@ impl OtlpConfig {
         }
         if let Some((_, value)) = read(SERVICE_NAME_VAR)? {
             config.service_name = Some(value);
+        }
+        if let Some((var, value)) = either(METRICS_CERTIFICATE_VAR, CERTIFICATE_VAR)? {
+            let file = tls::read_certificates(Path::new(&value))
+                .map_err(|reason| env(var, &value, reason))?;
+            config.certificate = Some((PathBuf::from(value), Ok(file)));
+        }
+        let client_certificate = either(METRICS_CLIENT_CERTIFICATE_VAR, CLIENT_CERTIFICATE_VAR)?;
+        let client_key = either(METRICS_CLIENT_KEY_VAR, CLIENT_KEY_VAR)?;
+        match (client_certificate, client_key) {
+            (None, None) => {}
+            (Some((var, value)), None) => {
+                return Err(env(
+                    var,
+                    &value,
+                    format!(
+                        "a client certificate needs its private key: set {CLIENT_KEY_VAR} (or \
+                         {METRICS_CLIENT_KEY_VAR}) too"
+                    ),
+                ));
+            }
+            (None, Some((var, value))) => {
+                return Err(env(
+                    var,
+                    &value,
+                    format!(
+                        "a client key needs its certificate: set {CLIENT_CERTIFICATE_VAR} (or \
+                         {METRICS_CLIENT_CERTIFICATE_VAR}) too"
+                    ),
+                ));
+            }
+            (Some((cert_var, cert_path)), Some((key_var, key_path))) => {
+                let certificate = tls::read_certificates(Path::new(&cert_path))
+                    .map_err(|reason| env(cert_var, &cert_path, reason))?;
+                let key = tls::read_private_key(Path::new(&key_path))
+                    .map_err(|reason| env(key_var, &key_path, reason))?;
+                tls::check_client_pair(&certificate, &key)
+                    .map_err(|reason| env(key_var, &key_path, reason))?;
+                config.client_certificate =
+                    Some((cert_path.into(), key_path.into(), Ok((certificate, key))));
+            }
         }
         Ok(Some(config))
     }
@@ -511,6 +582,53 @@ impl OtlpConfig {
         }
     }
 
+    /// Trusts the CA certificates of the PEM file at `path` for the collector's certificate
+    /// over `https`, beside the system's roots. The file is read now, once; a file that
+    /// cannot be read, is not PEM or holds no certificate is an error when the exporter
+    /// starts.
+    pub fn with_certificate(self, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let loaded = tls::read_certificates(&path)
+            .map_err(|reason| code("OtlpConfig::with_certificate", &path, reason));
+        Self {
+            certificate: Some((path, loaded)),
+            ..self
+        }
+    }
+
+    /// Presents the certificate of the PEM file at `certificate` (the client's, then the
+    /// chain to its CA), with the private key of the PEM file at `key`, when the collector
+    /// asks for one (mutual TLS over `https`). The files are read now, once; files that
+    /// cannot be read, are not PEM, hold no certificate or no key, or a key that does not go
+    /// with the certificate are an error when the exporter starts.
+    pub fn with_client_certificate(
+        self,
+        certificate: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Self {
+        let (certificate, key) = (certificate.into(), key.into());
+        let error = |which: &str, reason: String| {
+            code(
+                "OtlpConfig::with_client_certificate",
+                &(&certificate, &key),
+                format!("{which}: {reason}"),
+            )
+        };
+        let loaded = tls::read_certificates(&certificate)
+            .map_err(|reason| error("the certificate file", reason))
+            .and_then(|chain| {
+                let private_key =
+                    tls::read_private_key(&key).map_err(|reason| error("the key file", reason))?;
+                tls::check_client_pair(&chain, &private_key)
+                    .map_err(|reason| error("the key file", reason))?;
+                Ok((chain, private_key))
+            });
+        Self {
+            client_certificate: Some((certificate, key, loaded)),
+            ..self
+        }
+    }
+
     /// How requests travel.
     #[must_use]
     pub fn protocol(&self) -> Protocol {
@@ -591,6 +709,20 @@ impl OtlpConfig {
         self.max_queued_requests
     }
 
+    /// The path of the file of CA certificates trusted beside the system's roots, if any.
+    #[must_use]
+    pub fn certificate(&self) -> Option<&Path> {
+        self.certificate.as_ref().map(|(path, _)| path.as_path())
+    }
+
+    /// The paths of the client certificate's file and its key's file, if any.
+    #[must_use]
+    pub fn client_certificate(&self) -> Option<(&Path, &Path)> {
+        self.client_certificate
+            .as_ref()
+            .map(|(certificate, key, _)| (certificate.as_path(), key.as_path()))
+    }
+
     /// Checks every value and turns them into what the exporter uses.
     ///
     /// # Errors
@@ -598,7 +730,8 @@ impl OtlpConfig {
     /// [`SettingError::InvalidSetting`] naming the `with_*` method: an endpoint that is
     /// not an `http` or `https` URL with a host (and a port from 1 to 65535 when it names
     /// one), a header that HTTP cannot carry or that frames or describes the request, a
-    /// duration of zero or past its maximum, a queue bound of zero.
+    /// duration of zero or past its maximum, a queue bound of zero, a certificate or key file
+    /// that could not be used when it was read.
     pub(crate) fn resolve(&self) -> Result<Resolved, SettingError> {
         let protocol = check_protocol_built(self.protocol)
             .map_err(|reason| code("OtlpConfig::with_protocol", &self.protocol, reason))?;
@@ -642,6 +775,13 @@ impl OtlpConfig {
                 "expected a whole number above zero",
             ));
         }
+        let mut tls = TlsFiles::default();
+        if let Some((_, loaded)) = &self.certificate {
+            tls.trusted = Some(loaded.clone()?);
+        }
+        if let Some((_, _, loaded)) = &self.client_certificate {
+            tls.client = Some(loaded.clone()?);
+        }
         Ok(Resolved {
             protocol,
             endpoint,
@@ -654,6 +794,7 @@ impl OtlpConfig {
             temporality: self.temporality,
             resource: resource::attributes(self.service_name.as_deref(), &self.resource_attributes),
             max_queued_requests: self.max_queued_requests,
+            tls,
         })
     }
 }
@@ -672,6 +813,7 @@ pub(crate) struct Resolved {
     pub(crate) temporality: Temporality,
     pub(crate) resource: Vec<(String, String)>,
     pub(crate) max_queued_requests: usize,
+    pub(crate) tls: TlsFiles,
 }
 
 fn env(var: &'static str, value: &str, reason: impl Into<String>) -> SettingError {

@@ -18,7 +18,7 @@ use prost::Message;
 use tonic::client::Grpc;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataMap;
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Status};
 
 use super::client::{Outcome, error_chain};
@@ -110,8 +110,16 @@ fn channel(config: &Resolved) -> Result<Channel, String> {
         .user_agent(concat!("dynamo-metrics/", env!("CARGO_PKG_VERSION")))
         .map_err(|error| format!("cannot set the user agent: {error}"))?;
     let endpoint = if config.endpoint.scheme_str() == Some("https") {
+        // The system's roots, and beside them the certificates given to trust.
+        let mut tls = ClientTlsConfig::new().with_native_roots();
+        if let Some(trusted) = &config.tls.trusted {
+            tls = tls.ca_certificate(Certificate::from_pem(trusted.pem()));
+        }
+        if let Some((certificate, key)) = &config.tls.client {
+            tls = tls.identity(Identity::from_pem(certificate.pem(), key.pem()));
+        }
         endpoint
-            .tls_config(ClientTlsConfig::new().with_native_roots())
+            .tls_config(tls)
             .map_err(|error| format!("cannot set up TLS: {}", error_chain(&error)))?
     } else {
         endpoint

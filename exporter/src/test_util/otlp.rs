@@ -1,5 +1,6 @@
 //! Test OTLP receivers on a free loopback port, over HTTP ([`Receiver`]) and, with the
-//! `otlp-grpc` feature, over gRPC ([`GrpcReceiver`], a tonic server), decoding requests with
+//! `otlp-grpc` feature, over gRPC ([`GrpcReceiver`], a tonic server), in the clear or over
+//! TLS with a certificate the test gives ([`ServerTls`]), decoding requests with
 //! `opentelemetry-proto`'s own types, and a common form of metrics to compare an export
 //! with the scrape page (feature `otlp`). The protobuf types tests look into are re-exported
 //! here, so test crates need no dependency of their own on them.
@@ -21,6 +22,58 @@ use prost::Message;
 
 /// The protobuf types a test reads an export's metrics with.
 pub use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, metric::Data};
+
+/// A TLS receiver's certificate chain and private key (PEM), and the CA (PEM) whose client
+/// certificates it requires, if it requires one.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// The server's certificate, then the chain to its CA.
+    pub certificate_pem: String,
+    /// The server certificate's private key.
+    pub key_pem: String,
+    /// When given, connections without a client certificate issued by this CA are refused.
+    pub client_ca_pem: Option<String>,
+}
+
+impl ServerTls {
+    /// A `rustls` server configuration serving the certificate, with `alpn` offered.
+    fn rustls_config(&self, alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .expect("the default TLS versions");
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(self.certificate_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .expect("PEM certificates");
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).expect("a PEM key");
+        let builder = match &self.client_ca_pem {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for certificate in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+                    roots
+                        .add(certificate.expect("a PEM certificate"))
+                        .expect("a CA certificate");
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .expect("a client verifier");
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let mut config = builder
+            .with_single_cert(chain, key)
+            .expect("the certificate and its key");
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Arc::new(config)
+    }
+}
 
 /// How the receiver answers one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +235,7 @@ struct State {
 /// A receiver answering by a script: the request's index (from 0) to the answer.
 pub struct Receiver {
     addr: SocketAddr,
+    tls: bool,
     state: Arc<State>,
     thread: Option<JoinHandle<()>>,
 }
@@ -194,11 +248,28 @@ impl Receiver {
 
     /// A receiver answering request `i` with `answer(i)`.
     pub fn answering(answer: impl FnMut(usize) -> Answer + Send + 'static) -> Self {
+        Self::start(None, Box::new(answer))
+    }
+
+    /// A receiver over TLS (HTTP/1.1 inside) that accepts every request; its endpoint names
+    /// `localhost`.
+    pub fn accepting_tls(tls: &ServerTls) -> Self {
+        Self::start(
+            Some(tls.rustls_config(&[b"http/1.1"])),
+            Box::new(|_| Answer::Ok),
+        )
+    }
+
+    fn start(
+        tls: Option<Arc<rustls::ServerConfig>>,
+        answer: Box<dyn FnMut(usize) -> Answer + Send>,
+    ) -> Self {
+        let secure = tls.is_some();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State {
             log: Log::default(),
-            answer: Mutex::new(Box::new(answer)),
+            answer: Mutex::new(answer),
             stop: AtomicBool::new(false),
         });
         let shared = Arc::clone(&state);
@@ -208,25 +279,43 @@ impl Receiver {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
                 let state = Arc::clone(&shared);
-                std::thread::spawn(move || serve(stream, &state));
+                match &tls {
+                    None => std::thread::spawn(move || serve(stream, &state)),
+                    Some(config) => {
+                        let Ok(connection) = rustls::ServerConnection::new(Arc::clone(config))
+                        else {
+                            continue;
+                        };
+                        std::thread::spawn(move || {
+                            serve(rustls::StreamOwned::new(connection, stream), &state);
+                        })
+                    }
+                };
             }
         });
         Self {
             addr,
+            tls: secure,
             state,
             thread: Some(thread),
         }
     }
 
-    /// The URL to export to: `http://127.0.0.1:<port>/v1/metrics`.
+    /// The URL to export to: `http://127.0.0.1:<port>/v1/metrics`, or over TLS
+    /// `https://localhost:<port>/v1/metrics`.
     pub fn endpoint(&self) -> String {
-        format!("http://{}/v1/metrics", self.addr)
+        format!("{}/v1/metrics", self.base())
     }
 
     /// The base URL, for `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub fn base(&self) -> String {
-        format!("http://{}", self.addr)
+        if self.tls {
+            format!("https://localhost:{}", self.addr.port())
+        } else {
+            format!("http://{}", self.addr)
+        }
     }
 
     /// Every request so far.
@@ -256,9 +345,7 @@ impl Drop for Receiver {
 }
 
 /// Serves one connection: keep-alive requests with a `Content-Length` body.
-fn serve(stream: TcpStream, state: &State) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut writer = stream.try_clone().expect("clone the stream");
+fn serve(stream: impl Read + Write, state: &State) {
     let mut reader = BufReader::new(stream);
     loop {
         let mut line = String::new();
@@ -314,7 +401,8 @@ fn serve(stream: TcpStream, state: &State) {
                 format!("HTTP/1.1 {status} Answer\r\nContent-Length: 4\r\n{retry}\r\nnope")
             }
         };
-        if writer.write_all(response.as_bytes()).is_err() {
+        let writer = reader.get_mut();
+        if writer.write_all(response.as_bytes()).is_err() || writer.flush().is_err() {
             return;
         }
     }
@@ -339,13 +427,13 @@ mod grpc {
     use prost::Message;
     use tokio::sync::oneshot;
     use tonic::codec::CompressionEncoding;
-    use tonic::transport::Server;
     use tonic::transport::server::TcpIncoming;
+    use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
     /// A gRPC status code, for [`GrpcAnswer::Status`].
     pub use tonic::Code;
 
-    use super::{Log, Received};
+    use super::{Log, Received, ServerTls};
 
     /// The path of the call a [`GrpcReceiver`] serves.
     pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
@@ -432,6 +520,7 @@ mod grpc {
     /// the call's metadata; its body is the request encoded again, uncompressed.
     pub struct GrpcReceiver {
         addr: SocketAddr,
+        tls: bool,
         log: Arc<Log>,
         stop: Option<oneshot::Sender<()>>,
         thread: Option<JoinHandle<()>>,
@@ -445,6 +534,19 @@ mod grpc {
 
         /// A receiver answering call `i` with `answer(i)`.
         pub fn answering(answer: impl FnMut(usize) -> GrpcAnswer + Send + 'static) -> Self {
+            Self::start(None, Box::new(answer))
+        }
+
+        /// A receiver over TLS that accepts every call; its endpoint names `localhost`.
+        pub fn accepting_tls(tls: &ServerTls) -> Self {
+            Self::start(Some(tls.clone()), Box::new(|_| GrpcAnswer::Ok))
+        }
+
+        fn start(
+            tls: Option<ServerTls>,
+            answer: Box<dyn FnMut(usize) -> GrpcAnswer + Send>,
+        ) -> Self {
+            let secure = tls.is_some();
             let listener =
                 std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
             listener.set_nonblocking(true).unwrap();
@@ -452,7 +554,7 @@ mod grpc {
             let log = Arc::new(Log::default());
             let service = Service {
                 log: Arc::clone(&log),
-                answer: Arc::new(Mutex::new(Box::new(answer))),
+                answer: Arc::new(Mutex::new(answer)),
             };
             let (stop, stopped) = oneshot::channel::<()>();
             let thread = std::thread::spawn(move || {
@@ -462,7 +564,16 @@ mod grpc {
                     .expect("a runtime for the receiver");
                 runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                    let server = Server::builder()
+                    let mut builder = Server::builder();
+                    if let Some(tls) = tls {
+                        let mut config = ServerTlsConfig::new()
+                            .identity(Identity::from_pem(tls.certificate_pem, tls.key_pem));
+                        if let Some(ca) = tls.client_ca_pem {
+                            config = config.client_ca_root(Certificate::from_pem(ca));
+                        }
+                        builder = builder.tls_config(config).expect("the server's TLS");
+                    }
+                    let server = builder
                         .add_service(
                             MetricsServiceServer::new(service)
                                 .accept_compressed(CompressionEncoding::Gzip),
@@ -478,15 +589,21 @@ mod grpc {
             });
             Self {
                 addr,
+                tls: secure,
                 log,
                 stop: Some(stop),
                 thread: Some(thread),
             }
         }
 
-        /// The URL to export to: `http://127.0.0.1:<port>`.
+        /// The URL to export to: `http://127.0.0.1:<port>`, or over TLS
+        /// `https://localhost:<port>`.
         pub fn endpoint(&self) -> String {
-            format!("http://{}", self.addr)
+            if self.tls {
+                format!("https://localhost:{}", self.addr.port())
+            } else {
+                format!("http://{}", self.addr)
+            }
         }
 
         /// Every call so far.

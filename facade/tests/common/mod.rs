@@ -11,7 +11,7 @@ pub mod requests;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
 use std::time::Duration;
 
 #[cfg(feature = "otlp")]
@@ -106,6 +106,22 @@ pub fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Opti
 pub fn one_at_a_time() -> MutexGuard<'static, ()> {
     static ALONE: Mutex<()> = Mutex::new(());
     ALONE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The tests of a binary that bound what the whole process uses while others run beside
+/// them: a test taking [`measured_alone`] runs with no test of [`beside_others`] at the same
+/// time, while those run beside each other.
+static MEASURED: RwLock<()> = RwLock::new(());
+
+/// Runs the test with no other test of the binary that takes [`beside_others`].
+pub fn measured_alone() -> RwLockWriteGuard<'static, ()> {
+    MEASURED.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs the test beside the other tests of the binary, but never beside one that takes
+/// [`measured_alone`].
+pub fn beside_others() -> RwLockReadGuard<'static, ()> {
+    MEASURED.read().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What the test process uses now: open descriptors, threads and resident memory. The

@@ -1,6 +1,8 @@
 //! A collector that is down, slow, busy (503 with `Retry-After`) or refusing (400) never
 //! hurts the application: updates and scrapes stay fast, the queue stays within its bound,
-//! and every drop is counted by reason.
+//! every drop is counted by reason, and the process' threads and resident memory stay
+//! bounded while the fault lasts (those tests run alone in the binary: see
+//! [`common::measured_alone`]).
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -72,6 +74,29 @@ fn app_keeps_working(runtime: &DistributedRuntime, counter: &IntCounter, duratio
     assert!(scrapes > 5, "the app kept scraping ({scrapes} scrapes)");
 }
 
+/// What a fault may add to the process while it lasts, past its first attempts: two threads
+/// (a connection's, a resolver's), eight descriptors, 16 MiB resident: a thread or a socket
+/// left behind by each attempt, or each four-megabyte answer kept, goes past them.
+pub(crate) const FAULT_BOUNDS: common::Bounds = common::Bounds {
+    fds: 8,
+    threads: 2,
+    rss_bytes: 16 << 20,
+};
+
+/// Checks that the process grew within [`FAULT_BOUNDS`] since `before`, taken once the
+/// fault's first attempts were made.
+pub(crate) fn assert_fault_bounded(before: common::Usage, what: &str) {
+    before.assert_within(common::usage(), FAULT_BOUNDS, what);
+}
+
+/// Waits until the process has at most one thread more than at `start`: what a test started
+/// has ended.
+pub(crate) fn assert_threads_end(start: common::Usage) {
+    eventually("the test's threads end", || {
+        common::usage().threads <= start.threads + 1
+    });
+}
+
 /// Waits (polling the page, up to 20 s) until `check` holds.
 pub(crate) fn eventually(what: &str, check: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -83,6 +108,8 @@ pub(crate) fn eventually(what: &str, check: impl Fn() -> bool) {
 
 #[test]
 fn a_collector_that_is_down_costs_the_app_nothing() {
+    let _alone = common::measured_alone();
+    let start = common::usage();
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}/v1/metrics", closed.local_addr().unwrap());
     drop(closed);
@@ -95,10 +122,15 @@ fn a_collector_that_is_down_costs_the_app_nothing() {
             .with_export_timeout(Duration::from_millis(300))
             .with_max_queued_requests(QUEUE),
     );
+    eventually("a first failure dropped", || {
+        dropped(&runtime, "retries_exhausted") >= 1.0
+    });
+    let before = common::usage();
     app_keeps_working(&runtime, &counter, Duration::from_millis(800));
     eventually("connection failures dropped", || {
-        dropped(&runtime, "retries_exhausted") >= 2.0
+        dropped(&runtime, "retries_exhausted") >= 3.0
     });
+    assert_fault_bounded(before, "a collector down");
     assert_eq!(
         sample(&runtime, "dynamo_metrics_otlp_exported_total", &[]),
         0.0
@@ -110,10 +142,13 @@ fn a_collector_that_is_down_costs_the_app_nothing() {
         "shutdown took {:?}",
         started.elapsed()
     );
+    assert_threads_end(start);
 }
 
 #[test]
 fn a_slow_collector_fills_the_queue_and_the_oldest_requests_are_dropped() {
+    let _alone = common::measured_alone();
+    let start = common::usage();
     let receiver = Receiver::answering(|_| Answer::Slow(Duration::from_millis(1500)));
     let (runtime, counter) = runtime(
         OtlpConfig::new()
@@ -124,6 +159,8 @@ fn a_slow_collector_fills_the_queue_and_the_oldest_requests_are_dropped() {
             .with_export_timeout(Duration::from_millis(500))
             .with_max_queued_requests(QUEUE),
     );
+    receiver.wait_for("a first request", |_| true);
+    let before = common::usage();
     app_keeps_working(&runtime, &counter, Duration::from_millis(800));
     eventually("timeouts dropped", || {
         dropped(&runtime, "retries_exhausted") >= 1.0
@@ -131,15 +168,25 @@ fn a_slow_collector_fills_the_queue_and_the_oldest_requests_are_dropped() {
     eventually("queue overflow dropped", || {
         dropped(&runtime, "queue_full") >= 1.0
     });
+    // The receiver's connection threads sleep through answers no one waits for: each
+    // timed-out request leaves one for up to 1.5 s, four at most at 200 ms apart.
+    let bounds = common::Bounds {
+        threads: FAULT_BOUNDS.threads + 8,
+        ..FAULT_BOUNDS
+    };
+    before.assert_within(common::usage(), bounds, "a slow collector");
     assert_eq!(
         sample(&runtime, "dynamo_metrics_otlp_exported_total", &[]),
         0.0
     );
     runtime.shutdown();
+    drop(receiver);
+    assert_threads_end(start);
 }
 
 #[test]
 fn a_busy_collector_is_retried_after_its_retry_after() {
+    let _beside = common::beside_others();
     let receiver = Receiver::answering(|i| {
         if i == 0 {
             Answer::Status(503, Some(1))
@@ -175,6 +222,7 @@ fn a_busy_collector_is_retried_after_its_retry_after() {
 
 #[test]
 fn a_refused_request_is_dropped_without_retries() {
+    let _beside = common::beside_others();
     let receiver = Receiver::answering(|_| Answer::Status(400, None));
     let (runtime, counter) = runtime(
         OtlpConfig::new()

@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use crate::common;
 use crate::common::otlp::{self, Code, EXPORT_PATH, GrpcAnswer, GrpcReceiver};
-use crate::faults::{eventually, runtime, sample};
+use crate::faults::{assert_fault_bounded, assert_threads_end, eventually, runtime, sample};
 use dynamo_runtime::{
     DistributedRuntime, EngineFilter, EngineSource, IntCounter, MetricsError, OtlpConfig,
 };
@@ -28,6 +29,7 @@ fn page_families(page: &str) -> BTreeSet<String> {
 
 #[test]
 fn dynamos_variables_alone_export_every_family_of_the_page_over_grpc() {
+    let _beside = common::beside_others();
     let receiver = GrpcReceiver::accepting();
     let started = Instant::now();
     let runtime = with_env(vec![
@@ -99,6 +101,7 @@ fn dynamos_variables_alone_export_every_family_of_the_page_over_grpc() {
 
 #[test]
 fn the_general_endpoint_is_used_as_it_is_and_headers_travel_as_metadata() {
+    let _beside = common::beside_others();
     let receiver = GrpcReceiver::accepting();
     let runtime = with_env(vec![
         ("OTEL_METRICS_EXPORTER", "otlp".into()),
@@ -151,6 +154,8 @@ fn app_keeps_working(runtime: &DistributedRuntime, counter: &IntCounter, duratio
 
 #[test]
 fn a_receiver_that_is_down_costs_the_app_nothing() {
+    let _alone = common::measured_alone();
+    let start = common::usage();
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
@@ -161,21 +166,31 @@ fn a_receiver_that_is_down_costs_the_app_nothing() {
             .with_export_timeout(Duration::from_millis(300))
             .with_max_queued_requests(2),
     );
-    app_keeps_working(&runtime, &counter, Duration::from_secs(1));
-    eventually("retries run out", || {
+    let exhausted = |runtime: &DistributedRuntime| {
         sample(
-            &runtime,
+            runtime,
             "dynamo_metrics_otlp_dropped_total",
             &[("reason", "retries_exhausted")],
-        ) >= 1.0
+        )
+    };
+    eventually("a first export runs out of retries", || {
+        exhausted(&runtime) >= 1.0
     });
+    let before = common::usage();
+    app_keeps_working(&runtime, &counter, Duration::from_secs(1));
+    eventually("more exports run out of retries", || {
+        exhausted(&runtime) >= 3.0
+    });
+    assert_fault_bounded(before, "a receiver down");
     let started = Instant::now();
     runtime.shutdown();
     assert!(started.elapsed() < Duration::from_secs(6));
+    assert_threads_end(start);
 }
 
 #[test]
 fn unavailable_is_retried_after_the_servers_retry_delay() {
+    let _beside = common::beside_others();
     let delay = Duration::from_millis(700);
     let receiver = GrpcReceiver::answering(move |i| {
         if i == 0 {
@@ -210,6 +225,7 @@ fn unavailable_is_retried_after_the_servers_retry_delay() {
 
 #[test]
 fn resource_exhausted_without_a_delay_is_dropped_at_once() {
+    let _beside = common::beside_others();
     let receiver = GrpcReceiver::answering(|_| GrpcAnswer::Status(Code::ResourceExhausted, None));
     let (runtime, _counter) = runtime(
         OtlpConfig::new()
@@ -228,6 +244,8 @@ fn resource_exhausted_without_a_delay_is_dropped_at_once() {
 
 #[test]
 fn shutdown_is_bounded_by_its_timeout_when_the_receiver_never_answers() {
+    let _alone = common::measured_alone();
+    let start = common::usage();
     let receiver = GrpcReceiver::answering(|_| GrpcAnswer::Never);
     let (runtime, counter) = runtime(
         OtlpConfig::new()
@@ -239,7 +257,18 @@ fn shutdown_is_bounded_by_its_timeout_when_the_receiver_never_answers() {
             .with_max_queued_requests(2),
     );
     receiver.wait_for("any", |_| true);
+    let before = common::usage();
     app_keeps_working(&runtime, &counter, Duration::from_millis(500));
+    // Collections every 100 ms pile up behind the call that never ends: the queue's bound
+    // drops them, and nothing else grows.
+    eventually("collections dropped from the full queue", || {
+        sample(
+            &runtime,
+            "dynamo_metrics_otlp_dropped_total",
+            &[("reason", "queue_full")],
+        ) >= 3.0
+    });
+    assert_fault_bounded(before, "a receiver that never answers");
     let started = Instant::now();
     runtime.shutdown();
     let took = started.elapsed();
@@ -247,10 +276,13 @@ fn shutdown_is_bounded_by_its_timeout_when_the_receiver_never_answers() {
         took < Duration::from_millis(1500),
         "shutdown took {took:?} with a 500 ms timeout"
     );
+    drop(receiver);
+    assert_threads_end(start);
 }
 
 #[test]
 fn a_partial_success_counts_as_exported() {
+    let _beside = common::beside_others();
     let receiver = GrpcReceiver::answering(|_| GrpcAnswer::Partial(2, "two bad points".into()));
     let (runtime, _counter) = runtime(
         OtlpConfig::new()
@@ -271,6 +303,8 @@ fn a_partial_success_counts_as_exported() {
 
 #[test]
 fn a_four_megabyte_response_costs_the_app_nothing_and_ends_within_bounds() {
+    let _alone = common::measured_alone();
+    let start = common::usage();
     // A partial success whose message alone is 4 MiB: past what a gRPC client decodes by
     // default, so the answer cannot be read.
     let message = "x".repeat(4 << 20);
@@ -284,7 +318,13 @@ fn a_four_megabyte_response_costs_the_app_nothing_and_ends_within_bounds() {
             .with_max_queued_requests(2),
     );
     receiver.wait_for_count(3);
+    let before = common::usage();
     app_keeps_working(&runtime, &counter, Duration::from_secs(1));
+    let calls = receiver.received().len();
+    eventually("more four-megabyte answers", || {
+        receiver.received().len() >= calls + 10
+    });
+    assert_fault_bounded(before, "four-megabyte answers");
     // An answer that cannot be read is a failed attempt: retried, then dropped, never counted
     // as exported.
     eventually("retries run out", || {
@@ -302,4 +342,6 @@ fn a_four_megabyte_response_costs_the_app_nothing_and_ends_within_bounds() {
     runtime.shutdown();
     let took = started.elapsed();
     assert!(took < Duration::from_millis(1500), "shutdown took {took:?}");
+    drop(receiver);
+    assert_threads_end(start);
 }

@@ -11,3 +11,4 @@ mod matches_scrape;
 mod settings;
 mod shutdown;
 mod temporality;
+mod tls;

@@ -13,6 +13,7 @@ use dynamo_runtime::{DistributedRuntime, OtlpConfig, Protocol};
 
 #[test]
 fn an_export_equals_the_scrape_page_of_the_same_moment() {
+    let _beside = common::beside_others();
     let receiver = Receiver::accepting();
     let runtime = DistributedRuntime::builder()
         .uptime_clock(|| common::UPTIME)

@@ -16,6 +16,7 @@ fn with_env(vars: Vec<(&'static str, String)>) -> Result<DistributedRuntime, Met
 
 #[test]
 fn endpoint_headers_compression_and_resource_come_from_the_variables() {
+    let _beside = common::beside_others();
     let receiver = Receiver::accepting();
     let runtime = with_env(vec![
         ("OTEL_METRICS_EXPORTER", "otlp".into()),
@@ -69,6 +70,7 @@ fn endpoint_headers_compression_and_resource_come_from_the_variables() {
 
 #[test]
 fn the_service_name_defaults_to_unknown_service_and_the_executable() {
+    let _beside = common::beside_others();
     let receiver = Receiver::accepting();
     let runtime = with_env(vec![
         ("OTEL_METRICS_EXPORTER", "otlp".into()),
@@ -92,6 +94,7 @@ fn the_service_name_defaults_to_unknown_service_and_the_executable() {
 
 #[test]
 fn bad_variables_are_errors_naming_them() {
+    let _beside = common::beside_others();
     let cases = [
         (
             "OTEL_EXPORTER_OTLP_PROTOCOL",
@@ -139,6 +142,7 @@ fn bad_variables_are_errors_naming_them() {
 
 #[test]
 fn settings_given_in_code_are_checked_and_named() {
+    let _beside = common::beside_others();
     let error = DistributedRuntime::builder()
         .global_recorder(false)
         .otlp(OtlpConfig::new().with_endpoint("collector:4318"))
@@ -156,6 +160,7 @@ fn settings_given_in_code_are_checked_and_named() {
 
 #[test]
 fn without_the_exporter_variable_nothing_is_exported_or_registered() {
+    let _beside = common::beside_others();
     let runtime = with_env(vec![(
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "http://127.0.0.1:1".into(),

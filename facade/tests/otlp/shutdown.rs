@@ -6,6 +6,7 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::common;
 use crate::common::otlp::{Answer, Receiver, number_in};
 use dynamo_runtime::{DistributedRuntime, OtlpConfig, Protocol};
 
@@ -19,6 +20,7 @@ fn runtime(config: OtlpConfig) -> DistributedRuntime {
 
 #[test]
 fn shutdown_exports_the_latest_values_once_more() {
+    let _beside = common::beside_others();
     let receiver = Receiver::accepting();
     let runtime = runtime(
         OtlpConfig::new()
@@ -46,6 +48,7 @@ fn shutdown_exports_the_latest_values_once_more() {
 
 #[test]
 fn shutdown_waits_no_longer_than_the_shutdown_timeout() {
+    let _beside = common::beside_others();
     let receiver = Receiver::answering(|_| Answer::Slow(Duration::from_secs(5)));
     let runtime = runtime(
         OtlpConfig::new()
@@ -87,6 +90,7 @@ fn silent_collector() -> (String, mpsc::Receiver<()>) {
 
 #[test]
 fn shutdown_is_bounded_by_its_own_timeout_when_the_collector_never_answers() {
+    let _beside = common::beside_others();
     let (endpoint, connections) = silent_collector();
     let bound = Duration::from_millis(300);
     let runtime = runtime(
@@ -122,6 +126,7 @@ fn shutdown_is_bounded_by_its_own_timeout_when_the_collector_never_answers() {
 
 #[test]
 fn dropping_the_runtime_stops_export_at_once() {
+    let _beside = common::beside_others();
     let receiver = Receiver::answering(|_| Answer::Slow(Duration::from_secs(5)));
     let runtime = runtime(
         OtlpConfig::new()

@@ -32,6 +32,7 @@ fn nanos(time: SystemTime) -> u64 {
 
 #[test]
 fn cumulative_totals_start_when_the_runtime_started() {
+    let _beside = common::beside_others();
     let before = nanos(SystemTime::now() - common::UPTIME);
     let receiver = Receiver::accepting();
     let runtime = runtime(&receiver, Temporality::Cumulative);
@@ -71,6 +72,7 @@ fn cumulative_totals_start_when_the_runtime_started() {
 
 #[test]
 fn delta_reports_changes_that_add_up_to_the_total() {
+    let _beside = common::beside_others();
     let receiver = Receiver::accepting();
     let runtime = runtime(&receiver, Temporality::Delta);
     let counter = runtime
@@ -126,6 +128,7 @@ fn delta_reports_changes_that_add_up_to_the_total() {
 
 #[test]
 fn lowmemory_keeps_text_counters_cumulative() {
+    let _beside = common::beside_others();
     let receiver = Receiver::accepting();
     let runtime = runtime(&receiver, Temporality::LowMemory);
     runtime
