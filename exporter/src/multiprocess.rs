@@ -122,7 +122,7 @@ fn merge(dir: &Path) -> BTreeMap<String, Family> {
     let pids = catalog_pids(dir);
     let _section = crate::fork::enter();
     let mut processes = PROCESSES.lock();
-    processes.retain(|pid, _| pids.contains(pid));
+    processes.retain(|pid, _| pids.binary_search(pid).is_ok());
     let mut families: BTreeMap<String, Family> = BTreeMap::new();
     for pid in pids {
         let process = processes.entry(pid).or_default();

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use dynamo_runtime::{Metrics, Registered};
-use pyo3::exceptions::PyTypeError;
+use dynamo_runtime::{GaugeMode, Metrics, Registered};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::callbacks::{self, PyCallbackHandle};
@@ -24,6 +24,20 @@ fn names(label_names: &[String]) -> Vec<&str> {
     label_names.iter().map(String::as_str).collect()
 }
 
+/// The creators of `metrics` with a gauge's multiprocess mode, given by its name: only
+/// gauges take one (counters and histograms are always summed across processes).
+fn with_mode(metrics: &Metrics, kind: &str, mode: Option<&str>) -> PyResult<Metrics> {
+    match mode {
+        None => Ok(metrics.with_multiprocess_mode(GaugeMode::default())),
+        Some(_) if kind != "gauge" => Err(PyValueError::new_err(format!(
+            "multiprocess_mode is for gauges: {kind}s are always summed across processes"
+        ))),
+        Some(name) => GaugeMode::parse(name)
+            .map(|mode| metrics.with_multiprocess_mode(mode))
+            .map_err(|e| PyValueError::new_err(e.to_string())),
+    }
+}
+
 /// The `create_*` methods of every kind of `metric_kinds!`, over the Rust creators of the
 /// same names.
 macro_rules! creators {
@@ -33,7 +47,7 @@ macro_rules! creators {
         impl PyMetrics {$($(
             #[doc = concat!("Creates ", $one, ".")]
             $(#[doc = concat!("`", stringify!($buckets), "=None` means `0.005 ... 10`.")])?
-            #[pyo3(signature = (name, description, labels = None $(, $buckets = None)?))]
+            #[pyo3(signature = (name, description, labels = None $(, $buckets = None)?, multiprocess_mode = None))]
             fn $create(
                 &self,
                 py: Python<'_>,
@@ -41,17 +55,19 @@ macro_rules! creators {
                 description: &str,
                 labels: Option<ConstLabels>,
                 $($buckets: Option<Vec<f64>>,)?
+                multiprocess_mode: Option<&str>,
             ) -> PyResult<<dynamo_runtime::$handle as Wrap>::Class> {
                 let labels = ConstLabels::pairs(&labels);
+                let metrics = with_mode(&self.0, stringify!($module), multiprocess_mode)?;
                 let metric = py
-                    .detach(|| self.0.$create(name, description, &labels $(, $buckets)?))
+                    .detach(|| metrics.$create(name, description, &labels $(, $buckets)?))
                     .map_err(to_py_err)?;
                 Ok(metric.wrap(py))
             }
 
             #[doc = concat!("Creates ", $many, " keyed by the values of `label_names`.")]
             $(#[doc = concat!("`", stringify!($buckets), "=None` means `0.005 ... 10`.")])?
-            #[pyo3(signature = (name, description, label_names, const_labels = None $(, $buckets = None)?))]
+            #[pyo3(signature = (name, description, label_names, const_labels = None $(, $buckets = None)?, multiprocess_mode = None))]
             fn $create_vec(
                 &self,
                 py: Python<'_>,
@@ -60,10 +76,12 @@ macro_rules! creators {
                 label_names: Vec<String>,
                 const_labels: Option<ConstLabels>,
                 $($buckets: Option<Vec<f64>>,)?
+                multiprocess_mode: Option<&str>,
             ) -> PyResult<<dynamo_runtime::$vec as Wrap>::Class> {
                 let (label_names, const_labels) = (names(&label_names), ConstLabels::pairs(&const_labels));
+                let metrics = with_mode(&self.0, stringify!($module), multiprocess_mode)?;
                 let vec = py
-                    .detach(|| self.0.$create_vec(name, description, &label_names, &const_labels $(, $buckets)?))
+                    .detach(|| metrics.$create_vec(name, description, &label_names, &const_labels $(, $buckets)?))
                     .map_err(to_py_err)?;
                 Ok(vec.wrap(py))
             }

@@ -38,7 +38,7 @@ if __name__ == "__main__":
     m = drt.namespace("ns").component("worker").metrics
     done = m.create_intcountervec("jobs_total", "Jobs", ["role"])
     running = m.create_intgauge("running", "Running")
-    done.inc({"role": "parent"}, 5)
+    done.inc_by({"role": "parent"}, 5)
     running.set(1)
     for method in ("fork", "spawn"):
         ctx = multiprocessing.get_context(method)

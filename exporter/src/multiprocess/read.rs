@@ -13,6 +13,8 @@ use crate::storage::catalog::{self, CellType, Fields, GaugeMode};
 use crate::storage::mapped;
 use crate::storage::pool::{CHUNK_BITS, Slot};
 
+const CHUNK_MASK: u32 = (1 << CHUNK_BITS) - 1;
+
 /// What a process's catalog said so far.
 #[derive(Default)]
 pub(super) struct Process {
@@ -227,18 +229,26 @@ impl Process {
                 continue;
             };
             let path = dir.join(mapped::file_name(pid, &format!("{pool_name}_{chunk}")));
-            let Ok(bytes) = std::fs::read(&path) else {
+            let Ok(file) = std::fs::File::open(&path) else {
                 continue;
             };
-            let slots_len = pool.slot_size << CHUNK_BITS;
+            // Only the slots up to the last one in use, and their extra words.
+            let last = series
+                .iter()
+                .map(|(i, _)| (i & CHUNK_MASK) as usize)
+                .max()
+                .unwrap_or(0);
+            let used = last + 1;
+            let slots = read_range(&file, 0, used * pool.slot_size);
+            let extra_start = (pool.slot_size << CHUNK_BITS) as u64;
+            let extra = read_range(&file, extra_start, used * pool.extra_words * 8);
             for (index, info) in series {
-                let i = (index & ((1 << CHUNK_BITS) - 1)) as usize;
-                let slot = bytes.get(i * pool.slot_size..(i + 1) * pool.slot_size);
-                let Some(slot) = slot else { continue };
-                let extra_at = slots_len + i * pool.extra_words * 8;
-                let extra = bytes
-                    .get(extra_at..extra_at + pool.extra_words * 8)
-                    .unwrap_or(&[]);
+                let i = (index & CHUNK_MASK) as usize;
+                let Some(slot) = slots.get(i * pool.slot_size..(i + 1) * pool.slot_size) else {
+                    continue;
+                };
+                let words = pool.extra_words * 8;
+                let extra = extra.get(i * words..(i + 1) * words).unwrap_or(&[]);
                 if let Some(cell) = read_cell(pool, slot, extra) {
                     out.push(Read {
                         owner: info.owner,
@@ -250,6 +260,21 @@ impl Process {
         }
         out
     }
+}
+
+/// Up to `len` bytes of `file` from `offset` (fewer if it is shorter).
+fn read_range(file: &std::fs::File, offset: u64, len: usize) -> Vec<u8> {
+    use std::os::unix::fs::FileExt as _;
+    let mut bytes = vec![0; len];
+    let mut filled = 0;
+    while filled < len {
+        match file.read_at(&mut bytes[filled..], offset + filled as u64) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => filled += n,
+        }
+    }
+    bytes.truncate(filled);
+    bytes
 }
 
 /// The word at byte `at`, as the writer's atomics stored it (native byte order).

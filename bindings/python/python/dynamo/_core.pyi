@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 _ConstLabels = Sequence[tuple[str, str]] | Mapping[str, str]
+_GaugeMode = Literal["all", "liveall", "sum", "livesum", "min", "livemin", "max", "livemax"]
 """Constant labels: a list of ``(name, value)`` pairs (or a dict)."""
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -185,27 +186,45 @@ class Metrics:
     """
 
     def create_counter(
-        self, name: str, description: str, labels: _ConstLabels | None = None
+        self,
+        name: str,
+        description: str,
+        labels: _ConstLabels | None = None,
+        multiprocess_mode: _GaugeMode | None = None,
     ) -> Counter:
         """Creates a float counter."""
     def create_intcounter(
-        self, name: str, description: str, labels: _ConstLabels | None = None
+        self,
+        name: str,
+        description: str,
+        labels: _ConstLabels | None = None,
+        multiprocess_mode: _GaugeMode | None = None,
     ) -> IntCounter:
         """Creates an integer counter."""
     def create_gauge(
-        self, name: str, description: str, labels: _ConstLabels | None = None
+        self,
+        name: str,
+        description: str,
+        labels: _ConstLabels | None = None,
+        multiprocess_mode: _GaugeMode | None = None,
     ) -> Gauge:
-        """Creates a float gauge."""
+        """Creates a float gauge; ``multiprocess_mode`` (default ``"livesum"``) says how the
+        gauge merges across the processes of a multiprocess directory (gauges only)."""
     def create_intgauge(
-        self, name: str, description: str, labels: _ConstLabels | None = None
+        self,
+        name: str,
+        description: str,
+        labels: _ConstLabels | None = None,
+        multiprocess_mode: _GaugeMode | None = None,
     ) -> IntGauge:
-        """Creates an integer gauge."""
+        """Creates an integer gauge; ``multiprocess_mode`` as for :meth:`create_gauge`."""
     def create_histogram(
         self,
         name: str,
         description: str,
         labels: _ConstLabels | None = None,
         buckets: Sequence[float] | None = None,
+        multiprocess_mode: _GaugeMode | None = None,
     ) -> Histogram:
         """Creates a histogram; ``buckets=None`` means ``0.005 ... 10``."""
     def create_countervec(
@@ -214,6 +233,7 @@ class Metrics:
         description: str,
         label_names: Sequence[str],
         const_labels: _ConstLabels | None = None,
+        multiprocess_mode: _GaugeMode | None = None,
     ) -> CounterVec:
         """Creates float counters keyed by the values of ``label_names``."""
     def create_intcountervec(
@@ -222,6 +242,7 @@ class Metrics:
         description: str,
         label_names: Sequence[str],
         const_labels: _ConstLabels | None = None,
+        multiprocess_mode: _GaugeMode | None = None,
     ) -> IntCounterVec:
         """Creates integer counters keyed by the values of ``label_names``."""
     def create_gaugevec(
@@ -230,16 +251,20 @@ class Metrics:
         description: str,
         label_names: Sequence[str],
         const_labels: _ConstLabels | None = None,
+        multiprocess_mode: _GaugeMode | None = None,
     ) -> GaugeVec:
-        """Creates float gauges keyed by the values of ``label_names``."""
+        """Creates float gauges keyed by the values of ``label_names``; ``multiprocess_mode`` as
+        for :meth:`create_gauge`."""
     def create_intgaugevec(
         self,
         name: str,
         description: str,
         label_names: Sequence[str],
         const_labels: _ConstLabels | None = None,
+        multiprocess_mode: _GaugeMode | None = None,
     ) -> IntGaugeVec:
-        """Creates integer gauges keyed by the values of ``label_names``."""
+        """Creates integer gauges keyed by the values of ``label_names``; ``multiprocess_mode``
+        as for :meth:`create_gauge`."""
     def create_histogramvec(
         self,
         name: str,
@@ -247,6 +272,7 @@ class Metrics:
         label_names: Sequence[str],
         const_labels: _ConstLabels | None = None,
         buckets: Sequence[float] | None = None,
+        multiprocess_mode: _GaugeMode | None = None,
     ) -> HistogramVec:
         """Creates histograms keyed by the values of ``label_names``."""
     def prometheus_expfmt(self) -> str:
