@@ -68,6 +68,8 @@ macro_rules! creators {
             #[doc = concat!("Creates ", $many, " keyed by the values of `label_names`.")]
             $(#[doc = concat!("`", stringify!($buckets), "=None` means `0.005 ... 10`.")])?
             #[pyo3(signature = (name, description, label_names, const_labels = None $(, $buckets = None)?, multiprocess_mode = None))]
+            // The arguments are the Python method's keywords.
+            #[allow(clippy::too_many_arguments)]
             fn $create_vec(
                 &self,
                 py: Python<'_>,
