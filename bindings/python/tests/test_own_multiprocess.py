@@ -95,4 +95,3 @@ def test_children_fork_spawn_and_killed_on_one_page(tmp_path):
     # The live gauge: the parent's and the killed child's while it ran, then the parent's.
     assert value(before, "dynamo_component_running") == 2
     assert value(after, "dynamo_component_running") == 1
-
