@@ -2,6 +2,8 @@
 //! buckets, sum and count gathered into one series, a summary's quantiles likewise, every
 //! series' labels sorted by name and its family's series in label order.
 
+use std::borrow::Cow;
+
 use super::parse::Family;
 use super::{Encoder, FamilyInfo, HistogramValue, Labels, Number, Series, SummaryValue, Value};
 use crate::kinds::table::MetricKind;
@@ -52,9 +54,9 @@ pub fn encode_parsed(families: &[Family], encoder: &mut dyn Encoder) {
 }
 
 /// One series gathered from the samples of a family.
-struct Gathered {
-    /// Sorted by name; without `le` or `quantile`.
-    labels: Vec<(String, String)>,
+struct Gathered<'a> {
+    /// Sorted by name; without `le` or `quantile`. A sample's own when they already are.
+    labels: Cow<'a, [(String, String)]>,
     timestamp_ms: Option<i64>,
     shape: Shape,
 }
@@ -77,7 +79,7 @@ enum Shape {
     },
 }
 
-impl Gathered {
+impl Gathered<'_> {
     fn as_series(&self) -> Series<'_> {
         let value = match &self.shape {
             Shape::Number(v) => Value::Number(Number::Float(*v)),
@@ -146,33 +148,43 @@ impl Gathered {
 }
 
 /// The series of a family, in label order.
-fn gather(family: &Family) -> Vec<Gathered> {
+fn gather(family: &Family) -> Vec<Gathered<'_>> {
     let special = family.kind.reserved_label();
-    let mut series: Vec<Gathered> = Vec::new();
+    let mut series: Vec<Gathered<'_>> = Vec::new();
     let mut index: std::collections::HashMap<Vec<(String, String)>, usize> =
         std::collections::HashMap::new();
     for sample in &family.samples {
         let mut bound = None;
-        let mut labels: Vec<(String, String)> = Vec::with_capacity(sample.labels.len());
-        for (name, value) in &sample.labels {
-            if Some(name.as_str()) == special {
-                bound = parse_number(value);
-            } else {
-                labels.push((name.clone(), value.clone()));
+        let own = &sample.labels;
+        let labels: Cow<'_, [(String, String)]> = if own.is_sorted_by(|a, b| a.0 < b.0)
+            && !own.iter().any(|(name, _)| Some(name.as_str()) == special)
+        {
+            Cow::Borrowed(own)
+        } else {
+            let mut labels: Vec<(String, String)> = Vec::with_capacity(own.len());
+            for (name, value) in own {
+                if Some(name.as_str()) == special {
+                    bound = parse_number(value);
+                } else {
+                    labels.push((name.clone(), value.clone()));
+                }
             }
-        }
-        labels.sort();
+            labels.sort();
+            Cow::Owned(labels)
+        };
         let at = match family.kind {
-            MetricKind::Histogram | MetricKind::Summary => {
-                *index.entry(labels.clone()).or_insert_with(|| {
+            MetricKind::Histogram | MetricKind::Summary => match index.get(&*labels) {
+                Some(&at) => at,
+                None => {
+                    index.insert(labels.to_vec(), series.len());
                     series.push(Gathered {
                         labels,
                         timestamp_ms: None,
                         shape: empty_shape(family.kind),
                     });
                     series.len() - 1
-                })
-            }
+                }
+            },
             _ => {
                 series.push(Gathered {
                     labels,
