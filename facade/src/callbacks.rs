@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use dynamo_exporter::{IntCounterVec, fork};
 use parking_lot::{Mutex, RwLock};
 
-use crate::engine::{EnginePass, ReadContext};
+use crate::engine::{EnginePass, EngineRead, ReadContext};
 use crate::hierarchy::Path;
 use crate::runtime::RuntimeInner;
 use pool::Pool;
@@ -45,10 +45,13 @@ enum Job {
 }
 
 /// What a text callback or an engine source returned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Returned {
     /// Text within the limit.
     Text(String),
+    /// Families made without text (a multiprocess directory's merge), within the limit: the
+    /// scrapes waiting share them.
+    Families(Arc<Vec<dynamo_exporter::parse::Family>>),
     /// Text longer than `limit` bytes, dropped when the call returned.
     TooLarge { bytes: usize, limit: usize },
 }
@@ -331,37 +334,74 @@ fn run_one(callback: &Callback, limit: usize, files_skipped: Option<&IntCounterV
             CallState::Idle | CallState::Running { .. } => return,
         }
     }
-    let text = call(callback, &ReadContext { files_skipped }).map(|text| within(text, limit));
+    let mut text = call(callback, &ReadContext { files_skipped }).map(|text| within(text, limit));
     let waiting = {
         let _section = fork::enter();
         let mut call = callback.call.lock();
         call.state = CallState::Idle;
         std::mem::take(&mut call.waiting)
     };
-    for waiter in waiting {
+    let mut waiting = waiting.into_iter().peekable();
+    while let Some(waiter) = waiting.next() {
+        // The last scrape waiting gets the text itself, so that families shared with no
+        // other scrape are not copied.
+        let text = if waiting.peek().is_some() {
+            text.clone()
+        } else {
+            text.take()
+        };
         // A scrape past its deadline has stopped listening.
-        let _ = waiter.reply.send((waiter.index, text.clone()));
+        let _ = waiter.reply.send((waiter.index, text));
     }
 }
 
-/// The text, or only its size when it is longer than `limit` bytes (the text is freed here,
-/// before any copy is made for the scrapes waiting).
-fn within(text: String, limit: usize) -> Returned {
-    if text.len() > limit {
-        Returned::TooLarge {
-            bytes: text.len(),
-            limit,
-        }
-    } else {
-        Returned::Text(text)
+/// The text or families, or only their size when they are longer than `limit` bytes (they
+/// are freed here, before any copy is made for the scrapes waiting). Families count as the
+/// bytes of the text they would make.
+fn within(read: EngineRead, limit: usize) -> Returned {
+    let bytes = match &read {
+        EngineRead::Text(text) => text.len(),
+        EngineRead::Families(families) => text_bytes(families),
+    };
+    if bytes > limit {
+        return Returned::TooLarge { bytes, limit };
+    }
+    match read {
+        EngineRead::Text(text) => Returned::Text(text),
+        EngineRead::Families(families) => Returned::Families(Arc::new(families)),
     }
 }
 
-/// Calls one callback, logging a failure or panic; text callbacks return their text.
-fn call(callback: &Callback, context: &ReadContext<'_>) -> Option<String> {
+/// The length of the text exposition of `families`, to within the digits of the values
+/// (counted as 24 bytes each) and the escapes of label values and help.
+fn text_bytes(families: &[dynamo_exporter::parse::Family]) -> usize {
+    families
+        .iter()
+        .map(|family| {
+            let header = 2 * family.name.len() + family.help.as_ref().map_or(0, String::len) + 32;
+            let samples: usize = family
+                .samples
+                .iter()
+                .map(|sample| {
+                    let labels: usize = sample
+                        .labels
+                        .iter()
+                        .map(|(name, value)| name.len() + value.len() + 4)
+                        .sum();
+                    sample.name.len() + labels + 2 + 24
+                })
+                .sum();
+            header + samples
+        })
+        .sum()
+}
+
+/// Calls one callback, logging a failure or panic; text callbacks return their text, engine
+/// sources their text or families.
+fn call(callback: &Callback, context: &ReadContext<'_>) -> Option<EngineRead> {
     let outcome = catch_unwind(AssertUnwindSafe(|| match &callback.job {
         Job::Update(f) => f().map(|()| None),
-        Job::Text(f) => f().map(Some),
+        Job::Text(f) => f().map(|text| Some(EngineRead::Text(text))),
         Job::Engine(pass) => pass.source.read(context).map(Some),
     }));
     match outcome {
