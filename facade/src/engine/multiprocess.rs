@@ -82,20 +82,28 @@ pub(crate) struct Entry<'a> {
 
 /// The whole entries of a file's bytes, and what is wrong with the rest when the bytes do not
 /// hold together: they stop short of the length in use, or an entry runs past it.
+#[cfg(test)]
 pub(crate) fn entries(data: &[u8]) -> (Vec<Entry<'_>>, Option<String>) {
     let mut found = Vec::new();
+    let problem = each_entry(data, |entry| {
+        found.push(entry);
+        true
+    });
+    (found, problem)
+}
+
+/// Hands each whole entry of a file's bytes to `visit` (until it returns false), and returns
+/// what is wrong with the rest when the bytes do not hold together.
+fn each_entry<'a>(data: &'a [u8], mut visit: impl FnMut(Entry<'a>) -> bool) -> Option<String> {
     let Some(used) = int_at(data, 0) else {
-        return (
-            found,
-            Some(format!("{} bytes, shorter than the header", data.len())),
-        );
+        return Some(format!("{} bytes, shorter than the header", data.len()));
     };
     // A file just made holds zeros until its writer sets the length.
     if used == 0 {
-        return (found, None);
+        return None;
     }
     let Ok(used) = usize::try_from(used) else {
-        return (found, Some(format!("negative length in use ({used})")));
+        return Some(format!("negative length in use ({used})"));
     };
     let end = used.min(data.len());
     let mut problem =
@@ -112,15 +120,18 @@ pub(crate) fn entries(data: &[u8]) -> (Vec<Entry<'_>>, Option<String>) {
             problem.get_or_insert_with(|| format!("entry at byte {pos} runs past the end"));
             break;
         }
-        found.push(Entry {
+        let go_on = visit(Entry {
             at: pos,
             key: &data[key_start..key_start + len],
             value: f64_at(data, value_at),
             timestamp: f64_at(data, value_at + 8),
         });
+        if !go_on {
+            break;
+        }
         pos = value_at + 16;
     }
-    (found, problem)
+    problem
 }
 
 fn int_at(data: &[u8], pos: usize) -> Option<i32> {
@@ -587,48 +598,54 @@ impl Reader {
         self.reads += 1;
         let mut merge = Merge::default();
         let mut skipped = Vec::new();
-        let mut liveness = Liveness::default();
-        let mut sizes = HashMap::with_capacity_and_hasher(files.len(), Fx::default());
-        let mut buf = Vec::new();
-        for file in files {
-            let name = file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            let Some(parsed) = file_name(name) else {
-                skipped.push(Skipped {
-                    file,
-                    why: Skip::Unrecognized,
-                    detail: "not <type>_<pid>.db or gauge_<mode>_<pid>.db".into(),
-                });
-                continue;
-            };
-            if parsed.mode.is_some_and(|(_, live)| live) && liveness.gone(parsed.pid) {
-                continue;
+        // One thread opens and reads the files, in order, while this one merges what it read:
+        // the reading (system calls, copies) and the merge overlap on two cores.
+        let (loaded_tx, loaded_rx) = std::sync::mpsc::sync_channel::<Loaded>(16);
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let last_sizes = &self.sizes;
+        #[cfg(test)]
+        let before_open = &mut self.before_open;
+        let keys = &mut self.keys;
+        let reads = self.reads;
+        let sizes = std::thread::scope(|scope| {
+            let reader = std::thread::Builder::new()
+                .name("multiprocess-read".into())
+                .spawn_scoped(scope, move || {
+                    load_files(
+                        files,
+                        last_sizes,
+                        &loaded_tx,
+                        &spare_rx,
+                        #[cfg(test)]
+                        before_open,
+                    )
+                })
+                .map_err(|e| format!("cannot start a thread to read {}: {e}", dir.display()))?;
+            for loaded in &loaded_rx {
+                let Loaded { file, outcome } = loaded;
+                let data = match outcome {
+                    Outcome::Skipped(why, detail) => {
+                        skipped.push(Skipped { file, why, detail });
+                        continue;
+                    }
+                    Outcome::Read(data) => data,
+                };
+                let name = file
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                let parsed = file_name(name).expect("a file loaded has a known name");
+                if let Some(detail) = merge.add_file(&parsed, &data, keys, reads) {
+                    skipped.push(Skipped {
+                        file,
+                        why: Skip::Corrupt,
+                        detail,
+                    });
+                }
+                let _ = spare_tx.send(data);
             }
-            #[cfg(test)]
-            if let Some(hook) = &mut self.before_open {
-                hook(&file);
-            }
-            let hint = self.sizes.get(name).copied().unwrap_or(0);
-            let read = File::open(&file).and_then(|mut f| read_used(&mut f, &mut buf, hint));
-            if let Err(error) = read {
-                skipped.push(Skipped {
-                    file,
-                    why: Skip::Unreadable,
-                    detail: error.to_string(),
-                });
-                continue;
-            }
-            sizes.insert(name.to_owned(), buf.len());
-            if let Some(detail) = merge.add_file(&parsed, &buf, &mut self.keys, self.reads) {
-                skipped.push(Skipped {
-                    file,
-                    why: Skip::Corrupt,
-                    detail,
-                });
-            }
-        }
+            Ok::<_, String>(reader.join().unwrap_or_default())
+        })?;
         self.sizes = sizes;
         // Keys no longer written (a label value gone, say) are forgotten once they outnumber
         // the keys in use.
@@ -646,6 +663,67 @@ impl Reader {
     }
 }
 
+/// A file as the reading thread hands it over, in the order of the listing.
+struct Loaded {
+    file: PathBuf,
+    outcome: Outcome,
+}
+
+enum Outcome {
+    Read(Vec<u8>),
+    Skipped(Skip, String),
+}
+
+/// Reads `files` in order and sends each (its bytes in use, or why it was skipped), leaving
+/// out `live*` gauge files of processes gone; reuses the buffers sent back on `spare`. The
+/// bytes in use of each file read, by name, for the next read's `sizes`.
+fn load_files(
+    files: Vec<PathBuf>,
+    sizes: &HashMap<String, usize, Fx>,
+    loaded: &std::sync::mpsc::SyncSender<Loaded>,
+    spare: &std::sync::mpsc::Receiver<Vec<u8>>,
+    #[cfg(test)] before_open: &mut Option<Box<BeforeOpen>>,
+) -> HashMap<String, usize, Fx> {
+    let mut liveness = Liveness::default();
+    let mut read_sizes = HashMap::with_capacity_and_hasher(files.len(), Fx::default());
+    for file in files {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let outcome = match file_name(name) {
+            None => Outcome::Skipped(
+                Skip::Unrecognized,
+                "not <type>_<pid>.db or gauge_<mode>_<pid>.db".into(),
+            ),
+            Some(parsed)
+                if parsed.mode.is_some_and(|(_, live)| live) && liveness.gone(parsed.pid) =>
+            {
+                continue;
+            }
+            Some(_) => {
+                #[cfg(test)]
+                if let Some(hook) = before_open {
+                    hook(&file);
+                }
+                let hint = sizes.get(name).copied().unwrap_or(0);
+                let mut buf = spare.try_recv().unwrap_or_default();
+                match File::open(&file).and_then(|mut f| read_used(&mut f, &mut buf, hint)) {
+                    Ok(()) => {
+                        read_sizes.insert(name.to_owned(), buf.len());
+                        Outcome::Read(buf)
+                    }
+                    Err(error) => Outcome::Skipped(Skip::Unreadable, error.to_string()),
+                }
+            }
+        };
+        if loaded.send(Loaded { file, outcome }).is_err() {
+            break;
+        }
+    }
+    read_sizes
+}
+
 /// A key met in this read, and the metric its entries join (or why they join none).
 struct Local {
     key: Arc<Key>,
@@ -656,7 +734,7 @@ struct Local {
 struct Raw {
     /// An index into the merge's keys.
     key: u32,
-    /// The file's pid, an index into the merge's pids.
+    /// The file's pid, an index into the merge's pids (files of one pid share it).
     pid: u32,
     value: f64,
     timestamp: f64,
@@ -676,7 +754,9 @@ struct Merge {
     keys: Vec<Local>,
     metrics: Vec<Metric>,
     metric_ids: HashMap<String, usize, Fx>,
+    /// The pids of the files, each once.
     pids: Vec<String>,
+    pid_ids: HashMap<String, u32, Fx>,
 }
 
 impl Merge {
@@ -688,16 +768,26 @@ impl Merge {
         cache: &mut KeyCache,
         read: u64,
     ) -> Option<String> {
-        let (found, mut problem) = entries(data);
-        let pid = u32::try_from(self.pids.len()).unwrap_or(u32::MAX);
-        self.pids.push(file.pid.to_owned());
-        for entry in found {
+        let pid = match self.pid_ids.get(file.pid) {
+            Some(&pid) => pid,
+            None => {
+                let pid = u32::try_from(self.pids.len()).unwrap_or(u32::MAX);
+                self.pids.push(file.pid.to_owned());
+                self.pid_ids.insert(file.pid.to_owned(), pid);
+                pid
+            }
+        };
+        // The first problem of the file's keys; what is wrong with its bytes comes first.
+        let mut problem: Option<String> = None;
+        let structure = each_entry(data, |entry| {
             let local = match cache.get_mut(entry.key) {
                 Some(cached) => self.local(cached, file.kind, read),
                 None => {
                     let Ok(text) = std::str::from_utf8(entry.key) else {
-                        problem = Some(format!("key at byte {} is not UTF-8", entry.at));
-                        break;
+                        problem.get_or_insert_with(|| {
+                            format!("key at byte {} is not UTF-8", entry.at)
+                        });
+                        return false;
                     };
                     let cached = cache.entry(Box::from(entry.key)).or_insert(Cached {
                         parsed: parse_key(text).map(Arc::new).map_err(Arc::from),
@@ -716,7 +806,7 @@ impl Merge {
                 Ok(found) => found,
                 Err(error) => {
                     problem.get_or_insert_with(|| error.to_string());
-                    continue;
+                    return true;
                 }
             };
             let (key, metric) = metric;
@@ -730,8 +820,9 @@ impl Merge {
                 value: entry.value,
                 timestamp: entry.timestamp,
             });
-        }
-        problem
+            true
+        });
+        structure.or(problem)
     }
 
     /// The index in this merge of a key, added when this read meets it first: the metric
@@ -832,7 +923,7 @@ impl Merge {
         // Gauges of the `all` modes: a series per key without `pid` and process.
         let mut groups: Vec<(String, Labels)> = Vec::new();
         let mut group_ids: HashMap<(String, Labels), u32, Fx> = HashMap::default();
-        let mut per_pid: HashMap<(u32, &str), usize, Fx> = HashMap::default();
+        let mut per_pid: HashMap<(u32, u32), usize, Fx> = HashMap::default();
         let per_process = metric.kind == Kind::Gauge && metric.mode == Mode::All;
         for raw in &metric.raws {
             let key = &self.keys[raw.key as usize].key;
@@ -864,8 +955,8 @@ impl Merge {
             });
             match target {
                 Target::Group(group) => {
-                    let pid = self.pids[raw.pid as usize].as_str();
-                    let slot = *per_pid.entry((group, pid)).or_insert_with(|| {
+                    let slot = *per_pid.entry((group, raw.pid)).or_insert_with(|| {
+                        let pid = self.pids[raw.pid as usize].as_str();
                         let (name, labels) = &groups[group as usize];
                         // Sorted by name, as the encoders take them without a copy.
                         let mut labels = labels.clone();
