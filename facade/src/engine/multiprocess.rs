@@ -950,7 +950,7 @@ impl Merge {
                     (Kind::Gauge, _) => {
                         Target::Slot(slots.slot((key.sample.clone(), without(&key.labels, "pid"))))
                     }
-                    _ => Target::Slot(slots.slot((key.sample.clone(), key.labels.clone()))),
+                    _ => Target::Slot(slots.slot((key.sample.clone(), with_room(&key.labels)))),
                 }
             });
             match target {
@@ -959,7 +959,7 @@ impl Merge {
                         let pid = self.pids[raw.pid as usize].as_str();
                         let (name, labels) = &groups[group as usize];
                         // Sorted by name, as the encoders take them without a copy.
-                        let mut labels = labels.clone();
+                        let mut labels = with_room(labels);
                         let at = labels.partition_point(|(k, _)| k.as_str() < "pid");
                         labels.insert(at, ("pid".into(), pid.to_owned()));
                         slots.push((name.clone(), labels))
@@ -1006,7 +1006,7 @@ impl Merge {
             let mut total = 0.0;
             for (bound, count) in counts {
                 total += count;
-                let mut with_le = labels.clone();
+                let mut with_le = with_room(&labels);
                 let mut le = String::new();
                 push_number(&mut le, bound);
                 with_le.push(("le".into(), le));
@@ -1140,7 +1140,8 @@ impl Slots {
             MapEntry::Occupied(slot) => *slot.get(),
             MapEntry::Vacant(slot) => {
                 let id = self.keys.len();
-                self.keys.push(slot.key().clone());
+                let (name, labels) = slot.key();
+                self.keys.push((name.clone(), with_room(labels)));
                 self.values.push(None);
                 self.timestamps.push(0.0);
                 slot.insert(id);
@@ -1158,8 +1159,22 @@ impl Slots {
     }
 }
 
+/// Room left in a sample's labels for those the page adds (the level's hierarchy labels and
+/// an engine filter's), so that adding them does not move the labels.
+const ROOM: usize = 4;
+
+/// `labels` without the label `name`, with room for more.
 fn without(labels: &[(String, String)], name: &str) -> Labels {
-    labels.iter().filter(|(k, _)| k != name).cloned().collect()
+    let mut out = Vec::with_capacity(labels.len() + 1 + ROOM);
+    out.extend(labels.iter().filter(|(k, _)| k != name).cloned());
+    out
+}
+
+/// A copy of `labels`, with room for one more and those the page adds.
+fn with_room(labels: &[(String, String)]) -> Labels {
+    let mut out = Vec::with_capacity(labels.len() + 1 + ROOM);
+    out.extend(labels.iter().cloned());
+    out
 }
 
 /// A bucket bound as `float()` reads it (`+Inf` and `inf` alike); NaN when it is not one.
