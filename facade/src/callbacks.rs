@@ -372,13 +372,16 @@ fn within(read: EngineRead, limit: usize) -> Returned {
     }
 }
 
-/// The length of the text exposition of `families`, to within the digits of the values
-/// (counted as 24 bytes each) and the escapes of label values and help.
-fn text_bytes(families: &[dynamo_exporter::parse::Family]) -> usize {
+/// The length of the text exposition of `families` as a merge would write it (`# HELP` and
+/// `# TYPE` lines, then a line per sample), to within the escapes of label values and help
+/// and the digits of values that are not whole (counted as 24 bytes, the longest).
+pub(crate) fn text_bytes(families: &[dynamo_exporter::parse::Family]) -> usize {
     families
         .iter()
         .map(|family| {
-            let header = 2 * family.name.len() + family.help.as_ref().map_or(0, String::len) + 32;
+            let name = family.name.len();
+            let help = family.help.as_ref().map_or(0, |help| name + help.len() + 9);
+            let header = help + name + family.kind.as_str().len() + 9;
             let samples: usize = family
                 .samples
                 .iter()
@@ -388,12 +391,25 @@ fn text_bytes(families: &[dynamo_exporter::parse::Family]) -> usize {
                         .iter()
                         .map(|(name, value)| name.len() + value.len() + 4)
                         .sum();
-                    sample.name.len() + labels + 2 + 24
+                    // `name{labels} value\n`: the braces, and a comma less than labels.
+                    let braces = usize::from(!sample.labels.is_empty());
+                    sample.name.len() + labels + braces + 2 + number_bytes(sample.value)
                 })
                 .sum();
             header + samples
         })
         .sum()
+}
+
+/// The length of `value` as `{:?}` writes it when it is whole (`3.0`), else the longest.
+fn number_bytes(value: f64) -> usize {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        let whole = value.abs() as u64;
+        let digits = whole.checked_ilog10().map_or(1, |n| n as usize + 1);
+        digits + 2 + usize::from(value.is_sign_negative())
+    } else {
+        24
+    }
 }
 
 /// Calls one callback, logging a failure or panic; text callbacks return their text, engine

@@ -1479,6 +1479,9 @@ mod tests {
         assert_eq!(reader.keys.len(), 3000, "one entry per distinct key");
         assert_eq!(first.families[0].samples.len(), 3000);
         assert!(first.families[0].samples.iter().all(|s| s.value == 3.0));
+        // The size limit of callback text counts the text the families stand for.
+        let text = text_of(&first.families);
+        assert_eq!(crate::callbacks::text_bytes(&first.families), text.len());
         // Read again: the same families from the keys kept.
         let again = reader.read_dir(&dir).unwrap();
         assert_eq!(again.families, first.families);
@@ -1653,7 +1656,18 @@ mod tests {
         }
         let (families, problems) = merge.families();
         assert!(problems.is_empty(), "{problems:?}");
-        text_of(&families)
+        let text = text_of(&families);
+        // The size counted against the limit of callback text: all but the escapes, and the
+        // longest a value can be for those not whole.
+        let bytes = crate::callbacks::text_bytes(&families);
+        let not_whole = families
+            .iter()
+            .flat_map(|f| &f.samples)
+            .filter(|s| s.value.fract() != 0.0)
+            .count();
+        assert!(text.len() <= bytes + 3, "{bytes} for {text}");
+        assert!(bytes <= text.len() + 21 * not_whole, "{bytes} for {text}");
+        text
     }
 
     #[test]
