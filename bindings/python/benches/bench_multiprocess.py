@@ -12,9 +12,10 @@ the default buckets, as an engine's workers would. The figures are the minimum, 
 maximum of the scrapes, in milliseconds; the runs of the two sides alternate, so other load
 weighs on both alike.
 
-Then a Python thread counts in a loop while the page is scraped a few more times: the merge
-runs without the GIL, so the thread keeps counting during each scrape (a scrape that held the
-GIL would stop it). The bench fails if it does not.
+Then a Python thread counts in a loop while the page is scraped ten more times: the merge runs
+without the GIL, so the thread counts through the scrapes, where a scrape that held the GIL
+would let it count only at its edges. The bench fails unless the thread counted over most of
+at least one scrape's time (on a loaded machine the thread may wait for a core through some).
 """
 
 import argparse
@@ -97,7 +98,7 @@ def main() -> None:
             start = time.perf_counter()
             metrics.prometheus_expfmt()
             ours.append(time.perf_counter() - start)
-        counted = count_during_scrapes(metrics.prometheus_expfmt, scrapes=5)
+        counted = count_during_scrapes(metrics.prometheus_expfmt, scrapes=10)
         drt.shutdown()
 
     files = args.processes * 4
@@ -117,9 +118,9 @@ def main() -> None:
         )
     print(
         f"speed-up at the median: {statistics.median(theirs) / statistics.median(ours):.1f}x; "
-        f"a Python thread counted {min(n for n, _ in counted):,} to "
-        f"{max(n for n, _ in counted):,} times during each of {len(counted)} scrapes, over "
-        f"{min(span for _, span in counted):.0%} of its time or more"
+        f"a Python thread counted up to {max(n for n, _ in counted):,} times during a scrape; "
+        f"over half its time in {sum(span > 0.5 for _, span in counted)} of {len(counted)} "
+        f"scrapes"
     )
 
 
@@ -149,7 +150,7 @@ def count_during_scrapes(scrape, scrapes: int) -> list[tuple[int, float]]:
     finally:
         stop.set()
         thread.join()
-    assert all(span > 0.5 for _, span in counted), f"the thread stood still: {counted}"
+    assert max(span for _, span in counted) > 0.5, f"the thread stood still: {counted}"
     return counted
 
 
