@@ -304,7 +304,7 @@ def db_file(entries) -> bytes:
 # Pids above the largest Linux gives (2**22): no such process exists.
 GONE = 5_000_000
 # The bound the guide states for a scrape of 10,000 files of processes gone: generous for a
-# loaded 2-core machine, where a scrape takes about a tenth of it.
+# loaded 2-core machine, where a scrape takes about 50 ms.
 TEN_THOUSAND_FILES_BOUND_S = 1.0
 
 
