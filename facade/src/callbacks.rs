@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use dynamo_exporter::{IntCounterVec, fork};
 use parking_lot::{Mutex, RwLock};
 
-use crate::engine::{EnginePass, ReadContext};
+use crate::engine::{EnginePass, EngineRead, ReadContext};
 use crate::hierarchy::Path;
 use crate::runtime::RuntimeInner;
 use pool::Pool;
@@ -45,10 +45,13 @@ enum Job {
 }
 
 /// What a text callback or an engine source returned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Returned {
     /// Text within the limit.
     Text(String),
+    /// Families made without text (a multiprocess directory's merge), within the limit: the
+    /// scrapes waiting share them.
+    Families(Arc<Vec<dynamo_exporter::parse::Family>>),
     /// Text longer than `limit` bytes, dropped when the call returned.
     TooLarge { bytes: usize, limit: usize },
 }
@@ -331,37 +334,90 @@ fn run_one(callback: &Callback, limit: usize, files_skipped: Option<&IntCounterV
             CallState::Idle | CallState::Running { .. } => return,
         }
     }
-    let text = call(callback, &ReadContext { files_skipped }).map(|text| within(text, limit));
+    let mut text = call(callback, &ReadContext { files_skipped }).map(|text| within(text, limit));
     let waiting = {
         let _section = fork::enter();
         let mut call = callback.call.lock();
         call.state = CallState::Idle;
         std::mem::take(&mut call.waiting)
     };
-    for waiter in waiting {
+    let mut waiting = waiting.into_iter().peekable();
+    while let Some(waiter) = waiting.next() {
+        // The last scrape waiting gets the text itself, so that families shared with no
+        // other scrape are not copied.
+        let text = if waiting.peek().is_some() {
+            text.clone()
+        } else {
+            text.take()
+        };
         // A scrape past its deadline has stopped listening.
-        let _ = waiter.reply.send((waiter.index, text.clone()));
+        let _ = waiter.reply.send((waiter.index, text));
     }
 }
 
-/// The text, or only its size when it is longer than `limit` bytes (the text is freed here,
-/// before any copy is made for the scrapes waiting).
-fn within(text: String, limit: usize) -> Returned {
-    if text.len() > limit {
-        Returned::TooLarge {
-            bytes: text.len(),
-            limit,
-        }
+/// The text or families, or only their size when they are longer than `limit` bytes (they
+/// are freed here, before any copy is made for the scrapes waiting). Families count as the
+/// bytes of the text they would make.
+fn within(read: EngineRead, limit: usize) -> Returned {
+    let bytes = match &read {
+        EngineRead::Text(text) => text.len(),
+        EngineRead::Families(families) => text_bytes(families),
+    };
+    if bytes > limit {
+        return Returned::TooLarge { bytes, limit };
+    }
+    match read {
+        EngineRead::Text(text) => Returned::Text(text),
+        EngineRead::Families(families) => Returned::Families(Arc::new(families)),
+    }
+}
+
+/// The length of the text exposition of `families` as a merge would write it (`# HELP` and
+/// `# TYPE` lines, then a line per sample), to within the escapes of label values and help
+/// and the digits of values that are not whole (counted as 24 bytes, the longest).
+pub(crate) fn text_bytes(families: &[dynamo_exporter::parse::Family]) -> usize {
+    families
+        .iter()
+        .map(|family| {
+            let name = family.name.len();
+            let help = family.help.as_ref().map_or(0, |help| name + help.len() + 9);
+            let header = help + name + family.kind.as_str().len() + 9;
+            let samples: usize = family
+                .samples
+                .iter()
+                .map(|sample| {
+                    let labels: usize = sample
+                        .labels
+                        .iter()
+                        .map(|(name, value)| name.len() + value.len() + 4)
+                        .sum();
+                    // `name{labels} value\n`: the braces, and a comma less than labels.
+                    let braces = usize::from(!sample.labels.is_empty());
+                    sample.name.len() + labels + braces + 2 + number_bytes(sample.value)
+                })
+                .sum();
+            header + samples
+        })
+        .sum()
+}
+
+/// The length of `value` as `{:?}` writes it when it is whole (`3.0`), else the longest.
+fn number_bytes(value: f64) -> usize {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        let whole = value.abs() as u64;
+        let digits = whole.checked_ilog10().map_or(1, |n| n as usize + 1);
+        digits + 2 + usize::from(value.is_sign_negative())
     } else {
-        Returned::Text(text)
+        24
     }
 }
 
-/// Calls one callback, logging a failure or panic; text callbacks return their text.
-fn call(callback: &Callback, context: &ReadContext<'_>) -> Option<String> {
+/// Calls one callback, logging a failure or panic; text callbacks return their text, engine
+/// sources their text or families.
+fn call(callback: &Callback, context: &ReadContext<'_>) -> Option<EngineRead> {
     let outcome = catch_unwind(AssertUnwindSafe(|| match &callback.job {
         Job::Update(f) => f().map(|()| None),
-        Job::Text(f) => f().map(Some),
+        Job::Text(f) => f().map(|text| Some(EngineRead::Text(text))),
         Job::Engine(pass) => pass.source.read(context).map(Some),
     }));
     match outcome {

@@ -20,12 +20,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use dynamo_exporter::parse::Family;
 use dynamo_exporter::{IntCounterVec, SettingSource, fork};
 use parking_lot::Mutex;
 
 use crate::MetricsError;
 
-type ReadFn = dyn Fn(&ReadContext<'_>) -> Result<String, String> + Send + Sync;
+type ReadFn = dyn Fn(&ReadContext<'_>) -> Result<EngineRead, String> + Send + Sync;
+
+/// What a read of a source returned.
+#[derive(Debug)]
+pub(crate) enum EngineRead {
+    /// Exposition text, parsed before it joins the page.
+    Text(String),
+    /// Families made without text (a multiprocess directory's merge).
+    Families(Vec<Family>),
+}
 
 /// What a read may use of the runtime that scrapes.
 #[derive(Default)]
@@ -111,7 +121,9 @@ impl EngineSource {
     {
         Self {
             identity: SourceIdentity::Own(NEXT_SOURCE.fetch_add(1, Ordering::Relaxed)),
-            read: Arc::new(move |_: &ReadContext<'_>| read().map_err(|e| e.to_string())),
+            read: Arc::new(move |_: &ReadContext<'_>| {
+                read().map(EngineRead::Text).map_err(|e| e.to_string())
+            }),
         }
     }
 
@@ -169,14 +181,28 @@ impl EngineSource {
             last: None,
             since_last: 0,
         });
+        // What the reads learn (keys parsed, file sizes), taken out for a read and put back
+        // after it, so that no lock is held while the files are read: a process forked
+        // meanwhile starts afresh rather than waiting for a lock nobody will release.
+        let reader: Mutex<Option<multiprocess::Reader>> = Mutex::new(None);
         Self {
             identity: SourceIdentity::Directory(hasher.finish()),
             read: Arc::new(move |context: &ReadContext<'_>| {
-                let merged = multiprocess::read_dir(&dir)?;
+                let mut current = {
+                    let _section = fork::enter();
+                    reader.lock().take()
+                }
+                .unwrap_or_default();
+                let merged = current.read_dir(&dir);
+                {
+                    let _section = fork::enter();
+                    *reader.lock() = Some(current);
+                }
+                let merged = merged?;
                 if !merged.skipped.is_empty() {
                     log_skipped(&log, &merged.skipped, context);
                 }
-                Ok(merged.text)
+                Ok(EngineRead::Families(merged.families))
             }),
         }
     }
@@ -193,7 +219,9 @@ impl EngineSource {
     {
         Self {
             identity: SourceIdentity::Keyed(key),
-            read: Arc::new(move |_: &ReadContext<'_>| read().map_err(|e| e.to_string())),
+            read: Arc::new(move |_: &ReadContext<'_>| {
+                read().map(EngineRead::Text).map_err(|e| e.to_string())
+            }),
         }
     }
 
@@ -202,8 +230,8 @@ impl EngineSource {
         self.identity
     }
 
-    /// Reads the engine's text.
-    pub(crate) fn read(&self, context: &ReadContext<'_>) -> Result<String, String> {
+    /// Reads the engine's text, or its families.
+    pub(crate) fn read(&self, context: &ReadContext<'_>) -> Result<EngineRead, String> {
         (self.read)(context)
     }
 }

@@ -82,11 +82,9 @@ impl RuntimeInner {
             place.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let shown = self.registry.encode(&required, encoder);
         if !texts.is_empty() {
-            let families = self.text_check.accepted(
-                shown.taken_names(),
-                &texts,
-                &self.registry.const_labels(),
-            );
+            let families =
+                self.text_check
+                    .accepted(shown.taken_names(), texts, &self.registry.const_labels());
             encode_parsed(&families, encoder);
         }
     }

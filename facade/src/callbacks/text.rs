@@ -16,6 +16,7 @@
 //! and logged, at most once a minute with the count of drops since the last message.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dynamo_exporter::parse::{self, Family};
@@ -78,13 +79,19 @@ impl TextCheck {
     pub(crate) fn accepted(
         &self,
         mut taken: HashSet<String>,
-        texts: &[CallbackText],
+        texts: Vec<CallbackText>,
         const_labels: &[(String, String)],
     ) -> Vec<Family> {
         let mut accepted = Vec::new();
         for text in texts {
-            let text_of = match &text.text {
-                Returned::Text(text) => text,
+            // Families made without text have each series once; text may repeat one with its
+            // labels in another order, which the parser lets through.
+            let distinct = matches!(text.text, Returned::Families(_));
+            let parsed = match text.text {
+                Returned::Text(text) => parse::parse(&text),
+                Returned::Families(families) => {
+                    Ok(Arc::try_unwrap(families).unwrap_or_else(|shared| Vec::clone(&shared)))
+                }
                 Returned::TooLarge { bytes, limit } => {
                     self.dropped(
                         Reason::TooLarge,
@@ -96,7 +103,7 @@ impl TextCheck {
                     continue;
                 }
             };
-            let mut families = match parse::parse(text_of) {
+            let mut families = match parsed {
                 Err(error) => {
                     self.dropped(Reason::Invalid, &error.to_string());
                     continue;
@@ -110,7 +117,7 @@ impl TextCheck {
                 }
                 None => sorted(const_labels),
             };
-            if let Err(series) = add_labels(&mut families, &added) {
+            if let Err(series) = add_labels(&mut families, &added, distinct) {
                 self.dropped(
                     Reason::Conflict,
                     &format!("series {series} appears twice once labels are added"),
@@ -123,8 +130,13 @@ impl TextCheck {
             }
             for family in &families {
                 taken.insert(family.name.clone());
-                taken.extend(family.kind.sample_names(&family.name));
-                taken.extend(family.samples.iter().map(|s| s.name.clone()));
+                let own = family.kind.sample_names(&family.name);
+                for sample in &family.samples {
+                    if !own.contains(&sample.name) {
+                        taken.insert(sample.name.clone());
+                    }
+                }
+                taken.extend(own);
             }
             accepted.append(&mut families);
         }
@@ -176,11 +188,34 @@ fn sorted(labels: &[(String, String)]) -> Vec<(String, String)> {
 
 /// Adds each pair of `added` to every sample that has no label of its name (encoders sort a
 /// series' labels). Fails with the first series that then appears twice in its family.
-fn add_labels(families: &mut [Family], added: &[(String, String)]) -> Result<(), String> {
+///
+/// When the family's series are `distinct` (each once, whatever the order of its labels) and
+/// none has a label of those added, every series gets the same pairs and they stay distinct:
+/// the check is left out.
+fn add_labels(
+    families: &mut [Family],
+    added: &[(String, String)],
+    distinct: bool,
+) -> Result<(), String> {
     if added.is_empty() {
         return Ok(());
     }
     for family in families.iter_mut() {
+        let untouched = distinct
+            && family.samples.iter().all(|sample| {
+                !sample
+                    .labels
+                    .iter()
+                    .any(|(name, _)| added.iter().any(|(n, _)| n == name))
+            });
+        if untouched {
+            for sample in &mut family.samples {
+                sample.labels.extend(added.iter().cloned());
+                // Sorted, the encoders take them as they are.
+                sample.labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            }
+            continue;
+        }
         let mut seen: HashSet<(String, Vec<(String, String)>)> = HashSet::new();
         for sample in &mut family.samples {
             let missing: Vec<(String, String)> = added
@@ -218,7 +253,12 @@ fn clash<'a>(families: &'a [Family], taken: &HashSet<String>) -> Option<&'a str>
         if own.iter().any(|name| taken.contains(name)) {
             return Some(&family.name);
         }
-        if let Some(sample) = family.samples.iter().find(|s| taken.contains(&s.name)) {
+        // Samples named as the family's type names them were looked up just above.
+        if let Some(sample) = family
+            .samples
+            .iter()
+            .find(|s| !own.contains(&s.name) && taken.contains(&s.name))
+        {
             return Some(&sample.name);
         }
     }
@@ -279,7 +319,7 @@ mod tests {
             "good 5\n",
             "# HELP also_good Fine\nalso_good{a=\"b\"} 2\n",
         ]);
-        let families = check.accepted(taken, &texts, &[]);
+        let families = check.accepted(taken, texts, &[]);
         assert_eq!(
             text_of(&families),
             concat!(
@@ -331,7 +371,7 @@ mod tests {
         }];
         let families = check.accepted(
             HashSet::new(),
-            &texts,
+            texts,
             &pairs(&[("cluster", "fleet"), ("model", "fleet")]),
         );
         assert_eq!(
