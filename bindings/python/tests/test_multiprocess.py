@@ -142,7 +142,7 @@ def assert_same(ours, theirs):
 def test_merge_equals_the_multiprocess_collector(drt, workers):
     exited = [workers.start("exit") for _ in range(2)]
     killed = [workers.start("stay") for _ in range(2)]
-    alive = [workers.start("stay") for _ in range(3)]
+    alive = [workers.start("stay") for _ in range(4)]
     for proc in exited:
         assert proc.wait(timeout=60) == 0
     for proc in killed:
