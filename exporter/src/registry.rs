@@ -337,9 +337,8 @@ impl Registry {
     /// Hands every family and series whose labels include every `required` pair to
     /// `encoder`, families by name and series by labels; returns the families shown.
     pub fn encode(&self, required: &[(&str, &str)], encoder: &mut dyn Encoder) -> Shown {
-        if self.shared.multiprocess()
-            && let Some(dir) = crate::storage::mapped::directory()
-        {
+        let joined = self.shared.multiprocess();
+        if let Some(dir) = joined.then(crate::storage::mapped::directory).flatten() {
             let extra: Arc<ExtraLabels> = Arc::clone(&self.extra.read());
             let names = crate::multiprocess::encode(dir, required, &extra, encoder);
             return Shown(names);

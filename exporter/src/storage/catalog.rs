@@ -194,9 +194,7 @@ fn append(tag: u8, fill: impl FnOnce(&mut Record)) {
     let mut writer = WRITER.lock();
     let writer = writer.get_or_insert_with(|| open(dir, std::process::id(), &[]));
     writer.written.extend_from_slice(&record.0);
-    if let Some(file) = &mut writer.file
-        && let Err(error) = file.write_all(&record.0)
-    {
+    if let Some(Err(error)) = writer.file.as_mut().map(|file| file.write_all(&record.0)) {
         tracing::error!(%error, "cannot write the multiprocess catalog");
     }
 }
