@@ -107,7 +107,7 @@ impl Metrics {
     /// use dynamo_runtime::{DistributedRuntime, GaugeMode};
     ///
     /// let drt = DistributedRuntime::builder().build().unwrap();
-    /// let metrics = drt.namespace("ns").unwrap().metrics();
+    /// let metrics = drt.namespace("ns").metrics();
     /// let loaded = metrics
     ///     .with_multiprocess_mode(GaugeMode::Max)
     ///     .create_gauge("model_loaded", "Whether the model is loaded", &[])
