@@ -64,8 +64,8 @@ fn spawn(dir: &Path, role: &str, index: u32) -> std::process::Child {
         .unwrap()
 }
 
-/// A spawned process: `done` records and exits; `killed` records, says so and waits to be
-/// killed.
+/// A spawned process: `done` records and exits; `killed` records, says so, then counts
+/// on until it is killed, in the middle of an update.
 #[test]
 fn child() {
     let Ok(role) = std::env::var("MULTIPROCESS_CHILD") else {
@@ -87,9 +87,26 @@ fn child() {
     m.latency.with_label_values(&["/a"]).observe(0.5);
     if role == "killed" {
         println!("recorded");
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line).unwrap();
+        let spinning = m.jobs.with_label_values(&["spinning"]);
+        loop {
+            spinning.inc();
+        }
     }
+}
+
+fn scrape(registry: &Registry) -> String {
+    let mut page = String::new();
+    registry.encode(&[], &mut TextEncoder::new(&mut page));
+    page
+}
+
+/// The count of the killed child's spinning series on a page.
+fn spinning(page: &str) -> u64 {
+    let line = page
+        .lines()
+        .find(|l| l.contains("worker=\"spinning\""))
+        .unwrap_or("x 0");
+    line.rsplit(' ').next().unwrap().parse().unwrap()
 }
 
 #[test]
@@ -144,14 +161,26 @@ fn one_page_for_spawned_forked_and_killed_processes() {
             "the child ended early"
         );
     }
-    let mut page = String::new();
-    registry.encode(&[], &mut TextEncoder::new(&mut page));
-    assert!(page.contains("running 3\n"), "{page}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let counted = loop {
+        let page = scrape(&registry);
+        assert!(page.contains("running 3\n"), "{page}");
+        let counted = spinning(&page);
+        if counted > 0 || std::time::Instant::now() > deadline {
+            break counted;
+        }
+    };
     killed.kill().unwrap();
     killed.wait().unwrap();
 
-    let mut page = String::new();
-    registry.encode(&[], &mut TextEncoder::new(&mut page));
+    // Whatever the killed child counted stays, however far it got.
+    let page = scrape(&registry);
+    assert!(spinning(&page) >= counted && counted > 0, "{page}");
+    let page: String = page
+        .lines()
+        .filter(|line| !line.contains("spinning"))
+        .map(|line| format!("{line}\n"))
+        .collect();
     let mut cache: Vec<(String, &str)> = pids.iter().map(|p| (p.to_string(), "0")).collect();
     cache[0].1 = "3.5";
     cache.sort();
