@@ -130,19 +130,25 @@ fn merge(dir: &Path) -> BTreeMap<String, Family> {
             continue;
         }
         let live = process.is_live(pid);
-        let values = process.values(dir, pid, live).into_owned();
-        for read in values {
+        process.refresh(dir, pid, live);
+        for read in process.values() {
             let Some(metric) = process.metrics.get(&read.owner) else {
                 continue;
             };
-            let family = families
-                .entry(metric.name.clone())
-                .or_insert_with(|| Family {
-                    kind: metric.kind,
-                    help: metric.help.clone(),
-                    mode: metric.mode,
-                    series: BTreeMap::new(),
-                });
+            if !families.contains_key(metric.name.as_str()) {
+                families.insert(
+                    metric.name.clone(),
+                    Family {
+                        kind: metric.kind,
+                        help: metric.help.clone(),
+                        mode: metric.mode,
+                        series: BTreeMap::new(),
+                    },
+                );
+            }
+            let Some(family) = families.get_mut(metric.name.as_str()) else {
+                continue;
+            };
             if family.kind != metric.kind {
                 tracing::warn!(
                     metric = metric.name,
@@ -151,7 +157,7 @@ fn merge(dir: &Path) -> BTreeMap<String, Family> {
                 );
                 continue;
             }
-            add(family, read.labels, read.cell, pid, live);
+            add(family, &read.labels, &read.cell, pid, live);
         }
     }
     families.retain(|_, f| !f.series.is_empty());
@@ -159,37 +165,45 @@ fn merge(dir: &Path) -> BTreeMap<String, Family> {
 }
 
 /// Adds one process's series to its family by the family's kind and gauge mode.
-fn add(family: &mut Family, mut labels: Vec<(String, String)>, cell: Cell, pid: u32, live: bool) {
+fn add(family: &mut Family, labels: &[(String, String)], cell: &Cell, pid: u32, live: bool) {
     let mode = family.mode;
-    if family.kind == MetricKind::Gauge {
+    let with_pid;
+    let labels = if family.kind == MetricKind::Gauge {
         if mode.live_only() && !live {
             return;
         }
         if matches!(mode, GaugeMode::All | GaugeMode::LiveAll) {
-            let at = labels.partition_point(|(k, _)| k.as_str() < "pid");
-            labels.insert(at, ("pid".to_owned(), pid.to_string()));
+            let mut pairs = labels.to_vec();
+            let at = pairs.partition_point(|(k, _)| k.as_str() < "pid");
+            pairs.insert(at, ("pid".to_owned(), pid.to_string()));
+            with_pid = pairs;
+            &with_pid[..]
+        } else {
+            labels
         }
-    }
-    let merged = match family.series.entry(labels) {
-        std::collections::btree_map::Entry::Vacant(e) => {
-            e.insert(match cell {
-                Cell::Number(n) => Merged::Number(n),
-                Cell::Histogram {
-                    bounds,
-                    counts,
-                    sum,
-                } => Merged::Histogram {
-                    bounds,
-                    counts,
-                    sum,
-                },
-            });
-            return;
-        }
-        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+    } else {
+        labels
+    };
+    let Some(merged) = family.series.get_mut(labels) else {
+        let merged = match cell {
+            Cell::Number(n) => Merged::Number(*n),
+            Cell::Histogram {
+                bounds,
+                counts,
+                sum,
+            } => Merged::Histogram {
+                bounds: bounds.clone(),
+                counts: counts.clone(),
+                sum: *sum,
+            },
+        };
+        family.series.insert(labels.to_vec(), merged);
+        return;
     };
     match (merged, cell) {
-        (Merged::Number(have), Cell::Number(new)) => *have = combine(family.kind, mode, *have, new),
+        (Merged::Number(have), Cell::Number(new)) => {
+            *have = combine(family.kind, mode, *have, *new);
+        }
         (
             Merged::Histogram {
                 bounds,
@@ -202,7 +216,7 @@ fn add(family: &mut Family, mut labels: Vec<(String, String)>, cell: Cell, pid: 
                 sum: s,
             },
         ) => {
-            if *bounds == b {
+            if bounds == b {
                 for (have, new) in counts.iter_mut().zip(c) {
                     *have += new;
                 }

@@ -1,7 +1,6 @@
 //! Reading the processes of a multiprocess directory: each one's catalog (read on from where
 //! the last scrape stopped) and the cells of its series (read from its chunk files).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::Path;
@@ -26,8 +25,10 @@ pub(super) struct Process {
     pub(super) metrics: HashMap<u32, MetricInfo>,
     /// The series of each slot, the latest record winning.
     series: HashMap<(String, u32), SeriesInfo>,
-    /// Its values, once it is gone and they were read (its files no longer change).
-    final_values: Option<Vec<Read>>,
+    /// Its series' values, as last read.
+    values: Vec<Read>,
+    /// Gone, and read one last time: its files no longer change.
+    gone: bool,
 }
 
 struct PoolInfo {
@@ -51,8 +52,11 @@ struct SeriesInfo {
     owner: u32,
     state: u64,
     /// Sorted by name.
-    labels: Vec<(String, String)>,
+    labels: Labels,
 }
+
+/// A series' label pairs, sorted by name, shared by every read of it.
+pub(super) type Labels = std::sync::Arc<[(String, String)]>;
 
 /// One series' value as read.
 #[derive(Clone)]
@@ -70,14 +74,14 @@ pub(super) enum Cell {
 #[derive(Clone)]
 pub(super) struct Read {
     pub(super) owner: u32,
-    pub(super) labels: Vec<(String, String)>,
+    pub(super) labels: Labels,
     pub(super) cell: Cell,
 }
 
 impl Process {
     /// Reads what `pid`'s catalog gained since the last call; false when it cannot be read.
     pub(super) fn catch_up(&mut self, dir: &Path, pid: u32) -> bool {
-        if self.final_values.is_some() {
+        if self.gone {
             return true;
         }
         let Ok(mut file) = std::fs::File::open(dir.join(catalog::file_name(pid))) else {
@@ -178,7 +182,7 @@ impl Process {
                     SeriesInfo {
                         owner,
                         state,
-                        labels,
+                        labels: labels.into(),
                     },
                 );
             }
@@ -196,23 +200,27 @@ impl Process {
 
     /// True while the process runs (the pid's start time is the one it recorded).
     pub(super) fn is_live(&self, pid: u32) -> bool {
-        self.final_values.is_none()
+        !self.gone
             && catalog::start_time(pid)
                 .is_some_and(|t| self.start_time == 0 || t == self.start_time)
     }
 
-    /// The values of its live series, read from its chunk files. A process that is gone
-    /// is read once more, then its values are kept (its files no longer change).
-    pub(super) fn values(&mut self, dir: &Path, pid: u32, live: bool) -> Cow<'_, [Read]> {
-        if self.final_values.is_none() {
-            let values = self.read_cells(dir, pid);
-            if live {
-                return Cow::Owned(values);
-            }
-            self.series.clear();
-            self.final_values = Some(values);
+    /// Reads its series' values from its chunk files, unless it is gone and was read one
+    /// last time already (its files no longer change).
+    pub(super) fn refresh(&mut self, dir: &Path, pid: u32, live: bool) {
+        if self.gone {
+            return;
         }
-        Cow::Borrowed(self.final_values.as_deref().unwrap_or(&[]))
+        self.values = self.read_cells(dir, pid);
+        if !live {
+            self.gone = true;
+            self.series.clear();
+        }
+    }
+
+    /// Its series' values, as last read.
+    pub(super) fn values(&self) -> &[Read] {
+        &self.values
     }
 
     fn read_cells(&self, dir: &Path, pid: u32) -> Vec<Read> {
