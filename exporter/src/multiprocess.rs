@@ -22,7 +22,7 @@
 
 mod read;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -35,17 +35,21 @@ use crate::exposition::{
     Encoder, ExtraLabels, FamilyInfo, HistogramValue, Labels, Number, Series, Value,
 };
 use crate::kinds::table::MetricKind;
-use read::{Cell, Process};
+use read::{Cell, Interned, LabelSet, Process};
 
 /// What was read of each process of the directory, by pid.
 static PROCESSES: Mutex<BTreeMap<u32, Process>> = Mutex::new(BTreeMap::new());
+
+/// Every label set the processes' series have, each once.
+static INTERNED: Mutex<Option<Interned>> = Mutex::new(None);
 
 /// One family of the merged page.
 struct Family {
     kind: MetricKind,
     help: String,
     mode: GaugeMode,
-    series: BTreeMap<Vec<(String, String)>, Merged>,
+    /// By the address of the label set (equal sets are one).
+    series: HashMap<usize, (LabelSet, Merged), foldhash::fast::RandomState>,
 }
 
 /// One series of the merged page.
@@ -71,7 +75,9 @@ pub(crate) fn encode(
     let mut scratch = Vec::new();
     for (name, family) in &families {
         let mut started = false;
-        for (labels, value) in &family.series {
+        let mut series: Vec<&(LabelSet, Merged)> = family.series.values().collect();
+        series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (labels, value) in series {
             let has = |(k, v): &(&str, &str)| labels.iter().any(|(n, x)| n == k && x == v);
             if !required.iter().all(has) {
                 continue;
@@ -108,7 +114,7 @@ pub(crate) fn encode(
                 }
             };
             encoder.series(&Series {
-                labels: Labels::sorted_with_extra(labels, extra),
+                labels: Labels::sorted_with_extra(&labels[..], extra),
                 value,
                 timestamp_ms: None,
             });
@@ -122,11 +128,13 @@ fn merge(dir: &Path) -> BTreeMap<String, Family> {
     let pids = catalog_pids(dir);
     let _section = crate::fork::enter();
     let mut processes = PROCESSES.lock();
+    let mut interned = INTERNED.lock();
+    let interned = interned.get_or_insert_with(Interned::default);
     processes.retain(|pid, _| pids.binary_search(pid).is_ok());
     let mut families: BTreeMap<String, Family> = BTreeMap::new();
     for pid in pids {
         let process = processes.entry(pid).or_default();
-        if !process.catch_up(dir, pid) {
+        if !process.catch_up(dir, pid, interned) {
             continue;
         }
         let live = process.is_live(pid);
@@ -142,7 +150,7 @@ fn merge(dir: &Path) -> BTreeMap<String, Family> {
                         kind: metric.kind,
                         help: metric.help.clone(),
                         mode: metric.mode,
-                        series: BTreeMap::new(),
+                        series: HashMap::default(),
                     },
                 );
             }
@@ -157,7 +165,7 @@ fn merge(dir: &Path) -> BTreeMap<String, Family> {
                 );
                 continue;
             }
-            add(family, &read.labels, &read.cell, pid, live);
+            add(family, read, pid, live);
         }
     }
     families.retain(|_, f| !f.series.is_empty());
@@ -165,26 +173,20 @@ fn merge(dir: &Path) -> BTreeMap<String, Family> {
 }
 
 /// Adds one process's series to its family by the family's kind and gauge mode.
-fn add(family: &mut Family, labels: &[(String, String)], cell: &Cell, pid: u32, live: bool) {
+fn add(family: &mut Family, read: &read::Read, pid: u32, live: bool) {
     let mode = family.mode;
-    let with_pid;
-    let labels = if family.kind == MetricKind::Gauge {
+    let mut labels = &read.labels;
+    if family.kind == MetricKind::Gauge {
         if mode.live_only() && !live {
             return;
         }
         if matches!(mode, GaugeMode::All | GaugeMode::LiveAll) {
-            let mut pairs = labels.to_vec();
-            let at = pairs.partition_point(|(k, _)| k.as_str() < "pid");
-            pairs.insert(at, ("pid".to_owned(), pid.to_string()));
-            with_pid = pairs;
-            &with_pid[..]
-        } else {
-            labels
+            labels = &read.with_pid;
         }
-    } else {
-        labels
-    };
-    let Some(merged) = family.series.get_mut(labels) else {
+    }
+    let cell = &read.cell;
+    let key = LabelSet::as_ptr(labels).cast::<u8>() as usize;
+    let Some((_, merged)) = family.series.get_mut(&key) else {
         let merged = match cell {
             Cell::Number(n) => Merged::Number(*n),
             Cell::Histogram {
@@ -197,7 +199,7 @@ fn add(family: &mut Family, labels: &[(String, String)], cell: &Cell, pid: u32, 
                 sum: *sum,
             },
         };
-        family.series.insert(labels.to_vec(), merged);
+        family.series.insert(key, (LabelSet::clone(labels), merged));
         return;
     };
     match (merged, cell) {

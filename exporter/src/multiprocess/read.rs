@@ -52,11 +52,27 @@ struct SeriesInfo {
     owner: u32,
     state: u64,
     /// Sorted by name.
-    labels: Labels,
+    labels: LabelSet,
+    /// The same with the process's `pid`, for gauges of the `all` modes.
+    with_pid: LabelSet,
 }
 
-/// A series' label pairs, sorted by name, shared by every read of it.
-pub(super) type Labels = std::sync::Arc<[(String, String)]>;
+/// A series' label pairs, sorted by name, shared by every read of it: equal sets are one
+/// (see [`intern`]), so a merge tells them apart by address.
+pub(super) type LabelSet = std::sync::Arc<[(String, String)]>;
+
+/// Every label set read, each once.
+pub(super) type Interned = std::collections::HashSet<LabelSet, foldhash::fast::RandomState>;
+
+/// The one shared copy of `labels`.
+fn intern(interned: &mut Interned, labels: Vec<(String, String)>) -> LabelSet {
+    if let Some(known) = interned.get(&labels[..]) {
+        return LabelSet::clone(known);
+    }
+    let labels: LabelSet = labels.into();
+    interned.insert(LabelSet::clone(&labels));
+    labels
+}
 
 /// One series' value as read.
 #[derive(Clone)]
@@ -74,13 +90,15 @@ pub(super) enum Cell {
 #[derive(Clone)]
 pub(super) struct Read {
     pub(super) owner: u32,
-    pub(super) labels: Labels,
+    pub(super) labels: LabelSet,
+    /// The labels with the process's `pid`.
+    pub(super) with_pid: LabelSet,
     pub(super) cell: Cell,
 }
 
 impl Process {
     /// Reads what `pid`'s catalog gained since the last call; false when it cannot be read.
-    pub(super) fn catch_up(&mut self, dir: &Path, pid: u32) -> bool {
+    pub(super) fn catch_up(&mut self, dir: &Path, pid: u32, interned: &mut Interned) -> bool {
         if self.gone {
             return true;
         }
@@ -95,13 +113,19 @@ impl Process {
         }
         let (records, used) = catalog::records(&bytes);
         for (tag, fields) in records {
-            self.apply(tag, fields);
+            self.apply(tag, fields, pid, interned);
         }
         self.read_to += used as u64;
         true
     }
 
-    fn apply(&mut self, tag: u8, mut f: Fields<'_>) -> Option<()> {
+    fn apply(
+        &mut self,
+        tag: u8,
+        mut f: Fields<'_>,
+        pid: u32,
+        interned: &mut Interned,
+    ) -> Option<()> {
         match tag {
             catalog::PROCESS => {
                 f.u32()?;
@@ -177,12 +201,16 @@ impl Process {
                     labels.push((crate::OVERFLOW_LABEL.to_owned(), "true".to_owned()));
                 }
                 labels.sort();
+                let mut with_pid = labels.clone();
+                let at = with_pid.partition_point(|(k, _)| k.as_str() < "pid");
+                with_pid.insert(at, ("pid".to_owned(), pid.to_string()));
                 self.series.insert(
                     (pool, index),
                     SeriesInfo {
                         owner,
                         state,
-                        labels: labels.into(),
+                        labels: intern(interned, labels),
+                        with_pid: intern(interned, with_pid),
                     },
                 );
             }
@@ -261,6 +289,7 @@ impl Process {
                     out.push(Read {
                         owner: info.owner,
                         labels: info.labels.clone(),
+                        with_pid: info.with_pid.clone(),
                         cell,
                     });
                 }
