@@ -577,7 +577,11 @@ impl Registry {
     pub(crate) fn describe(&self, name: &str, help: &str) {
         let _section = crate::fork::enter();
         match self.families.read().get(name) {
-            Some(family) => family.describe(help),
+            Some(family) => {
+                if family.describe(help) && self.shared.multiprocess() {
+                    catalog::help(name, help);
+                }
+            }
             None => {
                 self.descriptions.lock().insert(name.into(), help.into());
             }

@@ -112,5 +112,18 @@ fn cut_missing_and_ten_thousand_gone_processes_leave_the_page_whole() {
     let took = started.elapsed();
     assert!(took < SCRAPE_BOUND, "a scrape took {took:?}");
     assert!(text.contains("jobs_total{queue=\"a\"} 10002\n"), "{text}");
+
+    // A help given by a `describe_*` macro after the metric's first use reaches the page.
+    let registry = std::sync::Arc::new(registry);
+    let recorder = dynamo_exporter::RegistryRecorder::new(std::sync::Arc::clone(&registry));
+    metrics::with_local_recorder(&recorder, || {
+        metrics::counter!("described_total").increment(1);
+        metrics::describe_counter!("described_total", "Described later");
+    });
+    let text = page(&registry);
+    assert!(
+        text.contains("# HELP described_total Described later\n"),
+        "{text}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -214,6 +214,12 @@ impl Process {
                     },
                 );
             }
+            catalog::HELP => {
+                let (name, help) = (f.str()?, f.str()?);
+                for metric in self.metrics.values_mut().filter(|m| m.name == name) {
+                    metric.help = help.to_owned();
+                }
+            }
             catalog::ENDED => {
                 let key = (f.str()?.to_owned(), f.u32()?);
                 let state = f.u64()?;

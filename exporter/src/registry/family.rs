@@ -259,13 +259,16 @@ impl Family {
     }
 
     /// Replaces placeholder help with a description.
-    pub(crate) fn describe(&self, help: &str) {
+    /// Returns whether the help changed.
+    pub(crate) fn describe(&self, help: &str) -> bool {
         let _section = crate::fork::enter();
         let mut state = self.state.lock();
-        if state.help_is_placeholder && !help.is_empty() {
+        let changes = state.help_is_placeholder && !help.is_empty();
+        if changes {
             state.help = help.into();
             state.help_is_placeholder = false;
         }
+        changes
     }
 
     /// Takes the metric with this identity out: its series end and leave the scrape.

@@ -12,6 +12,7 @@
 //! - `Metric`: a metric's id, kind, gauge mode, name, help, constant labels and label names.
 //! - `Series`: a series of a metric in a slot of a pool, with the state the slot has while
 //!   it lives, and its label values (or that it is the metric's overflow series).
+//! - `Help`: the help text the metrics of a name have from now on.
 //! - `Ended`: the series of a slot was removed, or the slot serves another series now. A
 //!   series whose registry was dropped (at the process's end, say) is not ended: its values
 //!   stay on the page, as a process that exits keeps its counts.
@@ -137,6 +138,7 @@ pub(crate) const CHUNK: u8 = 3;
 pub(crate) const METRIC: u8 = 4;
 pub(crate) const SERIES: u8 = 5;
 pub(crate) const ENDED: u8 = 6;
+pub(crate) const HELP: u8 = 7;
 
 thread_local! {
     /// Above zero while series end because their registry or vec is dropped.
@@ -333,6 +335,14 @@ pub(crate) fn series<V: AsRef<str>>(
             }
             None => r.u8(1),
         }
+    });
+}
+
+/// The metrics named `name` have this help now (a `describe_*` macro after their first use).
+pub(crate) fn help(name: &str, help: &str) {
+    append(HELP, |r| {
+        r.str(name);
+        r.str(help);
     });
 }
 
