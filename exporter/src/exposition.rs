@@ -16,7 +16,7 @@ pub(crate) mod text;
 
 use std::borrow::Cow;
 
-pub use parsed::encode_parsed;
+pub use parsed::{encode_parsed, encode_parsed_with_labels};
 pub use text::TextEncoder;
 
 use crate::kinds::table::MetricKind;
@@ -215,10 +215,12 @@ pub(crate) enum LabelsRepr<'a> {
 pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
 
 /// No labels added.
+#[cfg(test)]
 const NO_EXTRA: &ExtraLabels = &[];
 
 impl<'a> Labels<'a> {
     /// Pairs sorted by name, as they are.
+    #[cfg(test)]
     pub(crate) fn sorted(pairs: &'a [(String, String)]) -> Self {
         Self::sorted_with_extra(pairs, NO_EXTRA)
     }
