@@ -192,7 +192,11 @@ impl Gathered<'_> {
 /// The series of a family, in label order.
 fn gather<'a>(family: &'a Family, extra: &ExtraLabels) -> Vec<Gathered<'a>> {
     let special = family.kind.reserved_label();
-    let mut series: Vec<Gathered<'_>> = Vec::new();
+    // A series per sample, but for histograms and summaries.
+    let mut series: Vec<Gathered<'_>> = match family.kind {
+        MetricKind::Histogram | MetricKind::Summary => Vec::new(),
+        _ => Vec::with_capacity(family.samples.len()),
+    };
     let mut index: std::collections::HashMap<Vec<(String, String)>, usize> =
         std::collections::HashMap::new();
     for sample in &family.samples {
@@ -454,6 +458,49 @@ mod tests {
                 series.iter().map(|one| one.labels.to_vec()).collect();
             assert_eq!(got, expected, "{names:?}");
         }
+    }
+
+    #[test]
+    fn labels_added_as_series_are_written_make_the_page_of_labels_copied_into_samples() {
+        let text = concat!(
+            "# TYPE g gauge\n",
+            "g 1\n",
+            "g{c=\"1\"} 3\n",
+            "g{a=\"1\"} 2\n",
+            "g{b=\"own\",c=\"0\"} 4\n",
+            "# TYPE same gauge\n",
+            "same{a=\"2\",c=\"1\"} 1\n",
+            "same{a=\"1\",c=\"2\"} 2\n",
+            "same{a=\"1\",c=\"1\"} 3\n",
+            "# TYPE h histogram\n",
+            "h_bucket{le=\"1\"} 1\n",
+            "h_bucket{a=\"x\",le=\"1\"} 2\n",
+            "h_count 1\n",
+            "h_count{a=\"x\"} 2\n",
+        );
+        let families = parse(text).unwrap();
+        let mut copied = families.clone();
+        for sample in copied.iter_mut().flat_map(|f| &mut f.samples) {
+            if !sample.labels.iter().any(|(name, _)| name == "b") {
+                sample.labels.push(("b".into(), "added".into()));
+            }
+        }
+        let mut expected = String::new();
+        encode_parsed(&copied, &mut TextEncoder::new(&mut expected));
+        let mut page = String::new();
+        let labels = [("b".to_string(), "added".to_string())];
+        encode_parsed_with_labels(&families, &labels, &mut TextEncoder::new(&mut page));
+        assert_eq!(page, expected);
+        // Sorted with the label added: `a` before `b`, then `b`'s values.
+        assert!(
+            page.contains(concat!(
+                "g{a=\"1\",b=\"added\"} 2\n",
+                "g{b=\"added\"} 1\n",
+                "g{b=\"added\",c=\"1\"} 3\n",
+                "g{b=\"own\",c=\"0\"} 4\n",
+            )),
+            "{page}"
+        );
     }
 
     #[test]

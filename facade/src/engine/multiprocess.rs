@@ -1196,20 +1196,17 @@ impl Slots {
     }
 }
 
-/// Room left in a sample's labels for those the page adds (the level's hierarchy labels and
-/// an engine filter's), so that adding them does not move the labels.
-const ROOM: usize = 4;
-
-/// `labels` without the label `name`, with room for more.
+/// `labels` without the label `name`, with room for one more (the page's labels are added
+/// as the families are encoded, not copied into the samples).
 fn without(labels: &[(String, String)], name: &str) -> Labels {
-    let mut out = Vec::with_capacity(labels.len() + 1 + ROOM);
+    let mut out = Vec::with_capacity(labels.len() + 1);
     out.extend(labels.iter().filter(|(k, _)| k != name).cloned());
     out
 }
 
-/// A copy of `labels`, with room for one more and those the page adds.
+/// A copy of `labels`, with room for one more (a `pid` or an `le`).
 fn with_room(labels: &[(String, String)]) -> Labels {
-    let mut out = Vec::with_capacity(labels.len() + 1 + ROOM);
+    let mut out = Vec::with_capacity(labels.len() + 1);
     out.extend(labels.iter().cloned());
     out
 }
