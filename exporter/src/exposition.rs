@@ -16,7 +16,7 @@ pub(crate) mod text;
 
 use std::borrow::Cow;
 
-pub use parsed::encode_parsed;
+pub use parsed::{encode_parsed, encode_parsed_with_labels};
 pub use text::TextEncoder;
 
 use crate::kinds::table::MetricKind;
@@ -215,10 +215,12 @@ pub(crate) enum LabelsRepr<'a> {
 pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
 
 /// No labels added.
+#[cfg(test)]
 const NO_EXTRA: &ExtraLabels = &[];
 
 impl<'a> Labels<'a> {
     /// Pairs sorted by name, as they are.
+    #[cfg(test)]
     pub(crate) fn sorted(pairs: &'a [(String, String)]) -> Self {
         Self::sorted_with_extra(pairs, NO_EXTRA)
     }
@@ -292,22 +294,22 @@ impl<'a> Iterator for WithExtra<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let extra = self.extra.peek().map(|(k, v)| (&**k, &**v));
-            let own = self.base.peek().map(|(name, _)| *name);
-            match (own, extra) {
-                (Some(own), Some((name, value))) if name < own => {
+            let Some((name, value)) = self.extra.peek().map(|(k, v)| (&**k, &**v)) else {
+                return self.base.next();
+            };
+            let Some((own, _)) = self.base.peek() else {
+                self.extra.next();
+                return Some((name, Cow::Borrowed(value)));
+            };
+            match name.cmp(own) {
+                std::cmp::Ordering::Less => {
                     self.extra.next();
                     return Some((name, Cow::Borrowed(value)));
                 }
-                (Some(own), Some((name, _))) if name == own => {
+                std::cmp::Ordering::Equal => {
                     self.extra.next();
                 }
-                (Some(_), _) => return self.base.next(),
-                (None, Some((name, value))) => {
-                    self.extra.next();
-                    return Some((name, Cow::Borrowed(value)));
-                }
-                (None, None) => return None,
+                std::cmp::Ordering::Greater => return self.base.next(),
             }
         }
     }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use dynamo_exporter::exposition::{Encoder, encode_parsed};
+use dynamo_exporter::exposition::{Encoder, encode_parsed_with_labels};
 #[cfg(feature = "otlp")]
 use dynamo_exporter::otlp::OtlpExporter;
 use dynamo_exporter::{Gauge, HandleCache, Probed, Registry, RegistryRecorder, fork};
@@ -82,10 +82,12 @@ impl RuntimeInner {
             place.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let shown = self.registry.encode(&required, encoder);
         if !texts.is_empty() {
-            let families =
+            let accepted =
                 self.text_check
                     .accepted(shown.taken_names(), texts, &self.registry.const_labels());
-            encode_parsed(&families, encoder);
+            for one in &accepted {
+                encode_parsed_with_labels(&one.families, &one.labels, encoder);
+            }
         }
     }
 

@@ -6,7 +6,9 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::parse::Family;
-use super::{Encoder, FamilyInfo, HistogramValue, Labels, Number, Series, SummaryValue, Value};
+use super::{
+    Encoder, ExtraLabels, FamilyInfo, HistogramValue, Labels, Number, Series, SummaryValue, Value,
+};
 use crate::kinds::table::MetricKind;
 
 /// Hands `families` (as [`super::parse::parse`] read them) to `encoder`, in order; a family
@@ -37,8 +39,47 @@ use crate::kinds::table::MetricKind;
 /// );
 /// ```
 pub fn encode_parsed(families: &[Family], encoder: &mut dyn Encoder) {
+    encode_with(families, &[], encoder);
+}
+
+/// Hands `families` to `encoder` as [`encode_parsed`] does, with each pair of `labels` added
+/// to every series that has no label of its name: the page [`encode_parsed`] writes once the
+/// pairs are added to each such sample, without copying them into the samples.
+///
+/// ```
+/// use dynamo_exporter::exposition::encode_parsed_with_labels;
+/// use dynamo_exporter::{TextEncoder, parse};
+///
+/// let text = "# TYPE up gauge\nup{zone=\"b\"} 1\nup{job=\"own\",zone=\"c\"} 0\n";
+/// let labels = [("job".to_string(), "engine".to_string())];
+/// let mut page = String::new();
+/// encode_parsed_with_labels(&parse::parse(text).unwrap(), &labels, &mut TextEncoder::new(&mut page));
+/// assert_eq!(
+///     page,
+///     concat!(
+///         "# TYPE up gauge\n",
+///         "up{job=\"engine\",zone=\"b\"} 1\n",
+///         "up{job=\"own\",zone=\"c\"} 0\n",
+///     )
+/// );
+/// ```
+pub fn encode_parsed_with_labels(
+    families: &[Family],
+    labels: &[(String, String)],
+    encoder: &mut dyn Encoder,
+) {
+    let mut extra: Vec<(Box<str>, Box<str>)> = labels
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+        .collect();
+    extra.sort_by(|a, b| a.0.cmp(&b.0));
+    extra.dedup_by(|a, b| a.0 == b.0);
+    encode_with(families, &extra, encoder);
+}
+
+fn encode_with(families: &[Family], extra: &ExtraLabels, encoder: &mut dyn Encoder) {
     for family in families {
-        let series = gather(family);
+        let series = gather(family, extra);
         if series.is_empty() {
             continue;
         }
@@ -49,7 +90,7 @@ pub fn encode_parsed(families: &[Family], encoder: &mut dyn Encoder) {
             observed: true,
         });
         for one in &series {
-            encoder.series(&one.as_series());
+            encoder.series(&one.as_series(extra));
         }
     }
 }
@@ -81,7 +122,7 @@ enum Shape {
 }
 
 impl Gathered<'_> {
-    fn as_series(&self) -> Series<'_> {
+    fn as_series<'b>(&'b self, extra: &'b ExtraLabels) -> Series<'b> {
         let value = match &self.shape {
             Shape::Number(v) => Value::Number(Number::Float(*v)),
             Shape::Histogram {
@@ -107,7 +148,7 @@ impl Gathered<'_> {
             }),
         };
         Series {
-            labels: Labels::sorted(&self.labels),
+            labels: Labels::sorted_with_extra(&self.labels, extra),
             value,
             timestamp_ms: self.timestamp_ms,
         }
@@ -149,9 +190,13 @@ impl Gathered<'_> {
 }
 
 /// The series of a family, in label order.
-fn gather(family: &Family) -> Vec<Gathered<'_>> {
+fn gather<'a>(family: &'a Family, extra: &ExtraLabels) -> Vec<Gathered<'a>> {
     let special = family.kind.reserved_label();
-    let mut series: Vec<Gathered<'_>> = Vec::new();
+    // A series per sample, but for histograms and summaries.
+    let mut series: Vec<Gathered<'_>> = match family.kind {
+        MetricKind::Histogram | MetricKind::Summary => Vec::new(),
+        _ => Vec::with_capacity(family.samples.len()),
+    };
     let mut index: std::collections::HashMap<Vec<(String, String)>, usize> =
         std::collections::HashMap::new();
     for sample in &family.samples {
@@ -203,23 +248,40 @@ fn gather(family: &Family) -> Vec<Gathered<'_>> {
     for one in &mut series {
         one.finish();
     }
-    sort_by_labels(&mut series);
+    sort_by_labels(&mut series, extra);
     series
 }
 
-/// Sorts series by their labels. When every series has the same label names, as the series of
+/// Sorts series by their labels with `extra` added. When every series has the same label names, as the series of
 /// a large family usually do, each label's values are ranked once and the series sorted by
 /// their ranks: the same order, with a string compare per distinct value rather than several
 /// per comparison of two series.
-fn sort_by_labels(series: &mut Vec<Gathered<'_>>) {
+fn sort_by_labels(series: &mut Vec<Gathered<'_>>, extra: &ExtraLabels) {
+    let Some(first) = series.first() else {
+        return;
+    };
+    let width = first.labels.len();
+    let same_names = series.iter().all(|one| {
+        one.labels.len() == width
+            && one
+                .labels
+                .iter()
+                .zip(first.labels.iter())
+                .all(|(a, b)| a.0 == b.0)
+    });
+    // Extra labels go to the same places in series with the same label names, which then
+    // sort as their own labels do; series whose names differ sort with the extra labels.
+    if !same_names && !extra.is_empty() {
+        series.sort_by(|a, b| {
+            let a = Labels::sorted_with_extra(&a.labels, extra);
+            let b = Labels::sorted_with_extra(&b.labels, extra);
+            a.iter().cmp(b.iter())
+        });
+        return;
+    }
     if series.is_sorted_by(|a, b| a.labels <= b.labels) {
         return;
     }
-    let names = &series[0].labels;
-    let width = names.len();
-    let same_names = series.iter().all(|one| {
-        one.labels.len() == width && one.labels.iter().zip(names.iter()).all(|(a, b)| a.0 == b.0)
-    });
     if !same_names || width == 0 {
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
         return;
@@ -391,11 +453,54 @@ mod tests {
             let mut expected: Vec<Vec<(String, String)>> =
                 series.iter().map(|one| one.labels.to_vec()).collect();
             expected.sort();
-            sort_by_labels(&mut series);
+            sort_by_labels(&mut series, &[]);
             let got: Vec<Vec<(String, String)>> =
                 series.iter().map(|one| one.labels.to_vec()).collect();
             assert_eq!(got, expected, "{names:?}");
         }
+    }
+
+    #[test]
+    fn labels_added_as_series_are_written_make_the_page_of_labels_copied_into_samples() {
+        let text = concat!(
+            "# TYPE g gauge\n",
+            "g 1\n",
+            "g{c=\"1\"} 3\n",
+            "g{a=\"1\"} 2\n",
+            "g{b=\"own\",c=\"0\"} 4\n",
+            "# TYPE same gauge\n",
+            "same{a=\"2\",c=\"1\"} 1\n",
+            "same{a=\"1\",c=\"2\"} 2\n",
+            "same{a=\"1\",c=\"1\"} 3\n",
+            "# TYPE h histogram\n",
+            "h_bucket{le=\"1\"} 1\n",
+            "h_bucket{a=\"x\",le=\"1\"} 2\n",
+            "h_count 1\n",
+            "h_count{a=\"x\"} 2\n",
+        );
+        let families = parse(text).unwrap();
+        let mut copied = families.clone();
+        for sample in copied.iter_mut().flat_map(|f| &mut f.samples) {
+            if !sample.labels.iter().any(|(name, _)| name == "b") {
+                sample.labels.push(("b".into(), "added".into()));
+            }
+        }
+        let mut expected = String::new();
+        encode_parsed(&copied, &mut TextEncoder::new(&mut expected));
+        let mut page = String::new();
+        let labels = [("b".to_string(), "added".to_string())];
+        encode_parsed_with_labels(&families, &labels, &mut TextEncoder::new(&mut page));
+        assert_eq!(page, expected);
+        // Sorted with the label added: `a` before `b`, then `b`'s values.
+        assert!(
+            page.contains(concat!(
+                "g{a=\"1\",b=\"added\"} 2\n",
+                "g{b=\"added\"} 1\n",
+                "g{b=\"added\",c=\"1\"} 3\n",
+                "g{b=\"own\",c=\"0\"} 4\n",
+            )),
+            "{page}"
+        );
     }
 
     #[test]

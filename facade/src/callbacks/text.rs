@@ -81,7 +81,7 @@ impl TextCheck {
         mut taken: HashSet<String>,
         texts: Vec<CallbackText>,
         const_labels: &[(String, String)],
-    ) -> Vec<Family> {
+    ) -> Vec<Labelled> {
         let mut accepted = Vec::new();
         for text in texts {
             // Families made without text have each series once; text may repeat one with its
@@ -138,7 +138,10 @@ impl TextCheck {
                 }
                 taken.extend(own);
             }
-            accepted.append(&mut families);
+            accepted.push(Labelled {
+                families,
+                labels: added,
+            });
         }
         accepted
     }
@@ -168,6 +171,16 @@ impl TextCheck {
     }
 }
 
+/// The families of one text and the labels it gets: each pair goes to every sample without a
+/// label of its name, when the families are encoded
+/// ([`dynamo_exporter::exposition::encode_parsed_with_labels`]). The samples of families
+/// whose series had to be checked for repeats hold them already.
+pub(crate) struct Labelled {
+    pub(crate) families: Vec<Family>,
+    /// Sorted by name.
+    pub(crate) labels: Vec<(String, String)>,
+}
+
 /// `first` and the pairs of `then` whose names `first` lacks, sorted by name.
 fn with_fallback(first: &[(String, String)], then: &[(String, String)]) -> Vec<(String, String)> {
     let mut out = first.to_vec();
@@ -191,7 +204,8 @@ fn sorted(labels: &[(String, String)]) -> Vec<(String, String)> {
 ///
 /// When the family's series are `distinct` (each once, whatever the order of its labels) and
 /// none has a label of those added, every series gets the same pairs and they stay distinct:
-/// the check is left out.
+/// the check is left out, and so is the copy, the encoder adding the pairs as it writes each
+/// series.
 fn add_labels(
     families: &mut [Family],
     added: &[(String, String)],
@@ -200,6 +214,7 @@ fn add_labels(
     if added.is_empty() {
         return Ok(());
     }
+    let names_once = added.windows(2).all(|pair| pair[0].0 != pair[1].0);
     for family in families.iter_mut() {
         let untouched = distinct
             && family.samples.iter().all(|sample| {
@@ -208,12 +223,7 @@ fn add_labels(
                     .iter()
                     .any(|(name, _)| added.iter().any(|(n, _)| n == name))
             });
-        if untouched {
-            for sample in &mut family.samples {
-                sample.labels.extend(added.iter().cloned());
-                // Sorted, the encoders take them as they are.
-                sample.labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            }
+        if untouched && names_once {
             continue;
         }
         let mut seen: HashSet<(String, Vec<(String, String)>)> = HashSet::new();
@@ -269,7 +279,7 @@ fn clash<'a>(families: &'a [Family], taken: &HashSet<String>) -> Option<&'a str>
 mod tests {
     use std::sync::Arc;
 
-    use dynamo_exporter::exposition::encode_parsed;
+    use dynamo_exporter::exposition::encode_parsed_with_labels;
     use dynamo_exporter::{MetricKind, Opts, Registry, TextEncoder};
 
     use super::*;
@@ -296,9 +306,11 @@ mod tests {
     }
 
     /// The text the accepted families add to a page.
-    fn text_of(families: &[Family]) -> String {
+    fn text_of(accepted: &[Labelled]) -> String {
         let mut page = String::new();
-        encode_parsed(families, &mut TextEncoder::new(&mut page));
+        for one in accepted {
+            encode_parsed_with_labels(&one.families, &one.labels, &mut TextEncoder::new(&mut page));
+        }
         page
     }
 

@@ -549,6 +549,8 @@ impl Cursor<'_> {
 
 /// A key as parsed, kept between reads.
 struct Cached {
+    /// The key's bytes, shared with the merge that meets it.
+    bytes: Arc<[u8]>,
     parsed: Result<Arc<Key>, Arc<str>>,
     /// The last read that met it.
     read: u64,
@@ -556,7 +558,7 @@ struct Cached {
     local: u32,
 }
 
-type KeyCache = HashMap<Box<[u8]>, Cached, Fx>;
+type KeyCache = HashMap<Arc<[u8]>, Cached, Fx>;
 
 #[cfg(test)]
 type BeforeOpen = dyn FnMut(&Path) + Send;
@@ -726,6 +728,8 @@ fn load_files(
 
 /// A key met in this read, and the metric its entries join (or why they join none).
 struct Local {
+    /// The key's bytes, for telling whether an entry holds the key predicted for it.
+    bytes: Arc<[u8]>,
     key: Arc<Key>,
     metric: Result<usize, Arc<str>>,
 }
@@ -757,7 +761,12 @@ struct Merge {
     /// The pids of the files, each once.
     pids: Vec<String>,
     pid_ids: HashMap<String, u32, Fx>,
+    /// By type of file (kind, and mode for a gauge): the keys of the last file of the type
+    /// added, in its order, as indexes into `keys` (`u32::MAX` for a key in error).
+    orders: Vec<(FileType, Vec<u32>)>,
 }
+
+type FileType = (Kind, Option<(Mode, bool)>);
 
 impl Merge {
     /// Adds the entries of one file; returns what is wrong with it, if anything.
@@ -777,26 +786,49 @@ impl Merge {
                 pid
             }
         };
+        // Files of one type usually hold the same keys in the same order: the key at the
+        // same place in the last file of the type read is tried before a look-up.
+        let kind: FileType = (file.kind, file.mode);
+        let at = match self.orders.iter().position(|(of, _)| *of == kind) {
+            Some(at) => at,
+            None => {
+                self.orders.push((kind, Vec::new()));
+                self.orders.len() - 1
+            }
+        };
+        let previous = std::mem::take(&mut self.orders[at].1);
+        let mut order = Vec::with_capacity(previous.len());
         // The first problem of the file's keys; what is wrong with its bytes comes first.
         let mut problem: Option<String> = None;
         let structure = each_entry(data, |entry| {
-            let local = match cache.get_mut(entry.key) {
-                Some(cached) => self.local(cached, file.kind, read),
-                None => {
-                    let Ok(text) = std::str::from_utf8(entry.key) else {
-                        problem.get_or_insert_with(|| {
-                            format!("key at byte {} is not UTF-8", entry.at)
+            let predicted = previous.get(order.len()).copied().filter(|&local| {
+                self.keys
+                    .get(local as usize)
+                    .is_some_and(|k| *k.bytes == *entry.key)
+            });
+            let local = match predicted {
+                Some(local) => Ok(local),
+                None => match cache.get_mut(entry.key) {
+                    Some(cached) => self.local(cached, file.kind, read),
+                    None => {
+                        let Ok(text) = std::str::from_utf8(entry.key) else {
+                            problem.get_or_insert_with(|| {
+                                format!("key at byte {} is not UTF-8", entry.at)
+                            });
+                            return false;
+                        };
+                        let bytes: Arc<[u8]> = Arc::from(entry.key);
+                        let cached = cache.entry(Arc::clone(&bytes)).or_insert(Cached {
+                            bytes,
+                            parsed: parse_key(text).map(Arc::new).map_err(Arc::from),
+                            read: 0,
+                            local: 0,
                         });
-                        return false;
-                    };
-                    let cached = cache.entry(Box::from(entry.key)).or_insert(Cached {
-                        parsed: parse_key(text).map(Arc::new).map_err(Arc::from),
-                        read: 0,
-                        local: 0,
-                    });
-                    self.local(cached, file.kind, read)
-                }
+                        self.local(cached, file.kind, read)
+                    }
+                },
             };
+            order.push(*local.as_ref().unwrap_or(&u32::MAX));
             let metric = match local.and_then(|local| {
                 self.keys[local as usize]
                     .metric
@@ -822,6 +854,7 @@ impl Merge {
             });
             true
         });
+        self.orders[at].1 = order;
         structure.or(problem)
     }
 
@@ -844,7 +877,11 @@ impl Merge {
             ))
         });
         cached.local = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
-        self.keys.push(Local { key, metric });
+        self.keys.push(Local {
+            bytes: Arc::clone(&cached.bytes),
+            key,
+            metric,
+        });
         Ok(cached.local)
     }
 
@@ -1159,20 +1196,17 @@ impl Slots {
     }
 }
 
-/// Room left in a sample's labels for those the page adds (the level's hierarchy labels and
-/// an engine filter's), so that adding them does not move the labels.
-const ROOM: usize = 4;
-
-/// `labels` without the label `name`, with room for more.
+/// `labels` without the label `name`, with room for one more (the page's labels are added
+/// as the families are encoded, not copied into the samples).
 fn without(labels: &[(String, String)], name: &str) -> Labels {
-    let mut out = Vec::with_capacity(labels.len() + 1 + ROOM);
+    let mut out = Vec::with_capacity(labels.len() + 1);
     out.extend(labels.iter().filter(|(k, _)| k != name).cloned());
     out
 }
 
-/// A copy of `labels`, with room for one more and those the page adds.
+/// A copy of `labels`, with room for one more (a `pid` or an `le`).
 fn with_room(labels: &[(String, String)]) -> Labels {
-    let mut out = Vec::with_capacity(labels.len() + 1 + ROOM);
+    let mut out = Vec::with_capacity(labels.len() + 1);
     out.extend(labels.iter().cloned());
     out
 }
