@@ -56,7 +56,7 @@ struct Family {
 enum Merged {
     Number(Number),
     Histogram {
-        bounds: Vec<f64>,
+        bounds: std::sync::Arc<[f64]>,
         counts: Vec<u64>,
         sum: f64,
     },

@@ -401,14 +401,9 @@ impl Registry {
                 match pool.alloc(core.id, Fingerprint { lo: 0, hi: 0 }) {
                     Some(slot) => {
                         if cataloged {
-                            catalog::metric(&core, M::KIND, opts.help, opts.multiprocess_mode);
-                            catalog::series::<&str>(
-                                core.id,
-                                pool.name(),
-                                slot.index,
-                                slot.state,
-                                Some(&[]),
-                            );
+                            let (help, mode) = (opts.help, opts.multiprocess_mode);
+                            let (index, state) = (slot.index, slot.state);
+                            catalog::scalar(&core, M::KIND, help, mode, pool.name(), index, state);
                         }
                         let registered = scope.add_scalar(core, &slot, pool, M::KIND);
                         Ok((M::from_slot(slot), registered))
@@ -552,14 +547,9 @@ impl Registry {
             match pool.alloc(core.id, Fingerprint { lo: 0, hi: 0 }) {
                 Some(slot) => {
                     if cataloged {
-                        catalog::metric(&core, kind, &help, GaugeMode::default());
-                        catalog::series::<&str>(
-                            core.id,
-                            pool.name(),
-                            slot.index,
-                            slot.state,
-                            Some(&[]),
-                        );
+                        let mode = GaugeMode::default();
+                        let (index, state) = (slot.index, slot.state);
+                        catalog::scalar(&core, kind, &help, mode, pool.name(), index, state);
                     }
                     Some((core, AnySlot::new(&slot, pool, kind)))
                 }

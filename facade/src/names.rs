@@ -118,6 +118,7 @@ fn prepend_unless_letter_or_underscore(s: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dynamo_exporter::parse::{is_label_name, is_metric_name};
     use proptest::prelude::*;
 
     #[test]
@@ -196,18 +197,6 @@ mod tests {
                 "sanitizing {input:?}"
             );
         }
-    }
-
-    fn is_metric_name(s: &str) -> bool {
-        let mut bytes = s.bytes();
-        matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':')
-            && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
-    }
-
-    fn is_label_name(s: &str) -> bool {
-        let mut bytes = s.bytes();
-        matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
-            && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
     }
 
     proptest! {

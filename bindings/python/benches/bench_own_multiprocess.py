@@ -19,6 +19,9 @@ import sys
 import tempfile
 from importlib.metadata import version
 
+# prometheus_client's side records what bench_multiprocess.py's processes record.
+from bench_multiprocess import WORKER as THEIRS
+
 OURS = """
 import sys
 from dynamo.runtime import DistributedRuntime
@@ -43,28 +46,6 @@ for i in range(series):
         per_pid.set(index, labels)
     else:
         histogram.observe(0.001 * i, labels)
-"""
-
-THEIRS = """
-import sys
-from prometheus_client import Counter, Gauge, Histogram
-
-index, series = int(sys.argv[1]), int(sys.argv[2])
-counter = Counter("requests", "Requests.", ["model", "route"])
-gauge = Gauge("running", "Running.", ["model", "route"], multiprocess_mode="sum")
-per_pid = Gauge("cache_usage", "Cache usage.", ["model", "route"])
-histogram = Histogram("latency_seconds", "Latency.", ["model", "route"])
-for i in range(series):
-    labels = ("m" + str(i % 7), "/r" + str(i))
-    kind = i % 10
-    if kind < 5:
-        counter.labels(*labels).inc(index + i)
-    elif kind < 7:
-        gauge.labels(*labels).set(i)
-    elif kind < 9:
-        per_pid.labels(*labels).set(index)
-    else:
-        histogram.labels(*labels).observe(0.001 * i)
 """
 
 # The parent: fills nothing itself, scrapes what the processes wrote.

@@ -498,7 +498,8 @@ fn parse_value(text: &str) -> Result<f64, ParseErrorKind> {
         .map_err(|_| ParseErrorKind::InvalidValue(text.into()))
 }
 
-fn is_metric_name(name: &str) -> bool {
+/// True for a name the text format takes as a metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub fn is_metric_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     bytes
         .next()
@@ -506,7 +507,8 @@ fn is_metric_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
 }
 
-fn is_label_name(name: &str) -> bool {
+/// True for a name the text format takes as a label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn is_label_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     bytes
         .next()

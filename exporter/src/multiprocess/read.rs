@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::exposition::Number;
 use crate::kinds::table::MetricKind;
@@ -35,7 +36,7 @@ struct PoolInfo {
     cell: CellType,
     slot_size: usize,
     extra_words: usize,
-    bounds: Vec<f64>,
+    bounds: Arc<[f64]>,
 }
 
 /// A metric as its process registered it.
@@ -79,7 +80,7 @@ fn intern(interned: &mut Interned, labels: Vec<(String, String)>) -> LabelSet {
 pub(super) enum Cell {
     Number(Number),
     Histogram {
-        bounds: Vec<f64>,
+        bounds: Arc<[f64]>,
         /// Per bucket, not cumulative; the last is `+Inf`.
         counts: Vec<u64>,
         sum: f64,
@@ -152,7 +153,7 @@ impl Process {
                         cell,
                         slot_size,
                         extra_words,
-                        bounds,
+                        bounds: bounds.into(),
                     },
                 );
             }
@@ -340,18 +341,19 @@ fn own_slot_size(cell: CellType) -> usize {
 
 fn read_cell(pool: &PoolInfo, slot: &[u8], extra: &[u8]) -> Option<Cell> {
     let at = std::mem::offset_of!(Slot<U64Counter>, cell);
-    let words = |n: usize| -> Vec<u64> { (0..n).map(|k| word(slot, at + 8 * k)).collect() };
+    // Every slot's header is the same size, so every cell starts at the same offset.
+    let w = |k: usize| word(slot, at + 8 * k);
     Some(match pool.cell {
-        CellType::U64Counter => Cell::Number(Number::UInt(words(1)[0])),
-        CellType::F64Counter => Cell::Number(Number::Float(F64Counter::from_words(&words(2)))),
-        CellType::I64Gauge => Cell::Number(Number::Int(words(1)[0] as i64)),
-        CellType::F64Gauge => Cell::Number(Number::Float(f64::from_bits(words(1)[0]))),
+        CellType::U64Counter => Cell::Number(Number::UInt(w(0))),
+        CellType::F64Counter => Cell::Number(Number::Float(F64Counter::from_words(&[w(0), w(1)]))),
+        CellType::I64Gauge => Cell::Number(Number::Int(w(0) as i64)),
+        CellType::F64Gauge => Cell::Number(Number::Float(f64::from_bits(w(0)))),
         CellType::Histogram => {
             let sum_at =
                 std::mem::offset_of!(Slot<HistogramCell>, cell) + HistogramCell::SUM_OFFSET;
             let counts = (0..pool.extra_words).map(|k| word(extra, 8 * k)).collect();
             Cell::Histogram {
-                bounds: pool.bounds.clone(),
+                bounds: Arc::clone(&pool.bounds),
                 counts,
                 sum: f64::from_bits(word(slot, sum_at)),
             }

@@ -311,6 +311,20 @@ pub(crate) fn metric(core: &super::directory::Core, kind: MetricKind, help: &str
     });
 }
 
+/// A metric without variable labels, and its one series in slot `index` of `pool`.
+pub(crate) fn scalar(
+    core: &super::directory::Core,
+    kind: MetricKind,
+    help: &str,
+    mode: GaugeMode,
+    pool: &str,
+    index: u32,
+    state: u64,
+) {
+    metric(core, kind, help, mode);
+    series::<&str>(core.id, pool, index, state, Some(&[]));
+}
+
 /// A series of metric `owner` in slot `index` of `pool`, live while the slot's state is
 /// `state`; `values` its label values in declaration order, `None` for the overflow series.
 pub(crate) fn series<V: AsRef<str>>(

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dynamo_exporter::MetricKind;
-use dynamo_exporter::parse::{Family, Sample};
+use dynamo_exporter::parse::{Family, Sample, is_label_name, is_metric_name};
 
 /// Why a file was skipped or read only in part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1242,22 +1242,6 @@ fn push_number(out: &mut String, value: f64) {
     } else {
         let _ = write!(out, "{value:?}");
     }
-}
-
-fn is_metric_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_' || b == b':')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
-}
-
-fn is_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 #[cfg(test)]
