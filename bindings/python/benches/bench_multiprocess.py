@@ -58,14 +58,18 @@ for i in range(series):
 """
 
 
-def fill(directory: str, processes: int, series: int) -> None:
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": directory}
+def run_workers(script: str, env: dict, processes: int, series: int) -> None:
+    """Runs `script` in `processes` processes at once (argv: its index, `series`)."""
     procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(i), str(series)], env=env)
+        subprocess.Popen([sys.executable, "-c", script, str(i), str(series)], env=env)
         for i in range(processes)
     ]
     for proc in procs:
         assert proc.wait(timeout=300) == 0
+
+
+def fill(directory: str, processes: int, series: int) -> None:
+    run_workers(WORKER, {**os.environ, "PROMETHEUS_MULTIPROC_DIR": directory}, processes, series)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from importlib.metadata import version
 
 # prometheus_client's side records what bench_multiprocess.py's processes record.
 from bench_multiprocess import WORKER as THEIRS
+from bench_multiprocess import run_workers
 
 OURS = """
 import sys
@@ -80,15 +81,6 @@ print(f"speed-up (medians): {statistics.median(theirs) / statistics.median(ours)
 """
 
 
-def fill(script: str, env: dict, processes: int, series: int) -> None:
-    procs = [
-        subprocess.Popen([sys.executable, "-c", script, str(i), str(series)], env=env)
-        for i in range(processes)
-    ]
-    for proc in procs:
-        assert proc.wait(timeout=300) == 0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=32)
@@ -98,8 +90,12 @@ def main() -> None:
 
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DYN_", "PROMETHEUS_"))}
     with tempfile.TemporaryDirectory() as ours_dir, tempfile.TemporaryDirectory() as theirs_dir:
-        fill(OURS, {**base, "DYN_METRICS_MULTIPROC_DIR": ours_dir}, args.processes, args.series)
-        fill(THEIRS, {**base, "PROMETHEUS_MULTIPROC_DIR": theirs_dir}, args.processes, args.series)
+        run_workers(
+            OURS, {**base, "DYN_METRICS_MULTIPROC_DIR": ours_dir}, args.processes, args.series
+        )
+        run_workers(
+            THEIRS, {**base, "PROMETHEUS_MULTIPROC_DIR": theirs_dir}, args.processes, args.series
+        )
         print(
             f"{args.processes} processes x {args.series} series, {args.runs} scrapes, "
             f"Python {platform.python_version()}, prometheus_client "
