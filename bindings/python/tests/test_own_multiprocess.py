@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import assert_promtool_accepts, samples
 
 CHILD_TIMEOUT = 30
@@ -95,3 +97,14 @@ def test_children_fork_spawn_and_killed_on_one_page(tmp_path):
     # The live gauge: the parent's and the killed child's while it ran, then the parent's.
     assert value(before, "dynamo_component_running") == 2
     assert value(after, "dynamo_component_running") == 1
+
+
+def test_a_multiprocess_mode_is_for_gauges_and_named(drt):
+    metrics = drt.namespace("ns").metrics
+    gauge = metrics.create_gauge("loaded", "Loaded", multiprocess_mode="max")
+    gauge.set(1.0)  # without a directory the mode changes nothing
+    with pytest.raises(ValueError, match="multiprocess_mode is for gauges"):
+        metrics.create_counter("c_total", "C", multiprocess_mode="max")
+    with pytest.raises(ValueError, match='"newest"'):
+        metrics.create_gaugevec("g", "G", ["x"], multiprocess_mode="newest")
+    assert "dynamo_component_c_total" not in metrics.prometheus_expfmt()

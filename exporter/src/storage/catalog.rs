@@ -419,3 +419,20 @@ pub(crate) fn records(bytes: &[u8]) -> (Vec<(u8, Fields<'_>)>, usize) {
     }
     (out, pos)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::GaugeMode;
+
+    #[test]
+    fn gauge_modes_by_name_and_code() {
+        for (name, mode) in GaugeMode::NAMES {
+            assert_eq!(GaugeMode::parse(name), Ok(mode));
+            assert_eq!(mode.name(), name);
+            assert_eq!(GaugeMode::from_code(mode.code()), Some(mode));
+        }
+        let error = GaugeMode::parse("mostrecent").unwrap_err().to_string();
+        assert!(error.contains("\"mostrecent\""), "{error}");
+        assert_eq!(GaugeMode::from_code(8), None);
+    }
+}
