@@ -208,6 +208,11 @@ pub(crate) enum LabelsRepr<'a> {
     Overflow { layout: &'a Layout },
     /// Pairs read from text, sorted by name.
     Owned(&'a [(String, String)]),
+    /// Pairs sorted by name and one more pair, whose name none of them has, in its place.
+    OwnedWith {
+        pairs: &'a [(String, String)],
+        one: (&'a str, &'a str),
+    },
 }
 
 /// The label marking the series that new label sets fold into once a metric has as many
@@ -233,6 +238,19 @@ impl<'a> Labels<'a> {
         }
     }
 
+    /// Pairs sorted by name with `one` pair (whose name none of them has) in its place, with
+    /// a registry's extra labels.
+    pub(crate) fn sorted_with_one(
+        pairs: &'a [(String, String)],
+        one: (&'a str, &'a str),
+        extra: &'a ExtraLabels,
+    ) -> Self {
+        Self {
+            repr: LabelsRepr::OwnedWith { pairs, one },
+            extra,
+        }
+    }
+
     /// Every pair, sorted by name; values unescaped. The registry's extra labels are
     /// among them, except where the series has a label of the same name.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, Cow<'a, str>)> + 'a {
@@ -249,6 +267,14 @@ impl<'a> Labels<'a> {
             LabelsRepr::Pairs { key } => Iter::Pairs(KeyPairs::new(key)),
             LabelsRepr::Overflow { layout } => Iter::Overflow(overflow_pairs(layout)),
             LabelsRepr::Owned(pairs) => Iter::Owned(pairs.iter()),
+            LabelsRepr::OwnedWith { pairs, one } => {
+                let at = pairs.partition_point(|(name, _)| name.as_str() < one.0);
+                Iter::OwnedWith {
+                    before: pairs[..at].iter(),
+                    one: Some(one),
+                    after: pairs[at..].iter(),
+                }
+            }
         }
     }
 
@@ -320,6 +346,11 @@ enum Iter<'a> {
     Pairs(KeyPairs<'a>),
     Overflow(Box<dyn Iterator<Item = (&'a str, Cow<'a, str>)> + 'a>),
     Owned(std::slice::Iter<'a, (String, String)>),
+    OwnedWith {
+        before: std::slice::Iter<'a, (String, String)>,
+        one: Option<(&'a str, &'a str)>,
+        after: std::slice::Iter<'a, (String, String)>,
+    },
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -333,6 +364,15 @@ impl<'a> Iterator for Iter<'a> {
             Self::Owned(pairs) => pairs
                 .next()
                 .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str()))),
+            Self::OwnedWith { before, one, after } => match before.next() {
+                Some((k, v)) => Some((k.as_str(), Cow::Borrowed(v.as_str()))),
+                None => match one.take() {
+                    Some((k, v)) => Some((k, Cow::Borrowed(v))),
+                    None => after
+                        .next()
+                        .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str()))),
+                },
+            },
         }
     }
 }

@@ -396,7 +396,24 @@ pub(crate) fn text_bytes(families: &[dynamo_exporter::parse::Family]) -> usize {
                     sample.name.len() + labels + braces + 2 + number_bytes(sample.value)
                 })
                 .sum();
-            header + samples
+            let sets: usize = family
+                .sets
+                .iter()
+                .map(|set| {
+                    let shared: usize = set
+                        .labels
+                        .iter()
+                        .map(|(name, value)| name.len() + value.len() + 4)
+                        .sum();
+                    // As a sample's, with the set's own label among the labels.
+                    let line = set.name.len() + shared + set.label.len() + 4 + 1 + 2;
+                    set.values
+                        .iter()
+                        .map(|(own, value)| line + own.len() + number_bytes(*value))
+                        .sum::<usize>()
+                })
+                .sum();
+            header + samples + sets
         })
         .sum()
 }

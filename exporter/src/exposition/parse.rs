@@ -64,6 +64,60 @@ pub struct Family {
     pub kind: MetricKind,
     /// The samples.
     pub samples: Vec<Sample>,
+    /// Samples kept in sets that share a name and labels (the parser makes none): written
+    /// after [`Family::samples`] and sorted with them.
+    pub sets: Vec<SampleSet>,
+}
+
+/// Samples with the same name and labels but for one label, whose value each has its own:
+/// prometheus_client's gauges of a multiprocess directory, one per process with its `pid`,
+/// kept without a copy of the shared labels per sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleSet {
+    /// The samples' name.
+    pub name: String,
+    /// The labels every sample has, sorted by name, without [`SampleSet::label`].
+    pub labels: Vec<(String, String)>,
+    /// The name of the label whose value each sample has its own.
+    pub label: String,
+    /// Each sample's value of that label (distinct), and its value.
+    pub values: Vec<(std::sync::Arc<str>, f64)>,
+}
+
+impl SampleSet {
+    /// The set's samples as plain ones.
+    #[must_use]
+    pub fn samples(&self) -> Vec<Sample> {
+        self.values
+            .iter()
+            .map(|(own, value)| {
+                let mut labels = self.labels.clone();
+                let at = labels.partition_point(|(name, _)| *name < self.label);
+                labels.insert(at, (self.label.clone(), own.to_string()));
+                Sample {
+                    name: self.name.clone(),
+                    labels,
+                    value: *value,
+                    timestamp_ms: None,
+                }
+            })
+            .collect()
+    }
+}
+
+impl Family {
+    /// How many samples the family holds, its sets' included.
+    #[must_use]
+    pub fn sample_count(&self) -> usize {
+        self.samples.len() + self.sets.iter().map(|set| set.values.len()).sum::<usize>()
+    }
+
+    /// Moves the samples of the family's sets among its plain samples.
+    pub fn expand_sets(&mut self) {
+        for set in std::mem::take(&mut self.sets) {
+            self.samples.extend(set.samples());
+        }
+    }
 }
 
 /// What is wrong with a line.
@@ -223,6 +277,7 @@ impl Parser {
                 help: None,
                 kind: MetricKind::Untyped,
                 samples: Vec::new(),
+                sets: Vec::new(),
             });
             self.series.clear();
             self.bounds.clear();

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use super::parse::Family;
+use super::parse::{Family, Sample, SampleSet};
 use super::{
     Encoder, ExtraLabels, FamilyInfo, HistogramValue, Labels, Number, Series, SummaryValue, Value,
 };
@@ -79,18 +79,19 @@ pub fn encode_parsed_with_labels(
 
 fn encode_with(families: &[Family], extra: &ExtraLabels, encoder: &mut dyn Encoder) {
     for family in families {
-        let series = gather(family, extra);
+        let series = gather(family);
         if series.is_empty() {
             continue;
         }
+        let order = label_order(&series, extra);
         encoder.family(&FamilyInfo {
             name: &family.name,
             help: family.help.as_deref(),
             kind: family.kind,
             observed: true,
         });
-        for one in &series {
-            encoder.series(&one.as_series(extra));
+        for at in order {
+            encoder.series(&series[at as usize].as_series(extra));
         }
     }
 }
@@ -98,57 +99,57 @@ fn encode_with(families: &[Family], extra: &ExtraLabels, encoder: &mut dyn Encod
 /// One series gathered from the samples of a family.
 struct Gathered<'a> {
     /// Sorted by name; without `le` or `quantile`. A sample's own when they already are.
-    labels: Cow<'a, [(String, String)]>,
+    labels: SeriesLabels<'a>,
     timestamp_ms: Option<i64>,
     shape: Shape,
 }
 
+/// A series' value; a histogram's and a summary's apart, so that a family of numbers walks
+/// small series.
 enum Shape {
     Number(f64),
-    Histogram {
-        /// `(bound, cumulative count)`, `+Inf` among them if the text had it.
-        buckets: Vec<(f64, u64)>,
-        sum: Option<f64>,
-        count: Option<u64>,
-        /// Filled by [`Gathered::finish`]: finite bounds, and their counts then `+Inf`'s.
-        bounds: Vec<f64>,
-        cumulative: Vec<u64>,
-    },
-    Summary {
-        quantiles: Vec<(f64, f64)>,
-        sum: Option<f64>,
-        count: Option<u64>,
-    },
+    Histogram(Box<HistogramShape>),
+    Summary(Box<SummaryShape>),
+}
+
+#[derive(Default)]
+struct HistogramShape {
+    /// `(bound, cumulative count)`, `+Inf` among them if the text had it.
+    buckets: Vec<(f64, u64)>,
+    sum: Option<f64>,
+    count: Option<u64>,
+    /// Filled by [`Gathered::finish`]: finite bounds, and their counts then `+Inf`'s.
+    bounds: Vec<f64>,
+    cumulative: Vec<u64>,
+}
+
+#[derive(Default)]
+struct SummaryShape {
+    quantiles: Vec<(f64, f64)>,
+    sum: Option<f64>,
+    count: Option<u64>,
 }
 
 impl Gathered<'_> {
     fn as_series<'b>(&'b self, extra: &'b ExtraLabels) -> Series<'b> {
         let value = match &self.shape {
             Shape::Number(v) => Value::Number(Number::Float(*v)),
-            Shape::Histogram {
-                bounds,
-                cumulative,
-                sum,
-                count,
-                ..
-            } => Value::Histogram(HistogramValue {
-                bounds,
-                cumulative,
-                sum: *sum,
-                count: count.unwrap_or_else(|| cumulative.last().copied().unwrap_or(0)),
+            Shape::Histogram(h) => Value::Histogram(HistogramValue {
+                bounds: &h.bounds,
+                cumulative: &h.cumulative,
+                sum: h.sum,
+                count: h
+                    .count
+                    .unwrap_or_else(|| h.cumulative.last().copied().unwrap_or(0)),
             }),
-            Shape::Summary {
-                quantiles,
-                sum,
-                count,
-            } => Value::Summary(SummaryValue {
-                quantiles,
-                sum: *sum,
-                count: *count,
+            Shape::Summary(q) => Value::Summary(SummaryValue {
+                quantiles: &q.quantiles,
+                sum: q.sum,
+                count: q.count,
             }),
         };
         Series {
-            labels: Labels::sorted_with_extra(&self.labels, extra),
+            labels: self.labels.with_extra(extra),
             value,
             timestamp_ms: self.timestamp_ms,
         }
@@ -159,13 +160,14 @@ impl Gathered<'_> {
     fn finish(&mut self) {
         match &mut self.shape {
             Shape::Number(_) => {}
-            Shape::Histogram {
-                buckets,
-                count,
-                bounds,
-                cumulative,
-                ..
-            } => {
+            Shape::Histogram(h) => {
+                let HistogramShape {
+                    buckets,
+                    count,
+                    bounds,
+                    cumulative,
+                    ..
+                } = &mut **h;
                 buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
                 let infinite = match buckets.last() {
                     Some((bound, total)) if *bound == f64::INFINITY => {
@@ -182,62 +184,152 @@ impl Gathered<'_> {
                     .unwrap_or_else(|| cumulative.last().copied().unwrap_or(0));
                 cumulative.push(total);
             }
-            Shape::Summary { quantiles, .. } => {
-                quantiles.sort_by(|a, b| a.0.total_cmp(&b.0));
+            Shape::Summary(q) => {
+                q.quantiles.sort_by(|a, b| a.0.total_cmp(&b.0));
             }
         }
     }
 }
 
-/// The series of a family, in label order.
-fn gather<'a>(family: &'a Family, extra: &ExtraLabels) -> Vec<Gathered<'a>> {
-    let special = family.kind.reserved_label();
-    // A series per sample, but for histograms and summaries.
-    let mut series: Vec<Gathered<'_>> = match family.kind {
-        MetricKind::Histogram | MetricKind::Summary => Vec::new(),
-        _ => Vec::with_capacity(family.samples.len()),
-    };
-    let mut index: std::collections::HashMap<Vec<(String, String)>, usize> =
-        std::collections::HashMap::new();
-    for sample in &family.samples {
-        let mut bound = None;
-        let own = &sample.labels;
-        let labels: Cow<'_, [(String, String)]> = if own.is_sorted_by(|a, b| a.0 < b.0)
-            && !own.iter().any(|(name, _)| Some(name.as_str()) == special)
-        {
-            Cow::Borrowed(own)
+/// The labels of one gathered series, sorted by name.
+enum SeriesLabels<'a> {
+    /// A sample's own (borrowed when they were sorted already).
+    Pairs(Cow<'a, [(String, String)]>),
+    /// A set's shared labels with the own pair of its sample `own` at `at`.
+    With {
+        set: &'a SampleSet,
+        at: u32,
+        own: u32,
+    },
+}
+
+impl<'a> SeriesLabels<'a> {
+    fn len(&self) -> usize {
+        match self {
+            Self::Pairs(pairs) => pairs.len(),
+            Self::With { set, .. } => set.labels.len() + 1,
+        }
+    }
+
+    /// The pair at `index` (less than [`SeriesLabels::len`]).
+    fn get(&self, index: usize) -> (&str, &str) {
+        fn pair((k, v): &(String, String)) -> (&str, &str) {
+            (k, v)
+        }
+        match self {
+            Self::Pairs(pairs) => pair(&pairs[index]),
+            Self::With { set, at, own } => match index.cmp(&(*at as usize)) {
+                std::cmp::Ordering::Less => pair(&set.labels[index]),
+                std::cmp::Ordering::Equal => (&set.label, &set.values[*own as usize].0),
+                std::cmp::Ordering::Greater => pair(&set.labels[index - 1]),
+            },
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        (0..self.len()).map(|index| self.get(index))
+    }
+
+    fn with_extra<'b>(&'b self, extra: &'b ExtraLabels) -> Labels<'b> {
+        match self {
+            Self::Pairs(pairs) => Labels::sorted_with_extra(pairs, extra),
+            Self::With { set, own, .. } => Labels::sorted_with_one(
+                &set.labels,
+                (&set.label, &set.values[*own as usize].0),
+                extra,
+            ),
+        }
+    }
+}
+
+/// A sample's labels sorted by name without the family's `le` or `quantile` (borrowed when
+/// they are so already), and that label's number.
+fn labels_of<'s>(
+    sample: &'s Sample,
+    special: Option<&str>,
+) -> (Cow<'s, [(String, String)]>, Option<f64>) {
+    let own = &sample.labels;
+    if own.is_sorted_by(|a, b| a.0 < b.0)
+        && !own.iter().any(|(name, _)| Some(name.as_str()) == special)
+    {
+        return (Cow::Borrowed(own), None);
+    }
+    let mut bound = None;
+    let mut labels: Vec<(String, String)> = Vec::with_capacity(own.len());
+    for (name, value) in own {
+        if Some(name.as_str()) == special {
+            bound = parse_number(value);
         } else {
-            let mut labels: Vec<(String, String)> = Vec::with_capacity(own.len());
-            for (name, value) in own {
-                if Some(name.as_str()) == special {
-                    bound = parse_number(value);
-                } else {
-                    labels.push((name.clone(), value.clone()));
-                }
-            }
-            labels.sort();
-            Cow::Owned(labels)
-        };
-        let at = match family.kind {
-            MetricKind::Histogram | MetricKind::Summary => match index.get(&*labels) {
+            labels.push((name.clone(), value.clone()));
+        }
+    }
+    labels.sort();
+    (Cow::Owned(labels), bound)
+}
+
+/// The series of a family, in the order of its samples.
+fn gather(family: &Family) -> Vec<Gathered<'_>> {
+    let special = family.kind.reserved_label();
+    let numbers = !matches!(family.kind, MetricKind::Histogram | MetricKind::Summary);
+    // A series per sample, but for histograms and summaries.
+    let mut series: Vec<Gathered<'_>> = if numbers {
+        Vec::with_capacity(family.sample_count())
+    } else {
+        Vec::new()
+    };
+    // The samples of sets that cannot be kept as sets: with labels out of order, or
+    // in a histogram or summary.
+    let mut expanded: Vec<Sample> = Vec::new();
+    for set in &family.sets {
+        let shared = numbers
+            && set.labels.is_sorted_by(|a, b| a.0 < b.0)
+            && !set
+                .labels
+                .iter()
+                .any(|(name, _)| *name == set.label || Some(name.as_str()) == special);
+        if !shared {
+            expanded.extend(set.samples());
+            continue;
+        }
+        let at = set
+            .labels
+            .partition_point(|(name, _)| name.as_str() < set.label.as_str());
+        let at = u32::try_from(at).unwrap_or(u32::MAX);
+        series.extend((0..).zip(&set.values).map(|(own, (_, value))| Gathered {
+            labels: SeriesLabels::With { set, at, own },
+            timestamp_ms: None,
+            shape: Shape::Number(*value),
+        }));
+    }
+    let mut index: HashMap<Vec<(String, String)>, usize> = HashMap::new();
+    let own = family
+        .samples
+        .iter()
+        .map(|sample| (sample, labels_of(sample, special)));
+    let sets = expanded.iter().map(|sample| {
+        let (labels, bound) = labels_of(sample, special);
+        (sample, (Cow::Owned(labels.into_owned()), bound))
+    });
+    for (sample, (labels, bound)) in own.chain(sets) {
+        let at = if numbers {
+            series.push(Gathered {
+                labels: SeriesLabels::Pairs(labels),
+                timestamp_ms: None,
+                shape: Shape::Number(sample.value),
+            });
+            series.len() - 1
+        } else {
+            match index.get(&*labels) {
                 Some(&at) => at,
                 None => {
                     index.insert(labels.to_vec(), series.len());
                     series.push(Gathered {
-                        labels,
+                        labels: SeriesLabels::Pairs(labels),
                         timestamp_ms: None,
                         shape: empty_shape(family.kind),
                     });
                     series.len() - 1
                 }
-            },
-            _ => {
-                series.push(Gathered {
-                    labels,
-                    timestamp_ms: None,
-                    shape: Shape::Number(sample.value),
-                });
-                series.len() - 1
             }
         };
         let one = &mut series[at];
@@ -248,18 +340,19 @@ fn gather<'a>(family: &'a Family, extra: &ExtraLabels) -> Vec<Gathered<'a>> {
     for one in &mut series {
         one.finish();
     }
-    sort_by_labels(&mut series, extra);
     series
 }
 
-/// Sorts series by their labels with `extra` added. When every series has the same label names, as the series of
-/// a large family usually do, each label's values are ranked once and the series sorted by
-/// their ranks: the same order, with a string compare per distinct value rather than several
-/// per comparison of two series.
-fn sort_by_labels(series: &mut Vec<Gathered<'_>>, extra: &ExtraLabels) {
+/// The order of `series` by their labels with `extra` added, as indexes. When every series
+/// has the same label names, as the series of a large family usually do, each label's values
+/// are ranked once and the series sorted by their ranks: the same order, with a string
+/// compare per distinct value rather than several per comparison of two series.
+fn label_order(series: &[Gathered<'_>], extra: &ExtraLabels) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..u32::try_from(series.len()).unwrap_or(u32::MAX)).collect();
     let Some(first) = series.first() else {
-        return;
+        return order;
     };
+    let labels = |at: &u32| &series[*at as usize].labels;
     let width = first.labels.len();
     let same_names = series.iter().all(|one| {
         one.labels.len() == width
@@ -272,27 +365,27 @@ fn sort_by_labels(series: &mut Vec<Gathered<'_>>, extra: &ExtraLabels) {
     // Extra labels go to the same places in series with the same label names, which then
     // sort as their own labels do; series whose names differ sort with the extra labels.
     if !same_names && !extra.is_empty() {
-        series.sort_by(|a, b| {
-            let a = Labels::sorted_with_extra(&a.labels, extra);
-            let b = Labels::sorted_with_extra(&b.labels, extra);
+        order.sort_by(|a, b| {
+            let a = labels(a).with_extra(extra);
+            let b = labels(b).with_extra(extra);
             a.iter().cmp(b.iter())
         });
-        return;
+        return order;
     }
-    if series.is_sorted_by(|a, b| a.labels <= b.labels) {
-        return;
+    if series.is_sorted_by(|a, b| a.labels.iter().le(b.labels.iter())) {
+        return order;
     }
     if !same_names || width == 0 {
-        series.sort_by(|a, b| a.labels.cmp(&b.labels));
-        return;
+        order.sort_by(|a, b| labels(a).iter().cmp(labels(b).iter()));
+        return order;
     }
     let mut ranks = vec![0_u32; series.len() * width];
     for at in 0..width {
-        let mut ids: HashMap<&str, u32> = HashMap::new();
+        let mut ids: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
         let mut first: Vec<u32> = Vec::with_capacity(series.len());
-        for one in series.iter() {
+        for one in series {
             let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-            first.push(*ids.entry(one.labels[at].1.as_str()).or_insert(next));
+            first.push(*ids.entry(one.labels.get(at).1).or_insert(next));
         }
         let mut distinct: Vec<(&str, u32)> = ids.into_iter().collect();
         distinct.sort_unstable();
@@ -304,28 +397,15 @@ fn sort_by_labels(series: &mut Vec<Gathered<'_>>, extra: &ExtraLabels) {
             ranks[row * width + at] = rank_of[*id as usize];
         }
     }
-    let mut order: Vec<usize> = (0..series.len()).collect();
-    order.sort_by(|&a, &b| {
-        ranks[a * width..(a + 1) * width].cmp(&ranks[b * width..(b + 1) * width])
-    });
-    let mut taken: Vec<Option<Gathered<'_>>> = series.drain(..).map(Some).collect();
-    series.extend(order.into_iter().filter_map(|row| taken[row].take()));
+    let row = |at: u32| &ranks[at as usize * width..(at as usize + 1) * width];
+    order.sort_by(|&a, &b| row(a).cmp(row(b)));
+    order
 }
 
 fn empty_shape(kind: MetricKind) -> Shape {
     match kind {
-        MetricKind::Histogram => Shape::Histogram {
-            buckets: Vec::new(),
-            sum: None,
-            count: None,
-            bounds: Vec::new(),
-            cumulative: Vec::new(),
-        },
-        _ => Shape::Summary {
-            quantiles: Vec::new(),
-            sum: None,
-            count: None,
-        },
+        MetricKind::Histogram => Shape::Histogram(Box::default()),
+        _ => Shape::Summary(Box::default()),
     }
 }
 
@@ -333,25 +413,16 @@ fn empty_shape(kind: MetricKind) -> Shape {
 fn add(shape: &mut Shape, suffix: &str, bound: Option<f64>, value: f64) {
     match shape {
         Shape::Number(_) => {}
-        Shape::Histogram {
-            buckets,
-            sum,
-            count,
-            ..
-        } => match (suffix, bound) {
-            ("_bucket", Some(bound)) => buckets.push((bound, whole(value))),
-            ("_sum", _) => *sum = Some(value),
-            ("_count", _) => *count = Some(whole(value)),
+        Shape::Histogram(h) => match (suffix, bound) {
+            ("_bucket", Some(bound)) => h.buckets.push((bound, whole(value))),
+            ("_sum", _) => h.sum = Some(value),
+            ("_count", _) => h.count = Some(whole(value)),
             _ => {}
         },
-        Shape::Summary {
-            quantiles,
-            sum,
-            count,
-        } => match (suffix, bound) {
-            ("", Some(quantile)) => quantiles.push((quantile, value)),
-            ("_sum", _) => *sum = Some(value),
-            ("_count", _) => *count = Some(whole(value)),
+        Shape::Summary(q) => match (suffix, bound) {
+            ("", Some(quantile)) => q.quantiles.push((quantile, value)),
+            ("_sum", _) => q.sum = Some(value),
+            ("_count", _) => q.count = Some(whole(value)),
             _ => {}
         },
     }
@@ -373,6 +444,8 @@ fn parse_number(text: &str) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::exposition::TextEncoder;
     use crate::parse::parse;
@@ -425,7 +498,7 @@ mod tests {
     }
 
     #[test]
-    fn series_sorted_by_ranks_come_in_label_order() {
+    fn series_ordered_by_ranks_come_in_label_order() {
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
         let mut next = |n: u64| {
             seed ^= seed << 13;
@@ -436,26 +509,32 @@ mod tests {
         for names in [&["a", "b", "c"][..], &["a", "b"], &["x"]] {
             let mut series: Vec<Gathered<'_>> = (0..600)
                 .map(|_| Gathered {
-                    labels: Cow::Owned(
+                    labels: SeriesLabels::Pairs(Cow::Owned(
                         names
                             .iter()
                             .map(|name| (name.to_string(), format!("v{}", next(40))))
                             .collect(),
-                    ),
+                    )),
                     timestamp_ms: None,
                     shape: Shape::Number(0.0),
                 })
                 .collect();
             // A series without the last label: the labels differ in names, sorted as they are.
             if names.len() == 2 {
-                series[7].labels = Cow::Owned(vec![("a".into(), "v3".into())]);
+                series[7].labels = SeriesLabels::Pairs(Cow::Owned(vec![("a".into(), "v3".into())]));
             }
-            let mut expected: Vec<Vec<(String, String)>> =
-                series.iter().map(|one| one.labels.to_vec()).collect();
+            let pairs = |one: &Gathered<'_>| -> Vec<(String, String)> {
+                one.labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            };
+            let mut expected: Vec<Vec<(String, String)>> = series.iter().map(pairs).collect();
             expected.sort();
-            sort_by_labels(&mut series, &[]);
-            let got: Vec<Vec<(String, String)>> =
-                series.iter().map(|one| one.labels.to_vec()).collect();
+            let got: Vec<Vec<(String, String)>> = label_order(&series, &[])
+                .into_iter()
+                .map(|at| pairs(&series[at as usize]))
+                .collect();
             assert_eq!(got, expected, "{names:?}");
         }
     }
@@ -500,6 +579,74 @@ mod tests {
                 "g{b=\"own\",c=\"0\"} 4\n",
             )),
             "{page}"
+        );
+    }
+
+    #[test]
+    fn sets_make_the_page_of_their_samples_written_out() {
+        let set = |name: &str, labels: &[(&str, &str)], values: &[(&str, f64)]| SampleSet {
+            name: name.into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            label: "pid".into(),
+            values: values
+                .iter()
+                .map(|(own, v)| (Arc::from(*own), *v))
+                .collect(),
+        };
+        let mut families = parse(concat!(
+            "# HELP g Per \\\\ process.\n",
+            "# TYPE g gauge\n",
+            "g{pid=\"5\",route=\"/a\"} 9\n",
+            "# TYPE h histogram\n",
+            "h_bucket{le=\"1\"} 1\n",
+            "h_count 1\n",
+        ))
+        .unwrap();
+        families[0].sets = vec![
+            set(
+                "g",
+                &[("model", "m\"1"), ("route", "/b")],
+                &[("12", 1.5), ("3", -2.0)],
+            ),
+            set("g", &[("route", "/a")], &[("40", 0.0), ("100", 7.0)]),
+            // Labels out of order: written out before the page is made.
+            set("g", &[("zone", "z"), ("model", "m")], &[("1", 1.0)]),
+        ];
+        assert_eq!(families[0].sample_count(), 6);
+        let mut expanded = families.clone();
+        for family in &mut expanded {
+            family.expand_sets();
+        }
+        assert!(expanded[0].sets.is_empty());
+        assert_eq!(expanded[0].samples.len(), 6);
+        for extra in [vec![], vec![("job".to_string(), "engine".to_string())]] {
+            let mut page = String::new();
+            encode_parsed_with_labels(&families, &extra, &mut TextEncoder::new(&mut page));
+            let mut expected = String::new();
+            encode_parsed_with_labels(&expanded, &extra, &mut TextEncoder::new(&mut expected));
+            assert_eq!(page, expected);
+        }
+        let mut page = String::new();
+        encode_parsed(&families, &mut TextEncoder::new(&mut page));
+        assert_eq!(
+            page,
+            concat!(
+                "# HELP g Per \\\\ process.\n",
+                "# TYPE g gauge\n",
+                "g{model=\"m\",pid=\"1\",zone=\"z\"} 1\n",
+                "g{model=\"m\\\"1\",pid=\"12\",route=\"/b\"} 1.5\n",
+                "g{model=\"m\\\"1\",pid=\"3\",route=\"/b\"} -2\n",
+                "g{pid=\"100\",route=\"/a\"} 7\n",
+                "g{pid=\"40\",route=\"/a\"} 0\n",
+                "g{pid=\"5\",route=\"/a\"} 9\n",
+                "# TYPE h histogram\n",
+                "h_bucket{le=\"1\"} 1\n",
+                "h_bucket{le=\"+Inf\"} 1\n",
+                "h_count 1\n",
+            )
         );
     }
 

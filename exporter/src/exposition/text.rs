@@ -92,9 +92,10 @@ impl<'a> TextEncoder<'a> {
                 self.out.push_str(key);
                 !key.is_empty()
             }
-            LabelsRepr::Pairs { .. } | LabelsRepr::Overflow { .. } | LabelsRepr::Owned(_) => {
-                push_pairs(self.out, labels.iter())
-            }
+            LabelsRepr::Pairs { .. }
+            | LabelsRepr::Overflow { .. }
+            | LabelsRepr::Owned(_)
+            | LabelsRepr::OwnedWith { .. } => push_pairs(self.out, labels.iter()),
         }
     }
 

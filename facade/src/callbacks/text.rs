@@ -131,9 +131,10 @@ impl TextCheck {
             for family in &families {
                 taken.insert(family.name.clone());
                 let own = family.kind.sample_names(&family.name);
-                for sample in &family.samples {
-                    if !own.contains(&sample.name) {
-                        taken.insert(sample.name.clone());
+                let names = family.samples.iter().map(|s| &s.name);
+                for name in names.chain(family.sets.iter().map(|set| &set.name)) {
+                    if !own.contains(name) {
+                        taken.insert(name.clone());
                     }
                 }
                 taken.extend(own);
@@ -216,16 +217,19 @@ fn add_labels(
     }
     let names_once = added.windows(2).all(|pair| pair[0].0 != pair[1].0);
     for family in families.iter_mut() {
+        let is_added = |name: &String| added.iter().any(|(n, _)| n == name);
         let untouched = distinct
-            && family.samples.iter().all(|sample| {
-                !sample
-                    .labels
-                    .iter()
-                    .any(|(name, _)| added.iter().any(|(n, _)| n == name))
+            && family
+                .samples
+                .iter()
+                .all(|sample| !sample.labels.iter().any(|(name, _)| is_added(name)))
+            && family.sets.iter().all(|set| {
+                !is_added(&set.label) && !set.labels.iter().any(|(name, _)| is_added(name))
             });
         if untouched && names_once {
             continue;
         }
+        family.expand_sets();
         let mut seen: HashSet<(String, Vec<(String, String)>)> = HashSet::new();
         for sample in &mut family.samples {
             let missing: Vec<(String, String)> = added
@@ -264,12 +268,12 @@ fn clash<'a>(families: &'a [Family], taken: &HashSet<String>) -> Option<&'a str>
             return Some(&family.name);
         }
         // Samples named as the family's type names them were looked up just above.
-        if let Some(sample) = family
-            .samples
-            .iter()
-            .find(|s| !own.contains(&s.name) && taken.contains(&s.name))
+        let names = family.samples.iter().map(|s| &s.name);
+        if let Some(name) = names
+            .chain(family.sets.iter().map(|set| &set.name))
+            .find(|name| !own.contains(name) && taken.contains(*name))
         {
-            return Some(&sample.name);
+            return Some(name);
         }
     }
     None
@@ -403,5 +407,53 @@ mod tests {
         );
         assert_eq!(dropped.with_label_values(&["conflict"]).get(), 0);
         assert_eq!(dropped.with_label_values(&["invalid"]).get(), 0);
+    }
+
+    #[test]
+    fn samples_of_sets_keep_their_own_labels_and_repeats_once_labelled_are_refused() {
+        let gauge = |plain: &str, engine_pid: &str| {
+            let mut families = parse::parse(plain).unwrap();
+            families[0].sets.push(parse::SampleSet {
+                name: "g".into(),
+                labels: pairs(&[("model", "own")]),
+                label: "pid".into(),
+                values: vec![(Arc::from("1"), 1.0), (Arc::from("2"), 2.0)],
+            });
+            let engine = crate::engine::EnginePass::new(
+                &crate::EngineSource::new(|| Ok::<_, String>(String::new())),
+                crate::EngineFilter::new()
+                    .with_label("pid", engine_pid)
+                    .with_label("model", "engine"),
+                &[],
+            )
+            .unwrap();
+            vec![CallbackText {
+                text: Returned::Families(Arc::new(families)),
+                engine: Some(Arc::new(engine)),
+            }]
+        };
+        let (check, dropped, _registry) = check();
+        let families = check.accepted(
+            HashSet::new(),
+            gauge("# TYPE g gauge\ng{zone=\"a\"} 3\n", "engine"),
+            &[],
+        );
+        assert_eq!(
+            text_of(&families),
+            concat!(
+                "# TYPE g gauge\n",
+                "g{model=\"engine\",pid=\"engine\",zone=\"a\"} 3\n",
+                "g{model=\"own\",pid=\"1\"} 1\n",
+                "g{model=\"own\",pid=\"2\"} 2\n",
+            )
+        );
+        // Labelled, the plain sample would be the set's sample of pid 1.
+        let families = check.accepted(
+            HashSet::new(),
+            gauge("# TYPE g gauge\ng{model=\"own\"} 3\n", "1"),
+            &[],
+        );
+        assert!(families.is_empty());
+        assert_eq!(dropped.with_label_values(&["conflict"]).get(), 1);
     }
 }

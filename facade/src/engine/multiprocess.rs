@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dynamo_exporter::MetricKind;
-use dynamo_exporter::parse::{Family, Sample, is_label_name, is_metric_name};
+use dynamo_exporter::parse::{Family, Sample, SampleSet, is_label_name, is_metric_name};
 
 /// Why a file was skipped or read only in part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -732,6 +732,9 @@ struct Local {
     bytes: Arc<[u8]>,
     key: Arc<Key>,
     metric: Result<usize, Arc<str>>,
+    /// Where the values of a counter's, histogram's or summary's key are summed as they are
+    /// read; a gauge's values are kept (its mode is known once every file is read).
+    sum_into: Option<Target>,
 }
 
 /// One value read, for the metric it belongs to.
@@ -750,7 +753,69 @@ struct Metric {
     kind: Kind,
     /// The mode of the last gauge file that held the metric.
     mode: Mode,
+    /// A gauge's values as read.
     raws: Vec<Raw>,
+    /// The samples merged so far, in first-seen order.
+    slots: Slots,
+    /// A histogram's buckets by labels without `le`: (bound, summed count) in first-seen
+    /// order.
+    buckets: Vec<(Labels, Vec<(f64, f64)>)>,
+    bucket_ids: HashMap<Labels, usize, Fx>,
+}
+
+impl Metric {
+    /// Where the values of `key` are summed, made when the key is first met in a read; none
+    /// for a gauge.
+    fn sum_into(&mut self, key: &Key) -> Option<Target> {
+        match self.kind {
+            Kind::Gauge => None,
+            Kind::Histogram => match key.labels.iter().find(|(k, _)| k == "le") {
+                Some((_, le)) => {
+                    let bound = parse_bound(le);
+                    let without_le = without(&key.labels, "le");
+                    let group = match self.bucket_ids.get(&without_le) {
+                        Some(&group) => group,
+                        None => {
+                            self.bucket_ids
+                                .insert(without_le.clone(), self.buckets.len());
+                            self.buckets.push((without_le, Vec::new()));
+                            self.buckets.len() - 1
+                        }
+                    };
+                    let counts = &mut self.buckets[group].1;
+                    let at = match counts.iter().position(|(b, _)| b.total_cmp(&bound).is_eq()) {
+                        Some(at) => at,
+                        None => {
+                            counts.push((bound, 0.0));
+                            counts.len() - 1
+                        }
+                    };
+                    Some(Target::Bucket(group, at))
+                }
+                None => Some(self.slot_of(key)),
+            },
+            Kind::Counter | Kind::Summary => Some(self.slot_of(key)),
+        }
+    }
+
+    fn slot_of(&mut self, key: &Key) -> Target {
+        Target::Slot(
+            self.slots
+                .slot((key.sample.clone(), with_room(&key.labels))),
+        )
+    }
+
+    /// Sums one value read where [`Metric::sum_into`] said.
+    fn sum(&mut self, target: Target, value: f64) {
+        match target {
+            Target::Slot(slot) => {
+                let old = &mut self.slots.values[slot];
+                *old = Some(old.unwrap_or(0.0) + value);
+            }
+            Target::Bucket(group, at) => self.buckets[group].1[at].1 += value,
+            Target::Group(_) => {}
+        }
+    }
 }
 
 #[derive(Default)]
@@ -759,7 +824,7 @@ struct Merge {
     metrics: Vec<Metric>,
     metric_ids: HashMap<String, usize, Fx>,
     /// The pids of the files, each once.
-    pids: Vec<String>,
+    pids: Vec<Arc<str>>,
     pid_ids: HashMap<String, u32, Fx>,
     /// By type of file (kind, and mode for a gauge): the keys of the last file of the type
     /// added, in its order, as indexes into `keys` (`u32::MAX` for a key in error).
@@ -781,7 +846,7 @@ impl Merge {
             Some(&pid) => pid,
             None => {
                 let pid = u32::try_from(self.pids.len()).unwrap_or(u32::MAX);
-                self.pids.push(file.pid.to_owned());
+                self.pids.push(Arc::from(file.pid));
                 self.pid_ids.insert(file.pid.to_owned(), pid);
                 pid
             }
@@ -846,12 +911,15 @@ impl Merge {
             if let Some((mode, _)) = file.mode {
                 metric.mode = mode;
             }
-            metric.raws.push(Raw {
-                key,
-                pid,
-                value: entry.value,
-                timestamp: entry.timestamp,
-            });
+            match self.keys[key as usize].sum_into {
+                Some(target) => metric.sum(target, entry.value),
+                None => metric.raws.push(Raw {
+                    key,
+                    pid,
+                    value: entry.value,
+                    timestamp: entry.timestamp,
+                }),
+            }
             true
         });
         self.orders[at].1 = order;
@@ -876,11 +944,16 @@ impl Merge {
                 key.metric, key.sample
             ))
         });
+        let sum_into = match &metric {
+            Ok(id) => self.metrics[*id].sum_into(&key),
+            Err(_) => None,
+        };
         cached.local = u32::try_from(self.keys.len()).unwrap_or(u32::MAX);
         self.keys.push(Local {
             bytes: Arc::clone(&cached.bytes),
             key,
             metric,
+            sum_into,
         });
         Ok(cached.local)
     }
@@ -909,20 +982,24 @@ impl Merge {
             kind,
             mode: Mode::All,
             raws: Vec::new(),
+            slots: Slots::default(),
+            buckets: Vec::new(),
+            bucket_ids: HashMap::default(),
         });
         Ok(id)
     }
 
     /// The merged families, in the order their metrics were first met, and what kept any
     /// family off (a name two metrics make, a count that is not whole).
-    fn families(&self) -> (Vec<Family>, Vec<String>) {
+    fn families(&mut self) -> (Vec<Family>, Vec<String>) {
         // Where the values of each key go, found once per key however many files hold it.
         // A key belongs to one metric.
         let mut targets = vec![None; self.keys.len()];
         let mut families = Vec::with_capacity(self.metrics.len());
         let mut names: HashSet<String, Fx> = HashSet::default();
         let mut problems = Vec::new();
-        for metric in &self.metrics {
+        let mut metrics = std::mem::take(&mut self.metrics);
+        for metric in &mut metrics {
             // A counter's family is named after its samples, as `generate_latest` names it.
             let name = if metric.kind == Kind::Counter {
                 format!("{}_total", metric.name)
@@ -935,7 +1012,7 @@ impl Merge {
                 ));
                 continue;
             }
-            let samples = self.accumulate(metric, &mut targets);
+            let (samples, sets) = self.accumulate(metric, &mut targets);
             if let Err(problem) = check_counts(metric, &samples) {
                 problems.push(problem);
                 continue;
@@ -945,86 +1022,75 @@ impl Merge {
                 help: Some(metric.help.clone()),
                 kind: metric.kind.metric_kind(),
                 samples,
+                sets,
             });
         }
         (families, problems)
     }
 
     /// The samples of `metric` merged over the processes, as `MultiProcessCollector` merges
-    /// them.
-    fn accumulate(&self, metric: &Metric, targets: &mut [Option<Target>]) -> Vec<Sample> {
-        let mut slots = Slots::default();
-        // Histogram buckets by labels without `le`: (bound, summed count) in first-seen order.
-        let mut buckets: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
-        let mut bucket_ids: HashMap<Labels, usize, Fx> = HashMap::default();
-        // Gauges of the `all` modes: a series per key without `pid` and process.
-        let mut groups: Vec<(String, Labels)> = Vec::new();
+    /// them: gauges of the `all` modes in a set per series without `pid`, the rest alone.
+    fn accumulate(
+        &self,
+        metric: &mut Metric,
+        targets: &mut [Option<Target>],
+    ) -> (Vec<Sample>, Vec<SampleSet>) {
+        let mut slots = std::mem::take(&mut metric.slots);
+        // Gauges of the `all` modes: a set per key without `pid`, a sample per process.
+        let mut groups: Vec<SampleSet> = Vec::new();
         let mut group_ids: HashMap<(String, Labels), u32, Fx> = HashMap::default();
         let mut per_pid: HashMap<(u32, u32), usize, Fx> = HashMap::default();
-        let per_process = metric.kind == Kind::Gauge && metric.mode == Mode::All;
+        let per_process = metric.mode == Mode::All;
         for raw in &metric.raws {
             let key = &self.keys[raw.key as usize].key;
             let value = raw.value;
+            // Only a gauge's values are kept to be merged here.
             let target = *targets[raw.key as usize].get_or_insert_with(|| {
-                let le = key.labels.iter().find(|(k, _)| k == "le");
-                match (metric.kind, le) {
-                    (Kind::Gauge, _) if per_process => {
-                        let group = (key.sample.clone(), without(&key.labels, "pid"));
-                        let next = u32::try_from(groups.len()).unwrap_or(u32::MAX);
-                        Target::Group(*group_ids.entry(group.clone()).or_insert_with(|| {
-                            groups.push(group);
+                if per_process {
+                    let mut labels = without(&key.labels, "pid");
+                    labels.sort();
+                    let group = (key.sample.clone(), labels);
+                    let next = u32::try_from(groups.len()).unwrap_or(u32::MAX);
+                    Target::Group(
+                        *group_ids.entry(group).or_insert_with_key(|(name, labels)| {
+                            groups.push(SampleSet {
+                                name: name.clone(),
+                                labels: labels.clone(),
+                                label: "pid".into(),
+                                values: Vec::new(),
+                            });
                             next
-                        }))
-                    }
-                    (Kind::Histogram, Some((_, le))) => {
-                        let without_le = without(&key.labels, "le");
-                        let group = *bucket_ids.entry(without_le.clone()).or_insert_with(|| {
-                            buckets.push((without_le, Vec::new()));
-                            buckets.len() - 1
-                        });
-                        Target::Bucket(group, parse_bound(le))
-                    }
-                    (Kind::Gauge, _) => {
-                        Target::Slot(slots.slot((key.sample.clone(), without(&key.labels, "pid"))))
-                    }
-                    _ => Target::Slot(slots.slot((key.sample.clone(), with_room(&key.labels)))),
+                        }),
+                    )
+                } else {
+                    Target::Slot(slots.slot((key.sample.clone(), without(&key.labels, "pid"))))
                 }
             });
             match target {
                 Target::Group(group) => {
-                    let slot = *per_pid.entry((group, raw.pid)).or_insert_with(|| {
-                        let pid = self.pids[raw.pid as usize].as_str();
-                        let (name, labels) = &groups[group as usize];
-                        // Sorted by name, as the encoders take them without a copy.
-                        let mut labels = with_room(labels);
-                        let at = labels.partition_point(|(k, _)| k.as_str() < "pid");
-                        labels.insert(at, ("pid".into(), pid.to_owned()));
-                        slots.push((name.clone(), labels))
+                    let values = &mut groups[group as usize].values;
+                    let at = *per_pid.entry((group, raw.pid)).or_insert_with(|| {
+                        values.push((Arc::clone(&self.pids[raw.pid as usize]), 0.0));
+                        values.len() - 1
                     });
-                    slots.values[slot] = Some(value);
+                    values[at].1 = value;
                 }
-                Target::Bucket(group, bound) => {
-                    let counts = &mut buckets[group].1;
-                    match counts.iter_mut().find(|(b, _)| b.total_cmp(&bound).is_eq()) {
-                        Some((_, n)) => *n += value,
-                        None => counts.push((bound, 0.0 + value)),
-                    }
-                }
+                Target::Bucket(..) => {}
                 Target::Slot(slot) => {
                     let old = slots.values[slot];
-                    slots.values[slot] = match (metric.kind, metric.mode) {
+                    slots.values[slot] = match metric.mode {
                         // The first value, then any lower (higher) one: a NaN stays.
-                        (Kind::Gauge, Mode::Min) => match old {
+                        Mode::Min => match old {
                             Some(old) if value < old => Some(value),
                             Some(old) => Some(old),
                             None => Some(value),
                         },
-                        (Kind::Gauge, Mode::Max) => match old {
+                        Mode::Max => match old {
                             Some(old) if value > old => Some(value),
                             Some(old) => Some(old),
                             None => Some(value),
                         },
-                        (Kind::Gauge, Mode::MostRecent) => {
+                        Mode::MostRecent => {
                             if slots.timestamps[slot] < raw.timestamp {
                                 slots.timestamps[slot] = raw.timestamp;
                                 Some(value)
@@ -1032,13 +1098,13 @@ impl Merge {
                                 old
                             }
                         }
-                        // Counters, summaries, histograms' `_sum`, gauges of the `sum` modes.
+                        // Gauges of the `sum` modes.
                         _ => Some(old.unwrap_or(0.0) + value),
                     };
                 }
             }
         }
-        for (labels, mut counts) in buckets {
+        for (labels, mut counts) in std::mem::take(&mut metric.buckets) {
             counts.sort_by(|a, b| a.0.total_cmp(&b.0));
             let mut total = 0.0;
             for (bound, count) in counts {
@@ -1053,7 +1119,7 @@ impl Merge {
             let slot = slots.slot((format!("{}_count", metric.name), labels));
             slots.values[slot] = Some(total);
         }
-        slots
+        let samples = slots
             .keys
             .into_iter()
             .zip(slots.values)
@@ -1065,7 +1131,8 @@ impl Merge {
                     timestamp_ms: None,
                 })
             })
-            .collect()
+            .collect();
+        (samples, groups)
     }
 }
 
@@ -1153,8 +1220,9 @@ fn check_counts(metric: &Metric, samples: &[Sample]) -> Result<(), String> {
 enum Target {
     /// A sample of the merge.
     Slot(usize),
-    /// A histogram bucket: the index of its labels without `le`, and its bound.
-    Bucket(usize, f64),
+    /// A histogram bucket: the index of its labels without `le`, and of its bound among
+    /// theirs.
+    Bucket(usize, usize),
     /// A gauge of the `all` modes: the index of its name and labels without `pid`, a
     /// sample per process.
     Group(u32),
@@ -1185,14 +1253,6 @@ impl Slots {
                 id
             }
         }
-    }
-
-    /// A new sample that no other key can reach (the caller indexes it).
-    fn push(&mut self, key: (String, Labels)) -> usize {
-        self.keys.push(key);
-        self.values.push(None);
-        self.timestamps.push(0.0);
-        self.keys.len() - 1
     }
 }
 
@@ -1640,6 +1700,8 @@ mod tests {
             let help = help.replace('\\', "\\\\").replace('\n', "\\n");
             let _ = writeln!(out, "# HELP {} {help}", family.name);
             let _ = writeln!(out, "# TYPE {} {}", family.name, family.kind);
+            let mut family = family.clone();
+            family.expand_sets();
             for sample in &family.samples {
                 out.push_str(&sample.name);
                 if !sample.labels.is_empty() {
@@ -1680,8 +1742,14 @@ mod tests {
         let bytes = crate::callbacks::text_bytes(&families);
         let not_whole = families
             .iter()
-            .flat_map(|f| &f.samples)
-            .filter(|s| s.value.fract() != 0.0)
+            .flat_map(|f| f.samples.iter().map(|s| s.value))
+            .chain(
+                families
+                    .iter()
+                    .flat_map(|f| &f.sets)
+                    .flat_map(|set| set.values.iter().map(|(_, v)| *v)),
+            )
+            .filter(|v| v.fract() != 0.0)
             .count();
         assert!(text.len() <= bytes + 3, "{bytes} for {text}");
         assert!(bytes <= text.len() + 21 * not_whole, "{bytes} for {text}");
