@@ -386,27 +386,22 @@ pub(crate) fn text_bytes(families: &[dynamo_exporter::parse::Family]) -> usize {
                 .samples
                 .iter()
                 .map(|sample| {
-                    let labels: usize = sample
-                        .labels
-                        .iter()
-                        .map(|(name, value)| name.len() + value.len() + 4)
-                        .sum();
                     // `name{labels} value\n`: the braces, and a comma less than labels.
                     let braces = usize::from(!sample.labels.is_empty());
-                    sample.name.len() + labels + braces + 2 + number_bytes(sample.value)
+                    sample.name.len()
+                        + pairs_bytes(&sample.labels)
+                        + braces
+                        + 2
+                        + number_bytes(sample.value)
                 })
                 .sum();
             let sets: usize = family
                 .sets
                 .iter()
                 .map(|set| {
-                    let shared: usize = set
-                        .labels
-                        .iter()
-                        .map(|(name, value)| name.len() + value.len() + 4)
-                        .sum();
                     // As a sample's, with the set's own label among the labels.
-                    let line = set.name.len() + shared + set.label.len() + 4 + 1 + 2;
+                    let line =
+                        set.name.len() + pairs_bytes(&set.labels) + set.label.len() + 4 + 1 + 2;
                     set.values
                         .iter()
                         .map(|(own, value)| line + own.len() + number_bytes(*value))
@@ -415,6 +410,14 @@ pub(crate) fn text_bytes(families: &[dynamo_exporter::parse::Family]) -> usize {
                 .sum();
             header + samples + sets
         })
+        .sum()
+}
+
+/// The length of label pairs as `name="value",` each, to within escapes.
+fn pairs_bytes(pairs: &[(String, String)]) -> usize {
+    pairs
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 4)
         .sum()
 }
 
