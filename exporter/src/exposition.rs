@@ -10,6 +10,7 @@
 
 mod accept;
 pub(crate) mod escape;
+pub(crate) mod order;
 pub mod parse;
 mod parsed;
 pub(crate) mod text;

@@ -31,6 +31,7 @@ use parking_lot::Mutex;
 pub use crate::storage::catalog::GaugeMode;
 pub use crate::storage::mapped::{DIRECTORY_VARIABLE, claim_server, directory, set_directory};
 
+use crate::exposition::order::label_order;
 use crate::exposition::{
     Encoder, ExtraLabels, FamilyInfo, HistogramValue, Labels, Number, Series, Value,
 };
@@ -75,9 +76,11 @@ pub(crate) fn encode(
     let mut scratch = Vec::new();
     for (name, family) in &families {
         let mut started = false;
-        let mut series: Vec<&(LabelSet, Merged)> = family.series.values().collect();
-        series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (labels, value) in series {
+        let series: Vec<&(LabelSet, Merged)> = family.series.values().collect();
+        let lists: Vec<&[(String, String)]> =
+            series.iter().map(|(labels, _)| &labels[..]).collect();
+        for at in label_order(&lists, extra) {
+            let (labels, value) = series[at as usize];
             let has = |(k, v): &(&str, &str)| labels.iter().any(|(n, x)| n == k && x == v);
             if !required.iter().all(has) {
                 continue;

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use super::order::{PairList, label_order};
 use super::parse::{Family, Sample, SampleSet};
 use super::{
     Encoder, ExtraLabels, FamilyInfo, HistogramValue, Labels, Number, Series, SummaryValue, Value,
@@ -191,6 +192,20 @@ impl Gathered<'_> {
     }
 }
 
+impl PairList for Gathered<'_> {
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    fn get(&self, index: usize) -> (&str, &str) {
+        self.labels.get(index)
+    }
+
+    fn with_extra<'b>(&'b self, extra: &'b ExtraLabels) -> Labels<'b> {
+        self.labels.with_extra(extra)
+    }
+}
+
 /// The labels of one gathered series, sorted by name.
 enum SeriesLabels<'a> {
     /// A sample's own (borrowed when they were sorted already).
@@ -224,10 +239,6 @@ impl<'a> SeriesLabels<'a> {
                 std::cmp::Ordering::Greater => pair(&set.labels[index - 1]),
             },
         }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        (0..self.len()).map(|index| self.get(index))
     }
 
     fn with_extra<'b>(&'b self, extra: &'b ExtraLabels) -> Labels<'b> {
@@ -343,65 +354,6 @@ fn gather(family: &Family) -> Vec<Gathered<'_>> {
     series
 }
 
-/// The order of `series` by their labels with `extra` added, as indexes. When every series
-/// has the same label names, as the series of a large family usually do, each label's values
-/// are ranked once and the series sorted by their ranks: the same order, with a string
-/// compare per distinct value rather than several per comparison of two series.
-fn label_order(series: &[Gathered<'_>], extra: &ExtraLabels) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..u32::try_from(series.len()).unwrap_or(u32::MAX)).collect();
-    let Some(first) = series.first() else {
-        return order;
-    };
-    let labels = |at: &u32| &series[*at as usize].labels;
-    let width = first.labels.len();
-    let same_names = series.iter().all(|one| {
-        one.labels.len() == width
-            && one
-                .labels
-                .iter()
-                .zip(first.labels.iter())
-                .all(|(a, b)| a.0 == b.0)
-    });
-    // Extra labels go to the same places in series with the same label names, which then
-    // sort as their own labels do; series whose names differ sort with the extra labels.
-    if !same_names && !extra.is_empty() {
-        order.sort_by(|a, b| {
-            let a = labels(a).with_extra(extra);
-            let b = labels(b).with_extra(extra);
-            a.iter().cmp(b.iter())
-        });
-        return order;
-    }
-    if series.is_sorted_by(|a, b| a.labels.iter().le(b.labels.iter())) {
-        return order;
-    }
-    if !same_names || width == 0 {
-        order.sort_by(|a, b| labels(a).iter().cmp(labels(b).iter()));
-        return order;
-    }
-    let mut ranks = vec![0_u32; series.len() * width];
-    for at in 0..width {
-        let mut ids: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
-        let mut first: Vec<u32> = Vec::with_capacity(series.len());
-        for one in series {
-            let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-            first.push(*ids.entry(one.labels.get(at).1).or_insert(next));
-        }
-        let mut distinct: Vec<(&str, u32)> = ids.into_iter().collect();
-        distinct.sort_unstable();
-        let mut rank_of = vec![0_u32; distinct.len()];
-        for (rank, (_, id)) in distinct.iter().enumerate() {
-            rank_of[*id as usize] = u32::try_from(rank).unwrap_or(u32::MAX);
-        }
-        for (row, id) in first.iter().enumerate() {
-            ranks[row * width + at] = rank_of[*id as usize];
-        }
-    }
-    let row = |at: u32| &ranks[at as usize * width..(at as usize + 1) * width];
-    order.sort_by(|&a, &b| row(a).cmp(row(b)));
-    order
-}
-
 fn empty_shape(kind: MetricKind) -> Shape {
     match kind {
         MetricKind::Histogram => Shape::Histogram(Box::default()),
@@ -495,48 +447,6 @@ mod tests {
             )
         );
         assert_eq!(text_of(&page), page, "a second round trip changes nothing");
-    }
-
-    #[test]
-    fn series_ordered_by_ranks_come_in_label_order() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
-        for names in [&["a", "b", "c"][..], &["a", "b"], &["x"]] {
-            let mut series: Vec<Gathered<'_>> = (0..600)
-                .map(|_| Gathered {
-                    labels: SeriesLabels::Pairs(Cow::Owned(
-                        names
-                            .iter()
-                            .map(|name| (name.to_string(), format!("v{}", next(40))))
-                            .collect(),
-                    )),
-                    timestamp_ms: None,
-                    shape: Shape::Number(0.0),
-                })
-                .collect();
-            // A series without the last label: the labels differ in names, sorted as they are.
-            if names.len() == 2 {
-                series[7].labels = SeriesLabels::Pairs(Cow::Owned(vec![("a".into(), "v3".into())]));
-            }
-            let pairs = |one: &Gathered<'_>| -> Vec<(String, String)> {
-                one.labels
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect()
-            };
-            let mut expected: Vec<Vec<(String, String)>> = series.iter().map(pairs).collect();
-            expected.sort();
-            let got: Vec<Vec<(String, String)>> = label_order(&series, &[])
-                .into_iter()
-                .map(|at| pairs(&series[at as usize]))
-                .collect();
-            assert_eq!(got, expected, "{names:?}");
-        }
     }
 
     #[test]
