@@ -5,19 +5,22 @@
 //! [`Encoder`]. Families read from text ([`parse`]) reach encoders the same way
 //! ([`encode_parsed`]), so each format has one writer for everything on a page. [`Format`]
 //! lists the formats a scrape is served in, with their content types and how a client's
-//! `Accept` header chooses among them; [`TextEncoder`] writes the Prometheus text format, and
-//! the OTLP exporter's encoder implements the same trait.
+//! `Accept` header chooses among them; [`TextEncoder`] writes the Prometheus text format,
+//! [`ProtobufEncoder`] the Prometheus protobuf format, and the OTLP exporter's encoder
+//! implements the same trait.
 
 mod accept;
 pub(crate) mod escape;
 pub(crate) mod order;
 pub mod parse;
 mod parsed;
+pub(crate) mod protobuf;
 pub(crate) mod text;
 
 use std::borrow::Cow;
 
 pub use parsed::{encode_parsed, encode_parsed_with_labels};
+pub use protobuf::ProtobufEncoder;
 pub use text::TextEncoder;
 
 use crate::kinds::table::MetricKind;
@@ -31,18 +34,23 @@ use crate::storage::labels::{KeyPairs, Layout, Pairs};
 pub enum Format {
     /// The Prometheus text format, version 0.0.4: what every scraper reads, and the default.
     Text,
+    /// The Prometheus protobuf format: length-delimited `io.prometheus.client.MetricFamily`
+    /// messages, served to a client that asks for it by `Accept` (Prometheus does with native
+    /// histograms on).
+    Protobuf,
 }
 
 impl Format {
     /// Every format, in the order a server prefers them when a client accepts several
     /// equally.
-    pub const ALL: &'static [Format] = &[Format::Text];
+    pub const ALL: &'static [Format] = &[Format::Text, Format::Protobuf];
 
     /// The `Content-Type` of a page in this format.
     #[must_use]
     pub fn content_type(self) -> &'static str {
         match self {
             Self::Text => text::CONTENT_TYPE,
+            Self::Protobuf => protobuf::CONTENT_TYPE,
         }
     }
 
@@ -50,6 +58,13 @@ impl Format {
     fn media(self) -> (&'static str, &'static [(&'static str, &'static str)]) {
         match self {
             Self::Text => ("text/plain", &[("version", "0.0.4")]),
+            Self::Protobuf => (
+                "application/vnd.google.protobuf",
+                &[
+                    ("proto", "io.prometheus.client.MetricFamily"),
+                    ("encoding", "delimited"),
+                ],
+            ),
         }
     }
 
@@ -63,6 +78,13 @@ impl Format {
                 fill(&mut encoder);
                 encoder.finish();
                 out.into_bytes()
+            }
+            Self::Protobuf => {
+                let mut out = Vec::with_capacity(4096);
+                let mut encoder = ProtobufEncoder::new(&mut out);
+                fill(&mut encoder);
+                encoder.finish();
+                out
             }
         }
     }

@@ -88,3 +88,7 @@ pub use settings::{SettingError, SettingSource, env_var, format_duration, parse_
 
 /// The `Content-Type` of the text exposition format this crate renders.
 pub const TEXT_CONTENT_TYPE: &str = exposition::text::CONTENT_TYPE;
+
+/// The `Content-Type` of a page in the Prometheus protobuf format (delimited `MetricFamily`
+/// messages).
+pub const PROTOBUF_CONTENT_TYPE: &str = exposition::protobuf::CONTENT_TYPE;

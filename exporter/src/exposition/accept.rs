@@ -113,6 +113,36 @@ impl<'a> MediaRange<'a> {
 mod tests {
     use super::*;
 
+    /// The header of Prometheus 2.42 with native histograms on: protobuf first.
+    const PROMETHEUS_NATIVE_HISTOGRAMS: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+    #[test]
+    fn protobuf_is_chosen_only_when_asked_for() {
+        assert_eq!(
+            Format::negotiate(Some(PROMETHEUS_NATIVE_HISTOGRAMS), Format::ALL),
+            Format::Protobuf
+        );
+        assert_eq!(Format::ALL.first(), Some(&Format::Text));
+        // Offered text only, a server answers text whatever the client prefers.
+        assert_eq!(
+            Format::negotiate(Some(PROMETHEUS_NATIVE_HISTOGRAMS), &[Format::Text]),
+            Format::Text
+        );
+        let protobuf = Format::Protobuf.media();
+        let range = MediaRange::parse(
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
+        )
+        .unwrap();
+        let (kind, subtype) = protobuf.0.split_once('/').unwrap();
+        assert_eq!(range.matches(kind, subtype, protobuf.1), Some(3));
+        assert_eq!(
+            MediaRange::parse("application/vnd.google.protobuf;encoding=text")
+                .unwrap()
+                .matches(kind, subtype, protobuf.1),
+            None
+        );
+    }
+
     #[test]
     fn chooses_by_quality_then_specificity_and_falls_back_to_the_first_offered() {
         let cases = [
@@ -135,6 +165,29 @@ mod tests {
                 ),
                 Format::Text,
             ),
+            (Some(PROMETHEUS_NATIVE_HISTOGRAMS), Format::Protobuf),
+            (
+                Some(
+                    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+                ),
+                Format::Protobuf,
+            ),
+            (Some("application/vnd.google.protobuf"), Format::Protobuf),
+            (
+                Some(
+                    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text",
+                ),
+                Format::Text,
+            ),
+            (
+                Some("application/vnd.google.protobuf;q=0.4,text/plain;q=0.5"),
+                Format::Text,
+            ),
+            (
+                Some("application/vnd.google.protobuf;q=0.2,*/*;q=0.1"),
+                Format::Protobuf,
+            ),
+            (Some("application/*"), Format::Protobuf),
         ];
         for (accept, expected) in cases {
             assert_eq!(

@@ -1,5 +1,6 @@
 //! `/metrics` is gzipped when the request's `Accept-Encoding` accepts gzip.
 
+use std::io::Read;
 use std::net::SocketAddr;
 
 use crate::common::{builder, gunzip, request, scrape, serve};
@@ -32,7 +33,7 @@ fn gzip_is_sent_when_accepted() {
             Some("gzip"),
             "{accept}"
         );
-        assert_eq!(response.header("vary"), Some("Accept-Encoding"));
+        assert_eq!(response.header("vary"), Some("Accept, Accept-Encoding"));
         assert_eq!(
             response.header("content-type"),
             Some(dynamo_exporter::TEXT_CONTENT_TYPE)
@@ -43,6 +44,35 @@ fn gzip_is_sent_when_accepted() {
         );
         assert_eq!(gunzip(&response.body), plain, "{accept}");
     }
+}
+
+#[test]
+fn protobuf_is_gzipped_as_text_is() {
+    let (_runtime, addr) = serve_with_metrics();
+    let protobuf = [(
+        "Accept",
+        "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
+    )];
+    let plain = request(addr, "GET", "/metrics", &protobuf).unwrap();
+    assert_eq!(plain.header("content-encoding"), None);
+    let response = request(
+        addr,
+        "GET",
+        "/metrics",
+        &[protobuf[0], ("Accept-Encoding", "gzip")],
+    )
+    .unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-encoding"), Some("gzip"));
+    assert_eq!(
+        response.header("content-type"),
+        Some(dynamo_exporter::PROTOBUF_CONTENT_TYPE)
+    );
+    let mut body = Vec::new();
+    flate2::read::GzDecoder::new(&response.body[..])
+        .read_to_end(&mut body)
+        .unwrap();
+    assert_eq!(body, plain.body);
 }
 
 #[test]
@@ -60,7 +90,7 @@ fn plain_text_is_sent_otherwise() {
         let response = request(addr, "GET", "/metrics", &[("Accept-Encoding", accept)]).unwrap();
         assert_eq!(response.status, 200);
         assert_eq!(response.header("content-encoding"), None, "{accept:?}");
-        assert_eq!(response.header("vary"), Some("Accept-Encoding"));
+        assert_eq!(response.header("vary"), Some("Accept, Accept-Encoding"));
         assert_eq!(response.text(), plain, "{accept:?}");
     }
 }

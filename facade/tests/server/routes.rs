@@ -50,7 +50,7 @@ fn metrics_serves_the_whole_runtime_as_text() {
         response.header("content-type"),
         Some("text/plain; version=0.0.4; charset=utf-8")
     );
-    assert_eq!(response.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(response.header("vary"), Some("Accept, Accept-Encoding"));
     assert_eq!(response.header("content-encoding"), None);
     assert_eq!(response.text(), HITS_SCRAPE);
 }
@@ -69,10 +69,40 @@ fn metrics_answers_the_text_format_whatever_the_client_accepts() {
             Some(dynamo_exporter::TEXT_CONTENT_TYPE),
             "{accept}"
         );
-        // One format offered: the answer does not depend on `Accept`.
-        assert_eq!(response.header("vary"), Some("Accept-Encoding"), "{accept}");
+        // Text and protobuf offered: the answer depends on `Accept`.
+        assert_eq!(
+            response.header("vary"),
+            Some("Accept, Accept-Encoding"),
+            "{accept}"
+        );
         assert_eq!(response.text(), HITS_SCRAPE, "{accept}");
     }
+}
+
+#[test]
+fn metrics_answers_protobuf_to_prometheus_with_native_histograms() {
+    let (runtime, addr) = serve(builder());
+    count_a_hit(&runtime);
+    let accept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let response = request(addr, "GET", "/metrics", &[("Accept", accept)]).unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-type"),
+        Some(dynamo_exporter::PROTOBUF_CONTENT_TYPE)
+    );
+    assert_eq!(response.header("vary"), Some("Accept, Accept-Encoding"));
+    // The first message is the first family: its length (a varint), then field 1, the name.
+    let body = &response.body;
+    let at = body.iter().position(|b| b & 0x80 == 0).unwrap() + 1;
+    let len = body[..at]
+        .iter()
+        .rev()
+        .fold(0usize, |len, b| (len << 7) | usize::from(b & 0x7f));
+    let name = b"dynamo_component_hits_total";
+    assert_eq!(body[at..at + 2], [0x0a, name.len() as u8]);
+    assert_eq!(&body[at + 2..at + 2 + name.len()], name);
+    // More families follow the first message.
+    assert!(body.len() > at + len);
 }
 
 #[test]
@@ -100,7 +130,7 @@ fn head_metrics_sends_the_headers_without_rendering() {
         response.header("content-type"),
         Some(dynamo_exporter::TEXT_CONTENT_TYPE)
     );
-    assert_eq!(response.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(response.header("vary"), Some("Accept, Accept-Encoding"));
     // No render, so no length to give (RFC 9110 lets HEAD leave it out).
     assert_eq!(response.header("content-length"), None);
     assert!(response.body.is_empty());

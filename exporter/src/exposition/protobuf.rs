@@ -1,0 +1,779 @@
+//! The Prometheus protobuf exposition format: each family one `io.prometheus.client.MetricFamily`
+//! message (client_model's `metrics.proto`), preceded by its length as a varint. The wire
+//! format is written here by hand: varints, little-endian doubles and length-delimited
+//! submessages, nothing more.
+
+use super::{Encoder, FamilyInfo, Series, Value};
+use crate::kinds::table::MetricKind;
+
+/// The `Content-Type` of the protobuf exposition format.
+pub const CONTENT_TYPE: &str =
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+
+/// Field numbers of `metrics.proto`'s messages.
+mod field {
+    /// `MetricFamily.name`.
+    pub const FAMILY_NAME: u32 = 1;
+    /// `MetricFamily.help`.
+    pub const FAMILY_HELP: u32 = 2;
+    /// `MetricFamily.type`.
+    pub const FAMILY_TYPE: u32 = 3;
+    /// `MetricFamily.metric`.
+    pub const FAMILY_METRIC: u32 = 4;
+    /// `Metric.label`.
+    pub const METRIC_LABEL: u32 = 1;
+    /// `Metric.gauge`.
+    pub const METRIC_GAUGE: u32 = 2;
+    /// `Metric.counter`.
+    pub const METRIC_COUNTER: u32 = 3;
+    /// `Metric.summary`.
+    pub const METRIC_SUMMARY: u32 = 4;
+    /// `Metric.untyped`.
+    pub const METRIC_UNTYPED: u32 = 5;
+    /// `Metric.timestamp_ms`.
+    pub const METRIC_TIMESTAMP_MS: u32 = 6;
+    /// `Metric.histogram`.
+    pub const METRIC_HISTOGRAM: u32 = 7;
+    /// `LabelPair.name`.
+    pub const LABEL_NAME: u32 = 1;
+    /// `LabelPair.value`.
+    pub const LABEL_VALUE: u32 = 2;
+    /// `Counter.value`, `Gauge.value` and `Untyped.value`.
+    pub const NUMBER_VALUE: u32 = 1;
+    /// `Summary.sample_count` and `Histogram.sample_count`.
+    pub const SAMPLE_COUNT: u32 = 1;
+    /// `Summary.sample_sum` and `Histogram.sample_sum`.
+    pub const SAMPLE_SUM: u32 = 2;
+    /// `Summary.quantile`.
+    pub const SUMMARY_QUANTILE: u32 = 3;
+    /// `Quantile.quantile`.
+    pub const QUANTILE_QUANTILE: u32 = 1;
+    /// `Quantile.value`.
+    pub const QUANTILE_VALUE: u32 = 2;
+    /// `Histogram.bucket`.
+    pub const HISTOGRAM_BUCKET: u32 = 3;
+    /// `Bucket.cumulative_count`.
+    pub const BUCKET_CUMULATIVE_COUNT: u32 = 1;
+    /// `Bucket.upper_bound`.
+    pub const BUCKET_UPPER_BOUND: u32 = 2;
+}
+
+/// Wire type of varints.
+const VARINT: u32 = 0;
+/// Wire type of 64-bit fixed values (doubles).
+const FIXED64: u32 = 1;
+/// Wire type of length-delimited values (strings, submessages).
+const LEN: u32 = 2;
+
+/// Writes the protobuf format into a `Vec<u8>`: one length-delimited `MetricFamily` per family,
+/// each written whole when the next family begins or the page is finished.
+///
+/// Counters, gauges and untyped samples carry their value as a double; histograms their
+/// count, sum and cumulative buckets, one per bound (the `+Inf` bucket is left out, as
+/// client_golang leaves it out: it is the count); summaries their quantiles, sum and count.
+/// A family keeps its name as given (a counter's `_total` included).
+///
+/// ```
+/// use dynamo_exporter::exposition::{Encoder, ProtobufEncoder};
+/// use dynamo_exporter::{Opts, Registry};
+///
+/// let registry = Registry::new();
+/// registry.int_counter(&Opts::new("jobs_total", "Jobs")).unwrap().inc();
+/// let mut page = Vec::new();
+/// let mut encoder = ProtobufEncoder::new(&mut page);
+/// registry.encode(&[], &mut encoder);
+/// encoder.finish();
+/// assert_eq!(usize::from(page[0]), page.len() - 1);
+/// ```
+pub struct ProtobufEncoder<'a> {
+    /// Where finished families go.
+    out: &'a mut Vec<u8>,
+    /// The current family's message, without its length.
+    family: Vec<u8>,
+    /// Metrics in the current family.
+    metrics: usize,
+    /// The current family's type.
+    kind: MetricKind,
+    /// One metric's message, reused.
+    metric: Vec<u8>,
+    /// One metric's value message (a histogram's, a summary's), reused.
+    value: Vec<u8>,
+}
+
+impl<'a> ProtobufEncoder<'a> {
+    /// An encoder that appends to `out`; call [`Encoder::finish`] to write the last family.
+    pub fn new(out: &'a mut Vec<u8>) -> Self {
+        Self {
+            out,
+            family: Vec::new(),
+            metrics: 0,
+            kind: MetricKind::Untyped,
+            metric: Vec::new(),
+            value: Vec::new(),
+        }
+    }
+
+    /// Writes the current family with its length, if it has metrics (a family without any is
+    /// not written), and clears it.
+    fn flush(&mut self) {
+        if self.metrics > 0 {
+            push_varint(self.out, self.family.len() as u64);
+            self.out.extend_from_slice(&self.family);
+        }
+        self.family.clear();
+        self.metrics = 0;
+    }
+}
+
+/// The `MetricType` value of a kind.
+fn metric_type(kind: MetricKind) -> u64 {
+    match kind {
+        MetricKind::Counter => 0,
+        MetricKind::Gauge => 1,
+        MetricKind::Summary => 2,
+        MetricKind::Untyped => 3,
+        MetricKind::Histogram => 4,
+    }
+}
+
+impl Encoder for ProtobufEncoder<'_> {
+    fn content_type(&self) -> &'static str {
+        CONTENT_TYPE
+    }
+
+    fn family(&mut self, family: &FamilyInfo<'_>) {
+        self.flush();
+        self.kind = family.kind;
+        push_bytes(&mut self.family, field::FAMILY_NAME, family.name.as_bytes());
+        if let Some(help) = family.help {
+            push_bytes(&mut self.family, field::FAMILY_HELP, help.as_bytes());
+        }
+        push_key(&mut self.family, field::FAMILY_TYPE, VARINT);
+        push_varint(&mut self.family, metric_type(family.kind));
+    }
+
+    fn series(&mut self, series: &Series<'_>) {
+        let metric = &mut self.metric;
+        metric.clear();
+        for (name, value) in series.labels.iter() {
+            let size = field_size(name.len()) + field_size(value.len());
+            push_key(metric, field::METRIC_LABEL, LEN);
+            push_varint(metric, size as u64);
+            push_bytes(metric, field::LABEL_NAME, name.as_bytes());
+            push_bytes(metric, field::LABEL_VALUE, value.as_bytes());
+        }
+        let value = &mut self.value;
+        value.clear();
+        let value_field = match &series.value {
+            Value::Number(n) => {
+                push_double(value, field::NUMBER_VALUE, n.as_f64());
+                match self.kind {
+                    MetricKind::Counter => field::METRIC_COUNTER,
+                    MetricKind::Gauge => field::METRIC_GAUGE,
+                    MetricKind::Histogram | MetricKind::Summary | MetricKind::Untyped => {
+                        field::METRIC_UNTYPED
+                    }
+                }
+            }
+            Value::Histogram(h) => {
+                push_key(value, field::SAMPLE_COUNT, VARINT);
+                push_varint(value, h.count);
+                if let Some(sum) = h.sum {
+                    push_double(value, field::SAMPLE_SUM, sum);
+                }
+                for (bound, count) in h.bounds.iter().zip(h.cumulative) {
+                    if *bound == f64::INFINITY {
+                        continue;
+                    }
+                    // A one-byte key and the count, then a key and eight bytes.
+                    let size = 1 + varint_size(*count) + 9;
+                    push_key(value, field::HISTOGRAM_BUCKET, LEN);
+                    push_varint(value, size as u64);
+                    push_key(value, field::BUCKET_CUMULATIVE_COUNT, VARINT);
+                    push_varint(value, *count);
+                    push_double(value, field::BUCKET_UPPER_BOUND, *bound);
+                }
+                field::METRIC_HISTOGRAM
+            }
+            Value::Summary(s) => {
+                if let Some(count) = s.count {
+                    push_key(value, field::SAMPLE_COUNT, VARINT);
+                    push_varint(value, count);
+                }
+                if let Some(sum) = s.sum {
+                    push_double(value, field::SAMPLE_SUM, sum);
+                }
+                for (quantile, v) in s.quantiles {
+                    push_key(value, field::SUMMARY_QUANTILE, LEN);
+                    // Two doubles, each a one-byte key and eight bytes.
+                    push_varint(value, 18);
+                    push_double(value, field::QUANTILE_QUANTILE, *quantile);
+                    push_double(value, field::QUANTILE_VALUE, *v);
+                }
+                field::METRIC_SUMMARY
+            }
+        };
+        push_bytes(metric, value_field, value);
+        if let Some(timestamp) = series.timestamp_ms {
+            push_key(metric, field::METRIC_TIMESTAMP_MS, VARINT);
+            // An int64 is written as its two's complement, as protobuf does.
+            push_varint(metric, timestamp as u64);
+        }
+        push_bytes(&mut self.family, field::FAMILY_METRIC, metric);
+        self.metrics += 1;
+    }
+
+    fn finish(&mut self) {
+        self.flush();
+    }
+}
+
+/// Appends a field's key: its number and wire type.
+fn push_key(out: &mut Vec<u8>, field: u32, wire_type: u32) {
+    push_varint(out, u64::from((field << 3) | wire_type));
+}
+
+/// Appends `value` as a base-128 varint.
+fn push_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// The bytes of `value` as a varint.
+fn varint_size(value: u64) -> usize {
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// The bytes of a length-delimited field of `len` bytes (its number below 16: a one-byte key).
+fn field_size(len: usize) -> usize {
+    1 + varint_size(len as u64) + len
+}
+
+/// Appends a length-delimited field (a string, or a submessage already written).
+fn push_bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+    push_key(out, field, LEN);
+    push_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+/// Appends a double field.
+fn push_double(out: &mut Vec<u8>, field: u32, value: f64) {
+    push_key(out, field, FIXED64);
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::parse::parse;
+    use crate::exposition::{Format, encode_parsed};
+    use crate::{Opts, Registry};
+
+    /// One field's value as the wire carries it.
+    enum Wire<'a> {
+        Varint(u64),
+        Fixed64(u64),
+        Bytes(&'a [u8]),
+    }
+
+    impl<'a> Wire<'a> {
+        /// The value of a varint field.
+        fn varint(&self) -> u64 {
+            match self {
+                Wire::Varint(v) => *v,
+                _ => panic!("not a varint"),
+            }
+        }
+
+        /// The value of a double field.
+        fn double(&self) -> f64 {
+            match self {
+                Wire::Fixed64(v) => f64::from_bits(*v),
+                _ => panic!("not a double"),
+            }
+        }
+
+        /// The bytes of a length-delimited field.
+        fn bytes(&self) -> &'a [u8] {
+            match self {
+                Wire::Bytes(b) => b,
+                _ => panic!("not length-delimited"),
+            }
+        }
+
+        /// A length-delimited field as UTF-8.
+        fn string(&self) -> String {
+            String::from_utf8(self.bytes().to_vec()).expect("UTF-8")
+        }
+    }
+
+    /// Reads a varint off the front of `bytes`.
+    fn read_varint(bytes: &mut &[u8]) -> u64 {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (byte, rest) = bytes.split_first().expect("a varint's byte");
+            *bytes = rest;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return value;
+            }
+        }
+        panic!("a varint longer than ten bytes");
+    }
+
+    /// Every field of one message, in order.
+    fn fields(mut bytes: &[u8]) -> Vec<(u32, Wire<'_>)> {
+        let mut fields = Vec::new();
+        while !bytes.is_empty() {
+            let key = read_varint(&mut bytes);
+            let number = u32::try_from(key >> 3).unwrap();
+            let value = match key & 7 {
+                0 => Wire::Varint(read_varint(&mut bytes)),
+                1 => {
+                    let (fixed, rest) = bytes.split_at(8);
+                    bytes = rest;
+                    Wire::Fixed64(u64::from_le_bytes(fixed.try_into().unwrap()))
+                }
+                2 => {
+                    let len = usize::try_from(read_varint(&mut bytes)).unwrap();
+                    let (inner, rest) = bytes.split_at(len);
+                    bytes = rest;
+                    Wire::Bytes(inner)
+                }
+                other => panic!("wire type {other}"),
+            };
+            fields.push((number, value));
+        }
+        fields
+    }
+
+    /// A decoded `MetricFamily`.
+    #[derive(Debug, Default, PartialEq)]
+    struct Family {
+        name: String,
+        help: Option<String>,
+        kind: Option<u64>,
+        metrics: Vec<Metric>,
+    }
+
+    /// A decoded `Metric`: its labels and whichever value it carries.
+    #[derive(Debug, Default, PartialEq)]
+    struct Metric {
+        labels: Vec<(String, String)>,
+        counter: Option<f64>,
+        gauge: Option<f64>,
+        untyped: Option<f64>,
+        histogram: Option<Histogram>,
+        summary: Option<Summary>,
+        timestamp_ms: Option<i64>,
+    }
+
+    /// A decoded `Histogram`: buckets as `(cumulative_count, upper_bound)`.
+    #[derive(Debug, Default, PartialEq)]
+    struct Histogram {
+        count: Option<u64>,
+        sum: Option<f64>,
+        buckets: Vec<(u64, f64)>,
+    }
+
+    /// A decoded `Summary`: quantiles as `(quantile, value)`.
+    #[derive(Debug, Default, PartialEq)]
+    struct Summary {
+        count: Option<u64>,
+        sum: Option<f64>,
+        quantiles: Vec<(f64, f64)>,
+    }
+
+    /// The families of a page of length-delimited `MetricFamily` messages; panics on a field
+    /// `metrics.proto` does not have where it is.
+    fn decode(mut page: &[u8]) -> Vec<Family> {
+        let mut families = Vec::new();
+        while !page.is_empty() {
+            let len = usize::try_from(read_varint(&mut page)).unwrap();
+            let (message, rest) = page.split_at(len);
+            page = rest;
+            let mut family = Family::default();
+            for (number, value) in fields(message) {
+                match number {
+                    1 => family.name = value.string(),
+                    2 => family.help = Some(value.string()),
+                    3 => family.kind = Some(value.varint()),
+                    4 => family.metrics.push(metric(value.bytes())),
+                    other => panic!("MetricFamily field {other}"),
+                }
+            }
+            families.push(family);
+        }
+        families
+    }
+
+    /// Decodes one `Metric`; panics on a field `metrics.proto` does not have where it is.
+    fn metric(bytes: &[u8]) -> Metric {
+        let mut metric = Metric::default();
+        let number = |bytes| {
+            let mut value = None;
+            for (number, v) in fields(bytes) {
+                assert_eq!(number, 1, "a number's field");
+                value = Some(v.double());
+            }
+            value
+        };
+        for (field, value) in fields(bytes) {
+            match field {
+                1 => {
+                    let mut pair = (String::new(), String::new());
+                    for (number, v) in fields(value.bytes()) {
+                        match number {
+                            1 => pair.0 = v.string(),
+                            2 => pair.1 = v.string(),
+                            other => panic!("LabelPair field {other}"),
+                        }
+                    }
+                    metric.labels.push(pair);
+                }
+                2 => metric.gauge = number(value.bytes()),
+                3 => metric.counter = number(value.bytes()),
+                4 => {
+                    let mut summary = Summary::default();
+                    for (number, v) in fields(value.bytes()) {
+                        match number {
+                            1 => summary.count = Some(v.varint()),
+                            2 => summary.sum = Some(v.double()),
+                            3 => {
+                                let mut quantile = (f64::NAN, f64::NAN);
+                                for (number, v) in fields(v.bytes()) {
+                                    match number {
+                                        1 => quantile.0 = v.double(),
+                                        2 => quantile.1 = v.double(),
+                                        other => panic!("Quantile field {other}"),
+                                    }
+                                }
+                                summary.quantiles.push(quantile);
+                            }
+                            other => panic!("Summary field {other}"),
+                        }
+                    }
+                    metric.summary = Some(summary);
+                }
+                5 => metric.untyped = number(value.bytes()),
+                6 => metric.timestamp_ms = Some(value.varint() as i64),
+                7 => {
+                    let mut histogram = Histogram::default();
+                    for (number, v) in fields(value.bytes()) {
+                        match number {
+                            1 => histogram.count = Some(v.varint()),
+                            2 => histogram.sum = Some(v.double()),
+                            3 => {
+                                let mut bucket = (0, f64::NAN);
+                                for (number, v) in fields(v.bytes()) {
+                                    match number {
+                                        1 => bucket.0 = v.varint(),
+                                        2 => bucket.1 = v.double(),
+                                        other => panic!("Bucket field {other}"),
+                                    }
+                                }
+                                histogram.buckets.push(bucket);
+                            }
+                            other => panic!("Histogram field {other}"),
+                        }
+                    }
+                    metric.histogram = Some(histogram);
+                }
+                other => panic!("Metric field {other}"),
+            }
+        }
+        metric
+    }
+
+    /// The registry's page in the protobuf format.
+    fn page_of(registry: &Registry) -> Vec<u8> {
+        Format::Protobuf.render(|encoder| {
+            registry.encode(&[], encoder);
+        })
+    }
+
+    /// Owned label pairs.
+    fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn varints_take_as_many_bytes_as_their_seven_bit_groups() {
+        for (value, bytes) in [
+            (0u64, &[0u8][..]),
+            (1, &[1]),
+            (127, &[0x7f]),
+            (128, &[0x80, 0x01]),
+            (300, &[0xac, 0x02]),
+            (
+                u64::MAX,
+                &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            ),
+        ] {
+            let mut out = Vec::new();
+            push_varint(&mut out, value);
+            assert_eq!(out, bytes, "{value}");
+            assert_eq!(varint_size(value), bytes.len(), "{value}");
+            assert_eq!(read_varint(&mut &out[..]), value);
+        }
+    }
+
+    #[test]
+    fn counters_and_gauges_carry_their_labels_and_values() {
+        let registry = Registry::new();
+        let requests = registry
+            .int_counter_vec(&Opts::new("requests_total", "Requests"), &["path"])
+            .unwrap();
+        requests.with_label_values(&["/a"]).inc_by(3);
+        requests
+            .with_label_values(&["say \"hi\"\nüber \\ 日本"])
+            .inc();
+        registry
+            .gauge(&Opts::new("temperature", "Degrees"))
+            .unwrap()
+            .set(-1.5);
+        registry
+            .int_gauge(&Opts::new("queue", "Queued").with_const_labels(&[("tier", "l1")]))
+            .unwrap()
+            .set(-7);
+        let families = decode(&page_of(&registry));
+        assert_eq!(
+            families,
+            vec![
+                Family {
+                    name: "queue".into(),
+                    help: Some("Queued".into()),
+                    kind: Some(1),
+                    metrics: vec![Metric {
+                        labels: pairs(&[("tier", "l1")]),
+                        gauge: Some(-7.0),
+                        ..Metric::default()
+                    }],
+                },
+                Family {
+                    name: "requests_total".into(),
+                    help: Some("Requests".into()),
+                    kind: Some(0),
+                    metrics: vec![
+                        Metric {
+                            labels: pairs(&[("path", "/a")]),
+                            counter: Some(3.0),
+                            ..Metric::default()
+                        },
+                        Metric {
+                            labels: pairs(&[("path", "say \"hi\"\nüber \\ 日本")]),
+                            counter: Some(1.0),
+                            ..Metric::default()
+                        },
+                    ],
+                },
+                Family {
+                    name: "temperature".into(),
+                    help: Some("Degrees".into()),
+                    kind: Some(1),
+                    metrics: vec![Metric {
+                        gauge: Some(-1.5),
+                        ..Metric::default()
+                    }],
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn histograms_carry_cumulative_finite_buckets_count_and_sum() {
+        let registry = Registry::new();
+        let latency = registry
+            .histogram_vec(
+                &Opts::new("latency_seconds", "Latency"),
+                &["op"],
+                Some(&[0.1, 1.0]),
+            )
+            .unwrap();
+        let read = latency.with_label_values(&["read"]);
+        for v in [0.05, 0.5, 0.7, 3.0] {
+            read.observe(v);
+        }
+        latency.with_label_values(&["write"]).observe(0.01);
+        let families = decode(&page_of(&registry));
+        let histogram = |count, sum, buckets: &[(u64, f64)]| Histogram {
+            count: Some(count),
+            sum: Some(sum),
+            buckets: buckets.to_vec(),
+        };
+        assert_eq!(
+            families,
+            vec![Family {
+                name: "latency_seconds".into(),
+                help: Some("Latency".into()),
+                kind: Some(4),
+                metrics: vec![
+                    Metric {
+                        labels: pairs(&[("op", "read")]),
+                        histogram: Some(histogram(4, 4.25, &[(1, 0.1), (3, 1.0)])),
+                        ..Metric::default()
+                    },
+                    Metric {
+                        labels: pairs(&[("op", "write")]),
+                        histogram: Some(histogram(1, 0.01, &[(1, 0.1), (1, 1.0)])),
+                        ..Metric::default()
+                    },
+                ],
+            }]
+        );
+    }
+
+    #[test]
+    fn summaries_untyped_samples_and_timestamps_from_text() {
+        let text = concat!(
+            "# TYPE legacy untyped\n",
+            "legacy{a=\"x\"} -3 1700000000000\n",
+            "legacy{a=\"y\"} 2.5 -5\n",
+            "# HELP rpc_seconds RPC latency\n",
+            "# TYPE rpc_seconds summary\n",
+            "rpc_seconds{quantile=\"0.5\"} 0.25\n",
+            "rpc_seconds{quantile=\"0.9\"} 1.5\n",
+            "rpc_seconds_sum 12.5\n",
+            "rpc_seconds_count 40\n",
+            "# TYPE bare summary\n",
+            "bare{quantile=\"0.99\"} 7\n",
+        );
+        let families = parse(text).unwrap();
+        let page = Format::Protobuf.render(|encoder| encode_parsed(&families, encoder));
+        let decoded = decode(&page);
+        let by_name = |name: &str| decoded.iter().find(|f| f.name == name).unwrap();
+        assert_eq!(
+            *by_name("legacy"),
+            Family {
+                name: "legacy".into(),
+                help: None,
+                kind: Some(3),
+                metrics: vec![
+                    Metric {
+                        labels: pairs(&[("a", "x")]),
+                        untyped: Some(-3.0),
+                        timestamp_ms: Some(1_700_000_000_000),
+                        ..Metric::default()
+                    },
+                    Metric {
+                        labels: pairs(&[("a", "y")]),
+                        untyped: Some(2.5),
+                        timestamp_ms: Some(-5),
+                        ..Metric::default()
+                    },
+                ],
+            }
+        );
+        assert_eq!(
+            *by_name("rpc_seconds"),
+            Family {
+                name: "rpc_seconds".into(),
+                help: Some("RPC latency".into()),
+                kind: Some(2),
+                metrics: vec![Metric {
+                    summary: Some(Summary {
+                        count: Some(40),
+                        sum: Some(12.5),
+                        quantiles: vec![(0.5, 0.25), (0.9, 1.5)],
+                    }),
+                    ..Metric::default()
+                }],
+            }
+        );
+        assert_eq!(
+            by_name("bare").metrics,
+            vec![Metric {
+                summary: Some(Summary {
+                    count: None,
+                    sum: None,
+                    quantiles: vec![(0.99, 7.0)],
+                }),
+                ..Metric::default()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_registry_s_constant_labels_join_every_series_in_order() {
+        let registry = Registry::new();
+        registry
+            .set_const_labels(&[("cluster", "us-west"), ("zone", "a\"b")])
+            .unwrap();
+        let jobs = registry
+            .int_counter_vec(&Opts::new("jobs_total", "Jobs"), &["queue", "zone"])
+            .unwrap();
+        jobs.with_label_values(&["q", "own"]).inc();
+        let families = decode(&page_of(&registry));
+        assert_eq!(
+            families[0].metrics[0].labels,
+            pairs(&[("cluster", "us-west"), ("queue", "q"), ("zone", "own")])
+        );
+        registry
+            .histogram(&Opts::new("h", "H"), Some(&[1.0]))
+            .unwrap()
+            .observe(2.0);
+        let families = decode(&page_of(&registry));
+        assert_eq!(families[0].name, "h");
+        assert_eq!(
+            families[0].metrics[0].labels,
+            pairs(&[("cluster", "us-west"), ("zone", "a\"b")])
+        );
+        assert_eq!(
+            families[0].metrics[0].histogram,
+            Some(Histogram {
+                count: Some(1),
+                sum: Some(2.0),
+                buckets: vec![(0, 1.0)],
+            })
+        );
+    }
+
+    #[test]
+    fn long_families_get_multi_byte_lengths_and_empty_ones_are_left_out() {
+        let registry = Registry::new();
+        let many = registry
+            .int_gauge_vec(&Opts::new("many", "Many series"), &["id"])
+            .unwrap();
+        for id in 0..200 {
+            many.with_label_values(&[id.to_string()]).set(id);
+        }
+        let page = page_of(&registry);
+        assert!(page[0] & 0x80 != 0, "a length of more than one byte");
+        let families = decode(&page);
+        assert_eq!(families.len(), 1);
+        assert_eq!(families[0].metrics.len(), 200);
+        assert!(
+            families[0]
+                .metrics
+                .iter()
+                .all(|m| m.gauge == m.labels[0].1.parse().ok())
+        );
+
+        let mut out = Vec::new();
+        let mut encoder = ProtobufEncoder::new(&mut out);
+        encoder.family(&FamilyInfo {
+            name: "nothing",
+            help: Some("No series"),
+            kind: MetricKind::Gauge,
+            observed: false,
+        });
+        encoder.finish();
+        assert!(out.is_empty());
+        assert_eq!(Format::Protobuf.render(|_| {}), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn the_format_names_its_content_type() {
+        assert_eq!(Format::Protobuf.content_type(), CONTENT_TYPE);
+        assert_eq!(
+            ProtobufEncoder::new(&mut Vec::new()).content_type(),
+            CONTENT_TYPE
+        );
+    }
+}
