@@ -734,7 +734,7 @@ struct Local {
     metric: Result<usize, Arc<str>>,
     /// Where the values of a counter's, histogram's or summary's key are summed as they are
     /// read; a gauge's values are kept (its mode is known once every file is read).
-    sum_into: Option<Target>,
+    sum_into: Option<Sum>,
 }
 
 /// One value read, for the metric it belongs to.
@@ -766,7 +766,7 @@ struct Metric {
 impl Metric {
     /// Where the values of `key` are summed, made when the key is first met in a read; none
     /// for a gauge.
-    fn sum_into(&mut self, key: &Key) -> Option<Target> {
+    fn sum_into(&mut self, key: &Key) -> Option<Sum> {
         match self.kind {
             Kind::Gauge => None,
             Kind::Histogram => match key.labels.iter().find(|(k, _)| k == "le") {
@@ -790,7 +790,7 @@ impl Metric {
                             counts.len() - 1
                         }
                     };
-                    Some(Target::Bucket(group, at))
+                    Some(Sum::Bucket(group, at))
                 }
                 None => Some(self.slot_of(key)),
             },
@@ -798,22 +798,21 @@ impl Metric {
         }
     }
 
-    fn slot_of(&mut self, key: &Key) -> Target {
-        Target::Slot(
+    fn slot_of(&mut self, key: &Key) -> Sum {
+        Sum::Slot(
             self.slots
                 .slot((key.sample.clone(), with_room(&key.labels))),
         )
     }
 
     /// Sums one value read where [`Metric::sum_into`] said.
-    fn sum(&mut self, target: Target, value: f64) {
+    fn sum(&mut self, target: Sum, value: f64) {
         match target {
-            Target::Slot(slot) => {
+            Sum::Slot(slot) => {
                 let old = &mut self.slots.values[slot];
                 *old = Some(old.unwrap_or(0.0) + value);
             }
-            Target::Bucket(group, at) => self.buckets[group].1[at].1 += value,
-            Target::Group(_) => {}
+            Sum::Bucket(group, at) => self.buckets[group].1[at].1 += value,
         }
     }
 }
@@ -1075,7 +1074,6 @@ impl Merge {
                     });
                     values[at].1 = value;
                 }
-                Target::Bucket(..) => {}
                 Target::Slot(slot) => {
                     let old = slots.values[slot];
                     slots.values[slot] = match metric.mode {
@@ -1215,14 +1213,21 @@ fn check_counts(metric: &Metric, samples: &[Sample]) -> Result<(), String> {
     Ok(())
 }
 
-/// Where the values of one key go.
+/// Where the values of a counter's, histogram's or summary's key are summed.
 #[derive(Debug, Clone, Copy)]
-enum Target {
+enum Sum {
     /// A sample of the merge.
     Slot(usize),
     /// A histogram bucket: the index of its labels without `le`, and of its bound among
     /// theirs.
     Bucket(usize, usize),
+}
+
+/// Where the values of a gauge's key go once its mode is known.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// A sample of the merge.
+    Slot(usize),
     /// A gauge of the `all` modes: the index of its name and labels without `pid`, a
     /// sample per process.
     Group(u32),
