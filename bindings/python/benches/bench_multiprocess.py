@@ -72,12 +72,17 @@ def fill(directory: str, processes: int, series: int) -> None:
     run_workers(WORKER, {**os.environ, "PROMETHEUS_MULTIPROC_DIR": directory}, processes, series)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str) -> argparse.Namespace:
+    """The options of a multiprocess bench: processes, series per process, scrapes."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--processes", type=int, default=32)
     parser.add_argument("--series", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=15)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__)
 
     with tempfile.TemporaryDirectory() as directory:
         fill(directory, args.processes, args.series)

@@ -11,7 +11,6 @@ the default buckets. The figures are min / median / max of the scrapes in millis
 scrapes of the two sides alternate, so other load weighs on both alike.
 """
 
-import argparse
 import os
 import platform
 import subprocess
@@ -21,7 +20,7 @@ from importlib.metadata import version
 
 # prometheus_client's side records what bench_multiprocess.py's processes record.
 from bench_multiprocess import WORKER as THEIRS
-from bench_multiprocess import run_workers
+from bench_multiprocess import arguments, run_workers
 
 OURS = """
 import sys
@@ -82,11 +81,7 @@ print(f"speed-up (medians): {statistics.median(theirs) / statistics.median(ours)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--processes", type=int, default=32)
-    parser.add_argument("--series", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=15)
-    args = parser.parse_args()
+    args = arguments(__doc__)
 
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DYN_", "PROMETHEUS_"))}
     with tempfile.TemporaryDirectory() as ours_dir, tempfile.TemporaryDirectory() as theirs_dir:
