@@ -120,6 +120,18 @@ pub enum ExporterError {
         /// The most allowed.
         max: usize,
     },
+    /// A native histogram setting breaks a rule.
+    #[error("metric {metric:?}: {setting} {value} {reason}")]
+    InvalidNativeHistogram {
+        /// The metric being created.
+        metric: String,
+        /// The setting, by its Python keyword (`native_bucket_factor`, ..).
+        setting: &'static str,
+        /// The value given.
+        value: f64,
+        /// What rule it breaks.
+        reason: &'static str,
+    },
     /// A vec has no series with the given label values.
     #[error("metric {metric:?} has no series with label values {values:?}")]
     NoSuchSeries {

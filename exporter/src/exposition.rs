@@ -168,6 +168,86 @@ pub struct HistogramValue<'a> {
     pub sum: Option<f64>,
     /// How many observations were recorded (the `+Inf` bucket, unless text said otherwise).
     pub count: u64,
+    /// The native (exponential) buckets of a native or hybrid histogram; `None` for a
+    /// histogram with classic buckets only. A native-only histogram has no `bounds`, and its
+    /// `cumulative` is its count alone (the `+Inf` bucket).
+    pub native: Option<NativeValue<'a>>,
+}
+
+/// The exponential buckets of a native histogram, as Prometheus defines them: at `schema` s,
+/// bucket `i` holds the observations `v` with `2^((i-1)/2^s) < |v| <= 2^(i/2^s)`, positive
+/// and negative apart; observations with `|v| <= zero_threshold` are in the zero bucket. The
+/// histogram's `count` is the zero bucket, every bucket and the NaN observations (which have
+/// no bucket) together.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NativeValue<'a> {
+    /// The resolution, from -4 (factor 65536) to 8 (factor 2^(1/256)).
+    pub schema: i8,
+    /// The largest magnitude counted in the zero bucket (0 counts only zeros).
+    pub zero_threshold: f64,
+    /// Observations in the zero bucket.
+    pub zero_count: u64,
+    /// The buckets of positive observations.
+    pub positive: BucketCounts<'a>,
+    /// The buckets of negative observations, by the index of their magnitude.
+    pub negative: BucketCounts<'a>,
+}
+
+/// The populated buckets of one sign of a native histogram: `(index, count)` pairs by
+/// increasing index, every count above zero.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct BucketCounts<'a> {
+    /// Index (an `i32` as `i64` bits) and count, one after the other.
+    words: &'a [u64],
+}
+
+impl<'a> BucketCounts<'a> {
+    /// The buckets written as `[index as i64 as u64, count, index, count, ..]` by increasing
+    /// index, every count above zero.
+    #[must_use]
+    pub fn from_words(words: &'a [u64]) -> Self {
+        debug_assert!(words.len() % 2 == 0, "index and count pairs");
+        Self { words }
+    }
+
+    /// Writes `(index, count)` pairs (by increasing index, counts above zero) as
+    /// [`BucketCounts::from_words`] reads them.
+    pub fn push_words(out: &mut Vec<u64>, buckets: impl IntoIterator<Item = (i32, u64)>) {
+        for (index, count) in buckets {
+            out.extend([i64::from(index) as u64, count]);
+        }
+    }
+
+    /// `(index, count)` by increasing index.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (i32, u64)> + 'a {
+        self.words
+            .chunks_exact(2)
+            .map(|pair| (pair[0] as i64 as i32, pair[1]))
+    }
+
+    /// How many buckets are populated.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.words.len() / 2
+    }
+
+    /// True when no bucket is populated.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// The sum of the counts.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.iter().map(|(_, count)| count).sum()
+    }
+}
+
+impl std::fmt::Debug for BucketCounts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
 }
 
 /// The quantiles, sum and count of one summary series (read from text).

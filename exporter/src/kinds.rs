@@ -27,5 +27,5 @@ pub use counter::{CounterNumber, GenericCounter};
 pub(crate) use counter::{F64Counter, U64Counter};
 pub(crate) use gauge::{F64Gauge, I64Gauge};
 pub use gauge::{GaugeNumber, GenericGauge};
-pub use histogram::{DEFAULT_BUCKETS, HistogramTimer, MAX_BUCKETS};
+pub use histogram::{DEFAULT_BUCKETS, HistogramTimer, MAX_BUCKETS, NativeHistogram};
 pub(crate) use histogram::{HistogramCell, default_pool as default_histogram_pool};

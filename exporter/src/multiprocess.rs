@@ -113,6 +113,7 @@ pub(crate) fn encode(
                         cumulative: &scratch,
                         sum: Some(*sum),
                         count: total,
+                        native: None,
                     })
                 }
             };

@@ -25,6 +25,7 @@ use crate::error::ExporterError;
 use crate::exposition::{Encoder, ExtraLabels, TextEncoder};
 use crate::kinds::handle::sealed::Create;
 use crate::kinds::handle::{Metric, Registered};
+use crate::kinds::NativeHistogram;
 use crate::kinds::table::MetricKind;
 use crate::registry::vec::IntCounterVec;
 use crate::registry::vec::MetricVec;
@@ -51,6 +52,8 @@ pub struct Opts<'a> {
     pub const_labels: &'a [(&'a str, &'a str)],
     /// How a gauge's values from the processes of a multiprocess directory are merged.
     pub multiprocess_mode: GaugeMode,
+    /// Native buckets for a histogram, beside its classic ones; other kinds ignore it.
+    pub native: Option<NativeHistogram>,
 }
 
 impl<'a> Opts<'a> {
@@ -61,6 +64,15 @@ impl<'a> Opts<'a> {
             help,
             const_labels: &[],
             multiprocess_mode: GaugeMode::default(),
+            native: None,
+        }
+    }
+
+    /// The same options with native buckets (for a histogram; see [`NativeHistogram`]).
+    pub fn with_native(self, native: NativeHistogram) -> Self {
+        Self {
+            native: Some(native),
+            ..self
         }
     }
 
@@ -160,7 +172,7 @@ macro_rules! creators {
         ///
         /// A bad name, help or label, or a conflict with a registered metric.
         pub fn $reg(&self, opts: &Opts<'_> $(, $settings: <crate::$handle as Create>::Settings<'_>)?) -> Result<crate::$handle, ExporterError> {
-            self.scalar(opts, <crate::$handle as Create>::pool(opts.name, ($($settings)?))?)
+            self.scalar(opts, <crate::$handle as Create>::pool(opts.name, opts.native.as_ref(), ($($settings)?))?)
         }
 
         #[doc = concat!("Registers ", $many, " keyed by the values of `variable_labels`.")]
@@ -175,7 +187,7 @@ macro_rules! creators {
             variable_labels: &[&str]
             $(, $settings: <crate::$handle as Create>::Settings<'_>)?
         ) -> Result<crate::$vec, ExporterError> {
-            self.vec(opts, variable_labels, <crate::$handle as Create>::pool(opts.name, ($($settings)?))?)
+            self.vec(opts, variable_labels, <crate::$handle as Create>::pool(opts.name, opts.native.as_ref(), ($($settings)?))?)
         }
     )*)*};
 }

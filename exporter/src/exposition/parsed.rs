@@ -142,6 +142,7 @@ impl Gathered<'_> {
                 count: h
                     .count
                     .unwrap_or_else(|| h.cumulative.last().copied().unwrap_or(0)),
+                native: None,
             }),
             Shape::Summary(q) => Value::Summary(SummaryValue {
                 quantiles: &q.quantiles,

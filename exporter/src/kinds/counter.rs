@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::kinds::NativeHistogram;
 use crate::kinds::table::MetricKind;
 use crate::exposition::{Number, Value};
 use crate::error::ExporterError;
@@ -142,7 +143,7 @@ handle! { impl[N: CounterNumber] GenericCounter<N>, N::Cell, MetricKind::Counter
 impl<N: CounterNumber> sealed::Create for GenericCounter<N> {
     type Settings<'a> = ();
 
-    fn pool(_: &str, (): ()) -> Result<&'static Pool<N::Cell>, ExporterError> {
+    fn pool(_: &str, _: Option<&NativeHistogram>, (): ()) -> Result<&'static Pool<N::Cell>, ExporterError> {
         Ok(N::pool())
     }
 }

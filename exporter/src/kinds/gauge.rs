@@ -9,6 +9,7 @@ use crate::storage::atomics::{add_f64, load_f64, store_f64};
 use crate::storage::catalog::CellType;
 use crate::storage::pool::{Cell, Pool, SlotRef, static_pool};
 use crate::error::ExporterError;
+use crate::kinds::NativeHistogram;
 use crate::kinds::table::MetricKind;
 
 /// A gauge: a number that goes up and down, `f64` ([`Gauge`]) or `i64` ([`IntGauge`]).
@@ -135,7 +136,7 @@ handle! { impl[N: GaugeNumber] GenericGauge<N>, N::Cell, MetricKind::Gauge, N::H
 impl<N: GaugeNumber> sealed::Create for GenericGauge<N> {
     type Settings<'a> = ();
 
-    fn pool(_: &str, (): ()) -> Result<&'static Pool<N::Cell>, ExporterError> {
+    fn pool(_: &str, _: Option<&NativeHistogram>, (): ()) -> Result<&'static Pool<N::Cell>, ExporterError> {
         Ok(N::pool())
     }
 }

@@ -2,6 +2,7 @@
 //! [`handle!`] macro that gives a kind's handle its name, labels and liveness.
 
 use crate::error::ExporterError;
+use crate::kinds::NativeHistogram;
 use crate::kinds::table::MetricKind;
 use crate::storage::pool::{Cell, Pool, SlotRef};
 
@@ -25,9 +26,11 @@ pub(crate) mod sealed {
         /// What creating one takes besides a name, help and labels: nothing, or a
         /// histogram's buckets.
         type Settings<'a>;
-        /// The storage of metrics created with `settings`, checked for the metric `name`.
+        /// The storage of metrics named `name` created with `settings` (and, for a
+        /// histogram, `native` buckets), checked.
         fn pool(
             name: &str,
+            native: Option<&NativeHistogram>,
             settings: Self::Settings<'_>,
         ) -> Result<&'static Pool<Self::Cell>, ExporterError>;
     }

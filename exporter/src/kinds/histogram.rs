@@ -16,8 +16,10 @@ use crate::kinds::table::MetricKind;
 
 #[allow(dead_code, reason = "native histograms are not used yet")]
 mod native;
+mod settings;
 mod timer;
 
+pub use settings::NativeHistogram;
 pub use timer::HistogramTimer;
 
 /// The buckets used when none are given: `0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10`.
@@ -160,6 +162,7 @@ impl Cell for HistogramCell {
             count: scratch.last().copied().unwrap_or(0),
             cumulative: scratch,
             sum: Some(self.sum()),
+            native: None,
         })
     }
 }
@@ -225,6 +228,7 @@ impl sealed::Create for Histogram {
 
     fn pool(
         name: &str,
+        _native: Option<&NativeHistogram>,
         buckets: Option<&[f64]>,
     ) -> Result<&'static Pool<HistogramCell>, ExporterError> {
         let bounds = checked_bounds(name, buckets.unwrap_or(&DEFAULT_BUCKETS))?;

@@ -233,6 +233,7 @@ impl OtlpEncoder {
             cumulative,
             sum,
             count,
+            ..
         } = *histogram;
         let mut counts: Vec<u64> = Vec::with_capacity(cumulative.len());
         let mut below = 0;
