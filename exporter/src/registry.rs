@@ -23,9 +23,9 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::error::ExporterError;
 use crate::exposition::{Encoder, ExtraLabels, TextEncoder};
+use crate::kinds::NativeHistogram;
 use crate::kinds::handle::sealed::Create;
 use crate::kinds::handle::{Metric, Registered};
-use crate::kinds::NativeHistogram;
 use crate::kinds::table::MetricKind;
 use crate::registry::vec::IntCounterVec;
 use crate::registry::vec::MetricVec;

@@ -4,7 +4,7 @@ use std::fmt::Display;
 use std::sync::Arc;
 
 use dynamo_exporter::multiprocess::GaugeMode;
-use dynamo_exporter::{ExporterError, Opts, Registered, Registry, TextEncoder};
+use dynamo_exporter::{ExporterError, NativeHistogram, Opts, Registered, Registry, TextEncoder};
 
 use crate::MetricsError;
 use crate::callbacks::CallbackHandle;
@@ -44,6 +44,8 @@ pub struct Metrics {
     registry: Arc<Registry>,
     /// How the gauges it creates merge across the processes of a multiprocess directory.
     gauge_mode: GaugeMode,
+    /// Native buckets for the histograms it creates, beside their classic ones.
+    native: Option<NativeHistogram>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -119,6 +121,32 @@ impl Metrics {
             place: self.place.clone(),
             registry: Arc::clone(&self.registry),
             gauge_mode: mode,
+            native: self.native,
+        }
+    }
+
+    /// The same creators, whose histograms also keep native (exponential) buckets as
+    /// `native` sets them: Prometheus scraping the protobuf format and OTLP get those, text
+    /// scrapers the classic buckets. Buckets of `Some(vec![])` make a histogram native only.
+    /// Other kinds ignore it.
+    ///
+    /// ```
+    /// use dynamo_runtime::{DistributedRuntime, NativeHistogram};
+    ///
+    /// let drt = DistributedRuntime::builder().build().unwrap();
+    /// let metrics = drt.namespace("ns").metrics();
+    /// let latency = metrics
+    ///     .with_native_histograms(NativeHistogram::new(1.1))
+    ///     .create_histogram("ttft_seconds", "Time to first token", &[], Some(vec![]))
+    ///     .unwrap();
+    /// latency.observe(0.120);
+    /// ```
+    pub fn with_native_histograms(&self, native: NativeHistogram) -> Self {
+        Self {
+            place: self.place.clone(),
+            registry: Arc::clone(&self.registry),
+            gauge_mode: self.gauge_mode,
+            native: Some(native),
         }
     }
 
@@ -128,6 +156,7 @@ impl Metrics {
             place,
             registry,
             gauge_mode: GaugeMode::default(),
+            native: None,
         }
     }
 
@@ -138,6 +167,7 @@ impl Metrics {
             place: self.place.clone(),
             registry: Arc::new(Registry::new()),
             gauge_mode: self.gauge_mode,
+            native: self.native,
         }
     }
 
@@ -301,9 +331,10 @@ impl Metrics {
         let mut labels: Vec<(&str, &str)> =
             hierarchy.iter().map(|(k, v)| (*k, v.as_str())).collect();
         labels.extend_from_slice(const_labels);
-        let opts = Opts::new(&full_name, help)
+        let mut opts = Opts::new(&full_name, help)
             .with_const_labels(&labels)
             .with_multiprocess_mode(self.gauge_mode);
+        opts.native = self.native;
         Ok(register(&self.registry, &opts)?)
     }
 }

@@ -133,6 +133,7 @@ mod scope;
 mod system_server;
 
 pub use callbacks::CallbackHandle;
+pub use dynamo_exporter::NativeHistogram;
 /// The list of metric kinds the `create_*` creators are generated from, for bindings that
 /// generate theirs the same way.
 #[doc(hidden)]

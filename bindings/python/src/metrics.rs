@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use dynamo_runtime::{GaugeMode, Metrics, Registered};
+use dynamo_runtime::{GaugeMode, Metrics, NativeHistogram, Registered};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -38,6 +38,48 @@ fn with_mode(metrics: &Metrics, kind: &str, mode: Option<&str>) -> PyResult<Metr
     }
 }
 
+/// The native settings of a histogram creator's keywords: none without a bucket factor
+/// (then the other native keywords are refused), else the factor with the others given.
+fn native_settings(
+    factor: Option<f64>,
+    max_buckets: Option<u32>,
+    zero_threshold: Option<f64>,
+    max_zero_threshold: Option<f64>,
+) -> PyResult<Option<NativeHistogram>> {
+    let Some(factor) = factor else {
+        let given = [
+            ("native_max_buckets", max_buckets.is_some()),
+            ("native_zero_threshold", zero_threshold.is_some()),
+            ("native_max_zero_threshold", max_zero_threshold.is_some()),
+        ];
+        return match given.iter().find(|(_, set)| *set) {
+            Some((keyword, _)) => Err(PyValueError::new_err(format!(
+                "{keyword} needs native_bucket_factor, which makes a histogram native"
+            ))),
+            None => Ok(None),
+        };
+    };
+    let mut native = NativeHistogram::new(factor);
+    if let Some(max) = max_buckets {
+        native = native.max_buckets(max);
+    }
+    if let Some(threshold) = zero_threshold {
+        native = native.zero_threshold(threshold);
+    }
+    if let Some(threshold) = max_zero_threshold {
+        native = native.max_zero_threshold(threshold);
+    }
+    Ok(Some(native))
+}
+
+/// `metrics` with the native settings of a histogram creator's keywords, if any.
+fn with_native(metrics: Metrics, native: Option<NativeHistogram>) -> Metrics {
+    match native {
+        Some(native) => metrics.with_native_histograms(native),
+        None => metrics,
+    }
+}
+
 /// The `create_*` methods of every kind of `metric_kinds!`, over the Rust creators of the
 /// same names.
 macro_rules! creators {
@@ -46,19 +88,35 @@ macro_rules! creators {
         #[pymethods]
         impl PyMetrics {$($(
             #[doc = concat!("Creates ", $one, ".")]
-            $(#[doc = concat!("`", stringify!($buckets), "=None` means `0.005 ... 10`.")])?
-            #[pyo3(signature = (name, description, labels = None $(, $buckets = None)?, multiprocess_mode = None))]
+            $(#[doc = concat!("`", stringify!($buckets), "=None` means `0.005 ... 10`; with `native_bucket_factor` (1.1 is usual) it also keeps native buckets, and `", stringify!($buckets), "=[]` makes it native only.")])?
+            // The arguments are the Python method's keywords.
+            #[allow(clippy::too_many_arguments)]
+            #[pyo3(signature = (name, description, labels = None $(, $buckets = None, native_bucket_factor = None, native_max_buckets = None, native_zero_threshold = None, native_max_zero_threshold = None)?, multiprocess_mode = None))]
             fn $create(
                 &self,
                 py: Python<'_>,
                 name: &str,
                 description: &str,
                 labels: Option<ConstLabels>,
-                $($buckets: Option<Vec<f64>>,)?
+                $($buckets: Option<Vec<f64>>,
+                native_bucket_factor: Option<f64>,
+                native_max_buckets: Option<u32>,
+                native_zero_threshold: Option<f64>,
+                native_max_zero_threshold: Option<f64>,)?
                 multiprocess_mode: Option<&str>,
             ) -> PyResult<<dynamo_runtime::$handle as Wrap>::Class> {
                 let labels = ConstLabels::pairs(&labels);
                 let metrics = with_mode(&self.0, stringify!($module), multiprocess_mode)?;
+                $(
+                    let _ = stringify!($buckets);
+                    let native = native_settings(
+                        native_bucket_factor,
+                        native_max_buckets,
+                        native_zero_threshold,
+                        native_max_zero_threshold,
+                    )?;
+                    let metrics = with_native(metrics, native);
+                )?
                 let metric = py
                     .detach(|| metrics.$create(name, description, &labels $(, $buckets)?))
                     .map_err(to_py_err)?;
@@ -66,8 +124,8 @@ macro_rules! creators {
             }
 
             #[doc = concat!("Creates ", $many, " keyed by the values of `label_names`.")]
-            $(#[doc = concat!("`", stringify!($buckets), "=None` means `0.005 ... 10`.")])?
-            #[pyo3(signature = (name, description, label_names, const_labels = None $(, $buckets = None)?, multiprocess_mode = None))]
+            $(#[doc = concat!("`", stringify!($buckets), "=None` means `0.005 ... 10`; with `native_bucket_factor` (1.1 is usual) it also keeps native buckets, and `", stringify!($buckets), "=[]` makes it native only.")])?
+            #[pyo3(signature = (name, description, label_names, const_labels = None $(, $buckets = None, native_bucket_factor = None, native_max_buckets = None, native_zero_threshold = None, native_max_zero_threshold = None)?, multiprocess_mode = None))]
             // The arguments are the Python method's keywords.
             #[allow(clippy::too_many_arguments)]
             fn $create_vec(
@@ -77,11 +135,25 @@ macro_rules! creators {
                 description: &str,
                 label_names: Vec<String>,
                 const_labels: Option<ConstLabels>,
-                $($buckets: Option<Vec<f64>>,)?
+                $($buckets: Option<Vec<f64>>,
+                native_bucket_factor: Option<f64>,
+                native_max_buckets: Option<u32>,
+                native_zero_threshold: Option<f64>,
+                native_max_zero_threshold: Option<f64>,)?
                 multiprocess_mode: Option<&str>,
             ) -> PyResult<<dynamo_runtime::$vec as Wrap>::Class> {
                 let (label_names, const_labels) = (names(&label_names), ConstLabels::pairs(&const_labels));
                 let metrics = with_mode(&self.0, stringify!($module), multiprocess_mode)?;
+                $(
+                    let _ = stringify!($buckets);
+                    let native = native_settings(
+                        native_bucket_factor,
+                        native_max_buckets,
+                        native_zero_threshold,
+                        native_max_zero_threshold,
+                    )?;
+                    let metrics = with_native(metrics, native);
+                )?
                 let vec = py
                     .detach(|| metrics.$create_vec(name, description, &label_names, &const_labels $(, $buckets)?))
                     .map_err(to_py_err)?;
