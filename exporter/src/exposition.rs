@@ -187,6 +187,8 @@ pub struct NativeValue<'a> {
     pub zero_threshold: f64,
     /// Observations in the zero bucket.
     pub zero_count: u64,
+    /// Every observation: the zero bucket, every bucket and the NaN observations.
+    pub count: u64,
     /// The buckets of positive observations.
     pub positive: BucketCounts<'a>,
     /// The buckets of negative observations, by the index of their magnitude.
