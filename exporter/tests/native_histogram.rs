@@ -92,11 +92,14 @@ fn bad_native_settings_are_refused_by_name_and_leave_the_registry_intact() {
     let _free = registry.histogram(&Opts::new("h", "H"), None).unwrap();
 }
 
+/// Schema, zero count, count and positive buckets of a native histogram series.
+type Native = (i8, u64, u64, Vec<(i32, u64)>);
+
 /// The native part of every histogram series of a page, by family name.
 #[derive(Default)]
 struct NativeParts {
     family: String,
-    seen: Vec<(String, Option<(i8, u64, u64, Vec<(i32, u64)>)>)>,
+    seen: Vec<(String, Option<Native>)>,
 }
 
 impl Encoder for NativeParts {
@@ -119,7 +122,7 @@ impl Encoder for NativeParts {
     }
 }
 
-fn native_parts(registry: &Registry) -> Vec<(String, Option<(i8, u64, u64, Vec<(i32, u64)>)>)> {
+fn native_parts(registry: &Registry) -> Vec<(String, Option<Native>)> {
     let mut parts = NativeParts::default();
     registry.encode(&[], &mut parts);
     parts.seen
