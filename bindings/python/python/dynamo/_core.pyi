@@ -145,9 +145,11 @@ class Endpoint:
         labels: _ConstLabels | None = None,
         duration_buckets: Sequence[float] | None = None,
         first_response_buckets: Sequence[float] | None = None,
+        native_bucket_factor: float | None = None,
     ) -> None:
         """Creates the request metrics now, with extra constant labels and buckets (default
-        0.005 to 600 seconds), before the first tracked request."""
+        0.005 to 600 seconds), before the first tracked request; ``native_bucket_factor``
+        (1.1 is usual) gives both histograms native buckets too."""
 
 @final
 class CallbackHandle:
