@@ -1243,6 +1243,47 @@ mod tests {
     }
 
     #[test]
+    fn a_registry_s_native_histograms_count_nan_observations_in_no_bucket() {
+        let registry = Registry::new();
+        let native = crate::NativeHistogram::new(1.1);
+        let opts = Opts::new("ttft_seconds", "TTFT").with_native(native);
+        let ttft = registry.histogram(&opts, Some(&[])).unwrap();
+        for v in [0.0, 1.0, 2.0, 3.0, f64::NAN] {
+            ttft.observe(v);
+        }
+        let opts = Opts::new("itl_seconds", "ITL").with_native(native);
+        let itl = registry.histogram(&opts, Some(&[0.5, 2.0])).unwrap();
+        for v in [-2.0, 0.25, 1.0, 1.0, 4.0] {
+            itl.observe(v);
+        }
+        let families = decode(&page_of(&registry));
+        let names: Vec<_> = families.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["itl_seconds", "ttft_seconds"]);
+
+        let hybrid = families[0].metrics[0].histogram.as_ref().unwrap();
+        assert_eq!(hybrid.count, Some(5));
+        assert_eq!(hybrid.sum, Some(4.25));
+        assert_eq!(hybrid.buckets, vec![(2, 0.5), (4, 2.0)]);
+        assert_eq!((hybrid.schema, hybrid.zero_count), (Some(3), Some(0)));
+        // -2 in bucket 8; 0.25 in -16, 1 (twice) in 0, 4 in 16.
+        assert_eq!(hybrid.negative_spans, vec![(8, 1)]);
+        assert_eq!(hybrid.negative_deltas, vec![1]);
+        assert_eq!(hybrid.positive_spans, vec![(-16, 1), (15, 1), (15, 1)]);
+        assert_eq!(hybrid.positive_deltas, vec![1, 1, -1]);
+
+        let ttft = families[1].metrics[0].histogram.as_ref().unwrap();
+        assert_eq!(ttft.count, Some(5), "the NaN observation counts");
+        assert!(ttft.sum.unwrap().is_nan());
+        assert!(ttft.buckets.is_empty());
+        assert_eq!(ttft.schema, Some(3));
+        assert_eq!(ttft.zero_threshold, Some(2f64.powi(-128)));
+        assert_eq!(ttft.zero_count, Some(1));
+        assert_eq!(ttft.positive_spans, vec![(0, 1), (7, 1), (4, 1)]);
+        assert_eq!(ttft.positive_deltas, vec![1, 0, 0]);
+        assert!(ttft.negative_spans.is_empty() && ttft.negative_deltas.is_empty());
+    }
+
+    #[test]
     fn spans_and_deltas_give_back_every_populated_bucket() {
         // A fixed pseudo-random walk of indexes and counts, decoded back.
         let mut state = 0x2545_f491_4f6c_dd1du64;
