@@ -6,16 +6,19 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use parking_lot::Mutex;
 
-use crate::exposition::{HistogramValue, Value};
+use crate::exposition::{BucketCounts, HistogramValue, NativeValue, Value};
 use crate::kinds::handle::{handle, sealed};
 use crate::storage::atomics::{add_f64, load_f64};
 use crate::storage::catalog::CellType;
+use crate::storage::mapped;
 use crate::storage::pool::{Cell, Pool, SlotRef};
+use native_counts::NativeCounts;
+use settings::NativeLayout;
 use crate::error::ExporterError;
 use crate::kinds::table::MetricKind;
 
-#[allow(dead_code, reason = "native histograms are not used yet")]
 mod native;
+mod native_counts;
 mod settings;
 mod timer;
 
@@ -33,23 +36,31 @@ pub const MAX_BUCKETS: usize = 512;
 /// Chunks of each bucket layout's pool: room for four million series per layout.
 const LAYOUT_CHUNKS: usize = 1 << 12;
 
-/// The upper bounds of a histogram, without `+Inf`.
+/// The buckets of a histogram: its classic upper bounds, without `+Inf`, and its native
+/// layout if it has one.
 #[derive(Debug, PartialEq)]
 pub struct Buckets {
     pub(crate) bounds: Box<[f64]>,
     /// The bounds padded with `+Inf` to a power of two above their number, for a search of
     /// fixed steps and no branch.
     padded: Box<[f64]>,
+    native: Option<NativeLayout>,
+    /// False for a native-only histogram outside multiprocess mode: its count is that of its
+    /// native buckets, and its one classic word (`+Inf`) is not kept. In multiprocess mode
+    /// the word is kept, for the other processes that read it.
+    classic: bool,
 }
 
 impl Buckets {
-    fn new(bounds: &[f64]) -> Self {
+    fn new(bounds: &[f64], native: Option<NativeLayout>) -> Self {
         let len = (bounds.len() + 1).next_power_of_two();
         let mut padded = bounds.to_vec();
         padded.resize(len, f64::INFINITY);
         Self {
             bounds: bounds.into(),
             padded: padded.into(),
+            native,
+            classic: native.is_none() || !bounds.is_empty() || mapped::directory().is_some(),
         }
     }
 
@@ -91,41 +102,46 @@ fn halving<const N: usize>(bounds: &[f64; N], v: f64) -> usize {
     at
 }
 
-/// The pool of each bucket layout, by the bits of its bounds.
-type Pools = HashMap<Box<[u64]>, &'static Pool<HistogramCell>>;
+/// The pool of each bucket layout, by the bits of its bounds and its native layout.
+type Pools = HashMap<(Box<[u64]>, Option<[u64; 4]>), &'static Pool<HistogramCell>>;
 
 /// One pool per bucket layout, kept for the life of the process (there are as many as
 /// distinct layouts were used).
 static POOLS: LazyLock<Mutex<Pools>> = LazyLock::new(Default::default);
 
-/// The pool of histograms with these bounds (already checked: finite, strictly increasing).
-pub(crate) fn pool(bounds: &[f64]) -> &'static Pool<HistogramCell> {
+/// The pool of histograms with these bounds (already checked: finite, strictly increasing)
+/// and native layout.
+pub(crate) fn pool(bounds: &[f64], native: Option<NativeLayout>) -> &'static Pool<HistogramCell> {
     let _section = crate::fork::enter();
     let bits: Box<[u64]> = bounds.iter().map(|b| b.to_bits()).collect();
     let mut pools = POOLS.lock();
     let number = pools.len();
-    pools.entry(bits).or_insert_with(|| {
-        let buckets: &'static Buckets = Box::leak(Box::new(Buckets::new(bounds)));
+    let key = (bits, native.as_ref().map(NativeLayout::key));
+    pools.entry(key).or_insert_with(|| {
+        let buckets: &'static Buckets = Box::leak(Box::new(Buckets::new(bounds, native)));
         Pool::leak(format!("histogram_{number}"), LAYOUT_CHUNKS, buckets)
     })
 }
 
 /// The pool of histograms with the default buckets, for metric macros.
 pub(crate) fn default_pool() -> &'static Pool<HistogramCell> {
-    pool(&DEFAULT_BUCKETS)
+    pool(&DEFAULT_BUCKETS, None)
 }
 
-/// The cell of a histogram: one count per bucket (not cumulative) and the sum.
+/// The cell of a histogram: one count per bucket (not cumulative), the sum, and the native
+/// counts of a native histogram.
 ///
 /// The total count is the sum of the bucket counts, so `_count` always equals the `+Inf` bucket.
 ///
 /// The counts are the cell's extra words, kept beside the slots of its chunk, so another
-/// process reading the chunk from the multiprocess directory finds them there.
+/// process reading the chunk from the multiprocess directory finds them there. Native counts
+/// live on the heap: they are this process's own.
 #[repr(C)]
 pub struct HistogramCell {
     buckets: &'static Buckets,
     counts: &'static [AtomicU64],
     sum: AtomicU64,
+    native: Option<Box<NativeCounts>>,
 }
 
 impl Cell for HistogramCell {
@@ -145,6 +161,7 @@ impl Cell for HistogramCell {
             buckets,
             counts,
             sum: AtomicU64::new(0),
+            native: buckets.native.map(|layout| Box::new(NativeCounts::new(layout))),
         }
     }
 
@@ -153,16 +170,53 @@ impl Cell for HistogramCell {
             count.store(0, Relaxed);
         }
         self.sum.store(0, Relaxed);
+        if let Some(native) = &self.native {
+            native.reset();
+        }
     }
 
     fn value<'s>(&self, scratch: &'s mut Vec<u64>) -> Value<'s> {
-        self.cumulative(scratch);
+        scratch.clear();
+        if self.buckets.classic {
+            self.cumulative(scratch);
+        }
+        let Some(counts) = &self.native else {
+            return Value::Histogram(HistogramValue {
+                bounds: &self.buckets.bounds,
+                count: scratch.last().copied().unwrap_or(0),
+                cumulative: scratch,
+                sum: Some(self.sum()),
+                native: None,
+            });
+        };
+        // The classic counts are read before the native ones, which an observation adds to
+        // first, so the native count is at least the classic one.
+        let classic_len = scratch.len();
+        let read = counts.read(scratch);
+        if !self.buckets.classic {
+            scratch.push(read.count);
+        }
+        let (cumulative, native) = if self.buckets.classic {
+            let (classic, native) = scratch.split_at(classic_len);
+            (classic, native)
+        } else {
+            let (native, count) = scratch.split_at(scratch.len() - 1);
+            (count, &native[classic_len..])
+        };
+        let (positive, negative) = native.split_at(read.lens[0] * 2);
         Value::Histogram(HistogramValue {
             bounds: &self.buckets.bounds,
-            count: scratch.last().copied().unwrap_or(0),
-            cumulative: scratch,
+            count: cumulative.last().copied().unwrap_or(0),
+            cumulative,
             sum: Some(self.sum()),
-            native: None,
+            native: Some(NativeValue {
+                schema: read.schema,
+                zero_threshold: read.zero_threshold,
+                zero_count: read.zero_count,
+                count: read.count,
+                positive: BucketCounts::from_words(positive),
+                negative: BucketCounts::from_words(&negative[..read.lens[1] * 2]),
+            }),
         })
     }
 }
@@ -173,6 +227,13 @@ impl HistogramCell {
 
     #[inline]
     pub(crate) fn observe(&self, v: f64) {
+        if let Some(native) = &self.native {
+            native.observe(v);
+            if !self.buckets.classic {
+                add_f64(&self.sum, v);
+                return;
+            }
+        }
         let i = self.buckets.bucket_of(v);
         if let Some(count) = self.counts.get(i) {
             count.fetch_add(1, Relaxed);
@@ -181,7 +242,10 @@ impl HistogramCell {
     }
 
     pub(crate) fn count(&self) -> u64 {
-        self.counts.iter().map(|c| c.load(Relaxed)).sum()
+        match &self.native {
+            Some(native) if !self.buckets.classic => native.read(&mut Vec::new()).count,
+            _ => self.counts.iter().map(|c| c.load(Relaxed)).sum(),
+        }
     }
 
     pub(crate) fn sum(&self) -> f64 {
@@ -228,11 +292,12 @@ impl sealed::Create for Histogram {
 
     fn pool(
         name: &str,
-        _native: Option<&NativeHistogram>,
+        native: Option<&NativeHistogram>,
         buckets: Option<&[f64]>,
     ) -> Result<&'static Pool<HistogramCell>, ExporterError> {
         let bounds = checked_bounds(name, buckets.unwrap_or(&DEFAULT_BUCKETS))?;
-        Ok(pool(&bounds))
+        let native = native.map(|n| n.checked(name)).transpose()?;
+        Ok(pool(&bounds, native))
     }
 }
 
@@ -266,7 +331,7 @@ impl Histogram {
     /// A handle that records nothing and belongs to no registry.
     pub fn noop() -> Self {
         Self {
-            series: pool(&[]).noop(),
+            series: pool(&[], None).noop(),
         }
     }
 }
@@ -316,7 +381,7 @@ mod tests {
     fn every_layout_size_finds_the_bucket_of_bounds_and_specials() {
         for len in 0..=70 {
             let bounds: Vec<f64> = (0..len).map(|i| f64::from(i) * 0.5 - 3.0).collect();
-            let buckets = Buckets::new(&bounds);
+            let buckets = Buckets::new(&bounds, None);
             let mut values = vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 1e300];
             for b in &bounds {
                 values.extend([*b, b - 0.25, b + 0.25, b - 1e-12, b + 1e-12]);
@@ -339,7 +404,7 @@ mod tests {
         ) {
             bounds.sort_by(f64::total_cmp);
             bounds.dedup();
-            prop_assert_eq!(Buckets::new(&bounds).bucket_of(v), by_definition(&bounds, v));
+            prop_assert_eq!(Buckets::new(&bounds, None).bucket_of(v), by_definition(&bounds, v));
         }
     }
 

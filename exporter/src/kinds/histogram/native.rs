@@ -30,6 +30,7 @@ pub(crate) enum SchemaError {
 }
 
 /// The bucket an observation goes to.
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Bucket {
     /// The zero bucket: `|v|` is at most the zero threshold (0 and -0 included).
@@ -237,7 +238,7 @@ fn unusual(bits: u64, schema: i8) -> Result<(u64, i32), i32> {
 /// NaN is [`Bucket::NaN`] (client_golang counts it in no native bucket); `|value|` at most the
 /// threshold is [`Bucket::Zero`]; `±Inf` compares with the threshold as `±f64::MAX` and gets the
 /// index after that of `f64::MAX`.
-#[inline]
+#[cfg(test)]
 pub(crate) fn classify(value: f64, schema: i8, zero_threshold: f64) -> Bucket {
     let compared = if value.is_infinite() {
         f64::MAX.copysign(value)

@@ -1,0 +1,650 @@
+//! The counts of one native histogram series: a zero bucket, a NaN count, and for each sign
+//! the buckets of the current schema, in blocks allocated when first touched.
+//!
+//! An observation is lock-free: it reads the zero threshold, then its sign's current window
+//! (the schema and the blocks it covers), finds its bucket from the float's bits
+//! ([`native::bucket_index`]) and adds one to it. Only the first count of a block, of a window
+//! too narrow for it, or of a bucket past the limit takes the series' lock.
+//!
+//! Nothing is moved once counted. Widening the zero bucket only raises the threshold: buckets
+//! below it are read as zero counts. Halving the resolution starts new windows at the lower
+//! schema beside the old ones, which keep their counts (and take those of observations that
+//! were already on their way); a read folds every window into the current schema. A read
+//! takes every count once and derives the total from them, so a scrape is never torn: its
+//! count is the zero bucket, every bucket and the NaN observations. The lock it takes is the
+//! one the rare paths above take; observations on the fast path never wait for it.
+//!
+//! Windows and blocks are freed only when the series' slot is reset for a new series, which
+//! happens while no handle (hence no observation) and, by the lock, no read can reach them.
+
+#![allow(unsafe_code)]
+
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64};
+
+use parking_lot::Mutex;
+
+use crate::kinds::histogram::native::{self, MIN_SCHEMA};
+use crate::kinds::histogram::settings::NativeLayout;
+
+/// Buckets per block: 16 counts, two cache lines.
+const BLOCK_BITS: u32 = 4;
+const BLOCK_LEN: usize = 1 << BLOCK_BITS;
+
+/// The most blocks a window spans (4,096 buckets: 512 octaves at schema 3, 16 at schema 8).
+/// A bucket farther from the others (an infinity, a value many decades away) is kept apart,
+/// under the lock, so one outlier never costs a wide window.
+const MAX_WINDOW_BLOCKS: usize = 256;
+
+type Block = [AtomicU64; BLOCK_LEN];
+
+/// One sign's buckets at one schema: `blocks[k]` holds the buckets of block number
+/// `first + k` (bucket index `>> BLOCK_BITS`), null until first touched.
+struct Window {
+    schema: i8,
+    first: i32,
+    blocks: Box<[AtomicPtr<Block>]>,
+}
+
+impl Window {
+    fn new(schema: i8, first: i32, len: usize) -> Self {
+        Self {
+            schema,
+            first,
+            blocks: (0..len).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect(),
+        }
+    }
+
+    /// The slot of the block holding bucket `index`, if the window covers it.
+    #[inline]
+    fn slot(&self, index: i32) -> Option<&AtomicPtr<Block>> {
+        let at = (index >> BLOCK_BITS).wrapping_sub(self.first);
+        self.blocks.get(usize::try_from(at).ok()?)
+    }
+
+    /// `(index, count)` of every bucket counted, by increasing index.
+    fn counts(&self, mut each: impl FnMut(i32, u64)) {
+        for (k, slot) in self.blocks.iter().enumerate() {
+            let Some(block) = published(slot.load(Acquire)) else {
+                continue;
+            };
+            let base = (self.first + k as i32) << BLOCK_BITS;
+            for (i, count) in block.iter().enumerate() {
+                let count = count.load(Relaxed);
+                if count != 0 {
+                    each(base + i as i32, count);
+                }
+            }
+        }
+    }
+}
+
+/// What a pointer stored in a window or a side points to.
+///
+/// Every non-null pointer stored there comes from `Box::into_raw`, and is freed only by
+/// [`NativeCounts::reset`] (see the module's comment for why nothing can reach it then).
+#[inline]
+fn published<T>(pointer: *mut T) -> Option<&'static T> {
+    // SAFETY: see above; null is `None`.
+    unsafe { pointer.as_ref() }
+}
+
+/// The positive and negative side.
+const SIDES: usize = 2;
+
+/// The counts of one native histogram series.
+pub(crate) struct NativeCounts {
+    layout: NativeLayout,
+    /// The bits of the current zero threshold (it only grows).
+    zero_threshold: AtomicU64,
+    zero: AtomicU64,
+    nan: AtomicU64,
+    /// Each sign's current window (positive, then negative); null before its first bucket.
+    sides: [AtomicPtr<Window>; SIDES],
+    /// The buckets first touched since the populated buckets were last counted: at least as
+    /// many as are populated (a count past the limit makes the slow path count them exactly).
+    populated: AtomicU32,
+    owned: Mutex<Owned>,
+}
+
+/// What the lock guards: the current schema and everything allocated, to read and to free.
+struct Owned {
+    schema: i8,
+    /// Buckets too far from their side's window: `(side, schema, index, count)`.
+    outliers: Vec<(usize, i8, i32, u64)>,
+    /// Every window published, with its side; `live` is false once a wider window of the same
+    /// schema replaced it (the two share their blocks, so only the wider is read).
+    windows: Vec<Owner>,
+    blocks: Vec<*mut Block>,
+}
+
+struct Owner {
+    side: usize,
+    live: bool,
+    window: *mut Window,
+}
+
+// SAFETY: the raw pointers are owned boxes, reached only under the lock or through atomics.
+unsafe impl Send for Owned {}
+
+// A panic cannot leave the counts half-changed: each change under the lock is one store.
+impl std::panic::RefUnwindSafe for NativeCounts {}
+
+/// A read of the counts, folded into the current schema.
+pub(crate) struct NativeRead {
+    pub(crate) schema: i8,
+    pub(crate) zero_threshold: f64,
+    pub(crate) zero_count: u64,
+    pub(crate) count: u64,
+    /// How many `(index, count)` pairs of each side were written (positive, then negative).
+    pub(crate) lens: [usize; SIDES],
+}
+
+impl NativeCounts {
+    pub(crate) fn new(layout: NativeLayout) -> Self {
+        Self {
+            layout,
+            zero_threshold: AtomicU64::new(layout.zero_threshold.to_bits()),
+            zero: AtomicU64::new(0),
+            nan: AtomicU64::new(0),
+            sides: [const { AtomicPtr::new(std::ptr::null_mut()) }; SIDES],
+            populated: AtomicU32::new(0),
+            owned: Mutex::new(Owned {
+                schema: layout.schema,
+                outliers: Vec::new(),
+                windows: Vec::new(),
+                blocks: Vec::new(),
+            }),
+        }
+    }
+
+    /// Counts one observation.
+    #[inline]
+    pub(crate) fn observe(&self, v: f64) {
+        let magnitude = v.abs();
+        let threshold = f64::from_bits(self.zero_threshold.load(Relaxed));
+        if magnitude <= threshold || magnitude.is_nan() {
+            let count = if v.is_nan() { &self.nan } else { &self.zero };
+            count.fetch_add(1, Relaxed);
+            return;
+        }
+        let side = usize::from(v.is_sign_negative());
+        if let Some(window) = published(self.sides[side].load(Acquire)) {
+            let index = native::bucket_index(magnitude, window.schema);
+            let block = window.slot(index).and_then(|s| published(s.load(Acquire)));
+            if let Some(block) = block {
+                let before = block[index as usize & (BLOCK_LEN - 1)].fetch_add(1, Relaxed);
+                if before == 0 {
+                    self.first_count();
+                }
+                return;
+            }
+        }
+        self.observe_slow(magnitude, side);
+    }
+
+    /// A bucket got its first count: past the limit, the buckets are counted exactly and
+    /// reduced if they really are too many.
+    #[cold]
+    fn first_count(&self) {
+        if self.populated.fetch_add(1, Relaxed) >= self.layout.max_buckets {
+            let _section = crate::fork::enter();
+            let mut owned = self.owned.lock();
+            self.limit(&mut owned);
+        }
+    }
+
+    /// An observation whose block or window does not exist yet, under the lock.
+    #[cold]
+    fn observe_slow(&self, magnitude: f64, side: usize) {
+        let _section = crate::fork::enter();
+        let mut owned = self.owned.lock();
+        // The threshold may have grown since it was read.
+        if magnitude <= f64::from_bits(self.zero_threshold.load(Relaxed)) {
+            self.zero.fetch_add(1, Relaxed);
+            return;
+        }
+        let schema = owned.schema;
+        let index = native::bucket_index(magnitude, schema);
+        let Some(window) = self.window_for(&mut owned, side, index) else {
+            let outliers = &mut owned.outliers;
+            match outliers.iter_mut().find(|o| (o.0, o.1, o.2) == (side, schema, index)) {
+                Some(outlier) => outlier.3 += 1,
+                None => {
+                    outliers.push((side, schema, index, 1));
+                    if self.populated.fetch_add(1, Relaxed) >= self.layout.max_buckets {
+                        self.limit(&mut owned);
+                    }
+                }
+            }
+            return;
+        };
+        let slot = window.slot(index).expect("the window covers the index");
+        let block = match published(slot.load(Acquire)) {
+            Some(block) => block,
+            None => {
+                let block = Box::into_raw(Box::new([const { AtomicU64::new(0) }; BLOCK_LEN]));
+                owned.blocks.push(block);
+                slot.store(block, Release);
+                published(block).expect("just allocated")
+            }
+        };
+        if block[index as usize & (BLOCK_LEN - 1)].fetch_add(1, Relaxed) == 0
+            && self.populated.fetch_add(1, Relaxed) >= self.layout.max_buckets
+        {
+            self.limit(&mut owned);
+        }
+    }
+
+    /// The current window of `side`, covering bucket `index` at the current schema: the one
+    /// published, a wider one sharing its blocks, or a new one; `None` when the bucket is
+    /// too far from the window's to share one.
+    fn window_for(&self, owned: &mut Owned, side: usize, index: i32) -> Option<&'static Window> {
+        let block = index >> BLOCK_BITS;
+        let current = published(self.sides[side].load(Acquire));
+        let (first, len, old) = match current {
+            Some(window) => {
+                if window.slot(index).is_some() {
+                    return Some(window);
+                }
+                let last = window.first + window.blocks.len() as i32 - 1;
+                let (lo, hi) = (window.first.min(block), last.max(block));
+                let span = (hi - lo + 1) as usize;
+                if span > MAX_WINDOW_BLOCKS {
+                    return None;
+                }
+                let len = span.max(window.blocks.len() * 2).min(MAX_WINDOW_BLOCKS);
+                // The room to spare goes the way the window grew.
+                let first = if block < window.first {
+                    lo - (len - span) as i32
+                } else {
+                    lo
+                };
+                (first, len, Some(window))
+            }
+            None => (block, 1, None),
+        };
+        let wider = Window::new(owned.schema, first, len);
+        if let Some(old) = old {
+            for (k, slot) in old.blocks.iter().enumerate() {
+                let at = (old.first + k as i32 - first) as usize;
+                wider.blocks[at].store(slot.load(Acquire), Relaxed);
+            }
+            let replaced = old as *const Window;
+            for owner in &mut owned.windows {
+                if std::ptr::eq(owner.window, replaced) {
+                    owner.live = false;
+                }
+            }
+        }
+        let wider = Box::into_raw(Box::new(wider));
+        owned.windows.push(Owner {
+            side,
+            live: true,
+            window: wider,
+        });
+        self.sides[side].store(wider, Release);
+        published(wider)
+    }
+
+    /// Keeps the populated buckets within the limit: counts them exactly and, while they are
+    /// too many, widens the zero bucket by its nearest bucket (up to the largest threshold
+    /// allowed) or else halves the resolution, as client_golang does (which takes one such
+    /// step per observation; here they are taken at once).
+    fn limit(&self, owned: &mut Owned) {
+        let mut buckets = Vec::new();
+        loop {
+            buckets.clear();
+            let (_, lens) = self.fold(owned, &mut buckets);
+            let populated = (lens[0] + lens[1]) as u32;
+            self.populated.store(populated, Relaxed);
+            if populated <= self.layout.max_buckets {
+                return;
+            }
+            let (positive, negative) = buckets.split_at(lens[0] * 2);
+            let nearest = [positive.first(), negative.first()]
+                .into_iter()
+                .flatten()
+                .map(|index| *index as i64 as i32)
+                .min();
+            if nearest.is_some_and(|index| self.widen_zero_bucket(index, owned.schema)) {
+                continue;
+            }
+            if owned.schema == MIN_SCHEMA {
+                return;
+            }
+            owned.schema -= 1;
+            // The next observation of each side starts a window at the new schema; the old
+            // windows keep their counts, read folded into it.
+            for side in &self.sides {
+                side.store(std::ptr::null_mut(), Release);
+            }
+        }
+    }
+
+    /// Widens the zero bucket to the end of bucket `nearest` (the populated bucket nearest
+    /// zero), if the largest threshold allowed reaches it.
+    fn widen_zero_bucket(&self, nearest: i32, schema: i8) -> bool {
+        let threshold = f64::from_bits(self.zero_threshold.load(Relaxed));
+        let wider = native::bucket_upper_bound(nearest, schema);
+        let allowed = self.layout.max_zero_threshold;
+        let widens = threshold < allowed && wider <= allowed;
+        if widens {
+            self.zero_threshold.store(wider.to_bits(), Relaxed);
+        }
+        widens
+    }
+
+    /// Every count folded into the current schema, buckets under the zero threshold into the
+    /// zero bucket: `(index, count)` words of the positive side then the negative side
+    /// appended to `out` (as [`crate::exposition::BucketCounts`] reads them).
+    fn fold(&self, owned: &Owned, out: &mut Vec<u64>) -> (NativeRead, [usize; SIDES]) {
+        let schema = owned.schema;
+        let threshold = f64::from_bits(self.zero_threshold.load(Relaxed));
+        let nan = self.nan.load(Relaxed);
+        let zero_counted = self.zero.load(Relaxed);
+        let mut zero = zero_counted;
+        // The last index whose bucket lies wholly within the zero threshold.
+        let below = if threshold > 0.0 {
+            let at_threshold = native::bucket_index(threshold, schema);
+            if native::bucket_upper_bound(at_threshold, schema) <= threshold {
+                at_threshold
+            } else {
+                at_threshold - 1
+            }
+        } else {
+            i32::MIN
+        };
+        let mut lens = [0; SIDES];
+        let mut total = 0;
+        let mut pairs: Vec<(i32, u64)> = Vec::new();
+        for (side, len) in lens.iter_mut().enumerate() {
+            pairs.clear();
+            let mut sorted = true;
+            // Bucket i at a finer schema lies within bucket ceil(i / 2^shift).
+            let coarser = |index: i32, from: i8| {
+                let shift = (from - schema) as u32;
+                (index + (1 << shift) - 1) >> shift
+            };
+            for owner in owned.windows.iter().filter(|o| o.side == side && o.live) {
+                let window = published(owner.window).expect("owned");
+                window.counts(|index, count| {
+                    let index = coarser(index, window.schema);
+                    sorted &= pairs.last().is_none_or(|(last, _)| *last <= index);
+                    pairs.push((index, count));
+                });
+            }
+            for &(_, from, index, count) in owned.outliers.iter().filter(|o| o.0 == side) {
+                pairs.push((coarser(index, from), count));
+                sorted = false;
+            }
+            if !sorted {
+                pairs.sort_unstable_by_key(|(index, _)| *index);
+            }
+            let start = out.len();
+            for &(index, count) in &pairs {
+                total += count;
+                if index <= below {
+                    zero += count;
+                    continue;
+                }
+                let len = out.len();
+                if len > start && out[len - 2] as i64 as i32 == index {
+                    out[len - 1] += count;
+                } else {
+                    out.extend([i64::from(index) as u64, count]);
+                }
+            }
+            *len = (out.len() - start) / 2;
+        }
+        let read = NativeRead {
+            schema,
+            zero_threshold: threshold,
+            zero_count: zero,
+            count: zero_counted + total + nan,
+            lens,
+        };
+        (read, lens)
+    }
+
+    /// Reads the counts, folded into the current schema: the pairs of each side are appended
+    /// to `out`.
+    pub(crate) fn read(&self, out: &mut Vec<u64>) -> NativeRead {
+        let _section = crate::fork::enter();
+        let owned = self.owned.lock();
+        self.fold(&owned, out).0
+    }
+
+    /// Zero and the initial schema and threshold again, for a new series; frees every window
+    /// and block.
+    pub(crate) fn reset(&self) {
+        let mut owned = self.owned.lock();
+        for side in &self.sides {
+            side.store(std::ptr::null_mut(), Release);
+        }
+        for owner in owned.windows.drain(..) {
+            // SAFETY: allocated by `Box::into_raw` and unreachable now (see the module).
+            drop(unsafe { Box::from_raw(owner.window) });
+        }
+        for block in owned.blocks.drain(..) {
+            // SAFETY: as above.
+            drop(unsafe { Box::from_raw(block) });
+        }
+        owned.schema = self.layout.schema;
+        owned.outliers.clear();
+        self.zero_threshold
+            .store(self.layout.zero_threshold.to_bits(), Relaxed);
+        self.zero.store(0, Relaxed);
+        self.nan.store(0, Relaxed);
+        self.populated.store(0, Relaxed);
+    }
+}
+
+impl Drop for NativeCounts {
+    fn drop(&mut self) {
+        self.reset();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::kinds::histogram::native::{Bucket, classify};
+    use crate::kinds::histogram::settings::NativeHistogram;
+
+    fn counts(settings: NativeHistogram) -> NativeCounts {
+        NativeCounts::new(settings.checked("h").unwrap())
+    }
+
+    /// What a read says: schema, threshold, zero count, count, and each side's buckets.
+    type Seen = (i8, f64, u64, u64, Vec<(i32, u64)>, Vec<(i32, u64)>);
+
+    fn seen(counts: &NativeCounts) -> Seen {
+        let mut words = vec![7, 7];
+        let read = counts.read(&mut words);
+        let pairs = |words: &[u64]| {
+            crate::exposition::BucketCounts::from_words(words)
+                .iter()
+                .collect::<Vec<_>>()
+        };
+        let (positive, negative) = words[2..].split_at(read.lens[0] * 2);
+        assert_eq!(negative.len(), read.lens[1] * 2);
+        (
+            read.schema,
+            read.zero_threshold,
+            read.zero_count,
+            read.count,
+            pairs(positive),
+            pairs(negative),
+        )
+    }
+
+    /// The same values filed one by one by `classify`, at a schema and threshold.
+    fn by_classify(values: &[f64], schema: i8, threshold: f64) -> Seen {
+        let (mut positive, mut negative) = (BTreeMap::new(), BTreeMap::new());
+        let mut zero = 0;
+        for &v in values {
+            match classify(v, schema, threshold) {
+                Bucket::Zero => zero += 1,
+                Bucket::Positive(i) => *positive.entry(i).or_insert(0) += 1,
+                Bucket::Negative(i) => *negative.entry(i).or_insert(0) += 1,
+                Bucket::NaN => {}
+            }
+        }
+        let list = |m: BTreeMap<i32, u64>| m.into_iter().collect::<Vec<_>>();
+        let count = values.len() as u64;
+        (schema, threshold, zero, count, list(positive), list(negative))
+    }
+
+    /// Seeded values over every kind of double: spread latencies, both signs, zeros, NaN,
+    /// infinities, subnormals, extremes.
+    fn values(seed: u64, n: usize) -> Vec<f64> {
+        let mut state = seed;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..n)
+            .map(|_| match next() % 16 {
+                0 => f64::NAN,
+                1 => [0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY][(next() % 4) as usize],
+                2 => f64::from_bits(next() % (1 << 52)),
+                3 => f64::from_bits(next() >> 1),
+                4 => -f64::from_bits(next() >> 1),
+                5 => f64::MAX,
+                _ => {
+                    let exponent = (next() % 40) as i32 - 20;
+                    let v = (1.0 + (next() % 1000) as f64 / 1000.0) * 2f64.powi(exponent);
+                    if next() % 4 == 0 { -v } else { v }
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn client_golangs_reference_case() {
+        let counts = counts(NativeHistogram::new(1.1));
+        for v in [0.0, 1.0, 2.0, 3.0] {
+            counts.observe(v);
+        }
+        let threshold = 2f64.powi(-128);
+        assert_eq!(
+            seen(&counts),
+            (3, threshold, 1, 4, vec![(0, 1), (8, 1), (13, 1)], vec![])
+        );
+    }
+
+    #[test]
+    fn every_observation_lands_where_classify_files_it() {
+        for (seed, threshold) in [(1, 2f64.powi(-128)), (2, 0.0), (3, 0.3), (4, 1e-310)] {
+            let values = values(seed, 20_000);
+            let settings = NativeHistogram::new(1.1)
+                .max_buckets(u32::MAX)
+                .zero_threshold(threshold);
+            let counts = counts(settings);
+            for &v in &values {
+                counts.observe(v);
+            }
+            assert_eq!(seen(&counts), by_classify(&values, 3, threshold), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn past_the_limit_the_resolution_halves_and_nothing_is_lost() {
+        // Within 2^-60..2^60, which schema -4 holds in 16 buckets a side.
+        let values: Vec<f64> = values(5, 20_000)
+            .into_iter()
+            .filter(|v| v.is_nan() || (v.abs() > 1e-18 && v.abs() < 1e18))
+            .collect();
+        let counts = counts(NativeHistogram::new(1.0001).max_buckets(50));
+        for &v in &values {
+            counts.observe(v);
+        }
+        let got = seen(&counts);
+        assert!(got.4.len() + got.5.len() <= 50, "{} buckets", got.4.len() + got.5.len());
+        assert!(got.0 < 8, "schema {}", got.0);
+        // Halving only merges buckets: the result is the values filed at the final schema.
+        assert_eq!(got, by_classify(&values, got.0, got.1));
+    }
+
+    #[test]
+    fn the_zero_bucket_widens_first_up_to_its_maximum() {
+        let settings = NativeHistogram::new(1.1)
+            .max_buckets(3)
+            .max_zero_threshold(0.01);
+        let counts = counts(settings);
+        for v in [0.001, 0.002, 0.004, 1.0, 2.0, 4.0] {
+            counts.observe(v);
+        }
+        let got = seen(&counts);
+        // The three small buckets went to the zero bucket, each widening it to its end;
+        // 4.0's bucket then made four buckets again with no widening left: the resolution
+        // halved until three buckets remained.
+        assert!(got.1 >= 0.004 && got.1 <= 0.01, "threshold {}", got.1);
+        assert_eq!(got.2, 3);
+        assert_eq!(got, by_classify(&[0.001, 0.002, 0.004, 1.0, 2.0, 4.0], got.0, got.1));
+        assert!(got.4.len() <= 3);
+    }
+
+    #[test]
+    fn an_outlier_far_from_the_window_is_counted_apart() {
+        let counts = counts(NativeHistogram::new(1.0001).max_buckets(u32::MAX));
+        let values = [1.0, 1.001, f64::INFINITY, 1e-30, 1.0, f64::INFINITY, -1e300];
+        for v in values {
+            counts.observe(v);
+        }
+        assert_eq!(seen(&counts), by_classify(&values, 8, 2f64.powi(-128)));
+        let owned = counts.owned.lock();
+        assert_eq!(owned.outliers.len(), 2, "{:?}", owned.outliers);
+        let widest = owned.windows.iter().map(|o| {
+            published(o.window).expect("owned").blocks.len()
+        });
+        assert!(widest.max() <= Some(MAX_WINDOW_BLOCKS));
+    }
+
+    #[test]
+    fn reset_starts_again_at_the_settings() {
+        let settings = NativeHistogram::new(1.1).max_buckets(2);
+        let counts = counts(settings);
+        for v in [1.0, 10.0, 100.0, 1000.0, -5.0, f64::NAN] {
+            counts.observe(v);
+        }
+        assert!(seen(&counts).0 < 3);
+        counts.reset();
+        assert_eq!(seen(&counts), (3, 2f64.powi(-128), 0, 0, vec![], vec![]));
+        counts.observe(2.0);
+        assert_eq!(seen(&counts), (3, 2f64.powi(-128), 0, 1, vec![(8, 1)], vec![]));
+    }
+
+    #[test]
+    fn reads_beside_observing_threads_are_never_torn_and_lose_nothing() {
+        let counts = counts(NativeHistogram::new(1.01).max_buckets(20));
+        let within = |v: &f64| v.is_nan() || (v.abs() > 1e-18 && v.abs() < 1e18);
+        let per_thread: Vec<Vec<f64>> = (0..4)
+            .map(|t| values(10 + t, 20_000).into_iter().filter(within).collect())
+            .collect();
+        std::thread::scope(|scope| {
+            for values in &per_thread {
+                let counts = &counts;
+                scope.spawn(move || values.iter().for_each(|v| counts.observe(*v)));
+            }
+            let mut last = 0;
+            for _ in 0..200 {
+                let (_, _, _, count, positive, negative) = seen(&counts);
+                for side in [&positive, &negative] {
+                    let ordered = side.windows(2).all(|w| w[0].0 < w[1].0);
+                    assert!(ordered && side.iter().all(|(_, c)| *c > 0), "{side:?}");
+                }
+                assert!(count >= last, "the count went back from {last} to {count}");
+                last = count;
+            }
+        });
+        let all: Vec<f64> = per_thread.concat();
+        let got = seen(&counts);
+        assert_eq!(got, by_classify(&all, got.0, got.1));
+    }
+}
