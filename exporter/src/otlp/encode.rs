@@ -1135,4 +1135,95 @@ mod tests {
             assert!(merged.windows(2).all(|w| w[0].0 < w[1].0));
         }
     }
+
+    /// A native histogram in the registry, past its bucket limit between collections: the
+    /// zero bucket widens, then the resolution halves. Its delta points, each merged to the
+    /// last scale and zero bucket, add up to its cumulative point.
+    #[test]
+    fn registry_native_deltas_add_up_across_a_wider_zero_bucket_and_a_schema_drop() {
+        use std::collections::BTreeMap;
+
+        let registry = Registry::new();
+        let native = crate::NativeHistogram::new(1.1)
+            .max_buckets(4)
+            .max_zero_threshold(0.0625);
+        let h = registry
+            .histogram(&Opts::new("h", "H").with_native(native), Some(&[]))
+            .unwrap();
+        // Within the limit; then the zero bucket takes the buckets up to 2^-4 (at schema 3,
+        // those of 0.05, 0.055 and 0.06); then the resolution halves to schema -2, where 2^-4
+        // is still a bound.
+        let rounds: [&[f64]; 3] = [
+            &[0.0, 0.05, 1.0, 1.05],
+            &[0.055, 0.06, 2.0, -1.0],
+            &[3.0, 5.0, 9.0, 100.0, -0.5, 0.01],
+        ];
+        let mut state = DeltaState::default();
+        let mut deltas = Vec::new();
+        for (i, round) in rounds.iter().enumerate() {
+            for v in *round {
+                h.observe(*v);
+            }
+            let (metrics, next) =
+                encode(&registry, Temporality::Delta, 1000 * (i as u64 + 1), state);
+            state = next;
+            deltas.push(exponential(&metrics[0]).data_points[0].clone());
+        }
+        let (metrics, _) = encode(
+            &registry,
+            Temporality::Cumulative,
+            4000,
+            DeltaState::default(),
+        );
+        let total = exponential(&metrics[0]).data_points[0].clone();
+        assert_eq!(
+            (deltas[0].scale, deltas[0].zero_threshold),
+            (3, crate::NativeHistogram::DEFAULT_ZERO_THRESHOLD),
+            "within the limit at first"
+        );
+        assert_eq!(
+            (deltas[1].scale, deltas[1].zero_threshold),
+            (3, 0.0625),
+            "the zero bucket widened"
+        );
+        assert_eq!(
+            (total.scale, total.zero_threshold),
+            (-2, 0.0625),
+            "the resolution halved"
+        );
+        assert_eq!((total.count, total.zero_count), (14, 5));
+
+        let (mut count, mut zero_count, mut sum) = (0, 0, 0.0);
+        let mut sides = [BTreeMap::new(), BTreeMap::new()];
+        for d in &deltas {
+            assert!(d.scale >= total.scale);
+            let by = d.scale - total.scale;
+            count += d.count;
+            zero_count += d.zero_count;
+            sum += d.sum.unwrap();
+            for (buckets, side) in [&d.positive, &d.negative].into_iter().zip(&mut sides) {
+                let buckets = buckets.as_ref().unwrap();
+                for (j, c) in buckets.bucket_counts.iter().enumerate() {
+                    let k = (buckets.offset + j as i32) >> by;
+                    let upper = (f64::from(k + 1) / f64::from(total.scale).exp2()).exp2();
+                    if upper <= total.zero_threshold * (1.0 + 1e-9) {
+                        zero_count += c;
+                    } else if *c > 0 {
+                        *side.entry(k).or_insert(0) += c;
+                    }
+                }
+            }
+        }
+        let as_map = |buckets: &Option<Buckets>| -> BTreeMap<i32, u64> {
+            let buckets = buckets.as_ref().unwrap();
+            (buckets.offset..)
+                .zip(buckets.bucket_counts.iter().copied())
+                .filter(|(_, c)| *c > 0)
+                .collect()
+        };
+        assert_eq!((count, zero_count), (total.count, total.zero_count));
+        assert!((sum - total.sum.unwrap()).abs() < 1e-9);
+        assert_eq!(sides[0], as_map(&total.positive));
+        assert_eq!(sides[1], as_map(&total.negative));
+    }
 }
