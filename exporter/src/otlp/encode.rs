@@ -51,7 +51,9 @@ impl Exponential {
             schema: native.schema,
             zero_threshold: native.zero_threshold,
             zero_count: native.zero_count,
-            count: native.count,
+            // OTLP's count is the zero bucket and the buckets: NaN observations, which have
+            // no bucket, are left out of it (they are in the sum).
+            count: native.zero_count + native.positive.total() + native.negative.total(),
             sum,
             positive: sparse(native.positive),
             negative: sparse(native.negative),
@@ -935,7 +937,7 @@ mod tests {
     }
 
     #[test]
-    fn negative_buckets_go_by_magnitude_and_nan_counts_only_in_the_count() {
+    fn negative_buckets_go_by_magnitude_and_nan_counts_in_no_bucket_nor_the_count() {
         let mut native = Native::new(0, 0, &[]).negative(&[(-2, 3), (0, 1)]);
         native.zero_threshold = 1e-3;
         native.nan = 2;
@@ -948,7 +950,7 @@ mod tests {
         let p = &exponential(&metrics[0]).data_points[0];
         assert_eq!(side(p.negative.as_ref()), (-3, vec![3, 0, 1]));
         assert_eq!(side(p.positive.as_ref()), (0, vec![]));
-        assert_eq!((p.zero_threshold, p.zero_count, p.count), (1e-3, 0, 6));
+        assert_eq!((p.zero_threshold, p.zero_count, p.count), (1e-3, 0, 4));
     }
 
     #[test]
