@@ -331,3 +331,41 @@ def test_native_histograms_carry_schema_zero_bucket_spans_and_deltas(served, met
     ]
     h, _ = histogram("shards_seconds", (("shard", "a"),))
     assert not h.bucket
+
+
+def test_request_metrics_keep_native_buckets_when_asked(served, metrics_pb2):
+    endpoint = served.namespace("ns").component("comp").endpoint("ep")
+    endpoint.create_request_metrics(duration_buckets=[0.1, 1.0], native_bucket_factor=1.1)
+
+    @endpoint.track_requests
+    def handle():
+        return "done"
+
+    for _ in range(3):
+        handle()
+    families = decoded(get(served, PROMETHEUS_ACCEPT)[1], metrics_pb2)
+    (metric,) = families["dynamo_component_request_duration_seconds"].metric
+    h = metric.histogram
+    # Schema 3, every request counted once, in the zero bucket or a positive bucket, and the
+    # classic buckets as given.
+    assert h.schema == 3
+    assert (
+        h.sample_count
+        == 3
+        == h.zero_count + sum(read_buckets(h.positive_span, h.positive_delta).values())
+    )
+    assert [b.upper_bound for b in h.bucket] == [0.1, 1.0]
+    assert h.bucket[-1].cumulative_count == 3
+    # Without the factor, request metrics stay classic: no native field is written.
+    other = served.namespace("ns").component("comp").endpoint("plain")
+    other.create_request_metrics()
+    for _ in range(2):
+        with other.track_request():
+            pass
+    families = decoded(get(served, PROMETHEUS_ACCEPT)[1], metrics_pb2)
+    plain = [
+        m.histogram
+        for m in families["dynamo_component_request_duration_seconds"].metric
+        if any(p.value == "plain" for p in m.label)
+    ]
+    assert len(plain) == 1 and not plain[0].HasField("schema") and not plain[0].positive_span
