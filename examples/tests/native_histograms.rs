@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use common::prometheus::Prometheus;
 use common::promql::percent_encode;
 use common::{poll_until, serve_in_process};
-use dynamo_runtime::{DistributedRuntime, NativeHistogram};
+use dynamo_runtime::NativeHistogram;
 use serde_json::Value;
 
 /// How long Prometheus gets to scrape what a test expects.
@@ -365,7 +365,7 @@ impl Load {
 #[test]
 fn every_scrape_succeeds_while_two_threads_observe_flat_out() {
     const LOAD: Duration = Duration::from_secs(60);
-    let (runtime, target): (DistributedRuntime, SocketAddr) = serve_in_process();
+    let (runtime, target) = serve_in_process();
     let histogram = runtime
         .namespace("test")
         .component("native")
