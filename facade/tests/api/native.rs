@@ -1,40 +1,11 @@
 //! Native histograms through the runtime: created at a level, by request tracking, and by
 //! `histogram!` macros that opt in by name, seen through a level's `encode`.
 
-use dynamo_exporter::exposition::{Encoder, FamilyInfo, Series, Value};
+use dynamo_exporter::test_util::{HistogramParts, NativeSummary};
 use dynamo_runtime::{DistributedRuntime, Metrics, NativeHistogram};
 
-/// Schema, zero count, count and positive buckets of a series' native part.
-type Native = (i8, u64, u64, Vec<(i32, u64)>);
-
-/// Every histogram series of a level's scrape: family name and native part.
-#[derive(Default)]
-struct Histograms {
-    family: String,
-    seen: Vec<(String, Option<Native>)>,
-}
-
-impl Encoder for Histograms {
-    fn content_type(&self) -> &'static str {
-        "test"
-    }
-
-    fn family(&mut self, family: &FamilyInfo<'_>) {
-        self.family = family.name.to_string();
-    }
-
-    fn series(&mut self, series: &Series<'_>) {
-        if let Value::Histogram(h) = series.value {
-            let native = h
-                .native
-                .map(|n| (n.schema, n.zero_count, n.count, n.positive.iter().collect()));
-            self.seen.push((self.family.clone(), native));
-        }
-    }
-}
-
-fn histograms(metrics: &Metrics) -> Vec<(String, Option<Native>)> {
-    let mut found = Histograms::default();
+fn histograms(metrics: &Metrics) -> Vec<(String, Option<NativeSummary>)> {
+    let mut found = HistogramParts::default();
     metrics.encode(&mut found).unwrap();
     found.seen
 }
