@@ -252,7 +252,10 @@ impl HistogramCell {
 
     pub(crate) fn count(&self) -> u64 {
         match &self.native {
-            Some(native) if !self.buckets.classic => native.read(&mut Vec::new()).count,
+            Some(native) if !self.buckets.classic => {
+                let _section = crate::fork::enter();
+                native.read(&mut Vec::new()).count
+            }
             _ => self.counts.iter().map(|c| c.load(Relaxed)).sum(),
         }
     }
