@@ -3,8 +3,9 @@
 //!
 //! An observation is lock-free: it reads the zero threshold, then its sign's current window
 //! (the schema and the blocks it covers), finds its bucket from the float's bits
-//! ([`native::bucket_index`]) and adds one to it. Only the first count of a block, of a window
-//! too narrow for it, or of a bucket past the limit takes the series' lock.
+//! ([`native::bucket_index`]) and adds one to its 32-bit count. Only the first count of a
+//! block, of a window too narrow for it, of a bucket past the limit, or a count reaching
+//! `2^31` (which carries to a 64-bit count kept under the lock) takes the series' lock.
 //!
 //! Nothing is moved once counted. Widening the zero bucket only raises the threshold: buckets
 //! below it are read as zero counts. Halving the resolution starts new windows at the lower
@@ -27,16 +28,25 @@ use parking_lot::Mutex;
 use crate::kinds::histogram::native::{self, MIN_SCHEMA};
 use crate::kinds::histogram::settings::NativeLayout;
 
-/// Buckets per block: 16 counts, two cache lines.
+/// Buckets per block: 16 counts of 32 bits, one cache line.
 const BLOCK_BITS: u32 = 4;
 const BLOCK_LEN: usize = 1 << BLOCK_BITS;
+
+/// What a bucket's 32-bit count carries to the counts kept under the lock when it reaches it:
+/// the observation that takes a count to `2^31` moves `2^31` there, so a count never wraps
+/// and a bucket costs 4 bytes.
+const CARRY: u32 = 1 << 31;
+
+/// The block pointers of a side's first window: 128 buckets, 16 octaves at schema 3, as much
+/// as most latencies spread, so the window rarely grows.
+const FIRST_WINDOW_BLOCKS: usize = 8;
 
 /// The most blocks a window spans (4,096 buckets: 512 octaves at schema 3, 16 at schema 8).
 /// A bucket farther from the others (an infinity, a value many decades away) is kept apart,
 /// under the lock, so one outlier never costs a wide window.
 const MAX_WINDOW_BLOCKS: usize = 256;
 
-type Block = [AtomicU64; BLOCK_LEN];
+type Block = [AtomicU32; BLOCK_LEN];
 
 /// One sign's buckets at one schema: `blocks[k]` holds the buckets of block number
 /// `first + k` (bucket index `>> BLOCK_BITS`), null until first touched.
@@ -72,7 +82,7 @@ impl Window {
             for (i, count) in block.iter().enumerate() {
                 let count = count.load(Relaxed);
                 if count != 0 {
-                    each(base + i as i32, count);
+                    each(base + i as i32, u64::from(count));
                 }
             }
         }
@@ -173,12 +183,30 @@ pub(crate) struct NativeCounts {
 /// What the lock guards: the current schema and everything allocated, to read and to free.
 struct Owned {
     schema: i8,
-    /// Buckets too far from their side's window: `(side, schema, index, count)`.
-    outliers: Vec<(usize, i8, i32, u64)>,
+    /// Counts kept here rather than in a block: of buckets too far from their side's window,
+    /// and what buckets carried past `2^31`, as `(side, schema, index, count)`.
+    apart: Vec<(usize, i8, i32, u64)>,
     /// Every window published, with its side; `live` is false once a wider window of the same
-    /// schema replaced it (the two share their blocks, so only the wider is read).
+    /// schema replaced it (the two share their blocks, so only the wider is read, and every
+    /// block is in one live window).
     windows: Vec<Owner>,
-    blocks: Vec<*mut Block>,
+}
+
+impl Owned {
+    /// Adds `count` to the bucket kept apart at `(side, schema, index)`; true when it is new.
+    fn add_apart(&mut self, side: usize, schema: i8, index: i32, count: u64) -> bool {
+        let key = (side, schema, index);
+        match self.apart.iter_mut().find(|a| (a.0, a.1, a.2) == key) {
+            Some(apart) => {
+                apart.3 += count;
+                false
+            }
+            None => {
+                self.apart.push((side, schema, index, count));
+                true
+            }
+        }
+    }
 }
 
 struct Owner {
@@ -214,9 +242,8 @@ impl NativeCounts {
             populated: AtomicU32::new(0),
             owned: Mutex::new(Owned {
                 schema: layout.schema,
-                outliers: Vec::new(),
+                apart: Vec::new(),
                 windows: Vec::new(),
-                blocks: Vec::new(),
             }),
         }
     }
@@ -236,9 +263,10 @@ impl NativeCounts {
             let index = native::bucket_index(magnitude, window.schema);
             let block = window.slot(index).and_then(|s| published(s.load(Acquire)));
             if let Some(block) = block {
-                let before = block[index as usize & (BLOCK_LEN - 1)].fetch_add(1, Relaxed);
-                if before == 0 {
-                    self.first_count();
+                let count = &block[index as usize & (BLOCK_LEN - 1)];
+                let before = count.fetch_add(1, Relaxed);
+                if before & (CARRY - 1) == 0 {
+                    self.first_or_carry(before, count, (side, window.schema, index));
                 }
                 return;
             }
@@ -246,14 +274,21 @@ impl NativeCounts {
         self.observe_slow(magnitude, side);
     }
 
-    /// A bucket got its first count: past the limit, the buckets are counted exactly and
-    /// reduced if they really are too many.
+    /// A bucket got its first count (`before` is 0), or reached [`CARRY`]: past the limit,
+    /// the buckets are counted exactly and reduced if they really are too many; a carry
+    /// moves to the counts kept apart, under the lock that reads take.
     #[cold]
-    fn first_count(&self) {
-        if self.populated.fetch_add(1, Relaxed) >= self.layout.max_buckets {
-            let _section = crate::fork::enter();
-            let mut owned = self.owned.lock();
+    fn first_or_carry(&self, before: u32, count: &AtomicU32, (side, schema, index): (usize, i8, i32)) {
+        if before == 0 && self.populated.fetch_add(1, Relaxed) < self.layout.max_buckets {
+            return;
+        }
+        let _section = crate::fork::enter();
+        let mut owned = self.owned.lock();
+        if before == 0 {
             self.limit(&mut owned);
+        } else {
+            owned.add_apart(side, schema, index, u64::from(CARRY));
+            count.fetch_sub(CARRY, Relaxed);
         }
     }
 
@@ -270,15 +305,10 @@ impl NativeCounts {
         let schema = owned.schema;
         let index = native::bucket_index(magnitude, schema);
         let Some(window) = self.window_for(&mut owned, side, index) else {
-            let outliers = &mut owned.outliers;
-            match outliers.iter_mut().find(|o| (o.0, o.1, o.2) == (side, schema, index)) {
-                Some(outlier) => outlier.3 += 1,
-                None => {
-                    outliers.push((side, schema, index, 1));
-                    if self.populated.fetch_add(1, Relaxed) >= self.layout.max_buckets {
-                        self.limit(&mut owned);
-                    }
-                }
+            if owned.add_apart(side, schema, index, 1)
+                && self.populated.fetch_add(1, Relaxed) >= self.layout.max_buckets
+            {
+                self.limit(&mut owned);
             }
             return;
         };
@@ -286,15 +316,17 @@ impl NativeCounts {
         let block = match published(slot.load(Acquire)) {
             Some(block) => block,
             None => {
-                let block = Box::into_raw(Box::new([const { AtomicU64::new(0) }; BLOCK_LEN]));
-                owned.blocks.push(block);
+                let block = Box::into_raw(Box::new([const { AtomicU32::new(0) }; BLOCK_LEN]));
                 slot.store(block, Release);
                 published(block).expect("just allocated")
             }
         };
-        if block[index as usize & (BLOCK_LEN - 1)].fetch_add(1, Relaxed) == 0
-            && self.populated.fetch_add(1, Relaxed) >= self.layout.max_buckets
-        {
+        let count = &block[index as usize & (BLOCK_LEN - 1)];
+        let before = count.fetch_add(1, Relaxed);
+        if before == CARRY {
+            owned.add_apart(side, schema, index, u64::from(CARRY));
+            count.fetch_sub(CARRY, Relaxed);
+        } else if before == 0 && self.populated.fetch_add(1, Relaxed) >= self.layout.max_buckets {
             self.limit(&mut owned);
         }
     }
@@ -325,7 +357,8 @@ impl NativeCounts {
                 };
                 (first, len, Some(window))
             }
-            None => (block, 1, None),
+            // The first window, centred on the first bucket.
+            None => (block - (FIRST_WINDOW_BLOCKS / 2) as i32, FIRST_WINDOW_BLOCKS, None),
         };
         let wider = Window::new(owned.schema, first, len);
         if let Some(old) = old {
@@ -420,7 +453,7 @@ impl NativeCounts {
         let mut total = 0;
         for (side, len) in lens.iter_mut().enumerate() {
             // The pairs go straight to `out`, in order as one window gives them; several
-            // windows (after a halving) or outliers are sorted after.
+            // windows (after a halving) or counts kept apart are sorted after.
             let mut side_out = SideOut::new(out);
             for owner in owned.windows.iter().filter(|o| o.side == side && o.live) {
                 let window = published(owner.window).expect("owned");
@@ -434,7 +467,7 @@ impl NativeCounts {
                     }
                 });
             }
-            for &(_, from, index, count) in owned.outliers.iter().filter(|o| o.0 == side) {
+            for &(_, from, index, count) in owned.apart.iter().filter(|a| a.0 == side) {
                 total += count;
                 if index <= below(from) {
                     zero += count;
@@ -470,15 +503,21 @@ impl NativeCounts {
             side.store(std::ptr::null_mut(), Release);
         }
         for owner in owned.windows.drain(..) {
-            // SAFETY: allocated by `Box::into_raw` and unreachable now (see the module).
-            drop(unsafe { Box::from_raw(owner.window) });
-        }
-        for block in owned.blocks.drain(..) {
-            // SAFETY: as above.
-            drop(unsafe { Box::from_raw(block) });
+            // SAFETY: allocated by `Box::into_raw` and unreachable now (see the module); each
+            // block is in exactly one live window.
+            let window = unsafe { Box::from_raw(owner.window) };
+            if owner.live {
+                for slot in &window.blocks {
+                    let block = slot.load(Acquire);
+                    if !block.is_null() {
+                        // SAFETY: as above.
+                        drop(unsafe { Box::from_raw(block) });
+                    }
+                }
+            }
         }
         owned.schema = self.layout.schema;
-        owned.outliers.clear();
+        owned.apart.clear();
         self.zero_threshold
             .store(self.layout.zero_threshold.to_bits(), Relaxed);
         self.zero.store(0, Relaxed);
@@ -672,11 +711,28 @@ mod tests {
         }
         assert_eq!(seen(&counts), by_classify(&values, 8, 2f64.powi(-128)));
         let owned = counts.owned.lock();
-        assert_eq!(owned.outliers.len(), 2, "{:?}", owned.outliers);
+        assert_eq!(owned.apart.len(), 2, "{:?}", owned.apart);
         let widest = owned.windows.iter().map(|o| {
             published(o.window).expect("owned").blocks.len()
         });
         assert!(widest.max() <= Some(MAX_WINDOW_BLOCKS));
+    }
+
+    #[test]
+    fn a_count_reaching_two_to_the_31_carries_and_never_wraps() {
+        let counts = counts(NativeHistogram::new(1.1));
+        counts.observe(2.0);
+        let window = published(counts.sides[0].load(Acquire)).unwrap();
+        let block = published(window.slot(8).unwrap().load(Acquire)).unwrap();
+        // As if 2^31 - 1 observations had been counted.
+        block[8 % BLOCK_LEN].store(CARRY - 1, Relaxed);
+        for _ in 0..3 {
+            counts.observe(2.0);
+        }
+        let total = u64::from(CARRY) + 2;
+        assert_eq!(seen(&counts), (3, 2f64.powi(-128), 0, total, vec![(8, total)], vec![]));
+        assert_eq!(block[8 % BLOCK_LEN].load(Relaxed), 2);
+        assert_eq!(counts.owned.lock().apart, [(0, 3, 8, u64::from(CARRY))]);
     }
 
     #[test]
