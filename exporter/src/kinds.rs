@@ -28,4 +28,6 @@ pub(crate) use counter::{F64Counter, U64Counter};
 pub(crate) use gauge::{F64Gauge, I64Gauge};
 pub use gauge::{GaugeNumber, GenericGauge};
 pub use histogram::{DEFAULT_BUCKETS, HistogramTimer, MAX_BUCKETS, NativeHistogram};
-pub(crate) use histogram::{HistogramCell, default_pool as default_histogram_pool};
+pub(crate) use histogram::{
+    HistogramCell, default_pool as default_histogram_pool, native_pool as native_histogram_pool,
+};

@@ -11,7 +11,8 @@ use crate::error::ExporterError;
 use crate::kinds::IntCounter;
 use crate::kinds::table::MetricKind;
 use crate::kinds::{
-    F64Counter, F64Gauge, HistogramCell, I64Gauge, U64Counter, default_histogram_pool,
+    F64Counter, F64Gauge, HistogramCell, I64Gauge, NativeHistogram, U64Counter,
+    default_histogram_pool, native_histogram_pool,
 };
 use crate::registry::Registry;
 use crate::registry::scalars::AnySlot;
@@ -43,6 +44,48 @@ pub use cache::{DEFAULT_CACHE_CAPACITY, HandleCache};
 pub struct RegistryRecorder {
     registry: Arc<Registry>,
     rejections: Option<IntCounter>,
+    native: Option<Arc<MacroNative>>,
+}
+
+/// The macro histograms that keep native buckets, and the pool they take them from.
+struct MacroNative {
+    names: Vec<NamePattern>,
+    pool: &'static Pool<HistogramCell>,
+}
+
+impl std::fmt::Debug for MacroNative {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MacroNative")
+            .field("names", &self.names)
+            .finish()
+    }
+}
+
+/// A pattern of metric names: `*` matches every name, `prefix*` the names that start with
+/// `prefix`, anything else that one name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamePattern(String);
+
+impl NamePattern {
+    /// The pattern `pattern` (`*`, `prefix*` or a name).
+    pub fn new(pattern: impl Into<String>) -> Self {
+        Self(pattern.into())
+    }
+
+    /// True when `name` matches.
+    #[must_use]
+    pub fn matches(&self, name: &str) -> bool {
+        match self.0.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => self.0 == name,
+        }
+    }
+
+    /// The pattern as written.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A handle given to a macro call, and whether its series still lives.
@@ -88,7 +131,40 @@ impl RegistryRecorder {
         Self {
             registry,
             rejections: None,
+            native: None,
         }
+    }
+
+    /// Gives the `histogram!` metrics whose name matches one of `names` native buckets as
+    /// `native` sets them, beside the default classic buckets (so text scrapers see what they
+    /// saw before).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use dynamo_exporter::{NamePattern, NativeHistogram, Registry, RegistryRecorder};
+    /// let registry = Arc::new(Registry::new());
+    /// let recorder = RegistryRecorder::new(Arc::clone(&registry))
+    ///     .with_native_histograms(vec![NamePattern::new("latency_*")], NativeHistogram::new(1.1))
+    ///     .unwrap();
+    /// metrics::with_local_recorder(&recorder, || metrics::histogram!("latency_seconds").record(0.2));
+    /// assert!(registry.render().contains("latency_seconds_count 1\n"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ExporterError::InvalidNativeHistogram`] for settings that break a rule (the metric it
+    /// names is the first pattern).
+    pub fn with_native_histograms(
+        self,
+        names: Vec<NamePattern>,
+        native: NativeHistogram,
+    ) -> Result<Self, ExporterError> {
+        let metric = names.first().map_or("", NamePattern::as_str);
+        let pool = native_histogram_pool(metric, &native)?;
+        Ok(Self {
+            native: Some(Arc::new(MacroNative { names, pool })),
+            ..self
+        })
     }
 
     /// Counts every refused macro call in `counter`.
@@ -150,7 +226,11 @@ impl RegistryRecorder {
 
     /// The histogram for a `histogram!` key, with its liveness.
     pub fn histogram(&self, key: &Key) -> Probed<metrics::Histogram> {
-        let found = self.lookup(key, MetricKind::Histogram, default_histogram_pool());
+        let pool = match &self.native {
+            Some(native) if native.names.iter().any(|n| n.matches(key.name())) => native.pool,
+            _ => default_histogram_pool(),
+        };
+        let found = self.lookup(key, MetricKind::Histogram, pool);
         let handle = found
             .as_ref()
             .ok()

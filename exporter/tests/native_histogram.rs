@@ -1,6 +1,11 @@
 //! Native histograms through a registry: their text page, their counts, their errors.
 
-use dynamo_exporter::{ExporterError, NativeHistogram, Opts, Registry};
+use std::sync::Arc;
+
+use dynamo_exporter::exposition::{Encoder, FamilyInfo, Series, Value};
+use dynamo_exporter::{
+    ExporterError, NamePattern, NativeHistogram, Opts, Registry, RegistryRecorder,
+};
 
 #[test]
 fn a_native_only_histogram_renders_its_count_and_sum_as_text() {
@@ -85,4 +90,114 @@ fn bad_native_settings_are_refused_by_name_and_leave_the_registry_intact() {
     assert_eq!(registry.render(), before);
     // The name is still free.
     let _free = registry.histogram(&Opts::new("h", "H"), None).unwrap();
+}
+
+/// Schema, zero count, count and positive buckets of a native histogram series.
+type Native = (i8, u64, u64, Vec<(i32, u64)>);
+
+/// The native part of every histogram series of a page, by family name.
+#[derive(Default)]
+struct NativeParts {
+    family: String,
+    seen: Vec<(String, Option<Native>)>,
+}
+
+impl Encoder for NativeParts {
+    fn content_type(&self) -> &'static str {
+        "test"
+    }
+
+    fn family(&mut self, family: &FamilyInfo<'_>) {
+        self.family = family.name.to_string();
+    }
+
+    fn series(&mut self, series: &Series<'_>) {
+        if let Value::Histogram(h) = series.value {
+            let native = h.native.map(|n| {
+                assert!(n.negative.is_empty());
+                (n.schema, n.zero_count, n.count, n.positive.iter().collect())
+            });
+            self.seen.push((self.family.clone(), native));
+        }
+    }
+}
+
+fn native_parts(registry: &Registry) -> Vec<(String, Option<Native>)> {
+    let mut parts = NativeParts::default();
+    registry.encode(&[], &mut parts);
+    parts.seen
+}
+
+#[test]
+fn a_scrape_sees_client_golangs_reference_buckets() {
+    let registry = Registry::new();
+    let opts = Opts::new("h", "H").with_native(NativeHistogram::new(1.1));
+    let native = registry.histogram(&opts, Some(&[])).unwrap();
+    let hybrid = registry
+        .histogram(
+            &Opts {
+                name: "hybrid",
+                ..opts
+            },
+            None,
+        )
+        .unwrap();
+    for v in [0.0, 1.0, 2.0, 3.0] {
+        native.observe(v);
+        hybrid.observe(v);
+    }
+    let reference = Some((3, 1, 4, vec![(0, 1), (8, 1), (13, 1)]));
+    assert_eq!(
+        native_parts(&registry),
+        [
+            ("h".to_string(), reference.clone()),
+            ("hybrid".to_string(), reference)
+        ]
+    );
+}
+
+#[test]
+fn macro_histograms_opt_in_by_name() {
+    let registry = Arc::new(Registry::new());
+    let recorder = RegistryRecorder::new(Arc::clone(&registry))
+        .with_native_histograms(
+            vec![NamePattern::new("ttft_*"), NamePattern::new("itl_seconds")],
+            NativeHistogram::new(1.1),
+        )
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        for name in [
+            "ttft_seconds",
+            "itl_seconds",
+            "itl_seconds_total",
+            "other_seconds",
+        ] {
+            metrics::histogram!(name).record(2.0);
+        }
+    });
+    let native = Some((3, 0, 1, vec![(8, 1)]));
+    assert_eq!(
+        native_parts(&registry),
+        [
+            ("itl_seconds".to_string(), native.clone()),
+            ("itl_seconds_total".to_string(), None),
+            ("other_seconds".to_string(), None),
+            ("ttft_seconds".to_string(), native),
+        ]
+    );
+    // The classic default buckets stay, so a text scraper sees what it saw before.
+    assert!(
+        registry
+            .render()
+            .contains("ttft_seconds_bucket{le=\"2.5\"} 1\n")
+    );
+    let refused = RegistryRecorder::new(registry)
+        .with_native_histograms(vec![NamePattern::new("x")], NativeHistogram::new(f64::NAN));
+    assert!(matches!(
+        refused,
+        Err(ExporterError::InvalidNativeHistogram {
+            setting: "native_bucket_factor",
+            ..
+        })
+    ));
 }

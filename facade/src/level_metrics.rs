@@ -142,11 +142,16 @@ impl Metrics {
     /// latency.observe(0.120);
     /// ```
     pub fn with_native_histograms(&self, native: NativeHistogram) -> Self {
+        self.with_native(Some(native))
+    }
+
+    /// The same creators with these native settings, or none.
+    pub(crate) fn with_native(&self, native: Option<NativeHistogram>) -> Self {
         Self {
             place: self.place.clone(),
             registry: Arc::clone(&self.registry),
             gauge_mode: self.gauge_mode,
-            native: Some(native),
+            native,
         }
     }
 

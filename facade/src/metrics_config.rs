@@ -35,6 +35,15 @@ pub const MAX_CALLBACK_TEXT_BYTES_BOUND: usize = 256 << 20;
 /// `DYN_METRICS_PROCESS`: `1`, `true` or `on` (the default) shows the standard `process_*`
 /// metrics; `0`, `false` or `off` leaves them out.
 pub const PROCESS_METRICS_VAR: &str = "DYN_METRICS_PROCESS";
+/// `DYN_METRICS_NATIVE_HISTOGRAMS`: the `histogram!` metrics that also keep native buckets,
+/// as comma-separated names given to the macro (without `dynamo_component_`): `*` for all,
+/// `prefix*` for those starting with `prefix`. Unset: none.
+pub const NATIVE_HISTOGRAMS_VAR: &str = "DYN_METRICS_NATIVE_HISTOGRAMS";
+/// `DYN_METRICS_NATIVE_BUCKET_FACTOR`: the bucket factor of those native buckets (default
+/// 1.1, a number greater than 1).
+pub const NATIVE_BUCKET_FACTOR_VAR: &str = "DYN_METRICS_NATIVE_BUCKET_FACTOR";
+/// The default bucket factor of macro histograms' native buckets: 1.1 (schema 3).
+pub const DEFAULT_NATIVE_BUCKET_FACTOR: f64 = 1.1;
 
 /// The registry's settings: how it bounds series, the labels every series gets, and whether
 /// the page shows the process metrics.
@@ -60,13 +69,23 @@ pub const PROCESS_METRICS_VAR: &str = "DYN_METRICS_PROCESS";
 /// assert!(!config.process_metrics());
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MetricsConfig {
     max_series: usize,
     idle_timeout: SeriesIdleTimeout,
     const_labels: Vec<(String, String)>,
     process_metrics: bool,
     max_callback_text_bytes: usize,
+    native_histograms: Option<MacroNativeHistograms>,
+}
+
+/// The `histogram!` metrics that keep native buckets, by name pattern, and their settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MacroNativeHistograms {
+    /// Names as given to the macro: `*` for all, `prefix*`, or a name.
+    pub names: Vec<String>,
+    /// Their native settings.
+    pub native: dynamo_exporter::NativeHistogram,
 }
 
 impl Default for MetricsConfig {
@@ -77,6 +96,7 @@ impl Default for MetricsConfig {
             const_labels: Vec::new(),
             process_metrics: true,
             max_callback_text_bytes: DEFAULT_MAX_CALLBACK_TEXT_BYTES,
+            native_histograms: None,
         }
     }
 }
@@ -154,7 +174,44 @@ impl MetricsConfig {
                 invalid(PROCESS_METRICS_VAR, &value, reason)
             })?;
         }
+        if let Some(value) = read(NATIVE_HISTOGRAMS_VAR)? {
+            let factor = match read(NATIVE_BUCKET_FACTOR_VAR)? {
+                None => DEFAULT_NATIVE_BUCKET_FACTOR,
+                Some(text) => text
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite() && *f > 1.0)
+                    .ok_or_else(|| {
+                        let reason =
+                            "expected a bucket factor: a number greater than 1, such as 1.1";
+                        invalid(NATIVE_BUCKET_FACTOR_VAR, &text, reason)
+                    })?,
+            };
+            let names: Vec<String> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(String::from)
+                .collect();
+            config.native_histograms = Some(MacroNativeHistograms {
+                names,
+                native: dynamo_exporter::NativeHistogram::new(factor),
+            });
+        }
         Ok(config)
+    }
+
+    /// The `histogram!` metrics that keep native buckets, if any.
+    #[must_use]
+    pub fn native_histograms(&self) -> Option<&MacroNativeHistograms> {
+        self.native_histograms.as_ref()
+    }
+
+    pub(crate) fn with_native_histograms(self, native: MacroNativeHistograms) -> Self {
+        Self {
+            native_histograms: Some(native),
+            ..self
+        }
     }
 
     /// Series one metric may hold (0: no bound).
@@ -340,6 +397,36 @@ mod tests {
                 "{too_long} should be refused"
             );
         }
+    }
+
+    #[test]
+    fn native_macro_histograms_by_names_and_factor() {
+        let config = |vars: &'static [(&str, &str)]| {
+            MetricsConfig::from_lookup(|var| {
+                vars.iter()
+                    .find(|(name, _)| *name == var)
+                    .map(|(_, v)| (*v).to_string())
+            })
+            .unwrap()
+        };
+        assert_eq!(config(&[]).native_histograms(), None);
+        // A factor alone turns nothing on: the names say which histograms.
+        let factor_alone = config(&[(NATIVE_BUCKET_FACTOR_VAR, "1.5")]);
+        assert_eq!(factor_alone.native_histograms(), None);
+        let names = config(&[(NATIVE_HISTOGRAMS_VAR, " ttft_*, itl_seconds ,,")]);
+        assert_eq!(
+            names.native_histograms(),
+            Some(&MacroNativeHistograms {
+                names: vec!["ttft_*".into(), "itl_seconds".into()],
+                native: dynamo_exporter::NativeHistogram::new(DEFAULT_NATIVE_BUCKET_FACTOR),
+            })
+        );
+        let both = config(&[
+            (NATIVE_HISTOGRAMS_VAR, "*"),
+            (NATIVE_BUCKET_FACTOR_VAR, "1.05"),
+        ]);
+        let native = both.native_histograms().map(|n| n.native.factor());
+        assert_eq!(native, Some(1.05));
     }
 
     #[test]

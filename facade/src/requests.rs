@@ -210,7 +210,7 @@ fn register(metrics: &Metrics, settings: &Settings) -> Result<Handles, MetricsEr
             )?,
             duration: keep(
                 &mut made,
-                metrics.create_histogram(
+                metrics.with_native(settings.native).create_histogram(
                     names::REQUEST_DURATION_SECONDS,
                     names::REQUEST_DURATION_SECONDS_HELP,
                     labels,
@@ -274,7 +274,7 @@ fn first_response_histogram(
     metrics: &Metrics,
     settings: &Settings,
 ) -> Result<Histogram, MetricsError> {
-    metrics.create_histogram(
+    metrics.with_native(settings.native).create_histogram(
         names::TIME_TO_FIRST_RESPONSE_SECONDS,
         names::TIME_TO_FIRST_RESPONSE_SECONDS_HELP,
         &settings.label_pairs(),

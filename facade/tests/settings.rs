@@ -289,6 +289,15 @@ const FROM_THE_ENVIRONMENT: &[EnvCase] = &[
         value: "2m",
         reason: "expected at most 1m",
     },
+    EnvCase {
+        vars: &[
+            ("DYN_METRICS_NATIVE_HISTOGRAMS", "*"),
+            ("DYN_METRICS_NATIVE_BUCKET_FACTOR", "1"),
+        ],
+        var: "DYN_METRICS_NATIVE_BUCKET_FACTOR",
+        value: "1",
+        reason: "expected a bucket factor: a number greater than 1, such as 1.1",
+    },
 ];
 
 #[test]
@@ -346,6 +355,13 @@ fn a_bad_value_given_in_code_names_the_builder_method_and_no_variable() {
             "\"127.0.0.1:80\"",
             "it holds a port (:80); give the host alone and set the port with \
              RuntimeBuilder::system_port",
+        ),
+        (
+            code().native_histograms(&["*"], dynamo_runtime::NativeHistogram::new(0.5)),
+            "RuntimeBuilder::native_histograms",
+            "0.5",
+            "metric \"dynamo_component_*\": native_bucket_factor 0.5 must be a finite number \
+             greater than 1",
         ),
         (
             code().health_path("health"),

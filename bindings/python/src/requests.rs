@@ -1,7 +1,7 @@
 //! Request tracking: `endpoint.track_request()`, a context manager over the Rust guard, and
 //! the `@endpoint.track_requests` decorator.
 
-use dynamo_runtime::{Endpoint, MetricsError, RequestGuard};
+use dynamo_runtime::{Endpoint, MetricsError, NativeHistogram, RequestGuard};
 use pyo3::exceptions::PyGeneratorExit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -163,12 +163,13 @@ pub(crate) fn track_requests<'py>(
 }
 
 /// `endpoint.create_request_metrics(labels=None, duration_buckets=None,
-/// first_response_buckets=None)`.
+/// first_response_buckets=None, native_bucket_factor=None)`.
 pub(crate) fn create_request_metrics(
     endpoint: &Endpoint,
     labels: Option<ConstLabels>,
     duration_buckets: Option<Vec<f64>>,
     first_response_buckets: Option<Vec<f64>>,
+    native_bucket_factor: Option<f64>,
 ) -> PyResult<()> {
     let mut options = endpoint
         .request_metrics_options()
@@ -178,6 +179,9 @@ pub(crate) fn create_request_metrics(
     }
     if let Some(buckets) = first_response_buckets {
         options = options.with_first_response_buckets(buckets);
+    }
+    if let Some(factor) = native_bucket_factor {
+        options = options.with_native_histograms(NativeHistogram::new(factor));
     }
     options.create().map(drop).map_err(to_py_err)
 }

@@ -198,14 +198,22 @@ level_class! {
         /// `[("model", "llama")]`) and buckets (default 0.005 to 600 seconds), before its
         /// first tracked request. Raises `MetricsError` when they exist already or conflict
         /// with a metric of the same name, `ValueError` for a malformed label or bucket list.
-        #[pyo3(signature = (labels = None, duration_buckets = None, first_response_buckets = None))]
+        /// `native_bucket_factor` (1.1 is usual) gives both histograms native buckets too.
+        #[pyo3(signature = (labels = None, duration_buckets = None, first_response_buckets = None, native_bucket_factor = None))]
         fn create_request_metrics(
             &self,
             labels: Option<ConstLabels>,
             duration_buckets: Option<Vec<f64>>,
             first_response_buckets: Option<Vec<f64>>,
+            native_bucket_factor: Option<f64>,
         ) -> PyResult<()> {
-            requests::create_request_metrics(&self.0, labels, duration_buckets, first_response_buckets)
+            requests::create_request_metrics(
+                &self.0,
+                labels,
+                duration_buckets,
+                first_response_buckets,
+                native_bucket_factor,
+            )
         }
     }
 }

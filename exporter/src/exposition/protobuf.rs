@@ -3,7 +3,7 @@
 //! format is written here by hand: varints, little-endian doubles and length-delimited
 //! submessages, nothing more.
 
-use super::{Encoder, FamilyInfo, Series, Value};
+use super::{BucketCounts, Encoder, FamilyInfo, NativeValue, Series, Value};
 use crate::kinds::table::MetricKind;
 
 /// The `Content-Type` of the protobuf exposition format.
@@ -56,6 +56,24 @@ mod field {
     pub const BUCKET_CUMULATIVE_COUNT: u32 = 1;
     /// `Bucket.upper_bound`.
     pub const BUCKET_UPPER_BOUND: u32 = 2;
+    /// `Histogram.schema`.
+    pub const HISTOGRAM_SCHEMA: u32 = 5;
+    /// `Histogram.zero_threshold`.
+    pub const HISTOGRAM_ZERO_THRESHOLD: u32 = 6;
+    /// `Histogram.zero_count`.
+    pub const HISTOGRAM_ZERO_COUNT: u32 = 7;
+    /// `Histogram.negative_span`.
+    pub const HISTOGRAM_NEGATIVE_SPAN: u32 = 9;
+    /// `Histogram.negative_delta`.
+    pub const HISTOGRAM_NEGATIVE_DELTA: u32 = 10;
+    /// `Histogram.positive_span`.
+    pub const HISTOGRAM_POSITIVE_SPAN: u32 = 12;
+    /// `Histogram.positive_delta`.
+    pub const HISTOGRAM_POSITIVE_DELTA: u32 = 13;
+    /// `BucketSpan.offset`.
+    pub const SPAN_OFFSET: u32 = 1;
+    /// `BucketSpan.length`.
+    pub const SPAN_LENGTH: u32 = 2;
 }
 
 /// Wire type of varints.
@@ -71,6 +89,8 @@ const LEN: u32 = 2;
 /// Counters, gauges and untyped samples carry their value as a double; histograms their
 /// count, sum and cumulative buckets, one per bound (the `+Inf` bucket is left out, as
 /// client_golang leaves it out: it is the count); summaries their quantiles, sum and count.
+/// A histogram with native buckets carries their count as its count, and its schema, zero
+/// bucket, spans and deltas as client_golang writes them.
 /// A family keeps its name as given (a counter's `_total` included).
 ///
 /// ```
@@ -98,6 +118,8 @@ pub struct ProtobufEncoder<'a> {
     metric: Vec<u8>,
     /// One metric's value message (a histogram's, a summary's), reused.
     value: Vec<u8>,
+    /// The packed deltas of one sign of a native histogram, reused.
+    deltas: Vec<u8>,
 }
 
 impl<'a> ProtobufEncoder<'a> {
@@ -110,6 +132,7 @@ impl<'a> ProtobufEncoder<'a> {
             kind: MetricKind::Untyped,
             metric: Vec::new(),
             value: Vec::new(),
+            deltas: Vec::new(),
         }
     }
 
@@ -177,7 +200,7 @@ impl Encoder for ProtobufEncoder<'_> {
             }
             Value::Histogram(h) => {
                 push_key(value, field::SAMPLE_COUNT, VARINT);
-                push_varint(value, h.count);
+                push_varint(value, h.native.map_or(h.count, |native| native.count));
                 if let Some(sum) = h.sum {
                     push_double(value, field::SAMPLE_SUM, sum);
                 }
@@ -192,6 +215,9 @@ impl Encoder for ProtobufEncoder<'_> {
                     push_key(value, field::BUCKET_CUMULATIVE_COUNT, VARINT);
                     push_varint(value, *count);
                     push_double(value, field::BUCKET_UPPER_BOUND, *bound);
+                }
+                if let Some(native) = &h.native {
+                    push_native(value, &mut self.deltas, native);
                 }
                 field::METRIC_HISTOGRAM
             }
@@ -226,6 +252,113 @@ impl Encoder for ProtobufEncoder<'_> {
     fn finish(&mut self) {
         self.flush();
     }
+}
+
+/// Appends the native fields of a histogram: its schema, zero bucket, and the spans and deltas
+/// of its negative and positive buckets.
+///
+/// A native histogram with no buckets, no zero bucket count and a zero threshold of 0 gets one
+/// positive span of offset 0 and length 0, as client_golang gives it: without a span or a
+/// zero threshold a scraper would take it for a classic histogram.
+fn push_native(out: &mut Vec<u8>, deltas: &mut Vec<u8>, native: &NativeValue<'_>) {
+    push_key(out, field::HISTOGRAM_SCHEMA, VARINT);
+    push_varint(out, u64::from(zigzag32(i32::from(native.schema))));
+    push_double(out, field::HISTOGRAM_ZERO_THRESHOLD, native.zero_threshold);
+    push_key(out, field::HISTOGRAM_ZERO_COUNT, VARINT);
+    push_varint(out, native.zero_count);
+    push_buckets(
+        out,
+        deltas,
+        (
+            field::HISTOGRAM_NEGATIVE_SPAN,
+            field::HISTOGRAM_NEGATIVE_DELTA,
+        ),
+        native.negative,
+    );
+    push_buckets(
+        out,
+        deltas,
+        (
+            field::HISTOGRAM_POSITIVE_SPAN,
+            field::HISTOGRAM_POSITIVE_DELTA,
+        ),
+        native.positive,
+    );
+    if native.zero_threshold == 0.0
+        && native.zero_count == 0
+        && native.positive.is_empty()
+        && native.negative.is_empty()
+    {
+        push_span(out, field::HISTOGRAM_POSITIVE_SPAN, 0, 0);
+    }
+}
+
+/// Appends the buckets of one sign as `(span field, delta field)`, as client_golang's
+/// `makeBuckets` builds them: spans of consecutive buckets, the first one's offset its first
+/// index and each following one's the gap since the end of the one before; a gap of one or two
+/// empty buckets does not begin a new span but is filled with buckets of count 0. The deltas,
+/// packed, are each bucket's count less the count of the bucket before it in the sign (the
+/// first one's less 0). No buckets write nothing.
+fn push_buckets(
+    out: &mut Vec<u8>,
+    deltas: &mut Vec<u8>,
+    (span_field, delta_field): (u32, u32),
+    buckets: BucketCounts<'_>,
+) {
+    deltas.clear();
+    let mut previous = 0u64;
+    let mut push_delta = |deltas: &mut Vec<u8>, count: u64| {
+        // Counts stay below 2^63: their difference as a two's complement is exact.
+        push_varint(deltas, zigzag64(count.wrapping_sub(previous) as i64));
+        previous = count;
+    };
+    let (mut offset, mut length) = (0i64, 0u32);
+    let mut next = 0i64;
+    for (n, (index, count)) in buckets.iter().enumerate() {
+        let gap = i64::from(index) - next;
+        if n == 0 || gap > 2 {
+            if n > 0 {
+                push_span(out, span_field, offset, length);
+            }
+            (offset, length) = (gap, 0);
+        } else {
+            for _ in 0..gap {
+                push_delta(deltas, 0);
+                length += 1;
+            }
+        }
+        push_delta(deltas, count);
+        length += 1;
+        next = i64::from(index) + 1;
+    }
+    if !buckets.is_empty() {
+        push_span(out, span_field, offset, length);
+        push_bytes(out, delta_field, deltas);
+    }
+}
+
+/// Appends a `BucketSpan`, both its fields written (as client_golang writes them).
+fn push_span(out: &mut Vec<u8>, field: u32, offset: i64, length: u32) {
+    // Offsets are differences of two `i32` indexes of one sign's increasing buckets: as an
+    // `sint32` they wrap as client_golang's do.
+    let offset = u64::from(zigzag32(offset as i32));
+    let length = u64::from(length);
+    push_key(out, field, LEN);
+    push_varint(out, (2 + varint_size(offset) + varint_size(length)) as u64);
+    push_key(out, field::SPAN_OFFSET, VARINT);
+    push_varint(out, offset);
+    push_key(out, field::SPAN_LENGTH, VARINT);
+    push_varint(out, length);
+}
+
+/// `value` zigzag-encoded, as an `sint32` is written.
+fn zigzag32(value: i32) -> u32 {
+    ((value << 1) ^ (value >> 31)) as u32
+}
+
+/// `value` zigzag-encoded, as an `sint64` is written.
+fn zigzag64(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
 }
 
 /// Appends a field's key: its number and wire type.
@@ -269,7 +402,7 @@ fn push_double(out: &mut Vec<u8>, field: u32, value: f64) {
 mod tests {
     use super::*;
     use crate::exposition::parse::parse;
-    use crate::exposition::{Format, encode_parsed};
+    use crate::exposition::{Format, HistogramValue, Labels, encode_parsed};
     use crate::{Opts, Registry};
 
     /// One field's value as the wire carries it.
@@ -371,12 +504,47 @@ mod tests {
         timestamp_ms: Option<i64>,
     }
 
-    /// A decoded `Histogram`: buckets as `(cumulative_count, upper_bound)`.
+    /// A decoded `Histogram`: buckets as `(cumulative_count, upper_bound)`, spans as
+    /// `(offset, length)`.
     #[derive(Debug, Default, PartialEq)]
     struct Histogram {
         count: Option<u64>,
         sum: Option<f64>,
         buckets: Vec<(u64, f64)>,
+        schema: Option<i32>,
+        zero_threshold: Option<f64>,
+        zero_count: Option<u64>,
+        negative_spans: Vec<(i32, u32)>,
+        negative_deltas: Vec<i64>,
+        positive_spans: Vec<(i32, u32)>,
+        positive_deltas: Vec<i64>,
+    }
+
+    /// An `sint32` or `sint64` from its zigzag encoding.
+    fn unzigzag(value: u64) -> i64 {
+        (value >> 1) as i64 ^ -((value & 1) as i64)
+    }
+
+    /// A `BucketSpan` as `(offset, length)`; panics on a field it does not have.
+    fn span(bytes: &[u8]) -> (i32, u32) {
+        let mut span = (0, 0);
+        for (number, v) in fields(bytes) {
+            match number {
+                1 => span.0 = i32::try_from(unzigzag(v.varint())).unwrap(),
+                2 => span.1 = u32::try_from(v.varint()).unwrap(),
+                other => panic!("BucketSpan field {other}"),
+            }
+        }
+        span
+    }
+
+    /// Packed `sint64`s.
+    fn packed_sint64(mut bytes: &[u8]) -> Vec<i64> {
+        let mut values = Vec::new();
+        while !bytes.is_empty() {
+            values.push(unzigzag(read_varint(&mut bytes)));
+        }
+        values
     }
 
     /// A decoded `Summary`: quantiles as `(quantile, value)`.
@@ -477,6 +645,16 @@ mod tests {
                                 }
                                 histogram.buckets.push(bucket);
                             }
+                            5 => {
+                                let schema = i32::try_from(unzigzag(v.varint())).unwrap();
+                                histogram.schema = Some(schema);
+                            }
+                            6 => histogram.zero_threshold = Some(v.double()),
+                            7 => histogram.zero_count = Some(v.varint()),
+                            9 => histogram.negative_spans.push(span(v.bytes())),
+                            10 => histogram.negative_deltas.extend(packed_sint64(v.bytes())),
+                            12 => histogram.positive_spans.push(span(v.bytes())),
+                            13 => histogram.positive_deltas.extend(packed_sint64(v.bytes())),
                             other => panic!("Histogram field {other}"),
                         }
                     }
@@ -606,6 +784,7 @@ mod tests {
             count: Some(count),
             sum: Some(sum),
             buckets: buckets.to_vec(),
+            ..Histogram::default()
         };
         assert_eq!(
             families,
@@ -730,6 +909,7 @@ mod tests {
                 count: Some(1),
                 sum: Some(2.0),
                 buckets: vec![(0, 1.0)],
+                ..Histogram::default()
             })
         );
     }
@@ -766,6 +946,385 @@ mod tests {
         encoder.finish();
         assert!(out.is_empty());
         assert_eq!(Format::Protobuf.render(|_| {}), Vec::<u8>::new());
+    }
+
+    /// Bucket words of `(index, count)` pairs, as `BucketCounts::from_words` reads them.
+    fn words(buckets: &[(i32, u64)]) -> Vec<u64> {
+        let mut words = Vec::new();
+        BucketCounts::push_words(&mut words, buckets.iter().copied());
+        words
+    }
+
+    /// A native histogram's value at schema 3 with client_golang's default zero threshold
+    /// (2^-128), no classic buckets, and a count of the zero bucket and every bucket.
+    fn native<'a>(zero_count: u64, positive: &'a [u64], negative: &'a [u64]) -> NativeValue<'a> {
+        let (positive, negative) = (
+            BucketCounts::from_words(positive),
+            BucketCounts::from_words(negative),
+        );
+        NativeValue {
+            schema: 3,
+            zero_threshold: 2f64.powi(-128),
+            zero_count,
+            count: zero_count + positive.total() + negative.total(),
+            positive,
+            negative,
+        }
+    }
+
+    /// A page of one family, `h`, with one series of this histogram value.
+    fn page_with(value: HistogramValue<'_>) -> Vec<u8> {
+        Format::Protobuf.render(|encoder| {
+            encoder.family(&FamilyInfo {
+                name: "h",
+                help: None,
+                kind: MetricKind::Histogram,
+                observed: false,
+            });
+            encoder.series(&Series {
+                labels: Labels::sorted(&[]),
+                value: Value::Histogram(value),
+                timestamp_ms: None,
+            });
+        })
+    }
+
+    /// A native-only histogram's value: no bounds, its `+Inf` bucket the native count.
+    fn native_only<'a>(native: NativeValue<'a>, sum: f64, inf: &'a [u64]) -> HistogramValue<'a> {
+        HistogramValue {
+            bounds: &[],
+            cumulative: inf,
+            sum: Some(sum),
+            count: native.count,
+            native: Some(native),
+        }
+    }
+
+    /// The `Histogram` message of the page's only metric, as bytes.
+    fn histogram_bytes(page: &[u8]) -> Vec<u8> {
+        let mut page = page;
+        let len = usize::try_from(read_varint(&mut page)).unwrap();
+        assert_eq!(len, page.len(), "one family");
+        let metrics: Vec<_> = fields(page).into_iter().filter(|(n, _)| *n == 4).collect();
+        assert_eq!(metrics.len(), 1, "one metric");
+        let values: Vec<_> = fields(metrics[0].1.bytes())
+            .into_iter()
+            .filter(|(n, _)| *n == 7)
+            .collect();
+        assert_eq!(values.len(), 1, "one histogram");
+        values[0].1.bytes().to_vec()
+    }
+
+    /// The page's only histogram, decoded.
+    fn histogram_of(page: &[u8]) -> Histogram {
+        let mut families = decode(page);
+        assert_eq!(families.len(), 1);
+        assert_eq!(families[0].metrics.len(), 1);
+        families[0]
+            .metrics
+            .remove(0)
+            .histogram
+            .expect("a histogram")
+    }
+
+    /// A double field's bytes: a one-byte key and eight little-endian bytes.
+    fn double_bytes(key: u8, value: f64) -> Vec<u8> {
+        let mut out = vec![key];
+        out.extend_from_slice(&value.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn client_golang_s_schema_3_case_is_written_byte_for_byte() {
+        // client_golang's TestNativeHistogram, "factor 1.1 results in schema 3": 0, 1, 2 and
+        // 3 observed; 0 in the zero bucket, the others in buckets 0, 8 and 13.
+        let positive = words(&[(0, 1), (8, 1), (13, 1)]);
+        let value = native_only(native(1, &positive, &[]), 6.0, &[4]);
+        let page = page_with(value);
+        assert_eq!(
+            histogram_of(&page),
+            Histogram {
+                count: Some(4),
+                sum: Some(6.0),
+                schema: Some(3),
+                zero_threshold: Some(2.938735877055719e-39),
+                zero_count: Some(1),
+                positive_spans: vec![(0, 1), (7, 1), (4, 1)],
+                positive_deltas: vec![1, 0, 0],
+                ..Histogram::default()
+            }
+        );
+        let expected = [
+            &[0x08, 4][..],           // sample_count 4
+            &double_bytes(0x11, 6.0), // sample_sum
+            &[0x28, 6],               // schema 3, zigzag
+            &double_bytes(0x31, 2f64.powi(-128)),
+            &[0x38, 1],                    // zero_count
+            &[0x62, 4, 0x08, 0, 0x10, 1],  // positive_span {0, 1}
+            &[0x62, 4, 0x08, 14, 0x10, 1], // positive_span {7, 1}
+            &[0x62, 4, 0x08, 8, 0x10, 1],  // positive_span {4, 1}
+            &[0x6a, 3, 2, 0, 0],           // positive_delta 1, 0, 0, packed
+        ]
+        .concat();
+        assert_eq!(histogram_bytes(&page), expected);
+    }
+
+    #[test]
+    fn gaps_of_one_or_two_buckets_are_filled_and_longer_ones_begin_a_span() {
+        // client_golang's "factor 1.2 results in schema 2": buckets 0, 2 and 4, each gap
+        // one bucket, make one span with empty buckets between.
+        let positive = words(&[(0, 1), (2, 2), (4, 2)]);
+        let h = histogram_of(&page_with(native_only(
+            native(1, &positive, &[]),
+            7.4,
+            &[6],
+        )));
+        assert_eq!(h.positive_spans, vec![(0, 5)]);
+        assert_eq!(h.positive_deltas, vec![1, -1, 2, -2, 2]);
+        assert_eq!(h.count, Some(6));
+
+        // A gap of two is filled; a gap of three begins a span whose offset is the gap.
+        let positive = words(&[(5, 3), (8, 1), (12, 4), (13, 4)]);
+        let h = histogram_of(&page_with(native_only(
+            native(0, &positive, &[]),
+            1.0,
+            &[12],
+        )));
+        assert_eq!(h.positive_spans, vec![(5, 4), (3, 2)]);
+        assert_eq!(h.positive_deltas, vec![3, -3, 0, 1, 3, 0]);
+        assert!(h.negative_spans.is_empty() && h.negative_deltas.is_empty());
+
+        // client_golang's "factor 4 results in schema -1": a first span at a negative index,
+        // a negative schema.
+        let positive = words(&[(-2, 2), (-1, 2), (0, 2), (1, 4), (2, 3), (3, 1)]);
+        let mut value = native(0, &positive, &[]);
+        value.schema = -1;
+        let page = page_with(native_only(value, 63.2581251, &[14]));
+        let h = histogram_of(&page);
+        assert_eq!(h.schema, Some(-1));
+        assert_eq!(h.count, Some(14));
+        assert_eq!(h.positive_spans, vec![(-2, 6)]);
+        assert_eq!(h.positive_deltas, vec![2, 0, 0, 2, -1, -2]);
+        let bytes = histogram_bytes(&page);
+        assert!(
+            bytes.windows(2).any(|w| w == [0x28, 1]),
+            "schema -1 as zigzag 1"
+        );
+        assert!(
+            bytes.ends_with(&[0x62, 4, 0x08, 3, 0x10, 6, 0x6a, 6, 4, 0, 0, 4, 1, 3]),
+            "{bytes:x?}"
+        );
+    }
+
+    #[test]
+    fn negative_buckets_have_spans_and_deltas_of_their_own() {
+        // The deltas start again from 0 for each sign; offsets and counts of several bytes.
+        let negative = words(&[(-5, 3), (-4, 1), (10, 2), (1000, 300)]);
+        let positive = words(&[(-1, 7)]);
+        let value = native(2, &positive, &negative);
+        assert_eq!(value.count, 315);
+        let page = page_with(native_only(value, -12.5, &[315]));
+        assert_eq!(
+            histogram_of(&page),
+            Histogram {
+                count: Some(315),
+                sum: Some(-12.5),
+                schema: Some(3),
+                zero_threshold: Some(2f64.powi(-128)),
+                zero_count: Some(2),
+                negative_spans: vec![(-5, 2), (13, 1), (989, 1)],
+                negative_deltas: vec![3, -2, 1, 298],
+                positive_spans: vec![(-1, 1)],
+                positive_deltas: vec![7],
+                ..Histogram::default()
+            }
+        );
+        let bytes = histogram_bytes(&page);
+        let tail = [
+            &[0x4a, 4, 0x08, 9, 0x10, 2][..],      // negative_span {-5, 2}
+            &[0x4a, 4, 0x08, 26, 0x10, 1],         // negative_span {13, 1}
+            &[0x4a, 5, 0x08, 0xba, 0x0f, 0x10, 1], // negative_span {989, 1}
+            &[0x52, 5, 6, 3, 2, 0xd4, 0x04],       // negative_delta 3, -2, 1, 298
+            &[0x62, 4, 0x08, 1, 0x10, 1],          // positive_span {-1, 1}
+            &[0x6a, 1, 14],                        // positive_delta 7
+        ]
+        .concat();
+        assert!(bytes.ends_with(&tail), "{bytes:x?}");
+    }
+
+    #[test]
+    fn an_empty_native_histogram_with_a_zero_threshold_of_0_gets_a_span_of_length_0() {
+        let mut value = native(0, &[], &[]);
+        value.zero_threshold = 0.0;
+        let page = page_with(native_only(value, 0.0, &[0]));
+        assert_eq!(
+            histogram_of(&page),
+            Histogram {
+                count: Some(0),
+                sum: Some(0.0),
+                schema: Some(3),
+                zero_threshold: Some(0.0),
+                zero_count: Some(0),
+                positive_spans: vec![(0, 0)],
+                ..Histogram::default()
+            }
+        );
+        let expected = [
+            &[0x08, 0][..],
+            &double_bytes(0x11, 0.0),
+            &[0x28, 6],
+            &double_bytes(0x31, 0.0),
+            &[0x38, 0],
+            &[0x62, 4, 0x08, 0, 0x10, 0],
+        ]
+        .concat();
+        assert_eq!(histogram_bytes(&page), expected);
+
+        // Not without a zero threshold of 0, nor with anything observed.
+        let empty = native(0, &[], &[]);
+        let h = histogram_of(&page_with(native_only(empty, 0.0, &[0])));
+        assert_eq!(h.zero_threshold, Some(2f64.powi(-128)));
+        assert!(h.positive_spans.is_empty() && h.negative_spans.is_empty());
+        let mut zeros = native(3, &[], &[]);
+        zeros.zero_threshold = 0.0;
+        let h = histogram_of(&page_with(native_only(zeros, 0.0, &[3])));
+        assert_eq!((h.count, h.zero_count), (Some(3), Some(3)));
+        assert!(h.positive_spans.is_empty() && h.negative_spans.is_empty());
+        let negative = words(&[(2, 1)]);
+        let mut negatives = native(0, &[], &negative);
+        negatives.zero_threshold = 0.0;
+        let h = histogram_of(&page_with(native_only(negatives, -1.0, &[1])));
+        assert_eq!(h.negative_spans, vec![(2, 1)]);
+        assert!(h.positive_spans.is_empty() && h.positive_deltas.is_empty());
+    }
+
+    #[test]
+    fn a_hybrid_histogram_has_classic_buckets_and_the_native_count() {
+        // One NaN observed: in the classic `+Inf` bucket and the native count, in no bucket.
+        let positive = words(&[(0, 1), (8, 2)]);
+        let mut value = native(1, &positive, &[]);
+        value.count += 1;
+        let hybrid = HistogramValue {
+            bounds: &[1.0, 2.0, f64::INFINITY],
+            cumulative: &[2, 3, 4, 5],
+            sum: Some(f64::NAN),
+            count: 5,
+            native: Some(value),
+        };
+        let page = page_with(hybrid);
+        let h = histogram_of(&page);
+        assert_eq!(h.count, Some(5));
+        assert!(h.sum.unwrap().is_nan());
+        assert_eq!(h.buckets, vec![(2, 1.0), (3, 2.0)]);
+        assert_eq!(h.schema, Some(3));
+        assert_eq!(h.zero_count, Some(1));
+        assert_eq!(h.positive_spans, vec![(0, 1), (7, 1)]);
+        assert_eq!(h.positive_deltas, vec![1, 1]);
+
+        // The count written is the native one, whatever the classic count says.
+        let value = native(1, &positive, &[]);
+        let page = page_with(HistogramValue {
+            bounds: &[1.0],
+            cumulative: &[2, 9],
+            sum: Some(3.0),
+            count: 9,
+            native: Some(value),
+        });
+        let bytes = histogram_bytes(&page);
+        let classic = [
+            &[0x08, 4][..],
+            &double_bytes(0x11, 3.0),
+            &[0x1a, 11, 0x08, 2],
+            &double_bytes(0x11, 1.0),
+        ]
+        .concat();
+        assert!(bytes.starts_with(&classic), "{bytes:x?}");
+        assert_eq!(bytes[classic.len()], 0x28, "the native fields follow");
+    }
+
+    #[test]
+    fn a_registry_s_native_histograms_count_nan_observations_in_no_bucket() {
+        let registry = Registry::new();
+        let native = crate::NativeHistogram::new(1.1);
+        let opts = Opts::new("ttft_seconds", "TTFT").with_native(native);
+        let ttft = registry.histogram(&opts, Some(&[])).unwrap();
+        for v in [0.0, 1.0, 2.0, 3.0, f64::NAN] {
+            ttft.observe(v);
+        }
+        let opts = Opts::new("itl_seconds", "ITL").with_native(native);
+        let itl = registry.histogram(&opts, Some(&[0.5, 2.0])).unwrap();
+        for v in [-2.0, 0.25, 1.0, 1.0, 4.0] {
+            itl.observe(v);
+        }
+        let families = decode(&page_of(&registry));
+        let names: Vec<_> = families.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["itl_seconds", "ttft_seconds"]);
+
+        let hybrid = families[0].metrics[0].histogram.as_ref().unwrap();
+        assert_eq!(hybrid.count, Some(5));
+        assert_eq!(hybrid.sum, Some(4.25));
+        assert_eq!(hybrid.buckets, vec![(2, 0.5), (4, 2.0)]);
+        assert_eq!((hybrid.schema, hybrid.zero_count), (Some(3), Some(0)));
+        // -2 in bucket 8; 0.25 in -16, 1 (twice) in 0, 4 in 16.
+        assert_eq!(hybrid.negative_spans, vec![(8, 1)]);
+        assert_eq!(hybrid.negative_deltas, vec![1]);
+        assert_eq!(hybrid.positive_spans, vec![(-16, 1), (15, 1), (15, 1)]);
+        assert_eq!(hybrid.positive_deltas, vec![1, 1, -1]);
+
+        let ttft = families[1].metrics[0].histogram.as_ref().unwrap();
+        assert_eq!(ttft.count, Some(5), "the NaN observation counts");
+        assert!(ttft.sum.unwrap().is_nan());
+        assert!(ttft.buckets.is_empty());
+        assert_eq!(ttft.schema, Some(3));
+        assert_eq!(ttft.zero_threshold, Some(2f64.powi(-128)));
+        assert_eq!(ttft.zero_count, Some(1));
+        assert_eq!(ttft.positive_spans, vec![(0, 1), (7, 1), (4, 1)]);
+        assert_eq!(ttft.positive_deltas, vec![1, 0, 0]);
+        assert!(ttft.negative_spans.is_empty() && ttft.negative_deltas.is_empty());
+    }
+
+    #[test]
+    fn spans_and_deltas_give_back_every_populated_bucket() {
+        // A fixed pseudo-random walk of indexes and counts, decoded back.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..200 {
+            let mut buckets = Vec::new();
+            let mut index = i32::try_from(next() % 40).unwrap() - 20;
+            for _ in 0..next() % 12 {
+                buckets.push((index, 1 + next() % 1000));
+                index += 1 + i32::try_from(next() % 6).unwrap();
+            }
+            let positive = words(&buckets);
+            let value = native(0, &positive, &positive);
+            let h = histogram_of(&page_with(native_only(value, 0.0, &[value.count])));
+            for (spans, deltas) in [
+                (&h.positive_spans, &h.positive_deltas),
+                (&h.negative_spans, &h.negative_deltas),
+            ] {
+                let mut decoded = Vec::new();
+                let (mut at, mut count, mut deltas) = (0i32, 0i64, deltas.iter());
+                for (n, &(offset, length)) in spans.iter().enumerate() {
+                    assert!(length > 0, "{buckets:?}");
+                    assert!(n == 0 || offset > 2, "{buckets:?}: {spans:?}");
+                    at += offset;
+                    for _ in 0..length {
+                        count += deltas.next().expect("a delta per bucket");
+                        if count != 0 {
+                            decoded.push((at, u64::try_from(count).unwrap()));
+                        }
+                        at += 1;
+                    }
+                }
+                assert_eq!(deltas.next(), None);
+                assert_eq!(decoded, buckets);
+            }
+        }
     }
 
     #[test]

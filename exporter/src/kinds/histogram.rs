@@ -128,6 +128,15 @@ pub(crate) fn default_pool() -> &'static Pool<HistogramCell> {
     pool(&DEFAULT_BUCKETS, None)
 }
 
+/// The pool of histograms with the default buckets and `native` ones, for metric macros;
+/// the settings are checked for `metric`.
+pub(crate) fn native_pool(
+    metric: &str,
+    native: &NativeHistogram,
+) -> Result<&'static Pool<HistogramCell>, ExporterError> {
+    Ok(pool(&DEFAULT_BUCKETS, Some(native.checked(metric)?)))
+}
+
 /// The cell of a histogram: one count per bucket (not cumulative), the sum, and the native
 /// counts of a native histogram.
 ///

@@ -115,7 +115,7 @@ impl Received {
         self.points().map(|(_, _, time)| time).max().unwrap_or(0)
     }
 
-    /// `(metric name, start, time)` of every number and histogram point.
+    /// `(metric name, start, time)` of every number, histogram and summary point.
     pub fn points(&self) -> impl Iterator<Item = (String, u64, u64)> + '_ {
         metrics_of(&self.request).flat_map(|m| {
             let name = m.name.clone();
@@ -131,6 +131,11 @@ impl Received {
                     .map(|p| (p.start_time_unix_nano, p.time_unix_nano))
                     .collect(),
                 Some(Data::Histogram(h)) => h
+                    .data_points
+                    .iter()
+                    .map(|p| (p.start_time_unix_nano, p.time_unix_nano))
+                    .collect(),
+                Some(Data::ExponentialHistogram(h)) => h
                     .data_points
                     .iter()
                     .map(|p| (p.start_time_unix_nano, p.time_unix_nano))

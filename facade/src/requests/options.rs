@@ -1,4 +1,6 @@
-//! Options of an endpoint's request metrics: constant labels and buckets.
+//! Options of an endpoint's request metrics: constant labels, buckets and native buckets.
+
+use dynamo_exporter::NativeHistogram;
 
 use crate::hierarchy::Place;
 use crate::{MetricsError, RequestMetrics};
@@ -17,6 +19,8 @@ pub(super) struct Settings {
     pub(super) const_labels: Vec<(String, String)>,
     pub(super) duration_buckets: Vec<f64>,
     pub(super) first_response_buckets: Vec<f64>,
+    /// Native buckets for both histograms, beside their classic ones.
+    pub(super) native: Option<NativeHistogram>,
 }
 
 impl Default for Settings {
@@ -25,6 +29,7 @@ impl Default for Settings {
             const_labels: Vec::new(),
             duration_buckets: DEFAULT_REQUEST_DURATION_BUCKETS.to_vec(),
             first_response_buckets: DEFAULT_REQUEST_DURATION_BUCKETS.to_vec(),
+            native: None,
         }
     }
 }
@@ -91,6 +96,13 @@ impl RequestMetricsOptions {
     /// [`DEFAULT_REQUEST_DURATION_BUCKETS`]): finite and strictly increasing.
     pub fn with_first_response_buckets(mut self, buckets: Vec<f64>) -> Self {
         self.settings.first_response_buckets = buckets;
+        self
+    }
+
+    /// Native buckets as `native` sets them for `request_duration_seconds` and
+    /// `time_to_first_response_seconds`, beside their classic buckets (none by default).
+    pub fn with_native_histograms(mut self, native: NativeHistogram) -> Self {
+        self.settings.native = Some(native);
         self
     }
 

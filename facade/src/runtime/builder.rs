@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use dynamo_exporter::multiprocess::{self, GaugeMode};
 #[cfg(feature = "otlp")]
 use dynamo_exporter::otlp::OtlpConfig;
-use dynamo_exporter::{Registry, RegistryRecorder, SettingSource};
+use dynamo_exporter::{NamePattern, NativeHistogram, Registry, RegistryRecorder, SettingSource};
 use metrics_util::layers::Layer;
 use parking_lot::Mutex;
 
@@ -19,10 +19,10 @@ use crate::callbacks::Callbacks;
 use crate::callbacks::text::TextCheck;
 use crate::health_checks::HealthChecks;
 use crate::hierarchy::{Path, Place};
-use crate::metrics_config::{MetricsConfig, SeriesIdleTimeout};
+use crate::metrics_config::{MacroNativeHistograms, MetricsConfig, SeriesIdleTimeout};
 use crate::names::full_metric_name;
 use crate::process_metrics::ProcessMetrics;
-use crate::prometheus_names::{distributed_runtime, self_metrics};
+use crate::prometheus_names::{distributed_runtime, name_prefix, self_metrics};
 use crate::requests::RequestClock;
 use crate::system_server::{self, HealthStatus, Port, Route, ServerSettings, SystemState};
 use crate::{MetricsError, NamingLayer};
@@ -44,6 +44,7 @@ pub struct RuntimeBuilder {
     series_idle_timeout: Option<SeriesIdleTimeout>,
     const_labels: Option<Vec<(String, String)>>,
     process_metrics: Option<bool>,
+    native_histograms: Option<MacroNativeHistograms>,
     max_callback_text_bytes: Option<usize>,
     multiprocess_dir: Option<std::path::PathBuf>,
     #[cfg(feature = "otlp")]
@@ -71,6 +72,7 @@ impl Default for RuntimeBuilder {
             series_idle_timeout: None,
             const_labels: None,
             process_metrics: None,
+            native_histograms: None,
             max_callback_text_bytes: None,
             multiprocess_dir: None,
             #[cfg(feature = "otlp")]
@@ -189,6 +191,32 @@ impl RuntimeBuilder {
     pub fn process_metrics(self, on: bool) -> Self {
         Self {
             process_metrics: Some(on),
+            ..self
+        }
+    }
+
+    /// Gives the `histogram!` metrics whose name (as given to the macro, without
+    /// `dynamo_component_`) matches one of `names` (`*` for all, `prefix*`, or a name) native
+    /// buckets as `native` sets them, beside the default classic buckets (or
+    /// `DYN_METRICS_NATIVE_HISTOGRAMS` and `DYN_METRICS_NATIVE_BUCKET_FACTOR`).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), dynamo_runtime::MetricsError> {
+    /// use dynamo_runtime::{DistributedRuntime, NativeHistogram};
+    ///
+    /// let drt = DistributedRuntime::builder()
+    ///     .native_histograms(&["ttft_*"], NativeHistogram::new(1.1))
+    ///     .build()?;
+    /// drt.in_scope(|| metrics::histogram!("ttft_seconds").record(0.05));
+    /// assert!(drt.metrics().prometheus_expfmt()?.contains("dynamo_component_ttft_seconds_count 1\n"));
+    /// # Ok(()) }
+    /// ```
+    pub fn native_histograms(self, names: &[&str], native: NativeHistogram) -> Self {
+        Self {
+            native_histograms: Some(MacroNativeHistograms {
+                names: names.iter().map(|n| (*n).to_string()).collect(),
+                native,
+            }),
             ..self
         }
     }
@@ -441,6 +469,9 @@ impl RuntimeBuilder {
         if let Some(on) = self.process_metrics {
             metrics_config = metrics_config.with_process_metrics(on);
         }
+        if let Some(native) = self.native_histograms {
+            metrics_config = metrics_config.with_native_histograms(native);
+        }
         if let Some(bytes) = self.max_callback_text_bytes {
             let bytes =
                 crate::metrics_config::text_bytes_within_bound(bytes).map_err(|reason| {
@@ -511,9 +542,28 @@ impl RuntimeBuilder {
             &[self_metrics::DROP_REASON_LABEL],
         )?;
         files_skipped.set_max_series(0);
+        let mut registry_recorder =
+            RegistryRecorder::new(Arc::clone(&registry)).with_rejection_counter(rejections.clone());
+        if let Some(native) = metrics_config.native_histograms() {
+            // Macro names are exported with the component prefix, and so are the patterns.
+            let names = native
+                .names
+                .iter()
+                .map(|name| NamePattern::new(format!("{}_{name}", name_prefix::COMPONENT)))
+                .collect();
+            registry_recorder = registry_recorder
+                .with_native_histograms(names, native.native)
+                .map_err(|error| {
+                    SettingSource::code(
+                        "RuntimeBuilder::native_histograms",
+                        &native.native.factor(),
+                    )
+                    .invalid(error.to_string())
+                })?;
+        }
         let recorder = NamingLayer::new()
-            .with_rejection_counter(rejections.clone())
-            .layer(RegistryRecorder::new(Arc::clone(&registry)).with_rejection_counter(rejections));
+            .with_rejection_counter(rejections)
+            .layer(registry_recorder);
         let process = metrics_config
             .process_metrics()
             .then(|| ProcessMetrics::new(Arc::clone(&registry)));

@@ -8,6 +8,7 @@ mod faults;
 #[cfg(feature = "otlp-grpc")]
 mod grpc;
 mod matches_scrape;
+mod native;
 mod settings;
 mod shutdown;
 mod temporality;

@@ -145,9 +145,11 @@ class Endpoint:
         labels: _ConstLabels | None = None,
         duration_buckets: Sequence[float] | None = None,
         first_response_buckets: Sequence[float] | None = None,
+        native_bucket_factor: float | None = None,
     ) -> None:
         """Creates the request metrics now, with extra constant labels and buckets (default
-        0.005 to 600 seconds), before the first tracked request."""
+        0.005 to 600 seconds), before the first tracked request; ``native_bucket_factor``
+        (1.1 is usual) gives both histograms native buckets too."""
 
 @final
 class CallbackHandle:
@@ -224,9 +226,18 @@ class Metrics:
         description: str,
         labels: _ConstLabels | None = None,
         buckets: Sequence[float] | None = None,
+        native_bucket_factor: float | None = None,
+        native_max_buckets: int | None = None,
+        native_zero_threshold: float | None = None,
+        native_max_zero_threshold: float | None = None,
         multiprocess_mode: _GaugeMode | None = None,
     ) -> Histogram:
-        """Creates a histogram; ``buckets=None`` means ``0.005 ... 10``."""
+        """Creates a histogram; ``buckets=None`` means ``0.005 ... 10``. With
+        ``native_bucket_factor`` (1.1 is usual) it also keeps native buckets growing by at most
+        that factor (at most ``native_max_buckets``, 160 by default; observations within
+        ``native_zero_threshold``, ``2**-128`` by default, of zero in the zero bucket, which may
+        widen up to ``native_max_zero_threshold``, 0 by default, before the resolution halves);
+        ``buckets=[]`` makes it native only."""
     def create_countervec(
         self,
         name: str,
@@ -272,9 +283,14 @@ class Metrics:
         label_names: Sequence[str],
         const_labels: _ConstLabels | None = None,
         buckets: Sequence[float] | None = None,
+        native_bucket_factor: float | None = None,
+        native_max_buckets: int | None = None,
+        native_zero_threshold: float | None = None,
+        native_max_zero_threshold: float | None = None,
         multiprocess_mode: _GaugeMode | None = None,
     ) -> HistogramVec:
-        """Creates histograms keyed by the values of ``label_names``."""
+        """Creates histograms keyed by the values of ``label_names``; ``buckets`` and the
+        ``native_*`` settings as for :meth:`create_histogram`."""
     def prometheus_expfmt(self) -> str:
         """The exposition text of this level and every level below it, after their callbacks."""
     def register_callback(self, callback: Callable[[], object]) -> CallbackHandle:

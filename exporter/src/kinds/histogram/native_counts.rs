@@ -89,6 +89,20 @@ fn published<T>(pointer: *mut T) -> Option<&'static T> {
     unsafe { pointer.as_ref() }
 }
 
+/// The last bucket index at `schema` whose bucket lies wholly within `threshold` of zero
+/// (`i32::MIN` for none).
+fn last_within(threshold: f64, schema: i8) -> i32 {
+    if threshold <= 0.0 {
+        return i32::MIN;
+    }
+    let at = native::bucket_index(threshold, schema);
+    if native::bucket_upper_bound(at, schema) <= threshold {
+        at
+    } else {
+        at - 1
+    }
+}
+
 /// The positive and negative side.
 const SIDES: usize = 2;
 
@@ -344,17 +358,10 @@ impl NativeCounts {
         let nan = self.nan.load(Relaxed);
         let zero_counted = self.zero.load(Relaxed);
         let mut zero = zero_counted;
-        // The last index whose bucket lies wholly within the zero threshold.
-        let below = if threshold > 0.0 {
-            let at_threshold = native::bucket_index(threshold, schema);
-            if native::bucket_upper_bound(at_threshold, schema) <= threshold {
-                at_threshold
-            } else {
-                at_threshold - 1
-            }
-        } else {
-            i32::MIN
-        };
+        // Whether a bucket belongs to the zero bucket is decided at the schema it was counted
+        // at: the threshold only grows, so a count once read as zero stays zero, even where a
+        // coarser bucket now straddles the threshold.
+        let below = |from: i8| last_within(threshold, from);
         let mut lens = [0; SIDES];
         let mut total = 0;
         let mut pairs: Vec<(i32, u64)> = Vec::new();
@@ -368,26 +375,32 @@ impl NativeCounts {
             };
             for owner in owned.windows.iter().filter(|o| o.side == side && o.live) {
                 let window = published(owner.window).expect("owned");
+                let within = below(window.schema);
                 window.counts(|index, count| {
+                    total += count;
+                    if index <= within {
+                        zero += count;
+                        return;
+                    }
                     let index = coarser(index, window.schema);
                     sorted &= pairs.last().is_none_or(|(last, _)| *last <= index);
                     pairs.push((index, count));
                 });
             }
             for &(_, from, index, count) in owned.outliers.iter().filter(|o| o.0 == side) {
-                pairs.push((coarser(index, from), count));
-                sorted = false;
+                total += count;
+                if index <= below(from) {
+                    zero += count;
+                } else {
+                    pairs.push((coarser(index, from), count));
+                    sorted = false;
+                }
             }
             if !sorted {
                 pairs.sort_unstable_by_key(|(index, _)| *index);
             }
             let start = out.len();
             for &(index, count) in &pairs {
-                total += count;
-                if index <= below {
-                    zero += count;
-                    continue;
-                }
                 let len = out.len();
                 if len > start && out[len - 2] as i64 as i32 == index {
                     out[len - 1] += count;
@@ -588,6 +601,32 @@ mod tests {
         assert_eq!(got.2, 3);
         assert_eq!(got, by_classify(&[0.001, 0.002, 0.004, 1.0, 2.0, 4.0], got.0, got.1));
         assert!(got.4.len() <= 3);
+    }
+
+    #[test]
+    fn a_count_once_in_the_zero_bucket_stays_there_when_the_resolution_halves() {
+        let settings = NativeHistogram::new(1.1)
+            .max_buckets(4)
+            .max_zero_threshold(0.3);
+        let counts = counts(settings);
+        let mut last_zero = 0;
+        let batches: [&[f64]; 3] = [
+            &[0.0, 0.1, 1.0, 1.05],
+            &[0.12, 0.2, 2.0, -1.0],
+            &[3.0, 5.0, 9.0, 100.0, -0.5, 0.01],
+        ];
+        for batch in batches {
+            for v in batch {
+                counts.observe(*v);
+            }
+            let (_, _, zero, ..) = seen(&counts);
+            assert!(zero >= last_zero, "the zero count went from {last_zero} to {zero}");
+            last_zero = zero;
+        }
+        let (schema, threshold, zero, count, ..) = seen(&counts);
+        assert!(schema < 3 && threshold > 0.2 && threshold <= 0.3, "{schema} {threshold}");
+        // 0, 0.1, 0.12, 0.2 and 0.01 are within the widened zero bucket.
+        assert_eq!((zero, count), (5, 14));
     }
 
     #[test]
