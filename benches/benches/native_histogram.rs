@@ -6,6 +6,7 @@
 //!
 //! Run with `cargo bench -p dynamo-benches --bench native_histogram`.
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dynamo_benches::native::{CYCLE, FACTOR, latencies};
 use dynamo_exporter::{Format, NativeHistogram, Opts, Registry};
 use prometheus_client::encoding::prometheus_protobuf;
+use prometheus_client::encoding::prometheus_protobuf::prometheus_data_model::MetricFamily;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram as PcHistogram, NativeHistogramConfig};
 
@@ -121,6 +123,38 @@ fn series_values(values: &[f64], i: usize) -> impl Iterator<Item = f64> + '_ {
     (0..OBSERVATIONS_PER_SERIES).map(move |k| values[(i * 7 + k) & (CYCLE - 1)])
 }
 
+/// Each series of a protobuf page, by its first label's value: its schema, zero count and
+/// populated positive buckets `(index, count)`.
+type PageBuckets = BTreeMap<String, (i32, u64, Vec<(i32, i64)>)>;
+
+/// The native buckets of every series of a protobuf page, decoded.
+fn page_buckets(mut page: &[u8]) -> PageBuckets {
+    use prost::Message;
+    let mut series = BTreeMap::new();
+    while !page.is_empty() {
+        let family = MetricFamily::decode_length_delimited(&mut page).expect("a family");
+        for metric in family.metric {
+            let histogram = metric.histogram.expect("a histogram");
+            let (mut index, mut count) = (0, 0);
+            let mut deltas = histogram.positive_delta.iter();
+            let mut buckets = Vec::new();
+            for span in &histogram.positive_span {
+                index += span.offset;
+                for _ in 0..span.length {
+                    count += deltas.next().expect("a delta per bucket");
+                    if count != 0 {
+                        buckets.push((index, count));
+                    }
+                    index += 1;
+                }
+            }
+            let key = metric.label[0].value.clone();
+            series.insert(key, (histogram.schema, histogram.zero_count, buckets));
+        }
+    }
+    series
+}
+
 /// The protobuf page of 10,000 native-only series of one family with one label.
 fn render_protobuf_10k(c: &mut Criterion) {
     let values = latencies(CYCLE, 3);
@@ -135,13 +169,12 @@ fn render_protobuf_10k(c: &mut Criterion) {
         let series = ours.with_label_values(&[format!("worker-{i}")]);
         series_values(&values, i).for_each(|v| series.observe(v));
     }
-    group.bench_function("ours", |b| {
-        b.iter(|| {
-            Format::Protobuf.render(|encoder| {
-                registry.encode(&[], encoder);
-            })
+    let render = || {
+        Format::Protobuf.render(|encoder| {
+            registry.encode(&[], encoder);
         })
-    });
+    };
+    group.bench_function("ours", |b| b.iter(render));
     let mut client_registry = prometheus_client::registry::Registry::default();
     let family =
         Family::<[(&'static str, String); 1], PcHistogram>::new_with_constructor(pc_native);
@@ -150,6 +183,13 @@ fn render_protobuf_10k(c: &mut Criterion) {
         let series = family.get_or_create(&[("worker", format!("worker-{i}"))]);
         series_values(&values, i).for_each(|v| series.observe(v));
     }
+    // Both pages hold the same series with the same native buckets.
+    let theirs = page_buckets(&prometheus_protobuf::encode_to_vec(&client_registry).unwrap());
+    assert_eq!(theirs.len(), SERIES);
+    assert!(
+        page_buckets(&render()) == theirs,
+        "the two pages hold different buckets"
+    );
     group.bench_function("prometheus_client", |b| {
         b.iter(|| prometheus_protobuf::encode_to_vec(&client_registry).unwrap())
     });

@@ -100,7 +100,8 @@ fn main() {
         ("even, 20 octaves", wide(OBSERVATIONS, 5)),
     ];
     println!(
-        "heap bytes of one native histogram series (factor {FACTOR}, schema 3) after {OBSERVATIONS} observations"
+        "heap bytes of one native histogram series (factor {FACTOR}, schema 3) \
+         after {OBSERVATIONS} observations"
     );
     for (name, values) in &sets {
         let buckets = populated_buckets(values);
@@ -125,7 +126,9 @@ fn main() {
         );
         for (library, (series, added)) in [("ours", ours), ("prometheus_client", client)] {
             println!(
-                "native_memory/{library:<18} {name:<22} buckets {buckets:>4}  series {series:>6.1} bytes  observations add {added:>6} bytes  {:>6.2} bytes per bucket  {:>6.2} with the series",
+                "native_memory/{library:<18} {name:<22} buckets {buckets:>4}  \
+                 series {series:>6.1} bytes  observations add {added:>6} bytes  \
+                 {:>6.2} bytes per bucket  {:>6.2} with the series",
                 added as f64 / buckets as f64,
                 (series + added as f64) / buckets as f64,
             );
