@@ -67,7 +67,7 @@ mod registry;
 mod server;
 mod settings;
 mod storage;
-#[cfg(feature = "test-util")]
+#[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
 
 pub use error::ExporterError;

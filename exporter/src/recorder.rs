@@ -403,3 +403,57 @@ impl HistogramFn for MacroSeries<HistogramCell> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::HistogramParts;
+
+    #[test]
+    fn macro_histograms_opt_in_by_name() {
+        let registry = Arc::new(Registry::new());
+        let recorder = RegistryRecorder::new(Arc::clone(&registry))
+            .with_native_histograms(
+                vec![NamePattern::new("ttft_*"), NamePattern::new("itl_seconds")],
+                NativeHistogram::new(1.1),
+            )
+            .unwrap();
+        metrics::with_local_recorder(&recorder, || {
+            for name in [
+                "ttft_seconds",
+                "itl_seconds",
+                "itl_seconds_total",
+                "other_seconds",
+            ] {
+                metrics::histogram!(name).record(2.0);
+            }
+        });
+        let mut parts = HistogramParts::default();
+        registry.encode(&[], &mut parts);
+        let native = Some((3, 0, 1, vec![(8, 1)]));
+        assert_eq!(
+            parts.seen,
+            [
+                ("itl_seconds".into(), native.clone()),
+                ("itl_seconds_total".into(), None),
+                ("other_seconds".into(), None),
+                ("ttft_seconds".into(), native),
+            ]
+        );
+        // The classic default buckets stay, so a text scraper sees what it saw before.
+        let text = registry.render();
+        assert!(
+            text.contains("ttft_seconds_bucket{le=\"2.5\"} 1\n"),
+            "{text}"
+        );
+        let refused = RegistryRecorder::new(registry)
+            .with_native_histograms(vec![NamePattern::new("x")], NativeHistogram::new(f64::NAN));
+        assert!(matches!(
+            refused,
+            Err(ExporterError::InvalidNativeHistogram {
+                setting: "native_bucket_factor",
+                ..
+            })
+        ));
+    }
+}

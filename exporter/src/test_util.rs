@@ -6,6 +6,7 @@
 //! - [`request`], [`get`] and [`scrape`]: a small HTTP/1.1 client over `TcpStream`, for a
 //!   server bound to port 0 of a loopback address, reading whole responses (de-chunked).
 //! - [`poll_until`]: waits, within a bound, until a server or a value is ready.
+//! - [`HistogramParts`]: an encoder keeping the native part of each histogram series.
 //! - `otlp` (with the `otlp` feature): a test OTLP/HTTP receiver that decodes what it gets.
 //!
 //! ```
@@ -29,12 +30,15 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod histograms;
 mod http;
-#[cfg(feature = "otlp")]
+// The receiver needs tonic's server, which only the `test-util` feature turns on.
+#[cfg(all(feature = "otlp", feature = "test-util"))]
 pub mod otlp;
 mod poll;
 mod promtool;
 
+pub use histograms::{HistogramParts, NativeSummary};
 pub use http::{
     HttpResponse, IO_TIMEOUT, get, parse_response, read_response, request, request_with_timeout,
     scrape,

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use dynamo_exporter::multiprocess::{self, GaugeMode};
-use dynamo_exporter::{Opts, Registry, TextEncoder, fork};
+use dynamo_exporter::{NativeHistogram, Opts, Registry, TextEncoder, fork};
 
 /// The same metrics in every process.
 struct Metrics {
@@ -19,6 +19,8 @@ struct Metrics {
     cache: dynamo_exporter::Gauge,
     peak: dynamo_exporter::Gauge,
     latency: dynamo_exporter::HistogramVec,
+    /// Native only: its native buckets stay in each process, its count and sum merge.
+    ttft: dynamo_exporter::Histogram,
 }
 
 fn metrics(dir: &Path) -> (Registry, Metrics) {
@@ -46,6 +48,12 @@ fn metrics(dir: &Path) -> (Registry, Metrics) {
                 &Opts::new("latency_seconds", "Latency"),
                 &["route"],
                 Some(&[0.1, 1.0]),
+            )
+            .unwrap(),
+        ttft: registry
+            .histogram(
+                &Opts::new("ttft_seconds", "TTFT").with_native(NativeHistogram::new(1.1)),
+                Some(&[]),
             )
             .unwrap(),
     };
@@ -85,6 +93,7 @@ fn child() {
     m.running.set(2);
     m.peak.set(f64::from(index));
     m.latency.with_label_values(&["/a"]).observe(0.5);
+    m.ttft.observe(0.5);
     if role == "killed" {
         println!("recorded");
         let spinning = m.jobs.with_label_values(&["spinning"]);
@@ -119,6 +128,7 @@ fn one_page_for_spawned_forked_and_killed_processes() {
     m.cache.set(3.5);
     m.peak.set(1.5);
     m.latency.with_label_values(&["/a"]).observe(0.0625);
+    m.ttft.observe(0.25);
 
     // Every process that made the `all` gauge shows in it, with its pid.
     let mut pids = vec![std::process::id()];
@@ -138,6 +148,7 @@ fn one_page_for_spawned_forked_and_killed_processes() {
             m.jobs.with_label_values(&["parent"]).inc_by(100);
             m.running.inc();
             m.latency.with_label_values(&["/b"]).observe(2.0);
+            m.ttft.observe(1.0);
             // SAFETY: ends the child without running the parent's destructors.
             unsafe { libc::_exit(0) };
         }
@@ -216,7 +227,12 @@ fn one_page_for_spawned_forked_and_killed_processes() {
          peak 9\n\
          # HELP running Running\n\
          # TYPE running gauge\n\
-         running 1\n"
+         running 1\n\
+         # HELP ttft_seconds TTFT\n\
+         # TYPE ttft_seconds histogram\n\
+         ttft_seconds_bucket{{le=\"+Inf\"}} 7\n\
+         ttft_seconds_sum 4.25\n\
+         ttft_seconds_count 7\n"
     );
     assert_eq!(page, expected);
     std::fs::remove_dir_all(&dir).unwrap();

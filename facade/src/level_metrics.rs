@@ -3,6 +3,7 @@
 use std::fmt::Display;
 use std::sync::Arc;
 
+use dynamo_exporter::exposition::Encoder;
 use dynamo_exporter::multiprocess::GaugeMode;
 use dynamo_exporter::{ExporterError, NativeHistogram, Opts, Registered, Registry, TextEncoder};
 
@@ -185,12 +186,25 @@ impl Metrics {
     ///
     /// [`MetricsError::InvalidHierarchyName`] when a level name sanitizes to nothing.
     pub fn prometheus_expfmt(&self) -> Result<String, MetricsError> {
-        self.place.path.checked_labels()?;
         let mut page = String::with_capacity(4096);
         let mut encoder = TextEncoder::new(&mut page);
-        self.place.runtime.scrape(&self.place.path, &mut encoder);
+        self.encode(&mut encoder)?;
         dynamo_exporter::exposition::Encoder::finish(&mut encoder);
         Ok(page)
+    }
+
+    /// Hands `encoder` what a scrape of this level and everything below it shows, after
+    /// running their callbacks: the page in any format, such as the protobuf one
+    /// (`Format::Protobuf.render(|encoder| { metrics.encode(encoder); })`), or the values
+    /// themselves. The encoder's `finish` is left to the caller.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::InvalidHierarchyName`] when a level name sanitizes to nothing.
+    pub fn encode(&self, encoder: &mut dyn Encoder) -> Result<(), MetricsError> {
+        self.place.path.checked_labels()?;
+        self.place.runtime.scrape(&self.place.path, encoder);
+        Ok(())
     }
 
     /// Takes out a metric created at this level, a handle of a metric without variable labels

@@ -109,12 +109,7 @@ macro_rules! creators {
                 let metrics = with_mode(&self.0, stringify!($module), multiprocess_mode)?;
                 $(
                     let _ = stringify!($buckets);
-                    let native = native_settings(
-                        native_bucket_factor,
-                        native_max_buckets,
-                        native_zero_threshold,
-                        native_max_zero_threshold,
-                    )?;
+                    let native = native_settings(native_bucket_factor, native_max_buckets, native_zero_threshold, native_max_zero_threshold)?;
                     let metrics = with_native(metrics, native);
                 )?
                 let metric = py
@@ -146,12 +141,7 @@ macro_rules! creators {
                 let metrics = with_mode(&self.0, stringify!($module), multiprocess_mode)?;
                 $(
                     let _ = stringify!($buckets);
-                    let native = native_settings(
-                        native_bucket_factor,
-                        native_max_buckets,
-                        native_zero_threshold,
-                        native_max_zero_threshold,
-                    )?;
+                    let native = native_settings(native_bucket_factor, native_max_buckets, native_zero_threshold, native_max_zero_threshold)?;
                     let metrics = with_native(metrics, native);
                 )?
                 let vec = py

@@ -35,6 +35,12 @@ impl Prometheus {
     /// Starts Prometheus with `config` (YAML; `{dir}` in it is replaced by its own folder,
     /// where `files` are written first), and waits until it answers `/-/ready`.
     pub fn start(config: &str, files: &[(&str, String)]) -> Self {
+        Self::start_with_flags(config, files, &[])
+    }
+
+    /// [`Self::start`] with more command-line flags, such as
+    /// `--enable-feature=native-histograms`.
+    pub fn start_with_flags(config: &str, files: &[(&str, String)], flags: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         for (name, text) in files {
             let path = dir.path().join(name);
@@ -59,6 +65,7 @@ impl Prometheus {
                 dir.path().join("data").display()
             ))
             .arg(format!("--web.listen-address={addr}"))
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

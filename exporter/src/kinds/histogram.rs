@@ -252,7 +252,10 @@ impl HistogramCell {
 
     pub(crate) fn count(&self) -> u64 {
         match &self.native {
-            Some(native) if !self.buckets.classic => native.read(&mut Vec::new()).count,
+            Some(native) if !self.buckets.classic => {
+                let _section = crate::fork::enter();
+                native.read(&mut Vec::new()).count
+            }
             _ => self.counts.iter().map(|c| c.load(Relaxed)).sum(),
         }
     }
@@ -380,6 +383,31 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::registry::{Opts, Registry};
+    use crate::test_util::HistogramParts;
+
+    #[test]
+    fn a_scrape_sees_client_golangs_reference_buckets() {
+        let registry = Registry::new();
+        let opts = Opts::new("h", "H").with_native(NativeHistogram::new(1.1));
+        let native = registry.histogram(&opts, Some(&[])).unwrap();
+        let hybrid_opts = Opts {
+            name: "hybrid",
+            ..opts
+        };
+        let hybrid = registry.histogram(&hybrid_opts, None).unwrap();
+        for v in [0.0, 1.0, 2.0, 3.0] {
+            native.observe(v);
+            hybrid.observe(v);
+        }
+        let mut parts = HistogramParts::default();
+        registry.encode(&[], &mut parts);
+        let reference = Some((3, 1, 4, vec![(0, 1), (8, 1), (13, 1)]));
+        assert_eq!(
+            parts.seen,
+            [("h".into(), reference.clone()), ("hybrid".into(), reference)]
+        );
+    }
 
     /// The bucket by the definition: the first bound >= v; NaN past every bound.
     fn by_definition(bounds: &[f64], v: f64) -> usize {

@@ -5,4 +5,5 @@ mod bounds;
 mod errors;
 mod health_status_text;
 mod levels;
+mod native;
 mod removal;

@@ -103,6 +103,55 @@ fn last_within(threshold: f64, schema: i8) -> i32 {
     }
 }
 
+/// The `(index, count)` words of one side appended to a buffer: a count for the index just
+/// written is added to it; an index below the last one leaves the side to be sorted at the end.
+struct SideOut<'o> {
+    out: &'o mut Vec<u64>,
+    start: usize,
+    last: i32,
+    sorted: bool,
+}
+
+impl<'o> SideOut<'o> {
+    fn new(out: &'o mut Vec<u64>) -> Self {
+        let start = out.len();
+        Self {
+            out,
+            start,
+            last: i32::MIN,
+            sorted: true,
+        }
+    }
+
+    fn push(&mut self, index: i32, count: u64) {
+        if self.out.len() > self.start && index == self.last {
+            *self.out.last_mut().expect("a pair") += count;
+            return;
+        }
+        self.sorted &= self.out.len() == self.start || index > self.last;
+        self.out.extend([i64::from(index) as u64, count]);
+        self.last = index;
+    }
+
+    /// Sorts and merges the side if needed; returns how many pairs it has.
+    fn finish(self) -> usize {
+        if !self.sorted {
+            let mut pairs: Vec<(i32, u64)> = self.out[self.start..]
+                .chunks_exact(2)
+                .map(|pair| (pair[0] as i64 as i32, pair[1]))
+                .collect();
+            pairs.sort_unstable_by_key(|(index, _)| *index);
+            self.out.truncate(self.start);
+            let mut merged = SideOut::new(self.out);
+            for (index, count) in pairs {
+                merged.push(index, count);
+            }
+            return merged.finish();
+        }
+        (self.out.len() - self.start) / 2
+    }
+}
+
 /// The positive and negative side.
 const SIDES: usize = 2;
 
@@ -362,17 +411,17 @@ impl NativeCounts {
         // at: the threshold only grows, so a count once read as zero stays zero, even where a
         // coarser bucket now straddles the threshold.
         let below = |from: i8| last_within(threshold, from);
+        // Bucket i at a finer schema lies within bucket ceil(i / 2^shift).
+        let coarser = |index: i32, from: i8| {
+            let shift = (from - schema) as u32;
+            (index + (1 << shift) - 1) >> shift
+        };
         let mut lens = [0; SIDES];
         let mut total = 0;
-        let mut pairs: Vec<(i32, u64)> = Vec::new();
         for (side, len) in lens.iter_mut().enumerate() {
-            pairs.clear();
-            let mut sorted = true;
-            // Bucket i at a finer schema lies within bucket ceil(i / 2^shift).
-            let coarser = |index: i32, from: i8| {
-                let shift = (from - schema) as u32;
-                (index + (1 << shift) - 1) >> shift
-            };
+            // The pairs go straight to `out`, in order as one window gives them; several
+            // windows (after a halving) or outliers are sorted after.
+            let mut side_out = SideOut::new(out);
             for owner in owned.windows.iter().filter(|o| o.side == side && o.live) {
                 let window = published(owner.window).expect("owned");
                 let within = below(window.schema);
@@ -380,11 +429,9 @@ impl NativeCounts {
                     total += count;
                     if index <= within {
                         zero += count;
-                        return;
+                    } else {
+                        side_out.push(coarser(index, window.schema), count);
                     }
-                    let index = coarser(index, window.schema);
-                    sorted &= pairs.last().is_none_or(|(last, _)| *last <= index);
-                    pairs.push((index, count));
                 });
             }
             for &(_, from, index, count) in owned.outliers.iter().filter(|o| o.0 == side) {
@@ -392,23 +439,10 @@ impl NativeCounts {
                 if index <= below(from) {
                     zero += count;
                 } else {
-                    pairs.push((coarser(index, from), count));
-                    sorted = false;
+                    side_out.push(coarser(index, from), count);
                 }
             }
-            if !sorted {
-                pairs.sort_unstable_by_key(|(index, _)| *index);
-            }
-            let start = out.len();
-            for &(index, count) in &pairs {
-                let len = out.len();
-                if len > start && out[len - 2] as i64 as i32 == index {
-                    out[len - 1] += count;
-                } else {
-                    out.extend([i64::from(index) as u64, count]);
-                }
-            }
-            *len = (out.len() - start) / 2;
+            *len = side_out.finish();
         }
         let read = NativeRead {
             schema,
@@ -421,9 +455,9 @@ impl NativeCounts {
     }
 
     /// Reads the counts, folded into the current schema: the pairs of each side are appended
-    /// to `out`.
+    /// to `out`. The caller is inside a fork section (a registry's scrape is one), so no fork
+    /// can copy the lock held.
     pub(crate) fn read(&self, out: &mut Vec<u64>) -> NativeRead {
-        let _section = crate::fork::enter();
         let owned = self.owned.lock();
         self.fold(&owned, out).0
     }
