@@ -7,9 +7,10 @@
 
 use std::hint::black_box;
 
+use dynamo_benches::native::{CYCLE, FACTOR, latencies};
 use dynamo_benches::ours_endpoint;
 
-const CASES: [&str; 23] = [
+const CASES: [&str; 26] = [
     "counter_inc/ours",
     "counter_inc/prometheus",
     "counter_inc_by/ours_whole",
@@ -27,6 +28,9 @@ const CASES: [&str; 23] = [
     "vec_lookup_inc/prometheus_f64",
     "histogram_observe/ours",
     "histogram_observe/prometheus",
+    "native_observe/ours_native",
+    "native_observe/ours_classic",
+    "native_observe/prometheus_client_native",
     "counter_macro/ours",
     "counter_macro/metrics_exporter_prometheus",
     "render_10000_series/ours",
@@ -132,6 +136,32 @@ fn main() {
             let opts = prometheus::HistogramOpts::new("latency_seconds", "Latency");
             let histogram = prometheus::Histogram::with_opts(opts).unwrap();
             (0..calls).for_each(|_| black_box(&histogram).observe(black_box(0.3)));
+        }
+        "native_observe/ours_native" | "native_observe/ours_classic" => {
+            // The same cycle of latencies as the `native_histogram` bench's `observe`.
+            let values = latencies(CYCLE, 1);
+            let registry = dynamo_exporter::Registry::new();
+            let opts = dynamo_exporter::Opts::new("latency_seconds", "Latency");
+            let histogram = if case.ends_with("native") {
+                let native = dynamo_exporter::NativeHistogram::new(FACTOR);
+                registry.histogram(&opts.with_native(native), Some(&[]))
+            } else {
+                registry.histogram(&opts, None)
+            }
+            .unwrap();
+            (0..calls as usize).for_each(|i| {
+                black_box(&histogram).observe(black_box(values[i & (CYCLE - 1)]));
+            });
+        }
+        "native_observe/prometheus_client_native" => {
+            use prometheus_client::metrics::histogram::{Histogram, NativeHistogramConfig};
+            let values = latencies(CYCLE, 1);
+            let max_buckets = dynamo_exporter::NativeHistogram::DEFAULT_MAX_BUCKETS as usize;
+            let histogram =
+                Histogram::new_native(NativeHistogramConfig::new(FACTOR).max_buckets(max_buckets));
+            (0..calls as usize).for_each(|i| {
+                black_box(&histogram).observe(black_box(values[i & (CYCLE - 1)]));
+            });
         }
         "counter_macro/ours" => {
             // The process-wide recorder of a default runtime, called in an endpoint's scope.
