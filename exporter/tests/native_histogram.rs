@@ -86,3 +86,38 @@ fn bad_native_settings_are_refused_by_name_and_leave_the_registry_intact() {
     // The name is still free.
     let _free = registry.histogram(&Opts::new("h", "H"), None).unwrap();
 }
+
+#[test]
+fn threads_observing_at_once_lose_nothing_of_the_count_or_the_sum() {
+    let registry = Registry::new();
+    let opts = Opts::new("h", "H").with_native(NativeHistogram::new(1.1));
+    let native = registry.histogram(&opts, Some(&[])).unwrap();
+    let hybrid = registry
+        .histogram(
+            &Opts {
+                name: "hybrid",
+                ..opts
+            },
+            Some(&[0.5]),
+        )
+        .unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..50_000 {
+                    // Exact in binary, so every order of additions gives the same sum.
+                    native.observe(0.25);
+                    hybrid.observe(0.75);
+                }
+            });
+        }
+    });
+    assert_eq!((native.get_count(), native.get_sum()), (200_000, 50_000.0));
+    assert_eq!((hybrid.get_count(), hybrid.get_sum()), (200_000, 150_000.0));
+    let page = registry.render();
+    assert!(page.contains("h_sum 50000\nh_count 200000\n"), "{page}");
+    assert!(
+        page.contains("hybrid_sum 150000\nhybrid_count 200000\n"),
+        "{page}"
+    );
+}

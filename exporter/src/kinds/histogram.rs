@@ -49,6 +49,8 @@ pub struct Buckets {
     /// native buckets, and its one classic word (`+Inf`) is not kept. In multiprocess mode
     /// the word is kept, for the other processes that read it.
     classic: bool,
+    /// Its cells live in files of the multiprocess directory, read by other processes.
+    mapped: bool,
 }
 
 impl Buckets {
@@ -61,6 +63,7 @@ impl Buckets {
             padded: padded.into(),
             native,
             classic: native.is_none() || !bounds.is_empty() || mapped::directory().is_some(),
+            mapped: mapped::directory().is_some(),
         }
     }
 
@@ -238,16 +241,29 @@ impl HistogramCell {
     pub(crate) fn observe(&self, v: f64) {
         if let Some(native) = &self.native {
             native.observe(v);
-            if !self.buckets.classic {
-                add_f64(&self.sum, v);
-                return;
+            if self.buckets.classic {
+                self.observe_classic(v);
             }
+            // A histogram of the multiprocess directory keeps its sum where other processes
+            // read it; one of this process alone stripes it once threads meet on it.
+            if self.buckets.mapped {
+                add_f64(&self.sum, v);
+            } else {
+                native.add_to_sum(&self.sum, v);
+            }
+            return;
         }
+        self.observe_classic(v);
+        add_f64(&self.sum, v);
+    }
+
+    /// Counts `v` in its classic bucket.
+    #[inline]
+    fn observe_classic(&self, v: f64) {
         let i = self.buckets.bucket_of(v);
         if let Some(count) = self.counts.get(i) {
             count.fetch_add(1, Relaxed);
         }
-        add_f64(&self.sum, v);
     }
 
     pub(crate) fn count(&self) -> u64 {
@@ -261,7 +277,8 @@ impl HistogramCell {
     }
 
     pub(crate) fn sum(&self) -> f64 {
-        load_f64(&self.sum)
+        let sum = load_f64(&self.sum);
+        self.native.as_ref().map_or(sum, |native| native.sum(sum))
     }
 
     pub(crate) fn bounds(&self) -> &'static [f64] {

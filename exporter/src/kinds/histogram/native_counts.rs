@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64};
 use parking_lot::Mutex;
 
 use crate::kinds::histogram::native::{self, MIN_SCHEMA};
+use crate::storage::atomics::{add_f64, load_f64};
 use crate::kinds::histogram::settings::NativeLayout;
 
 /// Buckets per block: 16 counts of 32 bits, one cache line.
@@ -165,6 +166,23 @@ impl<'o> SideOut<'o> {
 /// The positive and negative side.
 const SIDES: usize = 2;
 
+/// Stripes of a contended sum: threads observing one histogram at once add to stripes of their
+/// own, each on its own cache line, rather than retry on one word (as Java's `LongAdder`).
+const SUM_STRIPES: usize = 8;
+
+/// One stripe of a sum: the bits of an f64, alone on its cache line.
+#[repr(align(64))]
+struct SumStripe(AtomicU64);
+
+/// This thread's stripe of every contended sum, chosen once per thread in turn.
+fn stripe_of_thread() -> usize {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, Relaxed) as usize % SUM_STRIPES;
+    }
+    STRIPE.with(|stripe| *stripe)
+}
+
 /// The counts of one native histogram series.
 pub(crate) struct NativeCounts {
     layout: NativeLayout,
@@ -177,6 +195,8 @@ pub(crate) struct NativeCounts {
     /// The buckets first touched since the populated buckets were last counted: at least as
     /// many as are populated (a count past the limit makes the slow path count them exactly).
     populated: AtomicU32,
+    /// The stripes of the sum, once two observations met on it; null before.
+    sum_stripes: AtomicPtr<[SumStripe; SUM_STRIPES]>,
     owned: Mutex<Owned>,
 }
 
@@ -240,6 +260,7 @@ impl NativeCounts {
             nan: AtomicU64::new(0),
             sides: [const { AtomicPtr::new(std::ptr::null_mut()) }; SIDES],
             populated: AtomicU32::new(0),
+            sum_stripes: AtomicPtr::new(std::ptr::null_mut()),
             owned: Mutex::new(Owned {
                 schema: layout.schema,
                 apart: Vec::new(),
@@ -272,6 +293,54 @@ impl NativeCounts {
             }
         }
         self.observe_slow(magnitude, side);
+    }
+
+    /// Adds `v` to the sum: to `sum` itself while no other thread is adding at the same time,
+    /// else to this thread's stripe.
+    #[inline]
+    pub(crate) fn add_to_sum(&self, sum: &AtomicU64, v: f64) {
+        if let Some(stripes) = published(self.sum_stripes.load(Acquire)) {
+            return add_f64(&stripes[stripe_of_thread()].0, v);
+        }
+        let current = sum.load(Relaxed);
+        let next = (f64::from_bits(current) + v).to_bits();
+        if sum
+            .compare_exchange_weak(current, next, Relaxed, Relaxed)
+            .is_err()
+        {
+            self.add_to_stripe(v);
+        }
+    }
+
+    /// Adds `v` to this thread's stripe of the sum, making the stripes first if needed.
+    #[cold]
+    fn add_to_stripe(&self, v: f64) {
+        let stripes = match published(self.sum_stripes.load(Acquire)) {
+            Some(stripes) => stripes,
+            None => {
+                let _section = crate::fork::enter();
+                let _owned = self.owned.lock();
+                match published(self.sum_stripes.load(Acquire)) {
+                    Some(stripes) => stripes,
+                    None => {
+                        let stripes = Box::into_raw(Box::new(
+                            [const { SumStripe(AtomicU64::new(0)) }; SUM_STRIPES],
+                        ));
+                        self.sum_stripes.store(stripes, Release);
+                        published(stripes).expect("just allocated")
+                    }
+                }
+            }
+        };
+        add_f64(&stripes[stripe_of_thread()].0, v);
+    }
+
+    /// What the stripes of the sum hold, added to `sum`.
+    pub(crate) fn sum(&self, sum: f64) -> f64 {
+        match published(self.sum_stripes.load(Acquire)) {
+            Some(stripes) => stripes.iter().fold(sum, |total, s| total + load_f64(&s.0)),
+            None => sum,
+        }
     }
 
     /// A bucket got its first count (`before` is 0), or reached [`CARRY`]: past the limit,
@@ -518,6 +587,11 @@ impl NativeCounts {
         }
         owned.schema = self.layout.schema;
         owned.apart.clear();
+        if let Some(stripes) = published(self.sum_stripes.load(Acquire)) {
+            for stripe in stripes {
+                stripe.0.store(0, Relaxed);
+            }
+        }
         self.zero_threshold
             .store(self.layout.zero_threshold.to_bits(), Relaxed);
         self.zero.store(0, Relaxed);
@@ -529,6 +603,11 @@ impl NativeCounts {
 impl Drop for NativeCounts {
     fn drop(&mut self) {
         self.reset();
+        let stripes = self.sum_stripes.swap(std::ptr::null_mut(), Acquire);
+        if !stripes.is_null() {
+            // SAFETY: allocated by `Box::into_raw`; nothing else reaches a dropped cell.
+            drop(unsafe { Box::from_raw(stripes) });
+        }
     }
 }
 
