@@ -343,6 +343,7 @@ fn push_span(out: &mut Vec<u8>, field: u32, offset: i64, length: u32) {
     // `sint32` they wrap as client_golang's do.
     let offset = u64::from(zigzag32(offset as i32));
     let length = u64::from(length);
+    out.reserve(16);
     push_key(out, field, LEN);
     push_varint(out, (2 + varint_size(offset) + varint_size(length)) as u64);
     push_key(out, field::SPAN_OFFSET, VARINT);
@@ -367,12 +368,22 @@ fn push_key(out: &mut Vec<u8>, field: u32, wire_type: u32) {
 }
 
 /// Appends `value` as a base-128 varint.
+#[inline]
 fn push_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
+    if value < 0x80 {
+        out.push(value as u8);
+        return;
     }
-    out.push(value as u8);
+    // Gathered on the stack, then appended at once.
+    let mut bytes = [0; 10];
+    let mut len = 0;
+    while value >= 0x80 {
+        bytes[len] = (value as u8) | 0x80;
+        value >>= 7;
+        len += 1;
+    }
+    bytes[len] = value as u8;
+    out.extend_from_slice(&bytes[..=len]);
 }
 
 /// The bytes of `value` as a varint.

@@ -80,11 +80,17 @@ impl Window {
                 continue;
             };
             let base = (self.first + k as i32) << BLOCK_BITS;
-            for (i, count) in block.iter().enumerate() {
+            // The populated buckets gathered first, without a branch per count (most of a
+            // block's counts are often zero, in no order a branch predicts).
+            let mut found = [(0, 0); BLOCK_LEN];
+            let mut len = 0;
+            for (i, count) in (0..).zip(block) {
                 let count = count.load(Relaxed);
-                if count != 0 {
-                    each(base + i as i32, u64::from(count));
-                }
+                found[len & (BLOCK_LEN - 1)] = (i, count);
+                len += usize::from(count != 0);
+            }
+            for &(i, count) in &found[..len] {
+                each(base + i, u64::from(count));
             }
         }
     }
