@@ -7,6 +7,10 @@
 //! block, of a window too narrow for it, of a bucket past the limit, or a count reaching
 //! `2^31` (which carries to a 64-bit count kept under the lock) takes the series' lock.
 //!
+//! Once two threads met on the sum (see [`NativeCounts::add_to_sum`]), each thread counts in
+//! the windows of a lane of its own, so threads observing the same values do not write the
+//! same cache lines; a read adds the lanes up as it adds up generations.
+//!
 //! Nothing is moved once counted. Widening the zero bucket only raises the threshold: buckets
 //! below it are read as zero counts. Halving the resolution starts new windows at the lower
 //! schema beside the old ones, which keep their counts (and take those of observations that
@@ -172,6 +176,11 @@ impl<'o> SideOut<'o> {
 /// The positive and negative side.
 const SIDES: usize = 2;
 
+/// Lanes of a contended histogram's buckets: once threads met on its sum, each thread counts
+/// in the windows of its own lane, so two threads observing the same values do not write the
+/// same cache lines; a read adds the lanes up.
+const LANES: usize = 4;
+
 /// Stripes of a contended sum: threads observing one histogram at once add to stripes of their
 /// own, each on its own cache line, rather than retry on one word (as Java's `LongAdder`).
 const SUM_STRIPES: usize = 8;
@@ -196,8 +205,9 @@ pub(crate) struct NativeCounts {
     zero_threshold: AtomicU64,
     zero: AtomicU64,
     nan: AtomicU64,
-    /// Each sign's current window (positive, then negative); null before its first bucket.
-    sides: [AtomicPtr<Window>; SIDES],
+    /// Each lane's current window of each sign (positive, then negative); null before its
+    /// first bucket. Lane 0 only, until threads meet on the sum.
+    lanes: [[AtomicPtr<Window>; SIDES]; LANES],
     /// The buckets first touched since the populated buckets were last counted: at least as
     /// many as are populated (a count past the limit makes the slow path count them exactly).
     populated: AtomicU32,
@@ -264,7 +274,7 @@ impl NativeCounts {
             zero_threshold: AtomicU64::new(layout.zero_threshold.to_bits()),
             zero: AtomicU64::new(0),
             nan: AtomicU64::new(0),
-            sides: [const { AtomicPtr::new(std::ptr::null_mut()) }; SIDES],
+            lanes: [const { [const { AtomicPtr::new(std::ptr::null_mut()) }; SIDES] }; LANES],
             populated: AtomicU32::new(0),
             sum_stripes: AtomicPtr::new(std::ptr::null_mut()),
             owned: Mutex::new(Owned {
@@ -286,7 +296,12 @@ impl NativeCounts {
             return;
         }
         let side = usize::from(v.is_sign_negative());
-        if let Some(window) = published(self.sides[side].load(Acquire)) {
+        let lane = if self.sum_stripes.load(Relaxed).is_null() {
+            0
+        } else {
+            stripe_of_thread() % LANES
+        };
+        if let Some(window) = published(self.lanes[lane][side].load(Acquire)) {
             let index = native::bucket_index(magnitude, window.schema);
             let block = window.slot(index).and_then(|s| published(s.load(Acquire)));
             if let Some(block) = block {
@@ -298,7 +313,7 @@ impl NativeCounts {
                 return;
             }
         }
-        self.observe_slow(magnitude, side);
+        self.observe_slow(magnitude, lane, side);
     }
 
     /// Adds `v` to the sum: to `sum` itself while no other thread is adding at the same time,
@@ -369,7 +384,7 @@ impl NativeCounts {
 
     /// An observation whose block or window does not exist yet, under the lock.
     #[cold]
-    fn observe_slow(&self, magnitude: f64, side: usize) {
+    fn observe_slow(&self, magnitude: f64, lane: usize, side: usize) {
         let _section = crate::fork::enter();
         let mut owned = self.owned.lock();
         // The threshold may have grown since it was read.
@@ -379,7 +394,7 @@ impl NativeCounts {
         }
         let schema = owned.schema;
         let index = native::bucket_index(magnitude, schema);
-        let Some(window) = self.window_for(&mut owned, side, index) else {
+        let Some(window) = self.window_for(&mut owned, lane, side, index) else {
             if owned.add_apart(side, schema, index, 1)
                 && self.populated.fetch_add(1, Relaxed) >= self.layout.max_buckets
             {
@@ -406,12 +421,18 @@ impl NativeCounts {
         }
     }
 
-    /// The current window of `side`, covering bucket `index` at the current schema: the one
-    /// published, a wider one sharing its blocks, or a new one; `None` when the bucket is
-    /// too far from the window's to share one.
-    fn window_for(&self, owned: &mut Owned, side: usize, index: i32) -> Option<&'static Window> {
+    /// The current window of `side` in `lane`, covering bucket `index` at the current schema:
+    /// the one published, a wider one sharing its blocks, or a new one; `None` when the bucket
+    /// is too far from the window's to share one.
+    fn window_for(
+        &self,
+        owned: &mut Owned,
+        lane: usize,
+        side: usize,
+        index: i32,
+    ) -> Option<&'static Window> {
         let block = index >> BLOCK_BITS;
-        let current = published(self.sides[side].load(Acquire));
+        let current = published(self.lanes[lane][side].load(Acquire));
         let (first, len, old) = match current {
             Some(window) => {
                 if window.slot(index).is_some() {
@@ -454,7 +475,7 @@ impl NativeCounts {
             live: true,
             window: wider,
         });
-        self.sides[side].store(wider, Release);
+        self.lanes[lane][side].store(wider, Release);
         published(wider)
     }
 
@@ -487,7 +508,7 @@ impl NativeCounts {
             owned.schema -= 1;
             // The next observation of each side starts a window at the new schema; the old
             // windows keep their counts, read folded into it.
-            for side in &self.sides {
+            for side in self.lanes.iter().flatten() {
                 side.store(std::ptr::null_mut(), Release);
             }
         }
@@ -574,7 +595,7 @@ impl NativeCounts {
     /// and block.
     pub(crate) fn reset(&self) {
         let mut owned = self.owned.lock();
-        for side in &self.sides {
+        for side in self.lanes.iter().flatten() {
             side.store(std::ptr::null_mut(), Release);
         }
         for owner in owned.windows.drain(..) {
@@ -807,7 +828,7 @@ mod tests {
     fn a_count_reaching_two_to_the_31_carries_and_never_wraps() {
         let counts = counts(NativeHistogram::new(1.1));
         counts.observe(2.0);
-        let window = published(counts.sides[0].load(Acquire)).unwrap();
+        let window = published(counts.lanes[0][0].load(Acquire)).unwrap();
         let block = published(window.slot(8).unwrap().load(Acquire)).unwrap();
         // As if 2^31 - 1 observations had been counted.
         block[8 % BLOCK_LEN].store(CARRY - 1, Relaxed);
@@ -818,6 +839,38 @@ mod tests {
         assert_eq!(seen(&counts), (3, 2f64.powi(-128), 0, total, vec![(8, total)], vec![]));
         assert_eq!(block[8 % BLOCK_LEN].load(Relaxed), 2);
         assert_eq!(counts.owned.lock().apart, [(0, 3, 8, u64::from(CARRY))]);
+    }
+
+    #[test]
+    fn threads_that_met_on_the_sum_count_in_lanes_of_their_own() {
+        let counts = counts(NativeHistogram::new(1.01).max_buckets(40));
+        // As if two observations had met on the sum.
+        counts.add_to_stripe(0.0);
+        let within = |v: &f64| v.is_nan() || (v.abs() > 1e-18 && v.abs() < 1e18);
+        let per_thread: Vec<Vec<f64>> = (0..4)
+            .map(|t| values(20 + t, 20_000).into_iter().filter(within).collect())
+            .collect();
+        std::thread::scope(|scope| {
+            for values in &per_thread {
+                let counts = &counts;
+                scope.spawn(move || values.iter().for_each(|v| counts.observe(*v)));
+            }
+        });
+        let lanes_used = (0..LANES)
+            .filter(|&lane| {
+                counts.owned.lock().windows.iter().any(|o| {
+                    let window = published(o.window).expect("owned");
+                    (0..SIDES).any(|side| {
+                        std::ptr::eq(counts.lanes[lane][side].load(Acquire), window)
+                    })
+                })
+            })
+            .count();
+        assert!(lanes_used > 1, "{lanes_used} lanes");
+        let all: Vec<f64> = per_thread.concat();
+        let got = seen(&counts);
+        assert!(got.4.len() + got.5.len() <= 40);
+        assert_eq!(got, by_classify(&all, got.0, got.1));
     }
 
     #[test]
