@@ -306,6 +306,9 @@ fn push_buckets(
     buckets: BucketCounts<'_>,
 ) {
     deltas.clear();
+    // Most deltas and span fields take a byte or two.
+    deltas.reserve(buckets.len() * 2);
+    out.reserve(buckets.len() * 4);
     let mut previous = 0u64;
     let mut push_delta = |deltas: &mut Vec<u8>, count: u64| {
         // Counts stay below 2^63: their difference as a two's complement is exact.
@@ -368,13 +371,19 @@ fn push_key(out: &mut Vec<u8>, field: u32, wire_type: u32) {
 }
 
 /// Appends `value` as a base-128 varint.
-#[inline]
-fn push_varint(out: &mut Vec<u8>, mut value: u64) {
+#[inline(always)]
+fn push_varint(out: &mut Vec<u8>, value: u64) {
     if value < 0x80 {
         out.push(value as u8);
-        return;
+    } else {
+        push_long_varint(out, value);
     }
-    // Gathered on the stack, then appended at once.
+}
+
+/// Appends `value`, at least 128, as a base-128 varint: gathered on the stack, then appended
+/// at once.
+#[inline(never)]
+fn push_long_varint(out: &mut Vec<u8>, mut value: u64) {
     let mut bytes = [0; 10];
     let mut len = 0;
     while value >= 0x80 {

@@ -157,7 +157,9 @@ impl<'a> Iterator for KeyPairs<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let rest = self.rest.strip_prefix(',').unwrap_or(self.rest);
-        let (name, after) = rest.split_once("=\"")?;
+        // A label name has no `=`: the first one ends it, and `"` follows.
+        let at = rest.as_bytes().iter().position(|b| *b == b'=')?;
+        let (name, after) = (&rest[..at], rest.get(at + 2..)?);
         let bytes = after.as_bytes();
         let mut end = 0;
         let mut escaped = false;
