@@ -173,7 +173,9 @@ impl Cell for HistogramCell {
             buckets,
             counts,
             sum: AtomicU64::new(0),
-            native: buckets.native.map(|layout| Box::new(NativeCounts::new(layout))),
+            native: buckets.native.map(|layout| {
+                Box::new(NativeCounts::new(layout, buckets.classic, buckets.mapped))
+            }),
         }
     }
 
@@ -240,16 +242,11 @@ impl HistogramCell {
     #[inline]
     pub(crate) fn observe(&self, v: f64) {
         if let Some(native) = &self.native {
-            native.observe(v);
-            if self.buckets.classic {
+            // The native counts first: a scrape reads the classic ones first, so the native
+            // count is at least the classic one.
+            native.observe(v, &self.sum);
+            if native.classic {
                 self.observe_classic(v);
-            }
-            // A histogram of the multiprocess directory keeps its sum where other processes
-            // read it; one of this process alone stripes it once threads meet on it.
-            if self.buckets.mapped {
-                add_f64(&self.sum, v);
-            } else {
-                native.add_to_sum(&self.sum, v);
             }
             return;
         }

@@ -201,6 +201,11 @@ fn stripe_of_thread() -> usize {
 /// The counts of one native histogram series.
 pub(crate) struct NativeCounts {
     layout: NativeLayout,
+    /// The histogram keeps classic counts too (hybrid, or in multiprocess mode).
+    pub(crate) classic: bool,
+    /// Its cell lives in a file of the multiprocess directory, whose sum other processes
+    /// read: the sum is never striped.
+    mapped: bool,
     /// The bits of the current zero threshold (it only grows).
     zero_threshold: AtomicU64,
     zero: AtomicU64,
@@ -268,9 +273,11 @@ pub(crate) struct NativeRead {
 }
 
 impl NativeCounts {
-    pub(crate) fn new(layout: NativeLayout) -> Self {
+    pub(crate) fn new(layout: NativeLayout, classic: bool, mapped: bool) -> Self {
         Self {
             layout,
+            classic,
+            mapped,
             zero_threshold: AtomicU64::new(layout.zero_threshold.to_bits()),
             zero: AtomicU64::new(0),
             nan: AtomicU64::new(0),
@@ -285,9 +292,25 @@ impl NativeCounts {
         }
     }
 
-    /// Counts one observation.
+    /// Counts one observation, and adds it to `sum` (the cell's).
     #[inline]
-    pub(crate) fn observe(&self, v: f64) {
+    pub(crate) fn observe(&self, v: f64, sum: &AtomicU64) {
+        match published(self.sum_stripes.load(Acquire)) {
+            None => {
+                self.count(v, 0);
+                self.add_to_sum(sum, v);
+            }
+            Some(stripes) => {
+                let stripe = stripe_of_thread();
+                self.count(v, stripe % LANES);
+                add_f64(&stripes[stripe].0, v);
+            }
+        }
+    }
+
+    /// Counts one observation in `lane`.
+    #[inline(always)]
+    fn count(&self, v: f64, lane: usize) {
         let magnitude = v.abs();
         let threshold = f64::from_bits(self.zero_threshold.load(Relaxed));
         if magnitude <= threshold || magnitude.is_nan() {
@@ -296,11 +319,6 @@ impl NativeCounts {
             return;
         }
         let side = usize::from(v.is_sign_negative());
-        let lane = if self.sum_stripes.load(Relaxed).is_null() {
-            0
-        } else {
-            stripe_of_thread() % LANES
-        };
         if let Some(window) = published(self.lanes[lane][side].load(Acquire)) {
             let index = native::bucket_index(magnitude, window.schema);
             let block = window.slot(index).and_then(|s| published(s.load(Acquire)));
@@ -316,12 +334,12 @@ impl NativeCounts {
         self.observe_slow(magnitude, lane, side);
     }
 
-    /// Adds `v` to the sum: to `sum` itself while no other thread is adding at the same time,
-    /// else to this thread's stripe.
+    /// Adds `v` to the cell's `sum` while no other thread is adding at the same time, else
+    /// (from then on) to this thread's stripe; always to `sum` in multiprocess mode.
     #[inline]
-    pub(crate) fn add_to_sum(&self, sum: &AtomicU64, v: f64) {
-        if let Some(stripes) = published(self.sum_stripes.load(Acquire)) {
-            return add_f64(&stripes[stripe_of_thread()].0, v);
+    fn add_to_sum(&self, sum: &AtomicU64, v: f64) {
+        if self.mapped {
+            return add_f64(sum, v);
         }
         let current = sum.load(Relaxed);
         let next = (f64::from_bits(current) + v).to_bits();
@@ -647,7 +665,14 @@ mod tests {
     use crate::kinds::histogram::settings::NativeHistogram;
 
     fn counts(settings: NativeHistogram) -> NativeCounts {
-        NativeCounts::new(settings.checked("h").unwrap())
+        NativeCounts::new(settings.checked("h").unwrap(), false, false)
+    }
+
+    impl NativeCounts {
+        /// Counts an observation, its sum left aside.
+        fn observe_alone(&self, v: f64) {
+            self.observe(v, &AtomicU64::new(0));
+        }
     }
 
     /// What a read says: schema, threshold, zero count, count, and each side's buckets.
@@ -721,7 +746,7 @@ mod tests {
     fn client_golangs_reference_case() {
         let counts = counts(NativeHistogram::new(1.1));
         for v in [0.0, 1.0, 2.0, 3.0] {
-            counts.observe(v);
+            counts.observe_alone(v);
         }
         let threshold = 2f64.powi(-128);
         assert_eq!(
@@ -739,7 +764,7 @@ mod tests {
                 .zero_threshold(threshold);
             let counts = counts(settings);
             for &v in &values {
-                counts.observe(v);
+                counts.observe_alone(v);
             }
             assert_eq!(seen(&counts), by_classify(&values, 3, threshold), "seed {seed}");
         }
@@ -754,7 +779,7 @@ mod tests {
             .collect();
         let counts = counts(NativeHistogram::new(1.0001).max_buckets(50));
         for &v in &values {
-            counts.observe(v);
+            counts.observe_alone(v);
         }
         let got = seen(&counts);
         assert!(got.4.len() + got.5.len() <= 50, "{} buckets", got.4.len() + got.5.len());
@@ -770,7 +795,7 @@ mod tests {
             .max_zero_threshold(0.01);
         let counts = counts(settings);
         for v in [0.001, 0.002, 0.004, 1.0, 2.0, 4.0] {
-            counts.observe(v);
+            counts.observe_alone(v);
         }
         let got = seen(&counts);
         // The three small buckets went to the zero bucket, each widening it to its end;
@@ -796,7 +821,7 @@ mod tests {
         ];
         for batch in batches {
             for v in batch {
-                counts.observe(*v);
+                counts.observe_alone(*v);
             }
             let (_, _, zero, ..) = seen(&counts);
             assert!(zero >= last_zero, "the zero count went from {last_zero} to {zero}");
@@ -813,7 +838,7 @@ mod tests {
         let counts = counts(NativeHistogram::new(1.0001).max_buckets(u32::MAX));
         let values = [1.0, 1.001, f64::INFINITY, 1e-30, 1.0, f64::INFINITY, -1e300];
         for v in values {
-            counts.observe(v);
+            counts.observe_alone(v);
         }
         assert_eq!(seen(&counts), by_classify(&values, 8, 2f64.powi(-128)));
         let owned = counts.owned.lock();
@@ -827,13 +852,13 @@ mod tests {
     #[test]
     fn a_count_reaching_two_to_the_31_carries_and_never_wraps() {
         let counts = counts(NativeHistogram::new(1.1));
-        counts.observe(2.0);
+        counts.observe_alone(2.0);
         let window = published(counts.lanes[0][0].load(Acquire)).unwrap();
         let block = published(window.slot(8).unwrap().load(Acquire)).unwrap();
         // As if 2^31 - 1 observations had been counted.
         block[8 % BLOCK_LEN].store(CARRY - 1, Relaxed);
         for _ in 0..3 {
-            counts.observe(2.0);
+            counts.observe_alone(2.0);
         }
         let total = u64::from(CARRY) + 2;
         assert_eq!(seen(&counts), (3, 2f64.powi(-128), 0, total, vec![(8, total)], vec![]));
@@ -853,7 +878,7 @@ mod tests {
         std::thread::scope(|scope| {
             for values in &per_thread {
                 let counts = &counts;
-                scope.spawn(move || values.iter().for_each(|v| counts.observe(*v)));
+                scope.spawn(move || values.iter().for_each(|v| counts.observe_alone(*v)));
             }
         });
         let lanes_used = (0..LANES)
@@ -878,12 +903,12 @@ mod tests {
         let settings = NativeHistogram::new(1.1).max_buckets(2);
         let counts = counts(settings);
         for v in [1.0, 10.0, 100.0, 1000.0, -5.0, f64::NAN] {
-            counts.observe(v);
+            counts.observe_alone(v);
         }
         assert!(seen(&counts).0 < 3);
         counts.reset();
         assert_eq!(seen(&counts), (3, 2f64.powi(-128), 0, 0, vec![], vec![]));
-        counts.observe(2.0);
+        counts.observe_alone(2.0);
         assert_eq!(seen(&counts), (3, 2f64.powi(-128), 0, 1, vec![(8, 1)], vec![]));
     }
 
@@ -897,7 +922,7 @@ mod tests {
         std::thread::scope(|scope| {
             for values in &per_thread {
                 let counts = &counts;
-                scope.spawn(move || values.iter().for_each(|v| counts.observe(*v)));
+                scope.spawn(move || values.iter().for_each(|v| counts.observe_alone(*v)));
             }
             let mut last = 0;
             for _ in 0..200 {
