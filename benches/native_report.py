@@ -12,10 +12,9 @@ does not move from run to run.
 """
 
 import argparse
-import subprocess
 import sys
 
-from report import PACKAGE, ROOT, human, median_ns, spread
+from report import bench, human, median_ns, spread
 
 # (measure, ours, the time beside it, goal: ours / its at most the figure in every run, or for
 # a throughput its time / ours at least the figure)
@@ -49,19 +48,6 @@ TIMED = [
 OPTIONS = ["--warm-up-time", "1", "--measurement-time", "3"]
 
 
-def bench(binary, *args):
-    run = subprocess.run(
-        ["cargo", "bench", "-p", PACKAGE, "--bench", binary, "--", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    if run.returncode != 0:
-        sys.stderr.write(run.stdout + run.stderr)
-        sys.exit(run.returncode)
-    return run.stdout
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -69,7 +55,7 @@ def main():
     results = []
     for number in range(args.runs):
         print(f"run {number + 1} of {args.runs}", file=sys.stderr, flush=True)
-        bench("native_histogram", *OPTIONS)
+        bench("--bench", "native_histogram", "--", *OPTIONS)
         results.append({(o, p): (median_ns(o), median_ns(p)) for _, o, p, _ in TIMED})
     print("| measure | ours | beside | its time | ours / it | goal (every run) |")
     print("|---|---:|---|---:|---:|---|")
@@ -89,7 +75,7 @@ def main():
             f"| {spread(peer, human)} | {spread(ratios, lambda r: f'{r:.2f}')} | {verdict} |"
         )
     print()
-    print(bench("native_histogram_memory").strip())
+    print(bench("--bench", "native_histogram_memory").strip())
 
 
 if __name__ == "__main__":

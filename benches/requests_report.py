@@ -10,14 +10,10 @@ median and max over the runs, and each comparison's ratio computed within each r
 theirs, so below 1 is faster), since a shared host can slow one run and not the next.
 """
 
-import json
-import pathlib
 import statistics
-import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-CRITERION = ROOT / "target" / "criterion"
+from report import bench, median_ns
 
 BENCHES = [
     "request_guard/ours_guard",
@@ -69,11 +65,6 @@ RATIOS = [
 ]
 
 
-def median_ns(bench_id):
-    path = CRITERION / bench_id / "new" / "estimates.json"
-    return json.loads(path.read_text())["median"]["point_estimate"]
-
-
 def spread(values, fmt):
     return " / ".join(format(v, fmt) for v in (min(values), statistics.median(values), max(values)))
 
@@ -82,15 +73,7 @@ def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     figures = []
     for _ in range(runs):
-        run = subprocess.run(
-            ["cargo", "bench", "-p", "dynamo-benches", "--bench", "requests"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
-        if run.returncode != 0:
-            sys.stderr.write(run.stdout + run.stderr)
-            sys.exit(run.returncode)
+        bench("--bench", "requests")
         figures.append({b: median_ns(b) for b in BENCHES})
 
     print(f"{runs} runs; criterion's median of each run, then min / median / max over the runs\n")

@@ -505,7 +505,7 @@ impl NativeCounts {
         let mut buckets = Vec::new();
         loop {
             buckets.clear();
-            let (_, lens) = self.fold(owned, &mut buckets);
+            let lens = self.fold(owned, &mut buckets).lens;
             let populated = (lens[0] + lens[1]) as u32;
             self.populated.store(populated, Relaxed);
             if populated <= self.layout.max_buckets {
@@ -548,7 +548,7 @@ impl NativeCounts {
     /// Every count folded into the current schema, buckets under the zero threshold into the
     /// zero bucket: `(index, count)` words of the positive side then the negative side
     /// appended to `out` (as [`crate::exposition::BucketCounts`] reads them).
-    fn fold(&self, owned: &Owned, out: &mut Vec<u64>) -> (NativeRead, [usize; SIDES]) {
+    fn fold(&self, owned: &Owned, out: &mut Vec<u64>) -> NativeRead {
         let schema = owned.schema;
         let threshold = f64::from_bits(self.zero_threshold.load(Relaxed));
         let nan = self.nan.load(Relaxed);
@@ -591,14 +591,13 @@ impl NativeCounts {
             }
             *len = side_out.finish();
         }
-        let read = NativeRead {
+        NativeRead {
             schema,
             zero_threshold: threshold,
             zero_count: zero,
             count: zero_counted + total + nan,
             lens,
-        };
-        (read, lens)
+        }
     }
 
     /// Reads the counts, folded into the current schema: the pairs of each side are appended
@@ -606,7 +605,7 @@ impl NativeCounts {
     /// can copy the lock held.
     pub(crate) fn read(&self, out: &mut Vec<u64>) -> NativeRead {
         let owned = self.owned.lock();
-        self.fold(&owned, out).0
+        self.fold(&owned, out)
     }
 
     /// Zero and the initial schema and threshold again, for a new series; frees every window
