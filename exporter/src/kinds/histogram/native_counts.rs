@@ -7,9 +7,12 @@
 //! block, of a window too narrow for it, of a bucket past the limit, or a count reaching
 //! `2^31` (which carries to a 64-bit count kept under the lock) takes the series' lock.
 //!
-//! Once two threads met on the sum (see [`NativeCounts::add_to_sum`]), each thread counts in
-//! the windows of a lane of its own, so threads observing the same values do not write the
-//! same cache lines; a read adds the lanes up as it adds up generations.
+//! The first thread to observe a series owns its sum and lane 0 (see [`NativeCounts::observe`]):
+//! it alone writes them, so it adds with a plain load and store, and its observation takes no
+//! atomic read-modify-write at all. Every other thread counts in the windows of a lane of its
+//! own (shared by threads past the number of lanes) and adds to a stripe of the sum, so threads
+//! observing the same values do not write the same cache lines; a read adds the lanes up as it
+//! adds up generations.
 //!
 //! Nothing is moved once counted. Widening the zero bucket only raises the threshold: buckets
 //! below it are read as zero counts. Halving the resolution starts new windows at the lower
@@ -24,6 +27,7 @@
 
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64};
 
@@ -33,7 +37,7 @@ use crate::kinds::histogram::native::{self, MIN_SCHEMA};
 use crate::storage::atomics::{add_f64, load_f64};
 use crate::kinds::histogram::settings::NativeLayout;
 
-/// Buckets per block: 16 counts of 32 bits, one cache line.
+/// Buckets per block: 16 counts of 32 bits, one cache line, and a word of marks.
 const BLOCK_BITS: u32 = 4;
 const BLOCK_LEN: usize = 1 << BLOCK_BITS;
 
@@ -51,7 +55,27 @@ const FIRST_WINDOW_BLOCKS: usize = 8;
 /// under the lock, so one outlier never costs a wide window.
 const MAX_WINDOW_BLOCKS: usize = 256;
 
-type Block = [AtomicU32; BLOCK_LEN];
+/// The counts of `BLOCK_LEN` consecutive buckets, and which of them were ever counted.
+struct Block {
+    counts: [AtomicU32; BLOCK_LEN],
+    /// Bit `i` is set once bucket `i` got its first count, after that count: a read visits
+    /// only the populated buckets.
+    populated: AtomicU32,
+}
+
+impl Block {
+    fn new() -> Self {
+        Self {
+            counts: [const { AtomicU32::new(0) }; BLOCK_LEN],
+            populated: AtomicU32::new(0),
+        }
+    }
+
+    /// Marks bucket `at` of the block populated.
+    fn mark(&self, at: usize) {
+        self.populated.fetch_or(1 << at, Release);
+    }
+}
 
 /// One sign's buckets at one schema: `blocks[k]` holds the buckets of block number
 /// `first + k` (bucket index `>> BLOCK_BITS`), null until first touched.
@@ -84,19 +108,48 @@ impl Window {
                 continue;
             };
             let base = (self.first + k as i32) << BLOCK_BITS;
-            // The populated buckets gathered first, without a branch per count (most of a
-            // block's counts are often zero, in no order a branch predicts).
-            let mut found = [(0, 0); BLOCK_LEN];
-            let mut len = 0;
-            for (i, count) in (0..).zip(block) {
-                let count = count.load(Relaxed);
-                found[len & (BLOCK_LEN - 1)] = (i, count);
-                len += usize::from(count != 0);
-            }
-            for &(i, count) in &found[..len] {
-                each(base + i, u64::from(count));
+            // The marks are set after the first counts: a bucket marked has its count.
+            let mut marked = block.populated.load(Acquire);
+            while marked != 0 {
+                let at = marked.trailing_zeros();
+                marked &= marked - 1;
+                let count = block.counts[at as usize].load(Relaxed);
+                each(base + at as i32, u64::from(count));
             }
         }
+    }
+}
+
+impl Window {
+    /// Appends the `(index, count)` words of every bucket counted, by increasing index, and
+    /// returns the total of their counts: a block's at once.
+    fn append_pairs(&self, out: &mut Vec<u64>) -> u64 {
+        let mut total = 0;
+        for (k, slot) in self.blocks.iter().enumerate() {
+            let Some(block) = published(slot.load(Acquire)) else {
+                continue;
+            };
+            let base = (self.first + k as i32) << BLOCK_BITS;
+            let mut words = [0; 2 * BLOCK_LEN];
+            let mut len = 0;
+            let mut marked = block.populated.load(Acquire);
+            while marked != 0 {
+                let at = marked.trailing_zeros();
+                marked &= marked - 1;
+                let count = block.counts[at as usize].load(Relaxed);
+                total += u64::from(count);
+                words[len] = i64::from(base + at as i32) as u64;
+                words[len + 1] = u64::from(count);
+                len += 2;
+            }
+            out.extend_from_slice(&words[..len]);
+        }
+        total
+    }
+
+    /// The index of the window's first bucket.
+    fn first_index(&self) -> i32 {
+        self.first << BLOCK_BITS
     }
 }
 
@@ -176,26 +229,59 @@ impl<'o> SideOut<'o> {
 /// The positive and negative side.
 const SIDES: usize = 2;
 
-/// Lanes of a contended histogram's buckets: once threads met on its sum, each thread counts
-/// in the windows of its own lane, so two threads observing the same values do not write the
-/// same cache lines; a read adds the lanes up.
+/// Lanes of a histogram's buckets: lane 0 is its owner's (the first thread to observe it),
+/// the others are shared by the other threads, each counting in the windows of its own lane
+/// so two threads observing the same values do not write the same cache lines; a read adds
+/// the lanes up.
 const LANES: usize = 4;
 
-/// Stripes of a contended sum: threads observing one histogram at once add to stripes of their
-/// own, each on its own cache line, rather than retry on one word (as Java's `LongAdder`).
+/// Stripes of the sum for the threads that do not own it: each adds to a stripe of its own, on
+/// its own cache line, rather than retry on one word (as Java's `LongAdder`).
 const SUM_STRIPES: usize = 8;
 
 /// One stripe of a sum: the bits of an f64, alone on its cache line.
 #[repr(align(64))]
 struct SumStripe(AtomicU64);
 
-/// This thread's stripe of every contended sum, chosen once per thread in turn.
+/// What observations write outside the blocks, on a cache line of its own so the owner's
+/// additions to its sum never evict what other threads read to observe (the windows, the
+/// threshold, the cell).
+#[repr(align(64))]
+struct Written {
+    /// The owner's sum: the bits of an f64, written only by the owner.
+    sum: AtomicU64,
+    zero: AtomicU64,
+    nan: AtomicU64,
+    /// The buckets first touched since the populated buckets were last counted: at least as
+    /// many as are populated (a count past the limit makes the slow path count them exactly).
+    populated: AtomicU32,
+}
+
+/// This thread's stripe of every sum it does not own, chosen once per thread in turn.
 fn stripe_of_thread() -> usize {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     thread_local! {
         static STRIPE: usize = NEXT.fetch_add(1, Relaxed) as usize % SUM_STRIPES;
     }
     STRIPE.with(|stripe| *stripe)
+}
+
+/// A number of this thread's own, never 0 and never given to another thread: what a series
+/// records as its owner.
+#[inline]
+fn thread_token() -> u64 {
+    thread_local! {
+        static TOKEN: Cell<u64> = const { Cell::new(0) };
+    }
+    TOKEN.with(|token| match token.get() {
+        0 => {
+            static NEXT: AtomicU64 = AtomicU64::new(1);
+            let new = NEXT.fetch_add(1, Relaxed);
+            token.set(new);
+            new
+        }
+        mine => mine,
+    })
 }
 
 /// The counts of one native histogram series.
@@ -208,17 +294,16 @@ pub(crate) struct NativeCounts {
     mapped: bool,
     /// The bits of the current zero threshold (it only grows).
     zero_threshold: AtomicU64,
-    zero: AtomicU64,
-    nan: AtomicU64,
     /// Each lane's current window of each sign (positive, then negative); null before its
-    /// first bucket. Lane 0 only, until threads meet on the sum.
+    /// first bucket.
     lanes: [[AtomicPtr<Window>; SIDES]; LANES],
-    /// The buckets first touched since the populated buckets were last counted: at least as
-    /// many as are populated (a count past the limit makes the slow path count them exactly).
-    populated: AtomicU32,
-    /// The stripes of the sum, once two observations met on it; null before.
+    /// The token of the thread that owns the sum and lane 0 ([`thread_token`]); 0 before the
+    /// first observation.
+    owner: AtomicU64,
+    /// The stripes of the sum, once a thread other than the owner observed; null before.
     sum_stripes: AtomicPtr<[SumStripe; SUM_STRIPES]>,
     owned: Mutex<Owned>,
+    written: Written,
 }
 
 /// What the lock guards: the current schema and everything allocated, to read and to free.
@@ -279,42 +364,63 @@ impl NativeCounts {
             classic,
             mapped,
             zero_threshold: AtomicU64::new(layout.zero_threshold.to_bits()),
-            zero: AtomicU64::new(0),
-            nan: AtomicU64::new(0),
             lanes: [const { [const { AtomicPtr::new(std::ptr::null_mut()) }; SIDES] }; LANES],
-            populated: AtomicU32::new(0),
+            owner: AtomicU64::new(0),
             sum_stripes: AtomicPtr::new(std::ptr::null_mut()),
             owned: Mutex::new(Owned {
                 schema: layout.schema,
                 apart: Vec::new(),
                 windows: Vec::new(),
             }),
+            written: Written {
+                sum: AtomicU64::new(0),
+                zero: AtomicU64::new(0),
+                nan: AtomicU64::new(0),
+                populated: AtomicU32::new(0),
+            },
         }
     }
 
     /// Counts one observation, and adds it to `sum` (the cell's).
+    ///
+    /// The thread that owns the series adds to a sum of its own and counts in lane 0 with plain
+    /// loads and stores: no other thread writes them. Any other thread counts in a lane of its own and
+    /// adds to its stripe of the sum with atomic operations; so do all in multiprocess mode,
+    /// where the sum must stay in the cell for other processes to read.
     #[inline]
     pub(crate) fn observe(&self, v: f64, sum: &AtomicU64) {
-        match published(self.sum_stripes.load(Acquire)) {
-            None => {
-                self.count(v, 0);
-                self.add_to_sum(sum, v);
-            }
-            Some(stripes) => {
-                let stripe = stripe_of_thread();
-                self.count(v, stripe % LANES);
-                add_f64(&stripes[stripe].0, v);
-            }
+        if self.mapped {
+            self.count::<false>(v, 0);
+            return add_f64(sum, v);
+        }
+        let me = thread_token();
+        let owner = self.owner.load(Relaxed);
+        if owner == me
+            || (owner == 0 && self.owner.compare_exchange(0, me, Relaxed, Relaxed).is_ok())
+        {
+            self.count::<true>(v, 0);
+            let mine = &self.written.sum;
+            mine.store((load_f64(mine) + v).to_bits(), Relaxed);
+        } else {
+            self.observe_shared(v);
         }
     }
 
-    /// Counts one observation in `lane`.
+    /// An observation by a thread that does not own the series.
+    #[inline(never)]
+    fn observe_shared(&self, v: f64) {
+        let stripe = stripe_of_thread();
+        self.count::<false>(v, 1 + stripe % (LANES - 1));
+        add_f64(&self.stripes()[stripe].0, v);
+    }
+
+    /// Counts one observation in `lane`; `EXCLUSIVE` when no other thread writes the lane.
     #[inline(always)]
-    fn count(&self, v: f64, lane: usize) {
+    fn count<const EXCLUSIVE: bool>(&self, v: f64, lane: usize) {
         let magnitude = v.abs();
         let threshold = f64::from_bits(self.zero_threshold.load(Relaxed));
         if magnitude <= threshold || magnitude.is_nan() {
-            let count = if v.is_nan() { &self.nan } else { &self.zero };
+            let count = if v.is_nan() { &self.written.nan } else { &self.written.zero };
             count.fetch_add(1, Relaxed);
             return;
         }
@@ -323,10 +429,17 @@ impl NativeCounts {
             let index = native::bucket_index(magnitude, window.schema);
             let block = window.slot(index).and_then(|s| published(s.load(Acquire)));
             if let Some(block) = block {
-                let count = &block[index as usize & (BLOCK_LEN - 1)];
-                let before = count.fetch_add(1, Relaxed);
+                let at = index as usize & (BLOCK_LEN - 1);
+                let count = &block.counts[at];
+                let before = if EXCLUSIVE {
+                    let before = count.load(Relaxed);
+                    count.store(before + 1, Relaxed);
+                    before
+                } else {
+                    count.fetch_add(1, Relaxed)
+                };
                 if before & (CARRY - 1) == 0 {
-                    self.first_or_carry(before, count, (side, window.schema, index));
+                    self.first_or_carry(before, (block, at), (side, window.schema, index));
                 }
                 return;
             }
@@ -334,48 +447,27 @@ impl NativeCounts {
         self.observe_slow(magnitude, lane, side);
     }
 
-    /// Adds `v` to the cell's `sum` while no other thread is adding at the same time, else
-    /// (from then on) to this thread's stripe; always to `sum` in multiprocess mode.
-    #[inline]
-    fn add_to_sum(&self, sum: &AtomicU64, v: f64) {
-        if self.mapped {
-            return add_f64(sum, v);
+    /// The stripes of the sum, made first if needed.
+    fn stripes(&self) -> &'static [SumStripe; SUM_STRIPES] {
+        if let Some(stripes) = published(self.sum_stripes.load(Acquire)) {
+            return stripes;
         }
-        let current = sum.load(Relaxed);
-        let next = (f64::from_bits(current) + v).to_bits();
-        if sum
-            .compare_exchange_weak(current, next, Relaxed, Relaxed)
-            .is_err()
-        {
-            self.add_to_stripe(v);
-        }
-    }
-
-    /// Adds `v` to this thread's stripe of the sum, making the stripes first if needed.
-    #[cold]
-    fn add_to_stripe(&self, v: f64) {
-        let stripes = match published(self.sum_stripes.load(Acquire)) {
+        let _section = crate::fork::enter();
+        let _owned = self.owned.lock();
+        match published(self.sum_stripes.load(Acquire)) {
             Some(stripes) => stripes,
             None => {
-                let _section = crate::fork::enter();
-                let _owned = self.owned.lock();
-                match published(self.sum_stripes.load(Acquire)) {
-                    Some(stripes) => stripes,
-                    None => {
-                        let stripes = Box::into_raw(Box::new(
-                            [const { SumStripe(AtomicU64::new(0)) }; SUM_STRIPES],
-                        ));
-                        self.sum_stripes.store(stripes, Release);
-                        published(stripes).expect("just allocated")
-                    }
-                }
+                let stripes =
+                    Box::into_raw(Box::new([const { SumStripe(AtomicU64::new(0)) }; SUM_STRIPES]));
+                self.sum_stripes.store(stripes, Release);
+                published(stripes).expect("just allocated")
             }
-        };
-        add_f64(&stripes[stripe_of_thread()].0, v);
+        }
     }
 
-    /// What the stripes of the sum hold, added to `sum`.
+    /// What the owner's sum and the stripes hold, added to `sum` (the cell's).
     pub(crate) fn sum(&self, sum: f64) -> f64 {
+        let sum = sum + load_f64(&self.written.sum);
         match published(self.sum_stripes.load(Acquire)) {
             Some(stripes) => stripes.iter().fold(sum, |total, s| total + load_f64(&s.0)),
             None => sum,
@@ -386,9 +478,17 @@ impl NativeCounts {
     /// the buckets are counted exactly and reduced if they really are too many; a carry
     /// moves to the counts kept apart, under the lock that reads take.
     #[cold]
-    fn first_or_carry(&self, before: u32, count: &AtomicU32, (side, schema, index): (usize, i8, i32)) {
-        if before == 0 && self.populated.fetch_add(1, Relaxed) < self.layout.max_buckets {
-            return;
+    fn first_or_carry(
+        &self,
+        before: u32,
+        (block, at): (&Block, usize),
+        (side, schema, index): (usize, i8, i32),
+    ) {
+        if before == 0 {
+            block.mark(at);
+            if self.written.populated.fetch_add(1, Relaxed) < self.layout.max_buckets {
+                return;
+            }
         }
         let _section = crate::fork::enter();
         let mut owned = self.owned.lock();
@@ -396,7 +496,7 @@ impl NativeCounts {
             self.limit(&mut owned);
         } else {
             owned.add_apart(side, schema, index, u64::from(CARRY));
-            count.fetch_sub(CARRY, Relaxed);
+            block.counts[at].fetch_sub(CARRY, Relaxed);
         }
     }
 
@@ -407,14 +507,14 @@ impl NativeCounts {
         let mut owned = self.owned.lock();
         // The threshold may have grown since it was read.
         if magnitude <= f64::from_bits(self.zero_threshold.load(Relaxed)) {
-            self.zero.fetch_add(1, Relaxed);
+            self.written.zero.fetch_add(1, Relaxed);
             return;
         }
         let schema = owned.schema;
         let index = native::bucket_index(magnitude, schema);
         let Some(window) = self.window_for(&mut owned, lane, side, index) else {
             if owned.add_apart(side, schema, index, 1)
-                && self.populated.fetch_add(1, Relaxed) >= self.layout.max_buckets
+                && self.written.populated.fetch_add(1, Relaxed) >= self.layout.max_buckets
             {
                 self.limit(&mut owned);
             }
@@ -424,18 +524,22 @@ impl NativeCounts {
         let block = match published(slot.load(Acquire)) {
             Some(block) => block,
             None => {
-                let block = Box::into_raw(Box::new([const { AtomicU32::new(0) }; BLOCK_LEN]));
+                let block = Box::into_raw(Box::new(Block::new()));
                 slot.store(block, Release);
                 published(block).expect("just allocated")
             }
         };
-        let count = &block[index as usize & (BLOCK_LEN - 1)];
+        let at = index as usize & (BLOCK_LEN - 1);
+        let count = &block.counts[at];
         let before = count.fetch_add(1, Relaxed);
         if before == CARRY {
             owned.add_apart(side, schema, index, u64::from(CARRY));
             count.fetch_sub(CARRY, Relaxed);
-        } else if before == 0 && self.populated.fetch_add(1, Relaxed) >= self.layout.max_buckets {
-            self.limit(&mut owned);
+        } else if before == 0 {
+            block.mark(at);
+            if self.written.populated.fetch_add(1, Relaxed) >= self.layout.max_buckets {
+                self.limit(&mut owned);
+            }
         }
     }
 
@@ -507,7 +611,7 @@ impl NativeCounts {
             buckets.clear();
             let lens = self.fold(owned, &mut buckets).lens;
             let populated = (lens[0] + lens[1]) as u32;
-            self.populated.store(populated, Relaxed);
+            self.written.populated.store(populated, Relaxed);
             if populated <= self.layout.max_buckets {
                 return;
             }
@@ -551,8 +655,8 @@ impl NativeCounts {
     fn fold(&self, owned: &Owned, out: &mut Vec<u64>) -> NativeRead {
         let schema = owned.schema;
         let threshold = f64::from_bits(self.zero_threshold.load(Relaxed));
-        let nan = self.nan.load(Relaxed);
-        let zero_counted = self.zero.load(Relaxed);
+        let nan = self.written.nan.load(Relaxed);
+        let zero_counted = self.written.zero.load(Relaxed);
         let mut zero = zero_counted;
         // Whether a bucket belongs to the zero bucket is decided at the schema it was counted
         // at: the threshold only grows, so a count once read as zero stays zero, even where a
@@ -566,6 +670,19 @@ impl NativeCounts {
         let mut lens = [0; SIDES];
         let mut total = 0;
         for (side, len) in lens.iter_mut().enumerate() {
+            let mut live = owned.windows.iter().filter(|o| o.side == side && o.live);
+            if let (Some(only), None) = (live.next(), live.next()) {
+                let window = published(only.window).expect("owned");
+                let alone = owned.apart.iter().all(|a| a.0 != side);
+                if alone && window.schema == schema && below(schema) < window.first_index() {
+                    // The usual read: one window at the current schema, nothing within the
+                    // zero bucket, nothing apart; its pairs are in order.
+                    let start = out.len();
+                    total += window.append_pairs(out);
+                    *len = (out.len() - start) / 2;
+                    continue;
+                }
+            }
             // The pairs go straight to `out`, in order as one window gives them; several
             // windows (after a halving) or counts kept apart are sorted after.
             let mut side_out = SideOut::new(out);
@@ -638,9 +755,11 @@ impl NativeCounts {
         }
         self.zero_threshold
             .store(self.layout.zero_threshold.to_bits(), Relaxed);
-        self.zero.store(0, Relaxed);
-        self.nan.store(0, Relaxed);
-        self.populated.store(0, Relaxed);
+        self.written.zero.store(0, Relaxed);
+        self.written.nan.store(0, Relaxed);
+        self.written.populated.store(0, Relaxed);
+        self.owner.store(0, Relaxed);
+        self.written.sum.store(0, Relaxed);
     }
 }
 
@@ -855,21 +974,19 @@ mod tests {
         let window = published(counts.lanes[0][0].load(Acquire)).unwrap();
         let block = published(window.slot(8).unwrap().load(Acquire)).unwrap();
         // As if 2^31 - 1 observations had been counted.
-        block[8 % BLOCK_LEN].store(CARRY - 1, Relaxed);
+        block.counts[8 % BLOCK_LEN].store(CARRY - 1, Relaxed);
         for _ in 0..3 {
             counts.observe_alone(2.0);
         }
         let total = u64::from(CARRY) + 2;
         assert_eq!(seen(&counts), (3, 2f64.powi(-128), 0, total, vec![(8, total)], vec![]));
-        assert_eq!(block[8 % BLOCK_LEN].load(Relaxed), 2);
+        assert_eq!(block.counts[8 % BLOCK_LEN].load(Relaxed), 2);
         assert_eq!(counts.owned.lock().apart, [(0, 3, 8, u64::from(CARRY))]);
     }
 
     #[test]
-    fn threads_that_met_on_the_sum_count_in_lanes_of_their_own() {
+    fn threads_other_than_the_owner_count_in_lanes_of_their_own() {
         let counts = counts(NativeHistogram::new(1.01).max_buckets(40));
-        // As if two observations had met on the sum.
-        counts.add_to_stripe(0.0);
         let within = |v: &f64| v.is_nan() || (v.abs() > 1e-18 && v.abs() < 1e18);
         let per_thread: Vec<Vec<f64>> = (0..4)
             .map(|t| values(20 + t, 20_000).into_iter().filter(within).collect())
@@ -891,6 +1008,7 @@ mod tests {
             })
             .count();
         assert!(lanes_used > 1, "{lanes_used} lanes");
+        assert_ne!(counts.owner.load(Relaxed), 0);
         let all: Vec<f64> = per_thread.concat();
         let got = seen(&counts);
         assert!(got.4.len() + got.5.len() <= 40);
