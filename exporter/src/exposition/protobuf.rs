@@ -305,48 +305,64 @@ fn push_buckets(
     (span_field, delta_field): (u32, u32),
     buckets: BucketCounts<'_>,
 ) {
+    if buckets.is_empty() {
+        return;
+    }
     deltas.clear();
     // Most deltas and span fields take a byte or two.
     deltas.reserve(buckets.len() * 2);
     out.reserve(buckets.len() * 4);
     let mut previous = 0u64;
-    let mut push_delta = |deltas: &mut Vec<u8>, count: u64| {
+    let (mut offset, mut length) = (0i64, 0u32);
+    let mut next = i64::MIN;
+    for (index, count) in buckets.iter() {
+        let index = i64::from(index);
+        let gap = index.wrapping_sub(next);
+        if (0..=2).contains(&gap) {
+            // Counts of 0 fill a gap of one or two buckets; the delta to 0 is the count before.
+            for _ in 0..gap {
+                push_varint(deltas, zigzag64(0u64.wrapping_sub(previous) as i64));
+                previous = 0;
+            }
+            length += gap as u32;
+        } else {
+            if next == i64::MIN {
+                offset = index;
+            } else {
+                push_span(out, span_field, offset, length);
+                offset = gap;
+            }
+            length = 0;
+        }
         // Counts stay below 2^63: their difference as a two's complement is exact.
         push_varint(deltas, zigzag64(count.wrapping_sub(previous) as i64));
         previous = count;
-    };
-    let (mut offset, mut length) = (0i64, 0u32);
-    let mut next = 0i64;
-    for (n, (index, count)) in buckets.iter().enumerate() {
-        let gap = i64::from(index) - next;
-        if n == 0 || gap > 2 {
-            if n > 0 {
-                push_span(out, span_field, offset, length);
-            }
-            (offset, length) = (gap, 0);
-        } else {
-            for _ in 0..gap {
-                push_delta(deltas, 0);
-                length += 1;
-            }
-        }
-        push_delta(deltas, count);
         length += 1;
-        next = i64::from(index) + 1;
+        next = index + 1;
     }
-    if !buckets.is_empty() {
-        push_span(out, span_field, offset, length);
-        push_bytes(out, delta_field, deltas);
-    }
+    push_span(out, span_field, offset, length);
+    push_bytes(out, delta_field, deltas);
 }
 
 /// Appends a `BucketSpan`, both its fields written (as client_golang writes them).
+#[inline]
 fn push_span(out: &mut Vec<u8>, field: u32, offset: i64, length: u32) {
     // Offsets are differences of two `i32` indexes of one sign's increasing buckets: as an
     // `sint32` they wrap as client_golang's do.
     let offset = u64::from(zigzag32(offset as i32));
     let length = u64::from(length);
-    out.reserve(16);
+    if offset < 0x80 && length < 0x80 && field < 16 {
+        // The usual span: six bytes, each key and value one byte.
+        out.extend_from_slice(&[
+            (field << 3 | LEN) as u8,
+            4,
+            (field::SPAN_OFFSET << 3 | VARINT) as u8,
+            offset as u8,
+            (field::SPAN_LENGTH << 3 | VARINT) as u8,
+            length as u8,
+        ]);
+        return;
+    }
     push_key(out, field, LEN);
     push_varint(out, (2 + varint_size(offset) + varint_size(length)) as u64);
     push_key(out, field::SPAN_OFFSET, VARINT);
