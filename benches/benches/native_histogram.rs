@@ -12,29 +12,18 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use dynamo_benches::native::{CYCLE, FACTOR, latencies};
-use dynamo_exporter::{Format, NativeHistogram, Opts, Registry};
-use prometheus_client::encoding::prometheus_protobuf;
+use dynamo_benches::native::{self, CYCLE, FACTOR, latencies};
+use dynamo_exporter::{NativeHistogram, Opts, Registry};
 use prometheus_client::encoding::prometheus_protobuf::prometheus_data_model::MetricFamily;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::{Histogram as PcHistogram, NativeHistogramConfig};
 
 /// Observations by each thread in one batch of `observe_2_threads`.
 const PER_THREAD: usize = 1_000_000;
 
-/// Series on the protobuf page, and observations in each.
+/// Series on the protobuf page.
 const SERIES: usize = 10_000;
-const OBSERVATIONS_PER_SERIES: usize = 20;
 
 fn native() -> NativeHistogram {
     NativeHistogram::new(FACTOR)
-}
-
-fn pc_native() -> PcHistogram {
-    PcHistogram::new_native(
-        NativeHistogramConfig::new(FACTOR)
-            .max_buckets(NativeHistogram::DEFAULT_MAX_BUCKETS as usize),
-    )
 }
 
 /// `observe` over the cycle of latencies, one call per iteration.
@@ -59,7 +48,7 @@ fn observe(c: &mut Criterion) {
             black_box(&classic).observe(black_box(values[at]));
         })
     });
-    let client = pc_native();
+    let client = native::prometheus_client_histogram();
     group.bench_function("prometheus_client_native", |b| {
         b.iter(|| {
             at = (at + 1) & (CYCLE - 1);
@@ -110,17 +99,11 @@ fn observe_2_threads(c: &mut Criterion) {
     group.bench_function("ours_native", |b| {
         b.iter_custom(|iters| two_threads(iters, &values, &|v| ours.observe(black_box(v))))
     });
-    let client = pc_native();
+    let client = native::prometheus_client_histogram();
     group.bench_function("prometheus_client_native", |b| {
         b.iter_custom(|iters| two_threads(iters, &values, &|v| client.observe(black_box(v))))
     });
     group.finish();
-}
-
-/// The observations of series `i`: `OBSERVATIONS_PER_SERIES` consecutive latencies of the
-/// cycle, from a place of its own.
-fn series_values(values: &[f64], i: usize) -> impl Iterator<Item = f64> + '_ {
-    (0..OBSERVATIONS_PER_SERIES).map(move |k| values[(i * 7 + k) & (CYCLE - 1)])
 }
 
 /// Each series of a protobuf page, by its first label's value: its schema, zero count and
@@ -157,41 +140,20 @@ fn page_buckets(mut page: &[u8]) -> PageBuckets {
 
 /// The protobuf page of 10,000 native-only series of one family with one label.
 fn render_protobuf_10k(c: &mut Criterion) {
-    let values = latencies(CYCLE, 3);
     let mut group = c.benchmark_group("render_protobuf_10k");
     group.sample_size(20);
-    let registry = Registry::new();
-    let opts = Opts::new("latency_seconds", "Latency").with_native(native());
-    let ours = registry
-        .histogram_vec(&opts, &["worker"], Some(&[]))
-        .unwrap();
-    for i in 0..SERIES {
-        let series = ours.with_label_values(&[format!("worker-{i}")]);
-        series_values(&values, i).for_each(|v| series.observe(v));
-    }
-    let render = || {
-        Format::Protobuf.render(|encoder| {
-            registry.encode(&[], encoder);
-        })
-    };
-    group.bench_function("ours", |b| b.iter(render));
-    let mut client_registry = prometheus_client::registry::Registry::default();
-    let family =
-        Family::<[(&'static str, String); 1], PcHistogram>::new_with_constructor(pc_native);
-    client_registry.register("latency_seconds", "Latency", family.clone());
-    for i in 0..SERIES {
-        let series = family.get_or_create(&[("worker", format!("worker-{i}"))]);
-        series_values(&values, i).for_each(|v| series.observe(v));
-    }
+    let ours = native::ours_page(SERIES);
+    group.bench_function("ours", |b| b.iter(|| native::ours_protobuf(&ours)));
+    let theirs = native::prometheus_client_page(SERIES);
     // Both pages hold the same series with the same native buckets.
-    let theirs = page_buckets(&prometheus_protobuf::encode_to_vec(&client_registry).unwrap());
-    assert_eq!(theirs.len(), SERIES);
+    let their_buckets = page_buckets(&native::prometheus_client_protobuf(&theirs));
+    assert_eq!(their_buckets.len(), SERIES);
     assert!(
-        page_buckets(&render()) == theirs,
+        page_buckets(&native::ours_protobuf(&ours)) == their_buckets,
         "the two pages hold different buckets"
     );
     group.bench_function("prometheus_client", |b| {
-        b.iter(|| prometheus_protobuf::encode_to_vec(&client_registry).unwrap())
+        b.iter(|| native::prometheus_client_protobuf(&theirs))
     });
     group.finish();
 }

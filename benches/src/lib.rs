@@ -288,4 +288,72 @@ pub mod native {
         indexes.dedup();
         indexes.len()
     }
+
+    /// Observations in each series of a native page.
+    const OBSERVATIONS_PER_SERIES: usize = 20;
+
+    /// The observations of series `i` of a native page: `OBSERVATIONS_PER_SERIES` consecutive
+    /// latencies of the cycle, from a place of its own.
+    fn series_values(values: &[f64], i: usize) -> impl Iterator<Item = f64> + '_ {
+        (0..OBSERVATIONS_PER_SERIES).map(move |k| values[(i * 7 + k) & (CYCLE - 1)])
+    }
+
+    /// Our registry with one native-only histogram family of `series` series, one label
+    /// (`worker`), each series with its own observations.
+    #[must_use]
+    pub fn ours_page(series: usize) -> dynamo_exporter::Registry {
+        use dynamo_exporter::{NativeHistogram, Opts, Registry};
+        let values = latencies(CYCLE, 3);
+        let registry = Registry::new();
+        let opts =
+            Opts::new("latency_seconds", "Latency").with_native(NativeHistogram::new(FACTOR));
+        let family = registry
+            .histogram_vec(&opts, &["worker"], Some(&[]))
+            .unwrap();
+        for i in 0..series {
+            let series = family.with_label_values(&[format!("worker-{i}")]);
+            series_values(&values, i).for_each(|v| series.observe(v));
+        }
+        registry
+    }
+
+    /// Our protobuf page of a registry.
+    #[must_use]
+    pub fn ours_protobuf(registry: &dynamo_exporter::Registry) -> Vec<u8> {
+        dynamo_exporter::Format::Protobuf.render(|encoder| {
+            registry.encode(&[], encoder);
+        })
+    }
+
+    /// prometheus-client's native histogram with the same settings as ours.
+    #[must_use]
+    pub fn prometheus_client_histogram() -> prometheus_client::metrics::histogram::Histogram {
+        use prometheus_client::metrics::histogram::{Histogram, NativeHistogramConfig};
+        let max_buckets = dynamo_exporter::NativeHistogram::DEFAULT_MAX_BUCKETS as usize;
+        Histogram::new_native(NativeHistogramConfig::new(FACTOR).max_buckets(max_buckets))
+    }
+
+    /// prometheus-client's registry with the same series and observations as [`ours_page`].
+    #[must_use]
+    pub fn prometheus_client_page(series: usize) -> prometheus_client::registry::Registry {
+        use prometheus_client::metrics::family::Family;
+        use prometheus_client::metrics::histogram::Histogram;
+        let values = latencies(CYCLE, 3);
+        let mut registry = prometheus_client::registry::Registry::default();
+        let family = Family::<[(&'static str, String); 1], Histogram>::new_with_constructor(
+            prometheus_client_histogram,
+        );
+        registry.register("latency_seconds", "Latency", family.clone());
+        for i in 0..series {
+            let series = family.get_or_create(&[("worker", format!("worker-{i}"))]);
+            series_values(&values, i).for_each(|v| series.observe(v));
+        }
+        registry
+    }
+
+    /// prometheus-client's protobuf page of a registry.
+    #[must_use]
+    pub fn prometheus_client_protobuf(registry: &prometheus_client::registry::Registry) -> Vec<u8> {
+        prometheus_client::encoding::prometheus_protobuf::encode_to_vec(registry).unwrap()
+    }
 }

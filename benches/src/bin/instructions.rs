@@ -7,10 +7,10 @@
 
 use std::hint::black_box;
 
-use dynamo_benches::native::{CYCLE, FACTOR, latencies};
+use dynamo_benches::native::{self, CYCLE, FACTOR, latencies};
 use dynamo_benches::ours_endpoint;
 
-const CASES: [&str; 26] = [
+const CASES: [&str; 28] = [
     "counter_inc/ours",
     "counter_inc/prometheus",
     "counter_inc_by/ours_whole",
@@ -37,6 +37,8 @@ const CASES: [&str; 26] = [
     "render_10000_series/prometheus_client",
     "render_1000_histograms/ours",
     "render_1000_histograms/prometheus_client",
+    "render_protobuf_1000_native/ours",
+    "render_protobuf_1000_native/prometheus_client",
 ];
 
 const LABELS: [&str; 2] = ["model", "size"];
@@ -154,11 +156,8 @@ fn main() {
             });
         }
         "native_observe/prometheus_client_native" => {
-            use prometheus_client::metrics::histogram::{Histogram, NativeHistogramConfig};
             let values = latencies(CYCLE, 1);
-            let max_buckets = dynamo_exporter::NativeHistogram::DEFAULT_MAX_BUCKETS as usize;
-            let histogram =
-                Histogram::new_native(NativeHistogramConfig::new(FACTOR).max_buckets(max_buckets));
+            let histogram = native::prometheus_client_histogram();
             (0..calls as usize).for_each(|i| {
                 black_box(&histogram).observe(black_box(values[i & (CYCLE - 1)]));
             });
@@ -195,6 +194,18 @@ fn main() {
             let registry = dynamo_benches::prometheus_client_crate::histograms(1_000);
             (0..calls).for_each(|_| {
                 black_box(dynamo_benches::prometheus_client_crate::render(&registry));
+            });
+        }
+        "render_protobuf_1000_native/ours" => {
+            let registry = native::ours_page(1_000);
+            (0..calls).for_each(|_| {
+                black_box(native::ours_protobuf(&registry));
+            });
+        }
+        "render_protobuf_1000_native/prometheus_client" => {
+            let registry = native::prometheus_client_page(1_000);
+            (0..calls).for_each(|_| {
+                black_box(native::prometheus_client_protobuf(&registry));
             });
         }
         other => panic!("no case {other:?} (cases: instructions --list)"),
