@@ -19,6 +19,10 @@
 //!   runs shares its body (and its gzip, compressed once). At most
 //!   [`DEFAULT_MAX_PENDING_SCRAPES`] wait at once; more get `503` with `Retry-After`. A
 //!   render whose every requester has gone is not started. `HEAD /metrics` renders nothing.
+//! - **Names.** `/metrics?name[]=a&name[]=b` serves only those families (see
+//!   [`NameFilter`](crate::exposition::NameFilter) for what matches); requests for the same
+//!   format and names share a render. A query longer than 8 KiB is answered `414`, one with
+//!   more than 128 `name[]` parameters `400`.
 //! - **Requests.** `Host` is checked per RFC 9112 (missing or repeated on HTTP/1.1: `400`);
 //!   bound to a loopback address, the server answers `421` to a `Host` that is not a loopback
 //!   name, so a web page cannot reach it through DNS rebinding. A client that half-closes
@@ -40,6 +44,7 @@ mod accept;
 mod conn;
 mod host;
 mod peer;
+mod query;
 mod routes;
 mod scrape;
 mod waiting;
