@@ -7,10 +7,12 @@
 //! lists the formats a scrape is served in, with their content types and how a client's
 //! `Accept` header chooses among them; [`TextEncoder`] writes the Prometheus text format,
 //! [`ProtobufEncoder`] the Prometheus protobuf format, and the OTLP exporter's encoder
-//! implements the same trait.
+//! implements the same trait. [`Filtered`] wraps any encoder to keep only the families a
+//! [`NameFilter`] names.
 
 mod accept;
 pub(crate) mod escape;
+mod filter;
 pub(crate) mod order;
 pub mod parse;
 mod parsed;
@@ -19,6 +21,7 @@ pub(crate) mod text;
 
 use std::borrow::Cow;
 
+pub use filter::{Filtered, NameFilter};
 pub use parsed::{encode_parsed, encode_parsed_with_labels};
 pub use protobuf::ProtobufEncoder;
 pub use text::TextEncoder;

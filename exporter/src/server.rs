@@ -15,10 +15,15 @@
 //!   its head); a response still being written counts as serving. When every one is
 //!   serving, new ones wait in the kernel's
 //!   backlog of [`DEFAULT_LISTEN_BACKLOG`].
-//! - **Scrapes.** One render at a time: every `/metrics` request that arrives while a render
-//!   runs shares its body (and its gzip, compressed once). At most
-//!   [`DEFAULT_MAX_PENDING_SCRAPES`] wait at once; more get `503` with `Retry-After`. A
-//!   render whose every requester has gone is not started. `HEAD /metrics` renders nothing.
+//! - **Scrapes.** One render at a time per page: every `/metrics` request that arrives while
+//!   a render of the same format and `name[]` set runs shares its body (and its gzip,
+//!   compressed once). At most [`DEFAULT_MAX_PENDING_SCRAPES`] wait at once; more get `503`
+//!   with `Retry-After`. A render whose every requester has gone is not started.
+//!   `HEAD /metrics` renders nothing.
+//! - **Names.** `/metrics?name[]=a&name[]=b` serves only those families (see
+//!   [`NameFilter`](crate::exposition::NameFilter) for what matches). A query longer than
+//!   8 KiB is answered `414`; one with more than 128 `name[]` parameters, or a name that is
+//!   not UTF-8, `400`.
 //! - **Requests.** `Host` is checked per RFC 9112 (missing or repeated on HTTP/1.1: `400`);
 //!   bound to a loopback address, the server answers `421` to a `Host` that is not a loopback
 //!   name, so a web page cannot reach it through DNS rebinding. A client that half-closes
@@ -40,6 +45,7 @@ mod accept;
 mod conn;
 mod host;
 mod peer;
+mod query;
 mod routes;
 mod scrape;
 mod waiting;

@@ -21,10 +21,11 @@ use http_body_util::Full;
 use super::conn::{BusyGuard, ConnState};
 use super::host::{self, HostError};
 use super::peer::Peer;
-use super::scrape::{ScrapeError, Scraper};
+use super::query;
+use super::scrape::{PageSpec, ScrapeError, Scraper};
 use super::waiting;
 use super::{Health, HealthFn, METRICS_PATH, ScrapeFn};
-use crate::exposition::Format;
+use crate::exposition::{Format, NameFilter};
 
 /// The body of Dynamo's answer to an unknown path.
 pub(super) const NOT_FOUND_BODY: &str = "Route not found";
@@ -157,10 +158,15 @@ impl Routes {
         }
         match route {
             Route::Metrics => {
+                let only = match query::name_filter(request.uri().query()) {
+                    Ok(only) => only.map(Arc::new),
+                    Err(error) => return respond(error.status(), PLAIN, error.message()),
+                };
                 let headers = request.headers();
                 let accept = headers.get(ACCEPT).and_then(|v| v.to_str().ok());
                 let page = Page {
                     format: Format::negotiate(accept, &self.formats),
+                    only,
                     gzip: accepts_gzip(headers),
                     varies_by_format: self.formats.len() > 1,
                 };
@@ -185,14 +191,17 @@ impl Routes {
         }
     }
 
-    /// Joins the render in flight of the page's format (or starts one) and answers with its
-    /// shared body.
+    /// Joins the render in flight of the page (or starts one) and answers with its shared
+    /// body.
     async fn metrics(&self, page: Page, conn: &ConnState, peer: &Peer) -> Plain {
-        let (_ticket, rendered) =
-            match waiting::render(&self.scraper, page.format, conn, peer).await {
-                Ok(rendered) => rendered,
-                Err(error) => return scrape_error(error),
-            };
+        let spec = PageSpec {
+            format: page.format,
+            only: page.only.clone(),
+        };
+        let (_ticket, rendered) = match waiting::render(&self.scraper, spec, conn, peer).await {
+            Ok(rendered) => rendered,
+            Err(error) => return scrape_error(error),
+        };
         if page.gzip {
             match rendered.gzip().await {
                 Some(body) => page.response(body),
@@ -207,6 +216,8 @@ impl Routes {
 /// What a `/metrics` request asked for.
 struct Page {
     format: Format,
+    /// The families a `name[]` query restricts it to; `None` for every family.
+    only: Option<Arc<NameFilter>>,
     gzip: bool,
     /// More than one format is offered, so the format depends on `Accept`.
     varies_by_format: bool,

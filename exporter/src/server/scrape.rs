@@ -1,7 +1,7 @@
-//! Single-flight scrapes: one render at a time per format, its body shared by every request
-//! waiting for that format.
+//! Single-flight scrapes: one render at a time per page (a format, and the families a
+//! `name[]` query restricts it to), its body shared by every request waiting for that page.
 //!
-//! A `/metrics` request joins the render in flight for its format, or starts one when none
+//! A `/metrics` request joins the render in flight for its page, or starts one when none
 //! runs. The render
 //! runs on the blocking pool, and skips its work when every request that wanted it has gone.
 //! Requests waiting (for a render or for its gzip) are counted; past the cap they are refused
@@ -19,7 +19,7 @@ use flate2::write::GzEncoder;
 use tokio::sync::{OnceCell, watch};
 
 use super::ScrapeFn;
-use crate::exposition::Format;
+use crate::exposition::{Filtered, Format, NameFilter};
 
 /// A finished render: the page, and its gzip once someone asked for it.
 #[derive(Debug)]
@@ -68,9 +68,25 @@ enum Outcome {
     Abandoned,
 }
 
+/// The page a render writes: its format, and the families it is restricted to (`None` for
+/// every family). Requests for equal pages share one render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PageSpec {
+    pub(super) format: Format,
+    pub(super) only: Option<Arc<NameFilter>>,
+}
+
+impl PageSpec {
+    /// Every family, in `format`.
+    #[cfg(test)]
+    fn whole(format: Format) -> Self {
+        Self { format, only: None }
+    }
+}
+
 /// One render and the requests waiting for it.
 struct Flight {
-    format: Format,
+    spec: PageSpec,
     result: watch::Sender<Option<Outcome>>,
     waiters: AtomicUsize,
 }
@@ -79,7 +95,7 @@ struct Flight {
 struct State {
     /// Requests holding a [`Ticket`], for any format.
     pending: usize,
-    /// The render in flight of each format that has one.
+    /// The render in flight of each page that has one.
     flights: Vec<Arc<Flight>>,
 }
 
@@ -114,27 +130,27 @@ impl Scraper {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Joins the render in flight of `format`, or starts one; `Busy` when too many wait
+    /// Joins the render in flight of `spec`, or starts one; `Busy` when too many wait
     /// already. The returned ticket holds a place among the pending scrapes until dropped
     /// or given up.
-    pub(super) fn join(self: &Arc<Self>, format: Format) -> Result<Ticket, ScrapeError> {
+    pub(super) fn join(self: &Arc<Self>, spec: PageSpec) -> Result<Ticket, ScrapeError> {
         let mut state = self.lock();
         if state.pending >= self.max_pending {
             return Err(ScrapeError::Busy);
         }
         state.pending += 1;
-        Ok(self.board(&mut state, format, true))
+        Ok(self.board(&mut state, spec, true))
     }
 
     /// Joins as [`Scraper::join`] does without taking a place, for a client that hung up.
-    pub(super) fn ride(self: &Arc<Self>, format: Format) -> Ticket {
+    pub(super) fn ride(self: &Arc<Self>, spec: PageSpec) -> Ticket {
         let mut state = self.lock();
-        self.board(&mut state, format, false)
+        self.board(&mut state, spec, false)
     }
 
-    /// A ticket for the render in flight of `format`, started if none runs.
-    fn board(self: &Arc<Self>, state: &mut State, format: Format, place: bool) -> Ticket {
-        let flight = match state.flights.iter().find(|f| f.format == format) {
+    /// A ticket for the render in flight of `spec`, started if none runs.
+    fn board(self: &Arc<Self>, state: &mut State, spec: PageSpec, place: bool) -> Ticket {
+        let flight = match state.flights.iter().find(|f| f.spec == spec) {
             Some(flight) => {
                 flight.waiters.fetch_add(1, Ordering::SeqCst);
                 Arc::clone(flight)
@@ -142,7 +158,7 @@ impl Scraper {
             None => {
                 // Counted before the render can start, so it is not taken for abandoned.
                 let flight = Arc::new(Flight {
-                    format,
+                    spec,
                     result: watch::Sender::new(None),
                     waiters: AtomicUsize::new(1),
                 });
@@ -180,7 +196,13 @@ impl Scraper {
         if flight.waiters.load(Ordering::SeqCst) == 0 {
             return Outcome::Abandoned;
         }
-        let render = || flight.format.render(|encoder| (self.scrape)(encoder));
+        let spec = &flight.spec;
+        let render = || {
+            spec.format.render(|encoder| match &spec.only {
+                Some(names) => (self.scrape)(&mut Filtered::new(encoder, names)),
+                None => (self.scrape)(encoder),
+            })
+        };
         match catch_unwind(AssertUnwindSafe(render)) {
             Ok(body) => Outcome::Done(Arc::new(Rendered {
                 body: Bytes::from(body),
@@ -298,9 +320,12 @@ mod tests {
         ));
         runtime().block_on(async {
             let mut tickets: Vec<Ticket> = (0..3)
-                .map(|_| scraper.join(Format::Text).unwrap())
+                .map(|_| scraper.join(PageSpec::whole(Format::Text)).unwrap())
                 .collect();
-            assert_eq!(scraper.join(Format::Text).err(), Some(ScrapeError::Busy));
+            assert_eq!(
+                scraper.join(PageSpec::whole(Format::Text)).err(),
+                Some(ScrapeError::Busy)
+            );
             release.send(()).unwrap();
             let mut bodies = Vec::new();
             for ticket in &mut tickets {
@@ -321,17 +346,56 @@ mod tests {
     fn a_ticket_that_gave_up_its_place_still_gets_the_render() {
         let scraper = Arc::new(Scraper::new(Arc::new(one_counter), 1));
         runtime().block_on(async {
-            let mut first = scraper.join(Format::Text).unwrap();
-            assert_eq!(scraper.join(Format::Text).err(), Some(ScrapeError::Busy));
+            let mut first = scraper.join(PageSpec::whole(Format::Text)).unwrap();
+            assert_eq!(
+                scraper.join(PageSpec::whole(Format::Text)).err(),
+                Some(ScrapeError::Busy)
+            );
             first.give_up_place();
-            let mut second = scraper.join(Format::Text).unwrap();
-            let mut rider = scraper.ride(Format::Text);
+            let mut second = scraper.join(PageSpec::whole(Format::Text)).unwrap();
+            let mut rider = scraper.ride(PageSpec::whole(Format::Text));
             assert_eq!(scraper.counts().0, 1, "the rider holds no place");
             let body = first.rendered().await.unwrap();
             assert!(Arc::ptr_eq(&body, &second.rendered().await.unwrap()));
             assert!(Arc::ptr_eq(&body, &rider.rendered().await.unwrap()));
             drop((first, second, rider));
             assert_eq!(scraper.counts(), (0, false));
+        });
+    }
+
+    #[test]
+    fn requests_for_the_same_names_share_a_render_and_other_names_get_their_own() {
+        let (release, released) = mpsc::channel::<()>();
+        let released = Mutex::new(released);
+        let scraper = Arc::new(Scraper::new(
+            Arc::new(move |encoder: &mut dyn Encoder| {
+                let _ = released
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(30));
+                one_counter(encoder);
+            }),
+            8,
+        ));
+        let only = |names: &[&str]| PageSpec {
+            format: Format::Text,
+            only: Some(Arc::new(NameFilter::new(names.iter().copied()))),
+        };
+        runtime().block_on(async {
+            let mut first = scraper.join(only(&["x_total", "y"])).unwrap();
+            let mut same = scraper.join(only(&["y", "x_total"])).unwrap();
+            let mut other = scraper.join(only(&["y"])).unwrap();
+            for _ in 0..2 {
+                release.send(()).unwrap();
+            }
+            let body = first.rendered().await.unwrap();
+            assert!(Arc::ptr_eq(&body, &same.rendered().await.unwrap()));
+            assert_eq!(&body.body[..], b"# TYPE x_total counter\nx_total 1\n");
+            let empty = other.rendered().await.unwrap();
+            assert!(
+                empty.body.is_empty(),
+                "a name that matches nothing: an empty page"
+            );
         });
     }
 
@@ -346,7 +410,7 @@ mod tests {
             8,
         );
         let flight = Flight {
-            format: Format::Text,
+            spec: PageSpec::whole(Format::Text),
             result: watch::Sender::new(None),
             waiters: AtomicUsize::new(0),
         };
@@ -364,7 +428,7 @@ mod tests {
             8,
         ));
         runtime().block_on(async {
-            let mut ticket = scraper.join(Format::Text).unwrap();
+            let mut ticket = scraper.join(PageSpec::whole(Format::Text)).unwrap();
             assert_eq!(ticket.rendered().await.err(), Some(ScrapeError::Failed));
         });
     }

@@ -9,10 +9,9 @@ use std::sync::Arc;
 
 use super::conn::ConnState;
 use super::peer::{Hangup, Peer, Probe};
-use super::scrape::{Rendered, ScrapeError, Scraper, Ticket};
-use crate::exposition::Format;
+use super::scrape::{PageSpec, Rendered, ScrapeError, Scraper, Ticket};
 
-/// The render of `format` for one request, with the ticket that waited for it (so the place
+/// The render of `spec` for one request, with the ticket that waited for it (so the place
 /// is kept while the gzip is made).
 ///
 /// # Errors
@@ -21,15 +20,15 @@ use crate::exposition::Format;
 /// failed, [`ScrapeError::Gone`] when the client is gone.
 pub(super) async fn render(
     scraper: &Arc<Scraper>,
-    format: Format,
+    spec: PageSpec,
     conn: &ConnState,
     peer: &Peer,
 ) -> Result<(Ticket, Arc<Rendered>), ScrapeError> {
     let mut ticket = match peer.hung_up_now() {
-        None => scraper.join(format)?,
+        None => scraper.join(spec)?,
         Some(hangup) => {
             still_there(hangup, conn, peer)?;
-            scraper.ride(format)
+            scraper.ride(spec)
         }
     };
     if ticket.holds_place() {
