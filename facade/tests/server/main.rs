@@ -11,6 +11,7 @@ mod endpoint_health;
 mod gzip;
 mod health_checks;
 mod host_header;
+mod openmetrics;
 mod port_in_use;
 mod routes;
 mod shutdown;
