@@ -285,3 +285,42 @@ fn text_read_from_elsewhere_is_converted() {
         )
     );
 }
+
+#[test]
+fn created_gauges_of_the_python_client_are_left_out_beside_their_family() {
+    // prometheus_client's text format: a `_created` gauge beside each counter and histogram.
+    let text = concat!(
+        "# HELP http_requests_created Requests\n",
+        "# TYPE http_requests_created gauge\n",
+        "http_requests_created{code=\"200\"} 1.7e+09\n",
+        "# HELP http_requests_total Requests\n",
+        "# TYPE http_requests_total counter\n",
+        "http_requests_total{code=\"200\"} 1.0\n",
+        "# HELP latency_seconds Latency\n",
+        "# TYPE latency_seconds histogram\n",
+        "latency_seconds_bucket{le=\"+Inf\"} 1.0\n",
+        "latency_seconds_count 1.0\n",
+        "latency_seconds_sum 0.5\n",
+        "# HELP latency_seconds_created Latency\n",
+        "# TYPE latency_seconds_created gauge\n",
+        "latency_seconds_created 1.7e+09\n",
+        "# TYPE lonely_created gauge\n",
+        "lonely_created 5\n",
+    );
+    assert_eq!(
+        parsed_page(text),
+        concat!(
+            "# HELP http_requests Requests\n",
+            "# TYPE http_requests counter\n",
+            "http_requests_total{code=\"200\"} 1.0\n",
+            "# HELP latency_seconds Latency\n",
+            "# TYPE latency_seconds histogram\n",
+            "latency_seconds_bucket{le=\"+Inf\"} 1\n",
+            "latency_seconds_sum 0.5\n",
+            "latency_seconds_count 1\n",
+            "# TYPE lonely_created gauge\n",
+            "lonely_created 5.0\n",
+            "# EOF\n",
+        )
+    );
+}

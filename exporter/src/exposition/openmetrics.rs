@@ -7,8 +7,17 @@
 //! page ends with `# EOF`. Sums and counts are counters in OpenMetrics, so a sum that is not
 //! one (negative or NaN, or a histogram's with negative bucket bounds) is left out, and a
 //! histogram's count with it.
+//!
+//! OpenMetrics counts `<name>_created` part of the counter, histogram or summary `<name>`.
+//! The Python client writes it in the Prometheus text format as a gauge family of its own
+//! beside each of them, and engine text brings those here; a gauge named so is left out when
+//! its family is on the page, where a scraper would refuse the page for two families of one
+//! name.
 
 mod number;
+
+use std::collections::HashSet;
+use std::ops::Range;
 
 use super::escape::{push_escaped, push_int, push_pairs};
 use super::{Encoder, FamilyInfo, HistogramValue, Labels, Number, Series, SummaryValue, Value};
@@ -20,6 +29,9 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 
 /// The suffix of a counter's samples.
 const TOTAL: &str = "_total";
+
+/// The suffix of the time a counter, histogram or summary was created.
+const CREATED: &str = "_created";
 
 /// Writes the OpenMetrics 1.0 text format into a `String`.
 ///
@@ -41,6 +53,11 @@ pub struct OpenMetricsEncoder<'a> {
     sample_name: String,
     /// The label pairs of the current series, written once for all its samples.
     labels: String,
+    /// The names of the counter, histogram and summary families written: those that own a
+    /// `_created` sample.
+    owners: HashSet<String>,
+    /// Gauge families named `<name>_created`: where each is written in `out`, and `<name>`.
+    created: Vec<(Range<usize>, String)>,
 }
 
 impl<'a> OpenMetricsEncoder<'a> {
@@ -50,6 +67,8 @@ impl<'a> OpenMetricsEncoder<'a> {
             out,
             sample_name: String::new(),
             labels: String::new(),
+            owners: HashSet::new(),
+            created: Vec::new(),
         }
     }
 
@@ -132,6 +151,17 @@ impl<'a> OpenMetricsEncoder<'a> {
     }
 }
 
+impl OpenMetricsEncoder<'_> {
+    /// Ends the range of the `_created` gauge family being written, if one is.
+    fn end_created(&mut self) {
+        if let Some((range, _)) = self.created.last_mut() {
+            if range.is_empty() {
+                range.end = self.out.len();
+            }
+        }
+    }
+}
+
 /// True for a value a counter can hold: neither negative nor NaN.
 fn is_counter(v: f64) -> bool {
     v >= 0.0
@@ -177,6 +207,19 @@ impl Encoder for OpenMetricsEncoder<'_> {
 
     fn family(&mut self, family: &FamilyInfo<'_>) {
         let name = family_name(family);
+        self.end_created();
+        match family.kind {
+            MetricKind::Counter | MetricKind::Histogram | MetricKind::Summary => {
+                self.owners.insert(name.to_string());
+            }
+            MetricKind::Gauge => {
+                if let Some(owner) = name.strip_suffix(CREATED) {
+                    let at = self.out.len();
+                    self.created.push((at..at, owner.to_string()));
+                }
+            }
+            _ => {}
+        }
         if let Some(help) = family.help {
             self.out.push_str("# HELP ");
             self.out.push_str(name);
@@ -207,6 +250,12 @@ impl Encoder for OpenMetricsEncoder<'_> {
     }
 
     fn finish(&mut self) {
+        self.end_created();
+        for (range, owner) in self.created.drain(..).rev() {
+            if self.owners.contains(&owner) {
+                self.out.replace_range(range, "");
+            }
+        }
         self.out.push_str("# EOF\n");
     }
 }
