@@ -155,7 +155,7 @@ impl OpenMetricsEncoder<'_> {
     /// Ends the range of the `_created` gauge family being written, if one is.
     fn end_created(&mut self) {
         if let Some((range, _)) = self.created.last_mut() {
-            if range.is_empty() {
+            if range.end == range.start {
                 range.end = self.out.len();
             }
         }
