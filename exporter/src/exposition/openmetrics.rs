@@ -133,6 +133,15 @@ impl<'a> OpenMetricsEncoder<'a> {
         self.sample("_count", None, |out| push_int(out, h.count), timestamp_ms);
     }
 
+    /// Ends the range of the `_created` gauge family being written, if one is.
+    fn end_created(&mut self) {
+        if let Some((range, _)) = self.created.last_mut() {
+            if range.end == range.start {
+                range.end = self.out.len();
+            }
+        }
+    }
+
     fn summary(&mut self, s: &SummaryValue<'_>, timestamp_ms: Option<i64>) {
         let mut quantile = String::new();
         for (q, v) in s.quantiles {
@@ -147,17 +156,6 @@ impl<'a> OpenMetricsEncoder<'a> {
         }
         if let Some(count) = s.count {
             self.sample("_count", None, |out| push_int(out, count), timestamp_ms);
-        }
-    }
-}
-
-impl OpenMetricsEncoder<'_> {
-    /// Ends the range of the `_created` gauge family being written, if one is.
-    fn end_created(&mut self) {
-        if let Some((range, _)) = self.created.last_mut() {
-            if range.end == range.start {
-                range.end = self.out.len();
-            }
         }
     }
 }
