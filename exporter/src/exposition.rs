@@ -6,13 +6,14 @@
 //! ([`encode_parsed`]), so each format has one writer for everything on a page. [`Format`]
 //! lists the formats a scrape is served in, with their content types and how a client's
 //! `Accept` header chooses among them; [`TextEncoder`] writes the Prometheus text format,
-//! [`ProtobufEncoder`] the Prometheus protobuf format, and the OTLP exporter's encoder
-//! implements the same trait. [`Filtered`] wraps any encoder to keep only the families a
-//! [`NameFilter`] names.
+//! [`ProtobufEncoder`] the Prometheus protobuf format, [`OpenMetricsEncoder`] the OpenMetrics
+//! text format, and the OTLP exporter's encoder implements the same trait. [`Filtered`] wraps
+//! any encoder to keep only the families a [`NameFilter`] names.
 
 mod accept;
 pub(crate) mod escape;
 mod filter;
+pub(crate) mod openmetrics;
 pub(crate) mod order;
 pub mod parse;
 mod parsed;
@@ -22,6 +23,7 @@ pub(crate) mod text;
 use std::borrow::Cow;
 
 pub use filter::{Filtered, NameFilter};
+pub use openmetrics::OpenMetricsEncoder;
 pub use parsed::{encode_parsed, encode_parsed_with_labels};
 pub use protobuf::ProtobufEncoder;
 pub use text::TextEncoder;
@@ -41,12 +43,32 @@ pub enum Format {
     /// messages, served to a client that asks for it by `Accept` (Prometheus does with native
     /// histograms on).
     Protobuf,
+    /// The OpenMetrics text format, version 1.0.0: offered only when a server is told to
+    /// ([`Format::DEFAULT`] leaves it out), since Prometheus then stores classic bucket
+    /// bounds in their canonical form (`le="1.0"` where the Prometheus text format has
+    /// `le="1"`).
+    OpenMetrics,
 }
 
 impl Format {
     /// Every format, in the order a server prefers them when a client accepts several
     /// equally.
-    pub const ALL: &'static [Format] = &[Format::Text, Format::Protobuf];
+    pub const ALL: &'static [Format] = &[Format::Text, Format::Protobuf, Format::OpenMetrics];
+
+    /// The formats a server offers unless told otherwise: every format but OpenMetrics, as
+    /// the Prometheus Go client does by default.
+    pub const DEFAULT: &'static [Format] = &[Format::Text, Format::Protobuf];
+
+    /// The formats a server offers: [`Format::DEFAULT`], and OpenMetrics too when
+    /// `openmetrics` is true ([`Format::ALL`]).
+    #[must_use]
+    pub fn offered(openmetrics: bool) -> &'static [Format] {
+        if openmetrics {
+            Self::ALL
+        } else {
+            Self::DEFAULT
+        }
+    }
 
     /// The `Content-Type` of a page in this format.
     #[must_use]
@@ -54,6 +76,7 @@ impl Format {
         match self {
             Self::Text => text::CONTENT_TYPE,
             Self::Protobuf => protobuf::CONTENT_TYPE,
+            Self::OpenMetrics => openmetrics::CONTENT_TYPE,
         }
     }
 
@@ -67,6 +90,10 @@ impl Format {
                     ("proto", "io.prometheus.client.MetricFamily"),
                     ("encoding", "delimited"),
                 ],
+            ),
+            Self::OpenMetrics => (
+                "application/openmetrics-text",
+                &[("version", "1.0.0"), ("charset", "utf-8")],
             ),
         }
     }
@@ -88,6 +115,13 @@ impl Format {
                 fill(&mut encoder);
                 encoder.finish();
                 out
+            }
+            Self::OpenMetrics => {
+                let mut out = String::with_capacity(4096);
+                let mut encoder = OpenMetricsEncoder::new(&mut out);
+                fill(&mut encoder);
+                encoder.finish();
+                out.into_bytes()
             }
         }
     }

@@ -92,3 +92,6 @@ pub const TEXT_CONTENT_TYPE: &str = exposition::text::CONTENT_TYPE;
 /// The `Content-Type` of a page in the Prometheus protobuf format (delimited `MetricFamily`
 /// messages).
 pub const PROTOBUF_CONTENT_TYPE: &str = exposition::protobuf::CONTENT_TYPE;
+
+/// The `Content-Type` of a page in the OpenMetrics 1.0 text format.
+pub const OPENMETRICS_CONTENT_TYPE: &str = exposition::openmetrics::CONTENT_TYPE;

@@ -216,8 +216,9 @@ impl StatusServerBuilder {
         }
     }
 
-    /// The formats `/metrics` offers, the preferred first (default [`Format::ALL`]): a client
-    /// gets the one its `Accept` header ranks highest, or the first when it accepts none.
+    /// The formats `/metrics` offers, the preferred first (default [`Format::DEFAULT`], which
+    /// leaves OpenMetrics out; [`Format::offered`] adds it): a client gets the one its
+    /// `Accept` header ranks highest, or the first when it accepts none.
     pub fn formats(self, formats: &[Format]) -> Self {
         Self {
             formats: formats.to_vec(),
@@ -454,7 +455,7 @@ impl StatusServer {
             scrape,
             health,
             health_path: DEFAULT_HEALTH_PATH.into(),
-            formats: Format::ALL.to_vec(),
+            formats: Format::DEFAULT.to_vec(),
             live_path: DEFAULT_LIVE_PATH.into(),
             limits: ServerLimits::default(),
         }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use dynamo_exporter::exposition::Encoder;
-use dynamo_exporter::{Health, StatusServer, fork};
+use dynamo_exporter::{Format, Health, StatusServer, fork};
 use parking_lot::Mutex;
 
 use crate::MetricsError;
@@ -70,6 +70,9 @@ pub const LISTEN_BACKLOG_VAR: &str = "DYN_SYSTEM_LISTEN_BACKLOG";
 /// `DYN_SYSTEM_CALLBACK_THREADS`: threads that run pre-scrape callbacks (default 4, at most
 /// [`MAX_CALLBACK_THREADS`]).
 pub const CALLBACK_THREADS_VAR: &str = "DYN_SYSTEM_CALLBACK_THREADS";
+/// `DYN_SYSTEM_OPENMETRICS`: a boolean; when true, `/metrics` also offers the OpenMetrics
+/// text format to a client whose `Accept` prefers it (default false).
+pub const OPENMETRICS_VAR: &str = "DYN_SYSTEM_OPENMETRICS";
 
 /// The longest [`HEADER_TIMEOUT_VAR`]: five minutes to send a request head.
 pub const MAX_HEADER_TIMEOUT: Duration = Duration::from_secs(300);
@@ -231,6 +234,7 @@ pub(crate) fn start(resolved: &Resolved, runtime: &Arc<RuntimeInner>) -> Result<
         .health_path(config.health_path())
         .live_path(config.live_path())
         .limits(config.limits())
+        .formats(Format::offered(config.openmetrics()))
         .start(&addresses[..])
         .map_err(server_start)?;
     let _section = fork::enter();

@@ -13,7 +13,8 @@ impl Format {
     /// use dynamo_exporter::exposition::Format;
     ///
     /// let prometheus = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-    /// assert_eq!(Format::negotiate(Some(prometheus), Format::ALL), Format::Text);
+    /// assert_eq!(Format::negotiate(Some(prometheus), Format::DEFAULT), Format::Text);
+    /// assert_eq!(Format::negotiate(Some(prometheus), Format::ALL), Format::OpenMetrics);
     /// assert_eq!(Format::negotiate(None, Format::ALL), Format::Text);
     /// ```
     #[must_use]
@@ -191,11 +192,51 @@ mod tests {
         ];
         for (accept, expected) in cases {
             assert_eq!(
-                Format::negotiate(accept, Format::ALL),
+                Format::negotiate(accept, Format::DEFAULT),
                 expected,
                 "{accept:?}"
             );
         }
+    }
+
+    #[test]
+    fn openmetrics_is_chosen_only_when_offered_and_asked_for() {
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        let cases = [
+            (Some(prometheus), Format::OpenMetrics),
+            (Some(PROMETHEUS_NATIVE_HISTOGRAMS), Format::Protobuf),
+            (
+                Some("application/openmetrics-text;version=1.0.0"),
+                Format::OpenMetrics,
+            ),
+            (
+                Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+                Format::OpenMetrics,
+            ),
+            (Some("application/openmetrics-text"), Format::OpenMetrics),
+            (
+                Some("application/openmetrics-text;version=0.0.1"),
+                Format::Text,
+            ),
+            (
+                Some("application/openmetrics-text;q=0.4,text/plain;q=0.5"),
+                Format::Text,
+            ),
+            (None, Format::Text),
+            (Some("*/*"), Format::Text),
+            (Some("text/plain;version=0.0.4"), Format::Text),
+        ];
+        for (accept, expected) in cases {
+            assert_eq!(
+                Format::negotiate(accept, Format::ALL),
+                expected,
+                "{accept:?}"
+            );
+            let off = Format::negotiate(accept, Format::offered(false));
+            assert_ne!(off, Format::OpenMetrics, "{accept:?}");
+        }
+        assert_eq!(Format::offered(false), Format::DEFAULT);
+        assert_eq!(Format::offered(true), Format::ALL);
     }
 
     #[test]

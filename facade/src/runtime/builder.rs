@@ -389,6 +389,16 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Whether `/metrics` also offers the OpenMetrics 1.0 text format, to a client whose
+    /// `Accept` prefers it (default false; env `DYN_SYSTEM_OPENMETRICS`). Off, such a client
+    /// gets the Prometheus text format (or protobuf, if it prefers that). Prometheus 2.42 and
+    /// later then store classic bucket bounds in their canonical form, `le="1.0"` for
+    /// `le="1"`, which queries and rules written for the old form no longer match.
+    pub fn openmetrics(mut self, on: bool) -> Self {
+        self.server.openmetrics = Some(on);
+        self
+    }
+
     /// Pushes the runtime's metrics to an OpenTelemetry collector over OTLP/HTTP, with these
     /// settings instead of the `OTEL_*` variables (which [`RuntimeBuilder::from_env`] reads:
     /// export is on there when `OTEL_METRICS_EXPORTER=otlp`). Start from

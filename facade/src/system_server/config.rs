@@ -14,8 +14,8 @@ use super::{
     CALLBACK_THREADS_VAR, DEFAULT_CALLBACK_THREADS, DEFAULT_HOST, ENABLED_VAR, HEADER_TIMEOUT_VAR,
     HOST_VAR, HealthStatus, IDLE_TIMEOUT_VAR, LISTEN_BACKLOG_VAR, MAX_CALLBACK_THREADS,
     MAX_CONNECTIONS_VAR, MAX_HEADER_TIMEOUT, MAX_IDLE_TIMEOUT, MAX_PENDING_SCRAPES_VAR,
-    MAX_WRITE_TIMEOUT, PORT_VAR, STARTING_HEALTH_VAR, USE_ENDPOINT_HEALTH_VAR, WRITE_TIMEOUT_VAR,
-    host, values,
+    MAX_WRITE_TIMEOUT, OPENMETRICS_VAR, PORT_VAR, STARTING_HEALTH_VAR, USE_ENDPOINT_HEALTH_VAR,
+    WRITE_TIMEOUT_VAR, host, values,
 };
 use super::{
     CANARY_WAIT_TIME_VAR, DEFAULT_CANARY_WAIT_TIME, DEFAULT_HEALTH_CHECK_REQUEST_TIMEOUT,
@@ -56,6 +56,7 @@ pub struct SystemServerConfig {
     health_checks: HealthCheckConfig,
     limits: ServerLimits,
     callback_threads: usize,
+    openmetrics: bool,
 }
 
 /// The canary health checks' settings: whether they run, how long an endpoint stays idle
@@ -93,6 +94,7 @@ impl Default for SystemServerConfig {
             health_checks: HealthCheckConfig::default(),
             limits: ServerLimits::default(),
             callback_threads: DEFAULT_CALLBACK_THREADS,
+            openmetrics: false,
         }
     }
 }
@@ -119,7 +121,7 @@ impl SystemServerConfig {
     /// name, a route path that does not start with `/` (or holds spaces, `?` or `#`, or is
     /// `/metrics`), the path of another route, a starting health other than `ready` or
     /// `notready` (in any case), an endpoint list that is not a JSON list of names, a
-    /// `DYN_SYSTEM_ENABLED` that is not a boolean, a timeout that is not a number of seconds above zero or is
+    /// `DYN_SYSTEM_ENABLED` or `DYN_SYSTEM_OPENMETRICS` that is not a boolean, a timeout that is not a number of seconds above zero or is
     /// past its maximum, or a limit that is not a whole number above zero (or is past its
     /// maximum). [`SystemServerConfig::from_env`] also refuses a value that is not UTF-8.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MetricsError> {
@@ -183,6 +185,12 @@ impl SystemServerConfig {
         self.callback_threads
     }
 
+    /// Whether `/metrics` offers the OpenMetrics text format besides the Prometheus ones.
+    #[must_use]
+    pub fn openmetrics(&self) -> bool {
+        self.openmetrics
+    }
+
     /// `host:port`, with brackets around an IPv6 host, as messages show it.
     pub(super) fn address(&self, port: u16) -> String {
         if self.host.contains(':') && !self.host.starts_with('[') {
@@ -216,6 +224,7 @@ pub(crate) struct ServerSettings {
     pub(crate) max_pending_scrapes: Option<usize>,
     pub(crate) listen_backlog: Option<usize>,
     pub(crate) callback_threads: Option<usize>,
+    pub(crate) openmetrics: Option<bool>,
 }
 
 /// The settings to use, and where the server listens if it runs.
@@ -295,6 +304,10 @@ impl Choice {
         }
         if let Some(value) = read(ENABLED_VAR)? {
             values::boolean(&value).map_err(|reason| invalid(ENABLED_VAR, &value, reason))?;
+        }
+        if let Some(value) = read(OPENMETRICS_VAR)? {
+            config.openmetrics = values::boolean(&value)
+                .map_err(|reason| invalid(OPENMETRICS_VAR, &value, reason))?;
         }
         let checks = &mut config.health_checks;
         if let Some(value) = read(HEALTH_CHECK_ENABLED_VAR)? {
@@ -382,6 +395,9 @@ impl Choice {
         }
         if let Some(status) = given.starting_health {
             config.starting_health = status;
+        }
+        if let Some(on) = given.openmetrics {
+            config.openmetrics = on;
         }
         let checks = &mut config.health_checks;
         if let Some(enabled) = given.health_check_enabled {

@@ -12,6 +12,7 @@ mod gzip;
 mod health_checks;
 mod host_header;
 mod name_filter;
+mod openmetrics;
 mod port_in_use;
 mod routes;
 mod shutdown;
