@@ -15,6 +15,9 @@ use dynamo_exporter::{
 };
 use page::{from_protobuf, from_text};
 
+/// The `Content-Type` of an OpenMetrics page.
+const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 /// What Prometheus sends for the protobuf format.
 const PROTOBUF_ACCEPT: &str =
     "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited";
@@ -107,10 +110,7 @@ fn serve() -> StatusServer {
             endpoints: vec![],
         }),
     )
-    .formats(&[
-        dynamo_exporter::Format::Text,
-        dynamo_exporter::Format::Protobuf,
-    ])
+    .formats(dynamo_exporter::Format::ALL)
     .start("127.0.0.1:0")
     .unwrap()
 }
@@ -191,6 +191,37 @@ fn callback_families_are_filtered_as_the_registrys_are() {
             "engine_rpc_seconds_count 10\n",
         ),
     );
+    server.shutdown();
+}
+
+#[test]
+fn the_openmetrics_page_is_filtered_as_the_others_are() {
+    let server = serve();
+    let accept = "application/openmetrics-text;version=1.0.0";
+    let page = get(
+        server.local_addr(),
+        "/metrics?name[]=requests_total&name[]=engine_rpc_seconds_count",
+        Some(accept),
+    );
+    assert_eq!(page.status, 200);
+    assert_eq!(page.content_type, OPENMETRICS_CONTENT_TYPE);
+    assert_eq!(
+        page.text(),
+        concat!(
+            "# HELP requests Requests\n",
+            "# TYPE requests counter\n",
+            "requests_total{path=\"/a\"} 3\n",
+            "requests_total{path=\"/b\"} 1\n",
+            "# HELP engine_rpc_seconds RPC latency\n",
+            "# TYPE engine_rpc_seconds summary\n",
+            "engine_rpc_seconds{quantile=\"0.5\"} 0.2\n",
+            "engine_rpc_seconds_sum 3.0\n",
+            "engine_rpc_seconds_count 10\n",
+            "# EOF\n",
+        )
+    );
+    let empty = get(server.local_addr(), "/metrics?name[]=nothing", Some(accept));
+    assert_eq!(empty.text(), "# EOF\n");
     server.shutdown();
 }
 
