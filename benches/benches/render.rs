@@ -1,7 +1,9 @@
-//! Rendering the text exposition: 1k, 10k and 100k series, and 1,000 histograms.
+//! Rendering the text exposition: 1k, 10k and 100k series, and 1,000 histograms; 100k series
+//! in the text format beside OpenMetrics.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use dynamo_benches::{ours_histograms, ours_series, prometheus_client_crate, prometheus_crate};
+use dynamo_exporter::Format;
 
 fn render_series(c: &mut Criterion) {
     let mut group = c.benchmark_group("render_series");
@@ -38,5 +40,23 @@ fn render_histograms(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, render_series, render_histograms);
+/// Our page of 100k series in the text format and in OpenMetrics.
+fn render_formats(c: &mut Criterion) {
+    let mut group = c.benchmark_group("render_100k_formats");
+    group.sample_size(20);
+    let ours = ours_series(100_000);
+    for format in [Format::Text, Format::OpenMetrics] {
+        let name = format!("{format:?}").to_lowercase();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                format.render(|encoder| {
+                    ours.metrics().encode(encoder).unwrap();
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, render_series, render_histograms, render_formats);
 criterion_main!(benches);

@@ -13,6 +13,7 @@
 mod accept;
 pub(crate) mod escape;
 mod filter;
+mod label_text;
 pub(crate) mod openmetrics;
 pub(crate) mod order;
 pub mod parse;

@@ -10,7 +10,7 @@ use std::hint::black_box;
 use dynamo_benches::native::{self, CYCLE, FACTOR, latencies};
 use dynamo_benches::ours_endpoint;
 
-const CASES: [&str; 28] = [
+const CASES: [&str; 29] = [
     "counter_inc/ours",
     "counter_inc/prometheus",
     "counter_inc_by/ours_whole",
@@ -35,6 +35,7 @@ const CASES: [&str; 28] = [
     "counter_macro/metrics_exporter_prometheus",
     "render_10000_series/ours",
     "render_10000_series/prometheus_client",
+    "render_10000_series/ours_openmetrics",
     "render_1000_histograms/ours",
     "render_1000_histograms/prometheus_client",
     "render_protobuf_1000_native/ours",
@@ -176,6 +177,14 @@ fn main() {
             let runtime = dynamo_benches::ours_series(10_000);
             (0..calls).for_each(|_| {
                 black_box(runtime.metrics().prometheus_expfmt().unwrap());
+            });
+        }
+        "render_10000_series/ours_openmetrics" => {
+            let runtime = dynamo_benches::ours_series(10_000);
+            (0..calls).for_each(|_| {
+                black_box(dynamo_exporter::Format::OpenMetrics.render(|encoder| {
+                    runtime.metrics().encode(encoder).unwrap();
+                }));
             });
         }
         "render_10000_series/prometheus_client" => {

@@ -19,8 +19,9 @@ mod number;
 use std::collections::HashSet;
 use std::ops::Range;
 
-use super::escape::{push_escaped, push_int, push_pairs};
-use super::{Encoder, FamilyInfo, HistogramValue, Labels, Number, Series, SummaryValue, Value};
+use super::escape::{push_escaped, push_int};
+use super::label_text::LabelText;
+use super::{Encoder, FamilyInfo, HistogramValue, Number, Series, SummaryValue, Value};
 use crate::kinds::table::MetricKind;
 use number::{push_float, push_seconds};
 
@@ -53,6 +54,7 @@ pub struct OpenMetricsEncoder<'a> {
     sample_name: String,
     /// The label pairs of the current series, written once for all its samples.
     labels: String,
+    label_text: LabelText,
     /// The names of the counter, histogram and summary families written: those that own a
     /// `_created` sample.
     owners: HashSet<String>,
@@ -67,6 +69,7 @@ impl<'a> OpenMetricsEncoder<'a> {
             out,
             sample_name: String::new(),
             labels: String::new(),
+            label_text: LabelText::default(),
             owners: HashSet::new(),
             created: Vec::new(),
         }
@@ -193,11 +196,6 @@ fn push_number(out: &mut String, n: Number) {
     }
 }
 
-fn push_labels(out: &mut String, labels: &Labels<'_>) {
-    out.clear();
-    push_pairs(out, labels.iter());
-}
-
 impl Encoder for OpenMetricsEncoder<'_> {
     fn content_type(&self) -> &'static str {
         CONTENT_TYPE
@@ -238,7 +236,8 @@ impl Encoder for OpenMetricsEncoder<'_> {
     }
 
     fn series(&mut self, series: &Series<'_>) {
-        push_labels(&mut self.labels, &series.labels);
+        self.labels.clear();
+        self.label_text.write(&mut self.labels, &series.labels);
         let timestamp = series.timestamp_ms;
         match &series.value {
             Value::Number(n) => self.sample("", None, |out| push_number(out, *n), timestamp),

@@ -1,12 +1,11 @@
 //! The Prometheus text exposition format, version 0.0.4: every line of it is written here.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::escape::{push_escaped, push_f64, push_int, push_pairs};
-use super::{Encoder, ExtraLabels, FamilyInfo, Labels, LabelsRepr, Number, Series, Value};
-use crate::storage::labels::Layout;
+use super::escape::{push_escaped, push_f64, push_int};
+use super::label_text::LabelText;
+use super::{Encoder, FamilyInfo, Labels, Number, Series, Value};
 
 /// The `Content-Type` of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -25,11 +24,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub struct TextEncoder<'a> {
     out: &'a mut String,
     name: String,
-    /// The constant label text of each vec layout seen, by address.
-    pieces: HashMap<usize, Rc<Pieces>>,
-    /// The layout of the last series and its pieces, so a run of one vec's series looks
-    /// nothing up.
-    last: Option<(usize, Rc<Pieces>)>,
+    label_text: LabelText,
     /// The `le` pairs of each bucket layout seen, by the address of its bounds.
     les: HashMap<usize, Rc<Les>>,
     /// The layout of the last histogram and its pairs.
@@ -43,20 +38,13 @@ struct Les {
     pairs: Box<[String]>,
 }
 
-/// A vec's constant labels as text, before and after its variable labels; `None` when they
-/// interleave, and each series writes every pair.
-struct Pieces {
-    around: Option<(String, String)>,
-}
-
 impl<'a> TextEncoder<'a> {
     /// An encoder that appends to `out`.
     pub fn new(out: &'a mut String) -> Self {
         Self {
             out,
             name: String::new(),
-            pieces: HashMap::new(),
-            last: None,
+            label_text: LabelText::default(),
             les: HashMap::new(),
             last_les: None,
         }
@@ -85,83 +73,7 @@ impl<'a> TextEncoder<'a> {
 
     /// Writes the label pairs, comma-separated; false when there are none.
     fn labels(&mut self, labels: &Labels<'_>) -> bool {
-        match labels.repr {
-            LabelsRepr::Vec { layout, key } => self.vec_labels(layout, key, labels),
-            LabelsRepr::Pairs { key } if labels.extra.is_empty() => {
-                // The key is the pairs' text already.
-                self.out.push_str(key);
-                !key.is_empty()
-            }
-            LabelsRepr::Pairs { .. }
-            | LabelsRepr::Overflow { .. }
-            | LabelsRepr::Owned(_)
-            | LabelsRepr::OwnedWith { .. } => push_pairs(self.out, labels.iter()),
-        }
-    }
-
-    fn vec_labels(&mut self, layout: &Layout, key: &str, labels: &Labels<'_>) -> bool {
-        let address = std::ptr::from_ref(layout) as usize;
-        let pieces = match &self.last {
-            Some((last, pieces)) if *last == address => Rc::clone(pieces),
-            _ => {
-                let pieces = Rc::clone(
-                    self.pieces
-                        .entry(address)
-                        .or_insert_with(|| Rc::new(Pieces::of(layout, labels.extra))),
-                );
-                self.last = Some((address, Rc::clone(&pieces)));
-                pieces
-            }
-        };
-        let Some((before, after)) = &pieces.around else {
-            return push_pairs(self.out, labels.iter());
-        };
-        // The key is the text of the variable pairs already.
-        self.out.push_str(before);
-        self.out.push_str(key);
-        self.out.push_str(after);
-        !(before.is_empty() && after.is_empty() && key.is_empty())
-    }
-}
-
-impl Pieces {
-    /// The pieces of a layout, the registry's `extra` labels among its constant ones where it
-    /// has no label of the same name.
-    fn of(layout: &Layout, extra: &ExtraLabels) -> Self {
-        let mut consts: Vec<(Box<str>, Box<str>)> = layout.consts().to_vec();
-        for (name, value) in extra {
-            let taken =
-                consts.iter().any(|(k, _)| k == name) || layout.names().iter().any(|n| n == name);
-            if !taken {
-                consts.push((name.clone(), value.clone()));
-            }
-        }
-        consts.sort();
-        let effective = Layout::new(consts, layout.names().to_vec());
-        let Some(split) = effective.contiguous_at() else {
-            return Self { around: None };
-        };
-        let has_vars = !layout.names().is_empty();
-        let pairs = |range: &[(Box<str>, Box<str>)]| {
-            let mut text = String::new();
-            push_pairs(
-                &mut text,
-                range.iter().map(|(k, v)| (&**k, Cow::Borrowed(&**v))),
-            );
-            text
-        };
-        let (consts_before, consts_after) = effective.consts().split_at(split);
-        let mut before = pairs(consts_before);
-        let mut after = pairs(consts_after);
-        if has_vars && !before.is_empty() {
-            before.push(',');
-        }
-        if (has_vars || !before.is_empty()) && !after.is_empty() {
-            after.insert(0, ',');
-        }
-        Self {
-            around: Some((before, after)),
-        }
+        self.label_text.write(self.out, labels)
     }
 }
 

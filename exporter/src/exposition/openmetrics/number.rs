@@ -18,6 +18,17 @@ pub(crate) fn push_float(out: &mut String, v: f64) {
         out.push_str("0.0");
         return;
     }
+    if (1e-4..1e6).contains(&v.abs()) {
+        // Where Go writes no exponent, ryu's shortest form is the same text (`0.005`,
+        // `172.8`, `100000.0`), written without an allocation.
+        out.push_str(ryu::Buffer::new().format_finite(v));
+        return;
+    }
+    push_float_by_parts(out, v);
+}
+
+/// [`push_float`] from the digits and exponent of Rust's `{:e}`, for any finite `v` but 0.
+fn push_float_by_parts(out: &mut String, v: f64) {
     // Rust's `{:e}` gives the shortest digits that read back as `v`: `-1.728e2`.
     let scientific = format!("{v:e}");
     let (mantissa, exponent) = scientific
@@ -164,6 +175,16 @@ mod tests {
             };
             prop_assert!(read == v || (read.is_nan() && v.is_nan()), "{} -> {}", v, text);
             prop_assert!(text.contains(['.', 'e', 'I', 'N']), "{} has no fraction", text);
+        }
+
+        #[test]
+        fn ryus_text_is_the_text_by_parts_where_it_is_used(
+            v in prop_oneof![1e-4..1e6f64, -1e6..-1e-4f64, 0.0..10.0f64, 99_000.0..1e6f64]
+        ) {
+            prop_assume!(v != 0.0);
+            let mut by_parts = String::new();
+            push_float_by_parts(&mut by_parts, v);
+            prop_assert_eq!(float(v), by_parts);
         }
 
         #[test]
