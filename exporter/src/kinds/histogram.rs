@@ -173,7 +173,7 @@ impl Cell for HistogramCell {
             buckets,
             counts,
             sum: AtomicU64::new(0),
-            native: buckets.native.map(|layout| {
+            native: buckets.native.as_ref().map(|layout| {
                 Box::new(NativeCounts::new(layout, buckets.classic, buckets.mapped))
             }),
         }

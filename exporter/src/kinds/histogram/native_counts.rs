@@ -243,6 +243,13 @@ const SUM_STRIPES: usize = 8;
 #[repr(align(64))]
 struct SumStripe(AtomicU64);
 
+/// What the threads other than a series' owner write: their lanes (1 to `LANES - 1`) and the
+/// stripes of the sum, made when the first of them observes.
+struct Shared {
+    lanes: [[AtomicPtr<Window>; SIDES]; LANES - 1],
+    stripes: [SumStripe; SUM_STRIPES],
+}
+
 /// What observations write outside the blocks, on a cache line of its own so the owner's
 /// additions to its sum never evict what other threads read to observe (the windows, the
 /// threshold, the cell).
@@ -286,7 +293,8 @@ fn thread_token() -> u64 {
 
 /// The counts of one native histogram series.
 pub(crate) struct NativeCounts {
-    layout: NativeLayout,
+    /// The settings, those of the series' pool.
+    layout: &'static NativeLayout,
     /// The histogram keeps classic counts too (hybrid, or in multiprocess mode).
     pub(crate) classic: bool,
     /// Its cell lives in a file of the multiprocess directory, whose sum other processes
@@ -296,12 +304,12 @@ pub(crate) struct NativeCounts {
     zero_threshold: AtomicU64,
     /// Each lane's current window of each sign (positive, then negative); null before its
     /// first bucket.
-    lanes: [[AtomicPtr<Window>; SIDES]; LANES],
+    lane_0: [AtomicPtr<Window>; SIDES],
     /// The token of the thread that owns the sum and lane 0 ([`thread_token`]); 0 before the
     /// first observation.
     owner: AtomicU64,
     /// The stripes of the sum, once a thread other than the owner observed; null before.
-    sum_stripes: AtomicPtr<[SumStripe; SUM_STRIPES]>,
+    shared: AtomicPtr<Shared>,
     owned: Mutex<Owned>,
     written: Written,
 }
@@ -358,15 +366,15 @@ pub(crate) struct NativeRead {
 }
 
 impl NativeCounts {
-    pub(crate) fn new(layout: NativeLayout, classic: bool, mapped: bool) -> Self {
+    pub(crate) fn new(layout: &'static NativeLayout, classic: bool, mapped: bool) -> Self {
         Self {
             layout,
             classic,
             mapped,
             zero_threshold: AtomicU64::new(layout.zero_threshold.to_bits()),
-            lanes: [const { [const { AtomicPtr::new(std::ptr::null_mut()) }; SIDES] }; LANES],
+            lane_0: [const { AtomicPtr::new(std::ptr::null_mut()) }; SIDES],
             owner: AtomicU64::new(0),
-            sum_stripes: AtomicPtr::new(std::ptr::null_mut()),
+            shared: AtomicPtr::new(std::ptr::null_mut()),
             owned: Mutex::new(Owned {
                 schema: layout.schema,
                 apart: Vec::new(),
@@ -410,8 +418,9 @@ impl NativeCounts {
     #[inline(never)]
     fn observe_shared(&self, v: f64) {
         let stripe = stripe_of_thread();
+        let shared = self.shared();
         self.count::<false>(v, 1 + stripe % (LANES - 1));
-        add_f64(&self.stripes()[stripe].0, v);
+        add_f64(&shared.stripes[stripe].0, v);
     }
 
     /// Counts one observation in `lane`; `EXCLUSIVE` when no other thread writes the lane.
@@ -425,7 +434,7 @@ impl NativeCounts {
             return;
         }
         let side = usize::from(v.is_sign_negative());
-        if let Some(window) = published(self.lanes[lane][side].load(Acquire)) {
+        if let Some(window) = published(self.lane(lane)[side].load(Acquire)) {
             let index = native::bucket_index(magnitude, window.schema);
             let block = window.slot(index).and_then(|s| published(s.load(Acquire)));
             if let Some(block) = block {
@@ -447,20 +456,39 @@ impl NativeCounts {
         self.observe_slow(magnitude, lane, side);
     }
 
-    /// The stripes of the sum, made first if needed.
-    fn stripes(&self) -> &'static [SumStripe; SUM_STRIPES] {
-        if let Some(stripes) = published(self.sum_stripes.load(Acquire)) {
-            return stripes;
+    /// The windows of each sign in `lane` (lanes past 0 only once [`Self::shared`] made them).
+    #[inline(always)]
+    fn lane(&self, lane: usize) -> &[AtomicPtr<Window>; SIDES] {
+        match lane {
+            0 => &self.lane_0,
+            _ => &self.shared().lanes[lane - 1],
+        }
+    }
+
+    /// The current window pointer of every lane and sign.
+    fn every_lane(&self) -> impl Iterator<Item = &AtomicPtr<Window>> {
+        let shared = published(self.shared.load(Acquire));
+        let others = shared.into_iter().flat_map(|shared| shared.lanes.iter().flatten());
+        self.lane_0.iter().chain(others)
+    }
+
+    /// The lanes and stripes of the threads other than the owner, made first if needed.
+    fn shared(&self) -> &'static Shared {
+        if let Some(shared) = published(self.shared.load(Acquire)) {
+            return shared;
         }
         let _section = crate::fork::enter();
         let _owned = self.owned.lock();
-        match published(self.sum_stripes.load(Acquire)) {
-            Some(stripes) => stripes,
+        match published(self.shared.load(Acquire)) {
+            Some(shared) => shared,
             None => {
-                let stripes =
-                    Box::into_raw(Box::new([const { SumStripe(AtomicU64::new(0)) }; SUM_STRIPES]));
-                self.sum_stripes.store(stripes, Release);
-                published(stripes).expect("just allocated")
+                let shared = Box::into_raw(Box::new(Shared {
+                    lanes: [const { [const { AtomicPtr::new(std::ptr::null_mut()) }; SIDES] };
+                        LANES - 1],
+                    stripes: [const { SumStripe(AtomicU64::new(0)) }; SUM_STRIPES],
+                }));
+                self.shared.store(shared, Release);
+                published(shared).expect("just allocated")
             }
         }
     }
@@ -468,8 +496,8 @@ impl NativeCounts {
     /// What the owner's sum and the stripes hold, added to `sum` (the cell's).
     pub(crate) fn sum(&self, sum: f64) -> f64 {
         let sum = sum + load_f64(&self.written.sum);
-        match published(self.sum_stripes.load(Acquire)) {
-            Some(stripes) => stripes.iter().fold(sum, |total, s| total + load_f64(&s.0)),
+        match published(self.shared.load(Acquire)) {
+            Some(shared) => (shared.stripes.iter()).fold(sum, |total, s| total + load_f64(&s.0)),
             None => sum,
         }
     }
@@ -554,7 +582,7 @@ impl NativeCounts {
         index: i32,
     ) -> Option<&'static Window> {
         let block = index >> BLOCK_BITS;
-        let current = published(self.lanes[lane][side].load(Acquire));
+        let current = published(self.lane(lane)[side].load(Acquire));
         let (first, len, old) = match current {
             Some(window) => {
                 if window.slot(index).is_some() {
@@ -597,7 +625,7 @@ impl NativeCounts {
             live: true,
             window: wider,
         });
-        self.lanes[lane][side].store(wider, Release);
+        self.lane(lane)[side].store(wider, Release);
         published(wider)
     }
 
@@ -630,7 +658,7 @@ impl NativeCounts {
             owned.schema -= 1;
             // The next observation of each side starts a window at the new schema; the old
             // windows keep their counts, read folded into it.
-            for side in self.lanes.iter().flatten() {
+            for side in self.every_lane() {
                 side.store(std::ptr::null_mut(), Release);
             }
         }
@@ -729,7 +757,7 @@ impl NativeCounts {
     /// and block.
     pub(crate) fn reset(&self) {
         let mut owned = self.owned.lock();
-        for side in self.lanes.iter().flatten() {
+        for side in self.every_lane() {
             side.store(std::ptr::null_mut(), Release);
         }
         for owner in owned.windows.drain(..) {
@@ -748,8 +776,8 @@ impl NativeCounts {
         }
         owned.schema = self.layout.schema;
         owned.apart.clear();
-        if let Some(stripes) = published(self.sum_stripes.load(Acquire)) {
-            for stripe in stripes {
+        if let Some(shared) = published(self.shared.load(Acquire)) {
+            for stripe in &shared.stripes {
                 stripe.0.store(0, Relaxed);
             }
         }
@@ -766,10 +794,10 @@ impl NativeCounts {
 impl Drop for NativeCounts {
     fn drop(&mut self) {
         self.reset();
-        let stripes = self.sum_stripes.swap(std::ptr::null_mut(), Acquire);
-        if !stripes.is_null() {
+        let shared = self.shared.swap(std::ptr::null_mut(), Acquire);
+        if !shared.is_null() {
             // SAFETY: allocated by `Box::into_raw`; nothing else reaches a dropped cell.
-            drop(unsafe { Box::from_raw(stripes) });
+            drop(unsafe { Box::from_raw(shared) });
         }
     }
 }
@@ -783,7 +811,8 @@ mod tests {
     use crate::kinds::histogram::settings::NativeHistogram;
 
     fn counts(settings: NativeHistogram) -> NativeCounts {
-        NativeCounts::new(settings.checked("h").unwrap(), false, false)
+        let layout = Box::leak(Box::new(settings.checked("h").unwrap()));
+        NativeCounts::new(layout, false, false)
     }
 
     impl NativeCounts {
@@ -971,7 +1000,7 @@ mod tests {
     fn a_count_reaching_two_to_the_31_carries_and_never_wraps() {
         let counts = counts(NativeHistogram::new(1.1));
         counts.observe_alone(2.0);
-        let window = published(counts.lanes[0][0].load(Acquire)).unwrap();
+        let window = published(counts.lane_0[0].load(Acquire)).unwrap();
         let block = published(window.slot(8).unwrap().load(Acquire)).unwrap();
         // As if 2^31 - 1 observations had been counted.
         block.counts[8 % BLOCK_LEN].store(CARRY - 1, Relaxed);
@@ -1002,7 +1031,7 @@ mod tests {
                 counts.owned.lock().windows.iter().any(|o| {
                     let window = published(o.window).expect("owned");
                     (0..SIDES).any(|side| {
-                        std::ptr::eq(counts.lanes[lane][side].load(Acquire), window)
+                        std::ptr::eq(counts.lane(lane)[side].load(Acquire), window)
                     })
                 })
             })
