@@ -159,7 +159,7 @@ pub use metrics_config::{
 };
 pub use requests::{
     DEFAULT_REQUEST_DURATION_BUCKETS, RequestGuard, RequestMetrics, RequestMetricsOptions,
-    TrackedFuture, TrackedStream,
+    TraceParent, TrackedFuture, TrackedStream,
 };
 pub use runtime::{DistributedRuntime, MAX_CALLBACK_TIMEOUT, RuntimeBuilder};
 pub use scope::Scoped;

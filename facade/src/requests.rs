@@ -19,6 +19,7 @@ mod future;
 mod guard;
 mod options;
 mod stream;
+mod trace;
 
 pub(crate) use clock::RequestClock;
 pub use future::TrackedFuture;
@@ -26,6 +27,7 @@ pub use guard::RequestGuard;
 use options::Settings;
 pub use options::{DEFAULT_REQUEST_DURATION_BUCKETS, RequestMetricsOptions};
 pub use stream::TrackedStream;
+pub use trace::TraceParent;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
