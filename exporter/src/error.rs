@@ -174,6 +174,15 @@ pub enum ExporterError {
         "unknown multiprocess mode {0:?}: use all, liveall, sum, livesum, min, livemin, max or livemax"
     )]
     GaugeMode(String),
+    /// An exemplar's labels break the OpenMetrics rules: a name is not a valid label name, or
+    /// the names and values together are longer than 128 characters.
+    #[error("invalid exemplar {value:?}: {reason}")]
+    InvalidExemplar {
+        /// What rule it breaks.
+        reason: String,
+        /// The offending label name, or the whole label set when it is too long.
+        value: String,
+    },
 }
 
 impl ExporterError {

@@ -29,6 +29,7 @@ pub use parsed::{encode_parsed, encode_parsed_with_labels};
 pub use protobuf::ProtobufEncoder;
 pub use text::TextEncoder;
 
+use crate::kinds::RecordedExemplar;
 use crate::kinds::table::MetricKind;
 use crate::storage::labels::{KeyPairs, Layout, Pairs};
 
@@ -170,6 +171,10 @@ pub struct Series<'a> {
     pub value: Value<'a>,
     /// Milliseconds since the Unix epoch, when the text it was read from had a timestamp.
     pub timestamp_ms: Option<i64>,
+    /// The latest exemplar of a counter, or of each bucket of a histogram, by bucket; empty
+    /// for most series. Only formats that carry exemplars write them (OpenMetrics, protobuf,
+    /// OTLP), never the Prometheus text format.
+    pub exemplars: &'a [RecordedExemplar],
 }
 
 /// A number as its metric stores it.

@@ -6,6 +6,7 @@
 //! (given what every handle has by `handle!`), how a registry creates it, and how its series
 //! reads as a [`crate::exposition::Value`].
 
+pub(crate) mod exemplar;
 pub(crate) mod handle;
 pub(crate) mod table;
 
@@ -25,6 +26,8 @@ crate::metric_kinds!(kind_modules);
 
 pub use counter::{CounterNumber, GenericCounter};
 pub(crate) use counter::{F64Counter, U64Counter};
+pub(crate) use exemplar::ExemplarTable;
+pub use exemplar::{Exemplar, MAX_EXEMPLAR_RUNES, RecordedExemplar};
 pub(crate) use gauge::{F64Gauge, I64Gauge};
 pub use gauge::{GaugeNumber, GenericGauge};
 pub use histogram::{DEFAULT_BUCKETS, HistogramTimer, MAX_BUCKETS, NativeHistogram};

@@ -121,6 +121,7 @@ pub(crate) fn encode(
                 labels: Labels::sorted_with_extra(&labels[..], extra),
                 value,
                 timestamp_ms: None,
+                exemplars: &[],
             });
         }
     }

@@ -41,6 +41,7 @@
 mod client;
 mod config;
 mod encode;
+mod exemplar;
 mod export;
 #[cfg(feature = "otlp-grpc")]
 pub(crate) mod grpc;

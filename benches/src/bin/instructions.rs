@@ -10,9 +10,10 @@ use std::hint::black_box;
 use dynamo_benches::native::{self, CYCLE, FACTOR, latencies};
 use dynamo_benches::ours_endpoint;
 
-const CASES: [&str; 29] = [
+const CASES: [&str; 31] = [
     "counter_inc/ours",
     "counter_inc/prometheus",
+    "counter_inc_exemplar/ours",
     "counter_inc_by/ours_whole",
     "counter_inc_by/ours_fraction",
     "counter_inc_by/prometheus",
@@ -28,6 +29,7 @@ const CASES: [&str; 29] = [
     "vec_lookup_inc/prometheus_f64",
     "histogram_observe/ours",
     "histogram_observe/prometheus",
+    "histogram_observe_exemplar/ours",
     "native_observe/ours_native",
     "native_observe/ours_classic",
     "native_observe/prometheus_client_native",
@@ -44,6 +46,15 @@ const CASES: [&str; 29] = [
 
 const LABELS: [&str; 2] = ["model", "size"];
 const VALUES: [&str; 2] = ["llama", "7b"];
+
+/// The exemplar of the exemplar cases: a trace and a span id.
+fn exemplar() -> dynamo_runtime::Exemplar {
+    dynamo_runtime::Exemplar::new(&[
+        ("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"),
+        ("span_id", "00f067aa0ba902b7"),
+    ])
+    .unwrap()
+}
 
 fn count_request() {
     metrics::counter!("requests_total", "model" => "llama").increment(1);
@@ -67,6 +78,13 @@ fn main() {
                 .create_counter("requests_total", "Requests", &[])
                 .unwrap();
             (0..calls).for_each(|_| black_box(&counter).inc());
+        }
+        "counter_inc_exemplar/ours" => {
+            let counter = metrics
+                .create_counter("requests_total", "Requests", &[])
+                .unwrap();
+            let exemplar = exemplar();
+            (0..calls).for_each(|_| black_box(&counter).inc_by_with_exemplar(1.0, &exemplar));
         }
         "counter_inc/prometheus" => {
             let counter = prometheus::Counter::with_opts(opts()).unwrap();
@@ -134,6 +152,15 @@ fn main() {
                 .create_histogram("latency_seconds", "Latency", &[], None)
                 .unwrap();
             (0..calls).for_each(|_| black_box(&histogram).observe(black_box(0.3)));
+        }
+        "histogram_observe_exemplar/ours" => {
+            let histogram = metrics
+                .create_histogram("latency_seconds", "Latency", &[], None)
+                .unwrap();
+            let exemplar = exemplar();
+            (0..calls).for_each(|_| {
+                black_box(&histogram).observe_with_exemplar(black_box(0.3), &exemplar);
+            });
         }
         "histogram_observe/prometheus" => {
             let opts = prometheus::HistogramOpts::new("latency_seconds", "Latency");

@@ -25,6 +25,7 @@ mod callbacks;
 mod decorate;
 mod engine;
 mod errors;
+mod exemplar;
 mod exit;
 mod fork;
 mod health;

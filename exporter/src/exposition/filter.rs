@@ -189,6 +189,7 @@ mod tests {
                 labels: Labels::sorted(&[]),
                 value: Value::Number(Number::Int(1)),
                 timestamp_ms: None,
+                exemplars: &[],
             });
         }
         filtered.finish();

@@ -16,12 +16,14 @@
 
 mod number;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ops::Range;
 
-use super::escape::{push_escaped, push_int};
+use super::escape::{push_escaped, push_int, push_pairs};
 use super::label_text::LabelText;
 use super::{Encoder, FamilyInfo, HistogramValue, Number, Series, SummaryValue, Value};
+use crate::kinds::RecordedExemplar;
 use crate::kinds::table::MetricKind;
 use number::{push_float, push_seconds};
 
@@ -60,6 +62,8 @@ pub struct OpenMetricsEncoder<'a> {
     owners: HashSet<String>,
     /// Gauge families named `<name>_created`: where each is written in `out`, and `<name>`.
     created: Vec<(Range<usize>, String)>,
+    /// The current family is a counter or a histogram: its samples may carry exemplars.
+    exemplars_allowed: bool,
 }
 
 impl<'a> OpenMetricsEncoder<'a> {
@@ -72,6 +76,7 @@ impl<'a> OpenMetricsEncoder<'a> {
             label_text: LabelText::default(),
             owners: HashSet::new(),
             created: Vec::new(),
+            exemplars_allowed: false,
         }
     }
 
@@ -84,6 +89,19 @@ impl<'a> OpenMetricsEncoder<'a> {
         last: Option<&str>,
         value: impl FnOnce(&mut String),
         timestamp_ms: Option<i64>,
+    ) {
+        self.sample_with_exemplar(suffix, last, value, timestamp_ms, None);
+    }
+
+    /// Writes one sample line as [`Self::sample`] does, with `exemplar` after the value if
+    /// there is one.
+    fn sample_with_exemplar(
+        &mut self,
+        suffix: &str,
+        last: Option<&str>,
+        value: impl FnOnce(&mut String),
+        timestamp_ms: Option<i64>,
+        exemplar: Option<&RecordedExemplar>,
     ) {
         self.out.push_str(&self.sample_name);
         self.out.push_str(suffix);
@@ -110,22 +128,31 @@ impl<'a> OpenMetricsEncoder<'a> {
             self.out.push(' ');
             push_seconds(self.out, timestamp);
         }
+        if let Some(exemplar) = exemplar {
+            push_exemplar(self.out, exemplar);
+        }
         self.out.push('\n');
     }
 
-    fn histogram(&mut self, h: &HistogramValue<'_>, timestamp_ms: Option<i64>) {
+    fn histogram(
+        &mut self,
+        h: &HistogramValue<'_>,
+        timestamp_ms: Option<i64>,
+        exemplars: &[RecordedExemplar],
+    ) {
         let mut le = String::new();
         let bounds = h.bounds.iter().copied().chain([f64::INFINITY]);
-        for (bound, count) in bounds.zip(h.cumulative) {
+        for (bucket, (bound, count)) in bounds.zip(h.cumulative).enumerate() {
             le.clear();
             le.push_str("le=\"");
             push_float(&mut le, bound);
             le.push('"');
-            self.sample(
+            self.sample_with_exemplar(
                 "_bucket",
                 Some(&le),
                 |out| push_int(out, *count),
                 timestamp_ms,
+                exemplars.iter().find(|e| e.bucket == bucket),
             );
         }
         let negative_bounds = h.bounds.first().is_some_and(|b| *b < 0.0);
@@ -161,6 +188,23 @@ impl<'a> OpenMetricsEncoder<'a> {
             self.sample("_count", None, |out| push_int(out, count), timestamp_ms);
         }
     }
+}
+
+/// Appends an exemplar after a sample's value: ` # {labels} value timestamp`, the label
+/// values escaped.
+fn push_exemplar(out: &mut String, exemplar: &RecordedExemplar) {
+    out.push_str(" # {");
+    push_pairs(
+        out,
+        exemplar
+            .exemplar
+            .labels()
+            .map(|(k, v)| (k, Cow::Borrowed(v))),
+    );
+    out.push_str("} ");
+    push_float(out, exemplar.value);
+    out.push(' ');
+    push_seconds(out, exemplar.timestamp_ms);
 }
 
 /// True for a value a counter can hold: neither negative nor NaN.
@@ -228,6 +272,7 @@ impl Encoder for OpenMetricsEncoder<'_> {
         self.out.push(' ');
         self.out.push_str(type_word(family.kind));
         self.out.push('\n');
+        self.exemplars_allowed = matches!(family.kind, MetricKind::Counter | MetricKind::Histogram);
         self.sample_name.clear();
         self.sample_name.push_str(name);
         if family.kind == MetricKind::Counter {
@@ -239,9 +284,21 @@ impl Encoder for OpenMetricsEncoder<'_> {
         self.labels.clear();
         self.label_text.write(&mut self.labels, &series.labels);
         let timestamp = series.timestamp_ms;
+        // Exemplars belong to counters' and histograms' samples only.
+        let exemplars = if self.exemplars_allowed {
+            series.exemplars
+        } else {
+            &[]
+        };
         match &series.value {
-            Value::Number(n) => self.sample("", None, |out| push_number(out, *n), timestamp),
-            Value::Histogram(h) => self.histogram(h, timestamp),
+            Value::Number(n) => self.sample_with_exemplar(
+                "",
+                None,
+                |out| push_number(out, *n),
+                timestamp,
+                exemplars.first(),
+            ),
+            Value::Histogram(h) => self.histogram(h, timestamp, exemplars),
             Value::Summary(s) => self.summary(s, timestamp),
         }
     }

@@ -154,6 +154,7 @@ impl Gathered<'_> {
             labels: self.labels.with_extra(extra),
             value,
             timestamp_ms: self.timestamp_ms,
+            exemplars: &[],
         }
     }
 

@@ -3,7 +3,8 @@
 //! format is written here by hand: varints, little-endian doubles and length-delimited
 //! submessages, nothing more.
 
-use super::{BucketCounts, Encoder, FamilyInfo, NativeValue, Series, Value};
+use super::{BucketCounts, Encoder, FamilyInfo, HistogramValue, NativeValue, Series, Value};
+use crate::kinds::RecordedExemplar;
 use crate::kinds::table::MetricKind;
 
 /// The `Content-Type` of the protobuf exposition format.
@@ -74,6 +75,22 @@ mod field {
     pub const SPAN_OFFSET: u32 = 1;
     /// `BucketSpan.length`.
     pub const SPAN_LENGTH: u32 = 2;
+    /// `Counter.exemplar`.
+    pub const COUNTER_EXEMPLAR: u32 = 2;
+    /// `Bucket.exemplar`.
+    pub const BUCKET_EXEMPLAR: u32 = 3;
+    /// `Histogram.exemplars`: a native histogram's.
+    pub const HISTOGRAM_EXEMPLARS: u32 = 16;
+    /// `Exemplar.label`.
+    pub const EXEMPLAR_LABEL: u32 = 1;
+    /// `Exemplar.value`.
+    pub const EXEMPLAR_VALUE: u32 = 2;
+    /// `Exemplar.timestamp`.
+    pub const EXEMPLAR_TIMESTAMP: u32 = 3;
+    /// `google.protobuf.Timestamp.seconds`.
+    pub const TIMESTAMP_SECONDS: u32 = 1;
+    /// `google.protobuf.Timestamp.nanos`.
+    pub const TIMESTAMP_NANOS: u32 = 2;
 }
 
 /// Wire type of varints.
@@ -120,6 +137,8 @@ pub struct ProtobufEncoder<'a> {
     value: Vec<u8>,
     /// The packed deltas of one sign of a native histogram, reused.
     deltas: Vec<u8>,
+    /// One exemplar's message, reused.
+    exemplar: Vec<u8>,
 }
 
 impl<'a> ProtobufEncoder<'a> {
@@ -133,6 +152,7 @@ impl<'a> ProtobufEncoder<'a> {
             metric: Vec::new(),
             value: Vec::new(),
             deltas: Vec::new(),
+            exemplar: Vec::new(),
         }
     }
 
@@ -190,6 +210,9 @@ impl Encoder for ProtobufEncoder<'_> {
         let value_field = match &series.value {
             Value::Number(n) => {
                 push_double(value, field::NUMBER_VALUE, n.as_f64());
+                if let (MetricKind::Counter, Some(e)) = (self.kind, series.exemplars.first()) {
+                    push_exemplar(value, &mut self.exemplar, field::COUNTER_EXEMPLAR, e);
+                }
                 match self.kind {
                     MetricKind::Counter => field::METRIC_COUNTER,
                     MetricKind::Gauge => field::METRIC_GAUGE,
@@ -204,20 +227,32 @@ impl Encoder for ProtobufEncoder<'_> {
                 if let Some(sum) = h.sum {
                     push_double(value, field::SAMPLE_SUM, sum);
                 }
-                for (bound, count) in h.bounds.iter().zip(h.cumulative) {
-                    if *bound == f64::INFINITY {
-                        continue;
+                // A native-only histogram's exemplars are the histogram's, not a bucket's.
+                let native_only = h.native.is_some() && h.bounds.is_empty();
+                let bucket_exemplars = if native_only { &[] } else { series.exemplars };
+                if bucket_exemplars.is_empty() {
+                    for (bound, count) in h.bounds.iter().zip(h.cumulative) {
+                        if *bound == f64::INFINITY {
+                            continue;
+                        }
+                        // A one-byte key and the count, then a key and eight bytes.
+                        let size = 1 + varint_size(*count) + 9;
+                        push_key(value, field::HISTOGRAM_BUCKET, LEN);
+                        push_varint(value, size as u64);
+                        push_key(value, field::BUCKET_CUMULATIVE_COUNT, VARINT);
+                        push_varint(value, *count);
+                        push_double(value, field::BUCKET_UPPER_BOUND, *bound);
                     }
-                    // A one-byte key and the count, then a key and eight bytes.
-                    let size = 1 + varint_size(*count) + 9;
-                    push_key(value, field::HISTOGRAM_BUCKET, LEN);
-                    push_varint(value, size as u64);
-                    push_key(value, field::BUCKET_CUMULATIVE_COUNT, VARINT);
-                    push_varint(value, *count);
-                    push_double(value, field::BUCKET_UPPER_BOUND, *bound);
+                } else {
+                    push_buckets_with_exemplars(value, &mut self.exemplar, h, bucket_exemplars);
                 }
                 if let Some(native) = &h.native {
                     push_native(value, &mut self.deltas, native);
+                }
+                if native_only {
+                    for e in series.exemplars {
+                        push_exemplar(value, &mut self.exemplar, field::HISTOGRAM_EXEMPLARS, e);
+                    }
                 }
                 field::METRIC_HISTOGRAM
             }
@@ -252,6 +287,61 @@ impl Encoder for ProtobufEncoder<'_> {
     fn finish(&mut self) {
         self.flush();
     }
+}
+
+/// Appends a histogram's classic buckets with their exemplars, and a `+Inf` bucket when it has
+/// one (as client_golang does: the bucket is otherwise implied).
+fn push_buckets_with_exemplars(
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    h: &HistogramValue<'_>,
+    exemplars: &[RecordedExemplar],
+) {
+    let mut bucket = Vec::new();
+    let bounds = h.bounds.iter().copied().chain([f64::INFINITY]);
+    for (at, (bound, count)) in bounds.zip(h.cumulative).enumerate() {
+        let exemplar = exemplars.iter().find(|e| e.bucket == at);
+        if bound == f64::INFINITY && exemplar.is_none() {
+            continue;
+        }
+        bucket.clear();
+        push_key(&mut bucket, field::BUCKET_CUMULATIVE_COUNT, VARINT);
+        push_varint(&mut bucket, *count);
+        push_double(&mut bucket, field::BUCKET_UPPER_BOUND, bound);
+        if let Some(e) = exemplar {
+            push_exemplar(&mut bucket, scratch, field::BUCKET_EXEMPLAR, e);
+        }
+        push_bytes(out, field::HISTOGRAM_BUCKET, &bucket);
+    }
+}
+
+/// Appends `exemplar` as an `Exemplar` message in `field`, written first in `scratch`.
+fn push_exemplar(
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    field: u32,
+    exemplar: &RecordedExemplar,
+) {
+    scratch.clear();
+    for (name, value) in exemplar.exemplar.labels() {
+        let size = field_size(name.len()) + field_size(value.len());
+        push_key(scratch, field::EXEMPLAR_LABEL, LEN);
+        push_varint(scratch, size as u64);
+        push_bytes(scratch, field::LABEL_NAME, name.as_bytes());
+        push_bytes(scratch, field::LABEL_VALUE, value.as_bytes());
+    }
+    push_double(scratch, field::EXEMPLAR_VALUE, exemplar.value);
+    let seconds = exemplar.timestamp_ms.div_euclid(1000);
+    let nanos = exemplar.timestamp_ms.rem_euclid(1000) * 1_000_000;
+    let mut timestamp = Vec::with_capacity(16);
+    push_key(&mut timestamp, field::TIMESTAMP_SECONDS, VARINT);
+    push_varint(&mut timestamp, seconds as u64);
+    if nanos != 0 {
+        push_key(&mut timestamp, field::TIMESTAMP_NANOS, VARINT);
+        push_varint(&mut timestamp, nanos as u64);
+    }
+    push_bytes(scratch, field::EXEMPLAR_TIMESTAMP, &timestamp);
+    push_bytes(out, field, scratch);
 }
 
 /// Appends the native fields of a histogram: its schema, zero bucket, and the spans and deltas
@@ -1021,6 +1111,7 @@ mod tests {
                 labels: Labels::sorted(&[]),
                 value: Value::Histogram(value),
                 timestamp_ms: None,
+                exemplars: &[],
             });
         })
     }

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::kinds::exemplar::{Exemplar, ExemplarTable};
 use crate::kinds::NativeHistogram;
 use crate::kinds::table::MetricKind;
 use crate::exposition::{Number, Value};
@@ -60,6 +61,8 @@ mod private {
         const HANDLE: &'static str;
         const ZERO: Self;
         fn pool() -> &'static Pool<Self::Cell>;
+        /// The exemplars of the counters of this number type.
+        fn exemplars() -> &'static ExemplarTable;
         /// False for what a counter cannot take: a negative or NaN increment.
         fn is_increment(self) -> bool;
         /// The value as a float, for messages.
@@ -77,6 +80,10 @@ mod private {
         #[inline(always)]
         fn pool() -> &'static Pool<F64Counter> {
             F64Counter::pool()
+        }
+
+        fn exemplars() -> &'static ExemplarTable {
+            &F64_EXEMPLARS
         }
 
         #[inline(always)]
@@ -111,6 +118,10 @@ mod private {
         #[inline(always)]
         fn pool() -> &'static Pool<U64Counter> {
             U64Counter::pool()
+        }
+
+        fn exemplars() -> &'static ExemplarTable {
+            &U64_EXEMPLARS
         }
 
         #[inline(always)]
@@ -170,6 +181,29 @@ impl<N: CounterNumber> GenericCounter<N> {
         }
     }
 
+    /// Adds `v` as [`Self::inc_by`] does, and keeps `exemplar` with `v` and the time as the
+    /// series' latest exemplar. Updates without an exemplar never reach the exemplar storage.
+    ///
+    /// ```
+    /// # use dynamo_exporter::{Exemplar, Opts, Registry};
+    /// let registry = Registry::new();
+    /// let bytes = registry.counter(&Opts::new("bytes_total", "Bytes")).unwrap();
+    /// let exemplar = Exemplar::new(&[("trace_id", "abc")]).unwrap();
+    /// bytes.inc_by_with_exemplar(1.5, &exemplar);
+    /// assert_eq!(bytes.get(), 1.5);
+    /// ```
+    pub fn inc_by_with_exemplar(&self, v: N, exemplar: &Exemplar) {
+        if !v.is_increment() {
+            ignored(&self.series.state, v.as_f64());
+            return;
+        }
+        if let Some(cell) = self.cell() {
+            N::add(cell, v);
+            let series = &self.series;
+            N::exemplars().record(series.index, series.state, (0, 1), exemplar, v.as_f64());
+        }
+    }
+
     /// The current value; 0 once the series was removed.
     #[must_use]
     pub fn get(&self) -> N {
@@ -223,7 +257,14 @@ impl Cell for F64Counter {
     fn value<'s>(&self, _: &'s mut Vec<u64>) -> Value<'s> {
         Value::Number(Number::Float(self.get()))
     }
+
+    fn exemplars(_: &()) -> Option<&ExemplarTable> {
+        Some(&F64_EXEMPLARS)
+    }
 }
+
+/// The exemplars of f64 counters.
+static F64_EXEMPLARS: ExemplarTable = ExemplarTable::new();
 
 impl F64Counter {
     /// The value of a cell read as words (whole part, then the fraction's bits) from
@@ -349,7 +390,14 @@ impl Cell for U64Counter {
     fn value<'s>(&self, _: &'s mut Vec<u64>) -> Value<'s> {
         Value::Number(Number::UInt(self.get()))
     }
+
+    fn exemplars(_: &()) -> Option<&ExemplarTable> {
+        Some(&U64_EXEMPLARS)
+    }
 }
+
+/// The exemplars of u64 counters.
+static U64_EXEMPLARS: ExemplarTable = ExemplarTable::new();
 
 static_pool!(U64Counter, "u64_counter", 1 << 14);
 

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use parking_lot::Mutex;
 
 use crate::exposition::{BucketCounts, HistogramValue, NativeValue, Value};
+use crate::kinds::exemplar::{Exemplar, ExemplarTable};
 use crate::kinds::handle::{handle, sealed};
 use crate::storage::atomics::{add_f64, load_f64};
 use crate::storage::catalog::CellType;
@@ -38,7 +39,6 @@ const LAYOUT_CHUNKS: usize = 1 << 12;
 
 /// The buckets of a histogram: its classic upper bounds, without `+Inf`, and its native
 /// layout if it has one.
-#[derive(Debug, PartialEq)]
 pub struct Buckets {
     pub(crate) bounds: Box<[f64]>,
     /// The bounds padded with `+Inf` to a power of two above their number, for a search of
@@ -51,6 +51,8 @@ pub struct Buckets {
     classic: bool,
     /// Its cells live in files of the multiprocess directory, read by other processes.
     mapped: bool,
+    /// The latest exemplar of each bucket of each series.
+    exemplars: ExemplarTable,
 }
 
 impl Buckets {
@@ -64,6 +66,7 @@ impl Buckets {
             native,
             classic: native.is_none() || !bounds.is_empty() || mapped::directory().is_some(),
             mapped: mapped::directory().is_some(),
+            exemplars: ExemplarTable::new(),
         }
     }
 
@@ -233,6 +236,10 @@ impl Cell for HistogramCell {
             }),
         })
     }
+
+    fn exemplars<'c>(buckets: &'c &'static Buckets) -> Option<&'c ExemplarTable> {
+        Some(&buckets.exemplars)
+    }
 }
 
 impl HistogramCell {
@@ -333,6 +340,33 @@ impl Histogram {
     pub fn observe(&self, v: f64) {
         if let Some(cell) = self.cell() {
             cell.observe(v);
+        }
+    }
+
+    /// Records `v` as [`Self::observe`] does, and keeps `exemplar` with `v` and the time as
+    /// the latest exemplar of the bucket `v` falls in (of the series, for a histogram with
+    /// native buckets only). Observations without an exemplar never reach the exemplar
+    /// storage.
+    ///
+    /// ```
+    /// # use dynamo_exporter::{Exemplar, Opts, Registry};
+    /// let registry = Registry::new();
+    /// let latency = registry
+    ///     .histogram(&Opts::new("latency_seconds", "Latency"), Some(&[0.1, 1.0]))
+    ///     .unwrap();
+    /// let exemplar = Exemplar::new(&[("trace_id", "abc")]).unwrap();
+    /// latency.observe_with_exemplar(0.05, &exemplar);
+    /// assert_eq!(latency.get_count(), 1);
+    /// ```
+    pub fn observe_with_exemplar(&self, v: f64, exemplar: &Exemplar) {
+        if let Some(cell) = self.cell() {
+            cell.observe(v);
+            let buckets = cell.buckets;
+            let at = (buckets.bucket_of(v), buckets.bounds.len() + 1);
+            let series = &self.series;
+            buckets
+                .exemplars
+                .record(series.index, series.state, at, exemplar, v);
         }
     }
 

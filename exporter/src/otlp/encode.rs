@@ -15,6 +15,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use super::config::Temporality;
+use super::exemplar::exemplars;
 use super::resource::SDK_NAME;
 use crate::exposition::{
     BucketCounts, Encoder, FamilyInfo, HistogramValue, NativeValue, Number, Series, Value,
@@ -564,7 +565,11 @@ impl Encoder for OtlpEncoder {
         let monotonic = matches!(self.current_data(), Some(Data::Sum(_)));
         match &series.value {
             Value::Number(n) => {
-                let point = self.number_point(&name, &pairs, *n, monotonic);
+                let mut point = self.number_point(&name, &pairs, *n, monotonic);
+                if monotonic {
+                    let int = !matches!(n, Number::Float(_));
+                    point.exemplars = exemplars(series.exemplars, int);
+                }
                 match self.current_data() {
                     Some(Data::Sum(sum)) => sum.data_points.push(point),
                     Some(Data::Gauge(gauge)) => gauge.data_points.push(point),
@@ -578,13 +583,15 @@ impl Encoder for OtlpEncoder {
                 sum,
                 ..
             }) => {
-                let point = self.exponential_point(&name, &pairs, native, *sum);
+                let mut point = self.exponential_point(&name, &pairs, native, *sum);
+                point.exemplars = exemplars(series.exemplars, false);
                 if let Some(Data::ExponentialHistogram(h)) = self.histogram_data(&name, true) {
                     h.data_points.push(point);
                 }
             }
             Value::Histogram(h) => {
-                let point = self.histogram_point(&name, &pairs, h);
+                let mut point = self.histogram_point(&name, &pairs, h);
+                point.exemplars = exemplars(series.exemplars, false);
                 if let Some(Data::Histogram(histogram)) = self.histogram_data(&name, false) {
                     histogram.data_points.push(point);
                 }
@@ -724,6 +731,52 @@ mod tests {
         assert_eq!(point.explicit_bounds, [1.0, 2.0]);
         assert_eq!(point.bucket_counts, [1, 2, 1]);
         assert_eq!((point.count, point.sum), (4, Some(12.7)));
+    }
+
+    #[test]
+    fn counter_histogram_and_native_points_carry_their_exemplars() {
+        use crate::kinds::{Exemplar, NativeHistogram};
+        use pb::exemplar::Value as ExemplarValue;
+        crate::kinds::exemplar::fix_exemplar_time(Some(1_700_000_000_123));
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let exemplar = Exemplar::new(&[("trace_id", trace), ("user", "u")]).unwrap();
+        let registry = Registry::new();
+        let counter = registry.int_counter(&Opts::new("c_total", "C")).unwrap();
+        counter.inc_by_with_exemplar(3, &exemplar);
+        let h = registry
+            .histogram(&Opts::new("h", "H"), Some(&[1.0, 2.0]))
+            .unwrap();
+        h.observe_with_exemplar(1.5, &exemplar);
+        h.observe(0.5);
+        let opts = Opts::new("n", "N").with_native(NativeHistogram::new(1.1));
+        let native = registry.histogram(&opts, Some(&[])).unwrap();
+        native.observe_with_exemplar(0.25, &exemplar);
+        registry.int_gauge(&Opts::new("g", "G")).unwrap().set(1);
+        let (metrics, _) = encode(
+            &registry,
+            Temporality::Cumulative,
+            1000,
+            DeltaState::default(),
+        );
+        let names: Vec<_> = metrics.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["c_total", "g", "h", "n"]);
+        let counter = &sum_points(&metrics[0])[0].exemplars;
+        assert_eq!(counter.len(), 1);
+        assert_eq!(counter[0].value, Some(ExemplarValue::AsInt(3)));
+        assert_eq!(counter[0].time_unix_nano, 1_700_000_000_123_000_000);
+        assert_eq!(counter[0].trace_id[..2], [0x4b, 0xf9]);
+        assert_eq!(counter[0].filtered_attributes[0].key, "user");
+        let gauge = match &metrics[1].data {
+            Some(Data::Gauge(g)) => &g.data_points[0],
+            other => panic!("{other:?}"),
+        };
+        assert!(gauge.exemplars.is_empty());
+        let bucket = &histogram_points(&metrics[2])[0].exemplars;
+        assert_eq!(bucket.len(), 1);
+        assert_eq!(bucket[0].value, Some(ExemplarValue::AsDouble(1.5)));
+        let native = &exponential(&metrics[3]).data_points[0].exemplars;
+        assert_eq!(native.len(), 1);
+        assert_eq!(native[0].value, Some(ExemplarValue::AsDouble(0.25)));
     }
 
     #[test]
@@ -884,6 +937,7 @@ mod tests {
                 labels: crate::exposition::Labels::sorted(&pairs),
                 value: Value::Histogram(*value),
                 timestamp_ms: None,
+                exemplars: &[],
             });
         }
         let (request, state) = encoder.into_parts(&[]);

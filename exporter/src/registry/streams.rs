@@ -208,6 +208,7 @@ pub(crate) fn write_series(
         .map(|s| s.cursor(extra))
         .filter(|c| c.head.is_some());
     let mut scratch = Vec::new();
+    let mut exemplars = Vec::new();
     let mut started = false;
     let mut emit = |cursor: &Cursor<'_>, scratch: &mut Vec<u64>| {
         let Some((labels, index, state)) = &cursor.head else {
@@ -222,10 +223,13 @@ pub(crate) fn write_series(
                 encoder.family(info);
                 started = true;
             }
+            exemplars.clear();
+            cursor.stream.pool.exemplars(*index, *state, &mut exemplars);
             encoder.series(&Series {
                 labels: *labels,
                 value,
                 timestamp_ms: None,
+                exemplars: &exemplars,
             });
         }
     };

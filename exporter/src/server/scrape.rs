@@ -291,6 +291,7 @@ mod tests {
             labels: Labels::sorted(&[]),
             value: Value::Number(Number::UInt(1)),
             timestamp_ms: None,
+            exemplars: &[],
         });
     }
 

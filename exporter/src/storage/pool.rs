@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use crate::exposition::Value;
+use crate::kinds::{ExemplarTable, RecordedExemplar};
 use crate::storage::catalog::{self, CellType};
 use crate::storage::fingerprint::Fingerprint;
 use crate::storage::mapped;
@@ -61,6 +62,11 @@ pub trait Cell: Send + Sync + Sized + 'static {
 
     /// The cell's value; a histogram's cumulative counts go to `scratch`.
     fn value<'s>(&self, scratch: &'s mut Vec<u64>) -> Value<'s>;
+
+    /// Where the exemplars of a pool's series are kept, for cells that take them.
+    fn exemplars(_config: &Self::Config) -> Option<&ExemplarTable> {
+        None
+    }
 }
 
 /// Reading and ending series of a pool whose cell type the caller does not know.
@@ -68,6 +74,9 @@ pub(crate) trait Series: Send + Sync {
     /// The value of the series of `generation` in slot `index`, if it still lives there.
     fn read<'s>(&self, index: u32, generation: u32, scratch: &'s mut Vec<u64>)
     -> Option<Value<'s>>;
+
+    /// Appends the exemplars of the series of `generation` in slot `index`, if it has any.
+    fn exemplars(&self, index: u32, generation: u32, out: &mut Vec<RecordedExemplar>);
 
     /// True while the series of `generation` lives in slot `index`.
     fn is_live(&self, index: u32, generation: u32) -> bool;
@@ -92,6 +101,12 @@ impl<C: Cell> Series for Pool<C> {
         }
         let value = slot.cell.value(scratch);
         (slot.generation() == generation).then_some(value)
+    }
+
+    fn exemplars(&self, index: u32, generation: u32, out: &mut Vec<RecordedExemplar>) {
+        if let Some(table) = C::exemplars(&self.config) {
+            table.read(index, generation, out);
+        }
     }
 
     fn is_live(&self, index: u32, generation: u32) -> bool {

@@ -8,6 +8,13 @@ Vecs take their label values as a dict with exactly the declared label names:
 ``inc(labels)``, ``inc_by(labels, v)``, ``get(labels)``, ``dec(labels)``, ``add(labels, v)``,
 ``sub(labels, v)``, but ``set(value, labels)`` and ``observe(value, labels)``.
 
+Counters and histograms take an exemplar as prometheus_client does: ``counter.inc(1,
+exemplar={"trace_id": "..."})``, ``counter.inc_by(v, exemplar=...)``, ``hist.observe(v,
+exemplar=...)``, and on vecs ``inc(labels, exemplar=...)``, ``inc_by(labels, v, exemplar=...)``,
+``observe(v, labels, exemplar=...)``. Each series keeps its latest (each bucket, for a
+histogram), served on the OpenMetrics and protobuf pages; a label set OpenMetrics refuses
+raises ``ValueError`` before the update.
+
 Every metric has ``name()`` and ``const_labels()``; vecs also ``variable_labels()``. Objects are
 safe to use from several threads.
 

@@ -13,6 +13,8 @@ use crate::timers::PyExceptionCounter;
 /// An increment from Python, refused when a counter cannot take it (a negative or NaN float;
 /// an `int` out of range never gets here).
 trait Increment: Argument + Copy {
+    /// One, what `inc` adds by default.
+    const ONE: Self;
     /// True when a counter can take it.
     fn is_increment(self) -> bool;
     /// The error for an increment it cannot take, naming the counter.
@@ -20,6 +22,8 @@ trait Increment: Argument + Copy {
 }
 
 impl Increment for Number {
+    const ONE: Self = Number(1.0);
+
     #[inline(always)]
     fn is_increment(self) -> bool {
         self.0 >= 0.0
@@ -31,6 +35,8 @@ impl Increment for Number {
 }
 
 impl Increment for u64 {
+    const ONE: Self = 1;
+
     #[inline(always)]
     fn is_increment(self) -> bool {
         true
@@ -40,6 +46,26 @@ impl Increment for u64 {
     fn refused(self, metric: &str) -> PyErr {
         bad_counter_increment(metric, self as f64)
     }
+}
+
+/// Adds `value` to `counter` with `exemplar`, if given, or refuses an increment the counter
+/// cannot take; the exemplar is checked first, so a refused one changes nothing.
+#[cold]
+#[inline(never)]
+fn add<N: dynamo_runtime::CounterNumber, I: Increment + Argument<Value = N>>(
+    counter: &dynamo_runtime::GenericCounter<N>,
+    value: I,
+    exemplar: Option<&Bound<'_, PyDict>>,
+) -> PyResult<()> {
+    let exemplar = exemplar.map(crate::exemplar::from_dict).transpose()?;
+    if !value.is_increment() {
+        return Err(refused(counter, value));
+    }
+    match exemplar {
+        Some(exemplar) => counter.inc_by_with_exemplar(value.value(), &exemplar),
+        None => counter.inc_by(value.value()),
+    }
+    Ok(())
 }
 
 /// The error of an increment `counter` cannot take, out of the way of the calls that can.
@@ -62,19 +88,38 @@ macro_rules! counter_classes {
         scalar_class! {
             #[doc = $doc]
             $class($handle) as $name {
-                /// Adds one.
-                fn inc(&self) {
-                    self.0.inc();
+                /// Adds `amount` (default one), as prometheus_client's `inc`; with
+                /// `exemplar` (a dict of labels), keeps it as the latest exemplar.
+                #[pyo3(signature = (amount = None, exemplar = None))]
+                fn inc(
+                    &self,
+                    amount: Option<$argument>,
+                    exemplar: Option<&Bound<'_, PyDict>>,
+                ) -> PyResult<()> {
+                    match (amount, exemplar) {
+                        (None, None) => {
+                            self.0.inc();
+                            Ok(())
+                        }
+                        (None, Some(exemplar)) => add(&self.0, <$argument>::ONE, Some(exemplar)),
+                        (Some(amount), exemplar) => add(&self.0, amount, exemplar),
+                    }
                 }
 
                 /// Adds `value`; a negative value (or one past 2**64 - 1 for an integer
-                /// counter) raises `OverflowError`, NaN raises `ValueError`.
-                fn inc_by(&self, value: $argument) -> PyResult<()> {
-                    if value.is_increment() {
+                /// counter) raises `OverflowError`, NaN raises `ValueError`. With `exemplar`
+                /// (a dict of labels), keeps it as the latest exemplar.
+                #[pyo3(signature = (value, exemplar = None))]
+                fn inc_by(
+                    &self,
+                    value: $argument,
+                    exemplar: Option<&Bound<'_, PyDict>>,
+                ) -> PyResult<()> {
+                    if exemplar.is_none() && value.is_increment() {
                         self.0.inc_by(value.value());
                         Ok(())
                     } else {
-                        Err(refused(&self.0, value))
+                        add(&self.0, value, exemplar)
                     }
                 }
 
@@ -99,21 +144,49 @@ macro_rules! counter_classes {
         vec_class! {
             #[doc = $vec_doc]
             $vec_class($handle) as $vec_name {
-                /// Adds one to the series of `labels`.
-                fn inc(&self, labels: &Bound<'_, PyDict>) -> PyResult<()> {
-                    self.child(labels)?.inc();
-                    Ok(())
+                /// Adds one to the series of `labels`; with `exemplar` (a dict of labels),
+                /// keeps it as the series' latest exemplar.
+                #[pyo3(signature = (labels, exemplar = None))]
+                fn inc(
+                    &self,
+                    labels: &Bound<'_, PyDict>,
+                    exemplar: Option<&Bound<'_, PyDict>>,
+                ) -> PyResult<()> {
+                    match exemplar {
+                        None => {
+                            self.child(labels)?.inc();
+                            Ok(())
+                        }
+                        Some(exemplar) => {
+                            let exemplar = crate::exemplar::from_dict(exemplar)?;
+                            let value = <$argument>::ONE.value();
+                            self.child(labels)?.inc_by_with_exemplar(value, &exemplar);
+                            Ok(())
+                        }
+                    }
                 }
 
                 /// Adds `value` to the series of `labels`; a negative value (or one past
-                /// 2**64 - 1 for an integer counter) raises `OverflowError`.
-                fn inc_by(&self, labels: &Bound<'_, PyDict>, value: $argument) -> PyResult<()> {
-                    if value.is_increment() {
-                        self.child(labels)?.inc_by(value.value());
-                        Ok(())
-                    } else {
-                        Err(value.refused(self.vec.name()))
+                /// 2**64 - 1 for an integer counter) raises `OverflowError`. With `exemplar`
+                /// (a dict of labels), keeps it as the series' latest exemplar.
+                #[pyo3(signature = (labels, value, exemplar = None))]
+                fn inc_by(
+                    &self,
+                    labels: &Bound<'_, PyDict>,
+                    value: $argument,
+                    exemplar: Option<&Bound<'_, PyDict>>,
+                ) -> PyResult<()> {
+                    if !value.is_increment() {
+                        return Err(value.refused(self.vec.name()));
                     }
+                    match exemplar {
+                        None => self.child(labels)?.inc_by(value.value()),
+                        Some(exemplar) => {
+                            let exemplar = crate::exemplar::from_dict(exemplar)?;
+                            self.child(labels)?.inc_by_with_exemplar(value.value(), &exemplar);
+                        }
+                    }
+                    Ok(())
                 }
 
                 /// The value of the series of `labels`.

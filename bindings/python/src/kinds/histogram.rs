@@ -11,9 +11,17 @@ use crate::timers::{PyTimer, TimerTarget};
 scalar_class! {
     /// Observations counted into buckets fixed at creation.
     PyHistogram(Histogram) as "Histogram" {
-        /// Records one observation.
-        fn observe(&self, value: Number) {
-            self.0.observe(value.0);
+        /// Records one observation; with `exemplar` (a dict of labels), keeps it as the
+        /// latest exemplar of the bucket `value` falls in.
+        #[pyo3(signature = (value, exemplar = None))]
+        fn observe(&self, value: Number, exemplar: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+            match exemplar {
+                None => self.0.observe(value.0),
+                Some(exemplar) => {
+                    self.0.observe_with_exemplar(value.0, &crate::exemplar::from_dict(exemplar)?);
+                }
+            }
+            Ok(())
         }
 
         /// How many observations were recorded.
@@ -36,9 +44,22 @@ scalar_class! {
 vec_class! {
     /// Histograms, one per set of label values, all with the same buckets.
     PyHistogramVec(Histogram) as "HistogramVec" {
-        /// Records `value` in the series of `labels`.
-        fn observe(&self, value: Number, labels: &Bound<'_, PyDict>) -> PyResult<()> {
-            self.child(labels)?.observe(value.0);
+        /// Records `value` in the series of `labels`; with `exemplar` (a dict of labels),
+        /// keeps it as the latest exemplar of the bucket `value` falls in.
+        #[pyo3(signature = (value, labels, exemplar = None))]
+        fn observe(
+            &self,
+            value: Number,
+            labels: &Bound<'_, PyDict>,
+            exemplar: Option<&Bound<'_, PyDict>>,
+        ) -> PyResult<()> {
+            match exemplar {
+                None => self.child(labels)?.observe(value.0),
+                Some(exemplar) => {
+                    let exemplar = crate::exemplar::from_dict(exemplar)?;
+                    self.child(labels)?.observe_with_exemplar(value.0, &exemplar);
+                }
+            }
             Ok(())
         }
 

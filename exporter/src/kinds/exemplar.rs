@@ -1,0 +1,281 @@
+//! Exemplars: label sets (a trace id, most often) attached to a counter's increment or a
+//! histogram's observation, and the side storage that keeps the latest of each series (of each
+//! bucket, for a histogram).
+//!
+//! The storage is reached only by the updates that carry an exemplar: a pool's table is
+//! allocated on its first exemplar, and the cells, their layout and the updates without an
+//! exemplar are untouched. Exemplars live in the memory of the process that recorded them;
+//! in multiprocess mode, the series read from other processes' files have none.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+
+use crate::error::ExporterError;
+use crate::registry::validate::label_name_problem;
+
+/// The most characters (names and values together) an exemplar's labels may have, as
+/// OpenMetrics 1.0 allows.
+pub const MAX_EXEMPLAR_RUNES: usize = 128;
+
+/// Labels to attach to an update, checked once when built: `trace_id`, `span_id`, ...
+///
+/// Cheap to clone and to keep: the labels are shared.
+///
+/// ```
+/// # use dynamo_exporter::{Exemplar, Opts, Registry};
+/// let registry = Registry::new();
+/// let requests = registry.int_counter(&Opts::new("requests_total", "Requests")).unwrap();
+/// let exemplar = Exemplar::new(&[("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")]).unwrap();
+/// requests.inc_by_with_exemplar(1, &exemplar);
+/// assert_eq!(requests.get(), 1);
+/// assert!(Exemplar::new(&[("trace id", "x")]).is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Exemplar {
+    labels: Arc<[(Box<str>, Box<str>)]>,
+}
+
+impl Exemplar {
+    /// An exemplar of these labels. Refused when a name is not a valid label name, or when
+    /// the names and values have more than [`MAX_EXEMPLAR_RUNES`] characters together.
+    pub fn new<K: AsRef<str>, V: AsRef<str>>(labels: &[(K, V)]) -> Result<Self, ExporterError> {
+        let mut runes = 0;
+        for (name, value) in labels {
+            let (name, value) = (name.as_ref(), value.as_ref());
+            if let Some(reason) = label_name_problem(name) {
+                return Err(invalid(reason, name));
+            }
+            if labels[..]
+                .iter()
+                .filter(|(other, _)| other.as_ref() == name)
+                .count()
+                > 1
+            {
+                return Err(invalid("a label name is given more than once", name));
+            }
+            runes += name.chars().count() + value.chars().count();
+        }
+        if runes > MAX_EXEMPLAR_RUNES {
+            let text = labels
+                .iter()
+                .map(|(k, v)| format!("{}={}", k.as_ref(), v.as_ref()))
+                .collect::<Vec<_>>()
+                .join(",");
+            return Err(ExporterError::InvalidExemplar {
+                reason: format!(
+                    "its labels have {runes} characters, more than the {MAX_EXEMPLAR_RUNES} allowed"
+                ),
+                value: text,
+            });
+        }
+        let mut sorted: Vec<(Box<str>, Box<str>)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_ref().into(), v.as_ref().into()))
+            .collect();
+        sorted.sort();
+        Ok(Self {
+            labels: sorted.into(),
+        })
+    }
+
+    /// The label pairs, sorted by name.
+    pub fn labels(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.labels.iter().map(|(k, v)| (&**k, &**v))
+    }
+}
+
+impl std::fmt::Debug for Exemplar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.labels()).finish()
+    }
+}
+
+fn invalid(reason: &str, name: &str) -> ExporterError {
+    ExporterError::InvalidExemplar {
+        reason: format!("label name {name:?}: {reason}"),
+        value: name.to_string(),
+    }
+}
+
+/// An exemplar as a scrape sees it: the labels, the value it came with, when, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedExemplar {
+    /// The classic bucket the value fell in (the `+Inf` bucket is the number of bounds); 0 on
+    /// a counter and on a native-only histogram.
+    pub bucket: usize,
+    /// The labels.
+    pub exemplar: Exemplar,
+    /// The increment or observation.
+    pub value: f64,
+    /// When it was recorded: milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+}
+
+/// Shards of a table, so that threads recording exemplars of different series seldom wait
+/// for each other.
+const SHARDS: usize = 8;
+
+/// The exemplars of one pool's series, by slot index; allocated on the first.
+pub struct ExemplarTable {
+    shards: OnceLock<Box<[Shard; SHARDS]>>,
+}
+
+// A panic cannot leave a table half-updated: a record replaces whole entries. Handles stay
+// unwind safe, as they were before they could reach a table.
+impl std::panic::RefUnwindSafe for ExemplarTable {}
+impl std::panic::UnwindSafe for ExemplarTable {}
+
+/// The series of one shard of a table, by slot index.
+type Shard = Mutex<HashMap<u32, Kept>>;
+
+/// The latest exemplar of each bucket of one series, and the state of the series they
+/// belong to (a slot reused by another series starts over).
+struct Kept {
+    state: u64,
+    buckets: Box<[Option<RecordedExemplar>]>,
+}
+
+impl ExemplarTable {
+    /// An empty table; nothing is allocated until an exemplar is recorded.
+    pub(crate) const fn new() -> Self {
+        Self {
+            shards: OnceLock::new(),
+        }
+    }
+
+    /// Keeps `exemplar` with `value` as the latest of `bucket` (of `buckets`) of the series of
+    /// `state` in slot `index`.
+    pub(crate) fn record(
+        &self,
+        index: u32,
+        state: u64,
+        (bucket, buckets): (usize, usize),
+        exemplar: &Exemplar,
+        value: f64,
+    ) {
+        let shards = self
+            .shards
+            .get_or_init(|| Box::new(std::array::from_fn(|_| Mutex::new(HashMap::new()))));
+        let recorded = RecordedExemplar {
+            bucket,
+            exemplar: exemplar.clone(),
+            value,
+            timestamp_ms: now_ms(),
+        };
+        let mut shard = shards[index as usize % SHARDS].lock();
+        let kept = shard.entry(index).or_insert_with(|| Kept {
+            state,
+            buckets: Box::default(),
+        });
+        if kept.state != state || kept.buckets.len() != buckets {
+            kept.state = state;
+            kept.buckets = vec![None; buckets].into();
+        }
+        if let Some(slot) = kept.buckets.get_mut(bucket) {
+            *slot = Some(recorded);
+        }
+    }
+
+    /// Appends the exemplars of the series of `generation` in slot `index`, by bucket.
+    pub(crate) fn read(&self, index: u32, generation: u32, out: &mut Vec<RecordedExemplar>) {
+        let Some(shards) = self.shards.get() else {
+            return;
+        };
+        let shard = shards[index as usize % SHARDS].lock();
+        if let Some(kept) = shard.get(&index) {
+            if (kept.state >> 32) as u32 == generation {
+                out.extend(kept.buckets.iter().flatten().cloned());
+            }
+        }
+    }
+}
+
+/// No fixed time: exemplars take the wall clock.
+const WALL_CLOCK: i64 = i64::MIN;
+
+/// The time exemplars are given instead of the wall clock's, for tests.
+static FIXED_TIME_MS: AtomicI64 = AtomicI64::new(WALL_CLOCK);
+
+/// Gives every exemplar recorded from now on the time `ms` (milliseconds since the Unix
+/// epoch), or the wall clock's again with `None`: for tests of whole pages.
+#[cfg(test)]
+pub(crate) fn fix_exemplar_time(ms: Option<i64>) {
+    FIXED_TIME_MS.store(ms.unwrap_or(WALL_CLOCK), Relaxed);
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    let fixed = FIXED_TIME_MS.load(Relaxed);
+    if fixed != WALL_CLOCK {
+        return fixed;
+    }
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_checked_and_sorted() {
+        let exemplar = Exemplar::new(&[("trace_id", "abc"), ("span_id", "01")]).unwrap();
+        let labels: Vec<_> = exemplar.labels().collect();
+        assert_eq!(labels, [("span_id", "01"), ("trace_id", "abc")]);
+        assert!(Exemplar::new::<&str, &str>(&[]).is_ok());
+    }
+
+    #[test]
+    fn at_most_128_characters_counted_as_characters() {
+        let name = "trace_id";
+        let fits = "é".repeat(MAX_EXEMPLAR_RUNES - name.len());
+        assert!(Exemplar::new(&[(name, fits.as_str())]).is_ok());
+        let over = format!("{fits}x");
+        let error = Exemplar::new(&[(name, over.as_str())]).unwrap_err();
+        assert!(matches!(
+            &error,
+            ExporterError::InvalidExemplar { value, .. } if value.contains(&over)
+        ));
+        assert!(error.to_string().contains("129 characters"), "{error}");
+    }
+
+    #[test]
+    fn bad_names_are_named() {
+        for name in ["", "1a", "a-b", "__x"] {
+            match Exemplar::new(&[(name, "v")]) {
+                Err(ExporterError::InvalidExemplar { value, .. }) => assert_eq!(value, name),
+                other => panic!("{name:?}: {other:?}"),
+            }
+        }
+        assert!(Exemplar::new(&[("a", "1"), ("a", "2")]).is_err());
+    }
+
+    #[test]
+    fn a_table_keeps_the_latest_per_bucket_of_the_live_series() {
+        let table = ExemplarTable::new();
+        let mut out = Vec::new();
+        table.read(3, 1, &mut out);
+        assert!(out.is_empty());
+        let a = Exemplar::new(&[("trace_id", "a")]).unwrap();
+        let b = Exemplar::new(&[("trace_id", "b")]).unwrap();
+        let state = 1 << 32 | 7;
+        table.record(3, state, (1, 3), &a, 0.5);
+        table.record(3, state, (1, 3), &b, 0.7);
+        table.record(3, state, (2, 3), &a, 9.0);
+        table.read(3, 1, &mut out);
+        let seen: Vec<_> = out.iter().map(|e| (e.bucket, e.value)).collect();
+        assert_eq!(seen, [(1, 0.7), (2, 9.0)]);
+        assert_eq!(out[0].exemplar, b);
+        out.clear();
+        table.read(3, 3, &mut out);
+        assert!(out.is_empty(), "another series of the slot has none");
+        table.record(3, 3 << 32 | 7, (0, 3), &a, 0.1);
+        table.read(3, 3, &mut out);
+        assert_eq!(out.len(), 1, "the old series' exemplars are gone");
+    }
+}
