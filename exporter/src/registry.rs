@@ -8,6 +8,7 @@
 
 pub(crate) mod family;
 pub(crate) mod idle;
+pub(crate) mod listed;
 pub(crate) mod scalars;
 pub(crate) mod shared;
 pub(crate) mod streams;
@@ -469,6 +470,17 @@ impl Registry {
         help: Help<'_>,
         variable_labels: &[&str],
     ) -> Result<(Arc<Family>, Identity, Layout), ExporterError> {
+        self.prepare_kind(M::KIND, opts, help, variable_labels)
+    }
+
+    /// [`Registry::prepare`] for a family of type `kind`.
+    fn prepare_kind(
+        &self,
+        kind: MetricKind,
+        opts: &Opts<'_>,
+        help: Help<'_>,
+        variable_labels: &[&str],
+    ) -> Result<(Arc<Family>, Identity, Layout), ExporterError> {
         let name = opts.name;
         validate::metric_name(name)?;
         if let Help::Required(text) = help {
@@ -479,7 +491,7 @@ impl Registry {
             .iter()
             .map(|(k, _)| *k)
             .chain(variable_labels.iter().copied());
-        validate::label_names(name, M::KIND, labels)?;
+        validate::label_names(name, kind, labels)?;
         let mut consts: Vec<(Box<str>, Box<str>)> = opts
             .const_labels
             .iter()
@@ -491,7 +503,7 @@ impl Registry {
             consts,
             variable_labels.iter().map(|n| (*n).into()).collect(),
         );
-        Ok((self.family(name, M::KIND, help), identity, layout))
+        Ok((self.family(name, kind, help), identity, layout))
     }
 
     /// The family of this name, created if new.

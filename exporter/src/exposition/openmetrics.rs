@@ -33,6 +33,9 @@ const TOTAL: &str = "_total";
 /// The suffix of the time a counter, histogram or summary was created.
 const CREATED: &str = "_created";
 
+/// What an info's sample name adds to its family's.
+const INFO: &str = "_info";
+
 /// Writes the OpenMetrics 1.0 text format into a `String`.
 ///
 /// ```
@@ -232,8 +235,10 @@ impl Encoder for OpenMetricsEncoder<'_> {
         self.out.push('\n');
         self.sample_name.clear();
         self.sample_name.push_str(name);
-        if family.kind == MetricKind::Counter {
-            self.sample_name.push_str(TOTAL);
+        match family.kind {
+            MetricKind::Counter => self.sample_name.push_str(TOTAL),
+            MetricKind::Info => self.sample_name.push_str(INFO),
+            _ => {}
         }
     }
 
