@@ -298,3 +298,51 @@ fn required_constant_labels_select_series() {
             .collect::<String>()
     );
 }
+
+#[cfg(feature = "otlp")]
+#[test]
+fn otlp_gets_them_as_gauges_of_integer_points() {
+    use dynamo_exporter::otlp::{OtlpEncoder, Temporality};
+    use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point::Value};
+
+    let mut encoder = OtlpEncoder::new(Temporality::Cumulative, 1, 2);
+    registry().encode(&[], &mut encoder);
+    let request = encoder.into_request(&[]);
+    let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
+    let shown: Vec<(&str, Vec<(Vec<(String, String)>, i64)>)> = metrics
+        .iter()
+        .map(|metric| {
+            let Some(Data::Gauge(gauge)) = &metric.data else {
+                panic!("{} is not a gauge", metric.name);
+            };
+            let points = gauge
+                .data_points
+                .iter()
+                .map(|point| {
+                    let labels = point
+                        .attributes
+                        .iter()
+                        .map(|kv| {
+                            let value =
+                                format!("{:?}", kv.value.as_ref().unwrap().value.as_ref().unwrap());
+                            (kv.key.clone(), value)
+                        })
+                        .collect();
+                    let Some(Value::AsInt(value)) = point.value else {
+                        panic!("{} has a float point", metric.name);
+                    };
+                    (labels, value)
+                })
+                .collect();
+            (metric.name.as_str(), points)
+        })
+        .collect();
+    let names: Vec<&str> = shown.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, ["build_info", "model_info", "phase", "worker_state"]);
+    let phase: Vec<i64> = shown[2].1.iter().map(|(_, v)| *v).collect();
+    assert_eq!(phase, [1, 0, 0]);
+    assert_eq!(
+        shown[2].1[0].0,
+        [("phase".to_string(), "StringValue(\"running\")".to_string())]
+    );
+}
