@@ -79,6 +79,12 @@ impl Kind for InfoKind {
 }
 
 impl Info {
+    /// The constant labels (for a vec child, its vec's), sorted by name.
+    #[must_use]
+    pub fn const_labels(&self) -> Vec<(String, String)> {
+        self.metric.core.const_labels()
+    }
+
     /// Sets the metadata, replacing the pairs set before. Keys follow the label name rules
     /// and may not be one of the metric's own labels (constant, variable or hierarchy).
     ///
@@ -129,6 +135,24 @@ impl Info {
 }
 
 impl InfoVec {
+    /// The variable label names, in declaration order.
+    #[must_use]
+    pub fn variable_labels(&self) -> Vec<&str> {
+        self.metric
+            .core
+            .layout
+            .names()
+            .iter()
+            .map(|n| &**n)
+            .collect()
+    }
+
+    /// The constant labels, sorted by name.
+    #[must_use]
+    pub fn const_labels(&self) -> Vec<(String, String)> {
+        self.metric.core.const_labels()
+    }
+
     /// The info for these label values (in declaration order), created on first use.
     ///
     /// A wrong number of values is logged and answered with an info that shows nowhere; use

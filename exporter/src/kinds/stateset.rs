@@ -70,6 +70,12 @@ impl Kind for StateSetKind {
 }
 
 impl StateSet {
+    /// The constant labels (for a vec child, its vec's), sorted by name.
+    #[must_use]
+    pub fn const_labels(&self) -> Vec<(String, String)> {
+        self.metric.core.const_labels()
+    }
+
     /// Makes `state` the current state.
     ///
     /// # Errors
@@ -116,6 +122,24 @@ impl StateSet {
 }
 
 impl StateSetVec {
+    /// The variable label names, in declaration order.
+    #[must_use]
+    pub fn variable_labels(&self) -> Vec<&str> {
+        self.metric
+            .core
+            .layout
+            .names()
+            .iter()
+            .map(|n| &**n)
+            .collect()
+    }
+
+    /// The constant labels, sorted by name.
+    #[must_use]
+    pub fn const_labels(&self) -> Vec<(String, String)> {
+        self.metric.core.const_labels()
+    }
+
     /// The stateset for these label values (in declaration order), created on first use.
     ///
     /// A wrong number of values is logged and answered with a stateset that shows nowhere;
