@@ -8,6 +8,11 @@ Vecs take their label values as a dict with exactly the declared label names:
 ``inc(labels)``, ``inc_by(labels, v)``, ``get(labels)``, ``dec(labels)``, ``add(labels, v)``,
 ``sub(labels, v)``, but ``set(value, labels)`` and ``observe(value, labels)``.
 
+:class:`Info` (``info({...})``, ``get``) and :class:`Enum` (``state("...")``, ``get``,
+``states``), as prometheus_client's; their vecs :class:`InfoVec` and :class:`EnumVec` take
+``labels`` first (``info(labels, val)``, ``state(labels, state)``) and give the child with
+``labels(labels)``.
+
 Every metric has ``name()`` and ``const_labels()``; vecs also ``variable_labels()``. Objects are
 safe to use from several threads.
 
