@@ -64,13 +64,13 @@ const TEXT_PAGE: &str = concat!(
     "model_info{name=\"qwen\",worker=\"w1\"} 1\n",
     "# HELP phase Phase\n",
     "# TYPE phase gauge\n",
-    "phase{phase=\"running\"} 1\n",
     "phase{phase=\"starting\"} 0\n",
+    "phase{phase=\"running\"} 1\n",
     "phase{phase=\"stopping\"} 0\n",
     "# HELP worker_state Worker state\n",
     "# TYPE worker_state gauge\n",
-    "worker_state{worker=\"w1\",worker_state=\"busy\"} 1\n",
     "worker_state{worker=\"w1\",worker_state=\"idle\"} 0\n",
+    "worker_state{worker=\"w1\",worker_state=\"busy\"} 1\n",
 );
 
 #[test]
@@ -92,13 +92,13 @@ fn the_openmetrics_page_shows_them_as_info_and_stateset() {
             "model_info{name=\"qwen\",worker=\"w1\"} 1\n",
             "# HELP phase Phase\n",
             "# TYPE phase stateset\n",
-            "phase{phase=\"running\"} 1\n",
             "phase{phase=\"starting\"} 0\n",
+            "phase{phase=\"running\"} 1\n",
             "phase{phase=\"stopping\"} 0\n",
             "# HELP worker_state Worker state\n",
             "# TYPE worker_state stateset\n",
-            "worker_state{worker=\"w1\",worker_state=\"busy\"} 1\n",
             "worker_state{worker=\"w1\",worker_state=\"idle\"} 0\n",
+            "worker_state{worker=\"w1\",worker_state=\"busy\"} 1\n",
             "# EOF\n",
         )
     );
@@ -340,9 +340,48 @@ fn otlp_gets_them_as_gauges_of_integer_points() {
     let names: Vec<&str> = shown.iter().map(|(name, _)| *name).collect();
     assert_eq!(names, ["build_info", "model_info", "phase", "worker_state"]);
     let phase: Vec<i64> = shown[2].1.iter().map(|(_, v)| *v).collect();
-    assert_eq!(phase, [1, 0, 0]);
+    assert_eq!(phase, [0, 1, 0]);
     assert_eq!(
-        shown[2].1[0].0,
+        shown[2].1[1].0,
         [("phase".to_string(), "StringValue(\"running\")".to_string())]
+    );
+}
+
+#[test]
+fn an_info_and_a_family_of_its_sample_name_cannot_both_be_registered() {
+    let registry = Registry::new();
+    let _build = registry.info(&Opts::new("build", "Build")).unwrap();
+    let _load = registry.gauge(&Opts::new("load_info", "Load")).unwrap();
+    let before = registry.render();
+    assert!(matches!(
+        registry.gauge(&Opts::new("build_info", "Build")),
+        Err(ExporterError::KindConflict { name, existing: MetricKind::Info, .. }) if name == "build_info"
+    ));
+    assert!(matches!(
+        registry.info(&Opts::new("load", "Load")),
+        Err(ExporterError::KindConflict { name, existing: MetricKind::Gauge, .. }) if name == "load_info"
+    ));
+    assert_eq!(registry.render(), before);
+}
+
+#[test]
+fn the_states_of_one_child_stay_together_whatever_their_label_sorts_as() {
+    let registry = Registry::new();
+    let states = registry
+        .state_set_vec(&Opts::new("a_state", "State"), &["worker"], &["up", "down"])
+        .unwrap();
+    states.with_label_values(&["w2"]).state("down").unwrap();
+    let _w1 = states.with_label_values(&["w1"]);
+    assert_eq!(
+        openmetrics(&registry),
+        concat!(
+            "# HELP a_state State\n",
+            "# TYPE a_state stateset\n",
+            "a_state{a_state=\"up\",worker=\"w1\"} 1\n",
+            "a_state{a_state=\"down\",worker=\"w1\"} 0\n",
+            "a_state{a_state=\"up\",worker=\"w2\"} 0\n",
+            "a_state{a_state=\"down\",worker=\"w2\"} 1\n",
+            "# EOF\n",
+        )
     );
 }

@@ -127,8 +127,8 @@ def test_the_text_page_lines(drt):
     assert (
         "# HELP dynamo_component_phase Phase\n"
         "# TYPE dynamo_component_phase gauge\n"
-        'dynamo_component_phase{dynamo_component_phase="running"} 1\n'
         'dynamo_component_phase{dynamo_component_phase="starting"} 0\n'
+        'dynamo_component_phase{dynamo_component_phase="running"} 1\n'
         'dynamo_component_phase{dynamo_component_phase="stopping"} 0\n'
     ) in page
 
@@ -144,6 +144,7 @@ def test_the_openmetrics_page_is_prometheus_clients(served):
     assert (
         "# HELP dynamo_component_phase Phase\n"
         "# TYPE dynamo_component_phase stateset\n"
+        'dynamo_component_phase{dynamo_component_phase="starting"} 0\n'
         'dynamo_component_phase{dynamo_component_phase="running"} 1\n'
     ) in page
 

@@ -74,7 +74,11 @@ impl Kind for InfoKind {
         let mut labels = labels.to_vec();
         labels.extend(pairs.iter().cloned());
         labels.sort();
-        out.push(Sample { labels, value: 1 });
+        out.push(Sample {
+            labels,
+            one: None,
+            value: 1,
+        });
     }
 }
 

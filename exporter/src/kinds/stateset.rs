@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use crate::error::ExporterError;
 use crate::kinds::handle::Registered;
 use crate::kinds::table::MetricKind;
-use crate::registry::listed::{Kind, Listed, Sample, with_pair};
+use crate::registry::listed::{Kind, Listed, Sample};
 use crate::registry::validate::label_name_problem;
 use crate::registry::{Opts, Registry};
 
 /// One of a fixed list of states, the first at creation: shown as `<name>{<name>="<state>"}`
-/// of 1 for the current state and 0 for the others (prometheus_client's `Enum`).
+/// of 1 for the current state and 0 for the others, in the order of the states
+/// (prometheus_client's `Enum`).
 ///
 /// ```
 /// # use dynamo_exporter::{Opts, Registry};
@@ -27,8 +28,8 @@ use crate::registry::{Opts, Registry};
 ///     concat!(
 ///         "# HELP worker_state Worker state\n",
 ///         "# TYPE worker_state gauge\n",
-///         "worker_state{worker_state=\"running\"} 1\n",
 ///         "worker_state{worker_state=\"starting\"} 0\n",
+///         "worker_state{worker_state=\"running\"} 1\n",
 ///     )
 /// );
 /// ```
@@ -62,7 +63,8 @@ impl Kind for StateSetKind {
         let current = current.load(Relaxed);
         for (index, state) in self.states.iter().enumerate() {
             out.push(Sample {
-                labels: with_pair(labels, (&self.label, state)),
+                labels: labels.to_vec(),
+                one: Some((self.label.to_string(), state.to_string())),
                 value: i64::from(index == current),
             });
         }

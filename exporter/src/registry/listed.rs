@@ -16,10 +16,27 @@ use crate::kinds::table::MetricKind;
 use crate::storage::directory::Core;
 use crate::storage::labels::cmp_pairs;
 
-/// One sample of a listed metric: every label pair, sorted by name, and its value.
+/// One sample of a listed metric: its child's label pairs (sorted by name), the pair that
+/// tells it from the child's other samples (a stateset's state), and its value.
 pub(crate) struct Sample {
     pub(crate) labels: Vec<(String, String)>,
+    pub(crate) one: Option<(String, String)>,
     pub(crate) value: i64,
+}
+
+impl Sample {
+    /// Its labels, with a registry's `extra` ones.
+    fn labels<'a>(&'a self, extra: &'a ExtraLabels) -> Labels<'a> {
+        match &self.one {
+            Some((name, value)) => Labels::sorted_with_one(&self.labels, (name, value), extra),
+            None => Labels::sorted_with_extra(&self.labels, extra),
+        }
+    }
+
+    /// Its child's labels, with a registry's `extra` ones.
+    fn child_labels<'a>(&'a self, extra: &'a ExtraLabels) -> Labels<'a> {
+        Labels::sorted_with_extra(&self.labels, extra)
+    }
 }
 
 /// A registered listed metric, as its family sees it.
@@ -161,31 +178,22 @@ pub(crate) fn write_samples(
             source.samples(&mut samples);
         }
     }
-    fn labels<'a>(s: &'a Sample, extra: &'a ExtraLabels) -> Labels<'a> {
-        Labels::sorted_with_extra(&s.labels, extra)
-    }
-    samples.retain(|s| labels(s, extra).has(required));
-    samples.sort_by(|a, b| cmp_pairs(labels(a, extra).iter(), labels(b, extra).iter()));
+    samples.retain(|s| s.labels(extra).has(required));
+    // By child, each child's samples together and in their own order (a stateset's states
+    // as declared), as OpenMetrics wants a metric's samples.
+    samples.sort_by(|a, b| cmp_pairs(a.child_labels(extra).iter(), b.child_labels(extra).iter()));
     if samples.is_empty() {
         return false;
     }
     encoder.family(info);
     for sample in &samples {
         encoder.series(&Series {
-            labels: labels(sample, extra),
+            labels: sample.labels(extra),
             value: Value::Number(Number::Int(sample.value)),
             timestamp_ms: None,
         });
     }
     true
-}
-
-/// Adds `pair` to pairs sorted by name, in its place.
-pub(crate) fn with_pair(labels: &[(String, String)], pair: (&str, &str)) -> Vec<(String, String)> {
-    let mut out = labels.to_vec();
-    let at = out.partition_point(|(k, _)| k.as_str() < pair.0);
-    out.insert(at, (pair.0.to_string(), pair.1.to_string()));
-    out
 }
 
 impl Registry {

@@ -58,8 +58,8 @@ impl Metrics {
     }
 
     /// Creates an enum: one of `states`, the first until [`StateSet::state`] sets another,
-    /// shown as a gauge of one series per state labelled with the metric's full name, 1 for
-    /// the current state and 0 for the others (OpenMetrics: a `stateset`).
+    /// shown as a gauge of one series per state (in their order) labelled with the metric's
+    /// full name, 1 for the current state and 0 for the others (OpenMetrics: a `stateset`).
     ///
     /// ```
     /// # fn main() -> anyhow::Result<()> {
@@ -72,8 +72,8 @@ impl Metrics {
     ///     concat!(
     ///         "# HELP dynamo_component_worker_state Worker state\n",
     ///         "# TYPE dynamo_component_worker_state gauge\n",
-    ///         "dynamo_component_worker_state{dynamo_component_worker_state=\"running\",dynamo_namespace=\"ns\"} 1\n",
     ///         "dynamo_component_worker_state{dynamo_component_worker_state=\"starting\",dynamo_namespace=\"ns\"} 0\n",
+    ///         "dynamo_component_worker_state{dynamo_component_worker_state=\"running\",dynamo_namespace=\"ns\"} 1\n",
     ///     )
     /// );
     /// # Ok(()) }
