@@ -309,7 +309,9 @@ fn otlp_gets_them_as_gauges_of_integer_points() {
     registry().encode(&[], &mut encoder);
     let request = encoder.into_request(&[]);
     let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
-    let shown: Vec<(&str, Vec<(Vec<(String, String)>, i64)>)> = metrics
+    /// A point's attributes (values as their `Debug` text) and integer value.
+    type Point = (Vec<(String, String)>, i64);
+    let shown: Vec<(&str, Vec<Point>)> = metrics
         .iter()
         .map(|metric| {
             let Some(Data::Gauge(gauge)) = &metric.data else {
