@@ -296,9 +296,7 @@ class Metrics:
     ) -> HistogramVec:
         """Creates histograms keyed by the values of ``label_names``; ``buckets`` and the
         ``native_*`` settings as for :meth:`create_histogram`."""
-    def create_info(
-        self, name: str, description: str, labels: _ConstLabels | None = None
-    ) -> Info:
+    def create_info(self, name: str, description: str, labels: _ConstLabels | None = None) -> Info:
         """Creates an info: metadata set by ``info({...})``, shown as the gauge
         ``<name>_info{key="value",...} 1`` (OpenMetrics: an ``info``)."""
     def create_infovec(
