@@ -525,7 +525,7 @@ class HistogramVec(_MetricVec):
 class Info(_Metric):
     """Key-value metadata (build, model), shown as ``<name>_info{key="value",...} 1``."""
 
-    def info(self, val: Mapping[str, str]) -> None:
+    def info(self, val: dict[str, str]) -> None:
         """Sets the metadata, replacing what was set before; ``ValueError`` for a key that is
         not a valid label name or is one of the metric's labels."""
     def get(self) -> dict[str, str]: ...
@@ -534,7 +534,7 @@ class Info(_Metric):
 class InfoVec(_Metric):
     """Infos, one per set of label values."""
 
-    def info(self, labels: dict[str, str], val: Mapping[str, str]) -> None: ...
+    def info(self, labels: dict[str, str], val: dict[str, str]) -> None: ...
     def get(self, labels: dict[str, str]) -> dict[str, str]: ...
     def labels(self, labels: dict[str, str]) -> Info:
         """The info of ``labels``, created on first use."""
