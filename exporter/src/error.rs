@@ -169,6 +169,34 @@ pub enum ExporterError {
         /// Why it cannot be used.
         reason: String,
     },
+    /// A stateset was given no states, or one state twice.
+    #[error("metric {metric:?}: invalid states {states:?}: {reason}")]
+    InvalidStates {
+        /// The metric being created.
+        metric: String,
+        /// The states as given.
+        states: Vec<String>,
+        /// What rule they break.
+        reason: &'static str,
+    },
+    /// A stateset was asked to take a state it does not have; its state did not change.
+    #[error("metric {metric:?} has no state {state:?}; its states are {states:?}")]
+    UnknownState {
+        /// The full metric name.
+        metric: String,
+        /// The state asked for.
+        state: String,
+        /// The states it has.
+        states: Vec<String>,
+    },
+    /// The metric's type is not kept in the multiprocess directory.
+    #[error("metric {metric:?}: a {kind} cannot be created in multiprocess mode")]
+    NotMultiprocess {
+        /// The metric being created.
+        metric: String,
+        /// Its type.
+        kind: MetricKind,
+    },
     /// A gauge's multiprocess mode is not one of the modes.
     #[error(
         "unknown multiprocess mode {0:?}: use all, liveall, sum, livesum, min, livemin, max or livemax"

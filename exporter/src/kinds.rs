@@ -8,9 +8,14 @@
 
 pub(crate) mod exemplar;
 pub(crate) mod handle;
+mod info;
+mod stateset;
 pub(crate) mod table;
 
 pub use handle::{Metric, Registered};
+// Infos and statesets: kept as lists rather than pool slots, so not in the table.
+pub use info::{Info, InfoVec};
+pub use stateset::{StateSet, StateSetVec};
 pub use table::MetricKind;
 
 /// Each kind's module, and its handles.

@@ -8,6 +8,7 @@
 
 pub(crate) mod family;
 pub(crate) mod idle;
+pub(crate) mod listed;
 pub(crate) mod scalars;
 pub(crate) mod shared;
 pub(crate) mod streams;
@@ -469,6 +470,17 @@ impl Registry {
         help: Help<'_>,
         variable_labels: &[&str],
     ) -> Result<(Arc<Family>, Identity, Layout), ExporterError> {
+        self.prepare_kind(M::KIND, opts, help, variable_labels)
+    }
+
+    /// [`Registry::prepare`] for a family of type `kind`.
+    fn prepare_kind(
+        &self,
+        kind: MetricKind,
+        opts: &Opts<'_>,
+        help: Help<'_>,
+        variable_labels: &[&str],
+    ) -> Result<(Arc<Family>, Identity, Layout), ExporterError> {
         let name = opts.name;
         validate::metric_name(name)?;
         if let Help::Required(text) = help {
@@ -479,7 +491,8 @@ impl Registry {
             .iter()
             .map(|(k, _)| *k)
             .chain(variable_labels.iter().copied());
-        validate::label_names(name, M::KIND, labels)?;
+        validate::label_names(name, kind, labels)?;
+        self.check_info_name(name, kind)?;
         let mut consts: Vec<(Box<str>, Box<str>)> = opts
             .const_labels
             .iter()
@@ -491,7 +504,32 @@ impl Registry {
             consts,
             variable_labels.iter().map(|n| (*n).into()).collect(),
         );
-        Ok((self.family(name, M::KIND, help), identity, layout))
+        Ok((self.family(name, kind, help), identity, layout))
+    }
+
+    /// Refuses the two families that would write the same name in the text format: an info
+    /// `x` (written `x_info`) and a family `x_info`.
+    fn check_info_name(&self, name: &str, kind: MetricKind) -> Result<(), ExporterError> {
+        let _section = crate::fork::enter();
+        let families = self.families.read();
+        let (other, other_kind) = if kind == MetricKind::Info {
+            let written = format!("{name}{}", kind.text_suffix());
+            match families.get(written.as_str()) {
+                Some(family) => (written, family.kind),
+                None => return Ok(()),
+            }
+        } else {
+            let stem = name.strip_suffix(MetricKind::Info.text_suffix());
+            match stem.and_then(|stem| families.get(stem)) {
+                Some(family) if family.kind == MetricKind::Info => (name.to_string(), family.kind),
+                _ => return Ok(()),
+            }
+        };
+        Err(ExporterError::KindConflict {
+            name: other,
+            existing: other_kind,
+            requested: kind,
+        })
     }
 
     /// The family of this name, created if new.

@@ -27,6 +27,16 @@ fn metrics(dir: &Path) -> (Registry, Metrics) {
     multiprocess::set_directory(dir).unwrap();
     let registry = Registry::new();
     registry.join_multiprocess().unwrap();
+    // Infos and statesets are not kept in the directory: refused, with nothing registered.
+    assert!(matches!(
+        registry.info(&Opts::new("build", "Build")),
+        Err(dynamo_exporter::ExporterError::NotMultiprocess { metric, .. }) if metric == "build"
+    ));
+    assert!(matches!(
+        registry.state_set(&Opts::new("phase", "Phase"), &["up"]),
+        Err(dynamo_exporter::ExporterError::NotMultiprocess { .. })
+    ));
+    assert!(registry.family_names().is_empty());
     let metrics = Metrics {
         jobs: registry
             .int_counter_vec(&Opts::new("jobs_total", "Jobs \"done\""), &["worker"])

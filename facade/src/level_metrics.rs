@@ -1,5 +1,7 @@
 //! `.metrics()`: creating metrics at one hierarchy level, scraping it, and its callbacks.
 
+mod info_enum;
+
 use std::fmt::Display;
 use std::sync::Arc;
 

@@ -171,6 +171,7 @@ macro_rules! kind_reexports {
     };
 }
 dynamo_exporter::metric_kinds!(kind_reexports);
+pub use dynamo_exporter::{Info, InfoVec, StateSet, StateSetVec};
 pub use system_server::{
     CALLBACK_THREADS_VAR, CANARY_WAIT_TIME_VAR, DEFAULT_CALLBACK_THREADS, DEFAULT_CANARY_WAIT_TIME,
     DEFAULT_HEALTH_CHECK_REQUEST_TIMEOUT, DEFAULT_HOST, ENABLED_VAR, HEADER_TIMEOUT_VAR,

@@ -16,6 +16,7 @@ macro_rules! kind_modules {
 }
 
 dynamo_runtime::metric_kinds!(kind_modules);
+pub(crate) mod info_enum;
 
 /// A handle of the Rust API and the Python class that wraps it.
 pub(crate) trait Wrap {
@@ -73,10 +74,12 @@ macro_rules! classes {
         $create_vec:ident; $one:literal, $many:literal $(, $settings:ident)?;)*})*) => {
         /// Adds every metric class to the module; returns their names.
         pub(crate) fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<Vec<String>> {
-            Ok(vec![$($(
+            let mut names = vec![$($(
                 add_class::<<dynamo_runtime::$handle as Wrap>::Class>(m)?,
                 add_class::<<dynamo_runtime::$vec as Wrap>::Class>(m)?,
-            )*)*])
+            )*)*];
+            names.extend(info_enum::add_classes(m)?);
+            Ok(names)
         }
 
         /// The id of the registered metric behind a metric object, if it is one.
@@ -89,7 +92,7 @@ macro_rules! classes {
                     return Some(object.get().registered().metric_id());
                 }
             )*)*
-            None
+            info_enum::registered_id(metric)
         }
     };
 }

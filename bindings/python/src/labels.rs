@@ -81,8 +81,12 @@ pub(crate) struct LabelKeys {
 
 impl LabelKeys {
     pub(crate) fn new<M: Metric>(py: Python<'_>, vec: &MetricVec<M>) -> Self {
-        let keys = vec
-            .variable_labels()
+        Self::of(py, &vec.variable_labels())
+    }
+
+    /// The keys of these label names, in declaration order.
+    pub(crate) fn of(py: Python<'_>, names: &[&str]) -> Self {
+        let keys = names
             .iter()
             .map(|name| PyString::intern(py, name).unbind())
             .collect();

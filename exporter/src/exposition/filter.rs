@@ -68,7 +68,13 @@ impl NameFilter {
         let suffixes: &[&str] = match family.kind {
             MetricKind::Histogram => &["_bucket", "_sum", "_count"],
             MetricKind::Summary => &["_sum", "_count"],
-            MetricKind::Counter | MetricKind::Gauge | MetricKind::Untyped => return false,
+            MetricKind::Info => &["_info"],
+            MetricKind::Counter
+            | MetricKind::Gauge
+            | MetricKind::Untyped
+            | MetricKind::StateSet => {
+                return false;
+            }
         };
         // The names that start with the family's name follow it in order.
         self.names

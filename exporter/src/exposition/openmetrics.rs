@@ -36,6 +36,9 @@ const TOTAL: &str = "_total";
 /// The suffix of the time a counter, histogram or summary was created.
 const CREATED: &str = "_created";
 
+/// What an info's sample name adds to its family's.
+const INFO: &str = "_info";
+
 /// Writes the OpenMetrics 1.0 text format into a `String`.
 ///
 /// ```
@@ -275,8 +278,10 @@ impl Encoder for OpenMetricsEncoder<'_> {
         self.exemplars_allowed = matches!(family.kind, MetricKind::Counter | MetricKind::Histogram);
         self.sample_name.clear();
         self.sample_name.push_str(name);
-        if family.kind == MetricKind::Counter {
-            self.sample_name.push_str(TOTAL);
+        match family.kind {
+            MetricKind::Counter => self.sample_name.push_str(TOTAL),
+            MetricKind::Info => self.sample_name.push_str(INFO),
+            _ => {}
         }
     }
 

@@ -170,12 +170,13 @@ impl<'a> ProtobufEncoder<'a> {
 
 /// The `MetricType` value of a kind.
 fn metric_type(kind: MetricKind) -> u64 {
-    match kind {
+    match kind.text_kind() {
         MetricKind::Counter => 0,
         MetricKind::Gauge => 1,
         MetricKind::Summary => 2,
         MetricKind::Untyped => 3,
         MetricKind::Histogram => 4,
+        MetricKind::Info | MetricKind::StateSet => 1,
     }
 }
 
@@ -187,7 +188,8 @@ impl Encoder for ProtobufEncoder<'_> {
     fn family(&mut self, family: &FamilyInfo<'_>) {
         self.flush();
         self.kind = family.kind;
-        push_bytes(&mut self.family, field::FAMILY_NAME, family.name.as_bytes());
+        let name = [family.name, family.kind.text_suffix()].concat();
+        push_bytes(&mut self.family, field::FAMILY_NAME, name.as_bytes());
         if let Some(help) = family.help {
             push_bytes(&mut self.family, field::FAMILY_HELP, help.as_bytes());
         }
@@ -215,7 +217,9 @@ impl Encoder for ProtobufEncoder<'_> {
                 }
                 match self.kind {
                     MetricKind::Counter => field::METRIC_COUNTER,
-                    MetricKind::Gauge => field::METRIC_GAUGE,
+                    MetricKind::Gauge | MetricKind::Info | MetricKind::StateSet => {
+                        field::METRIC_GAUGE
+                    }
                     MetricKind::Histogram | MetricKind::Summary | MetricKind::Untyped => {
                         field::METRIC_UNTYPED
                     }

@@ -83,19 +83,21 @@ impl Encoder for TextEncoder<'_> {
     }
 
     fn family(&mut self, family: &FamilyInfo<'_>) {
+        // An info `build` is the gauge `build_info`; a stateset, a gauge of its name.
         self.name.clear();
         self.name.push_str(family.name);
+        self.name.push_str(family.kind.text_suffix());
         if let Some(help) = family.help {
             self.out.push_str("# HELP ");
-            self.out.push_str(family.name);
+            self.out.push_str(&self.name);
             self.out.push(' ');
             push_escaped(self.out, help, false);
             self.out.push('\n');
         }
         self.out.push_str("# TYPE ");
-        self.out.push_str(family.name);
+        self.out.push_str(&self.name);
         self.out.push(' ');
-        self.out.push_str(family.kind.as_str());
+        self.out.push_str(family.kind.text_kind().as_str());
         self.out.push('\n');
     }
 

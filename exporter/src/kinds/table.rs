@@ -1,6 +1,8 @@
 //! The table of kinds: the Prometheus types a family can have ([`MetricKind`]), and the one
 //! line per handle every layer's creators, classes and re-exports are generated from
-//! ([`crate::metric_kinds!`]). A new kind is a line here and a file of its own.
+//! ([`crate::metric_kinds!`]). A new kind is a line here and a file of its own. Infos and
+//! statesets, whose series are lists rather than pool slots and whose creators differ, have
+//! their files (`kinds/info.rs`, `kinds/stateset.rs`) but no line.
 
 use std::fmt;
 
@@ -47,8 +49,8 @@ macro_rules! metric_kinds {
 /// The type of a metric family, as its `# TYPE` line says.
 ///
 /// Integer and float variants of a metric share a type: an `IntCounter` and a `Counter` of the
-/// same name belong to one `counter` family. A registry creates counters, gauges and
-/// histograms; text read by [`crate::parse`] may also hold summaries and untyped families.
+/// same name belong to one `counter` family. A registry creates counters, gauges,
+/// histograms, infos and statesets; text read by [`crate::parse`] may also hold summaries and untyped families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MetricKind {
@@ -62,6 +64,13 @@ pub enum MetricKind {
     Summary,
     /// No type given (from text only).
     Untyped,
+    /// Key-value metadata of a target (build, model): one series `<name>_info` of value 1,
+    /// whose labels carry the metadata. OpenMetrics `info`; a gauge in the other formats.
+    Info,
+    /// Which of a fixed set of states is current: one series per state, labelled
+    /// `<name>="<state>"`, of value 1 for the current state and 0 for the others.
+    /// OpenMetrics `stateset`; a gauge in the other formats.
+    StateSet,
 }
 
 impl MetricKind {
@@ -74,6 +83,28 @@ impl MetricKind {
             Self::Histogram => "histogram",
             Self::Summary => "summary",
             Self::Untyped => "untyped",
+            Self::Info => "info",
+            Self::StateSet => "stateset",
+        }
+    }
+
+    /// The type written in the Prometheus text and protobuf formats and OTLP, which have no
+    /// info or stateset: a gauge for those, the type itself otherwise.
+    #[must_use]
+    pub fn text_kind(self) -> Self {
+        match self {
+            Self::Info | Self::StateSet => Self::Gauge,
+            other => other,
+        }
+    }
+
+    /// What the family's name takes in the Prometheus text and protobuf formats and OTLP:
+    /// `_info` for an info (the family `build` is the gauge `build_info`), nothing otherwise.
+    #[must_use]
+    pub fn text_suffix(self) -> &'static str {
+        match self {
+            Self::Info => "_info",
+            _ => "",
         }
     }
 
@@ -91,13 +122,15 @@ impl MetricKind {
     }
 
     /// What a sample name of this type adds to its family's name: `_bucket`, `_sum` and
-    /// `_count` for a histogram; nothing for a counter, gauge or untyped family.
+    /// `_count` for a histogram; `_info` for an info; nothing for a counter, gauge, stateset
+    /// or untyped family.
     #[must_use]
     pub fn sample_suffixes(self) -> &'static [&'static str] {
         match self {
             Self::Histogram => &["_bucket", "_sum", "_count"],
             Self::Summary => &["", "_sum", "_count"],
-            Self::Counter | Self::Gauge | Self::Untyped => &[""],
+            Self::Info => &["_info"],
+            Self::Counter | Self::Gauge | Self::Untyped | Self::StateSet => &[""],
         }
     }
 
@@ -118,7 +151,7 @@ impl MetricKind {
         match self {
             Self::Histogram => Some("le"),
             Self::Summary => Some("quantile"),
-            Self::Counter | Self::Gauge | Self::Untyped => None,
+            Self::Counter | Self::Gauge | Self::Untyped | Self::Info | Self::StateSet => None,
         }
     }
 }

@@ -548,7 +548,7 @@ impl Encoder for OtlpEncoder {
             }
         };
         self.metrics.push(pb::Metric {
-            name: family.name.to_string(),
+            name: [family.name, family.kind.text_suffix()].concat(),
             description: family.help.unwrap_or_default().to_string(),
             data: Some(data),
             ..Default::default()

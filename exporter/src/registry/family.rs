@@ -12,6 +12,7 @@ use crate::error::ExporterError;
 use crate::exposition::{Encoder, ExtraLabels, FamilyInfo, OVERFLOW_LABEL};
 use crate::kinds::table::MetricKind;
 use crate::registry::idle::Idle;
+use crate::registry::listed::{self, Source as ListedSource};
 use crate::registry::scalars::{AnySlot, Scalar, ScalarGroups};
 use crate::registry::streams::{Source, Stream, write_series};
 use crate::storage::directory::Core;
@@ -37,6 +38,8 @@ pub(crate) enum Help<'a> {
 enum Registration {
     Scalar(Scalar),
     Vec(Arc<dyn Source>),
+    /// An info or a stateset.
+    Listed(Arc<dyn ListedSource>),
 }
 
 pub(crate) struct Family {
@@ -77,6 +80,7 @@ pub(crate) struct Registering<'a> {
 pub(crate) enum RegisteredAs {
     Scalar(Scalar),
     Vec(Arc<dyn Source>),
+    Listed(Arc<dyn ListedSource>),
 }
 
 impl Registering<'_> {
@@ -145,6 +149,7 @@ impl Family {
         let registration = match registered {
             RegisteredAs::Scalar(scalar) => Registration::Scalar(scalar),
             RegisteredAs::Vec(source) => Registration::Vec(source),
+            RegisteredAs::Listed(source) => Registration::Listed(source),
         };
         state.metrics.insert(identity, registration);
         Ok(made)
@@ -220,7 +225,9 @@ impl Family {
         let mut state = self.state.lock();
         match state.metrics.get(&identity) {
             Some(Registration::Scalar(scalar)) => return Ok(scalar.slot),
-            Some(Registration::Vec(_)) => return Err(already_registered(&self.name, &identity)),
+            Some(Registration::Vec(_) | Registration::Listed(_)) => {
+                return Err(already_registered(&self.name, &identity));
+            }
             None => {}
         }
         self.check(&state, kind, Help::Placeholder(""), &identity)?;
@@ -304,6 +311,7 @@ impl Family {
         let _section = crate::fork::enter();
         let mut streams = Vec::new();
         let vecs: Vec<Arc<dyn Source>>;
+        let listed: Vec<Arc<dyn ListedSource>>;
         let help = {
             let mut state = self.state.lock();
             if let Some(timeout) = sweep.idle_timeout {
@@ -314,7 +322,15 @@ impl Family {
                 .values()
                 .filter_map(|r| match r {
                     Registration::Vec(source) => Some(Arc::clone(source)),
-                    Registration::Scalar(_) => None,
+                    Registration::Scalar(_) | Registration::Listed(_) => None,
+                })
+                .collect();
+            listed = state
+                .metrics
+                .values()
+                .filter_map(|r| match r {
+                    Registration::Listed(source) => Some(Arc::clone(source)),
+                    Registration::Scalar(_) | Registration::Vec(_) => None,
                 })
                 .collect();
             for group in state.scalars.iter_mut() {
@@ -333,6 +349,10 @@ impl Family {
             kind: self.kind,
             observed: false,
         };
+        if !listed.is_empty() {
+            // An info or stateset family holds nothing else.
+            return listed::write_samples(&listed, required, sweep.extra, &info, encoder);
+        }
         let shown = write_series(&streams, required, sweep.extra, &info, encoder);
         // The scrape's thread, not the writers, merges the runs that piled up.
         for source in &vecs {
@@ -348,6 +368,10 @@ fn forget(state: &mut FamilyState, identity: &Identity, registration: Registrati
     let names = match &registration {
         Registration::Scalar(_) => split_of(identity, &[]).0,
         Registration::Vec(source) => {
+            let names: Vec<&str> = source.core().layout.names().iter().map(|n| &**n).collect();
+            split_of(identity, &names).0
+        }
+        Registration::Listed(source) => {
             let names: Vec<&str> = source.core().layout.names().iter().map(|n| &**n).collect();
             split_of(identity, &names).0
         }
@@ -373,6 +397,7 @@ fn end(state: &mut FamilyState, identity: &Identity, registration: Registration)
             }
         }
         Registration::Vec(source) => source.detach(),
+        Registration::Listed(source) => source.detach(),
     }
 }
 

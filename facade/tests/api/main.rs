@@ -4,6 +4,7 @@
 mod bounds;
 mod errors;
 mod health_status_text;
+mod info_enum;
 mod levels;
 mod native;
 mod removal;

@@ -6,15 +6,20 @@ from types import TracebackType
 from typing import Any, Literal, Protocol, TypedDict, TypeVar, final, overload
 
 # What `dynamo.prometheus_metrics` re-exports: the metric classes (one scalar and one vec class
-# per line of the kinds table), their context managers and the error of conflicts.
+# per line of the kinds table, then infos and enums), their context managers and the error of
+# conflicts.
 __all__ = [
     "Counter",
     "CounterVec",
+    "Enum",
+    "EnumVec",
     "ExceptionCounter",
     "Gauge",
     "GaugeVec",
     "Histogram",
     "HistogramVec",
+    "Info",
+    "InfoVec",
     "InprogressTracker",
     "IntCounter",
     "IntCounterVec",
@@ -291,6 +296,36 @@ class Metrics:
     ) -> HistogramVec:
         """Creates histograms keyed by the values of ``label_names``; ``buckets`` and the
         ``native_*`` settings as for :meth:`create_histogram`."""
+    def create_info(self, name: str, description: str, labels: _ConstLabels | None = None) -> Info:
+        """Creates an info: metadata set by ``info({...})``, shown as the gauge
+        ``<name>_info{key="value",...} 1`` (OpenMetrics: an ``info``)."""
+    def create_infovec(
+        self,
+        name: str,
+        description: str,
+        label_names: Sequence[str],
+        const_labels: _ConstLabels | None = None,
+    ) -> InfoVec:
+        """Creates infos keyed by the values of ``label_names``."""
+    def create_enum(
+        self,
+        name: str,
+        description: str,
+        states: Sequence[str],
+        labels: _ConstLabels | None = None,
+    ) -> Enum:
+        """Creates an enum of ``states`` (at least one), the first current until
+        ``state(...)``: one series per state labelled with the metric's name, 1 for the
+        current state and 0 for the others (OpenMetrics: a ``stateset``)."""
+    def create_enumvec(
+        self,
+        name: str,
+        description: str,
+        label_names: Sequence[str],
+        states: Sequence[str],
+        const_labels: _ConstLabels | None = None,
+    ) -> EnumVec:
+        """Creates enums of ``states`` keyed by the values of ``label_names``."""
     def prometheus_expfmt(self) -> str:
         """The exposition text of this level and every level below it, after their callbacks."""
     def register_callback(self, callback: Callable[[], object]) -> CallbackHandle:
@@ -496,6 +531,49 @@ class HistogramVec(_MetricVec):
     def get_count(self, labels: dict[str, str]) -> int: ...
     def get_sum(self, labels: dict[str, str]) -> float: ...
     def time(self, labels: dict[str, str]) -> Timer: ...
+
+@final
+class Info(_Metric):
+    """Key-value metadata (build, model), shown as ``<name>_info{key="value",...} 1``."""
+
+    def info(self, val: dict[str, str]) -> None:
+        """Sets the metadata, replacing what was set before; ``ValueError`` for a key that is
+        not a valid label name or is one of the metric's labels."""
+    def get(self) -> dict[str, str]: ...
+
+@final
+class InfoVec(_Metric):
+    """Infos, one per set of label values."""
+
+    def info(self, labels: dict[str, str], val: dict[str, str]) -> None: ...
+    def get(self, labels: dict[str, str]) -> dict[str, str]: ...
+    def labels(self, labels: dict[str, str]) -> Info:
+        """The info of ``labels``, created on first use."""
+    def remove(self, labels: dict[str, str]) -> bool:
+        """Removes the info of ``labels``; ``False`` when there is none."""
+    def variable_labels(self) -> list[str]: ...
+
+@final
+class Enum(_Metric):
+    """One of a fixed list of states, shown as one series per state labelled with the
+    metric's name: 1 for the current state, 0 for the others."""
+
+    def state(self, state: str) -> None:
+        """Makes ``state`` current; ``ValueError`` naming a state it does not have."""
+    def get(self) -> str: ...
+    def states(self) -> list[str]: ...
+
+@final
+class EnumVec(_Metric):
+    """Enums of one list of states, one per set of label values."""
+
+    def state(self, labels: dict[str, str], state: str) -> None: ...
+    def get(self, labels: dict[str, str]) -> str: ...
+    def labels(self, labels: dict[str, str]) -> Enum:
+        """The enum of ``labels``, created on first use."""
+    def remove(self, labels: dict[str, str]) -> bool:
+        """Removes the enum of ``labels``; ``False`` when there is none."""
+    def variable_labels(self) -> list[str]: ...
 
 @final
 class Timer(_ContextManager):

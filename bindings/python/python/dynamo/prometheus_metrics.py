@@ -15,6 +15,11 @@ exemplar=...)``, and on vecs ``inc(labels, exemplar=...)``, ``inc_by(labels, v, 
 histogram), served on the OpenMetrics and protobuf pages; a label set OpenMetrics refuses
 raises ``ValueError`` before the update.
 
+:class:`Info` (``info({...})``, ``get``) and :class:`Enum` (``state("...")``, ``get``,
+``states``), as prometheus_client's; their vecs :class:`InfoVec` and :class:`EnumVec` take
+``labels`` first (``info(labels, val)``, ``state(labels, state)``) and give the child with
+``labels(labels)``.
+
 Every metric has ``name()`` and ``const_labels()``; vecs also ``variable_labels()``. Objects are
 safe to use from several threads.
 
