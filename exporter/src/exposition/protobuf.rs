@@ -93,6 +93,9 @@ mod field {
     pub const TIMESTAMP_NANOS: u32 = 2;
 }
 
+/// Bytes left before a family's message for its length: the longest varint of a `u64`.
+const LENGTH_GAP: usize = 10;
+
 /// Wire type of varints.
 const VARINT: u32 = 0;
 /// Wire type of 64-bit fixed values (doubles).
@@ -123,10 +126,11 @@ const LEN: u32 = 2;
 /// assert_eq!(usize::from(page[0]), page.len() - 1);
 /// ```
 pub struct ProtobufEncoder<'a> {
-    /// Where finished families go.
+    /// The page: finished families, then the current one's message after a gap its length
+    /// is written into when it ends.
     out: &'a mut Vec<u8>,
-    /// The current family's message, without its length.
-    family: Vec<u8>,
+    /// Where the current family's gap begins in `out`, once a family began.
+    family: Option<usize>,
     /// Metrics in the current family.
     metrics: usize,
     /// The current family's type.
@@ -146,7 +150,7 @@ impl<'a> ProtobufEncoder<'a> {
     pub fn new(out: &'a mut Vec<u8>) -> Self {
         Self {
             out,
-            family: Vec::new(),
+            family: None,
             metrics: 0,
             kind: MetricKind::Untyped,
             metric: Vec::new(),
@@ -156,16 +160,27 @@ impl<'a> ProtobufEncoder<'a> {
         }
     }
 
-    /// Writes the current family with its length, if it has metrics (a family without any is
-    /// not written), and clears it.
+    /// Ends the current family: its length written before it, in place of the gap (the
+    /// message moves back by what the length does not fill), or, without metrics, the family
+    /// taken off the page.
     fn flush(&mut self) {
-        if self.metrics > 0 {
-            push_varint(self.out, self.family.len() as u64);
-            self.out.extend_from_slice(&self.family);
+        let Some(start) = self.family.take() else {
+            return;
+        };
+        if self.metrics == 0 {
+            self.out.truncate(start);
+            return;
         }
-        self.family.clear();
+        let body = start + LENGTH_GAP;
+        let mut length = Vec::with_capacity(LENGTH_GAP);
+        push_varint(&mut length, (self.out.len() - body) as u64);
+        let from = body - length.len();
+        self.out[from..body].copy_from_slice(&length);
+        self.out.copy_within(from.., start);
+        self.out.truncate(self.out.len() - (from - start));
         self.metrics = 0;
     }
+
 }
 
 /// The `MetricType` value of a kind.
@@ -188,13 +203,15 @@ impl Encoder for ProtobufEncoder<'_> {
     fn family(&mut self, family: &FamilyInfo<'_>) {
         self.flush();
         self.kind = family.kind;
+        self.family = Some(self.out.len());
+        self.out.extend_from_slice(&[0; LENGTH_GAP]);
         let name = [family.name, family.kind.text_suffix()].concat();
-        push_bytes(&mut self.family, field::FAMILY_NAME, name.as_bytes());
+        push_bytes(self.out, field::FAMILY_NAME, name.as_bytes());
         if let Some(help) = family.help {
-            push_bytes(&mut self.family, field::FAMILY_HELP, help.as_bytes());
+            push_bytes(self.out, field::FAMILY_HELP, help.as_bytes());
         }
-        push_key(&mut self.family, field::FAMILY_TYPE, VARINT);
-        push_varint(&mut self.family, metric_type(family.kind));
+        push_key(self.out, field::FAMILY_TYPE, VARINT);
+        push_varint(self.out, metric_type(family.kind));
     }
 
     fn series(&mut self, series: &Series<'_>) {
@@ -284,7 +301,7 @@ impl Encoder for ProtobufEncoder<'_> {
             // An int64 is written as its two's complement, as protobuf does.
             push_varint(metric, timestamp as u64);
         }
-        push_bytes(&mut self.family, field::FAMILY_METRIC, metric);
+        push_bytes(self.out, field::FAMILY_METRIC, metric);
         self.metrics += 1;
     }
 
