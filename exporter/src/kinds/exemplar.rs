@@ -202,7 +202,7 @@ static FIXED_TIME_MS: AtomicI64 = AtomicI64::new(WALL_CLOCK);
 
 /// Gives every exemplar recorded from now on the time `ms` (milliseconds since the Unix
 /// epoch), or the wall clock's again with `None`: for tests of whole pages.
-#[cfg(test)]
+#[cfg(all(test, feature = "otlp"))]
 pub(crate) fn fix_exemplar_time(ms: Option<i64>) {
     FIXED_TIME_MS.store(ms.unwrap_or(WALL_CLOCK), Relaxed);
 }
