@@ -62,30 +62,6 @@ fn start_prometheus(target: SocketAddr) -> Prometheus {
     Prometheus::start_with_flags(&config, &[], &[NATIVE_HISTOGRAMS])
 }
 
-/// The runtime's target as `/api/v1/targets` shows it, once scraped: (health, last error).
-fn target_health(prometheus: &mut Prometheus) -> Option<(String, String)> {
-    let data = prometheus.api("targets").ok()?;
-    let target = data["activeTargets"].as_array()?.first()?.clone();
-    let health = target["health"].as_str()?.to_string();
-    (health != "unknown").then(|| {
-        let error = target["lastError"].as_str().unwrap_or("?").to_string();
-        (health, error)
-    })
-}
-
-/// Waits for the first scrape of the runtime; asserts it succeeded.
-fn assert_target_up(prometheus: &mut Prometheus) {
-    let health = poll_until(DEADLINE, "a scrape of the runtime", || {
-        target_health(prometheus)
-    });
-    assert_eq!(
-        health,
-        ("up".to_string(), String::new()),
-        "prometheus log:\n{}",
-        prometheus.log()
-    );
-}
-
 /// The one number an instant query returns, once it returns one.
 fn poll_number(prometheus: &mut Prometheus, expr: &str) -> f64 {
     poll_until(
@@ -150,7 +126,7 @@ fn prometheus_reads_the_native_buckets_exactly() {
         histogram.observe(v);
     }
     let mut prometheus = start_prometheus(target);
-    assert_target_up(&mut prometheus);
+    prometheus.assert_target_up(DEADLINE);
 
     let name = "dynamo_component_reference";
     let native = poll_native(&mut prometheus, name);
@@ -260,7 +236,7 @@ fn native_quantiles_of_a_large_sample_are_within_the_bucket_width() {
     samples.sort_by(f64::total_cmp);
 
     let mut prometheus = start_prometheus(target);
-    assert_target_up(&mut prometheus);
+    prometheus.assert_target_up(DEADLINE);
     let native_name = "dynamo_component_native_seconds";
     let count = poll_number(&mut prometheus, &format!("histogram_count({native_name})"));
     assert_eq!(count, SAMPLES as f64);
@@ -375,7 +351,7 @@ fn every_scrape_succeeds_while_two_threads_observe_flat_out() {
         .create_histogram("load_seconds", "Observed flat out", &[], Some(vec![]))
         .unwrap();
     let mut prometheus = start_prometheus(target);
-    assert_target_up(&mut prometheus);
+    prometheus.assert_target_up(DEADLINE);
 
     let load = Load::start(&histogram, 2);
     let start = unix_now();
@@ -383,7 +359,7 @@ fn every_scrape_succeeds_while_two_threads_observe_flat_out() {
     // The test's one timed wait: the minute of load, checking the target every second.
     while started.elapsed() < LOAD {
         std::thread::sleep(Duration::from_secs(1).min(LOAD.saturating_sub(started.elapsed())));
-        let health = target_health(&mut prometheus);
+        let health = prometheus.target_health();
         assert_eq!(
             health,
             Some(("up".to_string(), String::new())),

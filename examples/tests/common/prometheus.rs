@@ -96,6 +96,28 @@ impl Prometheus {
         }
     }
 
+    /// Its one target as `/api/v1/targets` shows it, once scraped: (health, last error).
+    pub fn target_health(&mut self) -> Option<(String, String)> {
+        let data = self.api("targets").ok()?;
+        let target = data["activeTargets"].as_array()?.first()?.clone();
+        let health = target["health"].as_str()?.to_string();
+        (health != "unknown").then(|| {
+            let error = target["lastError"].as_str().unwrap_or("?").to_string();
+            (health, error)
+        })
+    }
+
+    /// Waits up to `deadline` for the first scrape of its one target; asserts it succeeded.
+    pub fn assert_target_up(&mut self, deadline: Duration) {
+        let health = poll_until(deadline, "a scrape of the target", || self.target_health());
+        assert_eq!(
+            health,
+            ("up".to_string(), String::new()),
+            "prometheus log:\n{}",
+            self.log()
+        );
+    }
+
     /// `GET /api/v1/{path}`: the `data` of a successful answer, or the error it gave.
     pub fn api(&mut self, path: &str) -> Result<Value, String> {
         self.assert_running();

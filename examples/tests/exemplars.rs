@@ -1,0 +1,146 @@
+//! Exemplars as a real Prometheus sees them: Debian's 2.42, started with
+//! `--enable-feature=exemplar-storage`, scraping over loopback a runtime that serves
+//! OpenMetrics (Prometheus asks for it first). The exemplars set through the API come back from
+//! `/api/v1/query_exemplars` with their labels, values and timestamps, and the target stays up.
+//!
+//! Needs Debian's `prometheus` package; the tests fail (they do not skip) without it.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::poll_until;
+use common::prometheus::Prometheus;
+use common::promql::percent_encode;
+use dynamo_runtime::{DistributedRuntime, Exemplar};
+use serde_json::Value;
+
+/// How long Prometheus gets to scrape what a test expects.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A runtime serving OpenMetrics on a free port of 127.0.0.1, and its address.
+fn serve_openmetrics() -> (DistributedRuntime, SocketAddr) {
+    let runtime = DistributedRuntime::builder()
+        .global_recorder(false)
+        .process_metrics(false)
+        .system_host("127.0.0.1")
+        .system_port(Some(0))
+        .openmetrics(true)
+        .build()
+        .expect("the runtime starts");
+    let addr = runtime
+        .system_status_server_info()
+        .expect("the system status server runs");
+    (runtime, addr)
+}
+
+/// A Prometheus storing exemplars, scraping `target` every second.
+fn start_prometheus(target: SocketAddr) -> Prometheus {
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+         storage:\n  exemplars:\n    max_exemplars: 1000\n\
+         scrape_configs:\n  - job_name: dynamo\n    scrape_interval: 1s\n    \
+         scrape_timeout: 1s\n    static_configs:\n      - targets: ['{target}']\n"
+    );
+    Prometheus::start_with_flags(&config, &[], &["--enable-feature=exemplar-storage"])
+}
+
+/// Seconds since the Unix epoch.
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64()
+}
+
+/// One exemplar as the query API gives it: its series' labels, its labels, value, timestamp.
+#[derive(Debug)]
+struct Stored {
+    series: Value,
+    labels: Value,
+    value: f64,
+    timestamp: f64,
+}
+
+/// The exemplars Prometheus stored for `selector` in the last minute, once it has some.
+fn poll_exemplars(prometheus: &mut Prometheus, selector: &str) -> Vec<Stored> {
+    poll_until(DEADLINE, format!("exemplars of {selector}"), || {
+        let (start, end) = (now() - 60.0, now() + 60.0);
+        let path = format!(
+            "query_exemplars?query={}&start={start}&end={end}",
+            percent_encode(selector)
+        );
+        let data = prometheus.api(&path).ok()?;
+        let stored: Vec<Stored> = data
+            .as_array()?
+            .iter()
+            .flat_map(|series| {
+                let exemplars = series["exemplars"].as_array().cloned().unwrap_or_default();
+                exemplars.into_iter().map(move |exemplar| Stored {
+                    series: series["seriesLabels"].clone(),
+                    labels: exemplar["labels"].clone(),
+                    value: exemplar["value"]
+                        .as_str()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(f64::NAN),
+                    timestamp: exemplar["timestamp"].as_f64().unwrap_or(f64::NAN),
+                })
+            })
+            .collect();
+        (!stored.is_empty()).then_some(stored)
+    })
+}
+
+#[test]
+fn exemplars_set_through_the_api_come_back_from_the_query_api() {
+    let (runtime, target) = serve_openmetrics();
+    let metrics = runtime
+        .namespace("ns")
+        .component("comp")
+        .endpoint("ep")
+        .metrics();
+    let requests = metrics
+        .create_intcounter("requests_total", "Requests", &[])
+        .unwrap();
+    let latency = metrics
+        .create_histogram("latency_seconds", "Latency", &[], Some(vec![0.1, 0.5, 1.0]))
+        .unwrap();
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let exemplar = Exemplar::new(&[("trace_id", trace), ("span_id", "00f067aa0ba902b7")]).unwrap();
+    let before = now();
+    requests.inc_by_with_exemplar(3, &exemplar);
+    latency.observe_with_exemplar(0.3, &exemplar);
+    let after = now();
+
+    let mut prometheus = start_prometheus(target);
+    prometheus.assert_target_up(DEADLINE);
+    let expected_labels = serde_json::json!({"trace_id": trace, "span_id": "00f067aa0ba902b7"});
+
+    let counted = poll_exemplars(&mut prometheus, "dynamo_component_requests_total");
+    assert_eq!(counted.len(), 1, "{counted:?}");
+    assert_eq!(counted[0].labels, expected_labels);
+    assert_eq!(counted[0].value, 3.0);
+    assert_eq!(
+        counted[0].series["__name__"],
+        "dynamo_component_requests_total"
+    );
+    // Prometheus keeps the exemplar's timestamp to the millisecond.
+    let within = |t: f64| t >= (before * 1000.0).floor() / 1000.0 && t <= after + 0.001;
+    assert!(
+        within(counted[0].timestamp),
+        "{counted:?} not in {before}..{after}"
+    );
+
+    let observed = poll_exemplars(&mut prometheus, "dynamo_component_latency_seconds_bucket");
+    assert_eq!(observed.len(), 1, "{observed:?}");
+    assert_eq!(observed[0].labels, expected_labels);
+    assert_eq!(observed[0].value, 0.3);
+    assert_eq!(observed[0].series["le"], "0.5");
+    assert!(within(observed[0].timestamp), "{observed:?}");
+
+    assert_eq!(
+        prometheus.target_health(),
+        Some(("up".to_string(), String::new()))
+    );
+}
