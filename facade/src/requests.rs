@@ -88,7 +88,13 @@ impl RequestMetrics {
     /// Starts tracking one request: counts it and adds it to the requests in flight. The
     /// guard ends it when dropped or finished.
     pub fn track(&self) -> RequestGuard {
-        RequestGuard::start(self.clone())
+        RequestGuard::start(self.clone(), None)
+    }
+
+    /// [`track`](Self::track), the request's trace and span ids (from its `traceparent`)
+    /// put beside its count in `requests_total` and its duration as exemplars.
+    pub fn track_traced(&self, parent: &TraceParent) -> RequestGuard {
+        RequestGuard::start(self.clone(), Some(parent))
     }
 
     /// `requests_total`: requests started.
@@ -439,9 +445,7 @@ impl Endpoint {
     /// ```
     #[inline]
     pub fn track_request(&self) -> RequestGuard {
-        self.track_request_or_report(|error| {
-            tracing::error!(%error, "requests at this endpoint are not counted");
-        })
+        self.track_request_or_report(log_refusal)
     }
 
     /// [`track_request`](Self::track_request), calling `report` instead of logging when the
@@ -449,11 +453,43 @@ impl Endpoint {
     /// tried to create them; the guard of that call and of every later one counts nothing.
     #[inline]
     pub fn track_request_or_report(&self, report: impl FnOnce(&MetricsError)) -> RequestGuard {
+        self.start_request(report, None)
+    }
+
+    /// [`track_request`](Self::track_request) of a request that came with a W3C
+    /// `traceparent` header: its trace and span ids go beside its count in `requests_total`
+    /// and its duration in `request_duration_seconds` as exemplars, which Prometheus stores
+    /// from the OpenMetrics page and OTLP exports, so a slow request leads to its trace. A
+    /// malformed `traceparent` is left out; the request is counted all the same.
+    ///
+    /// ```
+    /// # use dynamo_runtime::DistributedRuntime;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let runtime = DistributedRuntime::builder().global_recorder(false).build()?;
+    /// let endpoint = runtime.namespace("ns").component("comp").endpoint("generate");
+    /// let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    /// let request = endpoint.track_request_traced(traceparent);
+    /// drop(request);
+    /// assert_eq!(endpoint.request_metrics()?.requests_total().get(), 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn track_request_traced(&self, traceparent: &str) -> RequestGuard {
+        let parent = TraceParent::parse(traceparent);
+        self.start_request(log_refusal, parent.as_ref())
+    }
+
+    /// [`track_request_or_report`](Self::track_request_or_report) of a request traced by
+    /// `parent` if given (see [`track_request_traced`](Self::track_request_traced)).
+    pub fn start_request(
+        &self,
+        report: impl FnOnce(&MetricsError),
+        parent: Option<&TraceParent>,
+    ) -> RequestGuard {
         if self.place.path.activity.watched() && probing() {
             return RequestGuard::noop();
         }
         match self.place.path.requests.get_or_create(&self.place, report) {
-            Ok(metrics) => metrics.track(),
+            Ok(metrics) => RequestGuard::start(metrics.clone(), parent),
             Err(_) => RequestGuard::noop(),
         }
     }
@@ -543,4 +579,9 @@ impl Endpoint {
     pub fn track_stream<S: futures_core::Stream>(&self, stream: S) -> TrackedStream<S> {
         self.track_request().track_stream(stream)
     }
+}
+
+/// Logs why the request metrics of an endpoint could not be created.
+fn log_refusal(error: &MetricsError) {
+    tracing::error!(%error, "requests at this endpoint are not counted");
 }

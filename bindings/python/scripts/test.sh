@@ -13,6 +13,6 @@ fi
 export VIRTUAL_ENV="$PWD/.venv"
 export PATH="$VIRTUAL_ENV/bin:$PATH"
 
-pip install --quiet --disable-pip-version-check maturin pytest prometheus-client mypy opentelemetry-proto grpcio grpcio-tools
+pip install --quiet --disable-pip-version-check maturin pytest prometheus-client mypy opentelemetry-api opentelemetry-proto grpcio grpcio-tools
 maturin develop --quiet
 python -m pytest "$@"

@@ -1,7 +1,7 @@
 //! Request tracking: `endpoint.track_request()`, a context manager over the Rust guard, and
 //! the `@endpoint.track_requests` decorator.
 
-use dynamo_runtime::{Endpoint, MetricsError, NativeHistogram, RequestGuard};
+use dynamo_runtime::{Endpoint, MetricsError, NativeHistogram, RequestGuard, TraceParent};
 use pyo3::exceptions::PyGeneratorExit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -124,17 +124,47 @@ fn count_exception(
     Ok(())
 }
 
-/// `endpoint.track_request(error_type=None)`.
+/// `endpoint.track_request(error_type=None, traceparent=None)`: traced by `traceparent` if
+/// given, else by OpenTelemetry's current span if there is one.
 pub(crate) fn track(
     py: Python<'_>,
     endpoint: &Endpoint,
     error_type: Option<String>,
+    traceparent: Option<&str>,
 ) -> PyRequestGuard {
-    let guard = endpoint.track_request_or_report(|error| log_refusal(py, error));
+    let parent = match traceparent {
+        Some(header) => TraceParent::parse(header),
+        None => current_span(py),
+    };
+    let guard = endpoint.start_request(|error| log_refusal(py, error), parent.as_ref());
     PyRequestGuard {
         guard: Some(guard),
         error_type,
     }
+}
+
+/// The trace of OpenTelemetry's current span, when `opentelemetry-api` is installed and the
+/// span is valid (its module is looked up once).
+fn current_span(py: Python<'_>) -> Option<TraceParent> {
+    static GET_CURRENT_SPAN: PyOnceLock<Option<Py<PyAny>>> = PyOnceLock::new();
+    let get_current_span = GET_CURRENT_SPAN
+        .get_or_init(py, || {
+            let module = py.import("opentelemetry.trace").ok()?;
+            Some(module.getattr("get_current_span").ok()?.unbind())
+        })
+        .as_ref()?;
+    let context = get_current_span
+        .bind(py)
+        .call0()
+        .ok()?
+        .call_method0("get_span_context")
+        .ok()?;
+    if !context.getattr("is_valid").ok()?.extract::<bool>().ok()? {
+        return None;
+    }
+    let trace_id: u128 = context.getattr("trace_id").ok()?.extract().ok()?;
+    let span_id: u64 = context.getattr("span_id").ok()?.extract().ok()?;
+    TraceParent::parse(&format!("00-{trace_id:032x}-{span_id:016x}-01"))
 }
 
 /// `@endpoint.track_requests` and `@endpoint.track_requests(error_type=...)`.

@@ -174,12 +174,21 @@ level_class! {
         /// leaving the block counts an error of `error_type`, or of the exception's class
         /// name when `None`.
         ///
+        /// The request's W3C `traceparent` header, or else OpenTelemetry's current span (when
+        /// `opentelemetry-api` is installed), puts its trace and span ids beside the
+        /// request's count and duration as exemplars (served on the OpenMetrics page).
+        ///
         /// The endpoint's request metrics are created on the first call (see
         /// `create_request_metrics`); when they cannot be, the error is logged once on the
         /// `dynamo.runtime` logger and requests are not counted.
-        #[pyo3(signature = (error_type = None))]
-        fn track_request(&self, py: Python<'_>, error_type: Option<String>) -> PyRequestGuard {
-            requests::track(py, &self.0, error_type)
+        #[pyo3(signature = (error_type = None, traceparent = None))]
+        fn track_request(
+            &self,
+            py: Python<'_>,
+            error_type: Option<String>,
+            traceparent: Option<&str>,
+        ) -> PyRequestGuard {
+            requests::track(py, &self.0, error_type, traceparent)
         }
 
         /// Decorator tracking each call of a function, `async def` and generator functions

@@ -147,3 +147,45 @@ def test_a_refused_exemplar_raises_value_error_and_changes_nothing(served):
     assert without_uptime(page(served)) == before
     counter.inc(exemplar={"trace_id": "x" * (128 - len("trace_id"))})
     assert counter.get() == 2
+
+
+def test_tracked_requests_put_their_trace_beside_their_count_and_duration(served):
+    """A ``traceparent`` given to ``track_request``, or else OpenTelemetry's current span."""
+    from opentelemetry import trace
+
+    given = served.namespace("ns").component("c").endpoint("given")
+    current = served.namespace("ns").component("c").endpoint("current")
+    with given.track_request(traceparent=f"00-{TRACE}-00f067aa0ba902b7-01"):
+        pass
+    context = trace.SpanContext(trace_id=0xABC, span_id=0x1234, is_remote=False)
+    with trace.use_span(trace.NonRecordingSpan(context)):
+        with current.track_request():
+            pass
+    with current.track_request(traceparent="malformed"):
+        pass
+
+    by_endpoint = {}
+    for parsed in parse_openmetrics(page(served)):
+        for sample in parsed.samples:
+            if sample.exemplar is not None:
+                endpoint = sample.labels["dynamo_endpoint"]
+                by_endpoint.setdefault(endpoint, {})[sample.name] = sample.exemplar.labels
+    assert by_endpoint == {
+        "given": {
+            "dynamo_component_requests_total": {"trace_id": TRACE, "span_id": "00f067aa0ba902b7"},
+            "dynamo_component_request_duration_seconds_bucket": {
+                "trace_id": TRACE,
+                "span_id": "00f067aa0ba902b7",
+            },
+        },
+        "current": {
+            "dynamo_component_requests_total": {
+                "trace_id": f"{0xABC:032x}",
+                "span_id": f"{0x1234:016x}",
+            },
+            "dynamo_component_request_duration_seconds_bucket": {
+                "trace_id": f"{0xABC:032x}",
+                "span_id": f"{0x1234:016x}",
+            },
+        },
+    }

@@ -3,7 +3,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::{RequestMetrics, TrackedFuture, TrackedStream};
+use dynamo_exporter::Exemplar;
+
+use super::{RequestMetrics, TraceParent, TrackedFuture, TrackedStream};
 use crate::prometheus_names::work_handler::PANIC_ERROR_TYPE;
 
 /// What dropping a guard that has not ended yet means, besides ending the request.
@@ -40,6 +42,8 @@ pub struct RequestGuard {
     /// `ERRORED`, `CANCELLED`, `FIRST_RESPONSE`.
     marks: u8,
     on_drop: OnDrop,
+    /// The request's trace and span ids, put beside its count and its duration.
+    exemplar: Option<Exemplar>,
 }
 
 impl std::fmt::Debug for RequestGuard {
@@ -54,11 +58,22 @@ impl std::fmt::Debug for RequestGuard {
 }
 
 impl RequestGuard {
-    /// Counts the request and adds it to the requests in flight.
+    /// Counts the request and adds it to the requests in flight; with the trace of `parent`
+    /// as the exemplar of its count, and later of its duration.
     #[inline]
-    pub(crate) fn start(metrics: RequestMetrics) -> Self {
+    pub(crate) fn start(metrics: RequestMetrics, parent: Option<&TraceParent>) -> Self {
         let handles = &metrics.0.handles;
-        handles.requests.inc();
+        let exemplar = parent.and_then(|parent| {
+            Exemplar::new(&[
+                ("trace_id", parent.trace_id()),
+                ("span_id", parent.span_id()),
+            ])
+            .ok()
+        });
+        match &exemplar {
+            Some(exemplar) => handles.requests.inc_by_with_exemplar(1, exemplar),
+            None => handles.requests.inc(),
+        }
         handles.inflight.inc();
         let start = metrics.clock().now();
         Self {
@@ -66,6 +81,7 @@ impl RequestGuard {
             start,
             marks: 0,
             on_drop: OnDrop::End,
+            exemplar,
         }
     }
 
@@ -76,6 +92,7 @@ impl RequestGuard {
             start: Duration::ZERO,
             marks: 0,
             on_drop: OnDrop::End,
+            exemplar: None,
         }
     }
 
@@ -182,7 +199,12 @@ impl RequestGuard {
         let elapsed = metrics.clock().now().saturating_sub(self.start);
         let handles = &metrics.0.handles;
         handles.inflight.dec();
-        handles.duration.observe(elapsed.as_secs_f64());
+        match &self.exemplar {
+            Some(exemplar) => handles
+                .duration
+                .observe_with_exemplar(elapsed.as_secs_f64(), exemplar),
+            None => handles.duration.observe(elapsed.as_secs_f64()),
+        }
         if self.marks & (ERRORED | CANCELLED) == 0 {
             metrics.succeeded();
         }

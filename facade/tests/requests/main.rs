@@ -8,3 +8,4 @@ mod concurrency;
 mod futures;
 mod guard;
 mod options;
+mod traced;

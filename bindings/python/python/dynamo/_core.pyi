@@ -135,9 +135,13 @@ class Endpoint:
         ``handler(payload)`` (plain, ``async def`` or generator) is called on its own thread
         once the endpoint has had no successful request for ``DYN_CANARY_WAIT_TIME``
         seconds; its answer decides the endpoint's readiness until the next success."""
-    def track_request(self, error_type: str | None = None) -> RequestGuard:
+    def track_request(
+        self, error_type: str | None = None, traceparent: str | None = None
+    ) -> RequestGuard:
         """Starts tracking one request, for a ``with`` block. An exception leaving the block
-        counts an error of ``error_type``, or of the exception's class name."""
+        counts an error of ``error_type``, or of the exception's class name. The request's
+        W3C ``traceparent``, or else OpenTelemetry's current span, puts its trace and span ids
+        beside its count and duration as exemplars."""
     @overload
     def track_requests(self, func: _F, /) -> _F:
         """Decorator: each call of ``func`` (plain, ``async def`` or generator) is a request."""
