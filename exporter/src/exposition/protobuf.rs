@@ -180,7 +180,6 @@ impl<'a> ProtobufEncoder<'a> {
         self.out.truncate(self.out.len() - (from - start));
         self.metrics = 0;
     }
-
 }
 
 /// The `MetricType` value of a kind.
