@@ -10,30 +10,14 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::poll_until;
 use common::prometheus::Prometheus;
 use common::promql::percent_encode;
-use dynamo_runtime::{DistributedRuntime, Exemplar};
+use common::{poll_until, serve_in_process_with};
+use dynamo_runtime::Exemplar;
 use serde_json::Value;
 
 /// How long Prometheus gets to scrape what a test expects.
 const DEADLINE: Duration = Duration::from_secs(30);
-
-/// A runtime serving OpenMetrics on a free port of 127.0.0.1, and its address.
-fn serve_openmetrics() -> (DistributedRuntime, SocketAddr) {
-    let runtime = DistributedRuntime::builder()
-        .global_recorder(false)
-        .process_metrics(false)
-        .system_host("127.0.0.1")
-        .system_port(Some(0))
-        .openmetrics(true)
-        .build()
-        .expect("the runtime starts");
-    let addr = runtime
-        .system_status_server_info()
-        .expect("the system status server runs");
-    (runtime, addr)
-}
 
 /// A Prometheus storing exemplars, scraping `target` every second.
 fn start_prometheus(target: SocketAddr) -> Prometheus {
@@ -94,7 +78,7 @@ fn poll_exemplars(prometheus: &mut Prometheus, selector: &str) -> Vec<Stored> {
 
 #[test]
 fn exemplars_set_through_the_api_come_back_from_the_query_api() {
-    let (runtime, target) = serve_openmetrics();
+    let (runtime, target) = serve_in_process_with(|builder| builder.openmetrics(true));
     let metrics = runtime
         .namespace("ns")
         .component("comp")

@@ -17,7 +17,7 @@ use std::time::Duration;
 pub use dynamo_exporter::test_util::{
     assert_promtool_accepts, get, poll_until, promtool_check, request, scrape,
 };
-use dynamo_runtime::DistributedRuntime;
+use dynamo_runtime::{DistributedRuntime, RuntimeBuilder};
 
 /// How long a test waits for an example: to start, to answer, to show what it should.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
@@ -78,14 +78,20 @@ pub const UPTIME: Duration = Duration::from_millis(1500);
 /// process-wide recorder or the process metrics (whose values change between scrapes), its
 /// uptime fixed at [`UPTIME`]; with the address it is bound to.
 pub fn serve_in_process() -> (DistributedRuntime, SocketAddr) {
-    let runtime = DistributedRuntime::builder()
+    serve_in_process_with(|builder| builder)
+}
+
+/// [`serve_in_process`] with more settings: `settings` gets the builder before it builds.
+pub fn serve_in_process_with(
+    settings: impl FnOnce(RuntimeBuilder) -> RuntimeBuilder,
+) -> (DistributedRuntime, SocketAddr) {
+    let builder = DistributedRuntime::builder()
         .global_recorder(false)
         .process_metrics(false)
         .uptime_clock(|| UPTIME)
         .system_host("127.0.0.1")
-        .system_port(Some(0))
-        .build()
-        .expect("the runtime starts");
+        .system_port(Some(0));
+    let runtime = settings(builder).build().expect("the runtime starts");
     let addr = runtime
         .system_status_server_info()
         .expect("the system status server runs");

@@ -8,7 +8,7 @@ use crate::common::requests::{EP, FakeClock, Requests, endpoint, runtime_with_cl
 use dynamo_runtime::{DistributedRuntime, Endpoint, RequestGuard};
 
 /// A runtime on `clock` and its endpoint, whose request metrics have the buckets 0.1 and 1.
-fn tracked(clock: &FakeClock) -> (DistributedRuntime, Endpoint) {
+pub(crate) fn tracked(clock: &FakeClock) -> (DistributedRuntime, Endpoint) {
     let runtime = runtime_with_clock(clock);
     let endpoint = endpoint(&runtime);
     endpoint

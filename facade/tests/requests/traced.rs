@@ -3,6 +3,7 @@
 //! `traceparent` leaves them out and the request is counted all the same.
 
 use crate::common::requests::{EP, FakeClock, Requests, endpoint, runtime_with_clock};
+use crate::guard::tracked;
 use dynamo_exporter::Format;
 use dynamo_runtime::Endpoint;
 
@@ -29,13 +30,7 @@ fn exemplar_lines(endpoint: &Endpoint) -> Vec<String> {
 #[test]
 fn a_traced_request_puts_its_trace_beside_its_count_and_its_duration() {
     let clock = FakeClock::default();
-    let runtime = runtime_with_clock(&clock);
-    let endpoint = endpoint(&runtime);
-    endpoint
-        .request_metrics_options()
-        .with_duration_buckets(vec![0.1, 1.0])
-        .create()
-        .unwrap();
+    let (_runtime, endpoint) = tracked(&clock);
     let request = endpoint.track_request_traced(TRACEPARENT);
     clock.advance_ms(250);
     drop(request);
