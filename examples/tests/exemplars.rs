@@ -1,7 +1,8 @@
 //! Exemplars as a real Prometheus sees them: Debian's 2.42, started with
 //! `--enable-feature=exemplar-storage`, scraping over loopback a runtime that serves
-//! OpenMetrics (Prometheus asks for it first). The exemplars set through the API come back from
-//! `/api/v1/query_exemplars` with their labels, values and timestamps, and the target stays up.
+//! OpenMetrics (Prometheus asks for it first). The exemplars set through the API, and those
+//! request tracking attaches from a `traceparent`, come back from `/api/v1/query_exemplars`
+//! with their labels, values and timestamps, and the target stays up.
 //!
 //! Needs Debian's `prometheus` package; the tests fail (they do not skip) without it.
 
@@ -77,15 +78,15 @@ fn poll_exemplars(prometheus: &mut Prometheus, selector: &str) -> Vec<Stored> {
 }
 
 #[test]
-fn exemplars_set_through_the_api_come_back_from_the_query_api() {
+fn exemplars_set_through_the_api_and_by_request_tracking_come_back_from_the_query_api() {
     let (runtime, target) = serve_in_process_with(|builder| builder.openmetrics(true));
     let metrics = runtime
         .namespace("ns")
         .component("comp")
         .endpoint("ep")
         .metrics();
-    let requests = metrics
-        .create_intcounter("requests_total", "Requests", &[])
+    let jobs = metrics
+        .create_intcounter("jobs_total", "Jobs", &[])
         .unwrap();
     let latency = metrics
         .create_histogram("latency_seconds", "Latency", &[], Some(vec![0.1, 0.5, 1.0]))
@@ -93,22 +94,23 @@ fn exemplars_set_through_the_api_come_back_from_the_query_api() {
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let exemplar = Exemplar::new(&[("trace_id", trace), ("span_id", "00f067aa0ba902b7")]).unwrap();
     let before = now();
-    requests.inc_by_with_exemplar(3, &exemplar);
+    jobs.inc_by_with_exemplar(3, &exemplar);
     latency.observe_with_exemplar(0.3, &exemplar);
+    // A request tracked with the trace of another caller.
+    let caller = "0af7651916cd43dd8448eb211c80319c";
+    let traced = runtime.namespace("ns").component("comp").endpoint("traced");
+    drop(traced.track_request_traced(&format!("00-{caller}-b7ad6b7169203331-01")));
     let after = now();
 
     let mut prometheus = start_prometheus(target);
     prometheus.assert_target_up(DEADLINE);
     let expected_labels = serde_json::json!({"trace_id": trace, "span_id": "00f067aa0ba902b7"});
 
-    let counted = poll_exemplars(&mut prometheus, "dynamo_component_requests_total");
+    let counted = poll_exemplars(&mut prometheus, "dynamo_component_jobs_total");
     assert_eq!(counted.len(), 1, "{counted:?}");
     assert_eq!(counted[0].labels, expected_labels);
     assert_eq!(counted[0].value, 3.0);
-    assert_eq!(
-        counted[0].series["__name__"],
-        "dynamo_component_requests_total"
-    );
+    assert_eq!(counted[0].series["__name__"], "dynamo_component_jobs_total");
     // Prometheus keeps the exemplar's timestamp to the millisecond.
     let within = |t: f64| t >= (before * 1000.0).floor() / 1000.0 && t <= after + 0.001;
     assert!(
@@ -122,6 +124,20 @@ fn exemplars_set_through_the_api_come_back_from_the_query_api() {
     assert_eq!(observed[0].value, 0.3);
     assert_eq!(observed[0].series["le"], "0.5");
     assert!(within(observed[0].timestamp), "{observed:?}");
+
+    let caller_labels = serde_json::json!({"trace_id": caller, "span_id": "b7ad6b7169203331"});
+    let requested = poll_exemplars(&mut prometheus, "dynamo_component_requests_total");
+    assert_eq!(requested.len(), 1, "{requested:?}");
+    assert_eq!(requested[0].labels, caller_labels);
+    assert_eq!(requested[0].value, 1.0);
+    assert_eq!(requested[0].series["dynamo_endpoint"], "traced");
+    assert!(within(requested[0].timestamp), "{requested:?}");
+    let timed = poll_exemplars(
+        &mut prometheus,
+        "dynamo_component_request_duration_seconds_bucket",
+    );
+    assert_eq!(timed.len(), 1, "{timed:?}");
+    assert_eq!(timed[0].labels, caller_labels);
 
     assert_eq!(
         prometheus.target_health(),
