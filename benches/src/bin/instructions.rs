@@ -10,10 +10,11 @@ use std::hint::black_box;
 use dynamo_benches::native::{self, CYCLE, FACTOR, latencies};
 use dynamo_benches::ours_endpoint;
 
-const CASES: [&str; 31] = [
+const CASES: [&str; 33] = [
     "counter_inc/ours",
     "counter_inc/prometheus",
     "counter_inc_exemplar/ours",
+    "counter_inc_exemplar/prometheus_client",
     "counter_inc_by/ours_whole",
     "counter_inc_by/ours_fraction",
     "counter_inc_by/prometheus",
@@ -30,6 +31,7 @@ const CASES: [&str; 31] = [
     "histogram_observe/ours",
     "histogram_observe/prometheus",
     "histogram_observe_exemplar/ours",
+    "histogram_observe_exemplar/prometheus_client",
     "native_observe/ours_native",
     "native_observe/ours_classic",
     "native_observe/prometheus_client_native",
@@ -54,6 +56,20 @@ fn exemplar() -> dynamo_runtime::Exemplar {
         ("span_id", "00f067aa0ba902b7"),
     ])
     .unwrap()
+}
+
+/// prometheus-client's exemplar labels, shared as ours are: each update clones a pointer.
+type PeerExemplar = std::sync::Arc<[(String, String)]>;
+
+/// The exemplar of the exemplar cases, as prometheus-client takes it.
+fn peer_exemplar() -> PeerExemplar {
+    [
+        ("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"),
+        ("span_id", "00f067aa0ba902b7"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 fn count_request() {
@@ -85,6 +101,18 @@ fn main() {
                 .unwrap();
             let exemplar = exemplar();
             (0..calls).for_each(|_| black_box(&counter).inc_by_with_exemplar(1.0, &exemplar));
+        }
+        "counter_inc_exemplar/prometheus_client" => {
+            let counter = prometheus_client::metrics::exemplar::CounterWithExemplar::<
+                PeerExemplar,
+                f64,
+                std::sync::atomic::AtomicU64,
+            >::default();
+            let exemplar = peer_exemplar();
+            (0..calls).for_each(|_| {
+                let now = Some(std::time::SystemTime::now());
+                black_box(&counter).inc_by(1.0, Some(exemplar.clone()), now);
+            });
         }
         "counter_inc/prometheus" => {
             let counter = prometheus::Counter::with_opts(opts()).unwrap();
@@ -160,6 +188,18 @@ fn main() {
             let exemplar = exemplar();
             (0..calls).for_each(|_| {
                 black_box(&histogram).observe_with_exemplar(black_box(0.3), &exemplar);
+            });
+        }
+        "histogram_observe_exemplar/prometheus_client" => {
+            let buckets = prometheus::DEFAULT_BUCKETS.iter().copied();
+            let histogram =
+                prometheus_client::metrics::exemplar::HistogramWithExemplars::<PeerExemplar>::new(
+                    buckets,
+                );
+            let exemplar = peer_exemplar();
+            (0..calls).for_each(|_| {
+                let now = Some(std::time::SystemTime::now());
+                black_box(&histogram).observe(black_box(0.3), Some(exemplar.clone()), now);
             });
         }
         "histogram_observe/prometheus" => {

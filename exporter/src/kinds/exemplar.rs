@@ -7,10 +7,8 @@
 //! exemplar are untouched. Exemplars live in the memory of the process that recorded them;
 //! in multiprocess mode, the series read from other processes' files have none.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
@@ -115,40 +113,58 @@ pub struct RecordedExemplar {
     pub timestamp_ms: i64,
 }
 
-/// Shards of a table, so that threads recording exemplars of different series seldom wait
-/// for each other.
-const SHARDS: usize = 8;
+/// Bits of a slot index that pick its series within a leaf of a table, and a leaf within a
+/// branch; the rest (at most `ROOT_BITS`) pick the branch.
+const LEAF_BITS: u32 = 10;
+const BRANCH_BITS: u32 = 7;
+const ROOT_BITS: u32 = 7;
 
-/// The exemplars of one pool's series, by slot index; allocated on the first.
+/// The exemplars of one pool's series, by slot index: a tree of three levels (a pool's
+/// 2^24 slots at most), each part allocated on the first exemplar under it, so a record
+/// reaches its series' entries with three loads and no lock or hash.
 pub struct ExemplarTable {
-    shards: OnceLock<Box<[Shard; SHARDS]>>,
+    root: OnceLock<Box<[OnceLock<Branch>]>>,
 }
 
-// A panic cannot leave a table half-updated: a record replaces whole entries. Handles stay
+// A panic cannot leave a table half-updated: a record replaces a whole entry. Handles stay
 // unwind safe, as they were before they could reach a table.
 impl std::panic::RefUnwindSafe for ExemplarTable {}
 impl std::panic::UnwindSafe for ExemplarTable {}
 
-/// The series of one shard of a table, by slot index.
-type Shard = Mutex<HashMap<u32, Kept>>;
+/// Leaves, by the middle bits of the slot index.
+type Branch = Box<[OnceLock<Leaf>]>;
 
-/// The latest exemplar of each bucket of one series, and the state of the series they
-/// belong to (a slot reused by another series starts over).
+/// The entries of series, by the low bits of the slot index.
+type Leaf = Box<[OnceLock<Box<[Entry]>>]>;
+
+/// The latest exemplar of one bucket of a series: a lock taken only by a record and a read
+/// of that very bucket, and never waited for by a record.
+type Entry = Mutex<Option<Kept>>;
+
+/// An exemplar kept, with the state of the series it was recorded in (a slot reused by
+/// another series shows none of the old one's).
 struct Kept {
     state: u64,
-    buckets: Box<[Option<RecordedExemplar>]>,
+    exemplar: Exemplar,
+    value: f64,
+    timestamp_ms: i64,
 }
+
+/// How often a read tries an entry that a record holds before leaving it out (a record
+/// holds one for a few stores; after a fork, one held by a thread that is gone stays held).
+const READ_TRIES: usize = 1 << 12;
 
 impl ExemplarTable {
     /// An empty table; nothing is allocated until an exemplar is recorded.
     pub(crate) const fn new() -> Self {
         Self {
-            shards: OnceLock::new(),
+            root: OnceLock::new(),
         }
     }
 
     /// Keeps `exemplar` with `value` as the latest of `bucket` (of `buckets`) of the series of
-    /// `state` in slot `index`.
+    /// `state` in slot `index`. A record that finds the bucket's entry being written by
+    /// another thread leaves it that one's (just as late).
     pub(crate) fn record(
         &self,
         index: u32,
@@ -157,41 +173,85 @@ impl ExemplarTable {
         exemplar: &Exemplar,
         value: f64,
     ) {
-        let shards = self
-            .shards
-            .get_or_init(|| Box::new(std::array::from_fn(|_| Mutex::new(HashMap::new()))));
-        let recorded = RecordedExemplar {
-            bucket,
-            exemplar: exemplar.clone(),
-            value,
-            timestamp_ms: now_ms(),
+        let Some(series) = self.series(index) else {
+            return;
         };
-        let mut shard = shards[index as usize % SHARDS].lock();
-        let kept = shard.entry(index).or_insert_with(|| Kept {
-            state,
-            buckets: Box::default(),
-        });
-        if kept.state != state || kept.buckets.len() != buckets {
-            kept.state = state;
-            kept.buckets = vec![None; buckets].into();
+        let entries = series.get_or_init(|| (0..buckets).map(|_| Mutex::new(None)).collect());
+        let timestamp_ms = now_ms();
+        let Some(mut entry) = entries.get(bucket).and_then(Mutex::try_lock) else {
+            return;
+        };
+        match &mut *entry {
+            Some(kept) => {
+                kept.state = state;
+                kept.value = value;
+                kept.timestamp_ms = timestamp_ms;
+                kept.exemplar.clone_from(exemplar);
+            }
+            empty => {
+                *empty = Some(Kept {
+                    state,
+                    exemplar: exemplar.clone(),
+                    value,
+                    timestamp_ms,
+                });
+            }
         }
-        if let Some(slot) = kept.buckets.get_mut(bucket) {
-            *slot = Some(recorded);
-        }
+    }
+
+    /// The entries of slot `index`, the parts above it allocated if missing; `None` for an
+    /// index beyond any pool's.
+    fn series(&self, index: u32) -> Option<&OnceLock<Box<[Entry]>>> {
+        let (root, branch, leaf) = Self::path(index)?;
+        let branches = self.root.get_or_init(|| lazy_parts(1 << ROOT_BITS));
+        let leaves = branches[root].get_or_init(|| lazy_parts(1 << BRANCH_BITS));
+        Some(&leaves[branch].get_or_init(|| lazy_parts(1 << LEAF_BITS))[leaf])
+    }
+
+    /// The place of slot `index` at each level.
+    fn path(index: u32) -> Option<(usize, usize, usize)> {
+        let root = (index >> (LEAF_BITS + BRANCH_BITS)) as usize;
+        let branch = (index >> LEAF_BITS) as usize & ((1 << BRANCH_BITS) - 1);
+        let leaf = index as usize & ((1 << LEAF_BITS) - 1);
+        (root < 1 << ROOT_BITS).then_some((root, branch, leaf))
     }
 
     /// Appends the exemplars of the series of `generation` in slot `index`, by bucket.
     pub(crate) fn read(&self, index: u32, generation: u32, out: &mut Vec<RecordedExemplar>) {
-        let Some(shards) = self.shards.get() else {
+        let Some((root, branch, leaf)) = Self::path(index) else {
             return;
         };
-        let shard = shards[index as usize % SHARDS].lock();
-        if let Some(kept) = shard.get(&index) {
-            if (kept.state >> 32) as u32 == generation {
-                out.extend(kept.buckets.iter().flatten().cloned());
+        let entries = self
+            .root
+            .get()
+            .and_then(|branches| branches[root].get())
+            .and_then(|leaves| leaves[branch].get())
+            .and_then(|series| series[leaf].get());
+        for (bucket, entry) in entries.into_iter().flat_map(|e| e.iter()).enumerate() {
+            let Some(kept) = (0..READ_TRIES).find_map(|_| {
+                let kept = entry.try_lock();
+                if kept.is_none() {
+                    std::hint::spin_loop();
+                }
+                kept
+            }) else {
+                continue;
+            };
+            if let Some(k) = kept.as_ref().filter(|k| (k.state >> 32) as u32 == generation) {
+                out.push(RecordedExemplar {
+                    bucket,
+                    exemplar: k.exemplar.clone(),
+                    value: k.value,
+                    timestamp_ms: k.timestamp_ms,
+                });
             }
         }
     }
+}
+
+/// `len` parts not yet allocated.
+fn lazy_parts<T>(len: usize) -> Box<[OnceLock<T>]> {
+    (0..len).map(|_| OnceLock::new()).collect()
 }
 
 /// No fixed time: exemplars take the wall clock.
@@ -213,8 +273,30 @@ fn now_ms() -> i64 {
     if fixed != WALL_CLOCK {
         return fixed;
     }
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+    wall_clock_ms()
+}
+
+/// Milliseconds since the Unix epoch from the wall clock, read as `SystemTime::now` reads it
+/// but without its conversions.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn wall_clock_ms() -> i64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes the `timespec` it is given, nothing else.
+    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) } != 0 {
+        return 0;
+    }
+    i64::from(now.tv_sec) * 1000 + i64::from(now.tv_nsec) / 1_000_000
+}
+
+/// Milliseconds since the Unix epoch from the wall clock.
+#[cfg(not(unix))]
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
@@ -277,5 +359,39 @@ mod tests {
         table.record(3, 3 << 32 | 7, (0, 3), &a, 0.1);
         table.read(3, 3, &mut out);
         assert_eq!(out.len(), 1, "the old series' exemplars are gone");
+    }
+
+    #[test]
+    fn slots_far_apart_and_threads_at_once_keep_their_own() {
+        let table = ExemplarTable::new();
+        let slots = [0, 1023, 1024, 5 << 10 | 7, 1 << 17, (1 << 24) - 1];
+        std::thread::scope(|scope| {
+            for (n, &slot) in slots.iter().enumerate() {
+                let table = &table;
+                scope.spawn(move || {
+                    let exemplar = Exemplar::new(&[("n", n.to_string())]).unwrap();
+                    for k in 0..1000 {
+                        table.record(slot, 1 << 32, (k % 2, 2), &exemplar, k as f64);
+                    }
+                });
+            }
+        });
+        for (n, &slot) in slots.iter().enumerate() {
+            let mut out = Vec::new();
+            table.read(slot, 1, &mut out);
+            let seen: Vec<_> = out.iter().map(|e| (e.bucket, e.value)).collect();
+            assert_eq!(seen, [(0, 998.0), (1, 999.0)], "slot {slot}");
+            let labels: Vec<_> = out[0].exemplar.labels().collect();
+            assert_eq!(labels, [("n", n.to_string().as_str())]);
+        }
+        let beyond = 1 << 24;
+        table.record(beyond, 1 << 32, (0, 1), &exemplar_of("x"), 1.0);
+        let mut out = Vec::new();
+        table.read(beyond, 1, &mut out);
+        assert!(out.is_empty(), "no pool has slot {beyond}");
+    }
+
+    fn exemplar_of(trace: &str) -> Exemplar {
+        Exemplar::new(&[("trace_id", trace)]).unwrap()
     }
 }
