@@ -13,9 +13,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::prometheus::Prometheus;
 use common::promql::percent_encode;
-use common::{poll_until, serve_in_process_with};
+use common::{poll_until, request, serve_in_process_with};
+use dynamo_exporter::test_util::assert_openmetrics_parses;
 use dynamo_runtime::Exemplar;
 use serde_json::Value;
+
+/// The `Accept` header of Prometheus 2.42 without native histograms: OpenMetrics first.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
 /// How long Prometheus gets to scrape what a test expects.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -101,6 +105,19 @@ fn exemplars_set_through_the_api_and_by_request_tracking_come_back_from_the_quer
     let traced = runtime.namespace("ns").component("comp").endpoint("traced");
     drop(traced.track_request_traced(&format!("00-{caller}-b7ad6b7169203331-01")));
     let after = now();
+
+    // The page Prometheus gets, exemplars included, reads in prometheus_client's parser too.
+    let response = request(target, "GET", "/metrics", &[("Accept", PROMETHEUS_ACCEPT)]).unwrap();
+    assert_eq!(
+        response.header("content-type"),
+        Some(dynamo_exporter::OPENMETRICS_CONTENT_TYPE)
+    );
+    let page = response.text();
+    assert!(page.contains(&format!("trace_id=\"{trace}\"")), "{page}");
+    let families = assert_openmetrics_parses(&page);
+    for family in ["dynamo_component_jobs", "dynamo_component_latency_seconds"] {
+        assert!(families.iter().any(|name| name == family), "{families:?}");
+    }
 
     let mut prometheus = start_prometheus(target);
     prometheus.assert_target_up(DEADLINE);

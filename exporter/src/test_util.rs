@@ -3,6 +3,8 @@
 //!
 //! - [`promtool_check`] and [`assert_promtool_accepts`]: `promtool check metrics` (lint
 //!   included) on an exposition text, from Debian's `prometheus` package.
+//! - [`assert_openmetrics_parses`] and [`openmetrics_families`]: Python prometheus_client's
+//!   strict OpenMetrics parser on an OpenMetrics page.
 //! - [`request`], [`get`] and [`scrape`]: a small HTTP/1.1 client over `TcpStream`, for a
 //!   server bound to port 0 of a loopback address, reading whole responses (de-chunked).
 //! - [`poll_until`]: waits, within a bound, until a server or a value is ready.
@@ -32,6 +34,7 @@
 
 mod histograms;
 mod http;
+mod openmetrics_parser;
 // The receiver needs tonic's server, which only the `test-util` feature turns on.
 #[cfg(all(feature = "otlp", feature = "test-util"))]
 pub mod otlp;
@@ -43,6 +46,7 @@ pub use http::{
     HttpResponse, IO_TIMEOUT, get, parse_response, read_response, request, request_with_timeout,
     scrape,
 };
+pub use openmetrics_parser::{TEST_PYTHON_VAR, assert_openmetrics_parses, openmetrics_families};
 pub use poll::{POLL_PAUSE, poll_until};
 pub use promtool::{
     assert_promtool_accepts, assert_promtool_accepts_allowing, prometheus_tool, promtool_check,

@@ -4,6 +4,7 @@
 mod page;
 
 use dynamo_exporter::exposition::{Filtered, Format, NameFilter};
+use dynamo_exporter::test_util::assert_openmetrics_parses;
 use dynamo_exporter::{ExporterError, MetricKind, Opts, Registry};
 use page::{from_protobuf, from_text};
 
@@ -13,8 +14,11 @@ fn render(registry: &Registry, format: Format) -> Vec<u8> {
     })
 }
 
+/// The registry's OpenMetrics page, once prometheus_client's parser has read it.
 fn openmetrics(registry: &Registry) -> String {
-    String::from_utf8(render(registry, Format::OpenMetrics)).unwrap()
+    let page = String::from_utf8(render(registry, Format::OpenMetrics)).unwrap();
+    assert_openmetrics_parses(&page);
+    page
 }
 
 /// A registry with an info, an info vec, a stateset and a stateset vec, with values set.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use dynamo_exporter::exposition::encode_parsed;
 use dynamo_exporter::parse::parse;
+use dynamo_exporter::test_util::assert_openmetrics_parses;
 use dynamo_exporter::{
     Health, Opts, PROTOBUF_CONTENT_TYPE, Registry, StatusServer, TEXT_CONTENT_TYPE,
 };
@@ -220,8 +221,13 @@ fn the_openmetrics_page_is_filtered_as_the_others_are() {
             "# EOF\n",
         )
     );
+    assert_eq!(
+        assert_openmetrics_parses(&page.text()),
+        ["requests", "engine_rpc_seconds"]
+    );
     let empty = get(server.local_addr(), "/metrics?name[]=nothing", Some(accept));
     assert_eq!(empty.text(), "# EOF\n");
+    assert_openmetrics_parses(&empty.text());
     server.shutdown();
 }
 

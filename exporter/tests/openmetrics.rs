@@ -1,21 +1,29 @@
 //! The OpenMetrics page of every metric type, and of text read from elsewhere, compared whole.
 
 use dynamo_exporter::exposition::{Format, encode_parsed};
+use dynamo_exporter::test_util::assert_openmetrics_parses;
 use dynamo_exporter::{NativeHistogram, Opts, Registry, parse};
 
-/// The registry's page in the OpenMetrics text format.
+/// The registry's page in the OpenMetrics text format, once prometheus_client's parser has
+/// read it.
 fn page(registry: &Registry) -> String {
     let bytes = Format::OpenMetrics.render(|encoder| {
         registry.encode(&[], encoder);
     });
-    String::from_utf8(bytes).unwrap()
+    let page = String::from_utf8(bytes).unwrap();
+    assert_openmetrics_parses(&page);
+    page
 }
 
-/// The OpenMetrics page of families read from `text`.
+/// The OpenMetrics page of families read from `text`, once prometheus_client's parser has
+/// read it.
 fn parsed_page(text: &str) -> String {
     let families = parse::parse(text).unwrap();
-    String::from_utf8(Format::OpenMetrics.render(|encoder| encode_parsed(&families, encoder)))
-        .unwrap()
+    let page =
+        String::from_utf8(Format::OpenMetrics.render(|encoder| encode_parsed(&families, encoder)))
+            .unwrap();
+    assert_openmetrics_parses(&page);
+    page
 }
 
 #[test]

@@ -5,6 +5,7 @@
 use crate::common::requests::{EP, FakeClock, Requests, endpoint, runtime_with_clock};
 use crate::guard::tracked;
 use dynamo_exporter::Format;
+use dynamo_exporter::test_util::assert_openmetrics_parses;
 use dynamo_runtime::Endpoint;
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -12,12 +13,12 @@ const EXEMPLAR: &str =
     r#"# {span_id="00f067aa0ba902b7",trace_id="4bf92f3577b34da6a3ce929d0e0e4736"}"#;
 
 /// The OpenMetrics lines of the endpoint's page that carry exemplars, each exemplar's
-/// timestamp (the wall clock's) written `T`.
+/// timestamp (the wall clock's) written `T`, once prometheus_client's parser has read the page.
 fn exemplar_lines(endpoint: &Endpoint) -> Vec<String> {
     let page = Format::OpenMetrics.render(|encoder| endpoint.metrics().encode(encoder).unwrap());
-    String::from_utf8(page)
-        .unwrap()
-        .lines()
+    let page = String::from_utf8(page).unwrap();
+    assert_openmetrics_parses(&page);
+    page.lines()
         .filter(|line| line.contains(" # {"))
         .map(|line| {
             let (rest, timestamp) = line.rsplit_once(' ').unwrap();

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use crate::common::{builder, request, serve};
+use dynamo_exporter::test_util::assert_openmetrics_parses;
 use dynamo_runtime::{DistributedRuntime, RuntimeBuilder, SystemServerConfig};
 
 /// What Prometheus sends without native histograms: OpenMetrics first.
@@ -67,6 +68,15 @@ fn turned_on_a_client_that_prefers_openmetrics_gets_it() {
                 "application/openmetrics-text; version=1.0.0; charset=utf-8"
             );
             assert_eq!(page, HITS_OPENMETRICS, "{accept}");
+            assert_eq!(
+                assert_openmetrics_parses(&page),
+                [
+                    "dynamo_component_hits",
+                    "dynamo_component_uptime_seconds",
+                    "dynamo_metrics_callback_text_dropped",
+                    "dynamo_metrics_macro_rejections",
+                ]
+            );
         }
         let (content_type, _) = scrape(addr, "text/plain;version=0.0.4");
         assert_eq!(content_type, dynamo_exporter::TEXT_CONTENT_TYPE);
