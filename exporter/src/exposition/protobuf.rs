@@ -172,10 +172,15 @@ impl<'a> ProtobufEncoder<'a> {
             return;
         }
         let body = start + LENGTH_GAP;
-        let mut length = Vec::with_capacity(LENGTH_GAP);
-        push_varint(&mut length, (self.out.len() - body) as u64);
-        let from = body - length.len();
-        self.out[from..body].copy_from_slice(&length);
+        // The length's varint fills the end of the gap.
+        let length = (self.out.len() - body) as u64;
+        let from = body - varint_size(length);
+        let mut rest = length;
+        for byte in &mut self.out[from..body] {
+            *byte = (rest as u8 & 0x7f) | 0x80;
+            rest >>= 7;
+        }
+        self.out[body - 1] &= 0x7f;
         self.out.copy_within(from.., start);
         self.out.truncate(self.out.len() - (from - start));
         self.metrics = 0;
