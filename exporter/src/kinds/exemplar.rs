@@ -237,7 +237,10 @@ impl ExemplarTable {
             }) else {
                 continue;
             };
-            if let Some(k) = kept.as_ref().filter(|k| (k.state >> 32) as u32 == generation) {
+            if let Some(k) = kept
+                .as_ref()
+                .filter(|k| (k.state >> 32) as u32 == generation)
+            {
                 out.push(RecordedExemplar {
                     bucket,
                     exemplar: k.exemplar.clone(),
@@ -280,6 +283,10 @@ fn now_ms() -> i64 {
 /// but without its conversions.
 #[cfg(unix)]
 #[allow(unsafe_code)]
+#[allow(
+    clippy::useless_conversion,
+    reason = "`time_t` and `c_long` are narrower than `i64` on 32-bit targets"
+)]
 fn wall_clock_ms() -> i64 {
     let mut now = libc::timespec {
         tv_sec: 0,
