@@ -192,10 +192,9 @@ fn main() {
         }
         "histogram_observe_exemplar/prometheus_client" => {
             let buckets = prometheus::DEFAULT_BUCKETS.iter().copied();
-            let histogram =
-                prometheus_client::metrics::exemplar::HistogramWithExemplars::<PeerExemplar>::new(
-                    buckets,
-                );
+            let histogram = prometheus_client::metrics::exemplar::HistogramWithExemplars::<
+                PeerExemplar,
+            >::new(buckets);
             let exemplar = peer_exemplar();
             (0..calls).for_each(|_| {
                 let now = Some(std::time::SystemTime::now());
