@@ -42,6 +42,32 @@ def test_counter_refuses_negative_and_nan_increments(endpoint):
     assert c.get() == 1.0
 
 
+@pytest.mark.parametrize("create", ["create_counter", "create_intcounter"])
+def test_counter_inc_takes_prometheus_client_arguments(endpoint, create):
+    c = getattr(endpoint.metrics, create)("jobs_total", "Jobs")
+    c.inc()
+    c.inc(2)
+    c.inc(amount=3)
+    c.inc(None)
+    c.inc(4, None)
+    c.inc(exemplar=None, amount=5)
+    c.inc(exemplar={"trace_id": "a"})
+    assert c.get() == 17
+    with pytest.raises(TypeError, match="'value'"):
+        c.inc(value=1)
+    with pytest.raises(TypeError, match="'amount'"):
+        c.inc(1, amount=1)
+    with pytest.raises(TypeError):
+        c.inc(1, None, None)
+    with pytest.raises(TypeError):
+        c.inc("1")
+    with pytest.raises(TypeError):
+        c.inc(1, exemplar=["trace_id"])
+    with pytest.raises(OverflowError, match="negative"):
+        c.inc(-1)
+    assert c.get() == 17
+
+
 def test_counter_takes_infinity(endpoint):
     c = endpoint.metrics.create_counter("bytes_total", "Bytes")
     c.inc_by(math.inf)
