@@ -122,7 +122,8 @@ impl Window {
 
 impl Window {
     /// Appends the `(index, count)` words of every bucket counted, by increasing index, and
-    /// returns the total of their counts: a block's at once.
+    /// returns the total of their counts: each block's written straight into room made for
+    /// all of its buckets.
     fn append_pairs(&self, out: &mut Vec<u64>) -> u64 {
         let mut total = 0;
         for (k, slot) in self.blocks.iter().enumerate() {
@@ -130,19 +131,22 @@ impl Window {
                 continue;
             };
             let base = (self.first + k as i32) << BLOCK_BITS;
-            let mut words = [0; 2 * BLOCK_LEN];
-            let mut len = 0;
             let mut marked = block.populated.load(Acquire);
+            out.reserve(2 * BLOCK_LEN);
+            let room = &mut out.spare_capacity_mut()[..2 * BLOCK_LEN];
+            let mut len = 0;
             while marked != 0 {
                 let at = marked.trailing_zeros();
                 marked &= marked - 1;
                 let count = block.counts[at as usize].load(Relaxed);
                 total += u64::from(count);
-                words[len] = i64::from(base + at as i32) as u64;
-                words[len + 1] = u64::from(count);
+                // At most `BLOCK_LEN` marks: `len` stays within the room.
+                room[len].write(i64::from(base + at as i32) as u64);
+                room[len + 1].write(u64::from(count));
                 len += 2;
             }
-            out.extend_from_slice(&words[..len]);
+            // SAFETY: the `len` words past the length were written just above.
+            unsafe { out.set_len(out.len() + len) };
         }
         total
     }
