@@ -408,6 +408,31 @@ impl<'a> Labels<'a> {
         }
     }
 
+    /// Calls `each` with every pair [`Labels::iter`] gives, in its order; without its merging
+    /// where there is nothing to merge (no extra labels, and a vec's variable labels all
+    /// between the same two of its constant ones), as on most pages.
+    pub fn for_each_pair(&self, mut each: impl FnMut(&str, &str)) {
+        if self.extra.is_empty() {
+            match self.repr {
+                LabelsRepr::Pairs { key } => {
+                    KeyPairs::new(key).for_each(|(name, value)| each(name, &value));
+                    return;
+                }
+                LabelsRepr::Vec { layout, key } => {
+                    if let Some(at) = layout.contiguous_at() {
+                        let (before, after) = layout.consts().split_at(at);
+                        before.iter().for_each(|(name, value)| each(name, value));
+                        KeyPairs::new(key).for_each(|(name, value)| each(name, &value));
+                        after.iter().for_each(|(name, value)| each(name, value));
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.iter().for_each(|(name, value)| each(name, &value));
+    }
+
     /// The series' own pairs, without the registry's extra labels.
     fn own(&self) -> Iter<'a> {
         match self.repr {
@@ -521,6 +546,70 @@ impl<'a> Iterator for Iter<'a> {
                         .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str()))),
                 },
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::storage::labels::pairs_key;
+
+    /// The pairs `for_each_pair` gives.
+    fn each_pair(labels: &Labels<'_>) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        labels.for_each_pair(|name, value| out.push((name.to_string(), value.to_string())));
+        out
+    }
+
+    /// The pairs `iter` gives.
+    fn iterated(labels: &Labels<'_>) -> Vec<(String, String)> {
+        labels
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.into_owned()))
+            .collect()
+    }
+
+    /// Distinct label names from a few, so that constant, variable and extra ones interleave
+    /// and sometimes share a name.
+    fn names(max: usize) -> impl Strategy<Value = Vec<String>> {
+        proptest::sample::subsequence(&["a", "b", "c", "d", "e", "f"][..], 0..=max)
+            .prop_map(|names| names.into_iter().map(str::to_string).collect())
+            .prop_shuffle()
+    }
+
+    proptest! {
+        #[test]
+        fn each_pair_is_what_iter_gives(
+            consts in names(3),
+            vars in names(3),
+            extra in names(2),
+            value in "[a-z\"\\\\\n]{0,4}",
+        ) {
+            let vars: Vec<String> = vars.into_iter().filter(|n| !consts.contains(n)).collect();
+            let consts: Vec<(Box<str>, Box<str>)> =
+                consts.iter().map(|n| (n.as_str().into(), "const".into())).collect();
+            let mut extra: Vec<(Box<str>, Box<str>)> =
+                extra.iter().map(|n| (n.as_str().into(), "extra".into())).collect();
+            extra.sort();
+            let layout = Layout::new(consts, vars.iter().map(|n| n.as_str().into()).collect());
+            let values: Vec<String> = vars.iter().map(|n| format!("{n}{value}")).collect();
+            let key = layout.key(&values);
+            let scalar_pairs: Vec<(&str, &str)> =
+                vars.iter().map(String::as_str).zip(values.iter().map(String::as_str)).collect();
+            let scalar_key = pairs_key({
+                let mut sorted = scalar_pairs.clone();
+                sorted.sort();
+                sorted
+            });
+            for extra in [&extra[..], &[]] {
+                let vec = Labels { repr: LabelsRepr::Vec { layout: &layout, key: &key }, extra };
+                prop_assert_eq!(each_pair(&vec), iterated(&vec));
+                let scalar = Labels { repr: LabelsRepr::Pairs { key: &scalar_key }, extra };
+                prop_assert_eq!(each_pair(&scalar), iterated(&scalar));
+            }
         }
     }
 }

@@ -221,13 +221,13 @@ impl Encoder for ProtobufEncoder<'_> {
     fn series(&mut self, series: &Series<'_>) {
         let metric = &mut self.metric;
         metric.clear();
-        for (name, value) in series.labels.iter() {
+        series.labels.for_each_pair(|name, value| {
             let size = field_size(name.len()) + field_size(value.len());
             push_key(metric, field::METRIC_LABEL, LEN);
             push_varint(metric, size as u64);
             push_bytes(metric, field::LABEL_NAME, name.as_bytes());
             push_bytes(metric, field::LABEL_VALUE, value.as_bytes());
-        }
+        });
         let value = &mut self.value;
         value.clear();
         let value_field = match &series.value {
@@ -460,7 +460,7 @@ fn push_buckets(
 }
 
 /// Appends a `BucketSpan`, both its fields written (as client_golang writes them).
-#[inline]
+#[inline(always)]
 fn push_span(out: &mut Vec<u8>, field: u32, offset: i64, length: u32) {
     // Offsets are differences of two `i32` indexes of one sign's increasing buckets: as an
     // `sint32` they wrap as client_golang's do.
@@ -476,8 +476,15 @@ fn push_span(out: &mut Vec<u8>, field: u32, offset: i64, length: u32) {
             (field::SPAN_LENGTH << 3 | VARINT) as u8,
             length as u8,
         ]);
-        return;
+    } else {
+        push_long_span(out, field, offset, length);
     }
+}
+
+/// [`push_span`] for a span whose offset or length takes more than a byte.
+#[cold]
+#[inline(never)]
+fn push_long_span(out: &mut Vec<u8>, field: u32, offset: u64, length: u64) {
     push_key(out, field, LEN);
     push_varint(out, (2 + varint_size(offset) + varint_size(length)) as u64);
     push_key(out, field::SPAN_OFFSET, VARINT);
