@@ -20,7 +20,7 @@ mod config;
 mod health;
 mod host;
 mod routes;
-mod values;
+pub(crate) mod values;
 
 pub use config::{HealthCheckConfig, SystemServerConfig};
 pub(crate) use config::{Lookup, Resolved, ServerSettings};

@@ -424,6 +424,12 @@ fn a_bad_value_given_in_code_names_the_builder_method_and_no_variable() {
             "a timeout must be at most 5m",
         ),
         (
+            code().callback_timeout(Duration::ZERO),
+            "RuntimeBuilder::callback_timeout",
+            "0ns",
+            "a timeout must be longer than zero",
+        ),
+        (
             code().series_idle_timeout(Some(Duration::from_secs(30 * 86400))),
             "RuntimeBuilder::series_idle_timeout",
             "Some(2592000s)",

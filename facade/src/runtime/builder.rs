@@ -82,8 +82,8 @@ impl Default for RuntimeBuilder {
 }
 
 impl RuntimeBuilder {
-    /// How long a scrape waits for its callbacks, all of them together (default 5 s, at most
-    /// [`MAX_CALLBACK_TIMEOUT`]). A callback still running then is left to finish on its own
+    /// How long a scrape waits for its callbacks, all of them together (default 5 s, above
+    /// zero and at most [`MAX_CALLBACK_TIMEOUT`]). A callback still running then is left to finish on its own
     /// and is not started again until it has; one not started by then is not started for that
     /// scrape.
     pub fn callback_timeout(self, timeout: Duration) -> Self {
@@ -458,17 +458,11 @@ impl RuntimeBuilder {
             })?;
             metrics_config = metrics_config.with_idle_timeout(timeout);
         }
-        if self.callback_timeout > MAX_CALLBACK_TIMEOUT {
-            return Err(SettingSource::code(
-                "RuntimeBuilder::callback_timeout",
-                &self.callback_timeout,
-            )
-            .invalid(format!(
-                "a timeout must be at most {}",
-                dynamo_exporter::format_duration(MAX_CALLBACK_TIMEOUT)
-            ))
-            .into());
-        }
+        crate::system_server::values::timeout_within(self.callback_timeout, MAX_CALLBACK_TIMEOUT)
+            .map_err(|problem| {
+            SettingSource::code("RuntimeBuilder::callback_timeout", &self.callback_timeout)
+                .invalid(problem)
+        })?;
         if let Some(labels) = &self.const_labels {
             crate::const_labels::check(labels).map_err(|problem| {
                 SettingSource::code("RuntimeBuilder::const_labels", labels)
