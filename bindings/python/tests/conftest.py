@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
+import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -27,6 +28,45 @@ def drt(monkeypatch):
     runtime = DistributedRuntime(process_metrics=False)
     yield runtime
     runtime.shutdown()
+
+
+def serve(monkeypatch, openmetrics: str | None = None) -> DistributedRuntime:
+    """A runtime whose status server listens on a free loopback port, without process
+    metrics; ``openmetrics`` is the value of ``DYN_SYSTEM_OPENMETRICS`` (unset when None)."""
+    monkeypatch.setenv("DYN_SYSTEM_PORT", "0")
+    monkeypatch.setenv("DYN_SYSTEM_HOST", "127.0.0.1")
+    if openmetrics is None:
+        monkeypatch.delenv("DYN_SYSTEM_OPENMETRICS", raising=False)
+    else:
+        monkeypatch.setenv("DYN_SYSTEM_OPENMETRICS", openmetrics)
+    return DistributedRuntime(process_metrics=False)
+
+
+@pytest.fixture
+def served(monkeypatch):
+    """A runtime serving ``/metrics`` on loopback, OpenMetrics off."""
+    runtime = serve(monkeypatch)
+    yield runtime
+    runtime.shutdown()
+
+
+@pytest.fixture
+def served_openmetrics(monkeypatch):
+    """A runtime serving OpenMetrics to a client that asks for it."""
+    runtime = serve(monkeypatch, "1")
+    yield runtime
+    runtime.shutdown()
+
+
+def fetch(runtime, accept: str | None = None, query: str = "") -> tuple[str, bytes]:
+    """``GET /metrics`` of ``runtime``'s status server (``?query`` when given, ``Accept``
+    when given): the response's ``Content-Type`` and body."""
+    host, port = runtime.system_status_server_info()
+    url = f"http://{host}:{port}/metrics" + (f"?{query}" if query else "")
+    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        return response.headers["Content-Type"], response.read()
 
 
 @pytest.fixture

@@ -3,34 +3,20 @@
 strict parser; refused ones raise ``ValueError`` and change nothing."""
 
 import time
-import urllib.request
 
 import pytest
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as parse_openmetrics,
 )
 
-from dynamo.runtime import DistributedRuntime
+from conftest import fetch
 
 ACCEPT = "application/openmetrics-text; version=1.0.0"
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
-@pytest.fixture
-def served(monkeypatch):
-    monkeypatch.setenv("DYN_SYSTEM_PORT", "0")
-    monkeypatch.setenv("DYN_SYSTEM_HOST", "127.0.0.1")
-    monkeypatch.setenv("DYN_SYSTEM_OPENMETRICS", "1")
-    runtime = DistributedRuntime(process_metrics=False)
-    yield runtime
-    runtime.shutdown()
-
-
 def page(runtime, accept=ACCEPT):
-    host, port = runtime.system_status_server_info()
-    request = urllib.request.Request(f"http://{host}:{port}/metrics", headers={"Accept": accept})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.read().decode()
+    return fetch(runtime, accept)[1].decode()
 
 
 def without_uptime(text):
@@ -55,8 +41,8 @@ def exemplars(text, family):
     return out
 
 
-def test_counters_and_histograms_carry_exemplars_to_the_openmetrics_page(served):
-    metrics = served.namespace("ns").component("c").endpoint("e").metrics
+def test_counters_and_histograms_carry_exemplars_to_the_openmetrics_page(served_openmetrics):
+    metrics = served_openmetrics.namespace("ns").component("c").endpoint("e").metrics
     counter = metrics.create_counter("bytes_total", "Bytes")
     ints = metrics.create_intcountervec("requests_total", "Requests", ["model"])
     histogram = metrics.create_histogram("latency_seconds", "Latency", buckets=[0.1, 1.0])
@@ -75,7 +61,7 @@ def test_counters_and_histograms_carry_exemplars_to_the_openmetrics_page(served)
     assert (counter.get(), ints.get({"model": "llama"})) == (4.5, 5)
     assert histogram.get_count() == 3
 
-    text = page(served)
+    text = page(served_openmetrics)
     for line in text.splitlines():
         if " # {" in line:
             assert line.split(" # ")[0].rsplit("{", 1)[0].endswith(("_total", "_bucket")), line
@@ -104,27 +90,27 @@ def test_counters_and_histograms_carry_exemplars_to_the_openmetrics_page(served)
     }
 
     # Never in the Prometheus text format.
-    assert " # {" not in page(served, "text/plain; version=0.0.4")
+    assert " # {" not in page(served_openmetrics, "text/plain; version=0.0.4")
     assert "trace_id" not in metrics.prometheus_expfmt()
 
 
-def test_escaped_values_read_back(served):
-    metrics = served.namespace("ns").component("c").endpoint("e").metrics
+def test_escaped_values_read_back(served_openmetrics):
+    metrics = served_openmetrics.namespace("ns").component("c").endpoint("e").metrics
     counter = metrics.create_intcounter("jobs_total", "Jobs")
     # A backslash and a newline; a quote is escaped too, but prometheus_client's parser
     # ends an exemplar's label value at any quote, escaped or not.
     counter.inc(1, exemplar={"user": "a\\b\nc"})
-    ((labels, value, _),) = exemplars(page(served), "dynamo_component_jobs").values()
+    ((labels, value, _),) = exemplars(page(served_openmetrics), "dynamo_component_jobs").values()
     assert (labels, value) == ({"user": "a\\b\nc"}, 1.0)
 
 
-def test_a_refused_exemplar_raises_value_error_and_changes_nothing(served):
-    metrics = served.namespace("ns").component("c").endpoint("e").metrics
+def test_a_refused_exemplar_raises_value_error_and_changes_nothing(served_openmetrics):
+    metrics = served_openmetrics.namespace("ns").component("c").endpoint("e").metrics
     counter = metrics.create_intcounter("jobs_total", "Jobs")
     vec = metrics.create_countervec("bytes_total", "Bytes", ["k"])
     histogram = metrics.create_histogram("latency_seconds", "Latency", buckets=[1.0])
     counter.inc()
-    before = without_uptime(page(served))
+    before = without_uptime(page(served_openmetrics))
     too_long = {"trace_id": "x" * (129 - len("trace_id"))}
     for bad in (too_long, {"trace-id": "x"}, {"": "x"}, {"__name": "x"}):
         with pytest.raises(ValueError, match="invalid exemplar"):
@@ -144,17 +130,17 @@ def test_a_refused_exemplar_raises_value_error_and_changes_nothing(served):
     assert counter.get() == 1
     assert histogram.get_count() == 0
     assert vec.series_count() == 0
-    assert without_uptime(page(served)) == before
+    assert without_uptime(page(served_openmetrics)) == before
     counter.inc(exemplar={"trace_id": "x" * (128 - len("trace_id"))})
     assert counter.get() == 2
 
 
-def test_tracked_requests_put_their_trace_beside_their_count_and_duration(served):
+def test_tracked_requests_put_their_trace_beside_their_count_and_duration(served_openmetrics):
     """A ``traceparent`` given to ``track_request``, or else OpenTelemetry's current span."""
     from opentelemetry import trace
 
-    given = served.namespace("ns").component("c").endpoint("given")
-    current = served.namespace("ns").component("c").endpoint("current")
+    given = served_openmetrics.namespace("ns").component("c").endpoint("given")
+    current = served_openmetrics.namespace("ns").component("c").endpoint("current")
     with given.track_request(traceparent=f"00-{TRACE}-00f067aa0ba902b7-01"):
         pass
     context = trace.SpanContext(trace_id=0xABC, span_id=0x1234, is_remote=False)
@@ -165,7 +151,7 @@ def test_tracked_requests_put_their_trace_beside_their_count_and_duration(served
         pass
 
     by_endpoint = {}
-    for parsed in parse_openmetrics(page(served)):
+    for parsed in parse_openmetrics(page(served_openmetrics)):
         for sample in parsed.samples:
             if sample.exemplar is not None:
                 endpoint = sample.labels["dynamo_endpoint"]

@@ -3,7 +3,6 @@ parsers and compared with what prometheus_client's own ``Info`` and ``Enum`` wri
 values, and refused input that leaves the page as it was."""
 
 import re
-import urllib.request
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -15,8 +14,8 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+from conftest import fetch
 from dynamo.prometheus_metrics import Enum, EnumVec, Info, InfoVec
-from dynamo.runtime import DistributedRuntime
 
 OPENMETRICS_ACCEPT = "application/openmetrics-text;version=1.0.0"
 NAMES = {
@@ -29,24 +28,8 @@ NAMES = {
 with its ``_info`` suffix)."""
 
 
-@pytest.fixture
-def served(monkeypatch):
-    """A runtime serving OpenMetrics to a client that asks for it."""
-    monkeypatch.setenv("DYN_SYSTEM_PORT", "0")
-    monkeypatch.setenv("DYN_SYSTEM_HOST", "127.0.0.1")
-    monkeypatch.setenv("DYN_SYSTEM_OPENMETRICS", "1")
-    runtime = DistributedRuntime(process_metrics=False)
-    yield runtime
-    runtime.shutdown()
-
-
 def openmetrics_page(runtime):
-    host, port = runtime.system_status_server_info()
-    request = urllib.request.Request(
-        f"http://{host}:{port}/metrics", headers={"Accept": OPENMETRICS_ACCEPT}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.read().decode()
+    return fetch(runtime, OPENMETRICS_ACCEPT)[1].decode()
 
 
 def fill_ours(metrics):
@@ -133,9 +116,9 @@ def test_the_text_page_lines(drt):
     ) in page
 
 
-def test_the_openmetrics_page_is_prometheus_clients(served):
-    fill_ours(served.metrics)
-    page = openmetrics_page(served)
+def test_the_openmetrics_page_is_prometheus_clients(served_openmetrics):
+    fill_ours(served_openmetrics.metrics)
+    page = openmetrics_page(served_openmetrics)
     ours = families(parse_openmetrics(page))
     theirs = families(parse_openmetrics(generate_openmetrics(fill_client()).decode()))
     assert ours == theirs

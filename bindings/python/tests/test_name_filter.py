@@ -1,29 +1,13 @@
 """``/metrics?name[]=...`` serves only the named families, as prometheus_client's own server
 does, and prometheus_client's parser reads the page."""
 
-import urllib.request
-
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from dynamo.runtime import DistributedRuntime
-
-
-@pytest.fixture
-def served(monkeypatch):
-    monkeypatch.setenv("DYN_SYSTEM_PORT", "0")
-    monkeypatch.setenv("DYN_SYSTEM_HOST", "127.0.0.1")
-    runtime = DistributedRuntime(process_metrics=False)
-    yield runtime
-    runtime.shutdown()
+from conftest import fetch
 
 
 def scrape(runtime, query):
-    host, port = runtime.system_status_server_info()
-    url = f"http://{host}:{port}/metrics?{query}"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        assert response.status == 200
-        return response.read().decode()
+    return fetch(runtime, query=query)[1].decode()
 
 
 def test_name_parameters_restrict_the_page_to_those_families(served):

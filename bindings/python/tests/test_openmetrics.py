@@ -2,8 +2,6 @@
 it, and read by prometheus_client's strict OpenMetrics parser with the samples of the text
 page, named as OpenMetrics names them."""
 
-import urllib.request
-
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
 from prometheus_client.openmetrics.parser import (
@@ -11,7 +9,7 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from dynamo.runtime import DistributedRuntime
+from conftest import fetch, serve
 
 PROMETHEUS_ACCEPT = (
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
@@ -22,28 +20,9 @@ TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UPTIME = "dynamo_component_uptime_seconds"
 
 
-def serve(monkeypatch, openmetrics):
-    monkeypatch.setenv("DYN_SYSTEM_PORT", "0")
-    monkeypatch.setenv("DYN_SYSTEM_HOST", "127.0.0.1")
-    if openmetrics is None:
-        monkeypatch.delenv("DYN_SYSTEM_OPENMETRICS", raising=False)
-    else:
-        monkeypatch.setenv("DYN_SYSTEM_OPENMETRICS", openmetrics)
-    return DistributedRuntime(process_metrics=False)
-
-
-@pytest.fixture
-def served(monkeypatch):
-    runtime = serve(monkeypatch, "1")
-    yield runtime
-    runtime.shutdown()
-
-
 def get(runtime, accept):
-    host, port = runtime.system_status_server_info()
-    request = urllib.request.Request(f"http://{host}:{port}/metrics", headers={"Accept": accept})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.headers["Content-Type"], response.read().decode()
+    content_type, body = fetch(runtime, accept)
+    return content_type, body.decode()
 
 
 def keyed(families):
@@ -116,9 +95,9 @@ def fill(runtime):
     metrics.register_engine_metrics(engine)
 
 
-def test_the_openmetrics_page_reads_strictly_with_the_samples_of_the_text_page(served):
-    fill(served)
-    content_type, page = get(served, PROMETHEUS_ACCEPT)
+def test_the_openmetrics_page_reads_strictly_with_the_samples_of_the_text_page(served_openmetrics):
+    fill(served_openmetrics)
+    content_type, page = get(served_openmetrics, PROMETHEUS_ACCEPT)
     assert content_type == CONTENT_TYPE
     assert page.endswith("\n# EOF\n")
     families = list(parse_openmetrics(page))  # raises on anything OpenMetrics refuses
@@ -138,7 +117,7 @@ def test_the_openmetrics_page_reads_strictly_with_the_samples_of_the_text_page(s
     assert 'le="1.0"' in page and 'le="1e+06"' in page and 'le="+Inf"' in page
 
     got = keyed(families)
-    text_type, text = get(served, "text/plain;version=0.0.4")
+    text_type, text = get(served_openmetrics, "text/plain;version=0.0.4")
     assert text_type == TEXT_CONTENT_TYPE
     expected = as_openmetrics(parse_text(text))
     # The runtime's uptime moves between the two scrapes.

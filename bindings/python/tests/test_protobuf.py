@@ -6,14 +6,12 @@ import math
 import random
 import subprocess
 import sys
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from conftest import samples
-from dynamo.runtime import DistributedRuntime
+from conftest import fetch, samples
 
 PROMETHEUS_ACCEPT = (
     "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,"
@@ -51,20 +49,8 @@ def metrics_pb2(tmp_path_factory):
     return metrics_pb2
 
 
-@pytest.fixture
-def served(monkeypatch):
-    monkeypatch.setenv("DYN_SYSTEM_PORT", "0")
-    monkeypatch.setenv("DYN_SYSTEM_HOST", "127.0.0.1")
-    runtime = DistributedRuntime(process_metrics=False)
-    yield runtime
-    runtime.shutdown()
-
-
 def get(runtime, accept):
-    host, port = runtime.system_status_server_info()
-    request = urllib.request.Request(f"http://{host}:{port}/metrics", headers={"Accept": accept})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.headers["Content-Type"], response.read()
+    return fetch(runtime, accept)
 
 
 def delimited(body: bytes):
