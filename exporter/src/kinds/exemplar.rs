@@ -401,4 +401,23 @@ mod tests {
     fn exemplar_of(trace: &str) -> Exemplar {
         Exemplar::new(&[("trace_id", trace)]).unwrap()
     }
+
+    #[test]
+    fn an_entry_held_elsewhere_is_neither_waited_for_nor_read() {
+        let table = ExemplarTable::new();
+        let state = 1 << 32;
+        table.record(5, state, (0, 1), &exemplar_of("kept"), 1.0);
+        let entries = table.series(5).and_then(OnceLock::get).expect("recorded");
+        let held = entries[0].lock();
+        // A record gives up at once, and a read leaves the entry out after its tries.
+        table.record(5, state, (0, 1), &exemplar_of("dropped"), 2.0);
+        let mut out = Vec::new();
+        table.read(5, 1, &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        drop(held);
+        table.read(5, 1, &mut out);
+        let seen: Vec<_> = out.iter().map(|e| e.value).collect();
+        assert_eq!(seen, [1.0]);
+        assert_eq!(out[0].exemplar, exemplar_of("kept"));
+    }
 }
