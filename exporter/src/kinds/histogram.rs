@@ -248,26 +248,36 @@ impl HistogramCell {
 
     #[inline]
     pub(crate) fn observe(&self, v: f64) {
+        self.observe_in_bucket(v);
+    }
+
+    /// Records `v` and gives the classic bucket it fell in (0 without classic buckets), the
+    /// bucket an exemplar of `v` belongs to.
+    #[inline]
+    fn observe_in_bucket(&self, v: f64) -> usize {
         if let Some(native) = &self.native {
             // The native counts first: a scrape reads the classic ones first, so the native
             // count is at least the classic one.
             native.observe(v, &self.sum);
-            if native.classic {
-                self.observe_classic(v);
-            }
-            return;
+            return if native.classic {
+                self.observe_classic(v)
+            } else {
+                0
+            };
         }
-        self.observe_classic(v);
+        let bucket = self.observe_classic(v);
         add_f64(&self.sum, v);
+        bucket
     }
 
-    /// Counts `v` in its classic bucket.
+    /// Counts `v` in its classic bucket, and gives that bucket.
     #[inline]
-    fn observe_classic(&self, v: f64) {
+    fn observe_classic(&self, v: f64) -> usize {
         let i = self.buckets.bucket_of(v);
         if let Some(count) = self.counts.get(i) {
             count.fetch_add(1, Relaxed);
         }
+        i
     }
 
     pub(crate) fn count(&self) -> u64 {
@@ -360,11 +370,9 @@ impl Histogram {
     /// ```
     pub fn observe_with_exemplar(&self, v: f64, exemplar: &Exemplar) {
         if let Some(cell) = self.cell() {
-            cell.observe(v);
-            let buckets = cell.buckets;
-            let at = (buckets.bucket_of(v), buckets.bounds.len() + 1);
+            let at = (cell.observe_in_bucket(v), cell.buckets.bounds.len() + 1);
             let series = &self.series;
-            buckets
+            cell.buckets
                 .exemplars
                 .record(series.index, series.state, at, exemplar, v);
         }
