@@ -41,8 +41,8 @@ const LAYOUT_CHUNKS: usize = 1 << 12;
 /// layout if it has one.
 pub struct Buckets {
     pub(crate) bounds: Box<[f64]>,
-    /// The bounds padded with `+Inf` to a power of two above their number, for a search of
-    /// fixed steps and no branch.
+    /// The bounds padded with `+Inf` to a power of two above their number (16 at least), for
+    /// a search of fixed steps and no branch.
     padded: Box<[f64]>,
     native: Option<NativeLayout>,
     /// False for a native-only histogram outside multiprocess mode: its count is that of its
@@ -57,7 +57,8 @@ pub struct Buckets {
 
 impl Buckets {
     fn new(bounds: &[f64], native: Option<NativeLayout>) -> Self {
-        let len = (bounds.len() + 1).next_power_of_two();
+        // At least 16: one search of four steps serves every histogram of up to 15 bounds.
+        let len = (bounds.len() + 1).next_power_of_two().max(16);
         let mut padded = bounds.to_vec();
         padded.resize(len, f64::INFINITY);
         Self {
@@ -71,16 +72,14 @@ impl Buckets {
     }
 
     /// The bucket of `v`: the first whose bound is >= v; NaN goes to `+Inf`.
-    #[inline]
+    #[inline(always)]
     #[allow(
         clippy::neg_cmp_op_on_partial_ord,
         reason = "`!(v <= b)` is true for NaN, which belongs in +Inf"
     )]
     fn bucket_of(&self, v: f64) -> usize {
         let padded = &*self.padded;
-        let at = if let Ok(p) = <&[f64; 8]>::try_from(padded) {
-            halving(p, v)
-        } else if let Ok(p) = <&[f64; 16]>::try_from(padded) {
+        let at = if let Ok(p) = <&[f64; 16]>::try_from(padded) {
             halving(p, v)
         } else if let Ok(p) = <&[f64; 32]>::try_from(padded) {
             halving(p, v)
@@ -172,6 +171,8 @@ impl Cell for HistogramCell {
     }
 
     fn new(buckets: &&'static Buckets, counts: &'static [AtomicU64]) -> Self {
+        // `observe_classic` indexes the counts by a bucket without a check.
+        assert_eq!(counts.len(), buckets.bounds.len() + 1, "one count per bucket");
         Self {
             buckets,
             counts,
@@ -253,30 +254,40 @@ impl HistogramCell {
 
     /// Records `v` and gives the classic bucket it fell in (0 without classic buckets), the
     /// bucket an exemplar of `v` belongs to.
-    #[inline]
+    #[inline(always)]
     fn observe_in_bucket(&self, v: f64) -> usize {
-        if let Some(native) = &self.native {
-            // The native counts first: a scrape reads the classic ones first, so the native
-            // count is at least the classic one.
-            native.observe(v, &self.sum);
-            return if native.classic {
-                self.observe_classic(v)
-            } else {
-                0
-            };
+        match &self.native {
+            None => {
+                let bucket = self.observe_classic(v);
+                add_f64(&self.sum, v);
+                bucket
+            }
+            Some(native) => self.observe_native(native, v),
         }
-        let bucket = self.observe_classic(v);
-        add_f64(&self.sum, v);
-        bucket
+    }
+
+    /// [`Self::observe_in_bucket`] with native buckets: out of line, so the classic path
+    /// saves no registers for it.
+    #[inline(never)]
+    fn observe_native(&self, native: &NativeCounts, v: f64) -> usize {
+        // The native counts first: a scrape reads the classic ones first, so the native
+        // count is at least the classic one.
+        native.observe(v, &self.sum);
+        if native.classic {
+            self.observe_classic(v)
+        } else {
+            0
+        }
     }
 
     /// Counts `v` in its classic bucket, and gives that bucket.
-    #[inline]
+    #[inline(always)]
+    #[allow(unsafe_code)]
     fn observe_classic(&self, v: f64) -> usize {
         let i = self.buckets.bucket_of(v);
-        if let Some(count) = self.counts.get(i) {
-            count.fetch_add(1, Relaxed);
-        }
+        // SAFETY: `i` is at most the number of bounds, and there is one count more than
+        // bounds (asserted when the cell was made).
+        unsafe { self.counts.get_unchecked(i) }.fetch_add(1, Relaxed);
         i
     }
 
