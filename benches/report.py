@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs every Rust benchmark several times and prints the tables of docs/performance.md.
 
-Usage: python3 benches/report.py [--runs 5]   (from any directory)
+Usage: python3 benches/report.py [--runs 5] [--only hot_paths,render]   (from any directory)
 
 Each run executes the whole criterion suite of a benchmark binary once; a row shows the
 min / median / max over the runs of our time, the peer's time and their ratio (computed
@@ -25,6 +25,8 @@ PACKAGE = "dynamo-benches"
 
 # (measure, benchmark binary, ours, peer, goal for ours / peer in every run)
 TIMED = [
+    # Not a library: the host's uncontended atomic add beside a plain add to memory.
+    ("host: one atomic add", "hot_paths", "host/atomic_add", "host/plain_add", None),
     ("cached counter inc", "hot_paths", "counter_inc/ours", "counter_inc/prometheus", 1.0),
     (
         "cached counter inc_by(3.0)",
@@ -149,14 +151,19 @@ def bench(*args):
     return run.stdout
 
 
-def timed_rows(runs):
+def timed_rows(runs, only=None):
     binaries = sorted({binary for _, binary, *_ in TIMED} | {"vec_candidates"})
+    if only:
+        binaries = [b for b in binaries if b in only]
     results = []
     for number in range(runs):
         print(f"run {number + 1} of {runs}", file=sys.stderr, flush=True)
         for binary in binaries:
             bench("--bench", binary)
-        result = {o: (median_ns(o), median_ns(p)) for _, _, o, p, _ in TIMED}
+        result = {o: (median_ns(o), median_ns(p)) for _, b, o, p, _ in TIMED if b in binaries}
+        if "vec_candidates" not in binaries:
+            results.append(result)
+            continue
         for name in CANDIDATES:
             for count in (1, 1000):
                 key = f"vec_candidates/{name}/{count}"
@@ -169,6 +176,8 @@ def print_timed(results):
     print("| measure | ours | peer | peer's time | ours / peer | goal (every run) |")
     print("|---|---:|---|---:|---:|---|")
     for measure, _, ours_id, peer_id, goal in TIMED:
+        if ours_id not in results[0]:
+            continue
         ours = [r[ours_id][0] for r in results]
         peer = [r[ours_id][1] for r in results]
         ratios = [o / p for o, p in zip(ours, peer, strict=True)]
@@ -266,9 +275,17 @@ def print_stall():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--only",
+        help="comma-separated benchmark binaries (e.g. hot_paths,macro_path): their time "
+        "tables alone",
+    )
     args = parser.parse_args()
-    results = timed_rows(args.runs)
+    only = set(args.only.split(",")) if args.only else None
+    results = timed_rows(args.runs, only)
     print_timed(results)
+    if only:
+        return
     print()
     print_candidates(results)
     print()

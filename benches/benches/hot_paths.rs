@@ -195,8 +195,28 @@ fn two_threads_one_counter(c: &mut Criterion) {
     group.finish();
 }
 
+/// The host's price of one uncontended atomic add beside a plain add to memory, so a reader
+/// can tell which kind of machine the other figures come from: where an atomic costs many
+/// plain instructions, paths with fewer atomics gain more than their instruction counts say.
+fn host_atomic_add(c: &mut Criterion) {
+    let mut group = c.benchmark_group("host");
+    let word = AtomicU64::new(0);
+    group.bench_function("atomic_add", |b| {
+        b.iter(|| black_box(&word).fetch_add(1, Ordering::Relaxed))
+    });
+    let mut plain = 0u64;
+    group.bench_function("plain_add", |b| {
+        b.iter(|| {
+            let place = black_box(&mut plain);
+            *place = place.wrapping_add(1);
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    host_atomic_add,
     counter_inc,
     counter_inc_by,
     vec_lookup_inc,
