@@ -11,6 +11,7 @@
 //! any encoder to keep only the families a [`NameFilter`] names.
 
 mod accept;
+mod decimal;
 pub(crate) mod escape;
 mod filter;
 mod label_text;

@@ -77,7 +77,7 @@ pub(crate) fn push_f64(out: &mut String, v: f64) {
     } else if v.fract() == 0.0 && v.abs() < 1e18 {
         // Whole numbers print without a fraction; a whole f64 below 1e18 fits an i64 exactly.
         out.push_str(itoa::Buffer::new().format(v as i64));
-    } else {
+    } else if !super::decimal::push_short(out, v) {
         out.push_str(ryu::Buffer::new().format_finite(v));
     }
 }

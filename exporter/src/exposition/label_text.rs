@@ -52,25 +52,24 @@ impl LabelText {
         labels: &Labels<'_>,
     ) -> bool {
         let address = std::ptr::from_ref(layout) as usize;
-        let pieces = match &self.last {
-            Some((last, pieces)) if *last == address => Rc::clone(pieces),
-            _ => {
-                let pieces = Rc::clone(
-                    self.pieces
-                        .entry(address)
-                        .or_insert_with(|| Rc::new(Pieces::of(layout, labels.extra))),
-                );
-                self.last = Some((address, Rc::clone(&pieces)));
-                pieces
-            }
-        };
-        let Some((before, after)) = &pieces.around else {
+        if self.last.as_ref().is_none_or(|(last, _)| *last != address) {
+            let pieces = Rc::clone(
+                self.pieces
+                    .entry(address)
+                    .or_insert_with(|| Rc::new(Pieces::of(layout, labels.extra))),
+            );
+            self.last = Some((address, pieces));
+        }
+        // The pieces stay in `last`, borrowed there: no reference count moves per series.
+        let Some((before, after)) = self.last.as_ref().and_then(|(_, p)| p.around.as_ref()) else {
             return push_pairs(out, labels.iter());
         };
         // The key is the text of the variable pairs already.
-        out.push_str(before);
-        out.push_str(key);
-        out.push_str(after);
+        for piece in [before.as_str(), key, after.as_str()] {
+            if !piece.is_empty() {
+                out.push_str(piece);
+            }
+        }
         !(before.is_empty() && after.is_empty() && key.is_empty())
     }
 }

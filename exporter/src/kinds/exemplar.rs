@@ -162,6 +162,11 @@ impl ExemplarTable {
         }
     }
 
+    /// True once any exemplar was recorded in the table.
+    pub(crate) fn is_used(&self) -> bool {
+        self.root.get().is_some()
+    }
+
     /// Keeps `exemplar` with `value` as the latest of `bucket` (of `buckets`) of the series of
     /// `state` in slot `index`. A record that finds the bucket's entry being written by
     /// another thread leaves it that one's (just as late).

@@ -97,6 +97,7 @@ impl Stream {
             extra,
             iter,
             head: None,
+            exemplars: self.pool.has_exemplars(),
         };
         cursor.advance();
         cursor
@@ -109,6 +110,8 @@ struct Cursor<'a> {
     extra: &'a ExtraLabels,
     iter: CursorIter<'a>,
     head: Option<(Labels<'a>, u32, u32)>,
+    /// Whether the stream's pool had any exemplar when the cursor was made.
+    exemplars: bool,
 }
 
 enum CursorIter<'a> {
@@ -224,7 +227,9 @@ pub(crate) fn write_series(
                 started = true;
             }
             exemplars.clear();
-            cursor.stream.pool.exemplars(*index, *state, &mut exemplars);
+            if cursor.exemplars {
+                cursor.stream.pool.exemplars(*index, *state, &mut exemplars);
+            }
             encoder.series(&Series {
                 labels: *labels,
                 value,

@@ -78,6 +78,10 @@ pub(crate) trait Series: Send + Sync {
     /// Appends the exemplars of the series of `generation` in slot `index`, if it has any.
     fn exemplars(&self, index: u32, generation: u32, out: &mut Vec<RecordedExemplar>);
 
+    /// False while no series of the pool was given an exemplar: a page need not ask for the
+    /// exemplars of each series.
+    fn has_exemplars(&self) -> bool;
+
     /// True while the series of `generation` lives in slot `index`.
     fn is_live(&self, index: u32, generation: u32) -> bool;
 
@@ -107,6 +111,10 @@ impl<C: Cell> Series for Pool<C> {
         if let Some(table) = C::exemplars(&self.config) {
             table.read(index, generation, out);
         }
+    }
+
+    fn has_exemplars(&self) -> bool {
+        C::exemplars(&self.config).is_some_and(ExemplarTable::is_used)
     }
 
     fn is_live(&self, index: u32, generation: u32) -> bool {
