@@ -38,6 +38,12 @@ pub(crate) trait Argument {
     type Value;
     /// The value.
     fn value(self) -> Self::Value;
+    /// The argument of a fast call (`fastcall`): an argument read without raising or running
+    /// Python code, as its extraction would read it; none for any other, which the extraction
+    /// takes (with its conversions and errors).
+    fn plain(value: Borrowed<'_, '_, PyAny>) -> Option<Self>
+    where
+        Self: Sized;
 }
 
 impl Argument for Number {
@@ -46,6 +52,11 @@ impl Argument for Number {
     #[inline(always)]
     fn value(self) -> f64 {
         self.0
+    }
+
+    #[inline(always)]
+    fn plain(value: Borrowed<'_, '_, PyAny>) -> Option<Self> {
+        Number::plain(value)
     }
 }
 
@@ -56,6 +67,11 @@ impl Argument for u64 {
     fn value(self) -> u64 {
         self
     }
+
+    #[inline(always)]
+    fn plain(value: Borrowed<'_, '_, PyAny>) -> Option<Self> {
+        crate::fastcall::small_int(value).and_then(|int| u64::try_from(int).ok())
+    }
 }
 
 impl Argument for i64 {
@@ -64,6 +80,11 @@ impl Argument for i64 {
     #[inline(always)]
     fn value(self) -> i64 {
         self
+    }
+
+    #[inline(always)]
+    fn plain(value: Borrowed<'_, '_, PyAny>) -> Option<Self> {
+        crate::fastcall::small_int(value)
     }
 }
 
@@ -79,6 +100,8 @@ macro_rules! classes {
                 add_class::<<dynamo_runtime::$vec as Wrap>::Class>(m)?,
             )*)*];
             names.extend(info_enum::add_classes(m)?);
+            // The methods whose common calls skip PyO3's argument extraction (`fastcall`).
+            counter::register_fast_methods(m.py())?;
             Ok(names)
         }
 

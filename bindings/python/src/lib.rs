@@ -27,6 +27,7 @@ mod engine;
 mod errors;
 mod exemplar;
 mod exit;
+mod fastcall;
 mod fork;
 mod health;
 mod kinds;

@@ -1,7 +1,7 @@
 //! Metric values from Python: any real number, read without detours.
 
 use pyo3::prelude::*;
-use pyo3::types::PyInt;
+use pyo3::types::{PyFloat, PyInt};
 
 /// A metric value given from Python: a `float`, an `int`, or any object with `__float__`
 /// or `__index__`, as an f64. An `int` is converted directly; `float(int)` would allocate a
@@ -21,5 +21,21 @@ impl<'py> FromPyObject<'_, 'py> for Number {
             }
         }
         value.extract::<f64>().map(Self)
+    }
+}
+
+impl Number {
+    /// A `float` (or a subclass: its stored value, as `extract` reads it) or an exact `int` that fits
+    /// an `i64`, read without raising or running Python code; none for anything else, which
+    /// `extract` takes.
+    #[inline(always)]
+    pub(crate) fn plain(value: Borrowed<'_, '_, PyAny>) -> Option<Self> {
+        if let Some(int) = crate::fastcall::small_int(value) {
+            return Some(Self(int as f64));
+        }
+        value
+            .cast::<PyFloat>()
+            .ok()
+            .map(|float| Self(float.value()))
     }
 }

@@ -1,11 +1,15 @@
 //! Counters: `Counter` (floats) and `IntCounter` (integers), and their vecs `CounterVec` and
 //! `IntCounterVec`, from one definition.
 
+use std::marker::PhantomData;
+
 use dynamo_runtime::{Counter, IntCounter};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
 use crate::errors::bad_counter_increment;
+use crate::fastcall::{Args, FastMethod, Registered};
 use crate::kinds::{Argument, scalar_class, vec_class};
 use crate::number::Number;
 use crate::timers::PyExceptionCounter;
@@ -78,6 +82,20 @@ fn refused<N: dynamo_runtime::CounterNumber>(
     value.refused(&counter.name())
 }
 
+/// `inc` of the counter class `C`, with a fast path (`fastcall`) for `inc()` and `inc(amount)`.
+struct Inc<C>(PhantomData<C>);
+
+/// `inc_by` of the counter class `C`, with a fast path for `inc_by(value)`.
+struct IncBy<C>(PhantomData<C>);
+
+/// Gives the counter classes their fast methods.
+pub(super) fn register_fast_methods(py: Python<'_>) -> PyResult<()> {
+    crate::fastcall::register(py, Inc(PhantomData::<PyCounter>))?;
+    crate::fastcall::register(py, Inc(PhantomData::<PyIntCounter>))?;
+    crate::fastcall::register(py, IncBy(PhantomData::<PyCounter>))?;
+    crate::fastcall::register(py, IncBy(PhantomData::<PyIntCounter>))
+}
+
 /// The classes of one counter number type.
 macro_rules! counter_classes {
     ($(
@@ -138,6 +156,56 @@ macro_rules! counter_classes {
                 ) -> PyResult<PyExceptionCounter> {
                     PyExceptionCounter::new(py, self.0.clone().into(), exception)
                 }
+            }
+        }
+
+        impl FastMethod for Inc<$class> {
+            type Class = $class;
+            const NAME: &'static str = "inc";
+
+            /// `inc()`, `inc(amount)` with an increment the counter takes, `inc(None)`; any
+            /// exemplar but `None` goes to the full method.
+            #[inline(always)]
+            fn fast(counter: &$class, args: Args<'_, '_>) -> bool {
+                if args.len() > 2 || args.optional(1).is_some() {
+                    return false;
+                }
+                match args.optional(0) {
+                    None => counter.0.inc(),
+                    Some(amount) => match <$argument>::plain(amount) {
+                        Some(amount) if amount.is_increment() => counter.0.inc_by(amount.value()),
+                        _ => return false,
+                    },
+                }
+                true
+            }
+
+            fn registered() -> &'static PyOnceLock<Registered> {
+                static REGISTERED: PyOnceLock<Registered> = PyOnceLock::new();
+                &REGISTERED
+            }
+        }
+
+        impl FastMethod for IncBy<$class> {
+            type Class = $class;
+            const NAME: &'static str = "inc_by";
+
+            /// `inc_by(value)` with an increment the counter takes (and a `None` exemplar).
+            #[inline(always)]
+            fn fast(counter: &$class, args: Args<'_, '_>) -> bool {
+                if args.len() > 2 || args.optional(1).is_some() {
+                    return false;
+                }
+                match args.get(0).and_then(<$argument>::plain) {
+                    Some(value) if value.is_increment() => counter.0.inc_by(value.value()),
+                    _ => return false,
+                }
+                true
+            }
+
+            fn registered() -> &'static PyOnceLock<Registered> {
+                static REGISTERED: PyOnceLock<Registered> = PyOnceLock::new();
+                &REGISTERED
             }
         }
 
