@@ -1,5 +1,5 @@
-"""The methods with a fast path for their common call (``inc`` and ``inc_by`` of the
-counters): a call in that shape (``inc()``, ``inc(2)``, ``inc_by(v)``) runs without PyO3's
+"""The methods with a fast path for their common call (``inc``, ``inc_by``,
+``observe``): a call in that shape (``inc()``, ``inc(2)``, ``observe(v)``) runs without PyO3's
 argument extraction, any other (keywords, an exemplar, a value to refuse, a wrong type) goes to
 the full method. Every call shape behaves as the full method alone did: same updates, same
 errors, same documentation and signature."""
@@ -159,6 +159,50 @@ def test_inc_by_in_every_call_shape(endpoint, create):
     assert c.get() == 12
 
 
+def test_observe_in_every_call_shape(endpoint):
+    h = endpoint.metrics.create_histogram("latency_seconds", "Latency")
+    h.observe(0.5)
+    h.observe(2)
+    h.observe(value=0.25)
+    h.observe(0.25, None)
+    h.observe(0.25, TRACE)
+    h.observe(0.25, exemplar=TRACE)
+    h.observe(FloatSubclass(0.25))
+    h.observe(Floaty())
+    h.observe(True)
+    h.observe(-1)
+    Histogram.observe(h, 0.25)
+    assert h.get_count() == 11
+    assert h.get_sum() == 0.5 + 2 + 0.25 * 6 + 1.5 + 1 - 1
+    with pytest.raises(
+        TypeError, match=r"^Histogram\.observe\(\) missing 1 required positional argument: 'value'$"
+    ):
+        h.observe()
+    with pytest.raises(
+        TypeError, match=r"^Histogram\.observe\(\) got an unexpected keyword argument 'amount'$"
+    ):
+        h.observe(amount=1)
+    with pytest.raises(
+        TypeError, match=r"^Histogram\.observe\(\) got multiple values for argument 'value'$"
+    ):
+        h.observe(1, value=1)
+    with pytest.raises(
+        TypeError, match=r"^Histogram\.observe\(\) takes from 1 to 2 positional arguments"
+    ):
+        h.observe(1, None, None)
+    with pytest.raises(TypeError):
+        h.observe(None)
+    with pytest.raises(TypeError):
+        h.observe("1")
+    with pytest.raises(TypeError):
+        h.observe(1, ["trace_id"])
+    with pytest.raises(ValueError):
+        h.observe(1, {"bad-name": "a"})
+    with pytest.raises(TypeError, match="doesn't apply to a 'object' object"):
+        Histogram.observe(object(), 1)
+    assert h.get_count() == 11
+
+
 @pytest.mark.parametrize(
     ("cls", "method", "signature"),
     [
@@ -166,6 +210,7 @@ def test_inc_by_in_every_call_shape(endpoint, create):
         (IntCounter, "inc", "(amount=None, exemplar=None)"),
         (Counter, "inc_by", "(value, exemplar=None)"),
         (IntCounter, "inc_by", "(value, exemplar=None)"),
+        (Histogram, "observe", "(value, exemplar=None)"),
     ],
 )
 def test_fast_methods_keep_their_documentation(endpoint, cls, method, signature):

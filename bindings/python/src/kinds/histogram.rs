@@ -2,8 +2,10 @@
 
 use dynamo_runtime::Histogram;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
+use crate::fastcall::{Args, FastMethod, Registered};
 use crate::kinds::{scalar_class, vec_class};
 use crate::number::Number;
 use crate::timers::{PyTimer, TimerTarget};
@@ -39,6 +41,37 @@ scalar_class! {
             PyTimer::new(TimerTarget::Histogram(self.0.clone()))
         }
     }
+}
+
+/// `Histogram.observe`, with a fast path (`fastcall`) for `observe(value)`.
+struct Observe;
+
+impl FastMethod for Observe {
+    type Class = PyHistogram;
+    const NAME: &'static str = "observe";
+
+    /// `observe(value)` (and a `None` exemplar).
+    #[inline(always)]
+    fn fast(histogram: &PyHistogram, args: Args<'_, '_>) -> bool {
+        if args.len() > 2 || args.optional(1).is_some() {
+            return false;
+        }
+        match args.get(0).and_then(Number::plain) {
+            Some(value) => histogram.0.observe(value.0),
+            None => return false,
+        }
+        true
+    }
+
+    fn registered() -> &'static PyOnceLock<Registered> {
+        static REGISTERED: PyOnceLock<Registered> = PyOnceLock::new();
+        &REGISTERED
+    }
+}
+
+/// Gives the histogram class its fast method.
+pub(super) fn register_fast_methods(py: Python<'_>) -> PyResult<()> {
+    crate::fastcall::register(py, Observe)
 }
 
 vec_class! {
