@@ -102,6 +102,7 @@ macro_rules! classes {
             names.extend(info_enum::add_classes(m)?);
             // The methods whose common calls skip PyO3's argument extraction (`fastcall`).
             counter::register_fast_methods(m.py())?;
+            gauge::register_fast_methods(m.py())?;
             histogram::register_fast_methods(m.py())?;
             Ok(names)
         }

@@ -1,5 +1,5 @@
-"""The methods with a fast path for their common call (``inc``, ``inc_by``,
-``observe``): a call in that shape (``inc()``, ``inc(2)``, ``observe(v)``) runs without PyO3's
+"""The methods with a fast path for their common call (``inc``, ``inc_by``, ``observe``,
+``set``): a call in that shape (``inc()``, ``inc(2)``, ``observe(v)``) runs without PyO3's
 argument extraction, any other (keywords, an exemplar, a value to refuse, a wrong type) goes to
 the full method. Every call shape behaves as the full method alone did: same updates, same
 errors, same documentation and signature."""
@@ -203,6 +203,60 @@ def test_observe_in_every_call_shape(endpoint):
     assert h.get_count() == 11
 
 
+@pytest.mark.parametrize("create", ["create_gauge", "create_intgauge"])
+def test_set_in_every_call_shape(endpoint, create):
+    g = getattr(endpoint.metrics, create)("slots", "Slots")
+    g.set(3)
+    assert g.get() == 3
+    g.set(value=4)
+    assert g.get() == 4
+    g.set(Indexy())
+    assert g.get() == 2
+    g.set(-(2**63))
+    assert g.get() == -(2**63)
+    name = type(g).__name__
+    with pytest.raises(
+        TypeError, match=rf"^{name}\.set\(\) missing 1 required positional argument: 'value'$"
+    ):
+        g.set()
+    with pytest.raises(
+        TypeError, match=rf"^{name}\.set\(\) takes 1 positional arguments? but 2 were given$"
+    ):
+        g.set(1, 2)
+    with pytest.raises(
+        TypeError, match=rf"^{name}\.set\(\) got an unexpected keyword argument 'amount'$"
+    ):
+        g.set(amount=1)
+    with pytest.raises(TypeError):
+        g.set(None)
+    with pytest.raises(TypeError):
+        g.set("1")
+    assert g.get() == -(2**63)
+
+
+def test_gauge_set_takes_any_real_number(endpoint):
+    g = endpoint.metrics.create_gauge("load", "Load")
+    g.set(0.5)
+    assert g.get() == 0.5
+    g.set(FloatSubclass(0.25))
+    assert g.get() == 0.25
+    g.set(Floaty())
+    assert g.get() == 1.5
+    g.set(2**70)
+    assert g.get() == 2.0**70
+    g.set(math.nan)
+    assert math.isnan(g.get())
+
+
+def test_intgauge_set_range(endpoint):
+    g = endpoint.metrics.create_intgauge("slots", "Slots")
+    with pytest.raises(OverflowError):
+        g.set(2**63)
+    with pytest.raises(TypeError):
+        g.set(1.0)
+    assert g.get() == 0
+
+
 @pytest.mark.parametrize(
     ("cls", "method", "signature"),
     [
@@ -211,6 +265,8 @@ def test_observe_in_every_call_shape(endpoint):
         (Counter, "inc_by", "(value, exemplar=None)"),
         (IntCounter, "inc_by", "(value, exemplar=None)"),
         (Histogram, "observe", "(value, exemplar=None)"),
+        (Gauge, "set", "(value)"),
+        (IntGauge, "set", "(value)"),
     ],
 )
 def test_fast_methods_keep_their_documentation(endpoint, cls, method, signature):

@@ -2,13 +2,26 @@
 //! `IntGaugeVec`, from one definition; the float ones also have `inc_by`, `dec_by` and
 //! `time()`.
 
+use std::marker::PhantomData;
+
 use dynamo_runtime::{Gauge, IntGauge};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
+use crate::fastcall::{Args, FastMethod, Registered};
 use crate::kinds::{Argument, scalar_class, vec_class};
 use crate::number::Number;
 use crate::timers::{PyInprogressTracker, PyTimer, TimerTarget};
+
+/// `set` of the gauge class `C`, with a fast path (`fastcall`) for `set(value)`.
+struct Set<C>(PhantomData<C>);
+
+/// Gives the gauge classes their fast methods.
+pub(super) fn register_fast_methods(py: Python<'_>) -> PyResult<()> {
+    crate::fastcall::register(py, Set(PhantomData::<PyGauge>))?;
+    crate::fastcall::register(py, Set(PhantomData::<PyIntGauge>))
+}
 
 /// The classes of one gauge number type, with the methods only that type has.
 macro_rules! gauge_classes {
@@ -56,6 +69,26 @@ macro_rules! gauge_classes {
                 }
 
                 $($own)*
+            }
+        }
+
+        impl FastMethod for Set<$class> {
+            type Class = $class;
+            const NAME: &'static str = "set";
+
+            /// `set(value)`.
+            #[inline(always)]
+            fn fast(gauge: &$class, args: Args<'_, '_>) -> bool {
+                match args.get(0).and_then(<$argument>::plain) {
+                    Some(value) if args.len() == 1 => gauge.0.set(value.value()),
+                    _ => return false,
+                }
+                true
+            }
+
+            fn registered() -> &'static PyOnceLock<Registered> {
+                static REGISTERED: PyOnceLock<Registered> = PyOnceLock::new();
+                &REGISTERED
             }
         }
 
