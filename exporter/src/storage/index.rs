@@ -12,7 +12,7 @@
 //! tables stay allocated (a reader may still be probing one), at most as much again.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 const EMPTY: u32 = 0;
 const TOMBSTONE: u32 = u32::MAX;
@@ -26,8 +26,13 @@ const FIRST_LEN: usize = 8;
 const LEVELS: usize = 32;
 
 pub(crate) struct Index {
+    /// The tables, each with its mask (its length less one) in a word before its entries.
     levels: [OnceLock<Box<[AtomicU32]>>; LEVELS],
+    /// The level of the current table, for writers.
     current: AtomicUsize,
+    /// The mask word of the current table, for lookups: one load finds the table and its
+    /// length together.
+    head: AtomicPtr<AtomicU32>,
 }
 
 /// What the writers of an index count, kept under the vec's lock.
@@ -50,19 +55,30 @@ fn word(hash: u64, slot: u32) -> u32 {
 
 impl Index {
     pub(crate) fn new() -> Self {
+        let first = empty(FIRST_LEN);
+        let head = AtomicPtr::new(first.as_ptr().cast_mut());
         let levels = std::array::from_fn(|_| OnceLock::new());
         let index = Self {
             levels,
             current: AtomicUsize::new(0),
+            head,
         };
-        let _ = index.levels[0].set(empty(FIRST_LEN));
+        let _ = index.levels[0].set(first);
         index
     }
 
+    /// The entries of the current table.
     #[inline]
+    #[allow(unsafe_code)]
     fn table(&self) -> &[AtomicU32] {
-        let level = self.current.load(Ordering::Acquire) & (LEVELS - 1);
-        self.levels[level].get().map_or(&[], |t| t)
+        let head = self.head.load(Ordering::Acquire);
+        // SAFETY: `head` points at the mask word of a table of `levels` (its box's memory,
+        // which a move of the box leaves in place), freed only with the index; the entries,
+        // mask + 1 of them, follow it.
+        unsafe {
+            let mask = (*head).load(Ordering::Relaxed) as usize;
+            std::slice::from_raw_parts(head.add(1), mask + 1)
+        }
     }
 
     /// The first entry with this hash for which `confirm` (given the slot index) answers.
@@ -79,7 +95,9 @@ impl Index {
             if word == EMPTY {
                 return None;
             }
-            if word >> SLOT_BITS == tag(hash) && word != TOMBSTONE {
+            // A tombstone whose tag matches is confirmed like an entry, and fails: it names
+            // no slot any pool hands out, and `confirm` checks the series itself anyway.
+            if word >> SLOT_BITS == tag(hash) {
                 if let Some(found) = confirm((word & SLOT_MASK).wrapping_sub(1)) {
                     return Some(found);
                 }
@@ -154,10 +172,13 @@ impl Index {
         if grow && level + 1 < LEVELS {
             let bigger = empty(self.table().len() * 2);
             for slot in &live {
-                place(&bigger, hash_of(*slot), *slot);
+                place(&bigger[1..], hash_of(*slot), *slot);
             }
-            let _ = self.levels[level + 1].set(bigger);
-            self.current.store(level + 1, Ordering::Release);
+            let head = bigger.as_ptr().cast_mut();
+            if self.levels[level + 1].set(bigger).is_ok() {
+                self.current.store(level + 1, Ordering::Release);
+                self.head.store(head, Ordering::Release);
+            }
         } else {
             let table = self.table();
             for word in table {
@@ -172,8 +193,12 @@ impl Index {
     }
 }
 
+/// A table of `len` empty entries (a power of two), after its mask word.
 fn empty(len: usize) -> Box<[AtomicU32]> {
-    (0..len).map(|_| AtomicU32::new(EMPTY)).collect()
+    let mask = u32::try_from(len - 1).expect("an index table has fewer than 2^32 entries");
+    std::iter::once(AtomicU32::new(mask))
+        .chain((0..len).map(|_| AtomicU32::new(EMPTY)))
+        .collect()
 }
 
 /// Writes the entry of `slot` into the first free word from `hash` on.
