@@ -96,7 +96,7 @@ TIMED = [
         "render",
         "render_series/ours/100000",
         "render_series/prometheus_client/100000",
-        0.25,
+        0.2,
     ),
     (
         "render 1,000 histograms",
