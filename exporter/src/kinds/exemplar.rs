@@ -123,7 +123,7 @@ const ROOT_BITS: u32 = 7;
 /// 2^24 slots at most), each part allocated on the first exemplar under it, so a record
 /// reaches its series' entries with three loads and no lock or hash.
 pub struct ExemplarTable {
-    root: OnceLock<Box<[OnceLock<Branch>]>>,
+    root: OnceLock<Box<[OnceLock<Branch>; 1 << ROOT_BITS]>>,
 }
 
 // A panic cannot leave a table half-updated: a record replaces a whole entry. Handles stay
@@ -132,10 +132,10 @@ impl std::panic::RefUnwindSafe for ExemplarTable {}
 impl std::panic::UnwindSafe for ExemplarTable {}
 
 /// Leaves, by the middle bits of the slot index.
-type Branch = Box<[OnceLock<Leaf>]>;
+type Branch = Box<[OnceLock<Leaf>; 1 << BRANCH_BITS]>;
 
 /// The entries of series, by the low bits of the slot index.
-type Leaf = Box<[OnceLock<Box<[Entry]>>]>;
+type Leaf = Box<[OnceLock<Box<[Entry]>>; 1 << LEAF_BITS]>;
 
 /// The latest exemplar of one bucket of a series: a lock taken only by a record and a read
 /// of that very bucket, and never waited for by a record.
@@ -147,7 +147,8 @@ struct Kept {
     state: u64,
     exemplar: Exemplar,
     value: f64,
-    timestamp_ms: i64,
+    /// As the clock gave it; a read turns it into milliseconds.
+    time: WallTime,
 }
 
 /// How often a read tries an entry that a record holds before leaving it out (a record
@@ -182,7 +183,7 @@ impl ExemplarTable {
             return;
         };
         let entries = series.get_or_init(|| (0..buckets).map(|_| Mutex::new(None)).collect());
-        let timestamp_ms = now_ms();
+        let time = now();
         let Some(mut entry) = entries.get(bucket).and_then(Mutex::try_lock) else {
             return;
         };
@@ -190,7 +191,7 @@ impl ExemplarTable {
             Some(kept) => {
                 kept.state = state;
                 kept.value = value;
-                kept.timestamp_ms = timestamp_ms;
+                kept.time = time;
                 kept.exemplar.clone_from(exemplar);
             }
             empty => {
@@ -198,7 +199,7 @@ impl ExemplarTable {
                     state,
                     exemplar: exemplar.clone(),
                     value,
-                    timestamp_ms,
+                    time,
                 });
             }
         }
@@ -208,9 +209,10 @@ impl ExemplarTable {
     /// index beyond any pool's.
     fn series(&self, index: u32) -> Option<&OnceLock<Box<[Entry]>>> {
         let (root, branch, leaf) = Self::path(index)?;
-        let branches = self.root.get_or_init(|| lazy_parts(1 << ROOT_BITS));
-        let leaves = branches[root].get_or_init(|| lazy_parts(1 << BRANCH_BITS));
-        Some(&leaves[branch].get_or_init(|| lazy_parts(1 << LEAF_BITS))[leaf])
+        // Arrays of fixed length, indexed by masked bits: no bounds check.
+        let branches = self.root.get_or_init(lazy_parts);
+        let leaves = branches[root].get_or_init(lazy_parts);
+        Some(&leaves[branch].get_or_init(lazy_parts)[leaf])
     }
 
     /// The place of slot `index` at each level.
@@ -250,16 +252,19 @@ impl ExemplarTable {
                     bucket,
                     exemplar: k.exemplar.clone(),
                     value: k.value,
-                    timestamp_ms: k.timestamp_ms,
+                    timestamp_ms: k.time.millis(),
                 });
             }
         }
     }
 }
 
-/// `len` parts not yet allocated.
-fn lazy_parts<T>(len: usize) -> Box<[OnceLock<T>]> {
-    (0..len).map(|_| OnceLock::new()).collect()
+/// `N` parts not yet allocated.
+fn lazy_parts<T, const N: usize>() -> Box<[OnceLock<T>; N]> {
+    let parts: Box<[OnceLock<T>]> = (0..N).map(|_| OnceLock::new()).collect();
+    parts
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("N parts were made"))
 }
 
 /// No fixed time: exemplars take the wall clock.
@@ -275,41 +280,68 @@ pub(crate) fn fix_exemplar_time(ms: Option<i64>) {
     FIXED_TIME_MS.store(ms.unwrap_or(WALL_CLOCK), Relaxed);
 }
 
-/// Milliseconds since the Unix epoch.
-fn now_ms() -> i64 {
-    let fixed = FIXED_TIME_MS.load(Relaxed);
-    if fixed != WALL_CLOCK {
-        return fixed;
-    }
-    wall_clock_ms()
+/// A time since the Unix epoch as the clock gives it: seconds and nanoseconds, turned into
+/// milliseconds only when read, off the path of a record.
+#[derive(Clone, Copy)]
+struct WallTime {
+    seconds: i64,
+    nanos: i64,
 }
 
-/// Milliseconds since the Unix epoch from the wall clock, read as `SystemTime::now` reads it
-/// but without its conversions.
+impl WallTime {
+    fn from_millis(ms: i64) -> Self {
+        Self {
+            seconds: ms.div_euclid(1000),
+            nanos: ms.rem_euclid(1000) * 1_000_000,
+        }
+    }
+
+    fn millis(self) -> i64 {
+        self.seconds * 1000 + self.nanos / 1_000_000
+    }
+}
+
+/// The time now.
+fn now() -> WallTime {
+    let fixed = FIXED_TIME_MS.load(Relaxed);
+    if fixed != WALL_CLOCK {
+        return WallTime::from_millis(fixed);
+    }
+    wall_clock()
+}
+
+/// The wall clock's time, read as `SystemTime::now` reads it but without its conversions.
 #[cfg(unix)]
 #[allow(unsafe_code)]
 #[allow(
     clippy::useless_conversion,
     reason = "`time_t` and `c_long` are narrower than `i64` on 32-bit targets"
 )]
-fn wall_clock_ms() -> i64 {
+fn wall_clock() -> WallTime {
     let mut now = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `clock_gettime` writes the `timespec` it is given, nothing else.
     if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) } != 0 {
-        return 0;
+        return WallTime::from_millis(0);
     }
-    i64::from(now.tv_sec) * 1000 + i64::from(now.tv_nsec) / 1_000_000
+    WallTime {
+        seconds: i64::from(now.tv_sec),
+        nanos: i64::from(now.tv_nsec),
+    }
 }
 
-/// Milliseconds since the Unix epoch from the wall clock.
+/// The wall clock's time.
 #[cfg(not(unix))]
-fn wall_clock_ms() -> i64 {
-    std::time::SystemTime::now()
+fn wall_clock() -> WallTime {
+    let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or_default();
+    WallTime {
+        seconds: i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        nanos: i64::from(since.subsec_nanos()),
+    }
 }
 
 #[cfg(test)]
