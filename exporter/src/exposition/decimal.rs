@@ -28,32 +28,48 @@ pub(crate) fn push_short(out: &mut String, v: f64) -> bool {
     false
 }
 
+/// The two digits of each number below 100.
+const PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
 /// Appends `scaled` * 10^-places with exactly `places` (1 to 3) decimals, built right to left
-/// in a buffer on the stack and appended in one copy.
+/// in a buffer on the stack (the whole part two digits at a time) and appended in one copy.
 #[allow(unsafe_code)]
 fn push_fixed(out: &mut String, scaled: i64, places: u32) {
     // A sign, 13 digits (below 10^9 with three decimals) and a point fit in 24 bytes.
     let mut text = [0u8; 24];
     let mut at = text.len();
-    let mut rest = scaled.unsigned_abs();
-    let mut digit = |at: &mut usize, byte: u8| {
-        *at -= 1;
-        text[*at] = byte;
-    };
+    let scale = 10u64.pow(places);
+    let magnitude = scaled.unsigned_abs();
+    let (mut whole, mut decimals) = (magnitude / scale, magnitude % scale);
     for _ in 0..places {
-        digit(&mut at, b'0' + (rest % 10) as u8);
-        rest /= 10;
+        at -= 1;
+        text[at] = b'0' + (decimals % 10) as u8;
+        decimals /= 10;
     }
-    digit(&mut at, b'.');
-    loop {
-        digit(&mut at, b'0' + (rest % 10) as u8);
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
+    at -= 1;
+    text[at] = b'.';
+    while whole >= 100 {
+        let pair = (whole % 100) as usize * 2;
+        whole /= 100;
+        at -= 2;
+        text[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if whole >= 10 {
+        let pair = whole as usize * 2;
+        at -= 2;
+        text[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        at -= 1;
+        text[at] = b'0' + whole as u8;
     }
     if scaled < 0 {
-        digit(&mut at, b'-');
+        at -= 1;
+        text[at] = b'-';
     }
     let text = &text[at..];
     debug_assert!(text.is_ascii());

@@ -65,10 +65,12 @@ impl LabelText {
             return push_pairs(out, labels.iter());
         };
         // The key is the text of the variable pairs already.
-        for piece in [before.as_str(), key, after.as_str()] {
-            if !piece.is_empty() {
-                out.push_str(piece);
-            }
+        if !before.is_empty() {
+            out.push_str(before);
+        }
+        out.push_str(key);
+        if !after.is_empty() {
+            out.push_str(after);
         }
         !(before.is_empty() && after.is_empty() && key.is_empty())
     }

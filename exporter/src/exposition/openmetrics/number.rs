@@ -21,7 +21,9 @@ pub(crate) fn push_float(out: &mut String, v: f64) {
     if (1e-4..1e6).contains(&v.abs()) {
         // Where Go writes no exponent, ryu's shortest form is the same text (`0.005`,
         // `172.8`, `100000.0`), written without an allocation.
-        if v.fract() == 0.0 || !crate::exposition::decimal::push_short(out, v) {
+        // Whole when the integer round trip keeps it (cheaper than `fract`, a call to `trunc`).
+        let whole = (v as i64) as f64 == v;
+        if whole || !crate::exposition::decimal::push_short(out, v) {
             out.push_str(ryu::Buffer::new().format_finite(v));
         }
         return;
