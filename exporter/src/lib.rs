@@ -74,7 +74,9 @@ pub use error::ExporterError;
 pub use exposition::{Format, OVERFLOW_LABEL, TextEncoder, parse};
 // Every metric kind of the table (`metric_kinds!`): handles, vecs, and what their files add.
 pub use kinds::*;
-pub use recorder::{DEFAULT_CACHE_CAPACITY, HandleCache, NamePattern, Probed, RegistryRecorder};
+pub use recorder::{
+    DEFAULT_CACHE_CAPACITY, HandleCache, NamePattern, Probed, RegistryRecorder, ThreadHandles,
+};
 // `MetricVec`, and a vec type of each handle of the kinds table.
 pub use registry::vec::*;
 pub use registry::{Clock, DEFAULT_MAX_SERIES, Opts, Registry, Shown};

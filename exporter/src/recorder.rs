@@ -19,8 +19,10 @@ use crate::registry::scalars::AnySlot;
 use crate::storage::pool::{Cell, Pool, SlotRef};
 
 mod cache;
+mod front;
 
 pub use cache::{DEFAULT_CACHE_CAPACITY, HandleCache};
+pub use front::ThreadHandles;
 
 /// Stores `counter!`, `gauge!` and `histogram!` metrics in a [`Registry`], beside the metrics
 /// registered directly, under the same rules.

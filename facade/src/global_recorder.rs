@@ -10,10 +10,11 @@ use std::sync::{Arc, Once, RwLock, Weak};
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 
-use dynamo_exporter::Probed;
+use dynamo_exporter::{HandleCache, Probed, ThreadHandles};
 
 use crate::runtime::RuntimeInner;
 use crate::scope;
+use crate::thread_handles::ThreadMacroHandles;
 
 /// Every runtime created, oldest first; dead ones are pruned when a runtime is added.
 static RUNTIMES: RwLock<Vec<Weak<RuntimeInner>>> = RwLock::new(Vec::new());
@@ -38,12 +39,15 @@ pub(crate) fn register_runtime(runtime: &Arc<RuntimeInner>, install: bool) {
 }
 
 /// Runs `f` on the runtime of the current scope (with the scope's place id), or on the
-/// default runtime (with its root's id).
+/// default runtime (with its root's id), with this thread's macro handles when free.
 #[inline]
-fn with_target_runtime<R>(f: impl FnOnce(&RuntimeInner, usize) -> R) -> Option<R> {
-    scope::with_current(|place| match place {
-        Some(place) => Some(f(&place.runtime, place.id())),
-        None => default_runtime().map(|runtime| f(&runtime, Arc::as_ptr(&runtime.root) as usize)),
+fn with_target_runtime<R>(
+    f: impl FnOnce(&RuntimeInner, usize, Option<&mut ThreadMacroHandles>) -> R,
+) -> Option<R> {
+    scope::with_current_and_handles(|place, handles| match place {
+        Some(place) => Some(f(&place.runtime, place.id(), handles)),
+        None => default_runtime()
+            .map(|runtime| f(&runtime, Arc::as_ptr(&runtime.root) as usize, handles)),
     })
 }
 
@@ -66,44 +70,61 @@ struct GlobalRecorder;
 
 impl Recorder for GlobalRecorder {
     fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        with_target_runtime(|r, _| r.recorder.describe_counter(key, unit, description));
+        with_target_runtime(|r, _, _| r.recorder.describe_counter(key, unit, description));
     }
 
     fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        with_target_runtime(|r, _| r.recorder.describe_gauge(key, unit, description));
+        with_target_runtime(|r, _, _| r.recorder.describe_gauge(key, unit, description));
     }
 
     fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        with_target_runtime(|r, _| r.recorder.describe_histogram(key, unit, description));
+        with_target_runtime(|r, _, _| r.recorder.describe_histogram(key, unit, description));
     }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        with_target_runtime(|r, place| {
-            r.macro_handles
-                .counters
-                .get_or_insert_with(place, key, Probed::is_live, || r.recorder.counter(key))
-                .handle
+        with_target_runtime(|r, place, thread| {
+            let make = || r.recorder.counter(key);
+            let table = thread.map(|t| &mut t.counters);
+            through(&r.macro_handles.counters, table, place, key, make)
         })
         .unwrap_or_else(Counter::noop)
     }
 
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-        with_target_runtime(|r, place| {
-            r.macro_handles
-                .gauges
-                .get_or_insert_with(place, key, Probed::is_live, || r.recorder.gauge(key))
-                .handle
+        with_target_runtime(|r, place, thread| {
+            let make = || r.recorder.gauge(key);
+            let table = thread.map(|t| &mut t.gauges);
+            through(&r.macro_handles.gauges, table, place, key, make)
         })
         .unwrap_or_else(Gauge::noop)
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
-        with_target_runtime(|r, place| {
-            r.macro_handles
-                .histograms
-                .get_or_insert_with(place, key, Probed::is_live, || r.recorder.histogram(key))
-                .handle
+        with_target_runtime(|r, place, thread| {
+            let make = || r.recorder.histogram(key);
+            let table = thread.map(|t| &mut t.histograms);
+            through(&r.macro_handles.histograms, table, place, key, make)
         })
         .unwrap_or_else(Histogram::noop)
+    }
+}
+
+/// The handle of `shared` for `place` and `key`, looked up first in this thread's `table`
+/// when there is one.
+#[inline]
+fn through<H: Clone + Send + Sync>(
+    shared: &HandleCache<Probed<H>>,
+    table: Option<&mut ThreadHandles<H>>,
+    place: usize,
+    key: &Key,
+    make: impl FnOnce() -> Probed<H>,
+) -> H {
+    match table {
+        Some(table) => shared.get_through(table, place, key, make),
+        None => {
+            shared
+                .get_or_insert_with(place, key, Probed::is_live, make)
+                .handle
+        }
     }
 }

@@ -131,6 +131,7 @@ mod requests;
 mod runtime;
 mod scope;
 mod system_server;
+mod thread_handles;
 
 pub use callbacks::CallbackHandle;
 pub use dynamo_exporter::NativeHistogram;

@@ -6,14 +6,47 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::hierarchy::Place;
+use crate::thread_handles::ThreadMacroHandles;
+
+/// What a thread's macro calls read: its current scope, and the handles it got last. One
+/// thread-local, so a call reaches both in one access.
+struct ThreadScope {
+    current: RefCell<Option<Place>>,
+    handles: RefCell<ThreadMacroHandles>,
+}
 
 thread_local! {
-    static CURRENT: RefCell<Option<Place>> = const { RefCell::new(None) };
+    static THREAD: ThreadScope = const {
+        ThreadScope {
+            current: RefCell::new(None),
+            handles: RefCell::new(ThreadMacroHandles::new()),
+        }
+    };
 }
 
 /// Runs `f` with the current scope, if any.
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Place>) -> R) -> R {
-    CURRENT.with(|current| f(current.borrow().as_ref()))
+    THREAD.with(|thread| f(thread.current.borrow().as_ref()))
+}
+
+/// Runs `f` with the current scope, if any, and this thread's macro handles: `None` when a
+/// call on this thread is using them already (a macro called while one registers), or when
+/// the thread is ending (with no scope then either).
+#[inline]
+pub(crate) fn with_current_and_handles<R>(
+    f: impl FnOnce(Option<&Place>, Option<&mut ThreadMacroHandles>) -> R,
+) -> R {
+    let mut f = Some(f);
+    let done = THREAD.try_with(|thread| {
+        let mut handles = thread.handles.try_borrow_mut().ok();
+        let f = f.take().unwrap_or_else(|| unreachable!("taken once"));
+        f(thread.current.borrow().as_ref(), handles.as_deref_mut())
+    });
+    match (done, f) {
+        (Ok(r), _) => r,
+        (Err(_), Some(f)) => f(None, None),
+        (Err(_), None) => unreachable!("a thread-local that is gone runs nothing"),
+    }
 }
 
 /// Runs `f` with `place` as the current scope, restoring the previous one afterwards (even
@@ -23,10 +56,10 @@ pub(crate) fn in_scope<R>(place: &Place, f: impl FnOnce() -> R) -> R {
     impl Drop for Restore {
         fn drop(&mut self) {
             let previous = self.0.take();
-            CURRENT.with(|current| *current.borrow_mut() = previous);
+            THREAD.with(|thread| *thread.current.borrow_mut() = previous);
         }
     }
-    let previous = CURRENT.with(|current| current.borrow_mut().replace(place.clone()));
+    let previous = THREAD.with(|thread| thread.current.borrow_mut().replace(place.clone()));
     let _restore = Restore(previous);
     f()
 }

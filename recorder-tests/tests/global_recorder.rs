@@ -139,4 +139,34 @@ fn macro_calls_land_in_the_right_runtime() {
             .unwrap()
             .contains("after_drop_total")
     );
+
+    // One call site in the scope of one runtime after another, each dropped before the next
+    // is made (a new one may take the old one's addresses): every runtime counts its own
+    // calls, and a call refused by one is recorded by the next.
+    drop(second);
+    drop(third);
+    for round in 0..3 {
+        let runtime = runtime();
+        let place = runtime.namespace("again");
+        let _gauge = (round == 0).then(|| {
+            let metrics = place.metrics();
+            metrics.create_intgauge("depth", "Depth", &[]).unwrap()
+        });
+        place.in_scope(|| {
+            metrics::counter!("depth").increment(1);
+            metrics::counter!("rounds_total").increment(1);
+        });
+        let page = place.metrics().prometheus_expfmt().unwrap();
+        assert!(
+            page.contains("\ndynamo_component_rounds_total{dynamo_namespace=\"again\"} 1\n"),
+            "round {round}: {page}"
+        );
+        let depth = if round == 0 { "0" } else { "1" };
+        assert!(
+            page.contains(&format!(
+                "\ndynamo_component_depth{{dynamo_namespace=\"again\"}} {depth}\n"
+            )),
+            "round {round}: {page}"
+        );
+    }
 }

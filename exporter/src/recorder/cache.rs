@@ -1,6 +1,7 @@
 //! A cache of the handles given to `metrics` macro calls.
 
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use metrics::Key;
 use papaya::{Equivalent, HashMap};
@@ -29,7 +30,12 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 1 << 16;
 pub struct HandleCache<H> {
     map: HashMap<CacheKey, H, BuildHasherDefault<KeyHashMixer>>,
     capacity: usize,
+    /// Names this cache among all made in the process, for the tables of threads.
+    id: u64,
 }
+
+/// The number of the next cache made.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 #[derive(PartialEq, Eq)]
 struct CacheKey {
@@ -66,7 +72,7 @@ impl Equivalent<CacheKey> for Query<'_> {
 /// `a == b`, first by the addresses of their name and labels: a macro's key is a `static`
 /// whose clone in the cache borrows the same name and label array, so a hit compares no text.
 #[inline]
-fn same_key(a: &Key, b: &Key) -> bool {
+pub(super) fn same_key(a: &Key, b: &Key) -> bool {
     let same_place = std::ptr::eq(a.name(), b.name())
         && std::ptr::eq(a.labels().as_slice(), b.labels().as_slice());
     a.get_hash() == b.get_hash() && (same_place || a == b)
@@ -126,7 +132,14 @@ impl<H: Clone + Send + Sync> HandleCache<H> {
         Self {
             map: HashMap::with_hasher(BuildHasherDefault::default()),
             capacity: capacity.max(1),
+            id: NEXT_ID.fetch_add(1, Relaxed),
         }
+    }
+
+    /// The number naming this cache in the process.
+    #[inline]
+    pub(super) fn id(&self) -> u64 {
+        self.id
     }
 
     /// The handle cached for `context` and `key` while `valid` accepts it, else the one
