@@ -41,9 +41,14 @@ const LAYOUT_CHUNKS: usize = 1 << 12;
 /// layout if it has one.
 pub struct Buckets {
     pub(crate) bounds: Box<[f64]>,
-    /// The bounds padded with `+Inf` to a power of two above their number (16 at least), for
-    /// a search of fixed steps and no branch.
+    /// At most 15 bounds and no native buckets: an observation searches `small` in line
+    /// (tested first, as one byte).
+    small_only: bool,
+    /// The bounds of a layout of 16 to 31 bounds, padded with `+Inf` to 32.
     padded: Box<[f64]>,
+    /// The bounds of a layout of at most 15, padded with `+Inf` to 16, held in line so an
+    /// observation reads them with no pointer in between.
+    small: [f64; 16],
     native: Option<NativeLayout>,
     /// False for a native-only histogram outside multiprocess mode: its count is that of its
     /// native buckets, and its one classic word (`+Inf`) is not kept. In multiprocess mode
@@ -57,13 +62,16 @@ pub struct Buckets {
 
 impl Buckets {
     fn new(bounds: &[f64], native: Option<NativeLayout>) -> Self {
-        // At least 16: one search of four steps serves every histogram of up to 15 bounds.
-        let len = (bounds.len() + 1).next_power_of_two().max(16);
-        let mut padded = bounds.to_vec();
-        padded.resize(len, f64::INFINITY);
+        let (small, padded) = match bounds.len() {
+            0..16 => (padded_to::<16>(bounds), Box::default()),
+            16..32 => ([f64::INFINITY; 16], padded_to::<32>(bounds).into()),
+            _ => ([f64::INFINITY; 16], Box::default()),
+        };
         Self {
             bounds: bounds.into(),
-            padded: padded.into(),
+            small_only: native.is_none() && bounds.len() < 16,
+            padded,
+            small,
             native,
             classic: native.is_none() || !bounds.is_empty() || mapped::directory().is_some(),
             mapped: mapped::directory().is_some(),
@@ -78,30 +86,37 @@ impl Buckets {
         reason = "`!(v <= b)` is true for NaN, which belongs in +Inf"
     )]
     fn bucket_of(&self, v: f64) -> usize {
-        let padded = &*self.padded;
-        let at = if let Ok(p) = <&[f64; 16]>::try_from(padded) {
-            halving(p, v)
-        } else if let Ok(p) = <&[f64; 32]>::try_from(padded) {
-            halving(p, v)
-        } else {
-            self.bounds.partition_point(|b| !(v <= *b))
-        };
-        at.min(self.bounds.len())
+        match self.bounds.len() {
+            0..16 => halving(&self.small, v),
+            16..32 => match <&[f64; 32]>::try_from(&*self.padded) {
+                Ok(padded) => halving(padded, v),
+                Err(_) => unreachable!("a layout of 16 to 31 bounds is padded to 32"),
+            },
+            _ => self.bounds.partition_point(|b| !(v <= *b)),
+        }
     }
 }
 
-/// How many of the sorted `bounds` are below `v` (all of them for NaN), in `log2(N)` steps
-/// without a branch: each step adds its size when the bound just before it is below `v`.
+/// `bounds` (fewer than `N`) padded with `+Inf` to `N`.
+fn padded_to<const N: usize>(bounds: &[f64]) -> [f64; N] {
+    let mut out = [f64::INFINITY; N];
+    out[..bounds.len()].copy_from_slice(bounds);
+    out
+}
+
+/// How many of the first `N - 1` of the sorted, `+Inf`-padded `bounds` are below `v`, in
+/// `log2(N)` steps without a branch: each step moves up by its size when the bound just
+/// before it is below `v`. A NaN `v` is taken as `+Inf`, so it counts every bound and no
+/// padding: the `+Inf` bucket.
 #[inline(always)]
-#[allow(
-    clippy::neg_cmp_op_on_partial_ord,
-    reason = "`!(v <= b)` is true for NaN, which belongs in +Inf"
-)]
 fn halving<const N: usize>(bounds: &[f64; N], v: f64) -> usize {
+    // One `minsd` on x86-64: the second operand when either is NaN.
+    let v = if v < f64::INFINITY { v } else { f64::INFINITY };
     let mut at = 0;
     let mut step = N / 2;
     while step > 0 {
-        at += usize::from(!(v <= bounds[(at + step - 1) % N])) * step;
+        let below = bounds[(at + step - 1) % N] < v;
+        at = if below { at + step } else { at };
         step /= 2;
     }
     at
@@ -255,14 +270,24 @@ impl HistogramCell {
     /// Records `v` and gives the classic bucket it fell in (0 without classic buckets), the
     /// bucket an exemplar of `v` belongs to.
     #[inline(always)]
+    #[allow(unsafe_code)]
     fn observe_in_bucket(&self, v: f64) -> usize {
+        let buckets = self.buckets;
+        if buckets.small_only {
+            let i = halving(&buckets.small, v);
+            // SAFETY: `i` is at most the number of bounds, and there is one count more than
+            // bounds (asserted when the cell was made).
+            unsafe { self.counts.get_unchecked(i) }.fetch_add(1, Relaxed);
+            add_f64(&self.sum, v);
+            return i;
+        }
         match &self.native {
+            Some(native) => self.observe_native(native, v),
             None => {
                 let bucket = self.observe_classic(v);
                 add_f64(&self.sum, v);
                 bucket
             }
-            Some(native) => self.observe_native(native, v),
         }
     }
 
@@ -479,6 +504,27 @@ mod tests {
     /// The bucket by the definition: the first bound >= v; NaN past every bound.
     fn by_definition(bounds: &[f64], v: f64) -> usize {
         bounds.iter().position(|b| v <= *b).unwrap_or(bounds.len())
+    }
+
+    #[test]
+    fn an_observation_counts_in_the_bucket_of_its_value_at_every_layout_size() {
+        for len in [0, 1, 11, 15, 16, 31, 32, 40] {
+            let bounds: Vec<f64> = (0..len).map(|i| f64::from(i) - 3.0).collect();
+            let buckets: &'static Buckets = Box::leak(Box::new(Buckets::new(&bounds, None)));
+            let words: Vec<AtomicU64> = (0..=len).map(|_| AtomicU64::new(0)).collect();
+            let counts: &'static [AtomicU64] = Box::leak(words.into_boxed_slice());
+            let cell = HistogramCell::new(&buckets, counts);
+            let values = [f64::NAN, -f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -3.0, 0.5, 9.0];
+            for v in values {
+                let before: Vec<u64> = counts.iter().map(|c| c.load(Relaxed)).collect();
+                let bucket = cell.observe_in_bucket(v);
+                assert_eq!(bucket, by_definition(&bounds, v), "{len} bounds, value {v}");
+                let added: Vec<usize> = (0..counts.len())
+                    .filter(|&i| counts[i].load(Relaxed) != before[i])
+                    .collect();
+                assert_eq!(added, [bucket], "{len} bounds, value {v}");
+            }
+        }
     }
 
     #[test]

@@ -5,6 +5,21 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// Adds `v` to an f64 stored as its bits.
 #[inline]
 pub(crate) fn add_f64(bits: &AtomicU64, v: f64) {
+    let current = bits.load(Relaxed);
+    let next = (f64::from_bits(current) + v).to_bits();
+    if bits
+        .compare_exchange_weak(current, next, Relaxed, Relaxed)
+        .is_err()
+    {
+        add_f64_again(bits, v);
+    }
+}
+
+/// [`add_f64`] after its first try lost a race: out of line, so the uncontended add is
+/// straight code.
+#[cold]
+#[inline(never)]
+fn add_f64_again(bits: &AtomicU64, v: f64) {
     let mut current = bits.load(Relaxed);
     loop {
         let next = (f64::from_bits(current) + v).to_bits();
