@@ -7,97 +7,14 @@
 //! exemplar are untouched. Exemplars live in the memory of the process that recorded them;
 //! in multiprocess mode, the series read from other processes' files have none.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 
-use crate::error::ExporterError;
-use crate::registry::validate::label_name_problem;
+mod labels;
 
-/// The most characters (names and values together) an exemplar's labels may have, as
-/// OpenMetrics 1.0 allows.
-pub const MAX_EXEMPLAR_RUNES: usize = 128;
-
-/// Labels to attach to an update, checked once when built: `trace_id`, `span_id`, ...
-///
-/// Cheap to clone and to keep: the labels are shared.
-///
-/// ```
-/// # use dynamo_exporter::{Exemplar, Opts, Registry};
-/// let registry = Registry::new();
-/// let requests = registry.int_counter(&Opts::new("requests_total", "Requests")).unwrap();
-/// let exemplar = Exemplar::new(&[("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")]).unwrap();
-/// requests.inc_by_with_exemplar(1, &exemplar);
-/// assert_eq!(requests.get(), 1);
-/// assert!(Exemplar::new(&[("trace id", "x")]).is_err());
-/// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct Exemplar {
-    labels: Arc<[(Box<str>, Box<str>)]>,
-}
-
-impl Exemplar {
-    /// An exemplar of these labels. Refused when a name is not a valid label name, or when
-    /// the names and values have more than [`MAX_EXEMPLAR_RUNES`] characters together.
-    pub fn new<K: AsRef<str>, V: AsRef<str>>(labels: &[(K, V)]) -> Result<Self, ExporterError> {
-        let mut runes = 0;
-        for (name, value) in labels {
-            let (name, value) = (name.as_ref(), value.as_ref());
-            if let Some(reason) = label_name_problem(name) {
-                return Err(invalid(reason, name));
-            }
-            if labels[..]
-                .iter()
-                .filter(|(other, _)| other.as_ref() == name)
-                .count()
-                > 1
-            {
-                return Err(invalid("a label name is given more than once", name));
-            }
-            runes += name.chars().count() + value.chars().count();
-        }
-        if runes > MAX_EXEMPLAR_RUNES {
-            let text = labels
-                .iter()
-                .map(|(k, v)| format!("{}={}", k.as_ref(), v.as_ref()))
-                .collect::<Vec<_>>()
-                .join(",");
-            return Err(ExporterError::InvalidExemplar {
-                reason: format!(
-                    "its labels have {runes} characters, more than the {MAX_EXEMPLAR_RUNES} allowed"
-                ),
-                value: text,
-            });
-        }
-        let mut sorted: Vec<(Box<str>, Box<str>)> = labels
-            .iter()
-            .map(|(k, v)| (k.as_ref().into(), v.as_ref().into()))
-            .collect();
-        sorted.sort();
-        Ok(Self {
-            labels: sorted.into(),
-        })
-    }
-
-    /// The label pairs, sorted by name.
-    pub fn labels(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
-        self.labels.iter().map(|(k, v)| (&**k, &**v))
-    }
-}
-
-impl std::fmt::Debug for Exemplar {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map().entries(self.labels()).finish()
-    }
-}
-
-fn invalid(reason: &str, name: &str) -> ExporterError {
-    ExporterError::InvalidExemplar {
-        reason: format!("label name {name:?}: {reason}"),
-        value: name.to_string(),
-    }
-}
+pub use labels::{Exemplar, MAX_EXEMPLAR_RUNES};
 
 /// An exemplar as a scrape sees it: the labels, the value it came with, when, and where.
 #[derive(Debug, Clone, PartialEq)]
@@ -347,39 +264,6 @@ fn wall_clock() -> WallTime {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn labels_are_checked_and_sorted() {
-        let exemplar = Exemplar::new(&[("trace_id", "abc"), ("span_id", "01")]).unwrap();
-        let labels: Vec<_> = exemplar.labels().collect();
-        assert_eq!(labels, [("span_id", "01"), ("trace_id", "abc")]);
-        assert!(Exemplar::new::<&str, &str>(&[]).is_ok());
-    }
-
-    #[test]
-    fn at_most_128_characters_counted_as_characters() {
-        let name = "trace_id";
-        let fits = "é".repeat(MAX_EXEMPLAR_RUNES - name.len());
-        assert!(Exemplar::new(&[(name, fits.as_str())]).is_ok());
-        let over = format!("{fits}x");
-        let error = Exemplar::new(&[(name, over.as_str())]).unwrap_err();
-        assert!(matches!(
-            &error,
-            ExporterError::InvalidExemplar { value, .. } if value.contains(&over)
-        ));
-        assert!(error.to_string().contains("129 characters"), "{error}");
-    }
-
-    #[test]
-    fn bad_names_are_named() {
-        for name in ["", "1a", "a-b", "__x"] {
-            match Exemplar::new(&[(name, "v")]) {
-                Err(ExporterError::InvalidExemplar { value, .. }) => assert_eq!(value, name),
-                other => panic!("{name:?}: {other:?}"),
-            }
-        }
-        assert!(Exemplar::new(&[("a", "1"), ("a", "2")]).is_err());
-    }
 
     #[test]
     fn a_table_keeps_the_latest_per_bucket_of_the_live_series() {

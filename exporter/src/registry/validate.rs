@@ -26,15 +26,23 @@ pub(crate) fn metric_name(name: &str) -> Result<(), ExporterError> {
     }
 }
 
+/// The bytes a label name may hold: ASCII letters, digits and '_' (a table: one load a byte).
+const NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric() || b as u8 == b'_';
+        b += 1;
+    }
+    table
+};
+
 /// Why `label` is not a valid user label name, if it is not.
 pub(crate) fn label_name_problem(label: &str) -> Option<&'static str> {
     match label.as_bytes().first() {
         None => Some("it is empty"),
         Some(b) if b.is_ascii_digit() => Some("it starts with a digit"),
-        _ if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
-        {
+        _ if !label.bytes().all(|b| NAME_BYTES[usize::from(b)]) => {
             Some("only ASCII letters, digits and '_' are allowed")
         }
         _ if label.starts_with("__") => Some("names starting with \"__\" are reserved"),
