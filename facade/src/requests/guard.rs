@@ -64,9 +64,10 @@ impl RequestGuard {
     pub(crate) fn start(metrics: RequestMetrics, parent: Option<&TraceParent>) -> Self {
         let handles = &metrics.0.handles;
         let exemplar = parent.and_then(|parent| {
+            // Sorted by name, as an exemplar keeps them: no sorting to do.
             Exemplar::new(&[
-                ("trace_id", parent.trace_id()),
                 ("span_id", parent.span_id()),
+                ("trace_id", parent.trace_id()),
             ])
             .ok()
         });

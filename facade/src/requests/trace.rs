@@ -41,8 +41,14 @@ impl TraceParent {
         }
         let field = |range: std::ops::Range<usize>| {
             let bytes = &header[range];
-            let valid = bytes.iter().all(is_lower_hex) && bytes.iter().any(|b| *b != b'0');
-            valid.then_some(bytes)
+            // Eight bytes at a time: all lowercase hex digits, not all of them '0'.
+            let (mut hex, mut not_zero) = (true, 0);
+            for word in bytes.chunks_exact(8) {
+                let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+                hex &= all_lower_hex(word);
+                not_zero |= word ^ u64::from_le_bytes(*b"00000000");
+            }
+            (hex && not_zero != 0).then_some(bytes)
         };
         let trace_id = field(3..35)?.try_into().ok()?;
         let span_id = field(36..52)?.try_into().ok()?;
@@ -55,19 +61,58 @@ impl TraceParent {
     /// The trace id: 32 lowercase hex digits.
     #[must_use]
     pub fn trace_id(&self) -> &str {
-        std::str::from_utf8(&self.trace_id).expect("hex digits")
+        ascii(&self.trace_id)
     }
 
     /// The id of the caller's span (the request's parent span): 16 lowercase hex digits.
     #[must_use]
     pub fn span_id(&self) -> &str {
-        std::str::from_utf8(&self.span_id).expect("hex digits")
+        ascii(&self.span_id)
     }
 }
 
-fn is_lower_hex(b: &u8) -> bool {
-    b.is_ascii_digit() || (b'a'..=b'f').contains(b)
+/// Bytes `parse` accepted as lowercase hex digits, as text.
+#[allow(unsafe_code)]
+fn ascii(digits: &[u8]) -> &str {
+    debug_assert!(digits.iter().all(is_lower_hex));
+    // SAFETY: a `TraceParent` is made only by `parse`, which keeps only lowercase hex digits
+    // (ASCII, so UTF-8) in its ids.
+    unsafe { std::str::from_utf8_unchecked(digits) }
 }
+
+/// Bytes of eight lanes: each lane's high bit, and each lane's `n`.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+const fn lanes(n: u8) -> u64 {
+    u64::from_le_bytes([n; 8])
+}
+
+/// True when each of the eight bytes of `word` is `0`-`9` or `a`-`f`, with no branch: a
+/// byte below 0x80 is in `lo..=hi` when adding `0x80 - lo` sets its high bit and adding
+/// `0x7f - hi` does not (no lane carries into the next).
+fn all_lower_hex(word: u64) -> bool {
+    let ascii = word & HIGH == 0;
+    let low = word & !HIGH;
+    let within = |lo: u8, hi: u8| (low + lanes(0x80 - lo)) & !(low + lanes(0x7f - hi));
+    let digit_or_letter = within(b'0', b'9') | within(b'a', b'f');
+    ascii && digit_or_letter & HIGH == HIGH
+}
+
+fn is_lower_hex(b: &u8) -> bool {
+    NOT_LOWER_HEX[usize::from(*b)] == 0
+}
+
+/// 1 for each byte that is not a lowercase hex digit (a table: one load a byte).
+const NOT_LOWER_HEX: [u8; 256] = {
+    let mut table = [1; 256];
+    let mut b = 0;
+    while b < 256 {
+        if matches!(b as u8, b'0'..=b'9' | b'a'..=b'f') {
+            table[b] = 0;
+        }
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -84,6 +129,22 @@ mod tests {
         // A later version may add fields.
         let later = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra";
         assert_eq!(TraceParent::parse(later), Some(parent));
+    }
+
+    #[test]
+    fn eight_bytes_are_hex_exactly_when_each_byte_is() {
+        let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                let mut word = *b"4bf92f35";
+                word[at] = b;
+                assert_eq!(
+                    all_lower_hex(u64::from_le_bytes(word)),
+                    hex(b),
+                    "byte {b:#04x} at {at}"
+                );
+            }
+        }
     }
 
     #[test]
