@@ -71,6 +71,20 @@ TIMED = [
         0.5,
     ),
     (
+        "counter inc with an exemplar",
+        "hot_paths",
+        "update_with_exemplar/ours_counter",
+        "update_with_exemplar/prometheus_client_counter",
+        None,
+    ),
+    (
+        "histogram observe with an exemplar",
+        "hot_paths",
+        "update_with_exemplar/ours_histogram",
+        "update_with_exemplar/prometheus_client_histogram",
+        None,
+    ),
+    (
         "two threads, one counter",
         "hot_paths",
         "two_threads_one_counter/ours",

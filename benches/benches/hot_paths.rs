@@ -1,5 +1,6 @@
 //! The update paths: a cached counter (by one and by a float), a vec lookup, a histogram,
-//! and one counter shared by two threads. Each group measures ours beside `prometheus` and `prometheus-client`.
+//! updates with an exemplar, and one counter shared by two threads. Each group measures ours
+//! beside `prometheus` and `prometheus-client`.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -214,6 +215,58 @@ fn host_atomic_add(c: &mut Criterion) {
     group.finish();
 }
 
+/// A counter's increment and a histogram's observation, each keeping a trace and a span id
+/// as the exemplar, with the wall clock's time: ours and prometheus-client's (whose labels
+/// are shared, so each update clones a pointer).
+fn update_with_exemplar(c: &mut Criterion) {
+    type PeerExemplar = std::sync::Arc<[(String, String)]>;
+    let labels = [
+        ("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"),
+        ("span_id", "00f067aa0ba902b7"),
+    ];
+    let mut group = c.benchmark_group("update_with_exemplar");
+    let (_runtime, metrics) = ours_endpoint();
+    let exemplar = dynamo_runtime::Exemplar::new(&labels).unwrap();
+    let counter = metrics
+        .create_counter("requests_total", "Requests", &[])
+        .unwrap();
+    group.bench_function("ours_counter", |b| {
+        b.iter(|| black_box(&counter).inc_by_with_exemplar(1.0, &exemplar))
+    });
+    let histogram = metrics
+        .create_histogram("latency_seconds", "Latency", &[], None)
+        .unwrap();
+    group.bench_function("ours_histogram", |b| {
+        b.iter(|| black_box(&histogram).observe_with_exemplar(black_box(0.3), &exemplar))
+    });
+    let peer: PeerExemplar = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let counter = prometheus_client::metrics::exemplar::CounterWithExemplar::<
+        PeerExemplar,
+        f64,
+        std::sync::atomic::AtomicU64,
+    >::default();
+    group.bench_function("prometheus_client_counter", |b| {
+        b.iter(|| {
+            let now = Some(std::time::SystemTime::now());
+            black_box(&counter).inc_by(1.0, Some(peer.clone()), now)
+        })
+    });
+    let histogram =
+        prometheus_client::metrics::exemplar::HistogramWithExemplars::<PeerExemplar>::new(
+            prometheus::DEFAULT_BUCKETS.iter().copied(),
+        );
+    group.bench_function("prometheus_client_histogram", |b| {
+        b.iter(|| {
+            let now = Some(std::time::SystemTime::now());
+            black_box(&histogram).observe(black_box(0.3), Some(peer.clone()), now)
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     host_atomic_add,
@@ -222,6 +275,7 @@ criterion_group!(
     vec_lookup_inc,
     vec_lookup_inc_1000_series,
     histogram_observe,
+    update_with_exemplar,
     two_threads_one_counter
 );
 criterion_main!(benches);

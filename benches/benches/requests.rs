@@ -29,6 +29,12 @@ fn request_guard(c: &mut Criterion) {
     group.bench_function("ours_guard", |b| {
         b.iter(|| drop(black_box(&endpoint).track_request()))
     });
+    // A request that came with a `traceparent` header: parsed, its ids kept as the exemplars
+    // of its count and its duration.
+    let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    group.bench_function("ours_guard_traced", |b| {
+        b.iter(|| drop(black_box(&endpoint).track_request_traced(black_box(header))))
+    });
     let metrics = endpoint.request_metrics().unwrap();
     group.bench_function("ours_guard_from_request_metrics", |b| {
         b.iter(|| drop(black_box(&metrics).track()))

@@ -10,7 +10,7 @@ use std::hint::black_box;
 use dynamo_benches::native::{self, CYCLE, FACTOR, latencies};
 use dynamo_benches::ours_endpoint;
 
-const CASES: [&str; 33] = [
+const CASES: [&str; 35] = [
     "counter_inc/ours",
     "counter_inc/prometheus",
     "counter_inc_exemplar/ours",
@@ -37,6 +37,8 @@ const CASES: [&str; 33] = [
     "native_observe/prometheus_client_native",
     "counter_macro/ours",
     "counter_macro/metrics_exporter_prometheus",
+    "track_request/ours_untraced",
+    "track_request/ours_traced",
     "render_10000_series/ours",
     "render_10000_series/prometheus_client",
     "render_10000_series/ours_openmetrics",
@@ -234,6 +236,22 @@ fn main() {
             let runtime = dynamo_runtime::DistributedRuntime::new().unwrap();
             let endpoint = runtime.namespace("ns").component("comp").endpoint("ep");
             endpoint.in_scope(|| (0..calls).for_each(|_| count_request()));
+        }
+        "track_request/ours_untraced" | "track_request/ours_traced" => {
+            // A request tracked from start to end; traced, from its `traceparent` header as a
+            // server receives it (parsed, and its ids kept as the exemplars of its count and
+            // its duration).
+            let (runtime, _) = ours_endpoint();
+            let endpoint = runtime.namespace("ns").component("comp").endpoint("ep");
+            endpoint.request_metrics().unwrap();
+            let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+            if case.ends_with("untraced") {
+                (0..calls).for_each(|_| drop(black_box(&endpoint).track_request()));
+            } else {
+                (0..calls).for_each(|_| {
+                    drop(black_box(&endpoint).track_request_traced(black_box(header)))
+                });
+            }
         }
         "counter_macro/metrics_exporter_prometheus" => {
             let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
