@@ -164,7 +164,7 @@ fn current_span(py: Python<'_>) -> Option<TraceParent> {
     }
     let trace_id: u128 = context.getattr("trace_id").ok()?.extract().ok()?;
     let span_id: u64 = context.getattr("span_id").ok()?.extract().ok()?;
-    TraceParent::parse(&format!("00-{trace_id:032x}-{span_id:016x}-01"))
+    TraceParent::from_ids(trace_id, span_id)
 }
 
 /// `@endpoint.track_requests` and `@endpoint.track_requests(error_type=...)`.

@@ -58,6 +58,27 @@ impl TraceParent {
             .then_some(Self { trace_id, span_id })
     }
 
+    /// The trace of a span known by its ids, as OpenTelemetry keeps them (a trace id of 128
+    /// bits, a span id of 64): `None` when either is zero, which W3C Trace Context calls
+    /// invalid.
+    ///
+    /// ```
+    /// use dynamo_runtime::TraceParent;
+    ///
+    /// let parent = TraceParent::from_ids(0x4bf92f3577b34da6a3ce929d0e0e4736, 0x00f067aa0ba902b7)
+    ///     .expect("valid ids");
+    /// assert_eq!(parent.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// assert_eq!(parent.span_id(), "00f067aa0ba902b7");
+    /// assert!(TraceParent::from_ids(0, 1).is_none());
+    /// ```
+    #[must_use]
+    pub fn from_ids(trace_id: u128, span_id: u64) -> Option<Self> {
+        (trace_id != 0 && span_id != 0).then(|| Self {
+            trace_id: hex_digits(trace_id.to_be_bytes()),
+            span_id: hex_digits(span_id.to_be_bytes()),
+        })
+    }
+
     /// The trace id: 32 lowercase hex digits.
     #[must_use]
     pub fn trace_id(&self) -> &str {
@@ -71,12 +92,23 @@ impl TraceParent {
     }
 }
 
-/// Bytes `parse` accepted as lowercase hex digits, as text.
+/// The lowercase hex digits of `bytes`, two a byte, most significant first.
+fn hex_digits<const N: usize, const D: usize>(bytes: [u8; N]) -> [u8; D] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0; D];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
+    }
+    out
+}
+
+/// Bytes `parse` or `from_ids` made lowercase hex digits, as text.
 #[allow(unsafe_code)]
 fn ascii(digits: &[u8]) -> &str {
     debug_assert!(digits.iter().all(is_lower_hex));
     // SAFETY: a `TraceParent` is made only by `parse`, which keeps only lowercase hex digits
-    // (ASCII, so UTF-8) in its ids.
+    // (ASCII, so UTF-8) in its ids, and by `from_ids`, which writes only such digits.
     unsafe { std::str::from_utf8_unchecked(digits) }
 }
 
@@ -129,6 +161,29 @@ mod tests {
         // A later version may add fields.
         let later = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra";
         assert_eq!(TraceParent::parse(later), Some(parent));
+    }
+
+    #[test]
+    fn ids_give_the_trace_their_header_gives() {
+        for (trace, span) in [
+            (
+                0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736,
+                0x00f0_67aa_0ba9_02b7,
+            ),
+            (1, 1),
+            (u128::MAX, u64::MAX),
+            (1 << 127, 1 << 63),
+        ] {
+            let header = format!("00-{trace:032x}-{span:016x}-01");
+            assert_eq!(
+                TraceParent::from_ids(trace, span),
+                TraceParent::parse(&header),
+                "{header}"
+            );
+            assert!(TraceParent::from_ids(trace, span).is_some());
+        }
+        assert_eq!(TraceParent::from_ids(0, 7), None);
+        assert_eq!(TraceParent::from_ids(7, 0), None);
     }
 
     #[test]
