@@ -89,3 +89,20 @@ impl<F: Future> Future for Scoped<F> {
         in_scope(this.place, || this.inner.poll(cx))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_made_inside_another_finds_the_handles_in_use_and_goes_on() {
+        let seen = with_current_and_handles(|place, outer| {
+            assert!(place.is_none());
+            assert!(outer.is_some(), "the outer call has the thread's handles");
+            with_current_and_handles(|place, inner| (place.is_none(), inner.is_none()))
+        });
+        assert_eq!(seen, (true, true));
+        let again = with_current_and_handles(|_, handles| handles.is_some());
+        assert!(again, "free again once the outer call ended");
+    }
+}

@@ -60,7 +60,8 @@ fn exemplar() -> dynamo_runtime::Exemplar {
     .unwrap()
 }
 
-/// prometheus-client's exemplar labels, shared as ours are: each update clones a pointer.
+/// prometheus-client's exemplar labels, shared: each update clones a pointer (ours copy
+/// their packed labels).
 type PeerExemplar = std::sync::Arc<[(String, String)]>;
 
 /// The exemplar of the exemplar cases, as prometheus-client takes it.

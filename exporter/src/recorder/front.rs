@@ -231,7 +231,6 @@ mod tests {
                 n
             );
         }
-        assert!(format!("{front:?}").contains("held: "), "{front:?}");
         let held = front
             .entries
             .iter()
@@ -239,5 +238,11 @@ mod tests {
             .flatten()
             .count();
         assert!((1..=ENTRIES).contains(&held), "{held}");
+        assert_eq!(
+            format!("{front:?}"),
+            format!("ThreadHandles {{ held: {held} }}")
+        );
+        let empty = ThreadHandles::<u32>::new();
+        assert_eq!(format!("{empty:?}"), "ThreadHandles { held: 0 }");
     }
 }
