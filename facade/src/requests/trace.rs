@@ -25,37 +25,34 @@ impl TraceParent {
     /// fields after a `-`, which are left unread.
     #[must_use]
     pub fn parse(header: &str) -> Option<Self> {
-        let header = header.trim_matches([' ', '\t']).as_bytes();
-        if header.len() < 55 || header[2] != b'-' || header[35] != b'-' || header[52] != b'-' {
-            return None;
-        }
-        let version = &header[..2];
-        if !version.iter().all(is_lower_hex) || version == b"ff" {
-            return None;
-        }
-        if version == b"00" && header.len() != 55 {
-            return None;
-        }
-        if header.len() > 55 && header[55] != b'-' {
-            return None;
-        }
-        let field = |range: std::ops::Range<usize>| {
-            let bytes = &header[range];
-            // Eight bytes at a time: all lowercase hex digits, not all of them '0'.
-            let (mut hex, mut not_zero) = (true, 0);
-            for word in bytes.chunks_exact(8) {
-                let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
-                hex &= all_lower_hex(word);
-                not_zero |= word ^ u64::from_le_bytes(*b"00000000");
-            }
-            (hex && not_zero != 0).then_some(bytes)
+        let (fixed, rest) = trim(header.as_bytes()).split_first_chunk::<55>()?;
+        let version = [fixed[0], fixed[1]];
+        // Version 00 is 55 bytes exactly; a later one may add fields, each after a `-`.
+        let ends_right = match rest {
+            [] => true,
+            [b'-', ..] => version != *b"00",
+            _ => false,
         };
-        let trace_id = field(3..35)?.try_into().ok()?;
-        let span_id = field(36..52)?.try_into().ok()?;
-        header[53..55]
-            .iter()
-            .all(is_lower_hex)
-            .then_some(Self { trace_id, span_id })
+        let separated = fixed[2] == b'-' && fixed[35] == b'-' && fixed[52] == b'-';
+        // Eight bytes at a time, at fixed places: the ids' words, then the version and the
+        // flags padded with `0`s into one word.
+        let word = |at: usize| u64::from_le_bytes(fixed[at..at + 8].try_into().unwrap_or_default());
+        let trace = [word(3), word(11), word(19), word(27)];
+        let span = [word(36), word(44)];
+        let edges = u64::from_le_bytes([
+            version[0], version[1], fixed[53], fixed[54], b'0', b'0', b'0', b'0',
+        ]);
+        let words = [
+            trace[0], trace[1], trace[2], trace[3], span[0], span[1], edges,
+        ];
+        let set = |id: &[u64]| id.iter().fold(0, |set, w| set | (w ^ ZEROS)) != 0;
+        if !(separated && ends_right && all_lower_hex(words) && version != *b"ff") {
+            return None;
+        }
+        (set(&trace) && set(&span)).then(|| Self {
+            trace_id: ascii_bytes(&fixed[3..35]),
+            span_id: ascii_bytes(&fixed[36..52]),
+        })
     }
 
     /// The trace of a span known by its ids, as OpenTelemetry keeps them (a trace id of 128
@@ -106,45 +103,54 @@ fn hex_digits<const N: usize, const D: usize>(bytes: [u8; N]) -> [u8; D] {
 /// Bytes `parse` or `from_ids` made lowercase hex digits, as text.
 #[allow(unsafe_code)]
 fn ascii(digits: &[u8]) -> &str {
-    debug_assert!(digits.iter().all(is_lower_hex));
+    debug_assert!(
+        digits
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    );
     // SAFETY: a `TraceParent` is made only by `parse`, which keeps only lowercase hex digits
     // (ASCII, so UTF-8) in its ids, and by `from_ids`, which writes only such digits.
     unsafe { std::str::from_utf8_unchecked(digits) }
 }
 
-/// Bytes of eight lanes: each lane's high bit, and each lane's `n`.
+/// Eight `0` digits: the word of an id's stretch of zeros.
+const ZEROS: u64 = u64::from_le_bytes(*b"00000000");
+
+/// Each byte's high bit, and a byte `n` in every lane.
 const HIGH: u64 = 0x8080_8080_8080_8080;
 const fn lanes(n: u8) -> u64 {
     u64::from_le_bytes([n; 8])
 }
 
-/// True when each of the eight bytes of `word` is `0`-`9` or `a`-`f`, with no branch: a
-/// byte below 0x80 is in `lo..=hi` when adding `0x80 - lo` sets its high bit and adding
-/// `0x7f - hi` does not (no lane carries into the next).
-fn all_lower_hex(word: u64) -> bool {
-    let ascii = word & HIGH == 0;
-    let low = word & !HIGH;
-    let within = |lo: u8, hi: u8| (low + lanes(0x80 - lo)) & !(low + lanes(0x7f - hi));
-    let digit_or_letter = within(b'0', b'9') | within(b'a', b'f');
-    ascii && digit_or_letter & HIGH == HIGH
-}
-
-fn is_lower_hex(b: &u8) -> bool {
-    NOT_LOWER_HEX[usize::from(*b)] == 0
-}
-
-/// 1 for each byte that is not a lowercase hex digit (a table: one load a byte).
-const NOT_LOWER_HEX: [u8; 256] = {
-    let mut table = [1; 256];
-    let mut b = 0;
-    while b < 256 {
-        if matches!(b as u8, b'0'..=b'9' | b'a'..=b'f') {
-            table[b] = 0;
-        }
-        b += 1;
+/// True when each byte of the words is `0`-`9` or `a`-`f`, with no branch: a byte below
+/// 0x80 is in `lo..=hi` when adding `0x80 - lo` sets its high bit and adding `0x7f - hi`
+/// does not (no lane carries into the next). About ten operations a word.
+fn all_lower_hex<const N: usize>(words: [u64; N]) -> bool {
+    let (mut any_high, mut hex) = (0, HIGH);
+    for word in words {
+        any_high |= word;
+        let low = word & !HIGH;
+        let within = |lo: u8, hi: u8| (low + lanes(0x80 - lo)) & !(low + lanes(0x7f - hi));
+        hex &= within(b'0', b'9') | within(b'a', b'f');
     }
-    table
-};
+    any_high & HIGH == 0 && hex == HIGH
+}
+
+/// The bytes of an id the caller checked, in an array of their length.
+fn ascii_bytes<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    bytes.try_into().unwrap_or([b'0'; N])
+}
+
+/// `bytes` without the spaces and tabs around them.
+fn trim(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
 
 #[cfg(test)]
 mod tests {
@@ -187,17 +193,19 @@ mod tests {
     }
 
     #[test]
-    fn eight_bytes_are_hex_exactly_when_each_byte_is() {
+    fn a_header_is_read_exactly_when_each_digit_is_lowercase_hex() {
         let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
-        for b in 0..=255u8 {
-            for at in 0..8 {
-                let mut word = *b"4bf92f35";
-                word[at] = b;
-                assert_eq!(
-                    all_lower_hex(u64::from_le_bytes(word)),
-                    hex(b),
-                    "byte {b:#04x} at {at}"
-                );
+        // The version, the ids and the flags: every place of a digit, with every byte.
+        let digits = (0..2).chain(3..35).chain(36..52).chain(53..55);
+        for at in digits {
+            for b in 0..=255u8 {
+                let mut header = VALID.as_bytes().to_vec();
+                header[at] = b;
+                let Ok(header) = String::from_utf8(header) else {
+                    continue;
+                };
+                let read = TraceParent::parse(&header);
+                assert_eq!(read.is_some(), hex(b), "{header:?}");
             }
         }
     }
