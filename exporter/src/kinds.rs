@@ -32,7 +32,7 @@ crate::metric_kinds!(kind_modules);
 pub use counter::{CounterNumber, GenericCounter};
 pub(crate) use counter::{F64Counter, U64Counter};
 pub(crate) use exemplar::ExemplarTable;
-pub use exemplar::{Exemplar, MAX_EXEMPLAR_RUNES, RecordedExemplar};
+pub use exemplar::{Exemplar, ExemplarNames, MAX_EXEMPLAR_RUNES, RecordedExemplar};
 pub(crate) use gauge::{F64Gauge, I64Gauge};
 pub use gauge::{GaugeNumber, GenericGauge};
 pub use histogram::{DEFAULT_BUCKETS, HistogramTimer, MAX_BUCKETS, NativeHistogram};

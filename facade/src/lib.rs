@@ -143,9 +143,9 @@ pub use dynamo_exporter::multiprocess::GaugeMode;
 #[cfg(feature = "otlp")]
 pub use dynamo_exporter::otlp::{Compression, OtlpConfig, Protocol, Temporality};
 pub use dynamo_exporter::{
-    CounterNumber, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, Exemplar, ExporterError, GaugeNumber,
-    GenericCounter, GenericGauge, HistogramTimer, MAX_BUCKETS, MAX_EXEMPLAR_RUNES, Metric,
-    MetricVec, OVERFLOW_LABEL, Registered, SettingError, SettingSource,
+    CounterNumber, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, Exemplar, ExemplarNames, ExporterError,
+    GaugeNumber, GenericCounter, GenericGauge, HistogramTimer, MAX_BUCKETS, MAX_EXEMPLAR_RUNES,
+    Metric, MetricVec, OVERFLOW_LABEL, Registered, SettingError, SettingSource,
 };
 pub use engine::{EngineFilter, EngineSource, PROCESS_FAMILY_PREFIXES};
 pub use error::MetricsError;
