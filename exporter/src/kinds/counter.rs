@@ -2,6 +2,7 @@
 //! ([`IntCounter`]).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
 
 use crate::kinds::exemplar::{Exemplar, ExemplarTable};
 use crate::kinds::NativeHistogram;
@@ -193,6 +194,28 @@ impl<N: CounterNumber> GenericCounter<N> {
     /// assert_eq!(bytes.get(), 1.5);
     /// ```
     pub fn inc_by_with_exemplar(&self, v: N, exemplar: &Exemplar) {
+        self.add_with_exemplar_or_now(v, exemplar, None);
+    }
+
+    /// [`Self::inc_by_with_exemplar`], with the time of the exemplar read by the caller
+    /// (a request's start, say; as the time since the Unix epoch) where the wall clock's now
+    /// would be read.
+    ///
+    /// ```
+    /// # use dynamo_exporter::{Exemplar, Opts, Registry};
+    /// # use std::time::{SystemTime, UNIX_EPOCH};
+    /// let registry = Registry::new();
+    /// let requests = registry.int_counter(&Opts::new("requests_total", "Requests")).unwrap();
+    /// let exemplar = Exemplar::new(&[("trace_id", "abc")]).unwrap();
+    /// requests.inc_by_with_exemplar_at(1, &exemplar, SystemTime::now().duration_since(UNIX_EPOCH).unwrap());
+    /// assert_eq!(requests.get(), 1);
+    /// ```
+    pub fn inc_by_with_exemplar_at(&self, v: N, exemplar: &Exemplar, since_epoch: Duration) {
+        self.add_with_exemplar_or_now(v, exemplar, Some(since_epoch));
+    }
+
+    #[inline]
+    fn add_with_exemplar_or_now(&self, v: N, exemplar: &Exemplar, at: Option<Duration>) {
         if !v.is_increment() {
             ignored(&self.series.state, v.as_f64());
             return;
@@ -200,7 +223,8 @@ impl<N: CounterNumber> GenericCounter<N> {
         if let Some(cell) = self.cell() {
             N::add(cell, v);
             let series = &self.series;
-            N::exemplars().record(series.index, series.state, (0, 1), exemplar, v.as_f64());
+            let (index, state) = (series.index, series.state);
+            N::exemplars().record(index, state, (0, 1), exemplar, v.as_f64(), at);
         }
     }
 

@@ -9,12 +9,14 @@
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
-
-use parking_lot::Mutex;
+use std::time::Duration;
 
 mod labels;
+mod try_lock;
 
-pub use labels::{Exemplar, MAX_EXEMPLAR_RUNES};
+use try_lock::TryLock;
+
+pub use labels::{Exemplar, ExemplarNames, MAX_EXEMPLAR_RUNES};
 
 /// An exemplar as a scrape sees it: the labels, the value it came with, when, and where.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +58,7 @@ type Leaf = Box<[OnceLock<Box<[Entry]>>; 1 << LEAF_BITS]>;
 
 /// The latest exemplar of one bucket of a series: a lock taken only by a record and a read
 /// of that very bucket, and never waited for by a record.
-type Entry = Mutex<Option<Kept>>;
+type Entry = TryLock<Option<Kept>>;
 
 /// An exemplar kept, with the state of the series it was recorded in (a slot reused by
 /// another series shows none of the old one's).
@@ -85,9 +87,11 @@ impl ExemplarTable {
         self.root.get().is_some()
     }
 
-    /// Keeps `exemplar` with `value` as the latest of `bucket` (of `buckets`) of the series of
-    /// `state` in slot `index`. A record that finds the bucket's entry being written by
-    /// another thread leaves it that one's (just as late).
+    /// Keeps `exemplar` with `value` and the time `at` (since the Unix epoch; the wall clock's
+    /// now when `None`) as
+    /// the latest of `bucket` (of `buckets`) of the series of `state` in slot `index`. A
+    /// record that finds the bucket's entry being written by another thread leaves it that
+    /// one's (just as late).
     pub(crate) fn record(
         &self,
         index: u32,
@@ -95,13 +99,14 @@ impl ExemplarTable {
         (bucket, buckets): (usize, usize),
         exemplar: &Exemplar,
         value: f64,
+        at: Option<Duration>,
     ) {
         let Some(series) = self.series(index) else {
             return;
         };
-        let entries = series.get_or_init(|| (0..buckets).map(|_| Mutex::new(None)).collect());
-        let time = now();
-        let Some(mut entry) = entries.get(bucket).and_then(Mutex::try_lock) else {
+        let entries = series.get_or_init(|| (0..buckets).map(|_| TryLock::new(None)).collect());
+        let time = at.map_or_else(now, WallTime::since_epoch);
+        let Some(mut entry) = entries.get(bucket).and_then(TryLock::try_lock) else {
             return;
         };
         match &mut *entry {
@@ -213,6 +218,14 @@ impl WallTime {
         }
     }
 
+    /// A time since the Unix epoch the caller read.
+    fn since_epoch(time: Duration) -> Self {
+        Self {
+            seconds: i64::try_from(time.as_secs()).unwrap_or(i64::MAX),
+            nanos: i64::from(time.subsec_nanos()),
+        }
+    }
+
     fn millis(self) -> i64 {
         self.seconds * 1000 + self.nanos / 1_000_000
     }
@@ -274,9 +287,9 @@ mod tests {
         let a = Exemplar::new(&[("trace_id", "a")]).unwrap();
         let b = Exemplar::new(&[("trace_id", "b")]).unwrap();
         let state = 1 << 32 | 7;
-        table.record(3, state, (1, 3), &a, 0.5);
-        table.record(3, state, (1, 3), &b, 0.7);
-        table.record(3, state, (2, 3), &a, 9.0);
+        table.record(3, state, (1, 3), &a, 0.5, None);
+        table.record(3, state, (1, 3), &b, 0.7, None);
+        table.record(3, state, (2, 3), &a, 9.0, None);
         table.read(3, 1, &mut out);
         let seen: Vec<_> = out.iter().map(|e| (e.bucket, e.value)).collect();
         assert_eq!(seen, [(1, 0.7), (2, 9.0)]);
@@ -284,7 +297,7 @@ mod tests {
         out.clear();
         table.read(3, 3, &mut out);
         assert!(out.is_empty(), "another series of the slot has none");
-        table.record(3, 3 << 32 | 7, (0, 3), &a, 0.1);
+        table.record(3, 3 << 32 | 7, (0, 3), &a, 0.1, None);
         table.read(3, 3, &mut out);
         assert_eq!(out.len(), 1, "the old series' exemplars are gone");
     }
@@ -299,7 +312,7 @@ mod tests {
                 scope.spawn(move || {
                     let exemplar = Exemplar::new(&[("n", n.to_string())]).unwrap();
                     for k in 0..1000 {
-                        table.record(slot, 1 << 32, (k % 2, 2), &exemplar, k as f64);
+                        table.record(slot, 1 << 32, (k % 2, 2), &exemplar, k as f64, None);
                     }
                 });
             }
@@ -313,10 +326,27 @@ mod tests {
             assert_eq!(labels, [("n", n.to_string().as_str())]);
         }
         let beyond = 1 << 24;
-        table.record(beyond, 1 << 32, (0, 1), &exemplar_of("x"), 1.0);
+        table.record(beyond, 1 << 32, (0, 1), &exemplar_of("x"), 1.0, None);
         let mut out = Vec::new();
         table.read(beyond, 1, &mut out);
         assert!(out.is_empty(), "no pool has slot {beyond}");
+    }
+
+    #[test]
+    fn a_time_given_is_kept_to_the_millisecond_it_falls_in() {
+        let table = ExemplarTable::new();
+        for (at, ms) in [
+            (
+                Duration::from_micros(1_700_000_000_123_999),
+                1_700_000_000_123,
+            ),
+            (Duration::ZERO, 0),
+        ] {
+            table.record(1, 1 << 32, (0, 1), &exemplar_of("a"), 1.0, Some(at));
+            let mut out = Vec::new();
+            table.read(1, 1, &mut out);
+            assert_eq!(out[0].timestamp_ms, ms, "{at:?}");
+        }
     }
 
     fn exemplar_of(trace: &str) -> Exemplar {
@@ -327,11 +357,11 @@ mod tests {
     fn an_entry_held_elsewhere_is_neither_waited_for_nor_read() {
         let table = ExemplarTable::new();
         let state = 1 << 32;
-        table.record(5, state, (0, 1), &exemplar_of("kept"), 1.0);
+        table.record(5, state, (0, 1), &exemplar_of("kept"), 1.0, None);
         let entries = table.series(5).and_then(OnceLock::get).expect("recorded");
-        let held = entries[0].lock();
+        let held = entries[0].try_lock().expect("free");
         // A record gives up at once, and a read leaves the entry out after its tries.
-        table.record(5, state, (0, 1), &exemplar_of("dropped"), 2.0);
+        table.record(5, state, (0, 1), &exemplar_of("dropped"), 2.0, None);
         let mut out = Vec::new();
         table.read(5, 1, &mut out);
         assert!(out.is_empty(), "{out:?}");

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
@@ -405,12 +406,36 @@ impl Histogram {
     /// assert_eq!(latency.get_count(), 1);
     /// ```
     pub fn observe_with_exemplar(&self, v: f64, exemplar: &Exemplar) {
+        self.observe_with_exemplar_or_now(v, exemplar, None);
+    }
+
+    /// [`Self::observe_with_exemplar`], with the time of the exemplar read by the caller
+    /// (the end of the request it timed, say; as the time since the Unix epoch) where the wall
+    /// clock's now would be read.
+    ///
+    /// ```
+    /// # use dynamo_exporter::{Exemplar, Opts, Registry};
+    /// # use std::time::{SystemTime, UNIX_EPOCH};
+    /// let registry = Registry::new();
+    /// let latency = registry
+    ///     .histogram(&Opts::new("latency_seconds", "Latency"), Some(&[0.1, 1.0]))
+    ///     .unwrap();
+    /// let exemplar = Exemplar::new(&[("trace_id", "abc")]).unwrap();
+    /// latency.observe_with_exemplar_at(0.05, &exemplar, SystemTime::now().duration_since(UNIX_EPOCH).unwrap());
+    /// assert_eq!(latency.get_count(), 1);
+    /// ```
+    pub fn observe_with_exemplar_at(&self, v: f64, exemplar: &Exemplar, since_epoch: Duration) {
+        self.observe_with_exemplar_or_now(v, exemplar, Some(since_epoch));
+    }
+
+    #[inline]
+    fn observe_with_exemplar_or_now(&self, v: f64, exemplar: &Exemplar, at: Option<Duration>) {
         if let Some(cell) = self.cell() {
-            let at = (cell.observe_in_bucket(v), cell.buckets.bounds.len() + 1);
+            let bucket = (cell.observe_in_bucket(v), cell.buckets.bounds.len() + 1);
             let series = &self.series;
             cell.buckets
                 .exemplars
-                .record(series.index, series.state, at, exemplar, v);
+                .record(series.index, series.state, bucket, exemplar, v, at);
         }
     }
 

@@ -3,7 +3,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use dynamo_exporter::Exemplar;
+use std::sync::LazyLock;
+
+use dynamo_exporter::{Exemplar, ExemplarNames};
 
 use super::{RequestMetrics, TraceParent, TrackedFuture, TrackedStream};
 use crate::prometheus_names::work_handler::PANIC_ERROR_TYPE;
@@ -18,6 +20,10 @@ pub(crate) enum OnDrop {
     /// The request's code panicked (a poll that never returned).
     Panic,
 }
+
+/// The names of a traced request's exemplar labels, checked once.
+static TRACE_LABELS: LazyLock<ExemplarNames> =
+    LazyLock::new(|| ExemplarNames::new(&["trace_id", "span_id"]).expect("valid label names"));
 
 const ERRORED: u8 = 1;
 const CANCELLED: u8 = 2;
@@ -64,19 +70,19 @@ impl RequestGuard {
     pub(crate) fn start(metrics: RequestMetrics, parent: Option<&TraceParent>) -> Self {
         let handles = &metrics.0.handles;
         let exemplar = parent.and_then(|parent| {
-            // Sorted by name, as an exemplar keeps them: no sorting to do.
-            Exemplar::new(&[
-                ("span_id", parent.span_id()),
-                ("trace_id", parent.trace_id()),
-            ])
-            .ok()
+            TRACE_LABELS
+                .exemplar(&[parent.trace_id(), parent.span_id()])
+                .ok()
         });
+        let start = metrics.clock().now();
         match &exemplar {
-            Some(exemplar) => handles.requests.inc_by_with_exemplar(1, exemplar),
+            Some(exemplar) => match metrics.clock().wall_time(start) {
+                Some(at) => handles.requests.inc_by_with_exemplar_at(1, exemplar, at),
+                None => handles.requests.inc_by_with_exemplar(1, exemplar),
+            },
             None => handles.requests.inc(),
         }
         handles.inflight.inc();
-        let start = metrics.clock().now();
         Self {
             metrics: Some(metrics),
             start,
@@ -197,14 +203,19 @@ impl RequestGuard {
         let Some(metrics) = self.metrics.take() else {
             return Duration::ZERO;
         };
-        let elapsed = metrics.clock().now().saturating_sub(self.start);
+        let now = metrics.clock().now();
+        let elapsed = now.saturating_sub(self.start);
         let handles = &metrics.0.handles;
         handles.inflight.dec();
+        let seconds = elapsed.as_secs_f64();
         match &self.exemplar {
-            Some(exemplar) => handles
-                .duration
-                .observe_with_exemplar(elapsed.as_secs_f64(), exemplar),
-            None => handles.duration.observe(elapsed.as_secs_f64()),
+            Some(exemplar) => match metrics.clock().wall_time(now) {
+                Some(at) => handles
+                    .duration
+                    .observe_with_exemplar_at(seconds, exemplar, at),
+                None => handles.duration.observe_with_exemplar(seconds, exemplar),
+            },
+            None => handles.duration.observe(seconds),
         }
         if self.marks & (ERRORED | CANCELLED) == 0 {
             metrics.succeeded();
