@@ -3,6 +3,7 @@
 
 use dynamo_runtime::{Endpoint, MetricsError, NativeHistogram, RequestGuard, TraceParent};
 use pyo3::exceptions::PyGeneratorExit;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyType};
@@ -143,27 +144,59 @@ pub(crate) fn track(
     }
 }
 
+/// How the current span is found: OpenTelemetry's current context and the key of the span in
+/// it (what `get_current_span` reads, without its Python frames), and its invalid span.
+struct OpenTelemetry {
+    get_current: Py<PyAny>,
+    span_key: Py<PyAny>,
+    invalid_span: Py<PyAny>,
+}
+
 /// The trace of OpenTelemetry's current span, when `opentelemetry-api` is installed and the
-/// span is valid (its module is looked up once).
+/// span is valid (its modules are looked up once). No span in the context, or OpenTelemetry's
+/// invalid span, is no trace.
 fn current_span(py: Python<'_>) -> Option<TraceParent> {
-    static GET_CURRENT_SPAN: PyOnceLock<Option<Py<PyAny>>> = PyOnceLock::new();
-    let get_current_span = GET_CURRENT_SPAN
+    static OPENTELEMETRY: PyOnceLock<Option<OpenTelemetry>> = PyOnceLock::new();
+    let found = OPENTELEMETRY
         .get_or_init(py, || {
-            let module = py.import("opentelemetry.trace").ok()?;
-            Some(module.getattr("get_current_span").ok()?.unbind())
+            let attribute = |module: &str, name: &str| {
+                Some(py.import(module).ok()?.getattr(name).ok()?.unbind())
+            };
+            Some(OpenTelemetry {
+                get_current: attribute("opentelemetry.context", "get_current")?,
+                span_key: attribute("opentelemetry.trace.propagation", "_SPAN_KEY")?,
+                invalid_span: attribute("opentelemetry.trace", "INVALID_SPAN")?,
+            })
         })
         .as_ref()?;
-    let context = get_current_span
-        .bind(py)
-        .call0()
+    let context = found.get_current.bind(py).call0().ok()?;
+    let span = context
+        .cast::<PyDict>()
         .ok()?
-        .call_method0("get_span_context")
-        .ok()?;
-    if !context.getattr("is_valid").ok()?.extract::<bool>().ok()? {
+        .get_item(&found.span_key)
+        .ok()??;
+    if span.is(&found.invalid_span) {
         return None;
     }
-    let trace_id: u128 = context.getattr("trace_id").ok()?.extract().ok()?;
-    let span_id: u64 = context.getattr("span_id").ok()?.extract().ok()?;
+    let context = span.call_method0(intern!(py, "get_span_context")).ok()?;
+    if !context
+        .getattr(intern!(py, "is_valid"))
+        .ok()?
+        .extract::<bool>()
+        .ok()?
+    {
+        return None;
+    }
+    let trace_id: u128 = context
+        .getattr(intern!(py, "trace_id"))
+        .ok()?
+        .extract()
+        .ok()?;
+    let span_id: u64 = context
+        .getattr(intern!(py, "span_id"))
+        .ok()?
+        .extract()
+        .ok()?;
     TraceParent::from_ids(trace_id, span_id)
 }
 

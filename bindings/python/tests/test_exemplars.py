@@ -149,6 +149,15 @@ def test_tracked_requests_put_their_trace_beside_their_count_and_duration(served
             pass
     with current.track_request(traceparent="malformed"):
         pass
+    # No span, OpenTelemetry's invalid span and a span of an invalid context: no trace.
+    outside = served_openmetrics.namespace("ns").component("c").endpoint("outside")
+    with outside.track_request():
+        pass
+    with trace.use_span(trace.INVALID_SPAN), outside.track_request():
+        pass
+    with trace.use_span(trace.NonRecordingSpan(trace.INVALID_SPAN_CONTEXT)):
+        with outside.track_request():
+            pass
 
     by_endpoint = {}
     for parsed in parse_openmetrics(page(served_openmetrics)):
