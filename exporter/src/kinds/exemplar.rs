@@ -88,10 +88,9 @@ impl ExemplarTable {
     }
 
     /// Keeps `exemplar` with `value` and the time `at` (since the Unix epoch; the wall clock's
-    /// now when `None`) as
-    /// the latest of `bucket` (of `buckets`) of the series of `state` in slot `index`. A
-    /// record that finds the bucket's entry being written by another thread leaves it that
-    /// one's (just as late).
+    /// now when `None`) as the latest of `bucket` (of `buckets`) of the series of `state` in
+    /// slot `index`. A record that finds the bucket's entry being written by another thread
+    /// leaves it that one's (just as late).
     pub(crate) fn record(
         &self,
         index: u32,

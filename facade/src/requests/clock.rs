@@ -1,7 +1,8 @@
 //! Where request tracking reads the time.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A monotonic reading of the time, as a duration since a fixed origin.
@@ -70,13 +71,15 @@ pub(crate) struct WallOffset {
 const OFFSET_LIFE: Duration = Duration::from_secs(1);
 
 impl WallOffset {
-    /// The wall clock's time at the monotonic reading `now` (since the Unix epoch); `read_now`
-    /// reads the
-    /// monotonic clock again, beside the wall clock, when the offset is stale.
+    /// The wall clock's time at the monotonic reading `now` (since the Unix epoch);
+    /// `read_now` reads the monotonic clock again, beside the wall clock, when the offset is
+    /// stale.
     #[inline]
     fn at(&self, now: Duration, read_now: impl Fn() -> Duration) -> Duration {
         let now_nanos = nanos(now);
-        let offset = if now_nanos >= self.stale_from.load(Relaxed) {
+        // Acquire: an offset's end seen, the offset stored before it is seen too (never the
+        // zero of a clock not read yet).
+        let offset = if now_nanos >= self.stale_from.load(Acquire) {
             self.read_again(read_now)
         } else {
             self.at_origin.load(Relaxed)
@@ -94,7 +97,7 @@ impl WallOffset {
         let now = nanos(read_now());
         let offset = wall - signed(now);
         self.at_origin.store(offset, Relaxed);
-        self.stale_from.store(now + nanos(OFFSET_LIFE), Relaxed);
+        self.stale_from.store(now + nanos(OFFSET_LIFE), Release);
         offset
     }
 }
