@@ -144,17 +144,31 @@ pub(crate) fn track(
     }
 }
 
-/// How the current span is found: OpenTelemetry's current context and the key of the span in
-/// it (what `get_current_span` reads, without its Python frames), and its invalid span.
+/// How the current span is found: OpenTelemetry's `get_current_span`, and, where this version
+/// of OpenTelemetry keeps them as expected, its current context and the span's key in it
+/// (what `get_current_span` reads, without its Python frames).
 struct OpenTelemetry {
-    get_current: Py<PyAny>,
-    span_key: Py<PyAny>,
+    get_current_span: Py<PyAny>,
+    context_and_key: Option<(Py<PyAny>, Py<PyAny>)>,
     invalid_span: Py<PyAny>,
 }
 
+impl OpenTelemetry {
+    /// The current span, `None` when the context has none.
+    fn span<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        if let Some((get_current, key)) = &self.context_and_key {
+            let context = get_current.bind(py).call0().ok()?;
+            if let Ok(context) = context.cast::<PyDict>() {
+                return context.get_item(key).ok()?;
+            }
+        }
+        self.get_current_span.bind(py).call0().ok()
+    }
+}
+
 /// The trace of OpenTelemetry's current span, when `opentelemetry-api` is installed and the
-/// span is valid (its modules are looked up once). No span in the context, or OpenTelemetry's
-/// invalid span, is no trace.
+/// span is valid (its modules are looked up once). No span, or OpenTelemetry's invalid span,
+/// is no trace.
 fn current_span(py: Python<'_>) -> Option<TraceParent> {
     static OPENTELEMETRY: PyOnceLock<Option<OpenTelemetry>> = PyOnceLock::new();
     let found = OPENTELEMETRY
@@ -162,19 +176,16 @@ fn current_span(py: Python<'_>) -> Option<TraceParent> {
             let attribute = |module: &str, name: &str| {
                 Some(py.import(module).ok()?.getattr(name).ok()?.unbind())
             };
+            let get_current = attribute("opentelemetry.context", "get_current");
+            let span_key = attribute("opentelemetry.trace.propagation", "_SPAN_KEY");
             Some(OpenTelemetry {
-                get_current: attribute("opentelemetry.context", "get_current")?,
-                span_key: attribute("opentelemetry.trace.propagation", "_SPAN_KEY")?,
+                get_current_span: attribute("opentelemetry.trace", "get_current_span")?,
+                context_and_key: get_current.zip(span_key),
                 invalid_span: attribute("opentelemetry.trace", "INVALID_SPAN")?,
             })
         })
         .as_ref()?;
-    let context = found.get_current.bind(py).call0().ok()?;
-    let span = context
-        .cast::<PyDict>()
-        .ok()?
-        .get_item(&found.span_key)
-        .ok()??;
+    let span = found.span(py)?;
     if span.is(&found.invalid_span) {
         return None;
     }

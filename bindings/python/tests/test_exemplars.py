@@ -2,6 +2,9 @@
 ``observe(v, exemplar={...})``), read back from the OpenMetrics page by prometheus_client's
 strict parser; refused ones raise ``ValueError`` and change nothing."""
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -184,3 +187,46 @@ def test_tracked_requests_put_their_trace_beside_their_count_and_duration(served
             },
         },
     }
+
+
+def test_the_current_span_is_found_where_the_context_is_not_a_dict():
+    """Where OpenTelemetry's current context is not the dict it is read as (another version,
+    another runtime context), the current span comes from ``get_current_span``: run in a
+    process of its own, whose context is made a read-only mapping before the first request."""
+    script = f"""
+import types
+import urllib.request
+import opentelemetry.context as context_api
+from opentelemetry import trace
+from dynamo.runtime import DistributedRuntime
+current = context_api.get_current
+context_api.get_current = lambda: types.MappingProxyType(current())
+runtime = DistributedRuntime(process_metrics=False)
+endpoint = runtime.namespace("ns").component("c").endpoint("e")
+context = trace.SpanContext(trace_id=0xABC, span_id=0x1234, is_remote=False)
+with trace.use_span(trace.NonRecordingSpan(context)), endpoint.track_request():
+    pass
+host, port = runtime.system_status_server_info()
+url = f"http://{{host}}:{{port}}/metrics"
+request = urllib.request.Request(url, headers={{"Accept": "{ACCEPT}"}})
+print(urllib.request.urlopen(request, timeout=10).read().decode(), end="")
+runtime.shutdown()
+"""
+    env = dict(
+        os.environ,
+        DYN_SYSTEM_PORT="0",
+        DYN_SYSTEM_HOST="127.0.0.1",
+        DYN_SYSTEM_OPENMETRICS="1",
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    labels = [
+        sample.exemplar.labels
+        for parsed in parse_openmetrics(run.stdout)
+        for sample in parsed.samples
+        if sample.exemplar is not None
+    ]
+    trace = {"trace_id": f"{0xABC:032x}", "span_id": f"{0x1234:016x}"}
+    assert labels == [trace, trace]

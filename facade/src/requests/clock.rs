@@ -87,20 +87,39 @@ impl WallOffset {
         Duration::from_nanos(now_nanos.saturating_add_signed(offset))
     }
 
-    /// Reads the wall clock and the monotonic clock together and keeps their offset. Threads
-    /// that do so at once each keep an offset as good.
+    /// Reads the wall clock between two readings of the monotonic clock and keeps the offset
+    /// to their middle, from the closest of a few tries: a thread paused between two reads
+    /// would otherwise set the offset off by its pause for a second. Threads that do so at
+    /// once each keep an offset as good.
     #[cold]
     fn read_again(&self, read_now: impl Fn() -> Duration) -> i64 {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| signed(nanos(since)));
-        let now = nanos(read_now());
-        let offset = wall - signed(now);
+        let mut best: Option<(u64, i64, u64)> = None;
+        for _ in 0..OFFSET_TRIES {
+            let before = nanos(read_now());
+            let wall = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| signed(nanos(since)));
+            let after = nanos(read_now()).max(before);
+            let gap = after - before;
+            let offset = wall - signed(before + gap / 2);
+            if best.is_none_or(|(best_gap, ..)| gap < best_gap) {
+                best = Some((gap, offset, after));
+            }
+            if gap <= CLOSE_ENOUGH_NANOS {
+                break;
+            }
+        }
+        let (_, offset, now) = best.unwrap_or_default();
         self.at_origin.store(offset, Relaxed);
         self.stale_from.store(now + nanos(OFFSET_LIFE), Release);
         offset
     }
 }
+
+/// Tries at reading the offset, and the gap between the monotonic readings around the wall
+/// clock's that ends them (a few microseconds when the thread is not paused).
+const OFFSET_TRIES: usize = 5;
+const CLOSE_ENOUGH_NANOS: u64 = 20_000;
 
 /// A duration in whole nanoseconds (584 years fit).
 fn nanos(duration: Duration) -> u64 {
@@ -130,6 +149,26 @@ mod tests {
         }
         let custom = RequestClock::Custom(Arc::new(|| Duration::from_secs(3)));
         assert_eq!(custom.wall_time(custom.now()), None);
+    }
+
+    #[test]
+    fn a_pause_between_the_reads_is_not_kept() {
+        let offset = WallOffset::default();
+        // The first try's readings are 100 ms apart (a pause), the second's together.
+        let readings = [5_000, 5_100, 5_200, 5_200].map(Duration::from_millis);
+        let calls = Cell::new(0);
+        let read_now = || {
+            calls.set(calls.get() + 1);
+            readings[(calls.get() - 1).min(3)]
+        };
+        let wall = offset.at(Duration::from_millis(5_200), read_now);
+        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        assert!(
+            since_epoch.abs_diff(wall) < Duration::from_millis(50),
+            "{wall:?}"
+        );
+        assert_eq!(calls.get(), 4, "stopped at the close pair");
+        assert_eq!(offset.stale_from.load(Relaxed), 6_200_000_000);
     }
 
     #[test]
