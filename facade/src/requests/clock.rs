@@ -172,6 +172,35 @@ mod tests {
     }
 
     #[test]
+    fn without_a_close_pair_the_closest_of_the_tries_is_kept() {
+        let offset = WallOffset::default();
+        // Five tries, each pair of readings 10 ms or more apart; the fourth is the closest.
+        let gaps = [90, 70, 50, 10, 30];
+        let readings: Vec<Duration> = gaps
+            .iter()
+            .enumerate()
+            .flat_map(|(n, gap)| {
+                let before = 1_000 * (n as u64 + 1);
+                [before, before + gap].map(Duration::from_millis)
+            })
+            .collect();
+        let calls = Cell::new(0);
+        let read_now = || {
+            calls.set(calls.get() + 1);
+            readings[(calls.get() - 1).min(readings.len() - 1)]
+        };
+        let at = Duration::from_millis(4_005);
+        let wall = offset.at(at, read_now);
+        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        assert_eq!(calls.get(), 10, "every try made");
+        assert!(
+            since_epoch.abs_diff(wall) < Duration::from_millis(3),
+            "{wall:?}"
+        );
+        assert_eq!(offset.stale_from.load(Relaxed), 5_010_000_000);
+    }
+
+    #[test]
     fn the_offset_serves_a_second_then_is_read_again() {
         let offset = WallOffset::default();
         let monotonic = Cell::new(Duration::from_secs(5));

@@ -1,9 +1,8 @@
 //! The guard of one tracked request: it ends the request exactly once.
 
 use std::future::Future;
-use std::time::Duration;
-
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use dynamo_exporter::{Exemplar, ExemplarNames};
 

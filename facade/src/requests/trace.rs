@@ -211,6 +211,14 @@ mod tests {
     }
 
     #[test]
+    fn a_character_beyond_ascii_is_refused_whatever_its_bytes_look_like() {
+        // U+1C30 is E1 B0 B0: without their high bits, the bytes of `a00`.
+        let header = VALID.replacen("4bf", "\u{1c30}", 1);
+        assert_eq!(header.len(), VALID.len());
+        assert_eq!(TraceParent::parse(&header), None, "{header:?}");
+    }
+
+    #[test]
     fn refuses_what_the_specification_refuses() {
         for header in [
             "",
