@@ -23,7 +23,7 @@
 //!
 //! let section = fork::enter();
 //! drop(section);
-//! fork::prepare(); // no section runs now, and none starts until the gate opens again
+//! assert!(fork::prepare()); // no section runs now, and none starts until the gate opens
 //! fork::after_in_parent();
 //! ```
 
@@ -93,8 +93,8 @@ impl Drop for Section {
 
 /// Closes the gate and waits until no section runs, for [`PREPARE_TIMEOUT`] at most (a
 /// warning is logged past it and the fork goes on). Call it just before `fork()`, on the
-/// thread that forks, outside any section.
-pub fn prepare() {
+/// thread that forks, outside any section. Returns false when it gave up waiting.
+pub fn prepare() -> bool {
     CLOSED.fetch_add(1, Ordering::SeqCst);
     let deadline = Instant::now() + PREPARE_TIMEOUT;
     let mut spins = 0u32;
@@ -104,10 +104,11 @@ pub fn prepare() {
                 sections = INSIDE.load(Ordering::SeqCst),
                 "fork: metrics sections still running; forking anyway"
             );
-            return;
+            return false;
         }
         pause(&mut spins);
     }
+    true
 }
 
 /// Opens the gate again in the parent, after `fork()`.
@@ -213,7 +214,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         assert!(!preparing.is_finished(), "prepare did not wait");
         release.store(true, Ordering::SeqCst);
-        preparing.join().unwrap();
+        assert!(preparing.join().unwrap(), "prepare gave up waiting");
         worker.join().unwrap();
         assert!(is_closed());
 
@@ -234,7 +235,7 @@ mod tests {
         assert!(!is_closed());
 
         // The child's reset opens the gate whatever the counts were.
-        prepare();
+        assert!(prepare());
         after_in_child();
         assert!(!is_closed());
         drop(enter());

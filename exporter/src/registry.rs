@@ -275,6 +275,7 @@ impl Registry {
             .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect();
         pairs.sort();
+        let _section = crate::fork::enter();
         *self.extra.write() = pairs.into();
         Ok(())
     }
@@ -282,6 +283,7 @@ impl Registry {
     /// The labels [`Registry::set_const_labels`] set, sorted by name.
     #[must_use]
     pub fn const_labels(&self) -> Vec<(String, String)> {
+        let _section = crate::fork::enter();
         self.extra
             .read()
             .iter()
@@ -352,13 +354,19 @@ impl Registry {
     pub fn encode(&self, required: &[(&str, &str)], encoder: &mut dyn Encoder) -> Shown {
         let joined = self.shared.multiprocess();
         if let Some(dir) = joined.then(crate::storage::mapped::directory).flatten() {
-            let extra: Arc<ExtraLabels> = Arc::clone(&self.extra.read());
+            let extra: Arc<ExtraLabels> = {
+                let _section = crate::fork::enter();
+                Arc::clone(&self.extra.read())
+            };
             let names = crate::multiprocess::encode(dir, required, &extra, encoder);
             return Shown(names);
         }
-        let _section = crate::fork::enter();
-        let families: Vec<Arc<Family>> = self.families.read().values().cloned().collect();
-        let extra: Arc<ExtraLabels> = Arc::clone(&self.extra.read());
+        // Sections only where locks are held: a fork waits for them, not for the whole page.
+        let (families, extra) = {
+            let _section = crate::fork::enter();
+            let families: Vec<Arc<Family>> = self.families.read().values().cloned().collect();
+            (families, Arc::clone(&*self.extra.read()))
+        };
         let sweep = self.shared.sweep(&extra);
         let mut shown = Shown::default();
         for family in families {

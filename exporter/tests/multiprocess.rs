@@ -150,7 +150,7 @@ fn one_page_for_spawned_forked_and_killed_processes() {
 
     // Forked children record through the handles they inherit, into files of their own.
     for _ in 0..2 {
-        fork::prepare();
+        assert!(fork::prepare());
         // SAFETY: the child only records through inherited handles and exits.
         let pid = unsafe { libc::fork() };
         if pid == 0 {

@@ -32,7 +32,7 @@ pub use trace::TraceParent;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
-use dynamo_exporter::{Histogram, IntCounter, IntCounterVec, IntGauge, Registered};
+use dynamo_exporter::{Histogram, IntCounter, IntCounterVec, IntGauge, Registered, fork};
 use parking_lot::Mutex;
 
 use crate::health_checks::{Activity, probing};
@@ -354,6 +354,7 @@ impl RequestSlot {
     ) -> &Result<RequestMetrics, Refusal> {
         let mut refused = None;
         let metrics = {
+            let _section = fork::enter();
             let _creating = self.creating.lock();
             self.metrics.get_or_init(|| {
                 let created = create(place, Settings::default());
@@ -379,6 +380,7 @@ impl RequestSlot {
         place: &Place,
         settings: Settings,
     ) -> Result<RequestMetrics, MetricsError> {
+        let _section = fork::enter();
         let _creating = self.creating.lock();
         match self.metrics.get() {
             Some(Ok(_)) => {

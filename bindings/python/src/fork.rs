@@ -19,7 +19,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py,
         Some(c"_metrics_before_fork"),
         None,
-        |_: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| fork::prepare(),
+        |_: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| {
+            // Past its timeout the fork goes on (a warning is logged): a fork is never refused.
+            let _drained = fork::prepare();
+        },
     )?;
     let after_in_parent = PyCFunction::new_closure(
         py,

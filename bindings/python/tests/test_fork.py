@@ -14,14 +14,15 @@ import os, signal, sys, threading, time, urllib.request
 from dynamo.runtime import DistributedRuntime
 
 FORKS, CHILD_TIMEOUT = int(sys.argv[1]), float(sys.argv[2])
+LIVE = 2000
 drt = DistributedRuntime()
 host, port = drt.system_status_server_info()
 ep = drt.namespace("ns").component("comp").endpoint("ep")
 by_id = ep.metrics.create_intcountervec("made_total", "Series made", ["id"])
-by_id.max_series = 0  # the series made here go past the default bound
 ep.metrics.register_callback(lambda: by_id.inc({"id": "callback"}))
 stop = threading.Event()
 scrapes = [0]
+made = [0]
 
 def scrape_over_http():
     while not stop.is_set():
@@ -33,10 +34,15 @@ def scrape_in_process():
         drt.metrics.prometheus_expfmt()
 
 def make_series():
+    # Series are made and ended all the time; at most LIVE of them at once, so a page
+    # stays small and a scrape's time does not grow with the test's.
     n = 0
     while not stop.is_set():
         by_id.inc({"id": f"parent-{n}"})
+        if n >= LIVE:
+            by_id.remove({"id": f"parent-{n - LIVE}"})
         n += 1
+        made[0] = n
 
 threads = [threading.Thread(target=f, daemon=True)
            for f in (scrape_over_http, scrape_over_http, scrape_in_process, make_series)]
@@ -78,9 +84,10 @@ for i in range(FORKS):
 stop.set()
 for t in threads:
     t.join(timeout=20)
-# The parent still serves, and its own series are all there.
+# The parent still serves: the series it keeps are there, the ones it removed are not.
 body = urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10).read().decode()
-assert 'id="parent-0"' in body
+assert f'id="parent-{made[0] - 1}"' in body and f'id="parent-{made[0] - LIVE}"' in body
+assert f'id="parent-{made[0] - LIVE - 1}"' not in body
 print(f"forks={FORKS} hung={hung} failed={failed} scrapes={scrapes[0]}")
 drt.shutdown()
 """

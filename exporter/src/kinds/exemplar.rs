@@ -103,7 +103,9 @@ impl ExemplarTable {
         let Some(series) = self.series(index) else {
             return;
         };
-        let entries = series.get_or_init(|| (0..buckets).map(|_| TryLock::new(None)).collect());
+        let entries = init_once(series, || {
+            (0..buckets).map(|_| TryLock::new(None)).collect()
+        });
         let time = at.map_or_else(now, WallTime::since_epoch);
         let Some(mut entry) = entries.get(bucket).and_then(TryLock::try_lock) else {
             return;
@@ -131,9 +133,9 @@ impl ExemplarTable {
     fn series(&self, index: u32) -> Option<&OnceLock<Box<[Entry]>>> {
         let (root, branch, leaf) = Self::path(index)?;
         // Arrays of fixed length, indexed by masked bits: no bounds check.
-        let branches = self.root.get_or_init(lazy_parts);
-        let leaves = branches[root].get_or_init(lazy_parts);
-        Some(&leaves[branch].get_or_init(lazy_parts)[leaf])
+        let branches = init_once(&self.root, lazy_parts);
+        let leaves = init_once(&branches[root], lazy_parts);
+        Some(&init_once(&leaves[branch], lazy_parts)[leaf])
     }
 
     /// The place of slot `index` at each level.
@@ -178,6 +180,24 @@ impl ExemplarTable {
             }
         }
     }
+}
+
+/// The value of `cell`, made by `make` if it has none yet. Made inside a fork section, so a
+/// process forked meanwhile never inherits a cell left half made, which it would wait for
+/// forever.
+#[inline(always)]
+fn init_once<T>(cell: &OnceLock<T>, make: impl FnOnce() -> T) -> &T {
+    match cell.get() {
+        Some(value) => value,
+        None => init_in_section(cell, make),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn init_in_section<T>(cell: &OnceLock<T>, make: impl FnOnce() -> T) -> &T {
+    let _section = crate::fork::enter();
+    cell.get_or_init(make)
 }
 
 /// `N` parts not yet allocated.

@@ -121,6 +121,7 @@ impl Info {
             sorted.push(((*key).into(), (*value).into()));
         }
         sorted.sort();
+        let _section = crate::fork::enter();
         *self.child.lock() = sorted.into();
         Ok(())
     }
@@ -128,6 +129,7 @@ impl Info {
     /// The pairs set last, sorted by key.
     #[must_use]
     pub fn get(&self) -> Vec<(String, String)> {
+        let _section = crate::fork::enter();
         self.child.lock().to_vec()
     }
 

@@ -157,6 +157,7 @@ impl Family {
 
     /// The help text it has now.
     pub(crate) fn help(&self) -> String {
+        let _section = crate::fork::enter();
         self.state.lock().help.to_string()
     }
 
@@ -308,11 +309,11 @@ impl Family {
         encoder: &mut dyn Encoder,
         sweep: &Sweep<'_>,
     ) -> bool {
-        let _section = crate::fork::enter();
         let mut streams = Vec::new();
         let vecs: Vec<Arc<dyn Source>>;
         let listed: Vec<Arc<dyn ListedSource>>;
         let help = {
+            let _section = crate::fork::enter();
             let mut state = self.state.lock();
             if let Some(timeout) = sweep.idle_timeout {
                 drop_idle(&mut state, sweep.now, timeout);
@@ -358,6 +359,7 @@ impl Family {
         for source in &vecs {
             source.tidy();
         }
+        let _section = crate::fork::enter();
         self.state.lock().scalars.tidy();
         shown
     }

@@ -86,6 +86,7 @@ impl<K: Kind> Listed<K> {
             });
         }
         let key: Values = values.iter().map(|v| v.as_ref().into()).collect();
+        let _section = crate::fork::enter();
         let mut children = self.children.lock();
         if let Some(child) = children.get(&key) {
             return Ok(Arc::clone(child));
@@ -108,7 +109,11 @@ impl<K: Kind> Listed<K> {
                 got: values.len(),
             });
         }
-        match self.children.lock().remove(&key) {
+        let removed = {
+            let _section = crate::fork::enter();
+            self.children.lock().remove(&key)
+        };
+        match removed {
             Some(_) => Ok(()),
             None => Err(ExporterError::NoSuchSeries {
                 metric: self.core.name.to_string(),
@@ -131,6 +136,7 @@ impl<K: Kind> Source for Listed<K> {
     }
 
     fn samples(&self, out: &mut Vec<Sample>) {
+        let _section = crate::fork::enter();
         let children: Vec<(Values, Arc<K::Child>)> = self
             .children
             .lock()
@@ -158,6 +164,7 @@ impl<K: Kind> Source for Listed<K> {
 
     fn detach(&self) {
         self.detached.store(true, Ordering::Relaxed);
+        let _section = crate::fork::enter();
         self.children.lock().clear();
         self.core.retire();
     }

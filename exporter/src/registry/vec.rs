@@ -431,9 +431,9 @@ impl<C: Cell> VecInner<C> {
 
     /// Merges runs outside the lock, then installs the result.
     fn merge(&self, merge: Option<Merge>) {
-        let _section = crate::fork::enter();
         if let Some(merge) = merge {
             let (run, dropped) = merge.merge(|e| self.pool.is_live(e.slot, e.generation));
+            let _section = crate::fork::enter();
             self.state.lock().members.install(merge, run, dropped);
         }
     }
@@ -460,7 +460,10 @@ impl<C: Cell> Source for VecInner<C> {
     }
 
     fn tidy(&self) {
-        let merge = self.state.lock().members.plan();
+        let merge = {
+            let _section = crate::fork::enter();
+            self.state.lock().members.plan()
+        };
         self.merge(merge);
     }
 

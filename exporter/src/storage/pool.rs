@@ -513,6 +513,7 @@ impl<C: Cell> Pool<C> {
     /// Slots in use and slots allocated.
     #[cfg(test)]
     pub(crate) fn usage(&self) -> (usize, usize) {
+        let _section = crate::fork::enter();
         let alloc = self.alloc.lock();
         (alloc.next as usize - alloc.free.len(), alloc.next as usize)
     }

@@ -750,9 +750,9 @@ impl NativeCounts {
     }
 
     /// Reads the counts, folded into the current schema: the pairs of each side are appended
-    /// to `out`. The caller is inside a fork section (a registry's scrape is one), so no fork
-    /// can copy the lock held.
+    /// to `out`.
     pub(crate) fn read(&self, out: &mut Vec<u64>) -> NativeRead {
+        let _section = crate::fork::enter();
         let owned = self.owned.lock();
         self.fold(&owned, out)
     }
@@ -760,6 +760,7 @@ impl NativeCounts {
     /// Zero and the initial schema and threshold again, for a new series; frees every window
     /// and block.
     pub(crate) fn reset(&self) {
+        let _section = crate::fork::enter();
         let mut owned = self.owned.lock();
         for side in self.every_lane() {
             side.store(std::ptr::null_mut(), Release);
