@@ -34,6 +34,8 @@ pub(crate) struct HealthChecks {
 struct Running {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// The process that started the thread: in a child forked since, it does not exist.
+    pid: u32,
 }
 
 impl HealthChecks {
@@ -44,12 +46,19 @@ impl HealthChecks {
         }
     }
 
-    /// The checker of `runtime`, started on the first call.
+    /// The checker of `runtime`, started on the first call (and again in a forked child,
+    /// on the endpoints it inherited).
     fn shared(&self, runtime: &Arc<RuntimeInner>) -> Result<Arc<Shared>, MetricsError> {
         let _section = fork::enter();
         let mut running = self.running.lock();
-        if let Some(running) = &*running {
-            return Ok(Arc::clone(&running.shared));
+        if let Some(current) = running.as_mut() {
+            if current.pid != std::process::id() {
+                // The parent's thread: nothing to join or detach in this process.
+                std::mem::forget(current.thread.take());
+                current.thread = Some(start(&current.shared)?);
+                current.pid = std::process::id();
+            }
+            return Ok(Arc::clone(&current.shared));
         }
         let counter = runtime.registry.int_counter_vec(
             &Opts::new(
@@ -67,14 +76,10 @@ impl HealthChecks {
             })
         });
         let shared = Arc::new(Shared::new(self.config, counter, set_status));
-        let on_thread = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("dynamo-health-checks".into())
-            .spawn(move || checker::run(&on_thread))
-            .map_err(|source| MetricsError::HealthChecks { source })?;
         *running = Some(Running {
+            thread: Some(start(&shared)?),
             shared: Arc::clone(&shared),
-            thread: Some(thread),
+            pid: std::process::id(),
         });
         Ok(shared)
     }
@@ -88,13 +93,26 @@ impl HealthChecks {
         };
         if let Some(mut running) = running {
             running.shared.stop();
-            if let Some(thread) = running.thread.take() {
+            let thread = running.thread.take();
+            if running.pid != std::process::id() {
+                std::mem::forget(thread);
+            } else if let Some(thread) = thread {
                 if thread.thread().id() != std::thread::current().id() {
                     let _ = thread.join();
                 }
             }
         }
     }
+}
+
+/// Starts a checker thread on `shared`.
+fn start(shared: &Arc<Shared>) -> Result<JoinHandle<()>, MetricsError> {
+    let on_thread = Arc::clone(shared);
+    let thread = std::thread::Builder::new()
+        .name("dynamo-health-checks".into())
+        .spawn(move || checker::run(&on_thread))
+        .map_err(|source| MetricsError::HealthChecks { source })?;
+    Ok(thread)
 }
 
 impl Drop for HealthChecks {

@@ -137,3 +137,52 @@ print("ok")
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
     )
     assert (result.returncode, result.stdout) == (0, "ok\n"), result.stdout + result.stderr
+
+
+def test_a_forked_child_runs_health_checks_of_its_own_and_shuts_down():
+    script = r"""
+import os, re, signal, sys, time
+from dynamo.runtime import DistributedRuntime
+
+def probes(runtime, endpoint):
+    text = runtime.metrics.prometheus_expfmt()
+    pattern = rf'dynamo_metrics_health_checks_total{{endpoint="{endpoint}",result="success"}} (\d+)'
+    found = re.search(pattern, text)
+    return int(found.group(1)) if found else 0
+
+def await_probe(runtime, endpoint, above=0):
+    deadline = time.monotonic() + 10
+    while probes(runtime, endpoint) <= above:
+        assert time.monotonic() < deadline, f"{endpoint} was never probed"
+        time.sleep(0.01)
+
+drt = DistributedRuntime(process_metrics=False)
+comp = drt.namespace("ns").component("comp")
+comp.endpoint("generate").register_health_check(lambda payload: True, {"ping": 1})
+await_probe(drt, "generate")
+pid = os.fork()
+if pid == 0:
+    signal.alarm(20)  # a child that hangs dies of SIGALRM
+    comp.endpoint("embed").register_health_check(lambda payload: True, {"ping": 2})
+    await_probe(drt, "embed")
+    await_probe(drt, "generate", probes(drt, "generate"))
+    drt.shutdown()
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+await_probe(drt, "generate", probes(drt, "generate"))
+assert probes(drt, "embed") == 0
+drt.shutdown()
+print("ok")
+"""
+    env = {
+        **os.environ,
+        "DYN_SYSTEM_PORT": "0",
+        "DYN_SYSTEM_HOST": "127.0.0.1",
+        "DYN_HEALTH_CHECK_ENABLED": "true",
+        "DYN_CANARY_WAIT_TIME": "0.05",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert (result.returncode, result.stdout) == (0, "ok\n"), result.stdout + result.stderr

@@ -2,12 +2,18 @@
 //! idle for the canary wait, and turns it not ready when a probe fails or takes too long.
 //! Probes run on threads of their own, at most one per endpoint at a time, so a hanging
 //! handler holds one thread and delays nothing else.
+//!
+//! The state's lock is held only inside fork sections, never while waiting: the checker
+//! sleeps by parking, and is woken by a flag and an unpark. So a forked child never inherits
+//! the lock held, and can start a checker of its own on the same state.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::Thread;
 use std::time::Instant;
 
-use dynamo_exporter::IntCounterVec;
-use parking_lot::{Condvar, Mutex};
+use dynamo_exporter::{IntCounterVec, fork};
+use parking_lot::Mutex;
 
 use super::activity::{Watch, while_probing};
 use super::probe::{Outcome, Probe};
@@ -21,7 +27,10 @@ pub(crate) struct Shared {
     pub(super) origin: Instant,
     config: HealthCheckConfig,
     state: Mutex<State>,
-    wake: Condvar,
+    /// Set by [`Shared::wake`]: the checker looks at the endpoints again before sleeping.
+    woken: AtomicBool,
+    /// The checker thread, to unpark (a new one in a forked child).
+    checker: Mutex<Option<Thread>>,
     counter: IntCounterVec,
     set_status: SetStatus,
 }
@@ -64,7 +73,8 @@ impl Shared {
             origin: Instant::now(),
             config,
             state: Mutex::new(State::default()),
-            wake: Condvar::new(),
+            woken: AtomicBool::new(false),
+            checker: Mutex::new(None),
             counter,
             set_status,
         }
@@ -72,14 +82,32 @@ impl Shared {
 
     /// Wakes the checker to look at the endpoints again.
     pub(super) fn wake(&self) {
-        let _state = self.state.lock();
-        self.wake.notify_all();
+        self.woken.store(true, Ordering::SeqCst);
+        let checker = {
+            let _section = fork::enter();
+            self.checker.lock().clone()
+        };
+        if let Some(checker) = checker {
+            checker.unpark();
+        }
+    }
+
+    /// Makes `thread` the one [`Shared::wake`] wakes.
+    fn set_checker(&self, thread: Thread) {
+        let _section = fork::enter();
+        *self.checker.lock() = Some(thread);
     }
 
     /// Stops the checker thread.
     pub(super) fn stop(&self) {
-        self.state.lock().stop = true;
-        self.wake.notify_all();
+        self.with_state(|state| state.stop = true);
+        self.wake();
+    }
+
+    /// Runs `f` on the state, in a fork section.
+    fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let _section = fork::enter();
+        f(&mut self.state.lock())
     }
 
     /// Watches the endpoint `name` at place `id` with `probe`: not ready until a probe or a
@@ -93,24 +121,28 @@ impl Shared {
         ] {
             let _ = self.counter.with_label_values(&[name, result.label()]);
         }
-        let mut state = self.state.lock();
-        if let Some(check) = state.checks.iter_mut().find(|check| check.id == id) {
-            check.probe = probe;
-            return;
+        let added = self.with_state(|state| {
+            if let Some(check) = state.checks.iter_mut().find(|check| check.id == id) {
+                check.probe = probe;
+                return false;
+            }
+            let check = Check {
+                name: name.to_string(),
+                id,
+                seen_success: watch.last_success(),
+                watch,
+                probe,
+                idle_since: Instant::now(),
+                probes: 0,
+                in_flight: None,
+            };
+            self.mark(&check, HealthStatus::NotReady);
+            state.checks.push(check);
+            true
+        });
+        if added {
+            self.wake();
         }
-        let check = Check {
-            name: name.to_string(),
-            id,
-            seen_success: watch.last_success(),
-            watch,
-            probe,
-            idle_since: Instant::now(),
-            probes: 0,
-            in_flight: None,
-        };
-        self.mark(&check, HealthStatus::NotReady);
-        state.checks.push(check);
-        self.wake.notify_all();
     }
 
     fn mark(&self, check: &Check, status: HealthStatus) -> bool {
@@ -138,82 +170,122 @@ impl Shared {
 
     /// The answer of probe `number` of the endpoint at `id`, from its thread.
     fn answered(&self, id: usize, number: u64, outcome: &Outcome) {
-        let mut state = self.state.lock();
-        let Some(check) = state.checks.iter_mut().find(|check| check.id == id) else {
-            return;
-        };
-        let Some(flight) = check.in_flight.take_if(|flight| flight.number == number) else {
-            return;
-        };
-        if !flight.timed_out && !self.record(check, outcome) {
-            state.stop = true;
+        let matched = self.with_state(|state| {
+            let Some(check) = state.checks.iter_mut().find(|check| check.id == id) else {
+                return false;
+            };
+            let Some(flight) = check.in_flight.take_if(|flight| flight.number == number) else {
+                return false;
+            };
+            if !flight.timed_out && !self.record(check, outcome) {
+                state.stop = true;
+            }
+            true
+        });
+        if matched {
+            self.wake();
         }
-        self.wake.notify_all();
     }
+}
+
+/// What the checker does after a look at the endpoints.
+enum Next {
+    Stop,
+    /// Start these probes (the endpoint's place, the probe's number), then look again.
+    Probe(Vec<(usize, u64, Probe)>),
+    /// Sleep until this time (or forever), unless woken.
+    Sleep(Option<Instant>),
 }
 
 /// The checker thread's loop, until [`Shared::stop`] or the runtime is gone.
 pub(super) fn run(shared: &Arc<Shared>) {
-    let config = shared.config;
-    let mut state = shared.state.lock();
+    // Before the first look: a wake from then on unparks this thread.
+    shared.set_checker(std::thread::current());
     loop {
-        if state.stop {
-            return;
-        }
-        let now = Instant::now();
-        let mut next: Option<Instant> = None;
-        let mut start = Vec::new();
-        let mut alive = true;
-        for check in &mut state.checks {
-            let last = check.watch.last_success();
-            if last > check.seen_success {
-                check.seen_success = last;
-                check.idle_since = check.idle_since.max(last.unwrap_or(now));
-                alive &= shared.mark(check, HealthStatus::Ready);
-            }
-            if let Some(flight) = &mut check.in_flight {
-                if !flight.timed_out && now >= flight.deadline {
-                    flight.timed_out = true;
-                    alive &= shared.record(check, &Outcome::Timeout);
-                } else if !flight.timed_out {
-                    next = earliest(next, flight.deadline);
-                }
-                continue;
-            }
-            let due = check.idle_since + config.canary_wait_time;
-            if now < due {
-                next = earliest(next, due);
-                continue;
-            }
-            check.probes += 1;
-            let deadline = now + config.request_timeout;
-            check.in_flight = Some(InFlight {
-                number: check.probes,
-                deadline,
-                timed_out: false,
-            });
-            check.idle_since = now;
-            next = earliest(next, deadline);
-            start.push((check.id, check.probes, Arc::clone(&check.probe)));
-        }
-        if !alive {
-            return;
-        }
-        if !start.is_empty() {
-            drop(state);
-            for (id, number, probe) in start {
-                spawn_probe(shared, id, number, probe);
-            }
-            state = shared.state.lock();
-            continue;
-        }
+        // Cleared before the look, so a wake during it is not lost.
+        shared.woken.store(false, Ordering::SeqCst);
+        let next = {
+            let _section = fork::enter();
+            look(shared, &mut shared.state.lock())
+        };
         match next {
-            Some(deadline) => {
-                shared.wake.wait_until(&mut state, deadline);
+            Next::Stop => return,
+            Next::Probe(start) => {
+                for (id, number, probe) in start {
+                    spawn_probe(shared, id, number, probe);
+                }
             }
-            None => shared.wake.wait(&mut state),
+            Next::Sleep(until) => sleep(shared, until),
         }
     }
+}
+
+/// Parks until `until` (forever for `None`) or a wake.
+fn sleep(shared: &Shared, until: Option<Instant>) {
+    while !shared.woken.load(Ordering::SeqCst) {
+        match until {
+            Some(until) => {
+                let now = Instant::now();
+                if now >= until {
+                    return;
+                }
+                std::thread::park_timeout(until - now);
+            }
+            None => std::thread::park(),
+        }
+    }
+}
+
+/// Marks what changed since the last look, counts the probes that timed out, and says what
+/// to do next.
+fn look(shared: &Shared, state: &mut State) -> Next {
+    let config = shared.config;
+    if state.stop {
+        return Next::Stop;
+    }
+    let now = Instant::now();
+    let mut next: Option<Instant> = None;
+    let mut start = Vec::new();
+    let mut alive = true;
+    for check in &mut state.checks {
+        let last = check.watch.last_success();
+        if last > check.seen_success {
+            check.seen_success = last;
+            check.idle_since = check.idle_since.max(last.unwrap_or(now));
+            alive &= shared.mark(check, HealthStatus::Ready);
+        }
+        if let Some(flight) = &mut check.in_flight {
+            if !flight.timed_out && now >= flight.deadline {
+                flight.timed_out = true;
+                alive &= shared.record(check, &Outcome::Timeout);
+            } else if !flight.timed_out {
+                next = earliest(next, flight.deadline);
+            }
+            continue;
+        }
+        let due = check.idle_since + config.canary_wait_time;
+        if now < due {
+            next = earliest(next, due);
+            continue;
+        }
+        check.probes += 1;
+        let deadline = now + config.request_timeout;
+        check.in_flight = Some(InFlight {
+            number: check.probes,
+            deadline,
+            timed_out: false,
+        });
+        check.idle_since = now;
+        next = earliest(next, deadline);
+        start.push((check.id, check.probes, Arc::clone(&check.probe)));
+    }
+    if !alive {
+        return Next::Stop;
+    }
+    if !start.is_empty() {
+        return Next::Probe(start);
+    }
+    Next::Sleep(next)
 }
 
 fn earliest(next: Option<Instant>, at: Instant) -> Option<Instant> {
