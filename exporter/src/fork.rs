@@ -119,10 +119,11 @@ pub fn after_in_parent() {
 /// Opens the gate in the child, after `fork()`: the other threads are gone, and so are their
 /// sections.
 pub fn after_in_child() {
-    crate::storage::mapped::after_fork_in_child();
     INSIDE.store(0, Ordering::SeqCst);
     DEPTH.with(|d| d.set(0));
     CLOSED.store(0, Ordering::SeqCst);
+    // With the gate open: resetting a cell may enter a section (a native histogram's).
+    crate::storage::mapped::after_fork_in_child();
 }
 
 /// True when the gate is closed for a fork (for tests and diagnostics).
