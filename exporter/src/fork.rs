@@ -94,7 +94,17 @@ impl Drop for Section {
 /// Closes the gate and waits until no section runs, for [`PREPARE_TIMEOUT`] at most (a
 /// warning is logged past it and the fork goes on). Call it just before `fork()`, on the
 /// thread that forks, outside any section. Returns false when it gave up waiting.
+///
+/// Until the gate opens again, that thread alone still enters sections: another fork hook
+/// that records a metric runs on it, and must not wait for its own gate.
 pub fn prepare() -> bool {
+    let drained = drain();
+    DEPTH.with(|d| d.set(d.get() + 1));
+    drained
+}
+
+/// Closes the gate and waits for the sections in flight.
+fn drain() -> bool {
     CLOSED.fetch_add(1, Ordering::SeqCst);
     let deadline = Instant::now() + PREPARE_TIMEOUT;
     let mut spins = 0u32;
@@ -111,8 +121,9 @@ pub fn prepare() -> bool {
     true
 }
 
-/// Opens the gate again in the parent, after `fork()`.
+/// Opens the gate again in the parent, after `fork()`, on the thread that forked.
 pub fn after_in_parent() {
+    DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
     let _ = CLOSED.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
 }
 
@@ -234,6 +245,19 @@ mod tests {
         waiter.join().unwrap();
         assert!(entered.load(Ordering::SeqCst));
         assert!(!is_closed());
+
+        // The thread that prepared a fork enters sections while the gate is closed (a fork
+        // hook that records a metric), and other threads still wait.
+        assert!(prepare());
+        drop(enter());
+        let waiter = std::thread::spawn(|| drop(enter()));
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            !waiter.is_finished(),
+            "another thread entered a closed gate"
+        );
+        after_in_parent();
+        waiter.join().unwrap();
 
         // The child's reset opens the gate whatever the counts were.
         assert!(prepare());

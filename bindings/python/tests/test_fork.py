@@ -186,3 +186,43 @@ print("ok")
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
     )
     assert (result.returncode, result.stdout) == (0, "ok\n"), result.stdout + result.stderr
+
+
+def test_fork_hooks_of_other_modules_may_record_metrics():
+    # Hooks registered before the package's run after its `before` hook (which closes the
+    # fork gate) and before its `after_in_parent` one: they make series with the gate closed.
+    script = r"""
+import os
+made = {}
+
+def record(where):
+    if "vec" in made:
+        made["vec"].inc({"hook": where})
+
+os.register_at_fork(
+    before=lambda: record("before"),
+    after_in_parent=lambda: record("after_in_parent"),
+    after_in_child=lambda: record("after_in_child"),
+)
+from dynamo.runtime import DistributedRuntime
+
+drt = DistributedRuntime(process_metrics=False)
+made["vec"] = drt.metrics.create_intcountervec("hook_calls_total", "Hook calls", ["hook"])
+pid = os.fork()
+if pid == 0:
+    text = drt.metrics.prometheus_expfmt()
+    assert 'hook="after_in_child"} 1' in text, text
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+text = drt.metrics.prometheus_expfmt()
+for hook in ("before", "after_in_parent"):
+    assert f'hook="{hook}"}} 1' in text, text
+drt.shutdown()
+print("ok")
+"""
+    env = {**os.environ, "DYN_SYSTEM_PORT": "0", "DYN_SYSTEM_HOST": "127.0.0.1"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stdout) == (0, "ok\n"), result.stdout + result.stderr
