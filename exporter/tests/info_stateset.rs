@@ -269,6 +269,55 @@ fn vec_children_can_be_removed() {
 }
 
 #[test]
+fn vec_children_are_removed_by_matching_labels_and_cleared() {
+    let registry = Registry::new();
+    let models = registry
+        .info_vec(&Opts::new("model", "Models"), &["worker", "slot"])
+        .unwrap();
+    let states = registry
+        .state_set_vec(&Opts::new("state", "State"), &["worker"], &["idle", "busy"])
+        .unwrap();
+    for (worker, slot) in [("w1", "0"), ("w1", "1"), ("w2", "0")] {
+        let model = models.with_label_values(&[worker, slot]);
+        model.info(&[("name", "llama")]).unwrap();
+        states.with_label_values(&[worker]).state("busy").unwrap();
+    }
+
+    // A label the vec does not have matches nothing; the page stays as it was.
+    let page = registry.render();
+    assert_eq!(models.remove_matching(&[("model", "w1")]), 0);
+    assert_eq!(registry.render(), page);
+
+    assert_eq!(models.remove_matching(&[("worker", "w1")]), 2);
+    assert_eq!(states.remove_matching(&[("worker", "w2")]), 1);
+    assert_eq!(
+        registry.render(),
+        "# HELP model_info Models\n\
+         # TYPE model_info gauge\n\
+         model_info{name=\"llama\",slot=\"0\",worker=\"w2\"} 1\n\
+         # HELP state State\n\
+         # TYPE state gauge\n\
+         state{state=\"idle\",worker=\"w1\"} 0\n\
+         state{state=\"busy\",worker=\"w1\"} 1\n"
+    );
+
+    models.clear();
+    states.clear();
+    assert_eq!(registry.render(), "");
+    // A cleared vec makes children again.
+    models
+        .with_label_values(&["w3", "0"])
+        .info(&[("name", "qwen")])
+        .unwrap();
+    assert_eq!(
+        registry.render(),
+        "# HELP model_info Models\n\
+         # TYPE model_info gauge\n\
+         model_info{name=\"qwen\",slot=\"0\",worker=\"w3\"} 1\n"
+    );
+}
+
+#[test]
 fn a_name_filter_matches_an_info_by_family_and_sample_name() {
     let registry = registry();
     for name in ["build", "build_info"] {

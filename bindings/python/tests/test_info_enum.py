@@ -192,3 +192,22 @@ def test_unregister_and_remove(endpoint):
     endpoint.metrics.unregister(build)
     endpoint.metrics.unregister(workers)
     assert endpoint.metrics.prometheus_expfmt() == ""
+
+
+def test_vecs_remove_matching_children_and_clear(endpoint):
+    models = endpoint.metrics.create_infovec("model", "Models", ["worker", "slot"])
+    states = endpoint.metrics.create_enumvec("worker_state", "W", ["worker"], ["idle", "busy"])
+    for worker, slot in [("w1", "0"), ("w1", "1"), ("w2", "0")]:
+        models.info({"worker": worker, "slot": slot}, {"name": "llama"})
+        states.state({"worker": worker}, "busy")
+    assert models.remove_matching({"worker": "w1"}) == 2
+    assert states.remove_matching({"worker": "w2"}) == 1
+    assert states.remove_matching({"worker": "w9"}) == 0
+    with pytest.raises(ValueError, match="model"):
+        models.remove_matching({"model": "w1"})
+    families = {f.name: f for f in parse_text(endpoint.metrics.prometheus_expfmt())}
+    assert [s.labels["worker"] for s in families["dynamo_component_model_info"].samples] == ["w2"]
+    assert {s.labels["worker"] for s in families["dynamo_component_worker_state"].samples} == {"w1"}
+    models.clear()
+    states.clear()
+    assert endpoint.metrics.prometheus_expfmt() == ""

@@ -199,6 +199,17 @@ impl InfoVec {
         self.metric.remove(values)
     }
 
+    /// Removes every info whose variable labels named in `labels` have the given values;
+    /// returns how many. A label the vec does not have matches nothing.
+    pub fn remove_matching(&self, labels: &[(&str, &str)]) -> usize {
+        self.metric.remove_matching(labels)
+    }
+
+    /// Removes every info.
+    pub fn clear(&self) {
+        self.metric.clear();
+    }
+
     /// The full exported name (the family's, without `_info`).
     #[must_use]
     pub fn name(&self) -> String {

@@ -182,6 +182,17 @@ impl StateSetVec {
         self.metric.remove(values)
     }
 
+    /// Removes every stateset whose variable labels named in `labels` have the given values;
+    /// returns how many. A label the vec does not have matches nothing.
+    pub fn remove_matching(&self, labels: &[(&str, &str)]) -> usize {
+        self.metric.remove_matching(labels)
+    }
+
+    /// Removes every stateset.
+    pub fn clear(&self) {
+        self.metric.clear();
+    }
+
     /// The full exported name.
     #[must_use]
     pub fn name(&self) -> String {

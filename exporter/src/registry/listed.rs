@@ -122,6 +122,25 @@ impl<K: Kind> Listed<K> {
         }
     }
 
+    /// Removes every child whose variable labels named in `labels` have the given values;
+    /// returns how many. A label the metric does not have matches nothing.
+    pub(crate) fn remove_matching(&self, labels: &[(&str, &str)]) -> usize {
+        let Some(wanted) = self.core.layout.places(labels) else {
+            return 0;
+        };
+        let _section = crate::fork::enter();
+        let mut children = self.children.lock();
+        let before = children.len();
+        children.retain(|values, _| !wanted.iter().all(|(at, value)| &*values[*at] == *value));
+        before - children.len()
+    }
+
+    /// Removes every child.
+    pub(crate) fn clear(&self) {
+        let _section = crate::fork::enter();
+        self.children.lock().clear();
+    }
+
     /// The label names a child's own pairs may not take: the constant and variable ones.
     pub(crate) fn is_label(&self, name: &str) -> bool {
         let layout = &self.core.layout;

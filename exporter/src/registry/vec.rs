@@ -362,14 +362,9 @@ impl<C: Cell> VecInner<C> {
 
     fn remove_matching(&self, labels: &[(&str, &str)]) -> usize {
         let _section = crate::fork::enter();
-        let names = self.core.layout.names();
-        let mut wanted = Vec::with_capacity(labels.len());
-        for (label, value) in labels {
-            match names.iter().position(|n| &**n == *label) {
-                Some(at) => wanted.push((at, *value)),
-                None => return 0,
-            }
-        }
+        let Some(wanted) = self.core.layout.places(labels) else {
+            return 0;
+        };
         let snapshot = self.state.lock().members.snapshot();
         let matching: Vec<(u32, u32)> = snapshot
             .iter()

@@ -46,6 +46,18 @@ impl Layout {
         &self.names
     }
 
+    /// The places (in declaration order) of the variable labels named in `labels`, each with
+    /// its wanted value; `None` when one is not a variable label of the layout.
+    pub(crate) fn places<'v>(&self, labels: &[(&str, &'v str)]) -> Option<Vec<(usize, &'v str)>> {
+        labels
+            .iter()
+            .map(|(label, value)| {
+                let at = self.names.iter().position(|n| &**n == *label)?;
+                Some((at, *value))
+            })
+            .collect()
+    }
+
     /// The key of a series with these values (declaration order): its variable pairs.
     pub(crate) fn key<V: AsRef<str>>(&self, values: &[V]) -> String {
         let capacity = self

@@ -555,6 +555,11 @@ class InfoVec(_Metric):
         """The info of ``labels``, created on first use."""
     def remove(self, labels: dict[str, str]) -> bool:
         """Removes the info of ``labels``; ``False`` when there is none."""
+    def remove_matching(self, labels: dict[str, str]) -> int:
+        """Removes every info whose labels named in ``labels`` have those values; returns
+        how many."""
+    def clear(self) -> None:
+        """Removes every info."""
     def variable_labels(self) -> list[str]: ...
 
 @final
@@ -577,6 +582,11 @@ class EnumVec(_Metric):
         """The enum of ``labels``, created on first use."""
     def remove(self, labels: dict[str, str]) -> bool:
         """Removes the enum of ``labels``; ``False`` when there is none."""
+    def remove_matching(self, labels: dict[str, str]) -> int:
+        """Removes every enum whose labels named in ``labels`` have those values; returns
+        how many."""
+    def clear(self) -> None:
+        """Removes every enum."""
     def variable_labels(self) -> list[str]: ...
 
 @final

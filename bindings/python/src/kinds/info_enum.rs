@@ -133,6 +133,20 @@ impl PyInfoVec {
         }
     }
 
+    /// Removes every info whose labels named in `labels` (a dict of some of the label
+    /// names) have those values; returns how many.
+    fn remove_matching(&self, labels: &Bound<'_, PyDict>) -> PyResult<usize> {
+        let names = self.vec.variable_labels();
+        remove_matching(&self.keys, &self.vec.name(), &names, labels, |pairs| {
+            self.vec.remove_matching(pairs)
+        })
+    }
+
+    /// Removes every info.
+    fn clear(&self) {
+        self.vec.clear();
+    }
+
     /// The full exported name, `dynamo_component_<name>` (the samples add `_info`).
     fn name(&self) -> String {
         self.vec.name()
@@ -241,6 +255,20 @@ impl PyEnumVec {
             Err(dynamo_runtime::ExporterError::NoSuchSeries { .. }) => Ok(false),
             Err(error) => Err(to_py_err(error.into())),
         }
+    }
+
+    /// Removes every enum whose labels named in `labels` (a dict of some of the label
+    /// names) have those values; returns how many.
+    fn remove_matching(&self, labels: &Bound<'_, PyDict>) -> PyResult<usize> {
+        let names = self.vec.variable_labels();
+        remove_matching(&self.keys, &self.vec.name(), &names, labels, |pairs| {
+            self.vec.remove_matching(pairs)
+        })
+    }
+
+    /// Removes every enum.
+    fn clear(&self) {
+        self.vec.clear();
     }
 
     /// The full exported name, `dynamo_component_<name>`: also the label of the states.
@@ -370,4 +398,21 @@ impl crate::metrics::PyMetrics {
             .map_err(to_py_err)?;
         Ok(PyEnumVec::new(py, vec))
     }
+}
+
+/// Runs `remove` with the `(name, value)` pairs of `labels` (a dict of some of the label
+/// `names`).
+fn remove_matching(
+    keys: &LabelKeys,
+    metric: &str,
+    names: &[&str],
+    labels: &Bound<'_, PyDict>,
+    remove: impl FnOnce(&[(&str, &str)]) -> usize,
+) -> PyResult<usize> {
+    let wanted = keys.partial(metric, labels)?;
+    let pairs: Vec<(&str, &str)> = wanted
+        .iter()
+        .map(|(at, v)| (names[*at], v.as_str()))
+        .collect();
+    Ok(remove(&pairs))
 }
