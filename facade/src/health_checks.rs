@@ -52,9 +52,8 @@ impl HealthChecks {
         let _section = fork::enter();
         let mut running = self.running.lock();
         if let Some(current) = running.as_mut() {
-            if current.pid != std::process::id() {
-                // The parent's thread: nothing to join or detach in this process.
-                std::mem::forget(current.thread.take());
+            if !current.in_this_process() {
+                let _forgotten = current.take_thread();
                 current.thread = Some(start(&current.shared)?);
                 current.pid = std::process::id();
             }
@@ -93,10 +92,7 @@ impl HealthChecks {
         };
         if let Some(mut running) = running {
             running.shared.stop();
-            let thread = running.thread.take();
-            if running.pid != std::process::id() {
-                std::mem::forget(thread);
-            } else if let Some(thread) = thread {
+            if let Some(thread) = running.take_thread() {
                 if thread.thread().id() != std::thread::current().id() {
                     let _ = thread.join();
                 }
@@ -105,20 +101,38 @@ impl HealthChecks {
     }
 }
 
+impl Running {
+    /// True in the process that started the checker thread.
+    fn in_this_process(&self) -> bool {
+        self.pid == std::process::id()
+    }
+
+    /// The checker thread, to join. In a child forked since it started, where it does not
+    /// exist, it is forgotten: there is nothing to join or detach.
+    fn take_thread(&mut self) -> Option<JoinHandle<()>> {
+        let thread = self.thread.take();
+        if self.in_this_process() {
+            return thread;
+        }
+        std::mem::forget(thread);
+        None
+    }
+}
+
 /// Starts a checker thread on `shared`.
 fn start(shared: &Arc<Shared>) -> Result<JoinHandle<()>, MetricsError> {
     let on_thread = Arc::clone(shared);
-    let thread = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("dynamo-health-checks".into())
         .spawn(move || checker::run(&on_thread))
-        .map_err(|source| MetricsError::HealthChecks { source })?;
-    Ok(thread)
+        .map_err(|source| MetricsError::HealthChecks { source })
 }
 
 impl Drop for HealthChecks {
     fn drop(&mut self) {
-        if let Some(running) = self.running.get_mut().take() {
+        if let Some(mut running) = self.running.get_mut().take() {
             running.shared.stop();
+            drop(running.take_thread());
         }
     }
 }

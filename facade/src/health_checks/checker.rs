@@ -204,11 +204,7 @@ pub(super) fn run(shared: &Arc<Shared>) {
     loop {
         // Cleared before the look, so a wake during it is not lost.
         shared.woken.store(false, Ordering::SeqCst);
-        let next = {
-            let _section = fork::enter();
-            look(shared, &mut shared.state.lock())
-        };
-        match next {
+        match shared.with_state(|state| look(shared, state)) {
             Next::Stop => return,
             Next::Probe(start) => {
                 for (id, number, probe) in start {
