@@ -98,15 +98,15 @@ impl Drop for Section {
 /// Until the gate opens again, that thread alone still enters sections: another fork hook
 /// that records a metric runs on it, and must not wait for its own gate.
 pub fn prepare() -> bool {
-    let drained = drain();
+    let drained = drain(PREPARE_TIMEOUT);
     DEPTH.with(|d| d.set(d.get() + 1));
     drained
 }
 
-/// Closes the gate and waits for the sections in flight.
-fn drain() -> bool {
+/// Closes the gate and waits for the sections in flight, for `timeout` at most.
+fn drain(timeout: Duration) -> bool {
     CLOSED.fetch_add(1, Ordering::SeqCst);
-    let deadline = Instant::now() + PREPARE_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     let mut spins = 0u32;
     while INSIDE.load(Ordering::SeqCst) != 0 {
         if Instant::now() >= deadline {
@@ -229,6 +229,35 @@ mod tests {
         assert!(preparing.join().unwrap(), "prepare gave up waiting");
         worker.join().unwrap();
         assert!(is_closed());
+        after_in_parent();
+
+        // A section that outlasts the wait: the fork is let go on, and told so.
+        let (in_section, release) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let worker = {
+            let (in_section, release) = (Arc::clone(&in_section), Arc::clone(&release));
+            std::thread::spawn(move || {
+                let _section = enter();
+                in_section.store(true, Ordering::SeqCst);
+                while !release.load(Ordering::SeqCst) {
+                    std::thread::yield_now();
+                }
+            })
+        };
+        while !in_section.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        let started = Instant::now();
+        assert!(
+            !drain(Duration::from_millis(50)),
+            "drained past a section in flight"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        assert!(is_closed());
+        release.store(true, Ordering::SeqCst);
+        worker.join().unwrap();
 
         // While closed, a new section waits for the gate to open.
         let entered = Arc::new(AtomicBool::new(false));
