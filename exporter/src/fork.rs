@@ -31,6 +31,7 @@ use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Sections in flight (or about to back off from a closed gate).
@@ -151,6 +152,49 @@ fn pause(spins: &mut u32) {
         std::thread::yield_now();
     } else {
         std::thread::sleep(Duration::from_micros(50));
+    }
+}
+
+/// A thread and the process that started it. In a child forked since, the thread does not
+/// exist: [`ProcessThread::take`] gives nothing there, and drop forgets the handle, where
+/// joining would wait forever.
+#[derive(Debug)]
+pub struct ProcessThread {
+    handle: Option<JoinHandle<()>>,
+    pid: u32,
+}
+
+impl ProcessThread {
+    /// A thread of this process.
+    #[must_use]
+    pub fn new(handle: JoinHandle<()>) -> Self {
+        Self {
+            handle: Some(handle),
+            pid: std::process::id(),
+        }
+    }
+
+    /// True in the process that started the thread.
+    #[must_use]
+    pub fn in_this_process(&self) -> bool {
+        self.pid == std::process::id()
+    }
+
+    /// The handle, to join, in the process that started the thread; `None` once taken, and in
+    /// a forked child (where the handle is forgotten).
+    pub fn take(&mut self) -> Option<JoinHandle<()>> {
+        let handle = self.handle.take();
+        if self.in_this_process() {
+            return handle;
+        }
+        std::mem::forget(handle);
+        None
+    }
+}
+
+impl Drop for ProcessThread {
+    fn drop(&mut self) {
+        drop(self.take());
     }
 }
 

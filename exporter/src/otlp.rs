@@ -52,7 +52,6 @@ mod tls;
 
 use std::cell::Cell;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::SystemTime;
 
 use tokio::sync::watch;
@@ -75,6 +74,7 @@ pub use resource::SDK_NAME;
 
 use crate::error::ExporterError;
 use crate::exposition::Encoder;
+use crate::fork::ProcessThread;
 use crate::kinds::IntCounter;
 use crate::kinds::IntGauge;
 use crate::registry::Opts;
@@ -198,9 +198,8 @@ thread_local! {
 #[must_use = "dropping the exporter stops it"]
 pub struct OtlpExporter {
     commands: watch::Sender<Command>,
-    thread: Option<JoinHandle<()>>,
+    thread: ProcessThread,
     shutdown_timeout: std::time::Duration,
-    pid: u32,
 }
 
 impl std::fmt::Debug for OtlpExporter {
@@ -247,9 +246,8 @@ impl OtlpExporter {
         tracing::info!(%endpoint, "OTLP metrics export started");
         Ok(Self {
             commands,
-            thread: Some(thread),
+            thread: ProcessThread::new(thread),
             shutdown_timeout,
-            pid: std::process::id(),
         })
     }
 
@@ -290,9 +288,8 @@ fn run(
 
 impl Drop for OtlpExporter {
     fn drop(&mut self) {
-        if std::process::id() != self.pid {
+        if !self.thread.in_this_process() {
             // A forked child: the thread does not exist here; its locks may be held.
-            std::mem::forget(self.thread.take());
             return;
         }
         // Dropped without `shutdown`: stop at once, without a final flush.

@@ -34,12 +34,12 @@ use std::cell::Cell;
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::{Arc, mpsc};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::exposition::{Encoder, Format};
+use crate::fork::ProcessThread;
 
 mod accept;
 mod conn;
@@ -359,9 +359,8 @@ impl StatusServerBuilder {
         tracing::info!(address = %local_addr, "system status server listening");
         Ok(StatusServer {
             local_addr,
-            pid: std::process::id(),
             stop: Some(stop),
-            thread: Some(thread),
+            thread: ProcessThread::new(thread),
         })
     }
 }
@@ -433,10 +432,9 @@ pub fn check_route_path(path: &str) -> Result<(), &'static str> {
 #[must_use = "the server stops when dropped"]
 pub struct StatusServer {
     local_addr: SocketAddr,
-    /// The process that started the server, the only one where its thread exists.
-    pid: u32,
     stop: Option<watch::Sender<bool>>,
-    thread: Option<JoinHandle<()>>,
+    /// Its thread, which exists only in the process that started the server.
+    thread: ProcessThread,
 }
 
 impl std::fmt::Debug for StatusServer {
@@ -471,7 +469,7 @@ impl StatusServer {
     /// server's thread does not exist, and the parent serves.
     #[must_use]
     pub fn serves_this_process(&self) -> bool {
-        std::process::id() == self.pid
+        self.thread.in_this_process()
     }
 
     /// Stops accepting connections, lets requests in flight finish (for a few seconds at
@@ -483,11 +481,10 @@ impl StatusServer {
 
 impl Drop for StatusServer {
     fn drop(&mut self) {
-        if std::process::id() != self.pid {
+        if !self.thread.in_this_process() {
             // A forked child: the thread, its runtime and their locks belong to the parent.
             // Touching them could wait forever; forget them instead.
             std::mem::forget(self.stop.take());
-            std::mem::forget(self.thread.take());
             return;
         }
         if let Some(stop) = self.stop.take() {

@@ -10,9 +10,9 @@ mod probe;
 use std::fmt::Display;
 use std::future::Future;
 use std::sync::{Arc, Weak};
-use std::thread::JoinHandle;
 
-use dynamo_exporter::{Opts, fork};
+use dynamo_exporter::Opts;
+use dynamo_exporter::fork::{self, ProcessThread};
 use parking_lot::Mutex;
 
 pub(crate) use activity::{Activity, probing};
@@ -33,9 +33,7 @@ pub(crate) struct HealthChecks {
 /// The checker thread and what it shares.
 struct Running {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
-    /// The process that started the thread: in a child forked since, it does not exist.
-    pid: u32,
+    thread: ProcessThread,
 }
 
 impl HealthChecks {
@@ -52,10 +50,8 @@ impl HealthChecks {
         let _section = fork::enter();
         let mut running = self.running.lock();
         if let Some(current) = running.as_mut() {
-            if !current.in_this_process() {
-                let _forgotten = current.take_thread();
-                current.thread = Some(start(&current.shared)?);
-                current.pid = std::process::id();
+            if !current.thread.in_this_process() {
+                current.thread = start(&current.shared)?;
             }
             return Ok(Arc::clone(&current.shared));
         }
@@ -76,9 +72,8 @@ impl HealthChecks {
         });
         let shared = Arc::new(Shared::new(self.config, counter, set_status));
         *running = Some(Running {
-            thread: Some(start(&shared)?),
+            thread: start(&shared)?,
             shared: Arc::clone(&shared),
-            pid: std::process::id(),
         });
         Ok(shared)
     }
@@ -92,7 +87,7 @@ impl HealthChecks {
         };
         if let Some(mut running) = running {
             running.shared.stop();
-            if let Some(thread) = running.take_thread() {
+            if let Some(thread) = running.thread.take() {
                 if thread.thread().id() != std::thread::current().id() {
                     let _ = thread.join();
                 }
@@ -101,38 +96,20 @@ impl HealthChecks {
     }
 }
 
-impl Running {
-    /// True in the process that started the checker thread.
-    fn in_this_process(&self) -> bool {
-        self.pid == std::process::id()
-    }
-
-    /// The checker thread, to join. In a child forked since it started, where it does not
-    /// exist, it is forgotten: there is nothing to join or detach.
-    fn take_thread(&mut self) -> Option<JoinHandle<()>> {
-        let thread = self.thread.take();
-        if self.in_this_process() {
-            return thread;
-        }
-        std::mem::forget(thread);
-        None
-    }
-}
-
 /// Starts a checker thread on `shared`.
-fn start(shared: &Arc<Shared>) -> Result<JoinHandle<()>, MetricsError> {
+fn start(shared: &Arc<Shared>) -> Result<ProcessThread, MetricsError> {
     let on_thread = Arc::clone(shared);
     std::thread::Builder::new()
         .name("dynamo-health-checks".into())
         .spawn(move || checker::run(&on_thread))
+        .map(ProcessThread::new)
         .map_err(|source| MetricsError::HealthChecks { source })
 }
 
 impl Drop for HealthChecks {
     fn drop(&mut self) {
-        if let Some(mut running) = self.running.get_mut().take() {
+        if let Some(running) = self.running.get_mut().take() {
             running.shared.stop();
-            drop(running.take_thread());
         }
     }
 }
