@@ -255,8 +255,11 @@ impl OtlpExporter {
     /// timeout ([`OtlpConfig::with_shutdown_timeout`]), whatever the collector does, dropping
     /// (and counting) what could not be sent by then.
     pub fn shutdown(self) {
-        let deadline = export::flush_deadline(self.shutdown_timeout);
-        let _ = self.commands.send(Command::Flush(deadline));
+        // In a forked child the thread does not exist, and the channel's lock may be held.
+        if self.thread.in_this_process() {
+            let deadline = export::flush_deadline(self.shutdown_timeout);
+            let _ = self.commands.send(Command::Flush(deadline));
+        }
         drop(self);
     }
 }

@@ -226,3 +226,37 @@ print("ok")
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
     assert (result.returncode, result.stdout) == (0, "ok\n"), result.stdout + result.stderr
+
+
+def test_a_forked_child_shuts_down_a_runtime_that_exports_over_otlp():
+    # The exporter's thread stays in the parent: the child's shutdown neither joins it nor
+    # asks it to flush.
+    script = r"""
+import os, signal, time
+from dynamo.runtime import DistributedRuntime
+
+drt = DistributedRuntime(process_metrics=False)
+drt.metrics.create_intcounter("jobs_total", "Jobs").inc()
+pid = os.fork()
+if pid == 0:
+    signal.alarm(10)  # a child that hangs dies of SIGALRM
+    started = time.monotonic()
+    drt.shutdown()
+    os._exit(0 if time.monotonic() - started < 5 else 3)
+_, status = os.waitpid(pid, 0)
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+drt.shutdown()
+print("ok")
+"""
+    env = {
+        **os.environ,
+        "DYN_SYSTEM_PORT": "0",
+        "DYN_SYSTEM_HOST": "127.0.0.1",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://127.0.0.1:9/v1/metrics",
+        "OTEL_METRIC_EXPORT_INTERVAL": "100",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stdout) == (0, "ok\n"), result.stdout + result.stderr
