@@ -10,7 +10,7 @@ CHILD_TIMEOUT = 20
 
 # Runs in a fresh interpreter, so the forked children start from a plain process.
 SCRIPT = r"""
-import os, signal, sys, threading, time, urllib.request
+import faulthandler, os, signal, subprocess, sys, threading, time, urllib.request
 from dynamo.runtime import DistributedRuntime
 
 FORKS, CHILD_TIMEOUT = int(sys.argv[1]), float(sys.argv[2])
@@ -51,13 +51,27 @@ for t in threads:
 while scrapes[0] < 5:
     time.sleep(0.01)
 
+def print_stacks(pid):
+    os.kill(pid, signal.SIGUSR1)
+    try:
+        native = subprocess.run(
+            ["gdb", "-batch", "-iex", "set auto-load off", "-p", str(pid),
+             "-ex", "thread apply all bt"],
+            capture_output=True, text=True, timeout=60,
+        )
+        print(f"child {pid} hung; its threads:\n{native.stdout}{native.stderr}", file=sys.stderr)
+    except (OSError, subprocess.SubprocessError) as error:
+        print(f"child {pid} hung; no native stacks: {error}", file=sys.stderr)
+
 hung = failed = 0
 for i in range(FORKS):
     time.sleep(0.02)
     pid = os.fork()
     if pid == 0:
-        # A watchdog: a child that hangs dies of SIGALRM and is counted.
-        signal.alarm(int(CHILD_TIMEOUT))
+        # A watchdog: a child that hangs dies of SIGALRM and is counted. Before that the
+        # parent asks it for its Python stacks (SIGUSR1) and reads its native ones.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+        signal.alarm(int(CHILD_TIMEOUT) + 10)
         by_id.inc({"id": f"child-{i}"})
         text = drt.metrics.prometheus_expfmt()
         assert f'id="child-{i}"' in text, text[-500:]
@@ -65,12 +79,13 @@ for i in range(FORKS):
         assert drt.system_status_server_info() is None, "the child inherited the server"
         drt.shutdown()
         sys.exit(0)
-    deadline = time.monotonic() + CHILD_TIMEOUT + 5
+    deadline = time.monotonic() + CHILD_TIMEOUT
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             break
         if time.monotonic() > deadline:
+            print_stacks(pid)
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             status = -1
