@@ -419,7 +419,7 @@ impl Registry {
             &[],
             |scope: &mut Registering<'_>| {
                 let core = Core::register(id, name, layout);
-                match pool.alloc(core.id, Fingerprint { lo: 0, hi: 0 }) {
+                match pool.alloc(core.id, Fingerprint::NONE) {
                     Some(slot) => {
                         if cataloged {
                             let (help, mode) = (opts.help, opts.multiprocess_mode);
@@ -602,7 +602,7 @@ impl Registry {
         let result = family.macro_scalar(kind, identity, max, self.shared.now(), |identity| {
             let layout = Layout::new(identity.to_vec(), Vec::new());
             let core = Core::register(id, family_name, layout);
-            match pool.alloc(core.id, Fingerprint { lo: 0, hi: 0 }) {
+            match pool.alloc(core.id, Fingerprint::NONE) {
                 Some(slot) => {
                     if cataloged {
                         let mode = GaugeMode::default();

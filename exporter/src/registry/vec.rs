@@ -15,7 +15,7 @@ use crate::storage::directory::Core;
 use crate::storage::fingerprint::{Fingerprint, Seed};
 use crate::storage::index::{Index, IndexCounts};
 use crate::storage::members::{Members, Merge};
-use crate::storage::pool::{Cell, Pool, Series, Slot, SlotRef, owner_of};
+use crate::storage::pool::{Cell, Pool, Series, SlotRef, owner_of};
 
 /// A vec type of each handle of the kinds table (`CounterVec`, ...).
 macro_rules! vec_types {
@@ -258,7 +258,7 @@ impl<C: Cell> VecInner<C> {
         }
         let fingerprint = self.seed.fingerprint(values);
         let (pool, owner) = (self.pool, self.owner);
-        self.index.find(fingerprint.lo, |index| {
+        self.index.find(self.seed.hash(fingerprint), |index| {
             let slot = pool.slot(index)?;
             let state = slot.live_state(owner, fingerprint)?;
             SlotRef::hold(slot, index, state)
@@ -309,10 +309,10 @@ impl<C: Cell> VecInner<C> {
             let (name, owner) = (self.pool.name(), self.owner);
             catalog::series(owner, name, slot.index, slot.state, Some(values));
         }
-        let pool = self.pool;
+        let (pool, seed) = (self.pool, self.seed);
         self.index
-            .insert(&mut state.counts, fingerprint.lo, slot.index, |i| {
-                pool.slot(i).map_or(0, Slot::hash)
+            .insert(&mut state.counts, seed.hash(fingerprint), slot.index, |i| {
+                pool.slot(i).map_or(0, |s| seed.hash(s.fingerprint()))
             });
         let key = self.core.layout.key(values);
         state.members.push(slot.index, slot.state, &key);
@@ -333,7 +333,7 @@ impl<C: Cell> VecInner<C> {
         if let Some(shared) = self.shared.upgrade() {
             shared.count_overflow(&self.core.name);
         }
-        let fingerprint = Fingerprint { lo: 0, hi: 0 };
+        let fingerprint = Fingerprint::NONE;
         if !state.overflow.as_ref().is_some_and(SlotRef::is_live) {
             state.overflow = self.pool.alloc(self.core.id, fingerprint);
             if let (true, Some(slot)) = (self.cataloged, &state.overflow) {
@@ -418,7 +418,7 @@ impl<C: Cell> VecInner<C> {
 
     /// Ends one series: out of the index, its slot freed.
     fn end(&self, state: &mut VecState<C>, index: u32, series: u64) -> Option<Merge> {
-        let hash = self.pool.slot(index).map_or(0, Slot::hash);
+        let hash = (self.pool.slot(index)).map_or(0, |s| self.seed.hash(s.fingerprint()));
         self.index.remove(&mut state.counts, hash, index);
         self.pool.free(index, series);
         state.members.ended()

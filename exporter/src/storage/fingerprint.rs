@@ -1,20 +1,39 @@
-//! The 128-bit fingerprint of a series' label values, which identifies it in its vec.
+//! The identity of a series' label values within its vec, and the hash that places it in the
+//! vec's index.
 //!
-//! Two independent lanes of folded multiplies, each keyed by random numbers drawn per vec,
-//! so the fingerprints of different label values collide with a chance near 2^-128 and cannot
-//! be predicted from outside the process. Values are read eight bytes at a time; each value's
-//! length is mixed in, so `["ab", "c"]` and `["a", "bc"]` differ.
+//! Label values of up to eight bytes, one or two of them, are their own identity: each value's
+//! bytes fit in one word and the lengths in a third, so two series are told apart exactly. Other
+//! label sets are identified by a 128-bit fingerprint: two independent lanes of folded
+//! multiplies, each keyed by random numbers drawn per vec, so the fingerprints of different
+//! label values collide with a chance near 2^-128 and cannot be predicted from outside the
+//! process. Values are read eight bytes at a time; each value's length is mixed in, so
+//! `["ab", "c"]` and `["a", "bc"]` differ.
 
 use std::hash::{BuildHasher, RandomState};
 
 const LO: u64 = 0x0101_0101_0101_0101;
 
 /// The identity of a set of label values within one vec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Fingerprint {
-    /// Also the hash that places the series in the vec's index.
-    pub(crate) lo: u64,
-    pub(crate) hi: u64,
+    /// The values themselves (short values), or their 128-bit hash.
+    pub(crate) words: [u64; 2],
+    /// The values' lengths, four bits each (short values), or [`HASHED`].
+    pub(crate) lens: u32,
+}
+
+/// The `lens` of a fingerprint that is a hash of the values.
+pub(crate) const HASHED: u32 = u32::MAX;
+
+/// The longest label value kept as its own identity.
+const SHORT: usize = 8;
+
+impl Fingerprint {
+    /// The fingerprint of series no lookup finds (a scalar's, an overflow series').
+    pub(crate) const NONE: Self = Self {
+        words: [0, 0],
+        lens: HASHED,
+    };
 }
 
 /// The random keys of one vec's fingerprints.
@@ -42,6 +61,43 @@ impl Seed {
     /// The fingerprint of `values`, in declaration order.
     #[inline(always)]
     pub(crate) fn fingerprint<V: AsRef<str>>(&self, values: &[V]) -> Fingerprint {
+        match values {
+            [a] if a.as_ref().len() <= SHORT => {
+                let a = a.as_ref().as_bytes();
+                Fingerprint {
+                    words: [small_word(a), 0],
+                    lens: a.len() as u32,
+                }
+            }
+            [a, b] if a.as_ref().len() <= SHORT && b.as_ref().len() <= SHORT => {
+                let (a, b) = (a.as_ref().as_bytes(), b.as_ref().as_bytes());
+                Fingerprint {
+                    words: [small_word(a), small_word(b)],
+                    lens: (a.len() | b.len() << 4) as u32,
+                }
+            }
+            _ => self.hashed(values),
+        }
+    }
+
+    /// The hash that places a series in its vec's index: the fingerprint's first word when it
+    /// is a hash, the values' words folded with the vec's keys when they are the values.
+    #[inline(always)]
+    pub(crate) fn hash(&self, fingerprint: Fingerprint) -> u64 {
+        let [a, b] = fingerprint.words;
+        if fingerprint.lens == HASHED {
+            a
+        } else {
+            fold(
+                a ^ self.lo_xor,
+                b ^ self.hi_xor ^ u64::from(fingerprint.lens),
+            )
+        }
+    }
+
+    /// The 128-bit hash of `values`.
+    #[inline(always)]
+    fn hashed<V: AsRef<str>>(&self, values: &[V]) -> Fingerprint {
         // Straight-line code for the usual label counts, a loop for the rest. Three
         // special cases at most: a compare or two, where four would make a jump table.
         let (lo, hi) = match values {
@@ -60,8 +116,11 @@ impl Seed {
                 .fold((0, 0), |(lo, hi), v| self.combine(lo, hi, v)),
         };
         Fingerprint {
-            lo: fold(hi ^ self.lo_xor, lo ^ self.lo_mul),
-            hi: fold(lo ^ self.hi_xor, hi ^ self.hi_mul),
+            words: [
+                fold(hi ^ self.lo_xor, lo ^ self.lo_mul),
+                fold(lo ^ self.hi_xor, hi ^ self.hi_mul),
+            ],
+            lens: HASHED,
         }
     }
 
@@ -116,9 +175,13 @@ fn small_word(bytes: &[u8]) -> u64 {
             bytes[len - 1],
         ]);
         u64::from(lo) | u64::from(hi) << 32
-    } else if len > 0 {
-        // The first, middle and last bytes: all of them for up to three.
-        u64::from(bytes[0]) | u64::from(bytes[len / 2]) << 8 | u64::from(bytes[len - 1]) << 16
+    } else if len >= 2 {
+        // The first two and the last two bytes: all of them for two or three.
+        let lo = u16::from_le_bytes([bytes[0], bytes[1]]);
+        let hi = u16::from_le_bytes([bytes[len - 2], bytes[len - 1]]);
+        u64::from(lo) | u64::from(hi) << 16
+    } else if len == 1 {
+        u64::from(bytes[0])
     } else {
         0
     }
@@ -146,28 +209,67 @@ mod tests {
         let fp = |v: &[&str]| seed.fingerprint(v);
         assert_ne!(fp(&["ab", "c"]), fp(&["a", "bc"]));
         assert_ne!(fp(&["a", "b"]), fp(&["b", "a"]));
-        assert_ne!(fp(&["x"]), fp(&["x", ""]));
+        assert_ne!(fp(&["x", ""]), fp(&["x", "\0"]));
         assert_ne!(fp(&[""]), fp(&["\0"]));
+        assert_ne!(fp(&["a-long-value", ""]), fp(&["a-long-value", "\0"]));
         assert_eq!(fp(&["llama", "7b"]), fp(&["llama", "7b"]));
     }
 
     #[test]
     fn seeds_differ_between_vecs() {
+        let (one, other) = (Seed::random(), Seed::random());
+        let long = ["a-long-value"];
+        assert_ne!(one.fingerprint(&long), other.fingerprint(&long));
+        let short = ["x"];
+        assert_eq!(one.fingerprint(&short), other.fingerprint(&short));
         assert_ne!(
-            Seed::random().fingerprint(&["x"]),
-            Seed::random().fingerprint(&["x"])
+            one.hash(one.fingerprint(&short)),
+            other.hash(other.fingerprint(&short))
         );
+    }
+
+    #[test]
+    fn short_values_are_their_own_identity() {
+        let seed = Seed::random();
+        let fp = seed.fingerprint(&["llama", "7b"]);
+        assert_eq!(fp.lens, 5 | 2 << 4);
+        assert_eq!(fp.words, [small_word(b"llama"), small_word(b"7b")]);
+        assert_eq!(seed.fingerprint(&["eight888"]).lens, 8);
+        assert_eq!(seed.fingerprint(&["nine99999"]).lens, HASHED);
+        assert_eq!(seed.fingerprint(&["a", "b", "c"]).lens, HASHED);
     }
 
     #[test]
     fn many_similar_values_do_not_collide() {
         let seed = Seed::random();
-        let (mut lows, mut highs) = (HashSet::new(), HashSet::new());
-        for i in 0..100_000u32 {
-            let (a, b) = (format!("model-{}", i / 100), format!("worker-{}", i % 100));
-            let fp = seed.fingerprint(&[a, b]);
-            assert!(lows.insert(fp.lo), "low half repeats at {i}");
-            assert!(highs.insert(fp.hi), "high half repeats at {i}");
+        for (a, b) in [("model-", "worker-"), ("m", "w"), ("a-long-model-", "w")] {
+            let (mut fingerprints, mut hashes) = (HashSet::new(), HashSet::new());
+            for i in 0..100_000u32 {
+                let values = [format!("{a}{}", i / 100), format!("{b}{}", i % 100)];
+                let fp = seed.fingerprint(&values);
+                assert!(fingerprints.insert(fp), "fingerprint repeats at {values:?}");
+                hashes.insert(seed.hash(fp));
+            }
+            // Index hashes may collide (the fingerprint decides), but seldom.
+            assert!(hashes.len() > 99_990, "{} distinct hashes", hashes.len());
+        }
+    }
+
+    /// Every byte of a short value counts, whatever its length.
+    #[test]
+    fn short_words_are_one_to_one_per_length() {
+        for len in 0..=SHORT {
+            let mut words = HashSet::new();
+            for at in 0..len {
+                for byte in [0u8, 1, 0x80, 0xff] {
+                    let mut value = vec![b'x'; len];
+                    value[at] = byte;
+                    words.insert((small_word(&value), value));
+                }
+            }
+            let distinct: HashSet<u64> = words.iter().map(|(w, _)| *w).collect();
+            let values: HashSet<&Vec<u8>> = words.iter().map(|(_, v)| v).collect();
+            assert_eq!(distinct.len(), values.len(), "length {len}");
         }
     }
 

@@ -144,6 +144,8 @@ pub struct Slot<C> {
     state: AtomicU64,
     /// The handles that point to this slot, whatever series they were made for.
     handles: AtomicU32,
+    /// The lengths part of the fingerprint of the series (in what would be padding).
+    lens: AtomicU32,
     fingerprint: [AtomicU64; 2],
     pub(crate) cell: C,
 }
@@ -153,6 +155,7 @@ impl<C: Cell> Slot<C> {
         Self {
             state: AtomicU64::new(0),
             handles: AtomicU32::new(0),
+            lens: AtomicU32::new(0),
             fingerprint: [AtomicU64::new(0), AtomicU64::new(0)],
             cell: C::new(config, extra),
         }
@@ -181,8 +184,10 @@ impl<C> Slot<C> {
     #[inline(always)]
     pub(crate) fn live_state(&self, owner: u32, fingerprint: Fingerprint) -> Option<u64> {
         let state = self.state.load(Ordering::Acquire);
-        let same = self.fingerprint[0].load(Ordering::Acquire) == fingerprint.lo
-            && self.fingerprint[1].load(Ordering::Acquire) == fingerprint.hi
+        let [a, b] = fingerprint.words;
+        let same = self.fingerprint[0].load(Ordering::Acquire) == a
+            && self.fingerprint[1].load(Ordering::Acquire) == b
+            && self.lens.load(Ordering::Acquire) == fingerprint.lens
             && owner_of(state) == owner
             && state & LIVE_BIT != 0;
         same.then_some(state)
@@ -200,9 +205,15 @@ impl<C> Slot<C> {
         &self.state
     }
 
-    /// The low half of the fingerprint of the series the slot holds (its index hash).
-    pub(crate) fn hash(&self) -> u64 {
-        self.fingerprint[0].load(Ordering::Acquire)
+    /// The fingerprint of the series the slot holds.
+    pub(crate) fn fingerprint(&self) -> Fingerprint {
+        Fingerprint {
+            words: [
+                self.fingerprint[0].load(Ordering::Acquire),
+                self.fingerprint[1].load(Ordering::Acquire),
+            ],
+            lens: self.lens.load(Ordering::Acquire),
+        }
     }
 }
 
@@ -274,45 +285,80 @@ impl<C> Drop for SlotRef<C> {
 /// costs no atomic operation besides the update's. A parked hold is a hold like any other: the
 /// slot it counts in is not reused until it is released, by the thread's next drop of
 /// another series' handle or at the thread's exit.
+///
+/// The thread's cell has no destructor, so reaching it is one load (a thread-local with a
+/// destructor is checked for being alive on every use). A second thread-local, made on the
+/// thread's first park, releases the parked hold at the thread's exit.
 mod parked {
     use std::cell::Cell;
+    use std::ptr;
     use std::sync::atomic::{AtomicU32, Ordering};
 
-    struct Parked(Cell<Option<&'static AtomicU32>>);
+    /// Marks of the cell besides a parked hold (null: nothing parked yet on this thread, its
+    /// exit guard not made): nothing parked now, and the thread's exit guard gone. Neither is
+    /// the address of a count (counts are aligned to four bytes).
+    const EMPTY: *const AtomicU32 = ptr::without_provenance(1);
+    const GONE: *const AtomicU32 = ptr::without_provenance(2);
 
-    impl Drop for Parked {
+    thread_local! {
+        static PARKED: Cell<*const AtomicU32> = const { Cell::new(ptr::null()) };
+        static EXIT: ExitGuard = const { ExitGuard };
+    }
+
+    /// Releases the thread's parked hold when the thread ends.
+    struct ExitGuard;
+
+    impl Drop for ExitGuard {
         fn drop(&mut self) {
-            if let Some(handles) = self.0.take() {
-                release(handles);
+            let parked = PARKED.with(|cell| cell.replace(GONE));
+            if is_hold(parked) {
+                // SAFETY: a hold's pointer is to a slot's count, which is never freed.
+                #[allow(unsafe_code)]
+                release(unsafe { &*parked });
             }
         }
     }
 
-    thread_local! {
-        static PARKED: Parked = const { Parked(Cell::new(None)) };
+    fn is_hold(parked: *const AtomicU32) -> bool {
+        !parked.is_null() && parked != EMPTY && parked != GONE
     }
 
     /// Takes the thread's parked hold if it counts in `handles`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn take(handles: &'static AtomicU32) -> bool {
-        PARKED
-            .try_with(|parked| {
-                let mine = parked.0.get().is_some_and(|p| std::ptr::eq(p, handles));
-                if mine {
-                    parked.0.set(None);
-                }
-                mine
-            })
-            .unwrap_or(false)
+        PARKED.with(|cell| {
+            let mine = ptr::eq(cell.get(), handles);
+            if mine {
+                cell.set(EMPTY);
+            }
+            mine
+        })
     }
 
     /// Parks a hold that counts in `handles`, releasing the one parked before.
-    #[inline]
+    #[inline(always)]
     pub(super) fn park(handles: &'static AtomicU32) {
-        match PARKED.try_with(|parked| parked.0.replace(Some(handles))) {
-            Ok(None) => {}
-            Ok(Some(before)) => release(before),
-            Err(_) => release(handles),
+        let before = PARKED.with(|cell| cell.replace(handles));
+        if before != EMPTY {
+            park_slow(before, handles);
+        }
+    }
+
+    /// A hold parked before, the thread's first park, or a park after the thread's exit guard
+    /// is gone.
+    #[cold]
+    #[inline(never)]
+    fn park_slow(before: *const AtomicU32, handles: &'static AtomicU32) {
+        if is_hold(before) {
+            // SAFETY: a hold's pointer is to a slot's count, which is never freed.
+            #[allow(unsafe_code)]
+            release(unsafe { &*before });
+        } else if before.is_null() && EXIT.try_with(|_| ()).is_ok() {
+            // The first park: the exit guard now exists and will release the hold.
+        } else {
+            // The thread is ending: nothing would release a parked hold.
+            PARKED.with(|cell| cell.set(GONE));
+            release(handles);
         }
     }
 
@@ -441,8 +487,9 @@ impl<C: Cell> Pool<C> {
             catalog::ended(self.name, index, 0);
         }
         slot.cell.reset();
-        slot.fingerprint[0].store(fingerprint.lo, Ordering::Release);
-        slot.fingerprint[1].store(fingerprint.hi, Ordering::Release);
+        slot.fingerprint[0].store(fingerprint.words[0], Ordering::Release);
+        slot.fingerprint[1].store(fingerprint.words[1], Ordering::Release);
+        slot.lens.store(fingerprint.lens, Ordering::Release);
         let generation = ((slot.state.load(Ordering::Relaxed) >> 32) as u32).wrapping_add(1) | 1;
         let state = u64::from(generation) << 32 | u64::from(owner);
         slot.handles.fetch_add(1, Ordering::Relaxed);
@@ -578,7 +625,10 @@ mod tests {
     }
 
     fn fp(n: u64) -> Fingerprint {
-        Fingerprint { lo: n, hi: !n }
+        Fingerprint {
+            words: [n, !n],
+            lens: 0,
+        }
     }
 
     /// Drops handles on a thread that then ends, so no hold stays parked.
