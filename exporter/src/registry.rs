@@ -423,7 +423,7 @@ impl Registry {
                     Some(slot) => {
                         if cataloged {
                             let (help, mode) = (opts.help, opts.multiprocess_mode);
-                            let (index, state) = (slot.index, slot.state);
+                            let (index, state) = (slot.index(), slot.state);
                             catalog::scalar(&core, M::KIND, help, mode, pool.name(), index, state);
                         }
                         let registered = scope.add_scalar(core, &slot, pool, M::KIND);
@@ -606,7 +606,7 @@ impl Registry {
                 Some(slot) => {
                     if cataloged {
                         let mode = GaugeMode::default();
-                        let (index, state) = (slot.index, slot.state);
+                        let (index, state) = (slot.index(), slot.state);
                         catalog::scalar(&core, kind, &help, mode, pool.name(), index, state);
                     }
                     Some((core, AnySlot::new(&slot, pool, kind)))

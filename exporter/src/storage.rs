@@ -4,7 +4,7 @@
 //!   reused, never freed, so a handle is a plain reference and an update one check and one
 //!   atomic operation.
 //! - [`fingerprint`] and [`index`]: a vec finds the series of a set of label values without
-//!   a lock, from the values' 128-bit fingerprint.
+//!   a lock, from the values' fingerprint (short values themselves, else a 128-bit hash).
 //! - [`members`]: the series of a vec (or of a family's scalars) in sorted runs, which a
 //!   scrape walks from a snapshot while writers go on.
 //! - [`labels`]: a metric's label layout, and the keys that hold a series' label pairs as text.

@@ -10,7 +10,7 @@ use std::hint::black_box;
 use dynamo_benches::native::{self, CYCLE, FACTOR, latencies};
 use dynamo_benches::ours_endpoint;
 
-const CASES: [&str; 35] = [
+const CASES: [&str; 39] = [
     "counter_inc/ours",
     "counter_inc/prometheus",
     "counter_inc_exemplar/ours",
@@ -28,6 +28,10 @@ const CASES: [&str; 35] = [
     "vec_lookup_inc/prometheus_int",
     "vec_lookup_inc/ours_f64",
     "vec_lookup_inc/prometheus_f64",
+    "vec_lookup_inc_long/ours_int",
+    "vec_lookup_inc_long/prometheus_int",
+    "vec_lookup_inc_alternating/ours_int",
+    "vec_lookup_inc_alternating/prometheus_int",
     "histogram_observe/ours",
     "histogram_observe/prometheus",
     "histogram_observe_exemplar/ours",
@@ -50,6 +54,10 @@ const CASES: [&str; 35] = [
 
 const LABELS: [&str; 2] = ["model", "size"];
 const VALUES: [&str; 2] = ["llama", "7b"];
+/// Values longer than a word: the vec identifies them by a hash rather than by themselves.
+const LONG_VALUES: [&str; 2] = ["meta-llama-3.1-70b-instruct", "worker-17"];
+/// Two series looked up in turn: a thread's parked hold is of the other series each time.
+const TWO_SERIES: [[&str; 2]; 2] = [["llama", "7b"], ["mistral", "8x7b"]];
 
 /// The exemplar of the exemplar cases: a trace and a span id.
 fn exemplar() -> dynamo_runtime::Exemplar {
@@ -186,6 +194,36 @@ fn main() {
         "vec_lookup_inc/prometheus_f64" => {
             let vec = prometheus::CounterVec::new(opts(), &LABELS).unwrap();
             measured(calls, |_| vec.with_label_values(black_box(&VALUES)).inc());
+        }
+        "vec_lookup_inc_long/ours_int" => {
+            let vec = metrics
+                .create_intcountervec("requests_total", "Requests", &LABELS, &[])
+                .unwrap();
+            measured(calls, |_| {
+                vec.with_label_values(black_box(&LONG_VALUES)).inc()
+            });
+        }
+        "vec_lookup_inc_long/prometheus_int" => {
+            let vec = prometheus::IntCounterVec::new(opts(), &LABELS).unwrap();
+            measured(calls, |_| {
+                vec.with_label_values(black_box(&LONG_VALUES)).inc()
+            });
+        }
+        "vec_lookup_inc_alternating/ours_int" => {
+            let vec = metrics
+                .create_intcountervec("requests_total", "Requests", &LABELS, &[])
+                .unwrap();
+            measured(calls, |i| {
+                vec.with_label_values(black_box(&TWO_SERIES[i as usize & 1]))
+                    .inc()
+            });
+        }
+        "vec_lookup_inc_alternating/prometheus_int" => {
+            let vec = prometheus::IntCounterVec::new(opts(), &LABELS).unwrap();
+            measured(calls, |i| {
+                vec.with_label_values(black_box(&TWO_SERIES[i as usize & 1]))
+                    .inc()
+            });
         }
         "histogram_observe/ours" => {
             let histogram = metrics

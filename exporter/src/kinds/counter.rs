@@ -223,7 +223,7 @@ impl<N: CounterNumber> GenericCounter<N> {
         if let Some(cell) = self.cell() {
             N::add(cell, v);
             let series = &self.series;
-            let (index, state) = (series.index, series.state);
+            let (index, state) = (series.index(), series.state);
             N::exemplars().record(index, state, (0, 1), exemplar, v.as_f64(), at);
         }
     }

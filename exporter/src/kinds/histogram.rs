@@ -435,7 +435,7 @@ impl Histogram {
             let series = &self.series;
             cell.buckets
                 .exemplars
-                .record(series.index, series.state, bucket, exemplar, v, at);
+                .record(series.index(), series.state, bucket, exemplar, v, at);
         }
     }
 

@@ -29,7 +29,7 @@ impl AnySlot {
     ) -> Self {
         Self {
             pool,
-            index: slot.index,
+            index: slot.index(),
             state: slot.state,
             kind,
         }
@@ -39,7 +39,8 @@ impl AnySlot {
     pub(crate) fn typed<C: Cell>(&self) -> Option<SlotRef<C>> {
         let pool: &'static dyn Any = self.pool.as_any();
         let pool = pool.downcast_ref::<Pool<C>>()?;
-        SlotRef::hold(pool.slot(self.index)?, self.index, self.state)
+        // The state was read long before: checked again after the hold.
+        SlotRef::hold(pool.slot(self.index)?, self.state).filter(SlotRef::is_live)
     }
 
     /// The slot's index in its pool and the generation of the series.

@@ -15,7 +15,7 @@ use crate::storage::directory::Core;
 use crate::storage::fingerprint::{Fingerprint, Seed};
 use crate::storage::index::{Index, IndexCounts};
 use crate::storage::members::{Members, Merge};
-use crate::storage::pool::{Cell, Pool, Series, SlotRef, owner_of};
+use crate::storage::pool::{Cell, Pool, Series, Slot, SlotRef, owner_of};
 
 /// A vec type of each handle of the kinds table (`CounterVec`, ...).
 macro_rules! vec_types {
@@ -251,17 +251,19 @@ impl<M: Metric> MetricVec<M> {
 impl<C: Cell> VecInner<C> {
     /// The existing series for these values: no lock, no allocation, no shared write.
     /// Inlined into the caller, where the number of values is usually known.
+    ///
+    /// The number of values is not checked: fingerprints of different numbers of values
+    /// differ, so a wrong number finds nothing and goes to [`VecInner::create`], which refuses
+    /// it.
     #[inline(always)]
+    #[allow(unsafe_code)]
     fn find<V: AsRef<str>>(&self, values: &[V]) -> Option<SlotRef<C>> {
-        if values.len() != self.variable_count {
-            return None;
-        }
         let fingerprint = self.seed.fingerprint(values);
-        let (pool, owner) = (self.pool, self.owner);
-        self.index.find(self.seed.hash(fingerprint), |index| {
-            let slot = pool.slot(index)?;
-            let state = slot.live_state(owner, fingerprint)?;
-            SlotRef::hold(slot, index, state)
+        self.index.find(self.seed.hash(fingerprint), |entry| {
+            // SAFETY: the index holds only entries of slots of this vec's pool.
+            let slot = unsafe { Slot::<C>::from_entry(entry) };
+            let state = slot.live_state(fingerprint)?;
+            SlotRef::hold(slot, state)
         })
     }
 
@@ -307,15 +309,19 @@ impl<C: Cell> VecInner<C> {
         };
         if self.cataloged {
             let (name, owner) = (self.pool.name(), self.owner);
-            catalog::series(owner, name, slot.index, slot.state, Some(values));
+            catalog::series(owner, name, slot.index(), slot.state, Some(values));
         }
-        let (pool, seed) = (self.pool, self.seed);
-        self.index
-            .insert(&mut state.counts, seed.hash(fingerprint), slot.index, |i| {
-                pool.slot(i).map_or(0, |s| seed.hash(s.fingerprint()))
-            });
+        let seed = self.seed;
+        self.index.insert(
+            &mut state.counts,
+            seed.hash(fingerprint),
+            slot.slot.entry(),
+            // SAFETY: the index holds only entries of slots of this vec's pool.
+            #[allow(unsafe_code)]
+            |entry| seed.hash(unsafe { Slot::<C>::from_entry(entry) }.fingerprint()),
+        );
         let key = self.core.layout.key(values);
-        state.members.push(slot.index, slot.state, &key);
+        state.members.push(slot.index(), slot.state, &key);
         Ok(slot)
     }
 
@@ -338,7 +344,7 @@ impl<C: Cell> VecInner<C> {
             state.overflow = self.pool.alloc(self.core.id, fingerprint);
             if let (true, Some(slot)) = (self.cataloged, &state.overflow) {
                 let (name, owner) = (self.pool.name(), self.owner);
-                catalog::series::<&str>(owner, name, slot.index, slot.state, None);
+                catalog::series::<&str>(owner, name, slot.index(), slot.state, None);
             }
         }
         state.overflow.clone().unwrap_or_else(|| self.pool.noop())
@@ -354,7 +360,7 @@ impl<C: Cell> VecInner<C> {
                 values: values.iter().map(|v| v.as_ref().to_string()).collect(),
             });
         };
-        let merge = self.end(&mut state, series.index, series.state);
+        let merge = self.end(&mut state, series.index(), series.state);
         drop(state);
         self.merge(merge);
         Ok(())
@@ -401,16 +407,17 @@ impl<C: Cell> VecInner<C> {
 
     /// Ends every series, the overflow series too.
     fn end_all(&self, state: &mut VecState<C>) {
-        for index in self.index.slots() {
-            if let Some(slot) = self.pool.slot(index) {
-                let series = slot.state();
-                if owner_of(series) == self.core.id {
-                    self.pool.free(index, series);
-                }
+        for entry in self.index.entries() {
+            // SAFETY: the index holds only entries of slots of this vec's pool.
+            #[allow(unsafe_code)]
+            let slot = unsafe { Slot::<C>::from_entry(entry) };
+            let series = slot.state();
+            if owner_of(series) == self.core.id {
+                self.pool.free(slot.index(), series);
             }
         }
         if let Some(overflow) = state.overflow.take() {
-            self.pool.free(overflow.index, overflow.state);
+            self.pool.free(overflow.index(), overflow.state);
         }
         self.index.clear(&mut state.counts);
         state.members.clear();
@@ -418,8 +425,10 @@ impl<C: Cell> VecInner<C> {
 
     /// Ends one series: out of the index, its slot freed.
     fn end(&self, state: &mut VecState<C>, index: u32, series: u64) -> Option<Merge> {
-        let hash = (self.pool.slot(index)).map_or(0, |s| self.seed.hash(s.fingerprint()));
-        self.index.remove(&mut state.counts, hash, index);
+        if let Some(slot) = self.pool.slot(index) {
+            let hash = self.seed.hash(slot.fingerprint());
+            self.index.remove(&mut state.counts, hash, slot.entry());
+        }
         self.pool.free(index, series);
         state.members.ended()
     }
@@ -447,7 +456,7 @@ impl<C: Cell> Source for VecInner<C> {
         if let Some(overflow) = state.overflow.as_ref().filter(|s| s.is_live()) {
             out.push(Stream::overflow(
                 Arc::clone(&self.core),
-                overflow.index,
+                overflow.index(),
                 overflow.state,
                 self.pool,
             ));

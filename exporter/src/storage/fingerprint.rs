@@ -1,8 +1,9 @@
 //! The identity of a series' label values within its vec, and the hash that places it in the
 //! vec's index.
 //!
-//! Label values of up to eight bytes, one or two of them, are their own identity: each value's
-//! bytes fit in one word and the lengths in a third, so two series are told apart exactly. Other
+//! Label values of up to seven bytes, one or two of them, are their own identity: each value's
+//! bytes fit in one word (xored with a key of the vec, so that vecs differ) and the lengths in
+//! a byte, so two series of a vec are told apart exactly. Other
 //! label sets are identified by a 128-bit fingerprint: two independent lanes of folded
 //! multiplies, each keyed by random numbers drawn per vec, so the fingerprints of different
 //! label values collide with a chance near 2^-128 and cannot be predicted from outside the
@@ -18,15 +19,20 @@ const LO: u64 = 0x0101_0101_0101_0101;
 pub(crate) struct Fingerprint {
     /// The values themselves (short values), or their 128-bit hash.
     pub(crate) words: [u64; 2],
-    /// The values' lengths, four bits each (short values), or [`HASHED`].
-    pub(crate) lens: u32,
+    /// The values' lengths, four bits each (short values: the second's bits are all set for
+    /// one value), or [`HASHED`].
+    pub(crate) lens: u8,
 }
 
 /// The `lens` of a fingerprint that is a hash of the values.
-pub(crate) const HASHED: u32 = u32::MAX;
+pub(crate) const HASHED: u8 = u8::MAX;
 
-/// The longest label value kept as its own identity.
-const SHORT: usize = 8;
+/// A `lens` no fingerprint has: a freed slot's.
+pub(crate) const DEAD: u8 = 0xfe;
+
+/// The longest label value kept as its own identity (all ones, so that one test of the two
+/// lengths or-ed together tells whether both are short).
+const SHORT: usize = 7;
 
 impl Fingerprint {
     /// The fingerprint of series no lookup finds (a scalar's, an overflow series').
@@ -65,15 +71,15 @@ impl Seed {
             [a] if a.as_ref().len() <= SHORT => {
                 let a = a.as_ref().as_bytes();
                 Fingerprint {
-                    words: [small_word(a), 0],
-                    lens: a.len() as u32,
+                    words: [small_word(a) ^ self.lo_xor, self.hi_xor],
+                    lens: 0xf0 | a.len() as u8,
                 }
             }
-            [a, b] if a.as_ref().len() <= SHORT && b.as_ref().len() <= SHORT => {
+            [a, b] if (a.as_ref().len() | b.as_ref().len()) <= SHORT => {
                 let (a, b) = (a.as_ref().as_bytes(), b.as_ref().as_bytes());
                 Fingerprint {
-                    words: [small_word(a), small_word(b)],
-                    lens: (a.len() | b.len() << 4) as u32,
+                    words: [small_word(a) ^ self.lo_xor, small_word(b) ^ self.hi_xor],
+                    lens: (a.len() | b.len() << 4) as u8,
                 }
             }
             _ => self.hashed(values),
@@ -81,17 +87,16 @@ impl Seed {
     }
 
     /// The hash that places a series in its vec's index: the fingerprint's first word when it
-    /// is a hash, the values' words folded with the vec's keys when they are the values.
+    /// is a hash, its two words folded when they are the values (the lengths are left out:
+    /// values whose words agree and lengths differ are rare, and told apart by the
+    /// fingerprint).
     #[inline(always)]
     pub(crate) fn hash(&self, fingerprint: Fingerprint) -> u64 {
         let [a, b] = fingerprint.words;
         if fingerprint.lens == HASHED {
             a
         } else {
-            fold(
-                a ^ self.lo_xor,
-                b ^ self.hi_xor ^ u64::from(fingerprint.lens),
-            )
+            fold(a, b)
         }
     }
 
@@ -210,6 +215,7 @@ mod tests {
         assert_ne!(fp(&["ab", "c"]), fp(&["a", "bc"]));
         assert_ne!(fp(&["a", "b"]), fp(&["b", "a"]));
         assert_ne!(fp(&["x", ""]), fp(&["x", "\0"]));
+        assert_ne!(fp(&["x"]), fp(&["x", ""]));
         assert_ne!(fp(&[""]), fp(&["\0"]));
         assert_ne!(fp(&["a-long-value", ""]), fp(&["a-long-value", "\0"]));
         assert_eq!(fp(&["llama", "7b"]), fp(&["llama", "7b"]));
@@ -221,7 +227,7 @@ mod tests {
         let long = ["a-long-value"];
         assert_ne!(one.fingerprint(&long), other.fingerprint(&long));
         let short = ["x"];
-        assert_eq!(one.fingerprint(&short), other.fingerprint(&short));
+        assert_ne!(one.fingerprint(&short), other.fingerprint(&short));
         assert_ne!(
             one.hash(one.fingerprint(&short)),
             other.hash(other.fingerprint(&short))
@@ -233,9 +239,15 @@ mod tests {
         let seed = Seed::random();
         let fp = seed.fingerprint(&["llama", "7b"]);
         assert_eq!(fp.lens, 5 | 2 << 4);
-        assert_eq!(fp.words, [small_word(b"llama"), small_word(b"7b")]);
-        assert_eq!(seed.fingerprint(&["eight888"]).lens, 8);
-        assert_eq!(seed.fingerprint(&["nine99999"]).lens, HASHED);
+        assert_eq!(seed.fingerprint(&["ab"]).lens, 0xf2);
+        let keyed = [
+            small_word(b"llama") ^ seed.lo_xor,
+            small_word(b"7b") ^ seed.hi_xor,
+        ];
+        assert_eq!(fp.words, keyed);
+        assert_eq!(seed.fingerprint(&["seven77"]).lens, 0xf7);
+        assert_eq!(seed.fingerprint(&["eight888"]).lens, HASHED);
+        assert_eq!(seed.fingerprint(&["seven77", "eight888"]).lens, HASHED);
         assert_eq!(seed.fingerprint(&["a", "b", "c"]).lens, HASHED);
     }
 
@@ -258,7 +270,7 @@ mod tests {
     /// Every byte of a short value counts, whatever its length.
     #[test]
     fn short_words_are_one_to_one_per_length() {
-        for len in 0..=SHORT {
+        for len in 0..=8 {
             let mut words = HashSet::new();
             for at in 0..len {
                 for byte in [0u8, 1, 0x80, 0xff] {

@@ -24,7 +24,7 @@ use parking_lot::Mutex;
 use crate::exposition::Value;
 use crate::kinds::{ExemplarTable, RecordedExemplar};
 use crate::storage::catalog::{self, CellType};
-use crate::storage::fingerprint::Fingerprint;
+use crate::storage::fingerprint::{DEAD, Fingerprint};
 use crate::storage::mapped;
 
 /// Slots per chunk of a pool; chunks are allocated as the pool grows.
@@ -144,8 +144,9 @@ pub struct Slot<C> {
     state: AtomicU64,
     /// The handles that point to this slot, whatever series they were made for.
     handles: AtomicU32,
-    /// The lengths part of the fingerprint of the series (in what would be padding).
-    lens: AtomicU32,
+    /// The slot's number in its pool (the top 24 bits) and the lengths part of the
+    /// fingerprint of its series (the low 8), in what would be padding.
+    key: AtomicU32,
     fingerprint: [AtomicU64; 2],
     pub(crate) cell: C,
 }
@@ -155,7 +156,7 @@ impl<C: Cell> Slot<C> {
         Self {
             state: AtomicU64::new(0),
             handles: AtomicU32::new(0),
-            lens: AtomicU32::new(0),
+            key: AtomicU32::new(0),
             fingerprint: [AtomicU64::new(0), AtomicU64::new(0)],
             cell: C::new(config, extra),
         }
@@ -175,21 +176,25 @@ impl<C> Slot<C> {
         self.state.load(Ordering::Relaxed) == expect
     }
 
-    /// The state of the live series with this fingerprint owned by `owner`, if that is what
-    /// the slot holds.
+    /// The state of the series with this fingerprint, if that is what the slot holds.
     ///
-    /// The state is read first. A slot reused for another series after that read has a state
-    /// other than the one returned, so a handle made from it records nothing: as if the
-    /// lookup came just before the removal that freed the slot.
+    /// The owner is not compared: fingerprints are keyed per vec, so a slot that another
+    /// metric took over (a lookup may read an index entry just before its removal) has
+    /// another fingerprint, but for a chance near 2^-128. Nor is the state's live bit: a
+    /// freed slot's lengths byte is [`DEAD`], which no fingerprint has.
+    ///
+    /// The state is read first. A slot freed or reused after that read has a state other
+    /// than the one returned, so a handle made from it records nothing: as if the lookup came
+    /// just before the removal that freed the slot. A free is seen by its lengths byte, which
+    /// it writes after the state: a lookup between the two gets the ended state, whose
+    /// updates go to a cell that nothing reads, again as if it came just before the removal.
     #[inline(always)]
-    pub(crate) fn live_state(&self, owner: u32, fingerprint: Fingerprint) -> Option<u64> {
+    pub(crate) fn live_state(&self, fingerprint: Fingerprint) -> Option<u64> {
         let state = self.state.load(Ordering::Acquire);
         let [a, b] = fingerprint.words;
         let same = self.fingerprint[0].load(Ordering::Acquire) == a
             && self.fingerprint[1].load(Ordering::Acquire) == b
-            && self.lens.load(Ordering::Acquire) == fingerprint.lens
-            && owner_of(state) == owner
-            && state & LIVE_BIT != 0;
+            && self.key.load(Ordering::Acquire) as u8 == fingerprint.lens;
         same.then_some(state)
     }
 
@@ -212,13 +217,33 @@ impl<C> Slot<C> {
                 self.fingerprint[0].load(Ordering::Acquire),
                 self.fingerprint[1].load(Ordering::Acquire),
             ],
-            lens: self.lens.load(Ordering::Acquire),
+            lens: self.key.load(Ordering::Acquire) as u8,
         }
     }
-}
 
-/// The bit of a state word that is set while a series lives (the low bit of its generation).
-const LIVE_BIT: u64 = 1 << 32;
+    /// The slot's number in its pool (set when it is first handed out).
+    #[inline]
+    pub(crate) fn index(&self) -> u32 {
+        self.key.load(Ordering::Relaxed) >> 8
+    }
+
+    /// The slot as a vec's index keeps it: its address, not zero and below 2^48.
+    pub(crate) fn entry(&'static self) -> u64 {
+        std::ptr::from_ref(self) as usize as u64
+    }
+
+    /// The slot an entry of [`Slot::entry`] names.
+    ///
+    /// # Safety
+    ///
+    /// `entry` came from [`Slot::entry`] of a slot of this cell type (slots are never freed).
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    pub(crate) unsafe fn from_entry(entry: u64) -> &'static Self {
+        // SAFETY: the caller's promise; the address is that of a live, never freed slot.
+        unsafe { &*(entry as usize as *const Self) }
+    }
+}
 
 /// The owner id in a state word.
 #[inline]
@@ -226,31 +251,57 @@ pub(crate) fn owner_of(state: u64) -> u32 {
     state as u32
 }
 
-/// A handle's hold on a series: its slot, its index in the pool and the state it was given.
-/// While it exists, the slot serves no other series.
+/// A handle's hold on a series: its slot and the state it was given. While it exists, the
+/// slot serves no other series.
 pub struct SlotRef<C: 'static> {
     pub(crate) slot: &'static Slot<C>,
-    pub(crate) index: u32,
     pub(crate) state: u64,
 }
 
-/// The index of the no-op handle, which holds no slot.
+/// The state of the no-op handle (no metric has the owner id `u32::MAX`).
+const NOOP_STATE: u64 = u64::MAX;
+
+/// The slot of the no-op handles of a pool, which no series is given.
+const NOOP_SLOT: u32 = 0;
+
+/// The index of the no-op handle.
 const NOOP_INDEX: u32 = u32::MAX;
 
 impl<C> SlotRef<C> {
-    /// A hold on the series `state` names in `slot`, if it still lives there. The count goes
-    /// up (or the thread's parked hold on the slot is taken) before the state is checked
-    /// again, so a slot freed and handed out meanwhile is seen.
-    #[inline]
-    pub(crate) fn hold(slot: &'static Slot<C>, index: u32, state: u64) -> Option<Self> {
-        if !parked::take(&slot.handles) {
-            slot.handles.fetch_add(1, Ordering::SeqCst);
+    /// A hold on the series `state` names in `slot`, if it still lives there; `state` was
+    /// read from the slot just before.
+    ///
+    /// The thread's parked hold on the slot, if it has one, has kept the slot from serving
+    /// another series since before `state` was read: the series may have ended since (the
+    /// handle then records nothing, as if the lookup came just before the removal), but no
+    /// other has begun. Otherwise the count goes up before the state is checked again, so a
+    /// slot freed and handed out meanwhile is seen.
+    #[inline(always)]
+    pub(crate) fn hold(slot: &'static Slot<C>, state: u64) -> Option<Self> {
+        if parked::take(&slot.handles) {
+            return Some(Self { slot, state });
         }
+        Self::count(slot, state)
+    }
+
+    #[inline]
+    fn count(slot: &'static Slot<C>, state: u64) -> Option<Self> {
+        slot.handles.fetch_add(1, Ordering::SeqCst);
         if slot.state.load(Ordering::SeqCst) == state {
-            Some(Self { slot, index, state })
+            Some(Self { slot, state })
         } else {
             parked::release(&slot.handles);
             None
+        }
+    }
+
+    /// The slot's number in its pool.
+    #[inline]
+    pub(crate) fn index(&self) -> u32 {
+        if self.state == NOOP_STATE {
+            NOOP_INDEX
+        } else {
+            self.slot.index()
         }
     }
 
@@ -264,9 +315,7 @@ impl<C> SlotRef<C> {
 impl<C> Clone for SlotRef<C> {
     #[inline]
     fn clone(&self) -> Self {
-        if self.index != NOOP_INDEX {
-            self.slot.handles.fetch_add(1, Ordering::Relaxed);
-        }
+        self.slot.handles.fetch_add(1, Ordering::Relaxed);
         Self { ..*self }
     }
 }
@@ -274,9 +323,7 @@ impl<C> Clone for SlotRef<C> {
 impl<C> Drop for SlotRef<C> {
     #[inline]
     fn drop(&mut self) {
-        if self.index != NOOP_INDEX {
-            parked::park(&self.slot.handles);
-        }
+        parked::park(&self.slot.handles);
     }
 }
 
@@ -399,7 +446,7 @@ impl<C: Cell> Pool<C> {
             chunks,
             config,
             alloc: Mutex::new(Alloc {
-                next: 0,
+                next: NOOP_SLOT + 1,
                 free: VecDeque::new(),
             }),
             cataloged: std::sync::atomic::AtomicBool::new(false),
@@ -489,12 +536,13 @@ impl<C: Cell> Pool<C> {
         slot.cell.reset();
         slot.fingerprint[0].store(fingerprint.words[0], Ordering::Release);
         slot.fingerprint[1].store(fingerprint.words[1], Ordering::Release);
-        slot.lens.store(fingerprint.lens, Ordering::Release);
+        slot.key
+            .store(index << 8 | u32::from(fingerprint.lens), Ordering::Release);
         let generation = ((slot.state.load(Ordering::Relaxed) >> 32) as u32).wrapping_add(1) | 1;
         let state = u64::from(generation) << 32 | u64::from(owner);
         slot.handles.fetch_add(1, Ordering::Relaxed);
         slot.state.store(state, Ordering::Release);
-        Some(SlotRef { slot, index, state })
+        Some(SlotRef { slot, state })
     }
 
     /// The oldest freed slot no handle points to, if one is at hand. Held slots go to the back
@@ -538,6 +586,9 @@ impl<C: Cell> Pool<C> {
         {
             return false;
         }
+        // Lookups of its fingerprint stop finding it (see `Slot::live_state`).
+        slot.key
+            .store(index << 8 | u32::from(DEAD), Ordering::Release);
         if mapped::directory().is_some() {
             catalog::ended(self.name, index, state);
         }
@@ -545,15 +596,17 @@ impl<C: Cell> Pool<C> {
         true
     }
 
-    /// A handle's view of a series that never lives: any slot, with a state no slot has.
-    /// Every update through it is dropped.
+    /// A handle's view of a series that never lives: the slot no series is given, with a
+    /// state no slot has. Every update through it is dropped; it holds its slot as any handle
+    /// does, so that a handle's copy and drop need not ask which kind it is.
     pub(crate) fn noop(&'static self) -> SlotRef<C> {
         let _section = crate::fork::enter();
         let chunk = self.chunks[0].get_or_init(|| self.new_chunk(0));
+        let slot = &chunk[NOOP_SLOT as usize];
+        slot.handles.fetch_add(1, Ordering::Relaxed);
         SlotRef {
-            slot: &chunk[0],
-            index: NOOP_INDEX,
-            state: u64::MAX,
+            slot,
+            state: NOOP_STATE,
         }
     }
 
@@ -562,7 +615,8 @@ impl<C: Cell> Pool<C> {
     pub(crate) fn usage(&self) -> (usize, usize) {
         let _section = crate::fork::enter();
         let alloc = self.alloc.lock();
-        (alloc.next as usize - alloc.free.len(), alloc.next as usize)
+        let handed_out = (alloc.next - NOOP_SLOT - 1) as usize;
+        (handed_out - alloc.free.len(), handed_out)
     }
 }
 
@@ -642,22 +696,24 @@ mod tests {
         let a = pool.alloc(7, fp(1)).unwrap();
         let b = pool.alloc(7, fp(2)).unwrap();
         a.slot.cell.0.store(5, Ordering::Relaxed);
-        assert!(a.slot.holds(a.state) && a.state & LIVE_BIT != 0);
-        assert!(pool.free(a.index, a.state));
-        assert!(!pool.free(a.index, a.state), "a second free is refused");
+        // The live bit: the low bit of the generation.
+        assert!(a.slot.holds(a.state) && a.state & 1 << 32 != 0);
+        assert!(pool.free(a.index(), a.state));
+        assert!(!pool.free(a.index(), a.state), "a second free is refused");
         assert!(!a.slot.holds(a.state));
-        assert!(pool.free(b.index, b.state));
-        let (a_index, a_state) = (a.index, a.state);
+        assert!(pool.free(b.index(), b.state));
+        let (a_index, a_state) = (a.index(), a.state);
         release((a, b));
         let c = pool.alloc(9, fp(3)).unwrap();
-        assert_eq!(c.index, a_index, "the oldest freed slot comes back first");
+        assert_eq!(c.index(), a_index, "the oldest freed slot comes back first");
         assert_eq!(c.slot.cell.0.load(Ordering::Relaxed), 0, "reset on reuse");
         assert_ne!(c.state, a_state);
         assert_eq!(owner_of(c.state), 9);
-        assert_eq!(c.slot.live_state(9, fp(3)), Some(c.state));
-        assert_eq!(c.slot.live_state(7, fp(3)), None, "another owner");
-        assert_eq!(c.slot.live_state(9, fp(1)), None, "another fingerprint");
+        assert_eq!(c.slot.live_state(fp(3)), Some(c.state));
+        assert_eq!(c.slot.live_state(fp(1)), None, "another fingerprint");
         assert_eq!(pool.usage(), (1, 2));
+        assert!(pool.free(c.index(), c.state));
+        assert_eq!(c.slot.live_state(fp(3)), None, "a freed slot");
     }
 
     #[test]
@@ -665,48 +721,55 @@ mod tests {
         let pool = Pool::<TestCell>::leak("test".into(), 4, ());
         let held = pool.alloc(7, fp(1)).unwrap();
         let clone = held.clone();
-        assert!(pool.free(held.index, held.state));
+        assert!(pool.free(held.index(), held.state));
         release(held);
         let other = pool.alloc(7, fp(2)).unwrap();
         assert_ne!(
-            other.index, clone.index,
+            other.index(),
+            clone.index(),
             "a clone still points to the freed slot"
         );
         assert!(!clone.is_live());
-        let lookup = SlotRef::hold(clone.slot, clone.index, clone.state);
+        let lookup = SlotRef::hold(clone.slot, clone.state);
         assert!(lookup.is_none(), "no new hold on a removed series");
-        let index = clone.index;
+        let index = clone.index();
         release(clone);
         let again = pool.alloc(7, fp(3)).unwrap();
-        assert_eq!(again.index, index, "handed out once unheld");
+        assert_eq!(again.index(), index, "handed out once unheld");
         assert_eq!(pool.slot(index).unwrap().handles.load(Ordering::Relaxed), 1);
     }
 
     #[test]
     fn a_full_pool_looks_at_every_freed_slot() {
         let pool = Pool::<TestCell>::leak("test".into(), 1, ());
-        let mut all: Vec<_> = (0..CHUNK_LEN as u64)
+        // One slot of the chunk is the no-op handles'.
+        let mut all: Vec<_> = (1..CHUNK_LEN as u64)
             .map(|n| pool.alloc(1, fp(n)).unwrap())
             .collect();
         for series in &all {
-            assert!(pool.free(series.index, series.state));
+            assert!(pool.free(series.index(), series.state));
         }
         let last = all.pop().unwrap();
-        let index = last.index;
+        let index = last.index();
         release(last);
         assert_eq!(
-            pool.alloc(1, fp(0)).unwrap().index,
+            pool.alloc(1, fp(0)).unwrap().index(),
             index,
             "the one unheld slot"
         );
         assert!(pool.alloc(1, fp(0)).is_none(), "every other slot is held");
+    }
+
+    #[test]
+    fn no_op_handles_have_a_slot_no_series_gets() {
+        let pool = Pool::<TestCell>::leak("test".into(), 1, ());
         let noop = pool.noop();
-        drop(noop.clone());
-        assert_eq!(
-            pool.slot(0).unwrap().handles.load(Ordering::Relaxed),
-            1,
-            "no-ops hold nothing"
-        );
+        let series = pool.alloc(1, fp(1)).unwrap();
+        assert!(std::ptr::eq(noop.slot, pool.slot(NOOP_SLOT).unwrap()));
+        assert!(!std::ptr::eq(noop.slot, series.slot));
+        assert_eq!((noop.index(), series.index()), (NOOP_INDEX, 1));
+        assert!(!noop.is_live() && !noop.clone().is_live());
+        assert_eq!(pool.usage(), (1, 1));
     }
 
     #[test]
@@ -717,7 +780,7 @@ mod tests {
         let (a_again, b_again) = (a.clone(), b.clone());
         drop(a);
         assert_eq!(handles(&a_again), 2, "parked, still counted");
-        let looked_up = SlotRef::hold(a_again.slot, a_again.index, a_again.state).unwrap();
+        let looked_up = SlotRef::hold(a_again.slot, a_again.state).unwrap();
         assert_eq!(handles(&a_again), 2, "taken back without a count");
         drop(looked_up);
         drop(b);
@@ -733,7 +796,7 @@ mod tests {
         .join()
         .unwrap();
         assert!(
-            pool.slot(2)
+            pool.slot(3)
                 .is_some_and(|s| s.handles.load(Ordering::Relaxed) == 0),
             "released at the thread's exit"
         );
@@ -742,14 +805,15 @@ mod tests {
     #[test]
     fn grows_chunk_by_chunk_and_stops_when_full() {
         let pool = Pool::<TestCell>::leak("test".into(), 2, ());
-        let mut all: Vec<_> = (0..2 * CHUNK_LEN as u64)
+        let mut all: Vec<_> = (1..2 * CHUNK_LEN as u64)
             .map(|n| pool.alloc(1, fp(n)).unwrap())
             .collect();
-        assert_eq!(all.last().unwrap().index as usize, 2 * CHUNK_LEN - 1);
+        assert_eq!(all.last().unwrap().index() as usize, 2 * CHUNK_LEN - 1);
         assert!(pool.alloc(1, fp(0)).is_none(), "no room for a third chunk");
-        let third = all.swap_remove(3);
-        assert!(pool.free(third.index, third.state));
+        let third = all.swap_remove(2);
+        assert_eq!(third.index(), 3);
+        assert!(pool.free(third.index(), third.state));
         release(third);
-        assert_eq!(pool.alloc(1, fp(0)).unwrap().index, 3);
+        assert_eq!(pool.alloc(1, fp(0)).unwrap().index(), 3);
     }
 }
