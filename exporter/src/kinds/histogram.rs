@@ -461,9 +461,18 @@ impl HistogramCell {
     pub(crate) fn cumulative(&self, out: &mut Vec<u64>) {
         out.clear();
         let mut total = 0;
-        for i in 0..self.counts.len() {
-            total += self.count_of(i);
-            out.push(total);
+        match self.others.get() {
+            None => out.extend(self.counts.iter().map(|count| {
+                total += count.load(Relaxed);
+                total
+            })),
+            Some(others) => {
+                let both = self.counts.iter().zip(&others.counts);
+                out.extend(both.map(|(owner, other)| {
+                    total += owner.load(Relaxed) + other.load(Relaxed);
+                    total
+                }));
+            }
         }
     }
 }
