@@ -188,6 +188,9 @@ impl<C> Slot<C> {
     /// just before the removal that freed the slot. A free is seen by its lengths byte, which
     /// it writes after the state: a lookup between the two gets the ended state, whose
     /// updates go to a cell that nothing reads, again as if it came just before the removal.
+    /// A reuse writes the new series' lengths byte after its state too (see [`Pool::alloc`]),
+    /// so a lookup that reads the ended state and the new byte sees the new state when its
+    /// hold checks again.
     #[inline(always)]
     pub(crate) fn live_state(&self, fingerprint: Fingerprint) -> Option<u64> {
         let state = self.state.load(Ordering::Acquire);
@@ -536,12 +539,16 @@ impl<C: Cell> Pool<C> {
         slot.cell.reset();
         slot.fingerprint[0].store(fingerprint.words[0], Ordering::Release);
         slot.fingerprint[1].store(fingerprint.words[1], Ordering::Release);
-        slot.key
-            .store(index << 8 | u32::from(fingerprint.lens), Ordering::Release);
         let generation = ((slot.state.load(Ordering::Relaxed) >> 32) as u32).wrapping_add(1) | 1;
         let state = u64::from(generation) << 32 | u64::from(owner);
         slot.handles.fetch_add(1, Ordering::Relaxed);
         slot.state.store(state, Ordering::Release);
+        // The lengths byte last, after the state: a lookup that reads the old (ended) state
+        // and then this byte is sure to see the new state when it checks again after taking
+        // its hold (`SlotRef::hold`), and lets go; with the byte first, it could see the old
+        // state twice and count into the new series.
+        slot.key
+            .store(index << 8 | u32::from(fingerprint.lens), Ordering::Release);
         Some(SlotRef { slot, state })
     }
 
