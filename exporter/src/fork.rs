@@ -241,41 +241,8 @@ mod tests {
 
     use super::*;
 
-    /// The gate is process-wide, so its tests run in one test function, in order.
-    #[test]
-    fn the_gate_waits_for_sections_and_holds_new_ones_back() {
-        // Nested sections pass even while closed by this thread's own prepare.
-        let outer = enter();
-        let inner = enter();
-        drop(inner);
-        drop(outer);
-
-        // A section in flight delays prepare until it ends.
-        let in_section = Arc::new(AtomicBool::new(false));
-        let release = Arc::new(AtomicBool::new(false));
-        let worker = {
-            let (in_section, release) = (Arc::clone(&in_section), Arc::clone(&release));
-            std::thread::spawn(move || {
-                let _section = enter();
-                in_section.store(true, Ordering::SeqCst);
-                while !release.load(Ordering::SeqCst) {
-                    std::thread::yield_now();
-                }
-            })
-        };
-        while !in_section.load(Ordering::SeqCst) {
-            std::thread::yield_now();
-        }
-        let preparing = std::thread::spawn(prepare);
-        std::thread::sleep(Duration::from_millis(50));
-        assert!(!preparing.is_finished(), "prepare did not wait");
-        release.store(true, Ordering::SeqCst);
-        assert!(preparing.join().unwrap(), "prepare gave up waiting");
-        worker.join().unwrap();
-        assert!(is_closed());
-        after_in_parent();
-
-        // A section that outlasts the wait: the fork is let go on, and told so.
+    /// A thread inside a section, which it leaves once the flag returned is set.
+    fn section_in_flight() -> (std::thread::JoinHandle<()>, Arc<AtomicBool>) {
         let (in_section, release) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicBool::new(false)),
@@ -293,6 +260,31 @@ mod tests {
         while !in_section.load(Ordering::SeqCst) {
             std::thread::yield_now();
         }
+        (worker, release)
+    }
+
+    /// The gate is process-wide, so its tests run in one test function, in order.
+    #[test]
+    fn the_gate_waits_for_sections_and_holds_new_ones_back() {
+        // Nested sections pass even while closed by this thread's own prepare.
+        let outer = enter();
+        let inner = enter();
+        drop(inner);
+        drop(outer);
+
+        // A section in flight delays prepare until it ends.
+        let (worker, release) = section_in_flight();
+        let preparing = std::thread::spawn(prepare);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!preparing.is_finished(), "prepare did not wait");
+        release.store(true, Ordering::SeqCst);
+        assert!(preparing.join().unwrap(), "prepare gave up waiting");
+        worker.join().unwrap();
+        assert!(is_closed());
+        after_in_parent();
+
+        // A section that outlasts the wait: the fork is let go on, and told so.
+        let (worker, release) = section_in_flight();
         let started = Instant::now();
         assert!(
             !drain(Duration::from_millis(50)),

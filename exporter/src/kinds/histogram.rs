@@ -204,7 +204,7 @@ impl Lane {
 /// the new thread after the old one's last write.
 #[inline(always)]
 #[allow(unsafe_code)]
-fn thread_token() -> u64 {
+pub(crate) fn thread_token() -> u64 {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     {
         let pointer: u64;

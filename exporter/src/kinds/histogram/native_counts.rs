@@ -27,13 +27,13 @@
 
 #![allow(unsafe_code)]
 
-use std::cell::Cell;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64};
 
 use parking_lot::Mutex;
 
 use crate::kinds::histogram::native::{self, MIN_SCHEMA};
+use crate::kinds::histogram::thread_token;
 use crate::storage::atomics::{add_f64, load_f64};
 use crate::kinds::histogram::settings::NativeLayout;
 
@@ -275,24 +275,6 @@ fn stripe_of_thread() -> usize {
         static STRIPE: usize = NEXT.fetch_add(1, Relaxed) as usize % SUM_STRIPES;
     }
     STRIPE.with(|stripe| *stripe)
-}
-
-/// A number of this thread's own, never 0 and never given to another thread: what a series
-/// records as its owner.
-#[inline]
-fn thread_token() -> u64 {
-    thread_local! {
-        static TOKEN: Cell<u64> = const { Cell::new(0) };
-    }
-    TOKEN.with(|token| match token.get() {
-        0 => {
-            static NEXT: AtomicU64 = AtomicU64::new(1);
-            let new = NEXT.fetch_add(1, Relaxed);
-            token.set(new);
-            new
-        }
-        mine => mine,
-    })
 }
 
 /// The counts of one native histogram series.
