@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use crate::exposition::{BucketCounts, HistogramValue, NativeValue, Value};
 use crate::kinds::exemplar::{Exemplar, ExemplarTable};
 use crate::kinds::handle::{handle, sealed};
-use crate::storage::atomics::{add_f64, load_f64};
+use crate::storage::atomics::{add_f64, add_f64_unshared, load_f64};
 use crate::storage::catalog::CellType;
 use crate::storage::mapped;
 use crate::storage::pool::{Cell, Pool, SlotRef};
@@ -47,9 +47,9 @@ pub struct Buckets {
     small_only: bool,
     /// The bounds of a layout of 16 to 31 bounds, padded with `+Inf` to 32.
     padded: Box<[f64]>,
-    /// The bounds of a layout of at most 15, padded with `+Inf` to 16, held in line so an
-    /// observation reads them with no pointer in between.
-    small: [f64; 16],
+    /// The bounds of a layout of at most 15, negated and padded with `-Inf` to 16 (see
+    /// [`quartering`]), held in line so an observation reads them with no pointer in between.
+    small: [[f64; 4]; 4],
     native: Option<NativeLayout>,
     /// False for a native-only histogram outside multiprocess mode: its count is that of its
     /// native buckets, and its one classic word (`+Inf`) is not kept. In multiprocess mode
@@ -64,9 +64,9 @@ pub struct Buckets {
 impl Buckets {
     fn new(bounds: &[f64], native: Option<NativeLayout>) -> Self {
         let (small, padded) = match bounds.len() {
-            0..16 => (padded_to::<16>(bounds), Box::default()),
-            16..32 => ([f64::INFINITY; 16], padded_to::<32>(bounds).into()),
-            _ => ([f64::INFINITY; 16], Box::default()),
+            0..16 => (in_fours(padded_to::<16>(bounds).map(|b| -b)), Box::default()),
+            16..32 => ([[f64::NEG_INFINITY; 4]; 4], padded_to::<32>(bounds).into()),
+            _ => ([[f64::NEG_INFINITY; 4]; 4], Box::default()),
         };
         Self {
             bounds: bounds.into(),
@@ -88,7 +88,7 @@ impl Buckets {
     )]
     fn bucket_of(&self, v: f64) -> usize {
         match self.bounds.len() {
-            0..16 => halving(&self.small, v),
+            0..16 => quartering(&self.small, v),
             16..32 => match <&[f64; 32]>::try_from(&*self.padded) {
                 Ok(padded) => halving(padded, v),
                 Err(_) => unreachable!("a layout of 16 to 31 bounds is padded to 32"),
@@ -96,6 +96,11 @@ impl Buckets {
             _ => self.bounds.partition_point(|b| !(v <= *b)),
         }
     }
+}
+
+/// Sixteen bounds in four groups of four.
+fn in_fours(bounds: [f64; 16]) -> [[f64; 4]; 4] {
+    std::array::from_fn(|group| std::array::from_fn(|i| bounds[4 * group + i]))
 }
 
 /// `bounds` (fewer than `N`) padded with `+Inf` to `N`.
@@ -121,6 +126,45 @@ fn halving<const N: usize>(bounds: &[f64; N], v: f64) -> usize {
         step /= 2;
     }
     at
+}
+
+/// How many of the 15 bounds `negated` holds (negated, sorted and padded with `-Inf` to 16,
+/// in groups of four) are below `v`, in two steps of three independent compares where
+/// [`halving`] takes four steps of one: the first finds the group `v` falls in (how many of
+/// the last bounds of the first three groups are below it), the second how many of that
+/// group's first three are. Each step waits for a load and a compare, so the answer comes in
+/// half the time.
+///
+/// The bounds are kept negated because `b < v` is `-v < -b`, the compare whose answer x86-64
+/// leaves in the carry flag: each one is added with a single `adc`. A NaN `v` is taken as
+/// `+Inf`, like [`halving`] does.
+#[inline(always)]
+#[allow(
+    clippy::neg_cmp_op_on_partial_ord,
+    reason = "`!(a >= b)` is the compare that reads `b` from memory and answers in the carry flag"
+)]
+fn quartering(negated: &[[f64; 4]; 4], v: f64) -> usize {
+    let minus_v = negated_with_nan_as_infinity(v);
+    // `minus_v` is never NaN, so "not at least" is "less than".
+    let below = |bound: &f64| usize::from(!(minus_v >= *bound));
+    let group = below(&negated[0][3]) + below(&negated[1][3]) + below(&negated[2][3]);
+    let [first, second, third, _] = &negated[group];
+    4 * group + below(first) + below(second) + below(third)
+}
+
+/// `-v`, or `-Inf` for a NaN `v`: one `maxsd` on x86-64.
+#[inline(always)]
+#[allow(unsafe_code)]
+fn negated_with_nan_as_infinity(v: f64) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cvtsd_f64, _mm_max_sd, _mm_set_sd};
+        // `maxsd` gives its second operand when either is NaN.
+        // SAFETY: SSE2 is part of x86-64.
+        unsafe { _mm_cvtsd_f64(_mm_max_sd(_mm_set_sd(-v), _mm_set_sd(f64::NEG_INFINITY))) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    if v < f64::INFINITY { -v } else { f64::NEG_INFINITY }
 }
 
 /// The pool of each bucket layout, by the bits of its bounds and its native layout.
@@ -357,12 +401,12 @@ impl HistogramCell {
     fn observe_in_bucket(&self, v: f64) -> usize {
         if self.owner.load(Relaxed) == thread_token() {
             // Only a series with at most 15 bounds and no native buckets has an owner.
-            let i = halving(&self.buckets.small, v);
+            let i = quartering(&self.buckets.small, v);
             // SAFETY: `i` is at most the number of bounds, and there is one count more than
             // bounds (asserted when the cell was made).
             let count = unsafe { self.counts.get_unchecked(i) };
             count.store(count.load(Relaxed).wrapping_add(1), Relaxed);
-            self.sum.store((load_f64(&self.sum) + v).to_bits(), Relaxed);
+            add_f64_unshared(&self.sum, v);
             return i;
         }
         if self.buckets.small_only {
@@ -398,7 +442,7 @@ impl HistogramCell {
             let others = self.others.get_or_init(|| Lane::new(self.counts.len()));
             (&*others.counts, &others.sum)
         };
-        let i = halving(&buckets.small, v);
+        let i = quartering(&buckets.small, v);
         // SAFETY: `i` is at most the number of bounds, and there are as many counts as the
         // cell's (one more than bounds, asserted when the cell was made).
         unsafe { counts.get_unchecked(i) }.fetch_add(1, Relaxed);

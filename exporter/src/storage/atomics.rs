@@ -36,6 +36,13 @@ pub(crate) fn load_f64(bits: &AtomicU64) -> f64 {
     f64::from_bits(bits.load(Relaxed))
 }
 
+/// Adds `v` to an f64 stored as its bits that no other thread writes: a plain load and store,
+/// no atomic operation.
+#[inline(always)]
+pub(crate) fn add_f64_unshared(bits: &AtomicU64, v: f64) {
+    bits.store((load_f64(bits) + v).to_bits(), Relaxed);
+}
+
 /// Stores an f64 as its bits.
 #[inline]
 pub(crate) fn store_f64(bits: &AtomicU64, v: f64) {

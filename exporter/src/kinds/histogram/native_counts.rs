@@ -34,7 +34,7 @@ use parking_lot::Mutex;
 
 use crate::kinds::histogram::native::{self, MIN_SCHEMA};
 use crate::kinds::histogram::thread_token;
-use crate::storage::atomics::{add_f64, load_f64};
+use crate::storage::atomics::{add_f64, add_f64_unshared, load_f64};
 use crate::kinds::histogram::settings::NativeLayout;
 
 /// Buckets per block: 16 counts of 32 bits, one cache line, and a word of marks.
@@ -393,8 +393,7 @@ impl NativeCounts {
             || (owner == 0 && self.owner.compare_exchange(0, me, Relaxed, Relaxed).is_ok())
         {
             self.count::<true>(v, 0);
-            let mine = &self.written.sum;
-            mine.store((load_f64(mine) + v).to_bits(), Relaxed);
+            add_f64_unshared(&self.written.sum, v);
         } else {
             self.observe_shared(v);
         }
