@@ -10,7 +10,7 @@ use std::hint::black_box;
 use dynamo_benches::native::{self, CYCLE, FACTOR, latencies};
 use dynamo_benches::ours_endpoint;
 
-const CASES: [&str; 39] = [
+const CASES: [&str; 41] = [
     "counter_inc/ours",
     "counter_inc/prometheus",
     "counter_inc_exemplar/ours",
@@ -46,6 +46,8 @@ const CASES: [&str; 39] = [
     "render_10000_series/ours",
     "render_10000_series/prometheus_client",
     "render_10000_series/ours_openmetrics",
+    "render_100000_series/ours",
+    "render_100000_series/prometheus_client",
     "render_1000_histograms/ours",
     "render_1000_histograms/prometheus_client",
     "render_protobuf_1000_native/ours",
@@ -94,6 +96,43 @@ fn measured(calls: u64, call: impl FnMut(u64)) {
     (0..calls).for_each(call);
 }
 
+/// The cases `render_<n>_series/<library>`: renders of a page of `n` series; false for the
+/// other cases.
+fn render_series(case: &str, calls: u64) -> bool {
+    let Some((series, library)) = case
+        .strip_prefix("render_")
+        .and_then(|rest| rest.split_once("_series/"))
+    else {
+        return false;
+    };
+    let series = series.parse().expect("a number of series");
+    match library {
+        "ours" | "ours_openmetrics" => {
+            let runtime = dynamo_benches::ours_series(series);
+            let metrics = runtime.metrics();
+            if library == "ours" {
+                measured(calls, |_| {
+                    black_box(metrics.prometheus_expfmt().unwrap());
+                });
+            } else {
+                measured(calls, |_| {
+                    black_box(dynamo_exporter::Format::OpenMetrics.render(|encoder| {
+                        metrics.encode(encoder).unwrap();
+                    }));
+                });
+            }
+        }
+        "prometheus_client" => {
+            let registry = dynamo_benches::prometheus_client_crate::series(series);
+            measured(calls, |_| {
+                black_box(dynamo_benches::prometheus_client_crate::render(&registry));
+            });
+        }
+        other => panic!("no library {other:?} renders series"),
+    }
+    true
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--list") {
@@ -104,6 +143,9 @@ fn main() {
         panic!("usage: instructions <case> <calls> (cases: instructions --list)");
     };
     let calls: u64 = calls.parse().expect("a number of calls");
+    if render_series(case, calls) {
+        return;
+    }
     let (_runtime, metrics) = ours_endpoint();
     let opts = || prometheus::Opts::new("requests_total", "Requests");
     match case.as_str() {
@@ -307,26 +349,6 @@ fn main() {
         "counter_macro/metrics_exporter_prometheus" => {
             let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
             metrics::with_local_recorder(&recorder, || measured(calls, |_| count_request()));
-        }
-        "render_10000_series/ours" => {
-            let runtime = dynamo_benches::ours_series(10_000);
-            measured(calls, |_| {
-                black_box(runtime.metrics().prometheus_expfmt().unwrap());
-            });
-        }
-        "render_10000_series/ours_openmetrics" => {
-            let runtime = dynamo_benches::ours_series(10_000);
-            measured(calls, |_| {
-                black_box(dynamo_exporter::Format::OpenMetrics.render(|encoder| {
-                    runtime.metrics().encode(encoder).unwrap();
-                }));
-            });
-        }
-        "render_10000_series/prometheus_client" => {
-            let registry = dynamo_benches::prometheus_client_crate::series(10_000);
-            measured(calls, |_| {
-                black_box(dynamo_benches::prometheus_client_crate::render(&registry));
-            });
         }
         "render_1000_histograms/ours" => {
             let runtime = dynamo_benches::ours_histograms(1_000);
