@@ -128,8 +128,8 @@ fn halving<const N: usize>(bounds: &[f64; N], v: f64) -> usize {
     at
 }
 
-/// How many of the 15 bounds `negated` holds (negated, sorted and padded with `-Inf` to 16,
-/// in groups of four) are below `v`, in two steps of three independent compares where
+/// How many of the at most 15 bounds `negated` holds (negated, sorted and padded with `-Inf`
+/// to 16, in groups of four) are below `v`, in two steps of three independent compares where
 /// [`halving`] takes four steps of one: the first finds the group `v` falls in (how many of
 /// the last bounds of the first three groups are below it), the second how many of that
 /// group's first three are. Each step waits for a load and a compare, so the answer comes in
