@@ -167,6 +167,19 @@ fn negated_with_nan_as_infinity(v: f64) -> f64 {
     if v < f64::INFINITY { -v } else { f64::NEG_INFINITY }
 }
 
+/// Counts `v` in `counts` and `sum` with atomic operations, for a layout of at most 15 bounds,
+/// and gives its bucket.
+#[inline(always)]
+#[allow(unsafe_code)]
+fn count_small(buckets: &Buckets, counts: &[AtomicU64], sum: &AtomicU64, v: f64) -> usize {
+    let i = quartering(&buckets.small, v);
+    // SAFETY: `i` is at most the number of bounds, and there are as many counts as the
+    // cell's (one more than bounds, asserted when the cell was made).
+    unsafe { counts.get_unchecked(i) }.fetch_add(1, Relaxed);
+    add_f64(sum, v);
+    i
+}
+
 /// The pool of each bucket layout, by the bits of its bounds and its native layout.
 type Pools = HashMap<(Box<[u64]>, Option<[u64; 4]>), &'static Pool<HistogramCell>>;
 
@@ -410,6 +423,11 @@ impl HistogramCell {
             return i;
         }
         if self.buckets.small_only {
+            if self.buckets.mapped {
+                // Multiprocess mode: other processes read the cell, so every thread counts in
+                // it with atomic operations and none owns it.
+                return count_small(self.buckets, self.counts, &self.sum, v);
+            }
             return self.observe_small_shared(v);
         }
         match &self.native {
@@ -423,31 +441,19 @@ impl HistogramCell {
     }
 
     /// [`Self::observe_in_bucket`] of a series with at most 15 bounds and no native buckets,
-    /// by a thread that does not own it: the first thread to observe it becomes its owner
-    /// (outside multiprocess mode, where other processes read the cell and every thread counts
-    /// in it with atomic operations); the others count in a lane of their own.
+    /// outside multiprocess mode, by a thread that does not own it: the first thread to
+    /// observe it becomes its owner; the others count in a lane of their own.
     #[inline(never)]
-    #[allow(unsafe_code)]
     fn observe_small_shared(&self, v: f64) -> usize {
-        let buckets = self.buckets;
-        let (counts, sum) = if buckets.mapped {
-            (self.counts, &self.sum)
-        } else if self.owner.load(Relaxed) == 0
+        if self.owner.load(Relaxed) == 0
             && (self.owner)
                 .compare_exchange(0, thread_token(), Relaxed, Relaxed)
                 .is_ok()
         {
             return self.observe_in_bucket(v);
-        } else {
-            let others = self.others.get_or_init(|| Lane::new(self.counts.len()));
-            (&*others.counts, &others.sum)
-        };
-        let i = quartering(&buckets.small, v);
-        // SAFETY: `i` is at most the number of bounds, and there are as many counts as the
-        // cell's (one more than bounds, asserted when the cell was made).
-        unsafe { counts.get_unchecked(i) }.fetch_add(1, Relaxed);
-        add_f64(sum, v);
-        i
+        }
+        let others = self.others.get_or_init(|| Lane::new(self.counts.len()));
+        count_small(self.buckets, &others.counts, &others.sum, v)
     }
 
     /// [`Self::observe_in_bucket`] with native buckets: out of line, so the classic path
