@@ -107,20 +107,19 @@ fn render_series(case: &str, calls: u64) -> bool {
     };
     let series = series.parse().expect("a number of series");
     match library {
-        "ours" | "ours_openmetrics" => {
+        "ours" => {
             let runtime = dynamo_benches::ours_series(series);
-            let metrics = runtime.metrics();
-            if library == "ours" {
-                measured(calls, |_| {
-                    black_box(metrics.prometheus_expfmt().unwrap());
-                });
-            } else {
-                measured(calls, |_| {
-                    black_box(dynamo_exporter::Format::OpenMetrics.render(|encoder| {
-                        metrics.encode(encoder).unwrap();
-                    }));
-                });
-            }
+            measured(calls, |_| {
+                black_box(runtime.metrics().prometheus_expfmt().unwrap());
+            });
+        }
+        "ours_openmetrics" => {
+            let runtime = dynamo_benches::ours_series(series);
+            measured(calls, |_| {
+                black_box(dynamo_exporter::Format::OpenMetrics.render(|encoder| {
+                    runtime.metrics().encode(encoder).unwrap();
+                }));
+            });
         }
         "prometheus_client" => {
             let registry = dynamo_benches::prometheus_client_crate::series(series);

@@ -116,7 +116,6 @@ fn padded_to<const N: usize>(bounds: &[f64]) -> [f64; N] {
 /// padding: the `+Inf` bucket.
 #[inline(always)]
 fn halving<const N: usize>(bounds: &[f64; N], v: f64) -> usize {
-    // One `minsd` on x86-64: the second operand when either is NaN.
     let v = if v < f64::INFINITY { v } else { f64::INFINITY };
     let mut at = 0;
     let mut step = N / 2;
